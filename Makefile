@@ -1,0 +1,34 @@
+# medsec: `make test`, `make demo`, `make bench`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DEMO_HOME ?= $(CURDIR)/.demo
+
+.PHONY: test demo bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	rm -rf $(DEMO_HOME)
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec init --demo
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec staff list
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec patient list --limit 15
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec patient find quin zyz
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec patient coverage list P1
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec plugins
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec check
+	@echo "demo data directory: $(DEMO_HOME)  (try: MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec --help)"
+
+bench: $(STAMP)
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) build *.egg-info .pytest_cache

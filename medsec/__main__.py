@@ -1,0 +1,3 @@
+from medsec.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""The append-only audit log: who did what to which records, never the PHI.
+
+One JSON line per event in audit/YYYY-MM.jsonl, appended with a single
+O_APPEND write, so concurrent commands never interleave inside a line.
+"""
+
+import getpass
+import os
+from datetime import date, datetime, timezone
+
+import orjson
+
+from medsec.store.files import append_line
+
+
+def record(root: str, *, user: str, command: str, action: str, ids=(), outcome: str = "ok",
+           at: datetime | None = None) -> None:
+    at = at or datetime.now(timezone.utc)
+    entry = {
+        "at": at.replace(microsecond=0).isoformat(),
+        "user": user,
+        "command": command,
+        "action": action,
+        "ids": sorted(set(ids)),
+        "outcome": outcome,
+    }
+    path = os.path.join(root, "audit", f"{at.strftime('%Y-%m')}.jsonl")
+    append_line(path, orjson.dumps(entry) + b"\n")
+
+
+def entries(root: str, *, record_id: str | None = None, user: str | None = None,
+            since: date | None = None) -> list[dict]:
+    """Audit entries, oldest first, filtered by record id, user and date."""
+    folder = os.path.join(root, "audit")
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".jsonl"))
+    except FileNotFoundError:
+        return []
+    if since:
+        names = [n for n in names if n[:7] >= since.strftime("%Y-%m")]
+    out = []
+    wanted = record_id.upper() if record_id else None
+    for name in names:
+        with open(os.path.join(folder, name), "rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                try:
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue  # a torn last line from a crash is skipped, not fatal
+                if wanted and wanted not in entry.get("ids", []):
+                    continue
+                if user and entry.get("user") != user:
+                    continue
+                if since and entry.get("at", "")[:10] < since.isoformat():
+                    continue
+                out.append(entry)
+    return out
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return f"uid{os.getuid()}"

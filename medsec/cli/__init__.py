@@ -1,0 +1,153 @@
+"""The `medsec` command: a lazily loaded root group and the one error boundary."""
+
+import os
+import sys
+import traceback
+
+import click
+
+from medsec import __version__
+from medsec.errors import MedsecError
+
+# Built-in commands, imported only when invoked: a cron job running hundreds
+# of commands should not import every domain's module each time.
+BUILTIN_COMMANDS = {
+    "init": "medsec.cli.admin:init_command",
+    "patient": "medsec.cli.patient:patient",
+    "staff": "medsec.cli.staff:staff",
+    "config": "medsec.cli.admin:config_group",
+    "check": "medsec.cli.admin:check_command",
+    "audit": "medsec.cli.admin:audit_command",
+    "backup": "medsec.cli.admin:backup_command",
+    "restore": "medsec.cli.admin:restore_command",
+    "plugins": "medsec.cli.admin:plugins_command",
+}
+
+
+def _import(ref: str):
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class MedsecCLI(click.Group):
+    """Root group: built-ins load on demand; plugin commands come from plugins."""
+
+    def list_commands(self, ctx):
+        return sorted(set(BUILTIN_COMMANDS) | set(self._plugin_commands()))
+
+    def get_command(self, ctx, name):
+        if name in BUILTIN_COMMANDS:
+            return _import(BUILTIN_COMMANDS[name])
+        return self._plugin_commands().get(name)
+
+    def _plugin_commands(self) -> dict:
+        from medsec.plugins import get_plugin_manager, plugin_commands
+
+        return plugin_commands(get_plugin_manager(), reserved=BUILTIN_COMMANDS)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run one command; every failure becomes one line and an exit code."""
+        args = sys.argv[1:] if args is None else list(args)
+        code = run_with_error_boundary(self, args, prog_name or "medsec", extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def run_with_error_boundary(group: click.Group, args: list, prog_name: str, extra: dict) -> int:
+    ctx = None
+    try:
+        try:
+            with group.make_context(prog_name, args, **extra) as ctx:
+                group.invoke(ctx)
+            return 0
+        except click.exceptions.Exit as e:
+            return e.exit_code
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx else prog_name
+        message = e.format_message().rstrip(".")
+        return _fail(ctx, e.ctx, message[0].lower() + message[1:], f"try '{where} --help'", 2)
+    except click.ClickException as e:
+        return _fail(ctx, None, e.format_message(), None, e.exit_code)
+    except MedsecError as e:
+        for detail in e.details:
+            click.echo(f"medsec: {detail}", err=True)
+        return _fail(ctx, None, e.message, e.hint, e.exit_code, e)
+    except (click.Abort, KeyboardInterrupt):
+        return _fail(ctx, None, "interrupted", None, 1)
+    except BrokenPipeError:
+        # A pager or `head` closed the pipe: not an error worth a message.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as e:
+        return _fail(ctx, None, f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), None, 3, e)
+    except Exception as e:  # a bug: say so in one line, the traceback with --debug
+        return _fail(ctx, None, f"internal error: {type(e).__name__}: {e}",
+                     "run again with --debug for the traceback", 3, e)
+
+
+def _fail(ctx, error_ctx, message, hint, code, exc=None) -> int:
+    line = f"medsec: error: {message}"
+    if hint:
+        line += f" ({hint})"
+    click.echo(line, err=True)
+    app = _app_of(error_ctx) or _app_of(ctx)
+    if exc is not None and (app and app.debug or "--debug" in sys.argv or os.environ.get("MEDSEC_DEBUG")):
+        traceback.print_exception(exc, file=sys.stderr)
+    _audit_refusal(app, error_ctx, code)
+    return code
+
+
+def _app_of(ctx):
+    if ctx is None:
+        return None
+    obj = ctx.find_root().obj
+    return obj if obj is not None and hasattr(obj, "audit") else None
+
+
+def _audit_refusal(app, error_ctx, code) -> None:
+    """A refused or failed attempt is audited too (command path only, no values)."""
+    if app is None or not app.initialized:
+        return
+    if error_ctx is not None:
+        app.command = error_ctx.command_path.partition(" ")[2]
+    if not app.command:
+        return
+    try:
+        app.audit("refused", outcome=f"exit {code}")
+    except Exception:
+        pass  # the error already reported matters more than its audit line
+
+
+def _version(ctx, param, value):
+    if value and not ctx.resilient_parsing:
+        click.echo(f"medsec {__version__}")
+        ctx.exit(0)
+
+
+@click.group(cls=MedsecCLI, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Data directory (default: $MEDSEC_HOME, else the user data directory).")
+@click.option("--user", default=None, help="Acting staff member (default: $MEDSEC_USER, else the login).")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show the version and exit.")
+@click.pass_context
+def cli(ctx, data_dir, user, debug):
+    """medsec - the front office of a clinic, from the shell."""
+    from medsec.audit import os_user
+    from medsec.context import AppContext, default_data_dir
+
+    ctx.obj = AppContext(
+        data_dir=os.path.abspath(data_dir or default_data_dir()),
+        user=user or os.environ.get("MEDSEC_USER") or os_user(),
+        debug=debug,
+    )
+    os.umask(0o077)  # every file and folder medsec creates is private
+
+
+def main() -> None:
+    cli.main(prog_name="medsec")

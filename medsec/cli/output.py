@@ -1,0 +1,83 @@
+"""One output-options decorator and one render function for every command."""
+
+import csv
+import functools
+import io
+import sys
+from typing import Any, Sequence
+
+import click
+import orjson
+
+from medsec.spreadsheet import safe_cell
+
+FORMATS = ["table", "json", "csv", "yaml"]
+
+
+def output_options(func):
+    """Adds --format table|json|csv|yaml and --json; passes `fmt` to the command."""
+
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+                  help="Output format (default: table).")
+    @click.option("--json", "as_json", is_flag=True, help="Short for --format json.")
+    @functools.wraps(func)
+    def wrapper(*args, fmt=None, as_json=False, **kwargs):
+        return func(*args, fmt="json" if as_json else (fmt or "table"), **kwargs)
+
+    return wrapper
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(_flat(v)) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_flat(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+def render_text(data: Any, fmt: str, columns: Sequence[str] | None = None) -> str:
+    """The text of `data` (a record or a list of records) in `fmt`.
+
+    Lists: table/csv show `columns` (all keys of the first row if None);
+    JSON and YAML always carry every field. An empty list is '' in a table
+    and '[]' in JSON.
+    """
+    if fmt == "json":
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+    if fmt == "yaml":
+        import yaml
+
+        return yaml.safe_dump(orjson.loads(orjson.dumps(data, default=str)), sort_keys=False,
+                              allow_unicode=True)
+    if isinstance(data, dict):
+        rows = [{"field": k, "value": _flat(v)} for k, v in data.items()]
+        columns = ["field", "value"]
+    else:
+        rows = list(data)
+        if not rows:
+            return "" if fmt == "table" else (",".join(columns or []) + "\n" if columns else "")
+        columns = list(columns or rows[0].keys())
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([safe_cell(_flat(row.get(c))) for c in columns])
+        return out.getvalue()
+    from tabulate import tabulate  # only tables pay for tabulate
+
+    body = [[_flat(row.get(c)) for c in columns] for row in rows]
+    headers = columns if not isinstance(data, dict) else ()
+    return tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True) + "\n"
+
+
+def render(data: Any, fmt: str, columns: Sequence[str] | None = None) -> None:
+    """Print `data` to standard output in `fmt`."""
+    sys.stdout.write(render_text(data, fmt, columns))
+
+
+def say(message: str) -> None:
+    """A human note on stderr, so it never mixes with JSON on stdout."""
+    click.echo(message, err=True)

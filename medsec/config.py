@@ -1,0 +1,405 @@
+"""YAML configuration: loading with file-and-line errors, validation, a parse cache.
+
+People edit YAML; commands should not pay for PyYAML on every run. Each file
+is parsed and validated once after it changes, and the result is cached as
+JSON under index/config/ (derived, rebuildable), keyed by the file's mtime
+and size.
+"""
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+import orjson
+
+from medsec.errors import ConfigError
+from medsec.identifiers import email_valid, npi_valid, tax_id_valid, zip_valid
+from medsec.store.files import read_bytes, write_atomic
+
+SCHEMA_VERSION = 1
+CONFIG_FILES = [
+    "medsec.yaml",
+    "practice.yaml",
+    "staff.yaml",
+    "appointment-types.yaml",
+    "payers.yaml",
+    "fees.yaml",
+    "codes.yaml",
+    "channels.yaml",
+]
+ROLES = ["front-desk", "physician", "nurse", "biller", "manager", "admin"]
+CHANNEL_KINDS = ["email", "sms", "voice", "letter"]
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+@dataclass
+class Problem:
+    file: str
+    line: int | None
+    message: str
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.severity}: {self.message}"
+
+
+# -- parsing --------------------------------------------------------------
+def _yaml():
+    import yaml
+
+    return yaml
+
+
+def _loader():
+    yaml = _yaml()
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_yaml(name: str, text: str):
+    """(data, node tree) of a YAML text, or ConfigError naming file and line."""
+    yaml = _yaml()
+    try:
+        node = yaml.compose(text, Loader=_loader())
+        data = yaml.load(text, Loader=_loader())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        found = Problem(name, line, f"YAML syntax error: {problem}")
+        error = ConfigError(str(found))
+        error.problem = found
+        raise error from None
+    return data, node
+
+
+def line_of(node, path: tuple) -> int | None:
+    """The line of the deepest node on `path` (keys and list indexes)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in path:
+        child = None
+        if node.tag.endswith(":map"):
+            for key, value in node.value:
+                if key.value == str(part):
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif node.tag.endswith(":seq") and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
+
+
+def dump_yaml(data: Any, header: str = "") -> str:
+    yaml = _yaml()
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return header + body
+
+
+# -- validation -----------------------------------------------------------
+class _Checker:
+    """Collects (path, message, severity) while walking a config's data."""
+
+    def __init__(self):
+        self.found: list[tuple[tuple, str, str]] = []
+
+    def error(self, path, message):
+        self.found.append((tuple(path), message, "error"))
+
+    def warn(self, path, message):
+        self.found.append((tuple(path), message, "warning"))
+
+    def mapping(self, data, path) -> dict:
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.error(path, f"{_dotted(path) or 'the file'} must be a mapping")
+            return {}
+        return data
+
+    def seq(self, data, path) -> list:
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            self.error(path, f"{_dotted(path)} must be a list")
+            return []
+        return data
+
+    def required(self, data: dict, key, path):
+        if data.get(key) in (None, ""):
+            self.error(path, f"{_dotted(path + [key])} is required")
+            return False
+        return True
+
+
+def _dotted(path) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _check_clock_range(c: _Checker, value, path):
+    from medsec.clock import parse_clock
+    from medsec.errors import InvalidInput
+
+    parts = value if isinstance(value, list) else str(value).split("-")
+    if len(parts) != 2:
+        c.error(path, f"{_dotted(path)}: expected 'HH:MM-HH:MM' or [HH:MM, HH:MM], got {value!r}")
+        return
+    try:
+        start, end = (parse_clock(p) for p in parts)
+    except InvalidInput as e:
+        c.error(path, f"{_dotted(path)}: {e.message}")
+        return
+    if start >= end:
+        c.error(path, f"{_dotted(path)}: ends before it starts")
+
+
+def _check_hours(c: _Checker, hours, path):
+    for day, blocks in c.mapping(hours, path).items():
+        if day not in DAYS:
+            c.error(path + [day], f"{_dotted(path + [day])}: unknown day (use {', '.join(DAYS)})")
+            continue
+        for i, block in enumerate(c.seq(blocks, path + [day])):
+            _check_clock_range(c, block, path + [day, i])
+
+
+def _check_medsec(c, data):
+    data = c.mapping(data, [])
+    if data.get("schema_version") != SCHEMA_VERSION:
+        c.error(["schema_version"], f"schema_version must be {SCHEMA_VERSION}, found {data.get('schema_version')!r}")
+
+
+def _check_practice(c, data):
+    data = c.mapping(data, [])
+    c.required(data, "name", [])
+    if c.required(data, "time_zone", []):
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(str(data["time_zone"]))
+        except Exception:
+            c.error(["time_zone"], f"unknown time zone {data['time_zone']!r} (e.g. America/New_York)")
+    if data.get("npi") and not npi_valid(str(data["npi"])):
+        c.error(["npi"], f"npi {data['npi']!r} is not a valid NPI (10 digits, Luhn check)")
+    if data.get("tax_id") and not tax_id_valid(str(data["tax_id"])):
+        c.error(["tax_id"], f"tax_id {data['tax_id']!r} must be 9 digits (NN-NNNNNNN)")
+    address = c.mapping(data.get("address"), ["address"])
+    if address.get("zip") and not zip_valid(str(address["zip"])):
+        c.error(["address", "zip"], f"address.zip {address['zip']!r} must be a 5- or 9-digit ZIP")
+    if address.get("state") and not (
+        isinstance(address["state"], str) and len(address["state"]) == 2 and address["state"].isalpha()
+    ):
+        c.error(["address", "state"], "address.state must be a two-letter code")
+    _check_hours(c, data.get("office_hours"), ["office_hours"])
+    for i, room in enumerate(c.seq(data.get("rooms"), ["rooms"])):
+        room = c.mapping(room, ["rooms", i])
+        c.required(room, "id", ["rooms", i])
+    for i, closure in enumerate(c.seq(data.get("closures"), ["closures"])):
+        value = closure.get("date") if isinstance(closure, dict) else closure
+        _check_date(c, value, ["closures", i])
+
+
+def _check_date(c, value, path):
+    import datetime
+
+    if isinstance(value, datetime.date):
+        return
+    try:
+        datetime.date.fromisoformat(str(value))
+    except ValueError:
+        c.error(path, f"{_dotted(path)}: {value!r} is not a date (YYYY-MM-DD)")
+
+
+def _check_staff(c, data):
+    data = c.mapping(data, [])
+    seen = set()
+    for i, member in enumerate(c.seq(data.get("staff"), ["staff"])):
+        path = ["staff", i]
+        member = c.mapping(member, path)
+        for key in ("id", "name", "role"):
+            c.required(member, key, path)
+        if member.get("id") in seen:
+            c.error(path + ["id"], f"duplicate staff id {member['id']}")
+        seen.add(member.get("id"))
+        if member.get("role") and member["role"] not in ROLES:
+            c.error(path + ["role"], f"unknown role {member['role']!r} (use {', '.join(ROLES)})")
+        if member.get("npi") and not npi_valid(str(member["npi"])):
+            c.error(path + ["npi"], f"npi {member['npi']!r} is not a valid NPI")
+        if member.get("email") and not email_valid(member["email"]):
+            c.error(path + ["email"], f"email {member['email']!r} is not an address")
+        _check_hours(c, member.get("hours"), path + ["hours"])
+        for j, off in enumerate(c.seq(member.get("time_off"), path + ["time_off"])):
+            off = c.mapping(off, path + ["time_off", j])
+            for key in ("from", "to"):
+                if c.required(off, key, path + ["time_off", j]):
+                    _check_date(c, str(off[key])[:10], path + ["time_off", j, key])
+
+
+def _check_types(c, data):
+    data = c.mapping(data, [])
+    for name, spec in c.mapping(data.get("types"), ["types"]).items():
+        spec = c.mapping(spec, ["types", name])
+        duration = spec.get("duration")
+        if not isinstance(duration, int) or duration <= 0:
+            c.error(["types", name, "duration"], f"types.{name}.duration must be a positive number of minutes")
+
+
+def _check_payers(c, data):
+    data = c.mapping(data, [])
+    seen = set()
+    for i, payer in enumerate(c.seq(data.get("payers"), ["payers"])):
+        payer = c.mapping(payer, ["payers", i])
+        c.required(payer, "id", ["payers", i])
+        c.required(payer, "name", ["payers", i])
+        if payer.get("id") in seen:
+            c.error(["payers", i, "id"], f"duplicate payer id {payer['id']}")
+        seen.add(payer.get("id"))
+
+
+def _money(c, value, path):
+    try:
+        amount = Decimal(str(value))
+        if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+            raise InvalidOperation
+    except InvalidOperation:
+        c.error(path, f"{_dotted(path)}: {value!r} is not an amount like 125.00")
+
+
+def _check_fees(c, data):
+    data = c.mapping(data, [])
+    for code, amount in c.mapping(data.get("fees"), ["fees"]).items():
+        _money(c, amount, ["fees", code])
+    for payer, table in c.mapping(data.get("payers"), ["payers"]).items():
+        for code, amount in c.mapping(table, ["payers", payer]).items():
+            _money(c, amount, ["payers", payer, code])
+
+
+def _check_codes(c, data):
+    data = c.mapping(data, [])
+    for i, code in enumerate(c.seq(data.get("codes"), ["codes"])):
+        code = c.mapping(code, ["codes", i])
+        for key in ("code", "system"):
+            c.required(code, key, ["codes", i])
+        if code.get("fee") is not None:
+            _money(c, code["fee"], ["codes", i, "fee"])
+
+
+def _check_channels(c, data):
+    data = c.mapping(data, [])
+    for section, settings in data.items():
+        settings = c.mapping(settings, [section])
+        for key, value in settings.items():
+            if key.endswith("_env") and value and not os.environ.get(str(value)):
+                c.warn([section, key], f"{section}.{key}: environment variable {value} is not set")
+        if section == "email" and settings.get("security") not in (None, "none", "starttls", "ssl"):
+            c.error([section, "security"], "email.security must be none, starttls or ssl")
+
+
+VALIDATORS: dict[str, Callable] = {
+    "medsec.yaml": _check_medsec,
+    "practice.yaml": _check_practice,
+    "staff.yaml": _check_staff,
+    "appointment-types.yaml": _check_types,
+    "payers.yaml": _check_payers,
+    "fees.yaml": _check_fees,
+    "codes.yaml": _check_codes,
+    "channels.yaml": _check_channels,
+}
+
+
+def validate(name: str, text: str) -> tuple[Any, list[Problem]]:
+    """Parse and check one file; (data, problems). YAML syntax errors raise."""
+    data, node = parse_yaml(name, text)
+    checker = _Checker()
+    VALIDATORS.get(name, lambda c, d: None)(checker, data)
+    problems = [Problem(name, line_of(node, path), message, severity) for path, message, severity in checker.found]
+    return data, problems
+
+
+# -- loading with a cache -------------------------------------------------
+def cache_rel(name: str) -> str:
+    return f"index/config/{name}.json"
+
+
+def _digest(raw: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(raw).hexdigest()
+
+
+def cache_entry(raw: bytes, data: Any) -> dict:
+    """The cache record for a YAML file's bytes (keyed by content, not mtime)."""
+    return {"sha256": _digest(raw), "data": data}
+
+
+def load(root: str, name: str) -> Any:
+    """The data of one configuration file ({} when the file is absent).
+
+    Raises ConfigError (exit 3) naming the file and line when it is broken.
+    Reading and hashing the YAML costs well under a millisecond; parsing it
+    with PyYAML costs tens, so the parse is cached by content hash.
+    """
+    raw = read_bytes(os.path.join(root, name))
+    if raw is None:
+        return {}
+    cached = read_bytes(os.path.join(root, cache_rel(name)))
+    if cached:
+        try:
+            entry = orjson.loads(cached)
+            if entry.get("sha256") == _digest(raw):
+                return entry["data"]
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+    data, problems = validate(name, raw.decode("utf-8", errors="replace"))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ConfigError(str(errors[0]), hint="run 'medsec config check' for every problem")
+    data = orjson.loads(orjson.dumps(data if data is not None else {}, default=str))
+    try:
+        write_atomic(os.path.join(root, cache_rel(name)), orjson.dumps(cache_entry(raw, data)),
+                     sync_dir=False)
+    except OSError:
+        pass  # a read-only data directory still works, just slower
+    return data
+
+
+def stage(txn, name: str, data: Any, header: str = "") -> None:
+    """Write a configuration file (and its cache) as part of a transaction.
+
+    Refuses data that would not pass its own validation.
+    """
+    from medsec.errors import InvalidInput
+
+    text = dump_yaml(data, header)
+    parsed, problems = validate(name, text)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise InvalidInput(errors[0].message)
+    txn.put_text(name, text)
+    plain = orjson.loads(orjson.dumps(parsed if parsed is not None else {}, default=str))
+    txn.stage(cache_rel(name), cache_entry(text.encode(), plain))
+
+
+def check_all(root: str) -> list[Problem]:
+    """Every problem in every configuration file (for `medsec config check`)."""
+    problems: list[Problem] = []
+    for name in CONFIG_FILES:
+        path = os.path.join(root, name)
+        if not os.path.exists(path):
+            if name in ("medsec.yaml", "practice.yaml"):
+                problems.append(Problem(name, None, "file is missing"))
+            continue
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        try:
+            _, found = validate(name, text)
+        except ConfigError as e:
+            problems.append(e.problem)
+            continue
+        problems.extend(found)
+    return problems

@@ -1,0 +1,89 @@
+"""The typed context every command receives (no untyped dicts)."""
+
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+
+from medsec import audit, clock, config
+from medsec.errors import EnvironmentFailure
+from medsec.store import Store
+
+
+def default_data_dir() -> str:
+    """MEDSEC_HOME, else the platform's user data directory."""
+    if os.environ.get("MEDSEC_HOME"):
+        return os.environ["MEDSEC_HOME"]
+    if sys.platform == "darwin":
+        return os.path.expanduser("~/Library/Application Support/medsec")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return os.path.join(base, "medsec")
+
+
+@dataclass
+class AppContext:
+    data_dir: str
+    user: str
+    debug: bool = False
+    command: str = ""
+    _store: Store | None = field(default=None, repr=False)
+    _tz: tzinfo | None = field(default=None, repr=False)
+    _plugins: object = field(default=None, repr=False)
+
+    @property
+    def initialized(self) -> bool:
+        return os.path.exists(os.path.join(self.data_dir, "medsec.yaml"))
+
+    @property
+    def store(self) -> Store:
+        """The data directory; exit 3 with a hint when it is not set up."""
+        if self._store is None:
+            if not os.path.isdir(self.data_dir):
+                raise EnvironmentFailure(
+                    f"no data directory at {self.data_dir}",
+                    hint="run 'medsec init' or set --data-dir / MEDSEC_HOME",
+                )
+            if not self.initialized:
+                raise EnvironmentFailure(
+                    f"{self.data_dir} is not a medsec data directory (no medsec.yaml)",
+                    hint="run 'medsec init' there first",
+                )
+            self._store = Store(self.data_dir)
+        return self._store
+
+    def config(self, name: str):
+        return config.load(self.store.root, name)
+
+    @property
+    def tz(self) -> tzinfo:
+        """The practice's time zone (practice.yaml), UTC until one is set."""
+        if self._tz is None:
+            from datetime import timezone
+
+            name = self.config("practice.yaml").get("time_zone") if self.initialized else None
+            self._tz = clock._zone(name) if name else timezone.utc
+        return self._tz
+
+    def now(self) -> datetime:
+        return clock.now(self.tz)
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def parse_date(self, text: str, field: str = "date") -> date:
+        return clock.parse_date(text, self.tz, field)
+
+    @property
+    def plugins(self):
+        """The plugin manager, built on first use (discovery costs start-up)."""
+        if self._plugins is None:
+            from medsec.plugins import get_plugin_manager
+
+            self._plugins = get_plugin_manager()
+        return self._plugins
+
+    def audit(self, action: str, ids=(), outcome: str = "ok") -> None:
+        audit.record(
+            self.store.root, user=self.user, command=self.command, action=action,
+            ids=ids, outcome=outcome, at=clock.now(self.tz),
+        )

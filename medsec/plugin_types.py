@@ -1,0 +1,107 @@
+"""What plugins register: small typed records the host collects by name."""
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+
+@dataclass
+class CodingTable:
+    """A code system. ``lookup(data_dir, code)`` returns a dict with at least
+    ``code`` and ``description`` (or None); ``search(data_dir, text, limit)``
+    returns such dicts, best first."""
+
+    name: str
+    system: str
+    description: str
+    lookup: Callable[[str, str], dict | None]
+    search: Callable[[str, str, int], list[dict]]
+
+
+@dataclass
+class Message:
+    """A rendered message ready for a channel."""
+
+    kind: str  # email, sms, fax, voice, letter
+    to: str
+    subject: str
+    body: str
+    html: str | None = None
+    attachments: list[tuple[str, str, bytes]] = field(default_factory=list)  # (name, mime, data)
+    meta: dict = field(default_factory=dict)
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; ``temporary`` says whether a retry may work."""
+
+    def __init__(self, message: str, temporary: bool):
+        super().__init__(message)
+        self.temporary = temporary
+
+
+@dataclass
+class Channel:
+    """A delivery channel. ``send(message, settings, data_dir)`` returns a
+    delivery id or raises DeliveryError; ``settings`` is the channel's
+    section of channels.yaml."""
+
+    name: str
+    kinds: tuple[str, ...]
+    description: str
+    send: Callable[[Message, dict, str], str]
+
+
+@dataclass
+class Importer:
+    """Reads records of ``kind`` from a file.
+
+    ``detect(header)`` says whether a CSV header (list of column names) is
+    this format; ``read(path, options)`` yields ``(line_number, fields)``
+    pairs, fields named as ``patient add`` names them; a row it cannot read
+    yields ``(line_number, ValueError)`` instead.
+    """
+
+    name: str
+    kind: str
+    description: str
+    read: Callable[[str, dict], Iterator[tuple[int, Any]]]
+    detect: Callable[[list[str]], bool] = lambda header: False
+
+
+@dataclass
+class Exporter:
+    """Writes records of ``kind``: ``write(records, stream)`` (text stream)."""
+
+    name: str
+    kind: str
+    description: str
+    write: Callable[[Iterable[dict], Any], None]
+
+
+@dataclass
+class ClaimFormat:
+    """A claim writer: ``write(claims, options) -> bytes`` and
+    ``validate(claim) -> list[str]`` problems."""
+
+    name: str
+    description: str
+    write: Callable[..., bytes]
+    validate: Callable[[dict], list[str]] = lambda claim: []
+
+
+@dataclass
+class RemittanceFormat:
+    """A remittance reader: ``detect(raw) -> bool``, ``read(raw) -> list[dict]``."""
+
+    name: str
+    description: str
+    detect: Callable[[bytes], bool]
+    read: Callable[[bytes], list[dict]]
+
+
+@dataclass
+class Report:
+    """A report: ``build(app, options) -> (columns, rows)``."""
+
+    name: str
+    description: str
+    build: Callable[..., tuple[list[str], list[dict]]]

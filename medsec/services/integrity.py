@@ -1,0 +1,128 @@
+"""`medsec check [--repair]`: verify shards, indexes, counters and files."""
+
+import hashlib
+import os
+
+import orjson
+
+from medsec import config
+from medsec.services.records import ALL_KINDS, INDEXES
+from medsec.services.staff import STAFF
+from medsec.store.files import is_temp_name
+from medsec.store.store import COUNTERS, JOURNAL, TABLE
+
+
+def _rebuild_indexes(view) -> dict[str, dict]:
+    """index/<name>/<shard>.json -> contents, derived from the records."""
+    files: dict[str, dict] = {}
+    for kind in ALL_KINDS:
+        for record in view.scan(kind):
+            for name, shard, key in kind.index_entries(record):
+                files.setdefault(f"index/{name}/{shard}.json", {}).setdefault(key, []).append(record["id"])
+    return files
+
+
+def _normal(index: dict) -> dict:
+    return {k: sorted(v, key=lambda i: int(i[1:])) for k, v in index.items() if v}
+
+
+def check(store, repair: bool = False) -> list[dict]:
+    """Problems found (each {"problem", "file", "repaired"}); repairs under the lock."""
+    if repair:
+        with store.lock():
+            store.recover()
+            return _check(store, repair=True)
+    return _check(store, repair=False)
+
+
+def _check(store, repair: bool) -> list[dict]:
+    from medsec.store import Transaction
+
+    problems: list[dict] = []
+
+    def report(message, rel="", fixed=False):
+        problems.append({"problem": message, "file": rel, "repaired": fixed})
+
+    root = store.root
+    if os.path.exists(os.path.join(root, JOURNAL)):
+        report("an interrupted commit is waiting to be rolled forward", JOURNAL)
+    view = Transaction(root)  # staged repairs, committed at the end
+    max_ids: dict[str, int] = {}
+    for kind in ALL_KINDS:
+        for name in view.listdir(kind.name):
+            rel = f"{kind.name}/{name}"
+            try:
+                table = (view.load(rel) or {}).get(TABLE, {})
+            except Exception as e:
+                report(f"not valid JSON: {getattr(e, 'message', e)}", rel)
+                continue
+            for doc_id, record in table.items():
+                n = int(doc_id)
+                if record.get("id") != kind.format_id(n) or kind.shard_of(n) != rel:
+                    report(f"document {doc_id} holds {record.get('id')!r}: misplaced", rel)
+                max_ids[kind.prefix] = max(max_ids.get(kind.prefix, 0), n)
+    if any(p["problem"].startswith("not valid JSON") for p in problems):
+        return problems  # indexes cannot be judged against unreadable records
+    for member in config.load(root, "staff.yaml").get("staff") or []:
+        try:
+            max_ids["S"] = max(max_ids.get("S", 0), STAFF.number(member["id"]))
+        except Exception:
+            report(f"staff id {member.get('id')!r} is malformed", "staff.yaml")
+    counters = view.counters()
+    fixed_counters = dict(counters)
+    for prefix, top in max_ids.items():
+        if counters.get(prefix, 0) < top:
+            report(f"id counter {prefix} is {counters.get(prefix, 0)} but {prefix}{top} exists", COUNTERS, repair)
+            fixed_counters[prefix] = top
+    if fixed_counters != counters:
+        view.stage(COUNTERS, fixed_counters)
+    expected = _rebuild_indexes(view)
+    present = {f"index/{name}/{shard}.json" for name in INDEXES for shard in view.index_shards(name)}
+    for rel in sorted(present | set(expected)):
+        try:
+            actual = view.load(rel) or {}
+        except Exception:
+            actual = None
+        if actual is None or _normal(actual) != _normal(expected.get(rel, {})):
+            report("index does not match the records", rel, repair)
+            if rel in expected:
+                view.stage(rel, _normal(expected[rel]))
+            elif repair:
+                os.unlink(os.path.join(root, rel))
+    for kind in ALL_KINDS:
+        for record in view.scan(kind):
+            for attachment in record.get("attachments", []):
+                sha = attachment["sha256"]
+                path = os.path.join(root, "files", sha[:2], sha)
+                if not os.path.exists(path):
+                    report(f"{record['id']}: attachment {sha[:12]}... is missing", f"files/{sha[:2]}/{sha}")
+                elif _sha256(path) != sha:
+                    report(f"{record['id']}: attachment {sha[:12]}... does not match its hash",
+                           f"files/{sha[:2]}/{sha}")
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            if is_temp_name(name):
+                rel = os.path.relpath(os.path.join(folder, name), root)
+                report("leftover temporary file from an interrupted write", rel, repair)
+                if repair:
+                    os.unlink(os.path.join(folder, name))
+    for name in config.CONFIG_FILES:
+        cache = os.path.join(root, config.cache_rel(name))
+        try:
+            if os.path.exists(cache):
+                orjson.loads(open(cache, "rb").read())
+        except orjson.JSONDecodeError:
+            report("configuration cache is not valid JSON", config.cache_rel(name), repair)
+            if repair:
+                os.unlink(cache)
+    if repair and view.touched:
+        store.commit(view)
+    return problems
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

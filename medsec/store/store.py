@@ -1,0 +1,332 @@
+"""Snapshots (lock-free reads) and transactions (locked, journaled writes)."""
+
+import hashlib
+import os
+from typing import Any, Iterator
+
+import orjson
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document
+
+from medsec.errors import EnvironmentFailure
+from medsec.store.files import (
+    append_line,
+    fsync_dir,
+    make_private_dirs,
+    read_bytes,
+    write_atomic,
+)
+from medsec.store.kinds import RecordKind
+from medsec.store.lock import DirectoryLock
+
+JOURNAL = "journal"
+JOURNAL_MAGIC = b"medsec-journal 1 "
+COUNTERS = "meta/counters.json"
+TABLE = "_default"
+
+
+class ShardStorage(Storage):
+    """TinyDB storage for one shard file, read and written through a view.
+
+    Reads parse the file once per command (orjson) and reuse it; writes are
+    staged in the transaction and reach the disk only when it commits.
+    """
+
+    def __init__(self, view: "Snapshot", rel: str):
+        self._view = view
+        self._rel = rel
+
+    def read(self):
+        return self._view.load(self._rel)
+
+    def write(self, data) -> None:
+        self._view.stage(self._rel, data)
+
+
+class Snapshot:
+    """A lock-free view of the data directory for one command."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self._cache: dict[str, Any] = {}
+
+    # -- raw JSON files -------------------------------------------------
+    def path(self, rel: str) -> str:
+        return os.path.join(self.root, rel)
+
+    def load(self, rel: str):
+        """The parsed JSON of `rel` (None when absent), cached per command."""
+        if rel not in self._cache:
+            raw = read_bytes(self.path(rel))
+            try:
+                self._cache[rel] = None if raw is None else orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                raise EnvironmentFailure(
+                    f"{rel} is not valid JSON ({e})", hint="run 'medsec check'"
+                ) from None
+        return self._cache[rel]
+
+    def stage(self, rel: str, data) -> None:
+        raise EnvironmentFailure("internal: write attempted in a read-only snapshot")
+
+    def db(self, rel: str) -> TinyDB:
+        """A fresh TinyDB over one shard (never a long-lived handle)."""
+        return TinyDB(rel, storage=lambda r: ShardStorage(self, r))
+
+    def listdir(self, rel: str) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self.path(rel)) if n.endswith(".json"))
+        except FileNotFoundError:
+            return []
+
+    # -- records --------------------------------------------------------
+    def get(self, kind: RecordKind, record_id: str) -> dict | None:
+        n = kind.number(record_id)
+        doc = self.db(kind.shard_of(n)).get(doc_id=n)
+        return dict(doc) if doc is not None else None
+
+    def get_many(self, kind: RecordKind, ids) -> list[dict]:
+        """Records for `ids` that exist, in the order given."""
+        out = []
+        for record_id in ids:
+            rec = self.get(kind, record_id)
+            if rec is not None:
+                out.append(rec)
+        return out
+
+    def scan(self, kind: RecordKind) -> Iterator[dict]:
+        """Every record of a kind, in id order."""
+        for name in self.listdir(kind.name):
+            table = (self.load(f"{kind.name}/{name}") or {}).get(TABLE, {})
+            for doc_id in sorted(table, key=int):
+                yield dict(table[doc_id])
+
+    # -- indexes ----------------------------------------------------------
+    def index(self, name: str, shard: str) -> dict[str, list[str]]:
+        return self.load(f"index/{name}/{shard}.json") or {}
+
+    def index_shards(self, name: str) -> list[str]:
+        return [n[:-5] for n in self.listdir(f"index/{name}")]
+
+    def counters(self) -> dict[str, int]:
+        return self.load(COUNTERS) or {}
+
+
+class Transaction(Snapshot):
+    """Staged writes, committed all-or-nothing by `Store.transaction()`."""
+
+    def __init__(self, root: str):
+        super().__init__(root)
+        self._staged: dict[str, Any] = {}
+        self._texts: dict[str, str] = {}
+        self.after_commit: list = []
+
+    def load(self, rel: str):
+        if rel in self._staged:
+            return self._staged[rel]
+        return super().load(rel)
+
+    def stage(self, rel: str, data) -> None:
+        self._staged[rel] = data
+
+    def put_text(self, rel: str, text: str) -> None:
+        """Stage a whole text file (YAML configuration written by medsec)."""
+        self._texts[rel] = text
+
+    @property
+    def touched(self) -> bool:
+        return bool(self._staged or self._texts)
+
+    # -- ids ------------------------------------------------------------
+    def reserve_ids(self, kind: RecordKind, count: int = 1) -> list[str]:
+        """Allocate `count` new sequential ids; never reused, even after a merge."""
+        counters = dict(self.counters())
+        first = counters.get(kind.prefix, 0) + 1
+        counters[kind.prefix] = first + count - 1
+        self.stage(COUNTERS, counters)
+        return [kind.format_id(n) for n in range(first, first + count)]
+
+    # -- records --------------------------------------------------------
+    def put(self, kind: RecordKind, record: dict, old: dict | None = None) -> None:
+        """Insert or replace one record and move its index entries."""
+        self.put_many(kind, [record], {record["id"]: old} if old else {})
+
+    def put_many(self, kind: RecordKind, records: list[dict], old: dict | None = None) -> None:
+        """Insert or replace records, touching each shard and index file once.
+
+        `old` maps id -> the record as it was, so stale index entries go.
+        """
+        old = old or {}
+        by_shard: dict[str, list[Document]] = {}
+        for rec in records:
+            n = kind.number(rec["id"])
+            by_shard.setdefault(kind.shard_of(n), []).append(Document(rec, doc_id=n))
+        for rel, docs in by_shard.items():
+            table = self.db(rel).table(TABLE)
+            # Replace, not TinyDB's update: a replaced record may drop fields.
+            existing = [d.doc_id for d in docs if table.contains(doc_id=d.doc_id)]
+            if existing:
+                table.remove(doc_ids=existing)
+            table.insert_multiple(docs)
+        removals: list = []
+        additions: list = []
+        for rec in records:
+            prev = old.get(rec["id"])
+            before = set(kind.index_entries(prev)) if prev else set()
+            after = set(kind.index_entries(rec))
+            removals += [(e, rec["id"]) for e in before - after]
+            additions += [(e, rec["id"]) for e in after - before]
+        self._apply_index(removals, additions)
+
+    def _apply_index(self, removals, additions) -> None:
+        files: dict[str, dict] = {}
+
+        def file_for(name: str, shard: str) -> dict:
+            rel = f"index/{name}/{shard}.json"
+            if rel not in files:
+                files[rel] = dict(self.load(rel) or {})
+            return files[rel]
+
+        for (name, shard, key), rid in removals:
+            data = file_for(name, shard)
+            ids = [i for i in data.get(key, []) if i != rid]
+            if ids:
+                data[key] = ids
+            else:
+                data.pop(key, None)
+        for (name, shard, key), rid in additions:
+            data = file_for(name, shard)
+            ids = data.get(key, [])
+            if rid not in ids:
+                data[key] = ids + [rid]
+        for rel, data in files.items():
+            self.stage(rel, data)
+
+    # -- commit ---------------------------------------------------------
+    def serialized(self) -> list[tuple[str, bytes]]:
+        """Files in apply order: records, then indexes, then counters.
+
+        A lock-free reader may see records before the index entries that
+        point at them, never an index entry before its record.
+        """
+
+        def phase(rel: str) -> int:
+            if rel.startswith("index/"):
+                return 1
+            if rel.startswith("meta/"):
+                return 2
+            return 0
+
+        items = [(rel, orjson.dumps(data)) for rel, data in self._staged.items()]
+        items += [(rel, text.encode()) for rel, text in self._texts.items()]
+        return sorted(items, key=lambda item: (phase(item[0]), item[0]))
+
+
+def _encode_journal(files: list[tuple[str, bytes]]) -> bytes:
+    body = orjson.dumps([[rel, data.decode()] for rel, data in files])
+    digest = hashlib.sha256(body).hexdigest().encode()
+    return JOURNAL_MAGIC + digest + b"\n" + body
+
+
+def _decode_journal(raw: bytes) -> list[tuple[str, bytes]] | None:
+    """The journal's files, or None when it is torn (the commit never began)."""
+    if not raw.startswith(JOURNAL_MAGIC):
+        return None
+    header, _, body = raw.partition(b"\n")
+    if hashlib.sha256(body).hexdigest().encode() != header[len(JOURNAL_MAGIC):]:
+        return None
+    return [(rel, text.encode()) for rel, text in orjson.loads(body)]
+
+
+class Store:
+    """One data directory."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    def path(self, rel: str) -> str:
+        return os.path.join(self.root, rel)
+
+    def snapshot(self) -> Snapshot:
+        """A lock-free view; finishes an interrupted commit first if one is left."""
+        if os.path.exists(self.path(JOURNAL)):
+            with DirectoryLock(self.root):
+                self.recover()
+        return Snapshot(self.root)
+
+    def transaction(self) -> "_TransactionScope":
+        """`with store.transaction() as txn:` - locked, committed on success."""
+        return _TransactionScope(self)
+
+    def lock(self) -> DirectoryLock:
+        return DirectoryLock(self.root)
+
+    def recover(self) -> bool:
+        """Roll an interrupted commit forward (call with the lock held)."""
+        raw = read_bytes(self.path(JOURNAL))
+        if raw is None:
+            return False
+        files = _decode_journal(raw)
+        if files is not None:
+            self._apply(files)
+        os.unlink(self.path(JOURNAL))
+        fsync_dir(self.root)
+        return files is not None
+
+    def commit(self, txn: Transaction) -> None:
+        files = txn.serialized()
+        if not files:
+            return
+        if len(files) == 1:
+            # One file is atomic by itself; no journal needed.
+            write_atomic(self.path(files[0][0]), files[0][1])
+            return
+        write_atomic(self.path(JOURNAL), _encode_journal(files))
+        self._apply(files)
+        os.unlink(self.path(JOURNAL))
+        fsync_dir(self.root)
+
+    def _apply(self, files: list[tuple[str, bytes]]) -> None:
+        dirs = set()
+        for rel, data in files:
+            path = self.path(rel)
+            write_atomic(path, data, sync_dir=False)
+            dirs.add(os.path.dirname(path))
+        for d in dirs:
+            fsync_dir(d)
+
+    def append(self, rel: str, line: bytes) -> None:
+        append_line(self.path(rel), line)
+
+    def ensure_dirs(self, *rels: str) -> None:
+        for rel in rels:
+            make_private_dirs(self.path(rel))
+
+
+class _TransactionScope:
+    def __init__(self, store: Store):
+        self.store = store
+        self.lock = DirectoryLock(store.root)
+        self.txn: Transaction | None = None
+
+    def __enter__(self) -> Transaction:
+        self.lock.acquire()
+        try:
+            self.store.recover()
+        except BaseException:
+            self.lock.release()
+            raise
+        self.txn = Transaction(self.store.root)
+        return self.txn
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.store.commit(self.txn)
+        finally:
+            self.lock.release()
+        if exc_type is None:
+            for callback in self.txn.after_commit:
+                callback()
+        return False
