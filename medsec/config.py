@@ -40,9 +40,12 @@ class Problem:
     message: str
     severity: str = "error"  # or "warning"
 
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.severity}: {self.message}"
+        return f"{self.where}: {self.severity}: {self.message}"
 
 
 # -- parsing --------------------------------------------------------------
@@ -68,7 +71,7 @@ def parse_yaml(name: str, text: str):
         line = mark.line + 1 if mark else None
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         found = Problem(name, line, f"YAML syntax error: {problem}")
-        error = ConfigError(str(found))
+        error = ConfigError(f"{found.where}: {found.message}")
         error.problem = found
         raise error from None
     return data, node
@@ -358,7 +361,8 @@ def load(root: str, name: str) -> Any:
     data, problems = validate(name, raw.decode("utf-8", errors="replace"))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        raise ConfigError(str(errors[0]), hint="run 'medsec config check' for every problem")
+        raise ConfigError(f"{errors[0].where}: {errors[0].message}",
+                          hint="run 'medsec config check' for every problem")
     data = orjson.loads(orjson.dumps(data if data is not None else {}, default=str))
     try:
         write_atomic(os.path.join(root, cache_rel(name)), orjson.dumps(cache_entry(raw, data)),

@@ -11,6 +11,7 @@ import orjson
 
 from medsec import __version__, clock, config
 from medsec.errors import InvalidInput, Refused
+from medsec.services.setup import RECORD_DIRS
 from medsec.store.files import is_temp_name, make_private_dirs
 from medsec.store.lock import LOCK_NAME
 from medsec.store.store import JOURNAL
@@ -25,7 +26,7 @@ def _files(root: str) -> list[str]:
         dirs.sort()
         for name in sorted(names):
             rel = os.path.relpath(os.path.join(folder, name), root)
-            if rel in (LOCK_NAME, JOURNAL) or is_temp_name(name) or rel.startswith("index/config/"):
+            if rel in (LOCK_NAME, JOURNAL) or is_temp_name(name):
                 continue
             out.append(rel)
     return out
@@ -116,7 +117,9 @@ def restore(app, source: str) -> dict:
     staging = os.path.join(parent, f".{os.path.basename(root)}.restoring-{os.getpid()}")
     if os.path.exists(staging):
         shutil.rmtree(staging)
-    make_private_dirs(staging)
+    for rel in RECORD_DIRS:
+        make_private_dirs(os.path.join(staging, rel))
+    open(os.path.join(staging, LOCK_NAME), "ab").close()
     for rel, data in files.items():
         path = os.path.join(staging, rel)
         make_private_dirs(os.path.dirname(path))

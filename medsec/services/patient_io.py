@@ -95,7 +95,7 @@ def import_patients(app, path: str, *, input_format: str | None = None, mapping:
             error = InvalidInput if invalid else Refused
             raise error(f"{len(problems)} of {len(good) + len(problems)} rows cannot be imported; "
                         f"nothing was imported",
-                        hint="fix them, or use --skip-bad (and --allow-duplicate for duplicates)",
+                        hint="fix them, or use --skip-bad to import the rest",
                         details=details)
 
     with app.store.transaction() as txn:

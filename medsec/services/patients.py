@@ -26,7 +26,10 @@ def parse_dob(value, today: date) -> str:
     text = str(value).strip()
     if not (re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text)):
         raise InvalidInput(f"dob: cannot read date of birth {text!r} (use YYYY-MM-DD)")
-    dob = clock.parse_date(text, field="date of birth")
+    try:
+        dob = clock.parse_date(text, field="date of birth")
+    except InvalidInput as e:
+        raise InvalidInput(f"dob: {e.message}") from None
     if dob > today:
         raise InvalidInput(f"dob: date of birth {dob} is in the future")
     if dob.year < 1880:

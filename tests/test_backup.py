@@ -1,0 +1,78 @@
+"""Backups are consistent snapshots; restores check before replacing anything."""
+
+import io
+import json
+import tarfile
+
+from conftest import snapshot
+
+
+def test_backup_and_restore_round_trip(demo, tmp_path):
+    target = tmp_path / "nightly.tar.gz"
+    info = demo.json("backup", target)
+    assert info["files"] > 10 and info["schema_version"] == 1
+    before = snapshot(demo.home, skip=("audit", "index"))
+    demo.ok("patient", "add", "--first", "Late", "--last", "Arrival", "--dob", "1999-09-09")
+    restored = demo.json("restore", target)
+    assert restored["previous_kept_at"].startswith(str(demo.home) + ".replaced-")
+    assert snapshot(demo.home, skip=("audit", "index")) == before
+    assert demo.json("patient", "find", "late", "arrival") == []
+    assert demo("check").exit_code == 0
+    # the replaced directory is kept, untouched
+    kept = demo.json("--data-dir", restored["previous_kept_at"], "patient", "find", "late")
+    assert len(kept) == 1
+
+
+def test_restore_refuses_what_is_not_a_medsec_backup(demo, tmp_path):
+    before = snapshot(demo.home)
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not a tarball")
+    result = demo("restore", junk)
+    assert result.exit_code == 2 and "not a medsec backup" in result.stderr
+    other = tmp_path / "other.tar.gz"
+    with tarfile.open(other, "w:gz") as tar:
+        data = b"hello"
+        info = tarfile.TarInfo("data/hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert demo("restore", other).exit_code == 2
+    assert snapshot(demo.home) == before
+
+
+def test_restore_refuses_unknown_schema_and_tampering(demo, tmp_path):
+    good = tmp_path / "b.tar.gz"
+    demo.ok("backup", good)
+    members = {}
+    with tarfile.open(good) as tar:
+        for m in tar:
+            members[m.name] = tar.extractfile(m).read()
+
+    def rewrite(path, change):
+        copy = dict(members)
+        change(copy)
+        with tarfile.open(path, "w:gz") as tar:
+            for name, data in copy.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return path
+
+    def future(files):
+        manifest = json.loads(files["MEDSEC-BACKUP.json"])
+        manifest["schema_version"] = 99
+        files["MEDSEC-BACKUP.json"] = json.dumps(manifest).encode()
+
+    def tamper(files):
+        files["data/practice.yaml"] = b"name: Evil\n"
+
+    before = snapshot(demo.home)
+    result = demo("restore", rewrite(tmp_path / "future.tar.gz", future))
+    assert result.exit_code == 2 and "schema version 99" in result.stderr
+    result = demo("restore", rewrite(tmp_path / "tampered.tar.gz", tamper))
+    assert result.exit_code == 2 and "checksum" in result.stderr
+    assert snapshot(demo.home) == before
+
+
+def test_backup_inside_data_dir_refused(demo):
+    result = demo("backup", demo.home / "b.tar.gz")
+    assert result.exit_code == 2
