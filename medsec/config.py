@@ -173,8 +173,11 @@ def _check_hours(c: _Checker, hours, path):
 
 def _check_medsec(c, data):
     data = c.mapping(data, [])
-    if data.get("schema_version") != SCHEMA_VERSION:
-        c.error(["schema_version"], f"schema_version must be {SCHEMA_VERSION}, found {data.get('schema_version')!r}")
+    if not isinstance(data.get("schema_version"), int):
+        c.error(["schema_version"], "schema_version must be a whole number")
+    elif data["schema_version"] != SCHEMA_VERSION:
+        c.error(["schema_version"], f"schema_version {data['schema_version']} is not the one this medsec "
+                                    f"reads ({SCHEMA_VERSION})")
 
 
 def _check_practice(c, data):

@@ -48,6 +48,7 @@ class AppContext:
                     f"{self.data_dir} is not a medsec data directory (no medsec.yaml)",
                     hint="run 'medsec init' there first",
                 )
+            config.load(self.data_dir, "medsec.yaml")  # refuses another schema version (exit 3)
             self._store = Store(self.data_dir)
         return self._store
 

@@ -64,3 +64,10 @@ def test_config_cache_follows_hand_edits(practice):
     os.utime(path, (0, 0))  # content, not mtime, decides
     record = practice.json("patient", "add", "--first", "C", "--last", "D", "--dob", "1990-01-01")
     assert record["created"].endswith("-08:00")
+
+
+def test_other_schema_version_is_refused(practice):
+    path = practice.home / "medsec.yaml"
+    path.write_text(path.read_text().replace("schema_version: 1", "schema_version: 2"))
+    result = practice("patient", "list")
+    assert result.exit_code == 3 and "medsec.yaml:2: schema_version 2" in result.stderr

@@ -15,6 +15,7 @@ BUILTIN_COMMANDS = {
     "init": "medsec.cli.admin:init_command",
     "patient": "medsec.cli.patient:patient",
     "staff": "medsec.cli.staff:staff",
+    "code": "medsec.cli.code:code",
     "config": "medsec.cli.admin:config_group",
     "check": "medsec.cli.admin:check_command",
     "audit": "medsec.cli.admin:audit_command",

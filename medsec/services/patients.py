@@ -3,7 +3,6 @@
 import hashlib
 import os
 import re
-import shutil
 from datetime import date
 
 from medsec import clock
@@ -366,6 +365,8 @@ def store_file(root: str, path: str) -> tuple[str, int]:
     sha = digest.hexdigest()
     target = os.path.join(root, "files", sha[:2], sha)
     if not os.path.exists(target):
+        import shutil
+
         from medsec.store.files import make_private_dirs, temp_name
 
         make_private_dirs(os.path.dirname(target))
