@@ -205,6 +205,9 @@ def _check_practice(c, data):
     for i, room in enumerate(c.seq(data.get("rooms"), ["rooms"])):
         room = c.mapping(room, ["rooms", i])
         c.required(room, "id", ["rooms", i])
+    slot = c.mapping(data.get("scheduling"), ["scheduling"]).get("slot_minutes", 15)
+    if not isinstance(slot, int) or not 5 <= slot <= 120:
+        c.error(["scheduling", "slot_minutes"], "scheduling.slot_minutes must be 5 to 120")
     for i, closure in enumerate(c.seq(data.get("closures"), ["closures"])):
         value = closure.get("date") if isinstance(closure, dict) else closure
         _check_date(c, value, ["closures", i])
@@ -249,10 +252,21 @@ def _check_staff(c, data):
 def _check_types(c, data):
     data = c.mapping(data, [])
     for name, spec in c.mapping(data.get("types"), ["types"]).items():
-        spec = c.mapping(spec, ["types", name])
-        duration = spec.get("duration")
-        if not isinstance(duration, int) or duration <= 0:
-            c.error(["types", name, "duration"], f"types.{name}.duration must be a positive number of minutes")
+        path = ["types", name]
+        spec = c.mapping(spec, path)
+        for key in ("duration", "buffer"):
+            value = spec.get(key, 1 if key == "duration" else 0)
+            if not isinstance(value, int) or value < (1 if key == "duration" else 0) or value > 24 * 60:
+                c.error(path + [key], f"types.{name}.{key} must be a number of minutes")
+        if "duration" not in spec:
+            c.error(path, f"types.{name}.duration is required")
+        for i, who in enumerate(c.seq(spec.get("performers"), path + ["performers"])):
+            if str(who) not in ROLES and not str(who).upper().startswith("S"):
+                c.error(path + ["performers", i], f"types.{name}.performers: {who!r} is not a role or staff id")
+        for key in ("lead_hours",):
+            for i, hours in enumerate(c.seq(spec.get(key), path + [key])):
+                if not isinstance(hours, (int, float)) or hours <= 0:
+                    c.error(path + [key, i], f"types.{name}.{key} must list positive hours")
 
 
 def _check_payers(c, data):

@@ -105,8 +105,13 @@ def appointment_booked(appointment: dict, app: Any) -> None:
 
 
 @hookspec
-def appointment_cancelled(appointment: dict, app: Any) -> None:
-    """An appointment was cancelled. :param app: the command's AppContext."""
+def appointment_cancelled(appointment: dict, offers: list, app: Any) -> None:
+    """An appointment was cancelled; its slot is free again.
+
+    :param offers: waitlist entries that suit the freed slot, each a dict with
+        ``waitlist_id``, ``patient_id``, ``slot``, ``provider`` and ``type``;
+        a channel plugin can notify those patients.
+    """
 
 
 @hookspec

@@ -16,6 +16,7 @@ BUILTIN_COMMANDS = {
     "patient": "medsec.cli.patient:patient",
     "staff": "medsec.cli.staff:staff",
     "code": "medsec.cli.code:code",
+    "appt": "medsec.cli.appt:appt",
     "config": "medsec.cli.admin:config_group",
     "check": "medsec.cli.admin:check_command",
     "audit": "medsec.cli.admin:audit_command",

@@ -8,7 +8,7 @@ import orjson
 from medsec import config
 from medsec.services.records import ALL_KINDS, INDEXES
 from medsec.services.staff import STAFF
-from medsec.store.files import is_temp_name
+from medsec.store.files import is_temp_name, temp_owner_alive
 from medsec.store.store import COUNTERS, JOURNAL, TABLE
 
 
@@ -17,7 +17,7 @@ def _rebuild_indexes(view) -> dict[str, dict]:
     files: dict[str, dict] = {}
     for kind in ALL_KINDS:
         for record in view.scan(kind):
-            for name, shard, key in kind.index_entries(record):
+            for name, shard, key in kind.entries(record):
                 files.setdefault(f"index/{name}/{shard}.json", {}).setdefault(key, []).append(record["id"])
     return files
 
@@ -27,12 +27,16 @@ def _normal(index: dict) -> dict:
 
 
 def check(store, repair: bool = False) -> list[dict]:
-    """Problems found (each {"problem", "file", "repaired"}); repairs under the lock."""
-    if repair:
-        with store.lock():
+    """Problems found (each {"problem", "file", "repaired"}), under the lock.
+
+    Even a read-only check holds the lock: a lock-free look during another
+    command's commit sees its journal and records ahead of their index
+    entries, and would report those as damage.
+    """
+    with store.lock():
+        if repair:
             store.recover()
-            return _check(store, repair=True)
-    return _check(store, repair=False)
+        return _check(store, repair=repair)
 
 
 def _check(store, repair: bool) -> list[dict]:
@@ -49,8 +53,7 @@ def _check(store, repair: bool) -> list[dict]:
     view = Transaction(root)  # staged repairs, committed at the end
     max_ids: dict[str, int] = {}
     for kind in ALL_KINDS:
-        for name in view.listdir(kind.name):
-            rel = f"{kind.name}/{name}"
+        for rel in view.shard_files(kind):
             try:
                 table = (view.load(rel) or {}).get(TABLE, {})
             except Exception as e:
@@ -58,7 +61,7 @@ def _check(store, repair: bool) -> list[dict]:
                 continue
             for doc_id, record in table.items():
                 n = int(doc_id)
-                if record.get("id") != kind.format_id(n) or kind.shard_of(n) != rel:
+                if record.get("id") != kind.format_id(n) or kind.shard_for(record) != rel:
                     report(f"document {doc_id} holds {record.get('id')!r}: misplaced", rel)
                 max_ids[kind.prefix] = max(max_ids.get(kind.prefix, 0), n)
     if any(p["problem"].startswith("not valid JSON") for p in problems):
@@ -101,7 +104,7 @@ def _check(store, repair: bool) -> list[dict]:
                            f"files/{sha[:2]}/{sha}")
     for folder, _dirs, names in os.walk(root):
         for name in names:
-            if is_temp_name(name):
+            if is_temp_name(name) and not temp_owner_alive(name):
                 rel = os.path.relpath(os.path.join(folder, name), root)
                 report("leftover temporary file from an interrupted write", rel, repair)
                 if repair:

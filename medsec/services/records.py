@@ -22,8 +22,32 @@ def patient_index_entries(p: dict):
         yield ("patient-phone", digits[-2:], digits)
 
 
+def _bucket(record_id: str, size: int) -> str:
+    return f"{(int(record_id[1:]) - 1) // size:05d}"
+
+
+def uid_shard(uid: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(uid.encode()).hexdigest()[:2]
+
+
+def appointment_index_entries(a: dict):
+    """Patient -> appointments, series -> occurrences, iCalendar UID -> appointment."""
+    if a.get("patient_id"):
+        yield ("appt-patient", _bucket(a["patient_id"], 100), a["patient_id"])
+    if a.get("series_id"):
+        yield ("appt-series", _bucket(a["series_id"], 1000), a["series_id"])
+    if a.get("uid"):
+        yield ("appt-uid", uid_shard(a["uid"]), a["uid"])
+
+
 PATIENTS = RecordKind("patients", "P", 100, patient_index_entries)
+APPOINTMENTS = RecordKind("appointments", "A", 1000, appointment_index_entries, by_day=True)
+WAITLIST = RecordKind("waitlist", "W", 100)
 
 # Every sharded kind, for `medsec check` and backups.
-ALL_KINDS = [PATIENTS]
-INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS}
+ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST]
+INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
+           "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
+           APPOINTMENTS.locator: APPOINTMENTS}

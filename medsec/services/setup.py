@@ -13,7 +13,7 @@ from medsec.services.staff import STAFF
 from medsec.store import Store
 from medsec.store.files import make_private_dirs
 
-RECORD_DIRS = ["patients", "index", "audit", "files", "meta", "outbox", "templates"]
+RECORD_DIRS = ["patients", "appointments", "waitlist", "index", "audit", "files", "meta", "outbox", "templates"]
 
 
 def template_dir() -> str:
@@ -50,8 +50,11 @@ def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_Yor
     now = clock.now(tz)
     summary = {"data_dir": root, "demo": demo}
     with store.transaction() as txn:
+        import secrets
+
+        # `instance` makes this directory's iCalendar UIDs its own.
         meta = {"schema_version": config.SCHEMA_VERSION, "created_by": f"medsec {__version__}",
-                "created": clock.iso(now)}
+                "created": clock.iso(now), "instance": secrets.token_hex(6)}
         config.stage(txn, "medsec.yaml", meta, "# medsec.yaml - written by medsec init; do not edit.\n")
         if demo:
             summary.update(_demo(txn, now.date()))
@@ -118,6 +121,7 @@ def _demo(txn, today: date) -> dict:
         "locations": [{"id": "main", "name": "Maple Street office"}],
         "rooms": [{"id": f"exam{i}", "name": f"Exam room {i}", "kind": "exam"} for i in range(1, 5)]
         + [{"id": "proc1", "name": "Procedure room", "kind": "operating"}],
+        "scheduling": {"slot_minutes": 15},
         "office_hours": {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
         "closures": [{"date": f"{today.year}-12-25", "reason": "Christmas Day"},
                      {"date": f"{today.year + 1}-01-01", "reason": "New Year's Day"}],
@@ -140,12 +144,8 @@ def _demo(txn, today: date) -> dict:
                       "hours": desk if role == "front-desk" else clinical, "time_off": []})
     staff[1]["time_off"] = [{"from": (today + timedelta(days=21)).isoformat(),
                              "to": (today + timedelta(days=25)).isoformat(), "reason": "conference"}]
-    types = {
-        "new-patient": {"duration": 40, "description": "New patient visit"},
-        "follow-up": {"duration": 20, "description": "Established patient follow-up"},
-        "physical": {"duration": 30, "description": "Annual physical"},
-        "procedure": {"duration": 60, "description": "Minor procedure (procedure room)"},
-    }
+    types, _ = config.validate("appointment-types.yaml", example_config("appointment-types.yaml"))
+    types = types["types"]
     files = {
         "practice.yaml": practice,
         "staff.yaml": {"staff": staff},
@@ -168,8 +168,9 @@ def _demo(txn, today: date) -> dict:
         record["coverages"] = p.get("coverages", [])
         records.append(record)
     txn.put_many(PATIENTS, records)
+    appointments = _demo_appointments(rng, today, tz_now(practice), staff, types, patient_ids, txn)
     return {"practice": practice["name"], "staff": len(staff), "patients": len(patients),
-            "payers": len(PAYERS)}
+            "payers": len(PAYERS), "appointments": appointments}
 
 
 def _demo_patients(rng: random.Random, today: date, count: int) -> list[dict]:
@@ -201,3 +202,78 @@ def _demo_patients(rng: random.Random, today: date, count: int) -> list[dict]:
                                "subscriber": "", "subscriber_dob": "", "start": "", "end": ""}]
         out.append(p)
     return out
+
+
+def tz_now(practice: dict):
+    return clock.now(clock._zone(practice["time_zone"]))
+
+
+def _demo_appointments(rng, today: date, now, staff, types, patient_ids, txn) -> int:
+    """Two weeks of realistic bookings from today: full mornings, surgeries in the
+    procedure room on one afternoon per surgeon a week, the past marked done."""
+    from datetime import datetime
+
+    from medsec.services import availability as av
+    from medsec.services.records import APPOINTMENTS
+
+    tz = now.tzinfo
+    instance = "demo"
+    physicians = [m for m in staff if m["role"] == "physician"]
+    weights = [("follow-up", 0.6), ("annual-physical", 0.22), ("new-patient", 0.18)]
+    planned = []
+    for offset in range(14):
+        day = today + timedelta(days=offset)
+        busy_patients: set[str] = set()
+        for p_index, doc in enumerate(physicians):
+            spans = av.working_spans(doc, {"closures": []}, day, tz)
+            surgery_day = day.weekday() == (1 + 2 * p_index) % 5
+            for block_start, block_end in spans:
+                moment = block_start
+                if surgery_day and block_start.hour >= 12:
+                    planned.append((doc["id"], "surgery", moment, "proc1"))
+                    moment += timedelta(minutes=types["surgery"]["duration"] + types["surgery"].get("buffer", 0))
+                while True:
+                    pick, roll = "follow-up", rng.random()
+                    for name, weight in weights:
+                        if roll < weight:
+                            pick = name
+                            break
+                        roll -= weight
+                    length = timedelta(minutes=types[pick]["duration"])
+                    if moment + length > block_end:
+                        break
+                    if rng.random() < 0.78:
+                        planned.append((doc["id"], pick, moment, ""))
+                        moment += length
+                    else:
+                        moment += timedelta(minutes=15)
+    if not planned:
+        return 0
+    ids = txn.reserve_ids(APPOINTMENTS, len(planned))
+    stamp = clock.iso(now)
+    records = []
+    by_day: dict = {}
+    for appt_id, (provider, type_name, start, room) in zip(ids, planned):
+        taken = by_day.setdefault(start.date(), set())
+        while True:
+            patient_id = rng.choice(patient_ids)
+            if patient_id not in taken:
+                taken.add(patient_id)
+                break
+        end = start + timedelta(minutes=types[type_name]["duration"])
+        status = "booked"
+        if end <= now:
+            status = "checked-out"
+        elif start <= now:
+            status = "roomed"
+        elif rng.random() < 0.3:
+            status = "confirmed"
+        records.append({
+            "id": appt_id, "patient_id": patient_id, "provider": provider, "type": type_name,
+            "start": clock.iso(start), "end": clock.iso(end), "room": room, "status": status, "note": "",
+            "series_id": "", "series": None, "uid": f"{appt_id}-{instance}@medsec", "source": "demo",
+            "created": stamp, "updated": stamp, "checked_in": "", "cancel_reason": "", "late_cancel": False,
+            "history": [{"at": stamp, "by": "demo", "action": "booked", "status": status}],
+        })
+    txn.put_many(APPOINTMENTS, records)
+    return len(records)

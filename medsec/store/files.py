@@ -10,8 +10,21 @@ _tmp_seq = itertools.count()
 
 
 def make_private_dirs(path: str) -> None:
-    """Create `path` and any missing parents with mode 0700."""
-    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    """Create `path` and any missing parents with mode 0700.
+
+    Not os.makedirs: since Python 3.7 its `mode` applies to the last folder
+    only, and the parents it creates get the umask's default (often 0755).
+    """
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        make_private_dirs(parent)
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
 
 
 def temp_name(path: str) -> str:
@@ -21,6 +34,27 @@ def temp_name(path: str) -> str:
 
 def is_temp_name(name: str) -> bool:
     return ".tmp-" in name
+
+
+def temp_owner_alive(name: str) -> bool:
+    """Whether the process that made temp file `name` may still be writing it.
+
+    A temp file of a live process is a write in flight (lock-free writers
+    such as the configuration cache or an attachment's copy exist), not a
+    leftover: reporting it is a false alarm and deleting it breaks that write.
+    """
+    pid = name.rpartition(".tmp-")[2].split("-")[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    except (OverflowError, ValueError):
+        return False
+    return True
 
 
 def write_atomic(path: str, data: bytes, sync_dir: bool = True) -> None:
@@ -34,16 +68,21 @@ def write_atomic(path: str, data: bytes, sync_dir: bool = True) -> None:
     tmp = temp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        # A failed write (a full disk, EIO) must not leave its partial
+        # temp file behind for this process's lifetime or longer.
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
     if sync_dir:
         fsync_dir(directory)

@@ -83,8 +83,31 @@ class Snapshot:
     # -- records --------------------------------------------------------
     def get(self, kind: RecordKind, record_id: str) -> dict | None:
         n = kind.number(record_id)
-        doc = self.db(kind.shard_of(n)).get(doc_id=n)
-        return dict(doc) if doc is not None else None
+        if not kind.by_day:
+            doc = self.db(kind.shard_of(n)).get(doc_id=n)
+            return dict(doc) if doc is not None else None
+        for attempt in (1, 2):
+            day = self._locate(kind, n)
+            doc = self.db(kind.day_shard(day)).get(doc_id=n) if day else None
+            if doc is not None or attempt == 2 or not os.path.exists(self.path(JOURNAL)):
+                return dict(doc) if doc is not None else None
+            # A commit is moving records and their locator right now: wait
+            # for it (the writer's lock) and look again in fresh files.
+            self.settle()
+
+    def settle(self) -> None:
+        """Wait for a commit in progress, finish a crashed one, forget cached files."""
+        with DirectoryLock(self.root):
+            Store(self.root).recover()
+        self._cache.clear()
+
+    def _locate(self, kind: RecordKind, n: int) -> str | None:
+        """The day a by-day record lives on, from the locator index."""
+        record_id = kind.format_id(n)
+        for day, ids in self.index(kind.locator, kind.locator_shard(n)).items():
+            if record_id in ids:
+                return day
+        return None
 
     def get_many(self, kind: RecordKind, ids) -> list[dict]:
         """Records for `ids` that exist, in the order given."""
@@ -95,12 +118,29 @@ class Snapshot:
                 out.append(rec)
         return out
 
+    def shard_files(self, kind: RecordKind) -> list[str]:
+        """Every shard file of a kind, relative to the root, in order."""
+        if not kind.by_day:
+            return [f"{kind.name}/{n}" for n in self.listdir(kind.name)]
+        try:
+            years = sorted(y for y in os.listdir(self.path(kind.name)) if y.isdigit())
+        except FileNotFoundError:
+            return []
+        return [f"{kind.name}/{y}/{n}" for y in years for n in self.listdir(f"{kind.name}/{y}")]
+
+    def records_in(self, rel: str) -> list[dict]:
+        """The records of one shard file, in id order."""
+        table = (self.load(rel) or {}).get(TABLE, {})
+        return [dict(table[doc_id]) for doc_id in sorted(table, key=int)]
+
+    def day(self, kind: RecordKind, day: str) -> list[dict]:
+        """A by-day kind's records on one day (ISO date)."""
+        return self.records_in(kind.day_shard(day))
+
     def scan(self, kind: RecordKind) -> Iterator[dict]:
-        """Every record of a kind, in id order."""
-        for name in self.listdir(kind.name):
-            table = (self.load(f"{kind.name}/{name}") or {}).get(TABLE, {})
-            for doc_id in sorted(table, key=int):
-                yield dict(table[doc_id])
+        """Every record of a kind, shard by shard."""
+        for rel in self.shard_files(kind):
+            yield from self.records_in(rel)
 
     # -- indexes ----------------------------------------------------------
     def index(self, name: str, shard: str) -> dict[str, list[str]]:
@@ -143,6 +183,14 @@ class Transaction(Snapshot):
         """Allocate `count` new sequential ids; never reused, even after a merge."""
         counters = dict(self.counters())
         first = counters.get(kind.prefix, 0) + 1
+        # Records are never deleted and ids are handed out densely, so a
+        # counter behind the highest id shows on the first id it would hand
+        # out. put() replaces by id: going on would overwrite that record.
+        if self.get(kind, kind.format_id(first)) is not None:
+            raise EnvironmentFailure(
+                f"the id counter for {kind.name} is behind: {kind.format_id(first)} already exists",
+                hint="run 'medsec check --repair'",
+            )
         counters[kind.prefix] = first + count - 1
         self.stage(COUNTERS, counters)
         return [kind.format_id(n) for n in range(first, first + count)]
@@ -159,9 +207,16 @@ class Transaction(Snapshot):
         """
         old = old or {}
         by_shard: dict[str, list[Document]] = {}
+        moved_from: dict[str, list[int]] = {}
         for rec in records:
             n = kind.number(rec["id"])
-            by_shard.setdefault(kind.shard_of(n), []).append(Document(rec, doc_id=n))
+            rel = kind.shard_for(rec)
+            by_shard.setdefault(rel, []).append(Document(rec, doc_id=n))
+            prev = old.get(rec["id"])
+            if prev and kind.shard_for(prev) != rel:  # a by-day record moved to another day
+                moved_from.setdefault(kind.shard_for(prev), []).append(n)
+        for rel, doc_ids in moved_from.items():
+            self.db(rel).table(TABLE).remove(doc_ids=doc_ids)
         for rel, docs in by_shard.items():
             table = self.db(rel).table(TABLE)
             # Replace, not TinyDB's update: a replaced record may drop fields.
@@ -173,13 +228,13 @@ class Transaction(Snapshot):
         additions: list = []
         for rec in records:
             prev = old.get(rec["id"])
-            before = set(kind.index_entries(prev)) if prev else set()
-            after = set(kind.index_entries(rec))
+            before = kind.entries(prev) if prev else set()
+            after = kind.entries(rec)
             removals += [(e, rec["id"]) for e in before - after]
             additions += [(e, rec["id"]) for e in after - before]
-        self._apply_index(removals, additions)
+        self.apply_index(removals, additions)
 
-    def _apply_index(self, removals, additions) -> None:
+    def apply_index(self, removals, additions) -> None:
         files: dict[str, dict] = {}
 
         def file_for(name: str, shard: str) -> dict:
