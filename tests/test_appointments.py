@@ -252,3 +252,13 @@ def test_lists_and_day_sheet(clinic):
         ["A2", "A3"]
     assert clinic.json("appt", "list", "--from", "2026-12-24") == []
     assert clinic("appt", "show", "A99").exit_code == 1
+
+
+def test_merge_moves_appointments_to_the_survivor(clinic):
+    clinic.ok("appt", "book", "P2", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")
+    clinic.ok("appt", "waitlist", "add", "P2", "--type", "follow-up")
+    clinic.ok("patient", "merge", "P2", "--into", "P1")
+    assert [a["id"] for a in clinic.json("appt", "list", "--patient", "P1")] == ["A1"]
+    assert clinic.json("appt", "list", "--patient", "P1")[0]["patient_id"] == "P1"
+    assert clinic.json("appt", "waitlist", "list")[0]["patient_id"] == "P1"
+    assert clinic("check").exit_code == 0

@@ -428,5 +428,19 @@ def merge_patients(app, duplicate_id: str, survivor_id: str) -> dict:
         merged["updated"] = stamp
         redirect = {**dup, "status": "merged", "merged_into": keep["id"], "updated": stamp}
         txn.put_many(PATIENTS, [merged, redirect], {keep["id"]: keep, dup["id"]: dup})
-    app.audit("merge", [dup["id"], keep["id"]])
+        moved = _move_appointments(txn, dup["id"], keep["id"], stamp)
+    app.audit("merge", [dup["id"], keep["id"], *moved])
     return merged
+
+
+def _move_appointments(txn, from_id: str, to_id: str, stamp: str) -> list[str]:
+    """Give the duplicate's appointments (and waitlist entries) to the survivor."""
+    from medsec.services.records import APPOINTMENTS, WAITLIST, _bucket
+
+    ids = txn.index("appt-patient", _bucket(from_id, 100)).get(from_id, [])
+    olds = [a for a in txn.get_many(APPOINTMENTS, ids) if a.get("patient_id") == from_id]
+    txn.put_many(APPOINTMENTS, [{**a, "patient_id": to_id, "updated": stamp} for a in olds],
+                 {a["id"]: a for a in olds})
+    waiting = [w for w in txn.scan(WAITLIST) if w["patient_id"] == from_id]
+    txn.put_many(WAITLIST, [{**w, "patient_id": to_id} for w in waiting], {w["id"]: w for w in waiting})
+    return [a["id"] for a in olds] + [w["id"] for w in waiting]
