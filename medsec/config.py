@@ -254,8 +254,12 @@ def _check_types(c, data):
     for name, spec in c.mapping(data.get("types"), ["types"]).items():
         path = ["types", name]
         spec = c.mapping(spec, path)
-        for key in ("duration", "buffer"):
+        for key in ("duration", "buffer", "follow_up_days"):
             value = spec.get(key, 1 if key == "duration" else 0)
+            if key == "follow_up_days":
+                if not isinstance(value, int) or value < 0:
+                    c.error(path + [key], f"types.{name}.follow_up_days must be a number of days")
+                continue
             if not isinstance(value, int) or value < (1 if key == "duration" else 0) or value > 24 * 60:
                 c.error(path + [key], f"types.{name}.{key} must be a number of minutes")
         if "duration" not in spec:

@@ -19,6 +19,7 @@ DEFAULT_PLUGINS = {
     "csv": "medsec.builtin.csv_format",
     "outbox": "medsec.builtin.outbox",
     "yaml-codes": "medsec.builtin.yaml_codes",
+    "reports": "medsec.builtin.reports",
 }
 
 

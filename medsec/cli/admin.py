@@ -47,10 +47,13 @@ def config_show(app, fmt, name):
 @pass_app
 def config_check(app):
     """Validate every YAML file; exit 3 on errors (warnings do not fail)."""
-    from medsec.config import check_all
+    from medsec.config import Problem, check_all
+    from medsec.templating import check_all as check_templates
 
     app.store  # a missing data directory is reported as such
     problems = check_all(app.data_dir)
+    problems += [Problem(p.split(":", 1)[0], None, p.split(":", 2)[-1].strip())
+                 for p in check_templates(app.data_dir)]
     for problem in problems:
         click.echo(str(problem), err=True)
     errors = [p for p in problems if p.severity == "error"]

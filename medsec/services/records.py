@@ -42,12 +42,29 @@ def appointment_index_entries(a: dict):
         yield ("appt-uid", uid_shard(a["uid"]), a["uid"])
 
 
+def reminder_index_entries(r: dict):
+    """Appointment -> reminders; and the few still in flight, so cron need not scan all."""
+    yield ("reminder-appt", _bucket(r["appointment_id"], 1000), r["appointment_id"])
+    if r["status"] in ("sending", "retry"):
+        yield ("reminder-pending", "00000", r["status"])
+
+
+def call_index_entries(c: dict):
+    if c.get("patient_id"):
+        yield ("call-patient", _bucket(c["patient_id"], 100), c["patient_id"])
+
+
 PATIENTS = RecordKind("patients", "P", 100, patient_index_entries)
 APPOINTMENTS = RecordKind("appointments", "A", 1000, appointment_index_entries, by_day=True)
 WAITLIST = RecordKind("waitlist", "W", 100)
+REMINDERS = RecordKind("reminders", "R", 1000, reminder_index_entries)
+CALLS = RecordKind("calls", "T", 500, call_index_entries)
+FAXES = RecordKind("faxes", "F", 500)
+MAIL = RecordKind("mail", "L", 500)
 
 # Every sharded kind, for `medsec check` and backups.
-ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST]
+ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
-           APPOINTMENTS.locator: APPOINTMENTS}
+           APPOINTMENTS.locator: APPOINTMENTS, "reminder-appt": REMINDERS,
+           "reminder-pending": REMINDERS, "call-patient": CALLS}

@@ -155,7 +155,10 @@ def _demo(txn, today: date) -> dict:
                       "payers": {"MEDICARE": {"99213": "92.00", "99214": "131.00"}}},
         "codes.yaml": {"codes": [{"code": c, "system": "CPT", "description": d, "fee": fee}
                                  for c, d, fee in CODES]},
-        "channels.yaml": {"outbox": {"folder": "outbox"}},
+        # Until the practice sets up email and SMS, every message lands in the outbox.
+        "channels.yaml": {"outbox": {"folder": "outbox"},
+                          "routes": {"email": "outbox", "sms": "outbox", "voice": "outbox", "letter": "outbox",
+                                     "fax": "outbox"}},
     }
     for name, data in files.items():
         config.stage(txn, name, data, _header(example_config(name)) + "# (demo practice: synthetic data)\n")

@@ -1,0 +1,55 @@
+"""Default plugin: the manager's reports on reminders and calls."""
+
+from collections import Counter, defaultdict
+from datetime import datetime
+
+from medsec.hookspecs import hookimpl
+from medsec.plugin_types import Report
+
+
+def _in_range(stamp: str, options: dict) -> bool:
+    day = stamp[:10]
+    return options["start"].isoformat() <= day <= options["end"].isoformat()
+
+
+def reminders_report(app, options: dict):
+    """Reminders per day and channel: sent, skipped, retry, failed."""
+    from medsec.services.records import REMINDERS
+
+    counts: dict[tuple, Counter] = defaultdict(Counter)
+    for r in app.store.snapshot().scan(REMINDERS):
+        if _in_range(r["created"], options):
+            counts[(r["created"][:10], r["channel"] or "-")][r["status"]] += 1
+    columns = ["date", "channel", "sent", "skipped", "retry", "failed", "sending"]
+    rows = [{"date": day, "channel": channel, **{s: c[s] for s in columns[2:]}}
+            for (day, channel), c in sorted(counts.items())]
+    return columns, rows
+
+
+def _hours(a: str, b: str) -> float:
+    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 3600
+
+
+def calls_report(app, options: dict):
+    """Calls per staff member: taken, still open, urgent, hours to first call-back and to close."""
+    from medsec.services.records import CALLS
+
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for c in app.store.snapshot().scan(CALLS):
+        if _in_range(c["created"], options):
+            groups[c["for_staff"] or "(unassigned)"].append(c)
+    rows = []
+    for staff, calls in sorted(groups.items()):
+        returned = [_hours(c["created"], c["attempts"][0]["at"]) for c in calls if c["attempts"]]
+        closed = [_hours(c["created"], c["closed"]) for c in calls if c["closed"]]
+        rows.append({"staff": staff, "calls": len(calls), "open": sum(c["status"] == "open" for c in calls),
+                     "urgent": sum(bool(c["urgent"]) for c in calls),
+                     "avg_hours_to_return": f"{sum(returned) / len(returned):.1f}" if returned else "",
+                     "avg_hours_to_close": f"{sum(closed) / len(closed):.1f}" if closed else ""})
+    return ["staff", "calls", "open", "urgent", "avg_hours_to_return", "avg_hours_to_close"], rows
+
+
+@hookimpl
+def register_reports(register):
+    register(Report("reminders", "reminders per day and channel, by outcome", reminders_report))
+    register(Report("calls", "calls per staff member: open, urgent, time to call back and close", calls_report))

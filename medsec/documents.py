@@ -1,0 +1,38 @@
+"""Plain documents: text to PDF (letters, fax covers), and telling PDFs and TIFFs apart."""
+
+import re
+
+PDF_MAGIC = b"%PDF-"
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+
+
+def kind_of(data: bytes) -> str | None:
+    """'pdf', 'tiff' or None, from the file's first bytes (not its name)."""
+    if data.startswith(PDF_MAGIC):
+        return "pdf"
+    if data.startswith(TIFF_MAGIC):
+        return "tiff"
+    return None
+
+
+def pdf_pages(data: bytes) -> int:
+    """Pages of a PDF, counted from its page objects (1 when unsure)."""
+    return max(1, len(re.findall(rb"/Type\s*/Page(?!s)", data)))
+
+
+def text_to_pdf(text: str, title: str = "") -> bytes:
+    """A letter-size PDF of monospaced text, one line per line, pages as needed."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="letter")
+    pdf.set_title(title)
+    pdf.set_creator("medsec")
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.set_margins(20, 18, 20)
+    pdf.add_page()
+    pdf.set_font("Courier", size=10.5)
+    for line in text.splitlines() or [""]:
+        # the core fonts are Latin-1; anything else is shown as '?'
+        pdf.multi_cell(0, 5.2, line.encode("latin-1", "replace").decode("latin-1") or " ",
+                       new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
