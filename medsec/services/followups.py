@@ -17,9 +17,10 @@ def _appointments_of(view, patient_id: str) -> list[dict]:
     return [a for a in view.get_many(APPOINTMENTS, ids) if a.get("patient_id") == patient_id]
 
 
-def _booked_after(appts: list[dict], moment: str) -> bool:
-    """Any live appointment created after `moment` (the patient came back to us)."""
-    return any(a["status"] != "cancelled" and a["created"] > moment for a in appts)
+def _booked_after(appts: list[dict], moment: str, exclude: str = "") -> bool:
+    """Another live appointment booked or held after `moment`: the patient came back to us."""
+    return any(a["id"] != exclude and a["status"] not in ("cancelled", "no-show")
+               and (a["start"] > moment or a["created"] > moment) for a in appts)
 
 
 def due_followups(app, today: date | None = None) -> list[dict]:
@@ -46,13 +47,14 @@ def due_followups(app, today: date | None = None) -> list[dict]:
                 continue
             start = datetime.fromisoformat(appt["start"])
             if appt["status"] == "no-show" and offset <= NO_SHOW_WINDOW:
-                if not _booked_after(_appointments_of(view, appt["patient_id"]), appt["start"]):
-                    add(appt["patient_id"], start.date() + timedelta(days=1), f"no-show {appt['id']}",
+                if not _booked_after(_appointments_of(view, appt["patient_id"]), appt["start"], appt["id"]):
+                    add(appt["patient_id"], start.date(), f"no-show {appt['id']}",
                         appt["start"])
             interval = int((schedule.types.get(appt["type"]) or {}).get("follow_up_days") or 0)
             if appt["status"] == "checked-out" and interval:
                 due = start.date() + timedelta(days=interval)
-                if due <= today and not _booked_after(_appointments_of(view, appt["patient_id"]), appt["start"]):
+                if due <= today and not _booked_after(_appointments_of(view, appt["patient_id"]), appt["start"],
+                                                      appt["id"]):
                     add(appt["patient_id"], due, f"follow-up due after {appt['id']} ({interval} days)",
                         appt["start"])
     for letter in view.scan(MAIL):
