@@ -98,6 +98,12 @@ def snapshot(root: Path, skip=("audit",)) -> dict:
     return out
 
 
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a process, reading its pipes so it never blocks."""
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
 def shared_data(*parts) -> Path:
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from conftest import MEDSEC_BIN
+from conftest import MEDSEC_BIN, finish
 from sched_fixtures import setup_practice
 
 
@@ -25,7 +25,7 @@ def test_one_slot_one_winner(medsec, processes, rounds):
                                    "--type", "follow-up", "--json"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                  for i in range(processes)]
-        results = [(p.wait(timeout=60), p.stdout.read(), p.stderr.read()) for p in procs]
+        results = [finish(p, 60) for p in procs]
         winners = [r for r in results if r[0] == 0]
         losers = [r for r in results if r[0] != 0]
         assert len(winners) == 1, results

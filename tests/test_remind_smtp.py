@@ -1,0 +1,123 @@
+"""Reminders over real SMTP (aiosmtpd on loopback): two cron jobs at once, each reminder once."""
+
+import email
+import os
+import socket
+import subprocess
+import threading
+
+import pytest
+import vobject
+from aiosmtpd.controller import Controller
+
+from conftest import MEDSEC_BIN, finish
+from sched_fixtures import setup_practice
+
+
+class Inbox:
+    """An SMTP handler that keeps every message it accepts."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def email_practice(medsec, port, patients):
+    setup_practice(medsec, patients=0)
+    types = medsec.home / "appointment-types.yaml"
+    types.write_text(types.read_text() + "  quick: {duration: 5, lead_hours: [48], performers: [physician, nurse]}\n")
+    (medsec.home / "channels.yaml").write_text(
+        f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
+    rows = ["first,last,dob,email,preferred_channel"]
+    rows += [f"Pat,Person{chr(97 + i // 26)}{chr(97 + i % 26)},1980-01-01,p{i}@example.com,email"
+             for i in range(patients)]
+    csv_path = medsec.home.parent / "patients.csv"
+    csv_path.write_text("\n".join(rows) + "\n")
+    medsec.ok("patient", "import", csv_path)
+    medsec.ok("config", "show")
+
+
+def test_reminder_email_arrives_with_ics(medsec, smtp):
+    inbox, port = smtp
+    email_practice(medsec, port, 1)
+    medsec.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-27 09:00", "--type", "follow-up")
+    medsec.ok("remind", "send")
+    ((rcpt, raw),) = inbox.messages
+    assert rcpt == ["p0@example.com"]
+    msg = email.message_from_bytes(raw)
+    assert msg["Subject"].startswith("Reminder: your appointment on Friday, November 27, 2026 at 9:00 AM")
+    parts = {p.get_content_type(): p for p in msg.walk()}
+    assert "Dear Pat Personaa" in parts["text/plain"].get_payload(decode=True).decode()
+    ics = parts["text/calendar"].get_payload(decode=True).decode()
+    event = vobject.readOne(ics, validate=True).vevent
+    assert event.dtstart.value.isoformat() == "2026-11-27T09:00:00-05:00"
+
+
+def test_two_cron_jobs_send_each_reminder_once(medsec, smtp):
+    inbox, port = smtp
+    email_practice(medsec, port, 200)
+    booked = 0
+    for provider in ("S1", "S2", "S3"):
+        hour, minute = 8, 0
+        while booked < 200 and (hour, minute) < (12, 0):
+            booked += 1
+            medsec.ok("appt", "book", f"P{booked}", "--provider", provider, "--at",
+                      f"2026-11-27 {hour:02d}:{minute:02d}", "--type", "quick")
+            minute += 5
+            if minute == 60:
+                hour, minute = hour + 1, 0
+        hour, minute = 13, 0
+        while booked < 200 and (hour, minute) < (17, 0) and provider != "S3":
+            booked += 1
+            medsec.ok("appt", "book", f"P{booked}", "--provider", provider, "--at",
+                      f"2026-11-27 {hour:02d}:{minute:02d}", "--type", "quick")
+            minute += 5
+            if minute == 60:
+                hour, minute = hour + 1, 0
+    assert booked == 200
+    env = {**os.environ, **medsec.env}
+    procs = [subprocess.Popen([MEDSEC_BIN, "remind", "send", "--json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outputs = [finish(p, 300) for p in procs]
+    assert [code for code, _, _ in outputs] == [0, 0], outputs
+    recipients = [r for rcpts, _ in inbox.messages for r in rcpts]
+    assert len(recipients) == 200 and len(set(recipients)) == 200
+    records = medsec.json("remind", "list")
+    assert len(records) == 200 and {r["status"] for r in records} == {"sent"}
+    assert len({r["appointment_id"] for r in records}) == 200
+    medsec.ok("remind", "send")
+    assert len(inbox.messages) == 200  # nothing more is due
+
+
+def test_smtp_down_means_retry_later(medsec, smtp):
+    inbox, port = smtp
+    email_practice(medsec, port, 1)
+    (medsec.home / "channels.yaml").write_text(
+        "email: {host: 127.0.0.1, port: 1, security: none, from: desk@example.org, timeout: 2}\n")
+    medsec.ok("config", "show")
+    medsec.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-27 09:00", "--type", "follow-up")
+    result = medsec("remind", "send", "--json")
+    assert result.exit_code == 1 and result.json()[0]["status"] == "retry"
