@@ -47,6 +47,14 @@ def parse_date(text: str, tz: tzinfo | None = None, field: str = "date") -> date
     s = str(text).strip().lower()
     if not s:
         raise InvalidInput(f"empty {field}")
+    us = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", s)
+    try:  # written-out dates first: they need no clock
+        if us:
+            return date(int(us.group(3)), int(us.group(1)), int(us.group(2)))
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+            return date.fromisoformat(s)
+    except ValueError as e:
+        raise InvalidInput(f"impossible {field} {text!r}: {e}") from None
     base = today(tz)
     if s == "today":
         return base
@@ -66,14 +74,6 @@ def parse_date(text: str, tz: tzinfo | None = None, field: str = "date") -> date
             return base + timedelta(days=n * _UNIT_DAYS[unit])
         months = n if unit == "m" else 12 * n
         return _add_months(base, months)
-    us = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", s)
-    try:
-        if us:
-            return date(int(us.group(3)), int(us.group(1)), int(us.group(2)))
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
-            return date.fromisoformat(s)
-    except ValueError as e:
-        raise InvalidInput(f"impossible {field} {text!r}: {e}") from None
     raise InvalidInput(
         f"cannot read {field} {text!r}",
         hint="use YYYY-MM-DD, MM/DD/YYYY, today, tomorrow, a weekday or +3d",

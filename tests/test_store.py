@@ -160,7 +160,7 @@ def test_serialized_orders_records_before_indexes_before_counters(practice):
     files = staged_edit_and_add(practice.home)
     rels = [rel for rel, _ in files]
     assert "patients/00000.json" in rels and "meta/counters.json" in rels
-    assert {"index/patient-name/s.json", "index/patient-name/k.json"} <= set(rels)
+    assert {"index/patient-name/sm.json", "index/patient-name/ko.json"} <= set(rels)
     assert [phase(r) for r in rels] == sorted(phase(r) for r in rels), rels
     assert rels[-1] == "meta/counters.json"
     assert len(rels) == len(set(rels))  # each file once
@@ -281,8 +281,8 @@ def test_put_many_writes_each_file_once(practice, tmp_path, monkeypatch):
     # An edit that moves a record's index entries touches each file once too.
     practice.ok("patient", "edit", "P1", "--last", "Zed", "--first", "Quinn")
     assert all(n == 1 for n in writes.values()), writes
-    assert {"patients/00000.json", "index/patient-name/z.json", "index/patient-name/q.json",
-            "index/patient-name/a.json", "index/patient-name/p.json"} <= set(writes)
+    assert {"patients/00000.json", "index/patient-name/ze.json", "index/patient-name/qu.json",
+            "index/patient-name/an.json", "index/patient-name/pa.json"} <= set(writes)
     practice.ok("check")
 
 
@@ -293,7 +293,7 @@ def problem_files(result) -> set[str]:
 
 @pytest.mark.parametrize("damage", ["deleted", "corrupted", "stale-entry", "missing-entry"])
 def test_check_repair_rebuilds_a_damaged_index(demo, damage):
-    rel = "index/patient-name/a.json"
+    rel = "index/patient-name/ad.json"
     path = demo.home / rel
     good = json.loads(path.read_text())
     first_key = sorted(good)[0]
@@ -331,7 +331,7 @@ def test_check_repair_fixes_a_counter_behind_the_highest_id(demo):
 
 
 def test_check_without_repair_writes_nothing(demo):
-    (demo.home / "index/patient-name/a.json").unlink()
+    (demo.home / "index/patient-name/ad.json").unlink()
     before = snapshot(demo.home)
     assert demo("check").exit_code == 3
     assert snapshot(demo.home) == before

@@ -2,7 +2,6 @@
 
 import os
 import sys
-import traceback
 
 import click
 
@@ -103,6 +102,8 @@ def _fail(ctx, error_ctx, message, hint, code, exc=None) -> int:
     click.echo(line, err=True)
     app = _app_of(error_ctx) or _app_of(ctx)
     if exc is not None and (app and app.debug or "--debug" in sys.argv or os.environ.get("MEDSEC_DEBUG")):
+        import traceback
+
         traceback.print_exception(exc, file=sys.stderr)
     _audit_refusal(app, error_ctx, code)
     return code

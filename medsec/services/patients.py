@@ -10,7 +10,7 @@ from medsec.config import CHANNEL_KINDS
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import email_valid, format_phone, phone_digits, phone_valid, zip_valid
 from medsec.services.names import fold, matches, words
-from medsec.services.records import PATIENTS, _shard_letter
+from medsec.services.records import PATIENTS, name_shard
 
 FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
           "language", "preferred_channel", "reminders", "guarantor", "external_id"]
@@ -228,8 +228,11 @@ def find_patients(app, query: str | None = None, *, name: str | None = None, dob
     if name and not query_words:
         raise InvalidInput(f"{name!r} has no letters or digits to search for")
     for w in query_words:
-        shard = view.index("patient-name", _shard_letter(w))
-        narrow(i for key, ids in shard.items() if key.startswith(w) for i in ids)
+        # a one-letter word reads every shard it starts; longer ones read one
+        shards = [name_shard(w)] if len(w) > 1 else [s for s in view.index_shards("patient-name")
+                                                       if s.startswith(w)]
+        narrow(i for shard in shards for key, ids in view.index("patient-name", shard).items()
+               if key.startswith(w) for i in ids)
     if dob:
         iso_dob = parse_dob(dob, date.max)
         narrow(view.index("patient-dob", iso_dob[:4]).get(iso_dob, []))

@@ -5,8 +5,9 @@ from medsec.services.names import words
 from medsec.store import RecordKind
 
 
-def _shard_letter(word: str) -> str:
-    return word[0] if word[0].isalnum() else "_"
+def name_shard(word: str) -> str:
+    """Name words are indexed by their first two letters (one letter for 'a')."""
+    return word[:2]
 
 
 def patient_index_entries(p: dict):
@@ -14,7 +15,7 @@ def patient_index_entries(p: dict):
     if p.get("status") == "merged":
         return
     for w in set(words(f"{p.get('first', '')} {p.get('last', '')}")):
-        yield ("patient-name", _shard_letter(w), w)
+        yield ("patient-name", name_shard(w), w)
     if p.get("dob"):
         yield ("patient-dob", p["dob"][:4], p["dob"])
     digits = phone_digits(p.get("phone") or "")

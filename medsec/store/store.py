@@ -1,6 +1,5 @@
 """Snapshots (lock-free reads) and transactions (locked, journaled writes)."""
 
-import hashlib
 import os
 from typing import Any, Iterator
 
@@ -110,13 +109,37 @@ class Snapshot:
         return None
 
     def get_many(self, kind: RecordKind, ids) -> list[dict]:
-        """Records for `ids` that exist, in the order given."""
-        out = []
-        for record_id in ids:
-            rec = self.get(kind, record_id)
-            if rec is not None:
-                out.append(rec)
-        return out
+        """Records for `ids` that exist, in the order given.
+
+        Each shard is parsed once; shards this command has not already
+        loaded are not kept, so a thousand hits do not hold a thousand
+        files in memory (nor make the garbage collector walk them).
+        """
+        ids = list(ids)
+        if kind.by_day:
+            found = {i: self.get(kind, i) for i in ids}
+        else:
+            by_shard: dict[str, list[int]] = {}
+            for record_id in ids:
+                n = kind.number(record_id)
+                by_shard.setdefault(kind.shard_of(n), []).append(n)
+            found = {}
+            for rel, numbers in by_shard.items():
+                table = (self.peek(rel) or {}).get(TABLE, {})
+                for n in numbers:
+                    if str(n) in table:
+                        found[kind.format_id(n)] = dict(table[str(n)])
+        return [found[i.upper()] for i in ids if found.get(i.upper()) is not None]
+
+    def peek(self, rel: str):
+        """Parsed JSON of `rel` without caching it (unless already loaded)."""
+        if rel in self._cache:
+            return self._cache[rel]
+        raw = read_bytes(self.path(rel))
+        try:
+            return None if raw is None else orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise EnvironmentFailure(f"{rel} is not valid JSON ({e})", hint="run 'medsec check'") from None
 
     def shard_files(self, kind: RecordKind) -> list[str]:
         """Every shard file of a kind, relative to the root, in order."""
@@ -166,6 +189,9 @@ class Transaction(Snapshot):
         if rel in self._staged:
             return self._staged[rel]
         return super().load(rel)
+
+    def peek(self, rel: str):
+        return self._staged[rel] if rel in self._staged else super().peek(rel)
 
     def stage(self, rel: str, data) -> None:
         self._staged[rel] = data
@@ -235,28 +261,37 @@ class Transaction(Snapshot):
         self.apply_index(removals, additions)
 
     def apply_index(self, removals, additions) -> None:
-        files: dict[str, dict] = {}
+        """Move index entries; each index file is read and staged once.
 
-        def file_for(name: str, shard: str) -> dict:
+        Keys hold id lists in insertion order; a set per touched key keeps a
+        bulk import linear even for a surname shared by thousands.
+        """
+        files: dict[str, dict] = {}
+        members: dict[tuple[str, str], set] = {}
+
+        def ids_of(name: str, shard: str, key: str) -> list:
             rel = f"index/{name}/{shard}.json"
             if rel not in files:
                 files[rel] = dict(self.load(rel) or {})
-            return files[rel]
+            data = files[rel]
+            if (rel, key) not in members:
+                data[key] = list(data.get(key, []))  # a private copy to change in place
+                members[(rel, key)] = set(data[key])
+            return data[key]
 
         for (name, shard, key), rid in removals:
-            data = file_for(name, shard)
-            ids = [i for i in data.get(key, []) if i != rid]
-            if ids:
-                data[key] = ids
-            else:
-                data.pop(key, None)
+            ids = ids_of(name, shard, key)
+            if rid in members[(f"index/{name}/{shard}.json", key)]:
+                ids.remove(rid)
+                members[(f"index/{name}/{shard}.json", key)].discard(rid)
         for (name, shard, key), rid in additions:
-            data = file_for(name, shard)
-            ids = data.get(key, [])
-            if rid not in ids:
-                data[key] = ids + [rid]
+            ids = ids_of(name, shard, key)
+            seen = members[(f"index/{name}/{shard}.json", key)]
+            if rid not in seen:
+                ids.append(rid)
+                seen.add(rid)
         for rel, data in files.items():
-            self.stage(rel, data)
+            self.stage(rel, {k: v for k, v in data.items() if v})
 
     # -- commit ---------------------------------------------------------
     def serialized(self) -> list[tuple[str, bytes]]:
@@ -279,6 +314,8 @@ class Transaction(Snapshot):
 
 
 def _encode_journal(files: list[tuple[str, bytes]]) -> bytes:
+    import hashlib
+
     body = orjson.dumps([[rel, data.decode()] for rel, data in files])
     digest = hashlib.sha256(body).hexdigest().encode()
     return JOURNAL_MAGIC + digest + b"\n" + body
@@ -288,6 +325,8 @@ def _decode_journal(raw: bytes) -> list[tuple[str, bytes]] | None:
     """The journal's files, or None when it is torn (the commit never began)."""
     if not raw.startswith(JOURNAL_MAGIC):
         return None
+    import hashlib
+
     header, _, body = raw.partition(b"\n")
     if hashlib.sha256(body).hexdigest().encode() != header[len(JOURNAL_MAGIC):]:
         return None
