@@ -83,6 +83,22 @@ class AppContext:
             self._plugins = get_plugin_manager()
         return self._plugins
 
+    def after_commit(self, txn, hook: str, records: list[dict], arg: str, **extra) -> None:
+        """Fire event `hook` once per record (as argument `arg`) after `txn` commits.
+
+        The plugin manager is built now, inside the transaction, so a plugin
+        that fails to load stops the command before anything is written.
+        """
+        from medsec.plugins import fire
+
+        pm = self.plugins
+
+        def run():
+            for record in records:
+                fire(pm, hook, **{arg: record}, app=self, **extra)
+
+        txn.after_commit.append(run)
+
     def audit(self, action: str, ids=(), outcome: str = "ok") -> None:
         audit.record(
             self.store.root, user=self.user, command=self.command, action=action,

@@ -123,23 +123,20 @@ def get_plugin_manager(disabled: list[str] | None = None, extra: list[str] | Non
         pm.check_pending()
     except pluggy.PluginValidationError as e:
         raise PluginError(f"plugin {pm.get_name(e.plugin)!r} implements an unknown hook: {e}") from None
-    if os.environ.get("MEDSEC_TRACE_HOOKS"):
-        _trace(pm)
+    pm.medsec_trace = bool(os.environ.get("MEDSEC_TRACE_HOOKS"))
     return pm
 
 
-def _trace(pm: pluggy.PluginManager) -> None:
-    """MEDSEC_TRACE_HOOKS=1: print every hook call to stderr (for plugin authors)."""
+def _call(pm: pluggy.PluginManager, hook: str, impl, kwargs: dict):
+    """Call one implementation with the arguments it asks for.
 
-    def before(hook_name, impls, kwargs):
-        names = ", ".join(pm.get_name(i.plugin) or "?" for i in impls)
-        print(f"medsec: hook {hook_name}({', '.join(kwargs)}) -> [{names}]", file=sys.stderr)
-
-    pm.add_hookcall_monitoring(before, lambda *a: None)
-
-
-def _call(impl, kwargs: dict):
-    """Call one implementation with the arguments it asks for."""
+    medsec calls implementations one by one (to know which plugin gave what
+    and to keep one plugin's failure from hiding the others), so it traces
+    them itself: MEDSEC_TRACE_HOOKS=1 prints every call to stderr.
+    """
+    if getattr(pm, "medsec_trace", False):
+        print(f"medsec: hook {hook}({', '.join(impl.argnames)}) -> plugin {pm.get_name(impl.plugin)!r}",
+              file=sys.stderr)
     return impl.function(*[kwargs[a] for a in impl.argnames])
 
 
@@ -165,7 +162,7 @@ def collect(pm: pluggy.PluginManager, hook: str) -> dict[str, Registered]:
             found[key] = Registered(key, item, _plugin)
 
         try:
-            _call(impl, {"register": register})
+            _call(pm, hook, impl, {"register": register})
         except PluginError:
             raise
         except Exception as e:
@@ -183,7 +180,7 @@ def plugin_commands(pm: pluggy.PluginManager, reserved=()) -> dict:
         plugin = pm.get_name(impl.plugin)
         scratch = click.Group()
         try:
-            _call(impl, {"cli": scratch})
+            _call(pm, "register_commands", impl, {"cli": scratch})
         except Exception as e:
             raise PluginError(f"plugin {plugin!r} failed in register_commands: {e}") from e
         for name, command in scratch.commands.items():
@@ -200,7 +197,7 @@ def fire(pm: pluggy.PluginManager, hook: str, **kwargs) -> None:
     """Call an event hook after a commit; a failing plugin is a warning only."""
     for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
         try:
-            _call(impl, kwargs)
+            _call(pm, hook, impl, kwargs)
         except Exception as e:
             print(f"medsec: warning: plugin {pm.get_name(impl.plugin)!r} failed in {hook}: {e}",
                   file=sys.stderr)
@@ -218,6 +215,8 @@ def describe(pm: pluggy.PluginManager) -> list[dict]:
         registered.setdefault(command.medsec_plugin, {}).setdefault("commands", []).append(name)
     out = []
     for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # a name blocked by MEDSEC_DISABLE_PLUGINS
+            continue
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         out.append({
             "name": name,

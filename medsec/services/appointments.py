@@ -182,16 +182,9 @@ def book(app, patient_id: str, *, provider: str, at: str, type_name: str, room: 
                 "history": [{"at": stamp, "by": app.user, "action": "booked", "status": "booked"}],
             })
         txn.put_many(APPOINTMENTS, records)
-        txn.after_commit.append(lambda: _fire(app, "appointment_booked", records))
+        app.after_commit(txn, "appointment_booked", records, "appointment")
     app.audit("book", ids + [patient["id"]])
     return records
-
-
-def _fire(app, hook: str, records: list[dict], **extra) -> None:
-    from medsec.plugins import fire
-
-    for record in records:
-        fire(app.plugins, hook, appointment=record, app=app, **extra)
 
 
 # -- changes ----------------------------------------------------------------
@@ -234,8 +227,7 @@ def set_status(app, appt_id: str, status: str, reason: str = "") -> dict:
         if status == "arrived":
             record["checked_in"] = clock.iso(now)
         txn.put(APPOINTMENTS, record, old)
-        txn.after_commit.append(lambda: _fire(app, "appointment_status_changed", [record],
-                                              old_status=old["status"]))
+        app.after_commit(txn, "appointment_status_changed", [record], "appointment", old_status=old["status"])
     app.audit("status", [record["id"], record.get("patient_id")])
     return record
 
@@ -270,7 +262,7 @@ def cancel(app, appt_id: str, reason: str = "", series: bool = False) -> list[di
         for record in updated:
             mine = [o for o in offers if o["slot"] == record["start"] and o["provider"] == record["provider"]]
             record["waitlist_offers"] = mine  # shown to the user; not stored
-            txn.after_commit.append(lambda r=record, m=mine: _fire(app, "appointment_cancelled", [r], offers=m))
+            app.after_commit(txn, "appointment_cancelled", [record], "appointment", offers=mine)
     app.audit("cancel", [u["id"] for u in updated] + [first.get("patient_id")]
               + [o["patient_id"] for o in offers])
     return updated
@@ -369,8 +361,8 @@ def mark_no_shows(app, grace_minutes: int = 15, dry_run: bool = False) -> list[d
         if changed and not dry_run:
             txn.put_many(APPOINTMENTS, [new for _, new in changed], {o["id"]: o for o, _ in changed})
             for old, new in changed:
-                txn.after_commit.append(lambda old=old, new=new: _fire(
-                    app, "appointment_status_changed", [new], old_status=old["status"]))
+                app.after_commit(txn, "appointment_status_changed", [new], "appointment",
+                                 old_status=old["status"])
     if changed and not dry_run:
         app.audit("no-show", [new["id"] for _, new in changed])
     return [new for _, new in changed]

@@ -41,15 +41,9 @@ def log_call(app, *, caller: str, reason: str, for_staff: str | None = None, lin
                   "patient_id": patient_id, "reason": reason.strip(), "for_staff": staff_id, "line": line or "",
                   "urgent": urgent, "status": "open", "attempts": [], "closed": "", "close_note": ""}
         txn.put(CALLS, record)
-        txn.after_commit.append(lambda: _fire(app, record))
+        app.after_commit(txn, "message_created", [{**record, "kind": "call"}], "message")
     app.audit("call", [call_id] + ([patient_id] if patient_id else []))
     return record
-
-
-def _fire(app, record: dict) -> None:
-    from medsec.plugins import fire
-
-    fire(app.plugins, "message_created", message={**record, "kind": "call"}, app=app)
 
 
 def get_call(app, call_id: str, view=None) -> dict:

@@ -44,15 +44,9 @@ def receive(app, path: str, *, sender: str, patient_id: str | None = None, subje
                   "files": [{"sha256": sha, "name": os.path.basename(path), "size": size, "kind": kind}],
                   "delivery_id": "", "channel": ""}
         txn.put(FAXES, record)
-        txn.after_commit.append(lambda: _fire(app, record))
+        app.after_commit(txn, "message_created", [{**record, "kind": "fax"}], "message")
     app.audit("fax", [fax_id] + ([patient] if patient else []))
     return record
-
-
-def _fire(app, record: dict) -> None:
-    from medsec.plugins import fire
-
-    fire(app.plugins, "message_created", message={**record, "kind": "fax"}, app=app)
 
 
 def assign(app, fax_id: str, patient_id: str) -> dict:
@@ -98,7 +92,7 @@ def send(app, path: str, *, to: str, patient_id: str | None = None, cover: bool 
                   "files": [{"sha256": sha, "name": os.path.basename(path), "size": size, "kind": kind}],
                   "cover": cover, "delivery_id": delivery, "channel": r.name}
         txn.put(FAXES, record)
-        txn.after_commit.append(lambda: _fire(app, record))
+        app.after_commit(txn, "message_created", [{**record, "kind": "fax"}], "message")
     app.audit("fax", [fax_id] + ([patient] if patient else []))
     return record
 

@@ -28,16 +28,9 @@ def receive(app, *, sender: str, subject: str, patient_id: str | None = None, sc
                   "subject": subject, "patient_id": patient, "files": files, "template": "", "channel": "",
                   "status": "filed" if patient else "unassigned", "by": app.user, "delivery_id": ""}
         txn.put(MAIL, record)
-        txn.after_commit.append(lambda: _fire(app, [record]))
+        app.after_commit(txn, "message_created", [{**record, "kind": "mail"}], "message")
     app.audit("mail", [mail_id] + ([patient] if patient else []))
     return record
-
-
-def _fire(app, records) -> None:
-    from medsec.plugins import fire
-
-    for record in records:
-        fire(app.plugins, "message_created", message={**record, "kind": "mail"}, app=app)
 
 
 def read_id_list(path: str) -> list[str]:
@@ -117,7 +110,7 @@ def send(app, *, patients: list[str], template: str, kind: str = "letter", appoi
                         "status": "sent", "by": app.user, "delivery_id": e["delivery_id"]}
                        for mid, e in zip(ids, sent)]
             txn.put_many(MAIL, records)
-            txn.after_commit.append(lambda: _fire(app, records))
+            app.after_commit(txn, "message_created", [{**r, "kind": "mail"} for r in records], "message")
         for mid, e in zip(ids, sent):
             e["id"] = mid
     app.audit("mail", [e.get("id") for e in sent if e.get("id")] + [e["patient_id"] for e in results])

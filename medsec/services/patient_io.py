@@ -117,9 +117,7 @@ def import_patients(app, path: str, *, input_format: str | None = None, mapping:
             ids = txn.reserve_ids(PATIENTS, len(good))
             records = [new_record(pid, fields, stamp) for pid, (_, fields) in zip(ids, good)]
             txn.put_many(PATIENTS, records)
-            from medsec.services.patients import _fire_created
-
-            txn.after_commit.append(lambda: _fire_created(app, records))
+            app.after_commit(txn, "patient_created", records, "patient")
     if ids:
         app.audit("import", ids)
     return {

@@ -124,16 +124,9 @@ def add_patient(app, raw: dict, allow_duplicate: bool = False) -> dict:
         (patient_id,) = txn.reserve_ids(PATIENTS)
         record = new_record(patient_id, fields, clock.iso(app.now()))
         txn.put(PATIENTS, record)
-        txn.after_commit.append(lambda: _fire_created(app, [record]))
+        app.after_commit(txn, "patient_created", [record], "patient")
     app.audit("create", [patient_id])
     return record
-
-
-def _fire_created(app, records) -> None:
-    from medsec.plugins import fire
-
-    for record in records:
-        fire(app.plugins, "patient_created", patient=record, app=app)
 
 
 def get_patient(app, patient_id: str, follow: bool = True, view=None) -> dict:
