@@ -80,23 +80,14 @@ def test_two_cron_jobs_send_each_reminder_once(medsec, smtp):
     inbox, port = smtp
     email_practice(medsec, port, 200)
     booked = 0
-    for provider in ("S1", "S2", "S3"):
-        hour, minute = 8, 0
-        while booked < 200 and (hour, minute) < (12, 0):
-            booked += 1
-            medsec.ok("appt", "book", f"P{booked}", "--provider", provider, "--at",
-                      f"2026-11-27 {hour:02d}:{minute:02d}", "--type", "quick")
-            minute += 5
-            if minute == 60:
-                hour, minute = hour + 1, 0
-        hour, minute = 13, 0
-        while booked < 200 and (hour, minute) < (17, 0) and provider != "S3":
-            booked += 1
-            medsec.ok("appt", "book", f"P{booked}", "--provider", provider, "--at",
-                      f"2026-11-27 {hour:02d}:{minute:02d}", "--type", "quick")
-            minute += 5
-            if minute == 60:
-                hour, minute = hour + 1, 0
+    for provider, blocks in (("S1", [(8, 12), (13, 17)]), ("S2", [(8, 12), (13, 17)]), ("S3", [(8, 12)])):
+        for first_hour, last_hour in blocks:
+            for minute in range((last_hour - first_hour) * 60 // 5):
+                if booked == 200:
+                    break
+                booked += 1
+                at = f"2026-11-27 {first_hour + minute // 12:02d}:{minute % 12 * 5:02d}"
+                medsec.ok("appt", "book", f"P{booked}", "--provider", provider, "--at", at, "--type", "quick")
     assert booked == 200
     env = {**os.environ, **medsec.env}
     procs = [subprocess.Popen([MEDSEC_BIN, "remind", "send", "--json"], stdout=subprocess.PIPE,

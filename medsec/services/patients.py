@@ -160,13 +160,7 @@ def edit_patient(app, patient_id: str, raw: dict, clear: list[str] = ()) -> dict
         changes[key] = ""
     if not changes:
         raise InvalidInput("nothing to change", hint="give at least one field option")
-    with app.store.transaction() as txn:
-        old = get_patient(app, patient_id, follow=False, view=txn)
-        _require_live(old)
-        record = {**old, **changes, "updated": clock.iso(app.now())}
-        txn.put(PATIENTS, record, old)
-    app.audit("update", [record["id"]])
-    return record
+    return change_patient(app, patient_id, lambda old: {**old, **changes})
 
 
 def _require_live(record: dict) -> None:
@@ -174,18 +168,29 @@ def _require_live(record: dict) -> None:
         raise Refused(f"{record['id']} was merged into {record.get('merged_into')}; change that record")
 
 
-def archive_patient(app, patient_id: str, reason: str = "", restore: bool = False) -> dict:
+def change_patient(app, patient_id: str, change, action: str = "update") -> dict:
+    """Read, change and write one live patient under the lock; audited.
+
+    `change(old)` returns the new record (or raises to refuse).
+    """
     with app.store.transaction() as txn:
         old = get_patient(app, patient_id, follow=False, view=txn)
         _require_live(old)
-        wanted = "active" if restore else "archived"
+        record = {**change(old), "updated": clock.iso(app.now())}
+        txn.put(PATIENTS, record, old)
+    app.audit(action, [record["id"]])
+    return record
+
+
+def archive_patient(app, patient_id: str, reason: str = "", restore: bool = False) -> dict:
+    wanted = "active" if restore else "archived"
+
+    def change(old):
         if old["status"] == wanted:
             raise Refused(f"{old['id']} is already {wanted}")
-        record = {**old, "status": wanted, "archive_reason": "" if restore else reason,
-                  "updated": clock.iso(app.now())}
-        txn.put(PATIENTS, record, old)
-    app.audit("restore" if restore else "archive", [record["id"]])
-    return record
+        return {**old, "status": wanted, "archive_reason": "" if restore else reason}
+
+    return change_patient(app, patient_id, change, "restore" if restore else "archive")
 
 
 def find_patients(app, query: str | None = None, *, name: str | None = None, dob: str | None = None,
@@ -307,30 +312,24 @@ def add_coverage(app, patient_id: str, *, payer: str, member_id: str, group: str
                 "subscriber_dob": parse_dob(subscriber_dob, app.today()) if subscriber_dob else "",
                 "start": app.parse_date(start).isoformat() if start else "",
                 "end": app.parse_date(end).isoformat() if end else ""}
-    with app.store.transaction() as txn:
-        old = get_patient(app, patient_id, follow=False, view=txn)
-        _require_live(old)
+    def change(old):
         kept = [c for c in old["coverages"] if c["rank"] != rank]
         if len(kept) != len(old["coverages"]) and not replace:
             raise Refused(f"{old['id']} already has a {rank} coverage", hint="use --replace to change it")
-        coverages = sorted(kept + [coverage], key=lambda c: RANKS.index(c["rank"]))
-        record = {**old, "coverages": coverages, "updated": clock.iso(app.now())}
-        txn.put(PATIENTS, record, old)
-    app.audit("update", [record["id"]])
+        return {**old, "coverages": sorted(kept + [coverage], key=lambda c: RANKS.index(c["rank"]))}
+
+    change_patient(app, patient_id, change)
     return coverage
 
 
 def remove_coverage(app, patient_id: str, rank: str) -> dict:
-    with app.store.transaction() as txn:
-        old = get_patient(app, patient_id, follow=False, view=txn)
-        _require_live(old)
+    def change(old):
         kept = [c for c in old["coverages"] if c["rank"] != rank]
         if len(kept) == len(old["coverages"]):
             raise NotFound(f"{old['id']} has no {rank} coverage")
-        record = {**old, "coverages": kept, "updated": clock.iso(app.now())}
-        txn.put(PATIENTS, record, old)
-    app.audit("update", [record["id"]])
-    return record
+        return {**old, "coverages": kept}
+
+    return change_patient(app, patient_id, change)
 
 
 # -- notes and attachments ---------------------------------------------------
@@ -338,12 +337,7 @@ def add_note(app, patient_id: str, text: str) -> dict:
     if not text.strip():
         raise InvalidInput("a note cannot be empty")
     note = {"at": clock.iso(app.now()), "by": app.user, "text": text.strip()}
-    with app.store.transaction() as txn:
-        old = get_patient(app, patient_id, follow=False, view=txn)
-        _require_live(old)
-        record = {**old, "notes": old["notes"] + [note], "updated": note["at"]}
-        txn.put(PATIENTS, record, old)
-    app.audit("update", [record["id"]])
+    change_patient(app, patient_id, lambda old: {**old, "notes": old["notes"] + [note]})
     return note
 
 
@@ -381,12 +375,8 @@ def attach_file(app, patient_id: str, path: str, label: str = "") -> dict:
     sha, size = store_file(app.store.root, path)
     attachment = {"sha256": sha, "name": os.path.basename(path), "size": size,
                   "label": label, "added": clock.iso(app.now()), "by": app.user}
-    with app.store.transaction() as txn:
-        old = get_patient(app, patient_id, follow=False, view=txn)
-        _require_live(old)
-        record = {**old, "attachments": old["attachments"] + [attachment], "updated": attachment["added"]}
-        txn.put(PATIENTS, record, old)
-    app.audit("attach", [record["id"]])
+    change_patient(app, patient_id, lambda old: {**old, "attachments": old["attachments"] + [attachment]},
+                   "attach")
     return attachment
 
 
