@@ -203,6 +203,21 @@ def fire(pm: pluggy.PluginManager, hook: str, **kwargs) -> None:
                   file=sys.stderr)
 
 
+def hook_results(pm: pluggy.PluginManager, hook: str, **kwargs) -> list:
+    """Every implementation's answer to a checking hook (e.g. validate_claim), flattened.
+
+    A plugin that raises is a plugin error, not a silent pass.
+    """
+    out = []
+    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        try:
+            result = _call(pm, hook, impl, kwargs)
+        except Exception as e:
+            raise PluginError(f"plugin {pm.get_name(impl.plugin)!r} failed in {hook}: {e}") from e
+        out.extend(result or [])
+    return out
+
+
 def describe(pm: pluggy.PluginManager) -> list[dict]:
     """Every loaded plugin: name, source, hooks and what it registered."""
     registered: dict[str, dict[str, list[str]]] = {}

@@ -49,7 +49,23 @@ def calls_report(app, options: dict):
     return ["staff", "calls", "open", "urgent", "avg_hours_to_return", "avg_hours_to_close"], rows
 
 
+def aging_report(app, options: dict):
+    """Outstanding balances by payer and patient responsibility, by age of the charge."""
+    from medsec.services.statements import AGING_BUCKETS, aging
+
+    return ["responsible"] + [b[2] for b in AGING_BUCKETS] + ["total"], aging(app, options["end"])
+
+
+def claims_report(app, options: dict):
+    """Claims created in the period by payer and status: count, billed, paid."""
+    from medsec.services.statements import claims_report as build
+
+    return ["payer", "status", "claims", "billed", "paid"], build(app, options["start"], options["end"])
+
+
 @hookimpl
 def register_reports(register):
     register(Report("reminders", "reminders per day and channel, by outcome", reminders_report))
     register(Report("calls", "calls per staff member: open, urgent, time to call back and close", calls_report))
+    register(Report("aging", "accounts receivable aging: 0-30 ... 120+ days by payer and patient", aging_report))
+    register(Report("claims", "claims by payer and status: count, billed, paid", claims_report))

@@ -21,6 +21,8 @@ BUILTIN_COMMANDS = {
     "fax": "medsec.cli.fax:fax",
     "mail": "medsec.cli.mail:mail",
     "report": "medsec.cli.report:report",
+    "bill": "medsec.cli.bill:bill",
+    "claim": "medsec.cli.claim:claim",
     "config": "medsec.cli.admin:config_group",
     "check": "medsec.cli.admin:check_command",
     "audit": "medsec.cli.admin:audit_command",

@@ -57,8 +57,11 @@ def deliver(app, r: Route, message: Message) -> str:
 def practice_context(app) -> dict:
     p = app.config("practice.yaml")
     a = p.get("address") or {}
+    zip_code = str(a.get("zip") or "")
+    if len(zip_code) == 9 and zip_code.isdigit():
+        zip_code = f"{zip_code[:5]}-{zip_code[5:]}"
     line = ", ".join(x for x in (a.get("street"), a.get("city"), " ".join(
-        x for x in (a.get("state"), str(a.get("zip") or "")) if x)) if x)
+        x for x in (a.get("state"), zip_code) if x)) if x)
     return {"name": p.get("name", ""), "phone": p.get("phone", ""), "fax": p.get("fax", ""), "address": line}
 
 

@@ -55,6 +55,25 @@ def call_index_entries(c: dict):
         yield ("call-patient", _bucket(c["patient_id"], 100), c["patient_id"])
 
 
+def by_patient(index: str):
+    """Index entries patient -> record ids, for records that name a patient."""
+
+    def entries(r: dict):
+        if r.get("patient_id"):
+            yield (index, _bucket(r["patient_id"], 100), r["patient_id"])
+
+    return entries
+
+
+def claim_index_entries(c: dict):
+    yield ("claim-patient", _bucket(c["patient_id"], 100), c["patient_id"])
+    yield ("claim-status", "00000", c["status"])
+
+
+def remittance_index_entries(r: dict):
+    yield ("remit-trace", uid_shard(r["trace_key"]), r["trace_key"])
+
+
 PATIENTS = RecordKind("patients", "P", 100, patient_index_entries)
 APPOINTMENTS = RecordKind("appointments", "A", 1000, appointment_index_entries, by_day=True)
 WAITLIST = RecordKind("waitlist", "W", 100)
@@ -62,10 +81,17 @@ REMINDERS = RecordKind("reminders", "R", 1000, reminder_index_entries)
 CALLS = RecordKind("calls", "T", 500, call_index_entries)
 FAXES = RecordKind("faxes", "F", 500)
 MAIL = RecordKind("mail", "L", 500)
+CHARGES = RecordKind("charges", "H", 1000, by_patient("charge-patient"))
+CLAIMS = RecordKind("claims", "C", 1000, claim_index_entries)
+PAYMENTS = RecordKind("payments", "Y", 1000, by_patient("payment-patient"))
+REMITTANCES = RecordKind("remittances", "E", 1000, remittance_index_entries)
 
 # Every sharded kind, for `medsec check` and backups.
-ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL]
+ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,
+             REMITTANCES]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
            APPOINTMENTS.locator: APPOINTMENTS, "reminder-appt": REMINDERS,
-           "reminder-pending": REMINDERS, "call-patient": CALLS}
+           "reminder-pending": REMINDERS, "call-patient": CALLS, "charge-patient": CHARGES,
+           "claim-patient": CLAIMS, "claim-status": CLAIMS, "payment-patient": PAYMENTS,
+           "remit-trace": REMITTANCES}

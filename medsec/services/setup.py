@@ -122,6 +122,9 @@ def _demo(txn, today: date) -> dict:
         "rooms": [{"id": f"exam{i}", "name": f"Exam room {i}", "kind": "exam"} for i in range(1, 5)]
         + [{"id": "proc1", "name": "Procedure room", "kind": "operating"}],
         "scheduling": {"slot_minutes": 15},
+        "billing": {"submitter_id": "MAPLESTFP", "submitter_name": "Maple Street Family Practice",
+                    "contact": "Sam Patel", "contact_phone": "617-555-0116", "receiver_id": "DEMOCH",
+                    "receiver_name": "Demo Clearinghouse", "taxonomy": "207Q00000X"},
         "office_hours": {d: ["08:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
         "closures": [{"date": f"{today.year}-12-25", "reason": "Christmas Day"},
                      {"date": f"{today.year + 1}-01-01", "reason": "New Year's Day"}],
