@@ -253,3 +253,21 @@ def test_statement_invoice_and_aging(office, tmp_path):
     claims = office.json("report", "claims")
     assert claims == [{"payer": claim["payer_id"], "status": "submitted", "claims": 1, "billed": "143.00",
                        "paid": "0.00"}]
+
+
+def test_report_as_html_page_with_chart(office, tmp_path):
+    import html5lib
+
+    submitted_claim(office)
+    page = tmp_path / "aging.html"
+    office.ok("report", "aging", "--format", "html", "-o", page)
+    text = page.read_text()
+    tree = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(text)
+    assert tree.find(".//{http://www.w3.org/2000/svg}rect") is not None and "<script" not in text and "http://" not in text.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    cells = [td.text for td in tree.iter("td")]
+    for row in office.json("report", "aging"):
+        assert row["responsible"] in cells and row["total"] in cells
+    assert office("report", "aging", "--format", "html").exit_code == 2
+    reversed_range = office("report", "claims", "--from", "2026-12-01", "--to", "2026-11-01")
+    assert reversed_range.exit_code == 2 and "before --from" in reversed_range.stderr

@@ -3,24 +3,43 @@
 import click
 
 from medsec.cli.common import pass_app
-from medsec.cli.output import output_options, render
+from medsec.cli.output import FORMATS, render_text, say
 
 
 def _make(name: str, description: str) -> click.Command:
     @click.command(name, help=description)
     @click.option("--from", "start", default=None, help="First day (default: 30 days ago).")
     @click.option("--to", "end", default=None, help="Last day (default: today).")
-    @output_options
+    @click.option("--format", "fmt", type=click.Choice(FORMATS + ["html"]), default="table",
+                  help="Output format; html is a page with an SVG chart.")
+    @click.option("--json", "as_json", is_flag=True, help="Short for --format json.")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE.")
     @pass_app
-    def run(app, fmt, start, end):
+    def run(app, fmt, as_json, start, end, output):
         from datetime import timedelta
 
+        from medsec.errors import InvalidInput
         from medsec.services.reports import run_report
 
+        fmt = "json" if as_json else fmt
         last = app.parse_date(end, "--to") if end else app.today()
         first = app.parse_date(start, "--from") if start else last - timedelta(days=30)
         columns, rows = run_report(app, name, first, last)
-        render(rows, fmt, columns)
+        if fmt == "html":
+            from medsec.report_html import render_page
+
+            text = render_page(f"{name.capitalize()} report", f"{description}; {first} to {last}", columns, rows)
+        else:
+            text = render_text(rows, fmt, columns)
+        if output:
+            from medsec.store.files import write_atomic
+
+            write_atomic(output, text.encode())
+            say(f"wrote {output}")
+        elif fmt == "html":
+            raise InvalidInput("--format html needs -o FILE")
+        else:
+            click.echo(text, nl=False)
 
     return run
 
