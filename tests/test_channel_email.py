@@ -15,7 +15,7 @@ import vobject
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-import medsec_email
+from medsec_email import channel as medsec_email
 from medsec.plugin_types import DeliveryError, Message
 
 SENDER = "Front Desk <frontdesk@clinic.example>"

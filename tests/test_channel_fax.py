@@ -6,7 +6,7 @@ import tempfile
 
 import pytest
 
-import medsec_fax
+from medsec_fax import channel as medsec_fax
 from medsec.plugin_types import DeliveryError, Message
 from test_channel_email import Keeper, closed_port, smtp_server
 from test_channel_sms import Gateway, gateway  # noqa: F401 (the loopback HTTP gateway fixture)

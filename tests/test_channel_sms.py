@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-import medsec_sms
+from medsec_sms import channel as medsec_sms
 from medsec.plugin_types import DeliveryError, Message
 from test_channel_email import closed_port
 
