@@ -23,6 +23,9 @@ demo: $(STAMP)
 	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec patient list --limit 15
 	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec patient find quin zyz
 	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec patient coverage list P1
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec appt day --provider S1
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec appt slots --any --type follow-up --days 2 --limit 5
+	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec remind send --dry-run
 	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec plugins
 	MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec check
 	@echo "demo data directory: $(DEMO_HOME)  (try: MEDSEC_HOME=$(DEMO_HOME) $(VENV)/bin/medsec --help)"
