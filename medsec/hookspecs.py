@@ -115,6 +115,12 @@ def appointment_cancelled(appointment: dict, offers: list, app: Any) -> None:
 
 
 @hookspec
+def appointment_rescheduled(appointment: dict, old_start: str, app: Any) -> None:
+    """An appointment moved from ``old_start`` to ``appointment['start']`` (a reminder
+    plugin may want to tell the patient)."""
+
+
+@hookspec
 def appointment_status_changed(appointment: dict, old_status: str, app: Any) -> None:
     """An appointment's status changed from ``old_status`` to ``appointment['status']``."""
 

@@ -20,6 +20,7 @@ DEFAULT_PLUGINS = {
     "outbox": "medsec.builtin.outbox",
     "yaml-codes": "medsec.builtin.yaml_codes",
     "reports": "medsec.builtin.reports",
+    "workflow-reports": "medsec.builtin.workflow_reports",
 }
 
 
@@ -38,10 +39,12 @@ def discover_entry_points(group: str = GROUP) -> list[tuple[str, str, str]]:
     """(name, "module:attr", distribution) for each entry point in `group`.
 
     Reads the installed distributions' entry_points.txt directly: importing
-    importlib.metadata costs tens of ms of start-up on every command. As with
-    importlib.metadata, the first distribution on sys.path wins a name.
+    importlib.metadata costs tens of ms of start-up on every command. One
+    distribution found twice on sys.path counts once (the first, as with
+    importlib.metadata); two distributions using one name are both returned,
+    so the manager can refuse the clash.
     """
-    found: dict[str, tuple[str, str, str]] = {}
+    found: dict[tuple[str, str], tuple[str, str, str]] = {}
     for folder in sys.path:
         try:
             names = os.listdir(folder or ".")
@@ -56,8 +59,10 @@ def discover_entry_points(group: str = GROUP) -> list[tuple[str, str, str]]:
                     text = f.read()
             except OSError:
                 continue
+            label = dist.rsplit(".", 1)[0].replace("-", " ", 1)
+            project = label.split(" ")[0].lower().replace("-", "_")
             for name, ref in _entry_points_in(text, group):
-                found.setdefault(name, (name, ref, dist.rsplit(".", 1)[0].replace("-", " ", 1)))
+                found.setdefault((name, project), (name, ref, label))
     return list(found.values())
 
 
@@ -106,6 +111,9 @@ def get_plugin_manager(disabled: list[str] | None = None, extra: list[str] | Non
             pm.register(plugin, name=name)
         except PluginError:
             raise
+        except pluggy.PluginValidationError as e:
+            raise PluginError(f"plugin {name!r} ({source}): {str(e).splitlines()[0]}",
+                              hint=f"fix the plugin or disable it with MEDSEC_DISABLE_PLUGINS={name}") from None
         except Exception as e:
             raise PluginError(f"plugin {name!r} ({ref}) failed to load: {type(e).__name__}: {e}",
                               hint=f"disable it with MEDSEC_DISABLE_PLUGINS={name}") from e
@@ -119,10 +127,13 @@ def get_plugin_manager(disabled: list[str] | None = None, extra: list[str] | Non
     for spec in _split_env("MEDSEC_PLUGINS") if extra is None else extra:
         name, _, ref = spec.rpartition("=")
         add(name or ref.partition(":")[0], ref, "MEDSEC_PLUGINS")
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as e:
-        raise PluginError(f"plugin {pm.get_name(e.plugin)!r} implements an unknown hook: {e}") from None
+    for hook_name, caller in vars(pm.hook).items():
+        if hook_name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            plugin = pm.get_name(impl.plugin)
+            raise PluginError(f"plugin {plugin!r} implements an unknown hook {hook_name!r}",
+                              hint=f"fix the plugin or disable it with MEDSEC_DISABLE_PLUGINS={plugin}")
     pm.medsec_trace = bool(os.environ.get("MEDSEC_TRACE_HOOKS"))
     return pm
 

@@ -505,6 +505,18 @@ def test_hook_appointment_cancelled(clinic, plugin):
     assert listed(clinic, name)["hooks"] == ["appointment_cancelled"]
 
 
+def test_hook_appointment_rescheduled(clinic, plugin):
+    name = recorder(plugin, "appointment_rescheduled", "appointment, old_start",
+                    "(appointment['id'], old_start, appointment['start'])")
+    env = {"MEDSEC_PLUGINS": name}
+    clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-30 09:00", "--type", "follow-up")
+    clinic.ok("appt", "reschedule", "A1", "--at", "2026-12-01 10:00", env=env)
+    refused = clinic("appt", "reschedule", "A1", "--at", "2026-12-02 14:00", env=env)  # S1 works mornings
+    assert refused.exit_code == 1
+    assert calls(name) == [("A1", "2026-11-30T09:00:00-05:00", "2026-12-01T10:00:00-05:00")]
+    assert listed(clinic, name)["hooks"] == ["appointment_rescheduled"]
+
+
 def test_hook_appointment_status_changed(clinic, plugin):
     name = recorder(plugin, "appointment_status_changed", "appointment, old_status",
                     "(appointment['id'], old_status, appointment['status'])")

@@ -2,7 +2,7 @@
 
 import click
 
-from medsec.cli.common import pass_app
+from medsec.cli.common import limit_option, pass_app
 from medsec.cli.output import output_options, render
 from medsec.services import codes as svc
 
@@ -17,7 +17,7 @@ def code():
 @code.command("search")
 @click.argument("text", nargs=-1, required=True)
 @click.option("--system", default=None, help="Only this table or code system.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@limit_option
 @output_options
 @pass_app
 def search(app, fmt, text, system, limit):

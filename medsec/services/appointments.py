@@ -320,6 +320,8 @@ def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = Fals
             raise Refused(f"cannot reschedule: {problems[0].split(': ', 1)[1]}", hint=hint,
                           details=problems if len(problems) > 1 else None)
         txn.put_many(APPOINTMENTS, updated, {o["id"]: o for o in targets})
+        for record, old in zip(updated, targets):
+            app.after_commit(txn, "appointment_rescheduled", [record], "appointment", old_start=old["start"])
     app.audit("reschedule", [u["id"] for u in updated] + [first.get("patient_id")])
     return updated
 

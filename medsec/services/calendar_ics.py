@@ -312,6 +312,7 @@ def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = F
                         "history": [{"at": stamp, "by": app.user, "action": "imported", "status": "booked"}],
                     })
             txn.put_many(APPOINTMENTS, records)
+            app.after_commit(txn, "appointment_booked", records, "appointment")
     if ids:
         app.audit("import", ids)
     return {"file": path, "events": len(events), "booked": 0 if dry_run else len(ids),

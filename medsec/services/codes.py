@@ -23,14 +23,14 @@ def _chosen(app, system: str | None):
     return chosen
 
 
-def search_codes(app, text: str, system: str | None = None, limit: int = 20) -> list[dict]:
+def search_codes(app, text: str, system: str | None = None, limit: int | None = None) -> list[dict]:
     if not text.strip():
         raise InvalidInput("give some text or the start of a code to search for")
     out = []
     for reg in _chosen(app, system):
-        for row in reg.item.search(app.store.root, text, limit):
+        for row in reg.item.search(app.store.root, text, limit or 10 ** 6):
             out.append({**row, "table": reg.name})
-    return out[:limit]
+    return out[:limit] if limit else out
 
 
 def show_code(app, code: str, system: str | None = None) -> dict:

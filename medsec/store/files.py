@@ -63,7 +63,7 @@ def write_atomic(path: str, data: bytes, sync_dir: bool = True) -> None:
     The temp file is fsynced before the rename; the directory is fsynced
     after it unless the caller batches that (see `fsync_dir`).
     """
-    directory = os.path.dirname(path)
+    directory = os.path.dirname(path) or "."  # a bare file name is in the current folder
     make_private_dirs(directory)
     tmp = temp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
