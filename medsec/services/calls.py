@@ -4,7 +4,7 @@ from medsec import clock
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.services.records import CALLS
-from medsec.services.staff import get_staff, roster
+from medsec.services.staff import acting_members, get_staff
 
 COLUMNS = ["id", "created", "urgent", "from_number", "patient_id", "for_staff", "reason", "status", "attempts"]
 OUTCOMES = ["reached", "left-message", "no-answer", "wrong-number"]
@@ -54,18 +54,14 @@ def get_call(app, call_id: str, view=None) -> dict:
     return record
 
 
-def _my_staff_ids(app) -> set[str]:
-    """Staff ids that are the acting user: by id, login or email."""
-    user = app.user.lower()
-    return {m["id"] for m in roster(app)
-            if user in (str(m["id"]).lower(), str(m.get("login", "")).lower(), str(m.get("email", "")).lower())}
-
-
 def list_calls(app, *, status: str = "open", mine: bool = False, for_staff: str | None = None,
                limit: int | None = None) -> list[dict]:
     """Urgent first, then oldest first."""
     view = app.store.snapshot()
-    wanted = _my_staff_ids(app) if mine else ({get_staff(app, for_staff)["id"]} if for_staff else None)
+    if mine:
+        wanted = {m["id"] for m in acting_members(app)}
+    else:
+        wanted = {get_staff(app, for_staff)["id"]} if for_staff else None
     out = [c for c in view.scan(CALLS)
            if (status == "all" or c["status"] == status) and (wanted is None or c["for_staff"] in wanted)]
     out.sort(key=lambda c: (not c["urgent"], c["created"], int(c["id"][1:])))

@@ -22,8 +22,14 @@ def _rebuild_indexes(view) -> dict[str, dict]:
     return files
 
 
+def _id_order(record_id: str) -> tuple[str, int]:
+    """Ids in numeric order whatever the prefix's length (P9 < P10, RF2 < RF10)."""
+    prefix = record_id.rstrip("0123456789")
+    return prefix, int(record_id[len(prefix):])
+
+
 def _normal(index: dict) -> dict:
-    return {k: sorted(v, key=lambda i: int(i[1:])) for k, v in index.items() if v}
+    return {k: sorted(v, key=_id_order) for k, v in index.items() if v}
 
 
 def check(store, repair: bool = False) -> list[dict]:

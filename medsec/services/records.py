@@ -85,13 +85,17 @@ CHARGES = RecordKind("charges", "H", 1000, by_patient("charge-patient"))
 CLAIMS = RecordKind("claims", "C", 1000, claim_index_entries)
 PAYMENTS = RecordKind("payments", "Y", 1000, by_patient("payment-patient"))
 REMITTANCES = RecordKind("remittances", "E", 1000, remittance_index_entries)
+TASKS = RecordKind("tasks", "K", 1000)
+REFERRALS = RecordKind("referrals", "RF", 500, by_patient("referral-patient"))
+REFILLS = RecordKind("refills", "RX", 500, by_patient("refill-patient"))
+MEMOS = RecordKind("memos", "M", 500)
 
 # Every sharded kind, for `medsec check` and backups.
 ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,
-             REMITTANCES]
+             REMITTANCES, TASKS, REFERRALS, REFILLS, MEMOS]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
            APPOINTMENTS.locator: APPOINTMENTS, "reminder-appt": REMINDERS,
            "reminder-pending": REMINDERS, "call-patient": CALLS, "charge-patient": CHARGES,
            "claim-patient": CLAIMS, "claim-status": CLAIMS, "payment-patient": PAYMENTS,
-           "remit-trace": REMITTANCES}
+           "remit-trace": REMITTANCES, "referral-patient": REFERRALS, "refill-patient": REFILLS}

@@ -24,6 +24,13 @@ def roster(app) -> list[dict]:
     return list(app.config("staff.yaml").get("staff") or [])
 
 
+def acting_members(app) -> list[dict]:
+    """Roster members who are the acting user (--user / MEDSEC_USER): by id, login or email."""
+    user = app.user.lower()
+    return [m for m in roster(app)
+            if user in (str(m["id"]).lower(), str(m.get("login", "")).lower(), str(m.get("email", "")).lower())]
+
+
 def get_staff(app, staff_id: str, members: list[dict] | None = None) -> dict:
     STAFF.number(staff_id)  # a malformed id is bad input (exit 2), not "not found"
     for member in roster(app) if members is None else members:
