@@ -20,6 +20,7 @@ DEFAULT_PLUGINS = {
     "outbox": "medsec.builtin.outbox",
     "yaml-codes": "medsec.builtin.yaml_codes",
     "reports": "medsec.builtin.reports",
+    "practice-reports": "medsec.builtin.practice_reports",
     "workflow-reports": "medsec.builtin.workflow_reports",
 }
 

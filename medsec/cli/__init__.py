@@ -27,6 +27,8 @@ BUILTIN_COMMANDS = {
     "refill": "medsec.cli.refill:refill",
     "memo": "medsec.cli.memo:memo",
     "task": "medsec.cli.task:task",
+    "lab": "medsec.cli.lab:lab",
+    "meeting": "medsec.cli.meeting:meeting",
     "config": "medsec.cli.admin:config_group",
     "check": "medsec.cli.admin:check_command",
     "audit": "medsec.cli.admin:audit_command",

@@ -74,6 +74,20 @@ def remittance_index_entries(r: dict):
     yield ("remit-trace", uid_shard(r["trace_key"]), r["trace_key"])
 
 
+def lab_index_entries(o: dict):
+    """Patient -> lab orders; the lab's own (filler) order number -> order, once a result named it."""
+    yield ("lab-patient", _bucket(o["patient_id"], 100), o["patient_id"])
+    if o.get("filler_number"):
+        yield ("lab-filler", uid_shard(o["filler_number"]), o["filler_number"])
+
+
+def lab_result_index_entries(r: dict):
+    """HL7 message key -> results (a message imported twice is skipped); the unmatched queue."""
+    yield ("labresult-message", uid_shard(r["message_key"]), r["message_key"])
+    if r["status"] == "unmatched":
+        yield ("labresult-unmatched", "00000", "unmatched")
+
+
 PATIENTS = RecordKind("patients", "P", 100, patient_index_entries)
 APPOINTMENTS = RecordKind("appointments", "A", 1000, appointment_index_entries, by_day=True)
 WAITLIST = RecordKind("waitlist", "W", 100)
@@ -85,6 +99,9 @@ CHARGES = RecordKind("charges", "H", 1000, by_patient("charge-patient"))
 CLAIMS = RecordKind("claims", "C", 1000, claim_index_entries)
 PAYMENTS = RecordKind("payments", "Y", 1000, by_patient("payment-patient"))
 REMITTANCES = RecordKind("remittances", "E", 1000, remittance_index_entries)
+LABS = RecordKind("labs", "LB", 500, lab_index_entries)
+LAB_RESULTS = RecordKind("labresults", "LR", 500, lab_result_index_entries)
+MEETINGS = RecordKind("meetings", "MT", 1000, by_day=True)
 TASKS = RecordKind("tasks", "K", 1000)
 REFERRALS = RecordKind("referrals", "RF", 500, by_patient("referral-patient"))
 REFILLS = RecordKind("refills", "RX", 500, by_patient("refill-patient"))
@@ -92,10 +109,12 @@ MEMOS = RecordKind("memos", "M", 500)
 
 # Every sharded kind, for `medsec check` and backups.
 ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,
-             REMITTANCES, TASKS, REFERRALS, REFILLS, MEMOS]
+             REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
            APPOINTMENTS.locator: APPOINTMENTS, "reminder-appt": REMINDERS,
            "reminder-pending": REMINDERS, "call-patient": CALLS, "charge-patient": CHARGES,
            "claim-patient": CLAIMS, "claim-status": CLAIMS, "payment-patient": PAYMENTS,
-           "remit-trace": REMITTANCES, "referral-patient": REFERRALS, "refill-patient": REFILLS}
+           "remit-trace": REMITTANCES, "lab-patient": LABS, "lab-filler": LABS,
+           "labresult-message": LAB_RESULTS, "labresult-unmatched": LAB_RESULTS, MEETINGS.locator: MEETINGS,
+           "referral-patient": REFERRALS, "refill-patient": REFILLS}

@@ -110,6 +110,15 @@ def taken(day_records: list[dict], schedule: Schedule, *, provider=None, patient
     return out
 
 
+def meeting_spans(view, schedule: Schedule, day: date, staff_id: str) -> list[tuple[av.Span, str]]:
+    """(span, meeting id) of the staff meetings that hold `staff_id` on `day`: no visits then."""
+    from medsec.services.records import MEETINGS
+
+    return [((datetime.fromisoformat(m["start"]).astimezone(schedule.tz),
+              datetime.fromisoformat(m["end"]).astimezone(schedule.tz)), m["id"])
+            for m in view.day(MEETINGS, day.isoformat()) if m["status"] != "cancelled" and staff_id in m["attendees"]]
+
+
 def conflicts(view, schedule: Schedule, *, provider: str, patient: str | None, type_name: str,
               start: datetime, end: datetime, room: str = "", exclude: set[str] = frozenset(),
               day_cache: dict | None = None, check_hours: bool = True) -> list[str]:
@@ -135,6 +144,9 @@ def conflicts(view, schedule: Schedule, *, provider: str, patient: str | None, t
     for span, other in taken(records, schedule, provider=member["id"], exclude=exclude):
         if av.overlaps(wanted, span):
             problems.append(f"{member['id']} is booked {span[0]:%H:%M}-{span[1]:%H:%M} ({other['id']})")
+    for span, meeting_id in meeting_spans(view, schedule, day, member["id"]):
+        if av.overlaps(wanted, span):
+            problems.append(f"{member['id']} is in a staff meeting {span[0]:%H:%M}-{span[1]:%H:%M} ({meeting_id})")
     if patient:
         for span, other in taken(records, schedule, patient=patient, exclude=exclude):
             if av.overlaps((start, end), span):
@@ -191,6 +203,7 @@ def find_slots(view, schedule: Schedule, *, providers: list[str], type_name: str
         found = []
         for provider in providers:
             busy = [span for span, _ in taken(records, schedule, provider=provider)]
+            busy += [span for span, _ in meeting_spans(view, schedule, day, provider)]
             if patient:
                 busy += [span for span, _ in taken(records, schedule, patient=patient)]
             free = av.subtract(schedule.working(provider, day), busy)

@@ -1,0 +1,25 @@
+"""Default plugin: the manager's reports on no-shows, productivity, staff coverage and labs."""
+
+from medsec.hookspecs import hookimpl
+from medsec.plugin_types import Report
+
+
+def _period(build):
+    """A report builder over options['start'] .. options['end'] (services are imported when run)."""
+
+    def run(app, options: dict):
+        from medsec.services import practice_reports
+
+        return getattr(practice_reports, build)(app, options["start"], options["end"])
+
+    return run
+
+
+@hookimpl
+def register_reports(register):
+    register(Report("noshows", "no-show rate by provider, appointment type and weekday", _period("noshows")))
+    register(Report("productivity", "per provider: visits seen, charges billed, collections",
+                    _period("productivity")))
+    register(Report("coverage", "booked hours with no provider or no nurse working; days with no front desk",
+                    _period("coverage")))
+    register(Report("labs", "lab orders by facility and status, and how many are overdue", _period("labs")))
