@@ -4,13 +4,18 @@ Same interpreter and CLI framework as medsec (click; orjson for JSON), the
 same queries with the same meaning (a name query matches patients any of
 whose name words starts with each query word, sorted by last name, first
 name, birth date and id), so that comparing the two isolates the storage.
+
+The appointment commands follow medsec's scheduling rules: a provider's
+weekly working blocks (staff_hours), a type's duration and buffer, cancelled
+visits freeing their time, free slots as each free span's start and then
+every slot_minutes on the clock grid. bench/apptgen.py fills the tables.
 """
 
 import csv
 import re
 import sqlite3
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import click
 import orjson
@@ -23,6 +28,32 @@ CREATE TABLE IF NOT EXISTS patients (
 CREATE INDEX IF NOT EXISTS patients_dob ON patients(dob);
 CREATE TABLE IF NOT EXISTS name_words (
     word TEXT NOT NULL, patient INTEGER NOT NULL, PRIMARY KEY (word, patient)) WITHOUT ROWID;
+"""
+APPT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staff (
+    id TEXT PRIMARY KEY, name TEXT, role TEXT, npi TEXT, active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS staff_hours (
+    staff TEXT NOT NULL, weekday INTEGER NOT NULL, start TEXT NOT NULL, "end" TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS staff_hours_staff ON staff_hours(staff, weekday);
+CREATE TABLE IF NOT EXISTS appointment_types (
+    name TEXT PRIMARY KEY, duration INTEGER NOT NULL, buffer INTEGER NOT NULL, performers TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS appointments (
+    id INTEGER PRIMARY KEY, patient_id INTEGER, provider TEXT NOT NULL, type TEXT NOT NULL,
+    start TEXT NOT NULL, "end" TEXT NOT NULL, room TEXT, status TEXT NOT NULL, note TEXT,
+    series_id TEXT, series TEXT, uid TEXT, source TEXT, created TEXT, updated TEXT, checked_in TEXT,
+    cancel_reason TEXT, late_cancel INTEGER, history TEXT);
+CREATE INDEX IF NOT EXISTS appointments_provider_start ON appointments(provider, start);
+CREATE INDEX IF NOT EXISTS appointments_patient ON appointments(patient_id);
+"""
+APPT_COLUMNS = ["id", "patient_id", "provider", "type", "start", "end", "room", "status", "note",
+                "series_id", "series", "uid", "source", "created", "updated", "checked_in",
+                "cancel_reason", "late_cancel", "history"]
+# Busy: not cancelled. A visit's time runs to its end plus its type's buffer.
+BUSY = """
+SELECT a.start, a."end", coalesce(t.buffer, 0) AS buffer FROM appointments a
+LEFT JOIN appointment_types t ON t.name = a.type
+WHERE a.provider = ? AND a.start >= ? AND a.start < ? AND a.status != 'cancelled'
 """
 INSERT_PATIENT = (f"INSERT INTO patients ({', '.join(FIELDS)}, status, created, updated) "
                   f"VALUES ({', '.join('?' * len(FIELDS))}, 'active', ?, ?)")
@@ -40,6 +71,22 @@ def name_words(first: str, last: str) -> set[str]:
 def record(row: sqlite3.Row) -> dict:
     out = dict(row)
     out["id"] = f"P{row['id']}"
+    return out
+
+
+def appointment_row(record: dict) -> tuple:
+    """A medsec-shaped appointment record as a row of the appointments table."""
+    out = dict(record, id=int(record["id"][1:]), patient_id=int(record["patient_id"][1:]),
+               late_cancel=int(record["late_cancel"]), history=orjson.dumps(record["history"]).decode(),
+               series=orjson.dumps(record["series"]).decode() if record["series"] else None)
+    return tuple(out[c] for c in APPT_COLUMNS)
+
+
+def appointment(row: sqlite3.Row) -> dict:
+    """A row of the appointments table as medsec prints the record."""
+    out = {c: row[c] for c in APPT_COLUMNS}
+    out.update(id=f"A{row['id']}", patient_id=f"P{row['patient_id']}", late_cancel=bool(row["late_cancel"]),
+               history=orjson.loads(row["history"]), series=orjson.loads(row["series"]) if row["series"] else None)
     return out
 
 
@@ -134,6 +181,191 @@ def add(db, first, last, dob, sex, phone, email, address, city, state, zip_code)
         db.executemany("INSERT INTO name_words VALUES (?, ?)",
                        [(w, new_id) for w in name_words(first, last)])
     emit(record(db.execute("SELECT * FROM patients WHERE id = ?", (new_id,)).fetchone()))
+
+
+# -- appointments -----------------------------------------------------------------
+class Practice:
+    """The settings every appointment command reads: zone, slot grid, the clock."""
+
+    def __init__(self, db: sqlite3.Connection):
+        from zoneinfo import ZoneInfo
+
+        settings = dict(db.execute("SELECT key, value FROM settings").fetchall())
+        self.tz = ZoneInfo(settings["time_zone"])
+        self.step = timedelta(minutes=int(settings["slot_minutes"]))
+        self.now = datetime.now(self.tz)
+
+    def at(self, day: date, clock: str) -> datetime:
+        hours, minutes = clock.split(":")
+        return datetime.combine(day, time(int(hours), int(minutes)), self.tz)
+
+    def iso(self, moment: datetime) -> str:
+        return moment.astimezone(self.tz).replace(microsecond=0).isoformat()
+
+
+def day_bounds(first: date, days: int = 1) -> tuple[str, str]:
+    """start >= a and start < b selects local days first .. first + days - 1 (starts are local ISO)."""
+    return first.isoformat(), (first + timedelta(days=days)).isoformat()
+
+
+def working_blocks(db, practice: Practice, staff_id: str, day: date) -> list[tuple[datetime, datetime]]:
+    rows = db.execute('SELECT start, "end" FROM staff_hours WHERE staff = ? AND weekday = ? ORDER BY start',
+                      (staff_id, day.weekday()))
+    return [(practice.at(day, a), practice.at(day, b)) for a, b in rows]
+
+
+def appointment_type(db, name: str) -> sqlite3.Row:
+    row = db.execute("SELECT * FROM appointment_types WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        raise click.ClickException(f"unknown appointment type {name!r}")
+    return row
+
+
+@cli.command("appt-day")
+@click.argument("day")
+@click.option("--provider", required=True)
+@click.pass_obj
+def appt_day(db, day, provider):
+    """One provider's day sheet with the patients' names."""
+    rows = db.execute(
+        'SELECT a.*, p.first, p.last FROM appointments a LEFT JOIN patients p ON p.id = a.patient_id '
+        'WHERE a.provider = ? AND a.start >= ? AND a.start < ? ORDER BY a.start, a.provider',
+        (provider.upper(), *day_bounds(date.fromisoformat(day))))
+    emit([{"time": r["start"][11:16], "id": f"A{r['id']}", "patient": f"{r['last']}, {r['first']}",
+           "patient_id": f"P{r['patient_id']}", "type": r["type"], "status": r["status"], "room": r["room"],
+           "provider": r["provider"], "start": r["start"], "end": r["end"]} for r in rows])
+
+
+@cli.command("appt-list")
+@click.option("--patient", required=True)
+@click.pass_obj
+def appt_list(db, patient):
+    """A patient's appointments from today on, two years ahead (as medsec's default range)."""
+    today = Practice(db).now.date()
+    rows = db.execute("SELECT * FROM appointments WHERE patient_id = ? AND start >= ? AND start < ? "
+                      "ORDER BY start, provider, id", (int(patient[1:]), *day_bounds(today, 365 * 2 + 1)))
+    emit([appointment(r) for r in rows])
+
+
+def free_spans(blocks, busy):
+    """Working blocks minus busy spans."""
+    free = []
+    for block in blocks:
+        pieces = [block]
+        for b_start, b_end in busy:
+            pieces = [cut for piece in pieces for cut in cut_out(piece, b_start, b_end)]
+        free += pieces
+    return sorted(free)
+
+
+def cut_out(piece, b_start, b_end):
+    """What is left of `piece` around the busy span [b_start, b_end)."""
+    p_start, p_end = piece
+    if b_end <= p_start or b_start >= p_end:
+        return [piece]
+    return [span for span in ((p_start, b_start), (b_end, p_end)) if span[0] < span[1]]
+
+
+def slot_starts(free, length: timedelta, step: timedelta, not_before: datetime):
+    """Each free span's own start (visits back to back), then the clock grid inside it."""
+    for f_start, f_end in free:
+        first = max(f_start, not_before)
+        midnight = datetime.combine(f_start.date(), time(0), f_start.tzinfo)
+        grid = midnight + (-(-(first - midnight) // step)) * step
+        starts = [first] if first == f_start else []
+        while grid + length <= f_end:
+            if grid != f_start:
+                starts.append(grid)
+            grid += step
+        yield from (s for s in starts if s + length <= f_end)
+
+
+@cli.command("appt-slots")
+@click.option("--provider", required=True)
+@click.option("--type", "type_name", required=True)
+@click.option("--from", "first", required=True)
+@click.option("--days", type=int, default=7)
+@click.pass_obj
+def appt_slots(db, provider, type_name, first, days):
+    """Free slots: working hours minus the booked intervals of one SQL query."""
+    practice = Practice(db)
+    kind = appointment_type(db, type_name)
+    provider = provider.upper()
+    start_day = date.fromisoformat(first)
+    busy: dict[str, list] = {}
+    for start, end, buffer in db.execute(BUSY, (provider, *day_bounds(start_day, days))):
+        busy.setdefault(start[:10], []).append(
+            (datetime.fromisoformat(start).astimezone(practice.tz),
+             datetime.fromisoformat(end).astimezone(practice.tz) + timedelta(minutes=buffer)))
+    length = timedelta(minutes=kind["duration"])
+    need = length + timedelta(minutes=kind["buffer"])
+    out = []
+    for offset in range(days):
+        day = start_day + timedelta(days=offset)
+        free = free_spans(working_blocks(db, practice, provider, day), busy.get(day.isoformat(), []))
+        out += [{"start": practice.iso(s), "end": practice.iso(s + length), "provider": provider, "room": ""}
+                for s in slot_starts(free, need, practice.step, practice.now)]
+    emit(out)
+
+
+@cli.command("appt-book")
+@click.argument("patient_id")
+@click.option("--provider", required=True)
+@click.option("--at", "at", required=True, help="'YYYY-MM-DD HH:MM', local time.")
+@click.option("--type", "type_name", required=True)
+@click.pass_obj
+def appt_book(db, patient_id, provider, at, type_name):
+    """Book one appointment after medsec's checks, all inside one write transaction."""
+    practice = Practice(db)
+    kind = appointment_type(db, type_name)
+    day, clock = at.split(" ")
+    start = practice.at(date.fromisoformat(day), clock)
+    end = start + timedelta(minutes=kind["duration"])
+    if start < practice.now:
+        raise click.ClickException(f"{at} is in the past")
+    provider, patient = provider.upper(), int(patient_id[1:])
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        new_id = book_checked(db, practice, kind, patient, provider, start, end)
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    emit(appointment(db.execute("SELECT * FROM appointments WHERE id = ?", (new_id,)).fetchone()))
+
+
+def book_checked(db, practice: Practice, kind: sqlite3.Row, patient: int, provider: str,
+                 start: datetime, end: datetime) -> int:
+    """Refuse what medsec refuses (performer, patient, hours, overlaps); insert; the new id."""
+    member = db.execute("SELECT * FROM staff WHERE id = ?", (provider,)).fetchone()
+    if member is None or not member["active"] or member["role"] not in kind["performers"].split(","):
+        raise click.ClickException(f"{provider} does not perform {kind['name']} appointments")
+    row = db.execute("SELECT status FROM patients WHERE id = ?", (patient,)).fetchone()
+    if row is None or row["status"] != "active":
+        raise click.ClickException(f"no active patient P{patient}")
+    if not db.execute('SELECT 1 FROM staff_hours WHERE staff = ? AND weekday = ? AND start <= ? AND "end" >= ?',
+                      (provider, start.weekday(), f"{start:%H:%M}", f"{end:%H:%M}")).fetchone():
+        raise click.ClickException(f"{start:%H:%M}-{end:%H:%M} is outside {provider}'s working hours")
+    overlap = ('SELECT a.id FROM appointments a LEFT JOIN appointment_types t ON t.name = a.type '
+               'WHERE {who} AND a.status != \'cancelled\' AND a.start >= ? AND a.start < ? '
+               'AND unixepoch(a.start) < ? AND unixepoch(a."end") + 60 * coalesce(t.buffer, 0) > ?')
+    day = day_bounds(start.date())
+    taken = db.execute(overlap.format(who="a.provider = ?"), (
+        provider, *day, int((end + timedelta(minutes=kind["buffer"])).timestamp()), int(start.timestamp())))
+    clash = taken.fetchone() or db.execute(overlap.format(who="a.patient_id = ?"), (
+        patient, *day, int(end.timestamp()), int(start.timestamp()))).fetchone()
+    if clash:
+        raise click.ClickException(f"cannot book: A{clash['id']} overlaps")
+    new_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM appointments").fetchone()[0]
+    now = practice.iso(practice.now)
+    record = {"id": f"A{new_id}", "patient_id": f"P{patient}", "provider": provider, "type": kind["name"],
+              "start": practice.iso(start), "end": practice.iso(end), "room": "", "status": "booked",
+              "note": "", "series_id": "", "series": None, "uid": f"A{new_id}-ref@medsec", "source": "medsec",
+              "created": now, "updated": now, "checked_in": "", "cancel_reason": "", "late_cancel": False,
+              "history": [{"at": now, "by": "bench", "action": "booked", "status": "booked"}]}
+    db.execute(f"INSERT INTO appointments VALUES ({', '.join('?' * len(APPT_COLUMNS))})",
+               appointment_row(record))
+    return new_id
 
 
 if __name__ == "__main__":

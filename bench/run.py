@@ -10,12 +10,21 @@ hits both alike. Peak memory is each child's ru_maxrss from os.wait4, taken
 by bench/launcher.py (see there why). Prints a table with PASS/FAIL against
 the targets and writes everything to bench/results/latest.json.
 
-    make bench                                  # 100k patients
-    make bench BENCH_ARGS="--patients 2000"     # a quick run
-    .venv/bin/python bench/run.py [--patients N] [--runs 7] [--seed S] [--rebuild]
+Then the calendar (bench/appt_bench.py): providers added with `medsec
+staff`, --appointments (default 1M) over 24 months written by
+bench/apptgen.py into both stores, `medsec check`; day sheet, free slots,
+booking and a patient's list timed like the patient commands. Then the
+reminders (bench/remind_bench.py): one `medsec remind send` of 1,000 due
+reminders to a loopback SMTP server, in a small data directory of its own.
+
+    make bench                                  # 100k patients, 1M appointments
+    make bench BENCH_ARGS="--patients 2000 --appointments 20000"     # a quick run
+    .venv/bin/python bench/run.py [--patients N] [--appointments N] [--runs 7] [--seed S]
+        [--rebuild] [--skip-appointments] [--skip-reminders]
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -24,120 +33,19 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
-from typing import Callable
 
+import appt_bench
+import remind_bench
 from datagen import COLUMNS, write_csv
+from harness import (
+    BENCH, DATA, MEDSEC, PYTHON, REF, Case, Dataset, Launcher, Target, letters, measure, once_row, timing,
+)
 
-BENCH = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(BENCH, ".data")
 RESULTS = os.path.join(BENCH, "results", "latest.json")
-PYCACHE = os.path.join(DATA, "pycache")
-PYTHON = sys.executable
-MEDSEC = os.path.join(os.path.dirname(PYTHON), "medsec")  # the console script users run
-REF = os.path.join(BENCH, "ref_cli.py")
-LAUNCHER = os.path.join(BENCH, "launcher.py")
-DATA_VERSION = 2  # bump when datagen.py or the reference schema change what is built
+DATA_VERSION = 3  # bump when datagen.py, apptgen.py or the reference schema change what is built
 IMPORT_MS_PER_100K = 30_000
-
-
-# -- running one fresh process ------------------------------------------------
-@dataclass
-class Run:
-    ms: float
-    rss_mb: float
-    exit_code: int
-    out: bytes = field(repr=False)
-    err: bytes = field(repr=False)
-
-
-class Launcher:
-    """Runs commands through bench/launcher.py, so peak RSS is the command's own."""
-
-    def __init__(self, env: dict):
-        self._tmp = tempfile.TemporaryDirectory(prefix="medsec-bench-")
-        self._out = os.path.join(self._tmp.name, "stdout")
-        self._err = os.path.join(self._tmp.name, "stderr")
-        self._proc = subprocess.Popen([PYTHON, "-S", "-I", LAUNCHER, self._out, self._err], env=env,
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def spawn(self, argv: list[str]) -> Run:
-        """Run `argv` to completion: wall time, peak RSS, exit code and outputs."""
-        self._proc.stdin.write("\0".join(argv) + "\n")
-        self._proc.stdin.flush()
-        answer = self._proc.stdout.readline()
-        if not answer:
-            sys.exit(f"bench: the launcher stopped while running {' '.join(argv)}")
-        ms, rss_kib, code = answer.split()
-        with open(self._out, "rb") as out, open(self._err, "rb") as err:
-            return Run(float(ms), int(rss_kib) / 1024, int(code), out.read(), err.read())
-
-    def checked(self, argv: list[str]) -> Run:
-        """`spawn`, failing the benchmark with the command's stderr when it fails."""
-        run = self.spawn(argv)
-        if run.exit_code != 0:
-            sys.exit(f"bench: {' '.join(argv)} exited {run.exit_code}:\n"
-                     f"{run.err.decode(errors='replace')}")
-        return run
-
-    def __enter__(self) -> "Launcher":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._proc.stdin.close()
-        self._proc.wait()
-        self._tmp.cleanup()
-
-
-# -- the data -----------------------------------------------------------------
-@dataclass
-class Dataset:
-    """One scale's files: the CSV, medsec's data directory, the SQLite file."""
-
-    folder: str
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def csv(self) -> str:
-        return os.path.join(self.folder, "patients.csv")
-
-    @property
-    def home(self) -> str:
-        return os.path.join(self.folder, "medsec")
-
-    @property
-    def db(self) -> str:
-        return os.path.join(self.folder, "ref.sqlite3")
-
-    @property
-    def env(self) -> dict:
-        """The commands' environment: this data, and bytecode caches as users have them.
-
-        medsec is installed editable, so its .pyc files are written on first
-        use; PYTHONDONTWRITEBYTECODE would make every run compile it again.
-        """
-        env = {**os.environ, "MEDSEC_HOME": self.home, "MEDSEC_USER": "bench",
-               "PYTHONPYCACHEPREFIX": PYCACHE}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        return env
-
-    def load(self, wanted: dict) -> bool:
-        """Whether a complete dataset built with `wanted` settings is here (then loaded)."""
-        try:
-            with open(os.path.join(self.folder, "meta.json")) as f:
-                meta = json.load(f)
-        except (FileNotFoundError, json.JSONDecodeError):
-            return False
-        if "imports" not in meta or any(meta.get(k) != v for k, v in wanted.items()):
-            return False
-        self.meta = meta
-        return True
-
-    def save(self) -> None:
-        with open(os.path.join(self.folder, "meta.json"), "w") as f:
-            json.dump(self.meta, f, indent=2)
+STORAGE_CODE = ["medsec/store", "medsec/services/records.py"]  # data written by other code is rebuilt
 
 
 def build(data: Dataset, launcher: Launcher, wanted: dict) -> None:
@@ -157,52 +65,11 @@ def build(data: Dataset, launcher: Launcher, wanted: dict) -> None:
     for name, run in imports.items():
         if json.loads(run.out)["imported"] != patients:
             sys.exit(f"bench: {name} import did not import {patients} patients: {run.out!r}")
-    data.meta["imports"] = {name: {"ms": run.ms, "rss_mb": run.rss_mb} for name, run in imports.items()}
+    data.meta["imports"] = {name: timing(run) for name, run in imports.items()}
     data.save()
 
 
-# -- cases ----------------------------------------------------------------------
-@dataclass
-class Target:
-    """A goal for one command: an absolute time and/or a ratio to the reference."""
-
-    max_ms: float | None = None
-    max_ratio: float | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.max_ms is not None:
-            parts.append(f"<{self.max_ms / 1000:g} s" if self.max_ms >= 1000 else f"<{self.max_ms:g} ms")
-        if self.max_ratio is not None:
-            parts.append(f"<={self.max_ratio:g}x ref")
-        return " & ".join(parts) or "-"
-
-    def met(self, ms: float, ratio: float) -> bool:
-        return ((self.max_ms is None or ms < self.max_ms)
-                and (self.max_ratio is None or ratio <= self.max_ratio))
-
-
-@dataclass
-class Case:
-    """One command, its reference, its target, and how to check they agree."""
-
-    name: str
-    medsec: Callable[[int], list[str]]  # run number -> argv (add needs a new patient each run)
-    ref: Callable[[int], list[str]]
-    target: Target | None = None
-    same_answer: Callable[[bytes, bytes], bool] | None = None
-
-
-def letters(n: int) -> str:
-    """A number written in letters (0 'a', 1 'b', 26 'ba' ...): patient names may not hold digits."""
-    out = ""
-    while True:
-        n, digit = divmod(n, 26)
-        out = chr(ord("a") + digit) + out
-        if n == 0:
-            return out
-
-
+# -- patient cases ----------------------------------------------------------------
 def same_records(medsec_out: bytes, ref_out: bytes) -> bool:
     """Both printed the same patients (a list or one object), in the same order.
 
@@ -217,7 +84,7 @@ def same_records(medsec_out: bytes, ref_out: bytes) -> bool:
 
 
 def cases(data: Dataset) -> list[Case]:
-    """The measured commands at this scale."""
+    """The measured patient commands at this scale."""
     q = data.meta["queries"]
     show_id = f"P{data.meta['patients'] // 2}"
     token = random.SystemRandom().getrandbits(40)  # added patients differ from earlier benches'
@@ -247,41 +114,11 @@ def cases(data: Dataset) -> list[Case]:
     ]
 
 
-# -- measuring --------------------------------------------------------------------
-def measure(case: Case, launcher: Launcher, runs: int) -> dict:
-    """One warm-up, then `runs` alternating medsec/reference runs; medians and peaks."""
-    samples: dict[str, list[Run]] = {"medsec": [], "ref": []}
-    for i in range(runs + 1):
-        for side, argv in (("medsec", case.medsec(i)), ("ref", case.ref(i))):
-            run = launcher.checked(argv)
-            if i > 0:
-                samples[side].append(run)
-    row = summarize(case.name, samples, case.target)
-    if case.same_answer is not None:
-        row["same_answer"] = case.same_answer(samples["medsec"][-1].out, samples["ref"][-1].out)
-    return row
-
-
-def summarize(name: str, samples: dict[str, list[Run]], target: Target | None) -> dict:
-    row: dict = {"command": name}
-    for side, side_runs in samples.items():
-        row[side] = {"median_ms": statistics.median(r.ms for r in side_runs),
-                     "peak_rss_mb": max(r.rss_mb for r in side_runs),
-                     "runs_ms": [round(r.ms, 1) for r in side_runs]}
-    row["ratio"] = row["medsec"]["median_ms"] / row["ref"]["median_ms"]
-    row["target"] = target.describe() if target else "-"
-    if target:
-        row["result"] = "PASS" if target.met(row["medsec"]["median_ms"], row["ratio"]) else "FAIL"
-    return row
-
-
 def import_row(data: Dataset) -> dict:
     """The imports timed when the data was built (once each)."""
     n = data.meta["patients"]
-    timed = data.meta["imports"]
-    samples = {side: [Run(t["ms"], t["rss_mb"], 0, b"", b"")] for side, t in timed.items()}
-    row = summarize(f"patient import {n:,} rows (once; ref: executemany)", samples,
-                    Target(max_ms=IMPORT_MS_PER_100K * n / 100_000))
+    row = once_row(f"patient import {n:,} rows (once; ref: executemany)", data.meta["imports"],
+                   Target(max_ms=IMPORT_MS_PER_100K * n / 100_000))
     row["measured"] = data.meta["built"]
     return row
 
@@ -310,9 +147,13 @@ def machine() -> dict:
 def print_table(rows: list[dict]) -> None:
     headers = ["command", "medsec ms", "ref ms", "ratio", "medsec RSS MB", "ref RSS MB", "target",
                "result"]
-    body = [[r["command"], f"{r['medsec']['median_ms']:,.0f}", f"{r['ref']['median_ms']:,.0f}",
-             f"{r['ratio']:.2f}x", f"{r['medsec']['peak_rss_mb']:.0f}", f"{r['ref']['peak_rss_mb']:.0f}",
-             r["target"], r.get("result", "")] for r in rows]
+
+    def ref(r: dict, key: str, form: str) -> str:
+        return format(r["ref"][key], form) if "ref" in r else "-"
+
+    body = [[r["command"], f"{r['medsec']['median_ms']:,.0f}", ref(r, "median_ms", ",.0f"),
+             f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-", f"{r['medsec']['peak_rss_mb']:.0f}",
+             ref(r, "peak_rss_mb", ".0f"), r["target"], r.get("result", "")] for r in rows]
     widths = [max(len(str(line[i])) for line in [headers] + body) for i in range(len(headers))]
     for line in [headers, ["-" * w for w in widths]] + body:
         cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w)
@@ -327,41 +168,102 @@ def write_results(report: dict) -> None:
         f.write("\n")
 
 
-def main() -> int:
+def storage_digest() -> str:
+    """A digest of medsec's storage code (STORAGE_CODE): data written by other code may read differently."""
+    root = os.path.dirname(BENCH)
+    digest = hashlib.sha256()
+    for rel in STORAGE_CODE:
+        path = os.path.join(root, rel)
+        names = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".py")) \
+            if os.path.isdir(path) else [path]
+        for name in names:
+            with open(name, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="medsec latency and memory against an indexed SQLite.")
     parser.add_argument("--patients", type=int, default=100_000, help="scale (default: 100000)")
+    parser.add_argument("--appointments", type=int, default=1_000_000,
+                        help="appointments over 24 months (default: 1000000)")
     parser.add_argument("--runs", type=int, default=7, help="timed runs per command (default: 7)")
     parser.add_argument("--seed", type=int, default=20261126, help="data generator seed")
     parser.add_argument("--rebuild", action="store_true", help="regenerate and re-import the data")
+    parser.add_argument("--skip-appointments", action="store_true",
+                        help="no appointment build and no calendar commands")
+    parser.add_argument("--skip-reminders", action="store_true", help="no reminder run")
     args = parser.parse_args()
     if args.patients < 1000 or args.runs < 1:
         parser.error("--patients must be at least 1000 and --runs at least 1")
+    most = appt_bench.max_appointments(args.patients)
+    if not args.skip_appointments and not 1000 <= args.appointments <= most:
+        parser.error(f"--appointments must be from 1000 to {most:,} for {args.patients:,} patients "
+                     f"(a patient is booked at most once a day); or --skip-appointments")
+    return args
 
+
+def prepare(data: Dataset, launcher: Launcher, args: argparse.Namespace) -> None:
+    """The dataset at this scale: reused while it matches, else (re)built."""
+    wanted = {"patients": args.patients, "seed": args.seed, "version": DATA_VERSION,
+              "storage": storage_digest()}
+    with_appointments = not args.skip_appointments
+    reusable = not args.rebuild and data.load(wanted)
+    if reusable and with_appointments and "appointments" in data.meta:
+        # appointments cannot be taken out again: other ones need a fresh dataset
+        reusable = appt_bench.is_current(data.meta, args.appointments, args.seed)
+    if not reusable:
+        build(data, launcher, wanted)
+    if with_appointments and "appointments" not in data.meta:
+        appt_bench.build(data, launcher, args.appointments, args.seed)
+
+
+def report(rows: list[dict], data: Dataset, info: dict) -> int:
+    """The table and notes; 1 when medsec and the reference disagreed anywhere."""
+    print_table(rows)
+    disagree = [r["command"] for r in rows if r.get("same_answer") is False]
+    for name in disagree:
+        print(f"MISMATCH: medsec and the reference gave different answers for {name}")
+    for r in rows:
+        if "received" in r:
+            print(f"\nreminders: {r['sent']:,} sent, {r['received']:,} received by the SMTP server, "
+                  f"exit code {r['exit_code']}")
+    print(f"\nimport timed when the data was built ({data.meta['built']}, "
+          f"medsec {data.meta['built_from']}); --rebuild re-times it")
+    if "appointments" in data.meta:
+        built = data.meta["appointments"]
+        print(f"appointments: {built['count']:,} from {built['first_day']} to {built['last_day']}, "
+              f"{len(built['providers'])} providers, written {built['built']}")
+    print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
+    return 1 if disagree else 0
+
+
+def main() -> int:
+    args = parse_args()
     info = machine()
     print(f"machine: {info['nproc']} cpus, python {info['python']}, {info['platform']}, "
           f"load {info['loadavg_start']}; medsec {info['medsec_source']}")
     data = Dataset(os.path.join(DATA, f"p{args.patients}"))
-    wanted = {"patients": args.patients, "seed": args.seed, "version": DATA_VERSION}
     with Launcher(data.env) as launcher:
-        if args.rebuild or not data.load(wanted):
-            build(data, launcher, wanted)
+        prepare(data, launcher, args)
         floor = [launcher.checked([PYTHON, "-c", "pass"]) for _ in range(args.runs)]
         print(f"medsec: {MEDSEC}\ndata: {data.folder} ({args.patients:,} patients)")
         print(f"python -c pass: {statistics.median(r.ms for r in floor):.0f} ms, "
               f"{max(r.rss_mb for r in floor):.0f} MB; runs per command: 1 warm-up + {args.runs} "
               f"(median ms, peak RSS)\n", flush=True)
-        rows = [measure(case, launcher, args.runs) for case in cases(data)] + [import_row(data)]
+        measured = cases(data)
+        if not args.skip_appointments:
+            measured += appt_bench.cases(data, launcher, args.runs)
+        rows = [measure(case, launcher, args.runs) for case in measured] + [import_row(data)]
+    if not args.skip_appointments:
+        rows += appt_bench.build_rows(data.meta)
+    if not args.skip_reminders:
+        rows.append(remind_bench.measure(args.seed))
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    print_table(rows)
-    disagree = [r["command"] for r in rows if r.get("same_answer") is False]
-    for name in disagree:
-        print(f"MISMATCH: medsec and the reference printed different records for {name}")
-    print(f"\nimport timed when the data was built ({data.meta['built']}, "
-          f"medsec {data.meta['built_from']}); --rebuild re-times it")
-    print(f"load at the end: {info['loadavg_end']}")
+    code = report(rows, data, info)
     write_results({"machine": info, "args": vars(args), "data": data.meta, "rows": rows})
     print(f"results: {os.path.relpath(RESULTS)}")
-    return 1 if disagree else 0
+    return code
 
 
 if __name__ == "__main__":
