@@ -1,0 +1,117 @@
+"""X12 syntax shared by the 837P writer and the 835 reader: delimiters, text, numbers, dates."""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+# X12 "R" (decimal) values: an optional minus, digits, an optional point. No
+# exponent, sign "+", thousands separator or currency symbol.
+R_NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+# Characters outside the X12 basic character set (uppercase letters, digits,
+# space and a few marks) that receivers may refuse; they become spaces.
+NOT_BASIC = re.compile(r"[^A-Z0-9 !\"&'()+,\-./;?=]")
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    """The four separators an interchange declares in its ISA segment."""
+
+    element: str = "*"
+    repetition: str = "^"
+    component: str = ":"
+    segment: str = "~"
+
+    def all(self) -> set[str]:
+        return {self.element, self.repetition, self.component, self.segment}
+
+
+WRITE = Delimiters()
+
+
+def text(value, limit: int | None = None) -> str:
+    """`value` as X12 data: uppercase ASCII in the basic character set, one
+    space between words, cut to `limit`.
+
+    Accents are dropped (JOSÉ -> JOSE) rather than refused, and the writer's
+    delimiters can never survive (they are not in the basic set), so a name
+    with '*' or '~' cannot split a segment.
+    """
+    plain = unicodedata.normalize("NFKD", str(value or "")).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"\s+", " ", NOT_BASIC.sub(" ", plain.upper())).strip()
+    return cleaned[:limit].rstrip() if limit else cleaned
+
+
+def digits(value) -> str:
+    """Only the digits of `value` (ZIP codes, tax ids, phone numbers)."""
+    return re.sub(r"\D", "", str(value or ""))
+
+
+def segment(seg_id: str, *elements, d: Delimiters = WRITE) -> str:
+    """One segment without its terminator.
+
+    An element is a string or a list of components (a composite). Trailing
+    empty components and elements are dropped, interior ones kept, because
+    position carries meaning (`SV1*HC:99213*125*UN*1***1:2`).
+    """
+    out = []
+    for element in elements:
+        if isinstance(element, (list, tuple)):
+            parts = [str(c or "") for c in element]
+            while parts and not parts[-1]:
+                parts.pop()
+            element = d.component.join(parts)
+        out.append(str(element if element is not None else ""))
+    while out and not out[-1]:
+        out.pop()
+    return d.element.join([seg_id, *out])
+
+
+def decimal_of(value, where: str) -> Decimal:
+    """A money or quantity string as an exact Decimal; ValueError naming `where`."""
+    raw = str(value).strip()
+    if not R_NUMBER.fullmatch(raw):
+        raise ValueError(f"{where} {value!r} is not a number")
+    try:
+        return Decimal(raw)
+    except InvalidOperation:  # pragma: no cover - the regex already refused it
+        raise ValueError(f"{where} {value!r} is not a number") from None
+
+
+def money(value, where: str) -> str:
+    """An X12 amount as medsec's money string: '80' and '80.5' -> '80.00', '80.50'.
+
+    More than two decimals is refused rather than rounded: rounding money
+    silently would post a different amount than the payer paid.
+    """
+    amount = decimal_of(value, where)
+    if amount != amount.quantize(CENT):
+        raise ValueError(f"{where} {value!r} has more than two decimals")
+    return str(amount.quantize(CENT))
+
+
+def x12_number(value) -> str:
+    """A Decimal-able value in X12's shortest form: '125.00' -> '125', '80.50' -> '80.5'.
+
+    X12 "R" values carry no insignificant zeros; pyx12 and receivers take
+    both forms, but the short one is what the implementation guides show.
+    """
+    amount = Decimal(str(value))
+    if amount == amount.to_integral_value():
+        return str(amount.quantize(Decimal(1)))
+    return format(amount.normalize(), "f")
+
+
+def d8(iso: str) -> str:
+    """ISO date '2026-11-20' -> X12 D8 '20261120' (refusing an impossible date)."""
+    return date.fromisoformat(str(iso)[:10]).strftime("%Y%m%d")
+
+
+def iso_date(ccyymmdd: str, where: str) -> str:
+    """X12 D8 '20261120' -> ISO '2026-11-20'; ValueError naming `where`."""
+    try:
+        return datetime.strptime(ccyymmdd, "%Y%m%d").date().isoformat()
+    except ValueError:
+        raise ValueError(f"{where} {ccyymmdd!r} is not a CCYYMMDD date") from None
