@@ -113,8 +113,8 @@ def get_plugin_manager(disabled: list[str] | None = None, extra: list[str] | Non
         except PluginError:
             raise
         except pluggy.PluginValidationError as e:
-            raise PluginError(f"plugin {name!r} ({source}): {str(e).splitlines()[0]}",
-                              hint=f"fix the plugin or disable it with MEDSEC_DISABLE_PLUGINS={name}") from None
+            raise PluginError(f"plugin {name!r} ({source}): {' '.join(str(e).split())}",
+                              hint=f"disable it with MEDSEC_DISABLE_PLUGINS={name}") from e
         except Exception as e:
             raise PluginError(f"plugin {name!r} ({ref}) failed to load: {type(e).__name__}: {e}",
                               hint=f"disable it with MEDSEC_DISABLE_PLUGINS={name}") from e

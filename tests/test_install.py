@@ -38,10 +38,12 @@ def installed(tmp_path_factory):
         capture_output=True, text=True, cwd=base)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-    # The dependencies: this interpreter's path, minus the checkout. Under -S no
+    # The dependencies: this interpreter's path, minus the checkout (a .venv
+    # inside the checkout still counts: it holds the dependencies). Under -S no
     # .pth file runs, so an editable install of the checkout stays inert.
+    venv = Path(sys.prefix).resolve()
     deps = [p for p in sys.path if p and os.path.isdir(p)
-            and not Path(p).resolve().is_relative_to(ROOT)]
+            and (not Path(p).resolve().is_relative_to(ROOT) or Path(p).resolve().is_relative_to(venv))]
 
     work = base / "work"  # the current directory: outside the repository
     work.mkdir()
