@@ -8,6 +8,7 @@ over English. A variable the template uses but the message lacks is an
 error when rendering (and so at preview time), never a blank in a letter.
 """
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -43,7 +44,10 @@ class Rendered:
     html: str | None
 
 
+@functools.lru_cache(maxsize=8)
 def _environment(data_dir: str | None):
+    """One environment per data directory and process, so each template is
+    compiled once per batch (Jinja reloads a file whose mtime changed)."""
     from jinja2 import FileSystemLoader, StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 

@@ -71,7 +71,9 @@ def calendar(meeting: dict, schedule, method: str) -> bytes:
                            "partstat": "NEEDS-ACTION", "rsvp": "TRUE"})
         event.add("attendee", who)
     cal.add_component(event)
-    cal.add_missing_timezones()
+    from medsec.services.calendar_ics import add_timezones
+
+    add_timezones(cal)
     return cal.to_ical()
 
 

@@ -109,7 +109,9 @@ def appointment_ics(app, appt: dict, schedule, summary: str) -> bytes:
     if practice["address"]:
         event.add("location", f"{practice['name']}, {practice['address']}")
     cal.add_component(event)
-    cal.add_missing_timezones()
+    from medsec.services.calendar_ics import add_timezones
+
+    add_timezones(cal)
     return cal.to_ical()
 
 

@@ -119,12 +119,7 @@ def deliver(msg: EmailMessage, settings: dict, label: str = "email") -> None:
     if username and password is None:
         raise DeliveryError(f"{label}: username is set but password_env is not", temporary=False)
     where = f"{host}:{port}"
-    try:
-        # Certificates are verified: these messages carry patient information.
-        context = ssl.create_default_context(cafile=settings.get("cafile") or None)
-    except (OSError, ssl.SSLError) as e:
-        raise DeliveryError(f"{label}: cannot use cafile {settings.get('cafile')}: {e}",
-                            temporary=False) from e
+    context = tls_context(settings.get("cafile"), label) if security != "none" else None
     try:
         if security == "ssl":
             smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
@@ -158,6 +153,25 @@ def deliver(msg: EmailMessage, settings: dict, label: str = "email") -> None:
         # Refused, timed out, disconnected, DNS failure: the network may recover.
         raise DeliveryError(f"{label}: cannot reach {where}: {e or type(e).__name__}",
                             temporary=True) from e
+
+
+_contexts: dict[str | None, ssl.SSLContext] = {}
+
+
+def tls_context(cafile: str | None, label: str) -> ssl.SSLContext:
+    """A verifying TLS context, made once per CA file and process.
+
+    Certificates are always verified: these messages carry patient
+    information. Loading the system's CA store costs ~20 ms, which a batch
+    of a thousand reminders would pay a thousand times.
+    """
+    key = cafile or None
+    if key not in _contexts:
+        try:
+            _contexts[key] = ssl.create_default_context(cafile=key)
+        except (OSError, ssl.SSLError) as e:
+            raise DeliveryError(f"{label}: cannot use cafile {cafile}: {e}", temporary=False) from e
+    return _contexts[key]
 
 
 def _text(text) -> str:
