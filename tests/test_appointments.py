@@ -262,3 +262,30 @@ def test_merge_moves_appointments_to_the_survivor(clinic):
     assert clinic.json("appt", "list", "--patient", "P1")[0]["patient_id"] == "P1"
     assert clinic.json("appt", "waitlist", "list")[0]["patient_id"] == "P1"
     assert clinic("check").exit_code == 0
+
+
+def test_each_provider_day_is_its_own_file_and_moves_with_the_visit(clinic):
+    """A provider's day sheet reads one small file; a visit moved to another
+    provider or day moves file, and every read and `check` follow it."""
+    a1 = clinic.json("appt", "book", "P1", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")
+    clinic.ok("appt", "book", "P2", "--provider", "S2", "--at", f"{FRI} 09:00", "--type", "follow-up")
+    day = clinic.home / "appointments" / "2026" / FRI
+    assert sorted(p.name for p in day.iterdir()) == ["S1.json", "S2.json"]
+    assert [r["id"] for r in clinic.json("appt", "day", FRI, "--provider", "S2")] == ["A2"]
+    # S2 is busy at 09:00; the patient's own visit does not block itself
+    busy = clinic("appt", "reschedule", a1["id"], "--at", f"{FRI} 09:00", "--provider", "S2")
+    assert busy.exit_code == 1 and "S2 is booked 09:00-09:20 (A2)" in busy.stderr
+    refused = clinic("appt", "reschedule", a1["id"], "--at", f"{FRI} 10:00", "--provider", "S3")
+    assert refused.exit_code == 2 and "does not perform follow-up" in refused.stderr
+    moved = clinic.json("appt", "reschedule", a1["id"], "--at", "2026-11-30 10:00", "--provider", "S2")
+    assert (moved["provider"], moved["start"]) == ("S2", "2026-11-30T10:00:00-05:00")
+    assert moved["history"][-1]["previous_provider"] == "S1"
+    assert json.loads((day / "S1.json").read_text())["_default"] == {}
+    assert [r["id"] for r in clinic.json("appt", "day", "2026-11-30", "--provider", "S2")] == ["A1"]
+    assert [a["id"] for a in clinic.json("appt", "list", "--patient", "P1", "--from", FRI, "--to", "2026-12-31")] \
+        == ["A1"]
+    assert clinic.json("appt", "show", "A1")["provider"] == "S2"
+    # the patient cannot be in two places: P1 at S2 10:00 blocks P1 with S1 at 10:10
+    clash = clinic("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-30 10:10", "--type", "follow-up")
+    assert clash.exit_code == 1 and "P1 already has A1 at 10:00" in clash.stderr
+    assert clinic.json("check") == []

@@ -150,11 +150,12 @@ def cancel(app, fmt, appt_id, reason, series):
 @click.option("--at", "at", required=True)
 @click.option("--reason", default="")
 @click.option("--series", is_flag=True, help="Move this and every later occurrence by the same shift.")
+@click.option("--provider", default=None, help="Move to this provider (who must perform the type).")
 @output_options
 @pass_app
-def reschedule(app, fmt, appt_id, at, reason, series):
-    """Move an appointment (or the rest of its series)."""
-    records = svc.reschedule(app, appt_id, at, reason, series)
+def reschedule(app, fmt, appt_id, at, reason, series, provider):
+    """Move an appointment (or the rest of its series), to another provider with --provider."""
+    records = svc.reschedule(app, appt_id, at, reason, series, provider=provider)
     render(records if series else records[0], fmt, svc.LIST_COLUMNS)
 
 

@@ -8,7 +8,7 @@ from medsec.services import waitlist
 from medsec.services.patients import get_patient
 from medsec.services.records import APPOINTMENTS
 from medsec.services.scheduling import (
-    Schedule, conflicts, find_slots, free_room, needs_room, room_free,
+    Schedule, conflicts, find_slots, free_room, hold, needs_room, room_free,
 )
 
 STATUSES = ["booked", "confirmed", "arrived", "roomed", "seen", "checked-out", "cancelled", "no-show",
@@ -49,22 +49,25 @@ def list_appointments(app, *, start: date, end: date, provider: str | None = Non
     if status and status not in STATUSES:
         raise InvalidInput(f"unknown status {status!r}", hint=f"one of {', '.join(STATUSES)}")
     view = app.store.snapshot()
+    provider = provider.upper() if provider else None
     if patient:
         patient = get_patient(app, patient, view=view)["id"]
-        days = sorted({d for d in _patient_days(view, patient) if start.isoformat() <= d <= end.isoformat()})
+        first, last = start.isoformat(), end.isoformat()
+        files = sorted({APPOINTMENTS.place_shard(place) for place in _patient_places(view, patient)
+                        if first <= place[:10] <= last})
+        found = [a for rel in files for a in view.records_in(rel)]
     else:
-        days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-    provider = provider.upper() if provider else None
+        found = [a for i in range((end - start).days + 1)
+                 for a in view.day(APPOINTMENTS, (start + timedelta(days=i)).isoformat(), provider)]
     out = []
-    for day in days:
-        for appt in view.day(APPOINTMENTS, day):
-            if provider and appt.get("provider") != provider:
-                continue
-            if patient and appt.get("patient_id") != patient:
-                continue
-            if status and appt["status"] != status:
-                continue
-            out.append(appt)
+    for appt in found:
+        if provider and appt.get("provider") != provider:
+            continue
+        if patient and appt.get("patient_id") != patient:  # index hits are verified here
+            continue
+        if status and appt["status"] != status:
+            continue
+        out.append(appt)
     out.sort(key=lambda a: (a["start"], a["provider"], int(a["id"][1:])))
     if limit:
         out = out[:limit]
@@ -72,16 +75,12 @@ def list_appointments(app, *, start: date, end: date, provider: str | None = Non
     return out
 
 
-def _patient_days(view, patient_id: str) -> set[str]:
+def _patient_places(view, patient_id: str) -> set[str]:
+    """Where the patient's appointments live (day/provider), from the indexes alone."""
     from medsec.services.records import _bucket
 
     ids = view.index("appt-patient", _bucket(patient_id, 100)).get(patient_id, [])
-    days = set()
-    for appt_id in ids:
-        record = view.get(APPOINTMENTS, appt_id)
-        if record and record.get("patient_id") == patient_id:  # verified against the record
-            days.add(record["start"][:10])
-    return days
+    return {place for place in (view.locate(APPOINTMENTS, i) for i in ids) if place}
 
 
 # -- booking ----------------------------------------------------------------
@@ -156,9 +155,8 @@ def book(app, patient_id: str, *, provider: str, at: str, type_name: str, room: 
                 continue
             planned.append((moment, end, chosen or ""))
             # later occurrences of the series must not collide with this one
-            cache[moment.date()] = cache.get(moment.date(), []) + [{
-                "id": "new", "start": moment.isoformat(), "end": end.isoformat(), "status": "booked",
-                "provider": provider, "patient_id": patient["id"], "room": chosen or "", "type": type_name}]
+            hold(cache, {"start": moment.isoformat(), "end": end.isoformat(), "provider": provider,
+                         "patient_id": patient["id"], "room": chosen or "", "type": type_name})
         if problems:
             hint = _next_free_hint(txn, schedule, provider, type_name, start, duration)
             if len(starts) == 1:
@@ -269,8 +267,9 @@ def cancel(app, appt_id: str, reason: str = "", series: bool = False) -> list[di
 
 
 def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = False,
-               allow_past: bool = False) -> list[dict]:
-    """Move one appointment (or the rest of its series by the same shift)."""
+               allow_past: bool = False, provider: str | None = None) -> list[dict]:
+    """Move one appointment (or the rest of its series by the same shift),
+    to another provider too when `provider` is given."""
     schedule = Schedule.load(app)
     new_start = clock.parse_datetime(at, schedule.tz, "--at")
     if not allow_past and new_start < schedule.now:
@@ -281,6 +280,7 @@ def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = Fals
         targets = [t for t in targets if t["status"] in ("booked", "confirmed")]
         if not targets:
             raise Refused(f"{first['id']} is {first['status']}; only booked or confirmed visits can move")
+        new_provider = schedule.check_performer(provider, first["type"])["id"] if provider else None
         first_start = datetime.fromisoformat(first["start"]).astimezone(schedule.tz)
         moving = {t["id"] for t in targets}
         cache: dict = {}
@@ -300,23 +300,26 @@ def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = Fals
             if room is None:
                 problems.append(f"{moment:%Y-%m-%d %H:%M}: no room for {old['type']} is free")
                 continue
-            found = conflicts(txn, schedule, provider=old["provider"], patient=old.get("patient_id"),
+            who = new_provider or old["provider"]
+            found = conflicts(txn, schedule, provider=who, patient=old.get("patient_id"),
                               type_name=old["type"], start=moment, end=end, room=room or "",
                               exclude=moving, day_cache=cache)
             if found:
                 problems.append(f"{moment:%Y-%m-%d %H:%M}: {'; '.join(found)}")
                 continue
+            change = {"previous": old["start"], "reason": reason}
+            if who != old["provider"]:
+                change["previous_provider"] = old["provider"]
             record = {**old, "start": clock.iso(moment), "end": clock.iso(end), "room": room or "",
-                      "status": "booked", "updated": clock.iso(schedule.now),
-                      "history": old["history"] + [_history(app, "rescheduled", status="booked",
-                                                            previous=old["start"], reason=reason)]}
+                      "provider": who, "status": "booked", "updated": clock.iso(schedule.now),
+                      "history": old["history"] + [_history(app, "rescheduled", status="booked", **change)]}
             if old.get("series_id"):
                 # which occurrence of the series' rule this was (iCalendar RECURRENCE-ID)
                 record["recurrence_id"] = old.get("recurrence_id") or old["start"]
             updated.append(record)
-            cache[moment.date()] = cache.get(moment.date(), []) + [record]
+            hold(cache, record)
         if problems:
-            hint = _next_free_hint(txn, schedule, first["provider"], first["type"], new_start, None)
+            hint = _next_free_hint(txn, schedule, new_provider or first["provider"], first["type"], new_start, None)
             raise Refused(f"cannot reschedule: {problems[0].split(': ', 1)[1]}", hint=hint,
                           details=problems if len(problems) > 1 else None)
         txn.put_many(APPOINTMENTS, updated, {o["id"]: o for o in targets})

@@ -30,9 +30,7 @@ def day_sheet(app, day: date, provider: str | None = None) -> list[dict]:
     provider = schedule.member(provider)["id"] if provider else None
     view = app.store.snapshot()
     rows = []
-    for appt in sorted(view.day(APPOINTMENTS, day.isoformat()), key=lambda a: (a["start"], a["provider"])):
-        if provider and appt["provider"] != provider:
-            continue
+    for appt in sorted(view.day(APPOINTMENTS, day.isoformat(), provider), key=lambda a: (a["start"], a["provider"])):
         name = ""
         if appt.get("patient_id"):
             patient = get_patient(app, appt["patient_id"], view=view)

@@ -14,7 +14,7 @@ from medsec import __version__, clock
 from medsec.errors import InvalidInput, Refused
 from medsec.services.patients import get_patient
 from medsec.services.records import APPOINTMENTS, uid_shard
-from medsec.services.scheduling import HOLD, Schedule, conflicts
+from medsec.services.scheduling import HOLD, Schedule, conflicts, hold
 from medsec.store.files import write_atomic
 
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(;[A-Za-z0-9-]+=(\"[^\"]*\"|[^;:,\"]*)(,(\"[^\"]*\"|[^;:,\"]*))*)*:")
@@ -307,8 +307,7 @@ def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = F
                           "start": clock.iso(start), "end": clock.iso(end), "room": room,
                           "recurrence_id": recurrence or "", "uid": uid}
                 batch.append(record)
-                cache[start.date()] = cache.get(start.date(), []) + [
-                    {**record, "id": "new", "status": "booked"}]
+                hold(cache, record)
             planned.append((rrule, batch))
         if invalid or problems:
             error = InvalidInput if invalid else Refused

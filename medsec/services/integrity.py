@@ -6,20 +6,11 @@ import os
 import orjson
 
 from medsec import config
+from medsec.errors import InvalidInput
 from medsec.services.records import ALL_KINDS, INDEXES
 from medsec.services.staff import STAFF
 from medsec.store.files import is_temp_name, temp_owner_alive
 from medsec.store.store import COUNTERS, JOURNAL, TABLE
-
-
-def _rebuild_indexes(view) -> dict[str, dict]:
-    """index/<name>/<shard>.json -> contents, derived from the records."""
-    files: dict[str, dict] = {}
-    for kind in ALL_KINDS:
-        for record in view.scan(kind):
-            for name, shard, key in kind.entries(record):
-                files.setdefault(f"index/{name}/{shard}.json", {}).setdefault(key, []).append(record["id"])
-    return files
 
 
 def _id_order(record_id: str) -> tuple[str, int]:
@@ -58,18 +49,25 @@ def _check(store, repair: bool) -> list[dict]:
         report("an interrupted commit is waiting to be rolled forward", JOURNAL)
     view = Transaction(root)  # staged repairs, committed at the end
     max_ids: dict[str, int] = {}
+    # One pass over every record, each shard parsed and dropped (peek): the
+    # indexes they imply and the attachments they name are gathered on the way.
+    expected: dict[str, dict] = {}
+    attachments: list[tuple[str, str]] = []
     for kind in ALL_KINDS:
         for rel in view.shard_files(kind):
             try:
-                table = (view.load(rel) or {}).get(TABLE, {})
+                table = (view.peek(rel) or {}).get(TABLE, {})
             except Exception as e:
                 report(f"not valid JSON: {getattr(e, 'message', e)}", rel)
                 continue
             for doc_id, record in table.items():
                 n = int(doc_id)
-                if record.get("id") != kind.format_id(n) or kind.shard_for(record) != rel:
+                if record.get("id") != kind.format_id(n) or _shard_of(kind, record) != rel:
                     report(f"document {doc_id} holds {record.get('id')!r}: misplaced", rel)
                 max_ids[kind.prefix] = max(max_ids.get(kind.prefix, 0), n)
+                for name, shard, key in _entries(kind, record):
+                    expected.setdefault(f"index/{name}/{shard}.json", {}).setdefault(key, []).append(record["id"])
+                attachments += [(record["id"], a["sha256"]) for a in record.get("attachments", [])]
     if any(p["problem"].startswith("not valid JSON") for p in problems):
         return problems  # indexes cannot be judged against unreadable records
     for member in config.load(root, "staff.yaml").get("staff") or []:
@@ -85,7 +83,6 @@ def _check(store, repair: bool) -> list[dict]:
             fixed_counters[prefix] = top
     if fixed_counters != counters:
         view.stage(COUNTERS, fixed_counters)
-    expected = _rebuild_indexes(view)
     present = {f"index/{name}/{shard}.json" for name in INDEXES for shard in view.index_shards(name)}
     for rel in sorted(present | set(expected)):
         try:
@@ -98,16 +95,12 @@ def _check(store, repair: bool) -> list[dict]:
                 view.stage(rel, _normal(expected[rel]))
             elif repair:
                 os.unlink(os.path.join(root, rel))
-    for kind in ALL_KINDS:
-        for record in view.scan(kind):
-            for attachment in record.get("attachments", []):
-                sha = attachment["sha256"]
-                path = os.path.join(root, "files", sha[:2], sha)
-                if not os.path.exists(path):
-                    report(f"{record['id']}: attachment {sha[:12]}... is missing", f"files/{sha[:2]}/{sha}")
-                elif _sha256(path) != sha:
-                    report(f"{record['id']}: attachment {sha[:12]}... does not match its hash",
-                           f"files/{sha[:2]}/{sha}")
+    for record_id, sha in attachments:
+        path = os.path.join(root, "files", sha[:2], sha)
+        if not os.path.exists(path):
+            report(f"{record_id}: attachment {sha[:12]}... is missing", f"files/{sha[:2]}/{sha}")
+        elif _sha256(path) != sha:
+            report(f"{record_id}: attachment {sha[:12]}... does not match its hash", f"files/{sha[:2]}/{sha}")
     for folder, _dirs, names in os.walk(root):
         for name in names:
             if is_temp_name(name) and not temp_owner_alive(name):
@@ -127,6 +120,20 @@ def _check(store, repair: bool) -> list[dict]:
     if repair and view.touched:
         store.commit(view)
     return problems
+
+
+def _shard_of(kind, record: dict) -> str | None:
+    try:
+        return kind.shard_for(record)
+    except (InvalidInput, KeyError):
+        return None  # no start, or a part that cannot name a file: misplaced wherever it is
+
+
+def _entries(kind, record: dict) -> set:
+    try:
+        return kind.entries(record)
+    except (InvalidInput, KeyError):
+        return set()
 
 
 def _sha256(path: str) -> str:

@@ -34,7 +34,10 @@ def uid_shard(uid: str) -> str:
 
 
 def appointment_index_entries(a: dict):
-    """Patient -> appointments, series -> occurrences, iCalendar UID -> appointment."""
+    """Patient -> appointments, series -> occurrences, iCalendar UID -> appointment,
+    "day room" -> appointments (a room's day without reading every provider's)."""
+    if a.get("room"):
+        yield ("appt-room", a["start"][:7], f"{a['start'][:10]} {a['room']}")
     if a.get("patient_id"):
         yield ("appt-patient", _bucket(a["patient_id"], 100), a["patient_id"])
     if a.get("series_id"):
@@ -89,7 +92,8 @@ def lab_result_index_entries(r: dict):
 
 
 PATIENTS = RecordKind("patients", "P", 100, patient_index_entries)
-APPOINTMENTS = RecordKind("appointments", "A", 1000, appointment_index_entries, by_day=True)
+APPOINTMENTS = RecordKind("appointments", "A", 1000, appointment_index_entries, by_day=True,
+                          day_part="provider")
 WAITLIST = RecordKind("waitlist", "W", 100)
 REMINDERS = RecordKind("reminders", "R", 1000, reminder_index_entries)
 CALLS = RecordKind("calls", "T", 500, call_index_entries)
@@ -112,7 +116,7 @@ ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CH
              REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
-           APPOINTMENTS.locator: APPOINTMENTS, "reminder-appt": REMINDERS,
+           "appt-room": APPOINTMENTS, APPOINTMENTS.locator: APPOINTMENTS, "reminder-appt": REMINDERS,
            "reminder-pending": REMINDERS, "call-patient": CALLS, "charge-patient": CHARGES,
            "claim-patient": CLAIMS, "claim-status": CLAIMS, "payment-patient": PAYMENTS,
            "remit-trace": REMITTANCES, "lab-patient": LABS, "lab-filler": LABS,

@@ -5,12 +5,13 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from medsec.errors import InvalidInput, NotFound
 from medsec.services import availability as av
-from medsec.services.records import APPOINTMENTS
+from medsec.services.records import APPOINTMENTS, _bucket
 
 # Statuses whose time is no longer taken.
 FREE_STATUSES = {"cancelled"}
 DEFAULT_PERFORMERS = ["physician"]
 HOLD = "hold"
+PLANNED = "planned"  # the day cache's list of records planned but not stored yet
 
 
 @dataclass
@@ -127,12 +128,12 @@ def conflicts(view, schedule: Schedule, *, provider: str, patient: str | None, t
     `check_hours=False` (calendar imports) checks only double bookings.
     """
     day = start.date()
-    records = _day_records(view, day, day_cache)
+    member = schedule.member(provider)
+    records = _day_records(view, day, day_cache, provider=member["id"], patient=patient, room=room or None)
     _, buffer = schedule.length(type_name)
     wanted = (start, end + buffer)
     problems = []
     closures = av.closed_days(schedule.practice)
-    member = schedule.member(provider)
     if not check_hours:
         pass
     elif day.isoformat() in closures:
@@ -158,17 +159,50 @@ def conflicts(view, schedule: Schedule, *, provider: str, patient: str | None, t
     return problems
 
 
-def _day_records(view, day: date, cache: dict | None) -> list[dict]:
+def _day_records(view, day: date, cache: dict | None, *, provider: str | None = None,
+                 patient: str | None = None, room: str | None = None) -> list[dict]:
+    """The day's appointments that may hold the provider, the patient or the room.
+
+    Each is read where it is cheap: the provider's own file of the day, the
+    patient's appointments through the patient index, the room's through
+    the room index. `taken` picks the ones that matter from the result.
+    """
+    key = (day, provider, patient, room)
+    if cache is not None and key in cache:
+        return cache[key]
+    iso = day.isoformat()
+    found: dict[str, dict] = {}
+    if provider:
+        found.update((a["id"], a) for a in view.day(APPOINTMENTS, iso, provider))
+    wanted = []
+    if patient:
+        wanted += _on_day(view, view.index("appt-patient", _bucket(patient, 100)).get(patient, []), iso)
+    if room:
+        wanted += view.index("appt-room", iso[:7]).get(f"{iso} {room}", [])
+    for appt in view.get_many(APPOINTMENTS, [i for i in wanted if i not in found]):
+        if appt["start"][:10] == iso:  # index hits are verified against the record
+            found[appt["id"]] = appt
+    records = list(found.values())
     if cache is None:
-        return view.day(APPOINTMENTS, day.isoformat())
-    if day not in cache:
-        cache[day] = view.day(APPOINTMENTS, day.isoformat())
-    return cache[day]
+        return records
+    cache[key] = records
+    return records + [r for r in cache.get(PLANNED, ()) if r["start"][:10] == iso]
+
+
+def hold(cache: dict, record: dict) -> None:
+    """Count `record`, planned by this command but not stored yet, as busy in
+    the later checks that share `cache` (the rest of a series or an import)."""
+    cache.setdefault(PLANNED, []).append({**record, "id": "new", "status": "booked"})
+
+
+def _on_day(view, ids: list[str], day: str) -> list[str]:
+    """The ids among `ids` whose locator places them on `day`."""
+    return [i for i in ids if (view.locate(APPOINTMENTS, i) or "")[:10] == day]
 
 
 def room_free(view, schedule: Schedule, type_name: str, room: str, start: datetime, end: datetime,
               exclude: set[str] = frozenset(), day_cache: dict | None = None) -> bool:
-    records = _day_records(view, start.date(), day_cache)
+    records = _day_records(view, start.date(), day_cache, room=room)
     _, buffer = schedule.length(type_name)
     return not any(av.overlaps((start, end + buffer), span)
                    for span, _ in taken(records, schedule, room=room, exclude=exclude))
@@ -199,13 +233,11 @@ def find_slots(view, schedule: Schedule, *, providers: list[str], type_name: str
     cache: dict = {}
     for offset in range(days):
         day = start_day + timedelta(days=offset)
-        records = _day_records(view, day, cache)
         found = []
         for provider in providers:
-            busy = [span for span, _ in taken(records, schedule, provider=provider)]
+            records = _day_records(view, day, cache, provider=provider, patient=patient)
+            busy = [span for span, _ in taken(records, schedule, provider=provider, patient=patient)]
             busy += [span for span, _ in meeting_spans(view, schedule, day, provider)]
-            if patient:
-                busy += [span for span, _ in taken(records, schedule, patient=patient)]
             free = av.subtract(schedule.working(provider, day), busy)
             for start in av.starts_in(free, length + buffer, schedule.step, not_before):
                 room = ""

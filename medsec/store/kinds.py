@@ -1,5 +1,6 @@
 """Record kinds: how a kind's records are named, sharded and indexed."""
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -8,6 +9,7 @@ from medsec.errors import InvalidInput
 # An index entry: (index name, shard name, key). The index file
 # index/<name>/<shard>.json maps key -> sorted list of record ids.
 IndexEntry = tuple[str, str, str]
+_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -16,9 +18,12 @@ class RecordKind:
 
     Ids are `prefix + n`, stored as TinyDB document n. By default record n
     lives in shard `(n - 1) // bucket`, so a lookup by id parses one small
-    file. A `by_day` kind (appointments) lives in one file per day of its
-    `start` instead, so a day's schedule parses one file; its id -> day
-    locator is a derived index like any other.
+    file. A `by_day` kind lives by the day of its `start` instead, so a
+    day's schedule parses one file; with `day_part` (appointments: the
+    provider) each day is a folder holding one file per value of that
+    field, so one provider's day parses a few kilobytes however busy the
+    practice. Where a record lives (its place: the day, or day/part) is
+    kept in the kind's locator, a derived index like any other.
     """
 
     name: str
@@ -28,6 +33,7 @@ class RecordKind:
         default=lambda record: (), compare=False
     )
     by_day: bool = False
+    day_part: str | None = None
 
     def number(self, record_id: str) -> int:
         """The numeric part of an id, accepted case-insensitively."""
@@ -46,13 +52,27 @@ class RecordKind:
     def shard_of(self, n: int) -> str:
         return f"{self.name}/{(n - 1) // self.bucket:05d}.json"
 
-    def day_shard(self, day: str) -> str:
-        return f"{self.name}/{day[:4]}/{day}.json"
+    def day_shard(self, day: str, part: str | None = None) -> str:
+        """The file of one day (of one part of it, for a kind with day_part)."""
+        return self.place_shard(day if part is None else f"{day}/{part}")
+
+    def place_shard(self, place: str) -> str:
+        return f"{self.name}/{place[:4]}/{place}.json"
+
+    def place(self, record: dict) -> str:
+        """A by-day record's place: its day, or day/part."""
+        day = record["start"][:10]
+        if self.day_part is None:
+            return day
+        part = str(record.get(self.day_part) or "")
+        if not _PART.fullmatch(part):
+            raise InvalidInput(f"{self.name[:-1]} {record.get('id')}: {self.day_part} {part!r} cannot name a file")
+        return f"{day}/{part}"
 
     def shard_for(self, record: dict) -> str:
         """The file a record lives in."""
         if self.by_day:
-            return self.day_shard(record["start"][:10])
+            return self.place_shard(self.place(record))
         return self.shard_of(self.number(record["id"]))
 
     @property
@@ -66,5 +86,5 @@ class RecordKind:
         """Every index entry of a record, the day locator included."""
         found = set(self.index_entries(record))
         if self.by_day:
-            found.add((self.locator, self.locator_shard(self.number(record["id"])), record["start"][:10]))
+            found.add((self.locator, self.locator_shard(self.number(record["id"])), self.place(record)))
         return found

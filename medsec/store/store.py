@@ -86,8 +86,8 @@ class Snapshot:
             doc = self.db(kind.shard_of(n)).get(doc_id=n)
             return dict(doc) if doc is not None else None
         for attempt in (1, 2):
-            day = self._locate(kind, n)
-            doc = self.db(kind.day_shard(day)).get(doc_id=n) if day else None
+            place = self.locate(kind, record_id)
+            doc = self.db(kind.place_shard(place)).get(doc_id=n) if place else None
             if doc is not None or attempt == 2 or not os.path.exists(self.path(JOURNAL)):
                 return dict(doc) if doc is not None else None
             # A commit is moving records and their locator right now: wait
@@ -100,12 +100,13 @@ class Snapshot:
             Store(self.root).recover()
         self._cache.clear()
 
-    def _locate(self, kind: RecordKind, n: int) -> str | None:
-        """The day a by-day record lives on, from the locator index."""
+    def locate(self, kind: RecordKind, record_id: str) -> str | None:
+        """A by-day record's place (day, or day/part) from the locator index; unverified."""
+        n = kind.number(record_id)
         record_id = kind.format_id(n)
-        for day, ids in self.index(kind.locator, kind.locator_shard(n)).items():
+        for place, ids in self.index(kind.locator, kind.locator_shard(n)).items():
             if record_id in ids:
-                return day
+                return place
         return None
 
     def get_many(self, kind: RecordKind, ids) -> list[dict]:
@@ -149,16 +150,29 @@ class Snapshot:
             years = sorted(y for y in os.listdir(self.path(kind.name)) if y.isdigit())
         except FileNotFoundError:
             return []
-        return [f"{kind.name}/{y}/{n}" for y in years for n in self.listdir(f"{kind.name}/{y}")]
+        if kind.day_part is None:
+            return [f"{kind.name}/{y}/{n}" for y in years for n in self.listdir(f"{kind.name}/{y}")]
+        return [f"{kind.name}/{y}/{d}/{n}" for y in years for d in self._subdirs(f"{kind.name}/{y}")
+                for n in self.listdir(f"{kind.name}/{y}/{d}")]
+
+    def _subdirs(self, rel: str) -> list[str]:
+        with os.scandir(self.path(rel)) as entries:
+            return sorted(e.name for e in entries if e.is_dir())
 
     def records_in(self, rel: str) -> list[dict]:
         """The records of one shard file, in id order."""
         table = (self.load(rel) or {}).get(TABLE, {})
         return [dict(table[doc_id]) for doc_id in sorted(table, key=int)]
 
-    def day(self, kind: RecordKind, day: str) -> list[dict]:
-        """A by-day kind's records on one day (ISO date)."""
-        return self.records_in(kind.day_shard(day))
+    def day(self, kind: RecordKind, day: str, part: str | None = None) -> list[dict]:
+        """A by-day kind's records on one day (ISO date): all of them, or one part's."""
+        if kind.day_part is None:
+            return self.records_in(kind.day_shard(day))
+        if part is not None:
+            return self.records_in(kind.day_shard(day, part))
+        folder = f"{kind.name}/{day[:4]}/{day}"
+        records = [r for n in self.listdir(folder) for r in self.records_in(f"{folder}/{n}")]
+        return sorted(records, key=lambda r: kind.number(r["id"]))
 
     def scan(self, kind: RecordKind) -> Iterator[dict]:
         """Every record of a kind, shard by shard."""
