@@ -16,11 +16,14 @@ bench/apptgen.py into both stores, `medsec check`; day sheet, free slots,
 booking and a patient's list timed like the patient commands. Then the
 reminders (bench/remind_bench.py): one `medsec remind send` of 1,000 due
 reminders to a loopback SMTP server, in a small data directory of its own.
+Then billing (bench/billing_bench.py): `medsec claim batch` of 10,000 claims
+to one 837P (judged by pyx12) and `medsec claim post-remit` of an 835
+answering 1,000 of them, in a data directory of its own.
 
     make bench                                  # 100k patients, 1M appointments
     make bench BENCH_ARGS="--patients 2000 --appointments 20000"     # a quick run
     .venv/bin/python bench/run.py [--patients N] [--appointments N] [--runs 7] [--seed S]
-        [--rebuild] [--skip-appointments] [--skip-reminders]
+        [--rebuild] [--skip-appointments] [--skip-reminders] [--skip-billing] [--only billing|reminders]
 """
 
 import argparse
@@ -36,6 +39,7 @@ import sys
 import time
 
 import appt_bench
+import billing_bench
 import remind_bench
 from datagen import COLUMNS, write_csv
 from harness import (
@@ -193,6 +197,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-appointments", action="store_true",
                         help="no appointment build and no calendar commands")
     parser.add_argument("--skip-reminders", action="store_true", help="no reminder run")
+    parser.add_argument("--skip-billing", action="store_true", help="no claim batch and remittance posting")
+    parser.add_argument("--only", choices=["billing", "reminders"], default=None,
+                        help="run only this part (its own small data directory; no patient dataset)")
     args = parser.parse_args()
     if args.patients < 1000 or args.runs < 1:
         parser.error("--patients must be at least 1000 and --runs at least 1")
@@ -228,6 +235,7 @@ def report(rows: list[dict], data: Dataset, info: dict) -> int:
         if "received" in r:
             print(f"\nreminders: {r['sent']:,} sent, {r['received']:,} received by the SMTP server, "
                   f"exit code {r['exit_code']}")
+    print_checks(rows)
     print(f"\nimport timed when the data was built ({data.meta['built']}, "
           f"medsec {data.meta['built_from']}); --rebuild re-times it")
     if "appointments" in data.meta:
@@ -238,11 +246,32 @@ def report(rows: list[dict], data: Dataset, info: dict) -> int:
     return 1 if disagree else 0
 
 
+def standalone(part: str, args: argparse.Namespace, info: dict) -> int:
+    """`--only billing|reminders`: that part alone, in its own data directory."""
+    rows = billing_bench.measure(args.seed) if part == "billing" else [remind_bench.measure(args.seed)]
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    print_table(rows)
+    print_checks(rows)
+    print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
+    write_results({"machine": info, "args": vars(args), "rows": rows})
+    print(f"results: {os.path.relpath(RESULTS)}")
+    return 1 if any(r.get("result") == "FAIL" for r in rows) else 0
+
+
+def print_checks(rows: list[dict]) -> None:
+    """What each billing row verified about its output (pyx12, counts, totals)."""
+    for r in rows:
+        if "checks" in r:
+            print(f"{r['command']}: " + ", ".join(f"{k} {v}" for k, v in r["checks"].items()))
+
+
 def main() -> int:
     args = parse_args()
     info = machine()
     print(f"machine: {info['nproc']} cpus, python {info['python']}, {info['platform']}, "
           f"load {info['loadavg_start']}; medsec {info['medsec_source']}")
+    if args.only:
+        return standalone(args.only, args, info)
     data = Dataset(os.path.join(DATA, f"p{args.patients}"))
     with Launcher(data.env) as launcher:
         prepare(data, launcher, args)
@@ -259,6 +288,8 @@ def main() -> int:
         rows += appt_bench.build_rows(data.meta)
     if not args.skip_reminders:
         rows.append(remind_bench.measure(args.seed))
+    if not args.skip_billing:
+        rows += billing_bench.measure(args.seed)
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     code = report(rows, data, info)
     write_results({"machine": info, "args": vars(args), "data": data.meta, "rows": rows})

@@ -57,13 +57,18 @@ def export(app, claim_id, fmt_name, output, no_mark, usage):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @click.option("--no-mark", is_flag=True)
 @click.option("--usage", type=click.Choice(["T", "P"]), default="T")
-@output_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (--format names the document).")
 @pass_app
-def batch(app, fmt, payer, fmt_name, output, no_mark, usage):
+def batch(app, payer, fmt_name, output, no_mark, usage, as_json):
     """Every ready claim for a payer in one file (one interchange)."""
     from medsec.services.claim_export import batch as run
 
-    render(run(app, payer, fmt_name, output, mark=not no_mark, usage=usage), fmt)
+    result = run(app, payer, fmt_name, output, mark=not no_mark, usage=usage)
+    if as_json:
+        render(result, "json")
+    else:
+        say(f"wrote {result['file']} ({result['format']}, {len(result['claims'])} claims, "
+            f"control {result['control_number']})")
 
 
 @claim.command("list")

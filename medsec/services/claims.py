@@ -64,23 +64,32 @@ def _envelope(practice: dict) -> tuple[dict, dict]:
     return submitter, receiver
 
 
-def _payer(app, payer_id: str) -> dict:
+def _payer_entry(app, payer_id: str) -> dict:
     for p in app.config("payers.yaml").get("payers") or []:
         if str(p["id"]).upper() == payer_id.upper():
-            return {"id": p["id"], "name": _upper(p["name"]), "payer_id": str(p.get("payer_id") or ""),
-                    "address": _address(p.get("address") or {})}
+            return p
     raise InvalidInput(f"unknown payer {payer_id!r}")
 
 
-def _subscriber(patient: dict, coverage: dict) -> dict:
+def _payer(app, payer_id: str) -> dict:
+    """The claim's payer; `filing_indicator` is SBR09 (payers.yaml, commercial CI when not given)."""
+    p = _payer_entry(app, payer_id)
+    return {"id": p["id"], "name": _upper(p["name"]), "payer_id": str(p.get("payer_id") or ""),
+            "address": _address(p.get("address") or {}),
+            "filing_indicator": _upper(p.get("filing_indicator") or "CI")}
+
+
+def _subscriber(app, patient: dict, coverage: dict, rank: str = "primary") -> dict:
+    """The insured; `insurance_type` (SBR05, payers.yaml) only where the payer is not primary."""
     if coverage["relationship"] == "self":
         first, last, dob, sex = patient["first"], patient["last"], patient["dob"], patient["sex"]
     else:
         first, last = _person_name(coverage.get("subscriber") or "")
         dob, sex = coverage.get("subscriber_dob") or "", "U"
+    kind = _payer_entry(app, coverage["payer"]).get("insurance_type") if rank != "primary" else ""
     return {"member_id": coverage["member_id"], "group": coverage.get("group", ""),
             "relationship": coverage["relationship"], "first": _upper(first), "last": _upper(last),
-            "dob": dob, "sex": sex, "address": _address(patient)}
+            "dob": dob, "sex": sex, "address": _address(patient), "insurance_type": str(kind or "")}
 
 
 def _rendering(app, staff_id: str, practice: dict) -> dict:
@@ -132,13 +141,33 @@ def _prior_payers(txn, charges: list[dict], rank: str) -> list[dict]:
     return out
 
 
+def new_claim(app, txn, claim_id: str, patient: dict, coverage: dict, provider: str, charges: list[dict],
+              rank: str, stamp: str, *, practice: dict) -> dict:
+    """The draft claim record for one provider's charges (see docs/claim-model.md)."""
+    submitter, receiver = _envelope(practice)
+    diagnoses, lines = _lines(charges)
+    return {
+        "id": claim_id, "status": "draft", "rank": rank, "frequency": "1", "original_reference": "",
+        "place_of_service": charges[0].get("place_of_service", "11"), "created": stamp, "updated": stamp,
+        "patient_id": patient["id"], "payer_id": coverage["payer"],
+        "billing_provider": _billing_provider(practice), "submitter": submitter, "receiver": receiver,
+        "payer": _payer(app, coverage["payer"]), "subscriber": _subscriber(app, patient, coverage, rank),
+        "patient": {"id": patient["id"], "first": _upper(patient["first"]), "last": _upper(patient["last"]),
+                    "dob": patient["dob"], "sex": patient["sex"], "address": _address(patient)},
+        "rendering_provider": _rendering(app, provider, practice), "referring_provider": None,
+        "diagnoses": diagnoses, "lines": lines, "total": total(l["amount"] for l in lines),
+        "prior_payers": _prior_payers(txn, charges, rank) if rank != "primary" else [],
+        "patient_responsibility": "0.00", "paid": "0.00", "adjudications": [], "submissions": [],
+        "history": [{"at": stamp, "by": app.user, "status": "draft", "note": "created"}],
+    }
+
+
 def create_claims(app, *, patient_id: str | None = None, appt_id: str | None = None,
                   rank: str = "primary") -> list[dict]:
     """One claim per rendering provider from the charges not yet billed to this rank."""
     if bool(patient_id) == bool(appt_id):
         raise InvalidInput("give --patient or --appt")
     practice = app.config("practice.yaml")
-    submitter, receiver = _envelope(practice)
     with app.store.transaction() as txn:
         if appt_id:
             from medsec.services.appointments import get_appointment
@@ -170,21 +199,8 @@ def create_claims(app, *, patient_id: str | None = None, appt_id: str | None = N
         stamp = clock.iso(app.now())
         claims, touched = [], []
         for claim_id, (provider, charges) in zip(ids, groups):
-            diagnoses, lines = _lines(charges)
-            claim = {
-                "id": claim_id, "status": "draft", "rank": rank, "frequency": "1", "original_reference": "",
-                "place_of_service": charges[0].get("place_of_service", "11"), "created": stamp, "updated": stamp,
-                "patient_id": patient["id"], "payer_id": coverage["payer"],
-                "billing_provider": _billing_provider(practice), "submitter": submitter, "receiver": receiver,
-                "payer": _payer(app, coverage["payer"]), "subscriber": _subscriber(patient, coverage),
-                "patient": {"id": patient["id"], "first": _upper(patient["first"]), "last": _upper(patient["last"]),
-                            "dob": patient["dob"], "sex": patient["sex"], "address": _address(patient)},
-                "rendering_provider": _rendering(app, provider, practice), "referring_provider": None,
-                "diagnoses": diagnoses, "lines": lines, "total": total(l["amount"] for l in lines),
-                "prior_payers": _prior_payers(txn, charges, rank) if rank != "primary" else [],
-                "patient_responsibility": "0.00", "paid": "0.00", "adjudications": [], "submissions": [],
-                "history": [{"at": stamp, "by": app.user, "status": "draft", "note": "created"}],
-            }
+            claim = new_claim(app, txn, claim_id, patient, coverage, provider, charges, rank, stamp,
+                              practice=practice)
             claims.append(claim)
             for charge in charges:
                 touched.append(({**charge, "status": "billed", "claims": charge["claims"] + [claim_id]}, charge))
@@ -204,6 +220,39 @@ def get_claim(app, claim_id: str, view=None) -> dict:
 # -- the scrubber -----------------------------------------------------------------
 def scrub(app, claim: dict, today: date) -> list[str]:
     """Everything a clearinghouse would reject, each problem naming its field."""
+    return scrubber(app, today)(claim)
+
+
+def scrubber(app, today: date, claim_format: str | None = None):
+    """scrub() for many claims: configuration, plugins and diagnosis lookups read once.
+
+    `claim_format` is a format the claims are about to be written in: its
+    validate() runs too (once, even when it is also the payer's format).
+    """
+    from medsec.plugins import collect
+
+    payers = {p["id"]: p for p in app.config("payers.yaml").get("payers") or []}
+    formats = collect(app.plugins, "register_claim_formats")
+    diagnoses: dict[str, str] = {}
+
+    def dx(code: str) -> str:
+        if code not in diagnoses:
+            diagnoses[code] = dx_status(app, code)
+        return diagnoses[code]
+
+    def check(claim: dict) -> list[str]:
+        payer = payers.get(claim["payer"]["id"], {})
+        problems = _field_problems(claim, today, dx) + _payer_rules(app, claim, payer)
+        for name in dict.fromkeys([payer.get("claim_format"), claim_format]):
+            if name in formats:
+                problems += [f"{name}: {p}" for p in formats[name].item.validate(claim)]
+        return problems
+
+    return check
+
+
+def _field_problems(claim: dict, today: date, dx) -> list[str]:
+    """The claim's own fields: identifiers, names, addresses, diagnoses, lines."""
     problems = []
     bp = claim["billing_provider"]
     if not npi_valid(bp["npi"]):
@@ -240,7 +289,7 @@ def scrub(app, claim: dict, today: date) -> list[str]:
     if len(claim["diagnoses"]) > MAX_DX:
         problems.append(f"diagnoses: {len(claim['diagnoses'])} codes, at most {MAX_DX}")
     for i, code in enumerate(claim["diagnoses"], 1):
-        status = dx_status(app, code)
+        status = dx(code)
         if status == "unknown":
             problems.append(f"diagnoses[{i}] {code}: not a valid ICD-10-CM code")
         elif status == "header":
@@ -255,21 +304,14 @@ def scrub(app, claim: dict, today: date) -> list[str]:
             problems.append(f"{where}.date {line['date']}: service date in the future")
         if dec(line["amount"]) <= 0:
             problems.append(f"{where}.amount {line['amount']}: must be more than zero")
-    problems += _plugin_edits(app, claim)
     return problems
 
 
-def _plugin_edits(app, claim: dict) -> list[str]:
-    """Payer-specific edits (validate_claim) and what the payer's claim format cannot carry."""
-    from medsec.plugins import collect, hook_results
+def _payer_rules(app, claim: dict, payer: dict) -> list[str]:
+    """Payer-specific edits from plugins (validate_claim)."""
+    from medsec.plugins import hook_results
 
-    payer = next((p for p in app.config("payers.yaml").get("payers") or [] if p["id"] == claim["payer"]["id"]), {})
-    problems = [f"payer rule: {p}" for p in hook_results(app.plugins, "validate_claim", claim=claim, payer=payer)]
-    fmt_name = payer.get("claim_format")
-    formats = collect(app.plugins, "register_claim_formats")
-    if fmt_name in formats:
-        problems += [f"{fmt_name}: {p}" for p in formats[fmt_name].item.validate(claim)]
-    return problems
+    return [f"payer rule: {p}" for p in hook_results(app.plugins, "validate_claim", claim=claim, payer=payer)]
 
 
 def validate(app, claim_id: str) -> dict:
@@ -285,21 +327,34 @@ def validate(app, claim_id: str) -> dict:
     return {**claim, "problems": []}
 
 
-def set_status(app, claim_id: str, status: str, note: str = "", extra: dict | None = None, txn=None) -> dict:
+def moved(app, old: dict, status: str, note: str = "", extra: dict | None = None, stamp: str = "") -> dict:
+    """`old` moved on to `status` with its history; refused where the claim's rules forbid it."""
     if status not in STATUSES:
         raise InvalidInput(f"unknown claim status {status!r}", hint=f"one of {', '.join(STATUSES)}")
+    if status != old["status"] and status not in TRANSITIONS.get(old["status"], set()):
+        allowed = ", ".join(sorted(TRANSITIONS.get(old["status"], set()))) or "none"
+        raise Refused(f"{old['id']} is {old['status']}; it cannot become {status}", hint=f"allowed: {allowed}")
+    stamp = stamp or clock.iso(app.now())
+    return {**old, **(extra or {}), "status": status, "updated": stamp,
+            "history": old["history"] + [{"at": stamp, "by": app.user, "status": status, "note": note}]}
 
+
+def store_changes(app, txn, pairs: list[tuple[dict, dict]]) -> None:
+    """Write changed claims, (new, old) pairs, at once; claim_status_changed fires after the commit."""
+    txn.put_many(CLAIMS, [new for new, _ in pairs], {old["id"]: old for _, old in pairs})
+    changed: dict[str, list[dict]] = {}
+    for new, old in pairs:
+        if new["status"] != old["status"]:
+            changed.setdefault(old["status"], []).append(new)
+    for old_status, records in changed.items():
+        app.after_commit(txn, "claim_status_changed", records, "claim", old_status=old_status)
+
+
+def set_status(app, claim_id: str, status: str, note: str = "", extra: dict | None = None, txn=None) -> dict:
     def change(view):
         old = get_claim(app, claim_id, view=view)
-        if status != old["status"] and status not in TRANSITIONS.get(old["status"], set()):
-            allowed = ", ".join(sorted(TRANSITIONS.get(old["status"], set()))) or "none"
-            raise Refused(f"{old['id']} is {old['status']}; it cannot become {status}", hint=f"allowed: {allowed}")
-        stamp = clock.iso(app.now())
-        record = {**old, **(extra or {}), "status": status, "updated": stamp,
-                  "history": old["history"] + [{"at": stamp, "by": app.user, "status": status, "note": note}]}
-        view.put(CLAIMS, record, old)
-        if status != old["status"]:
-            app.after_commit(view, "claim_status_changed", [record], "claim", old_status=old["status"])
+        record = moved(app, old, status, note, extra)
+        store_changes(app, view, [(record, old)])
         return record
 
     if txn is not None:

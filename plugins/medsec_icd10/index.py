@@ -37,6 +37,7 @@ _NOT_WORD = rb"(?<![a-z0-9])"
 
 _opened: dict[str, "Index"] = {}  # folder -> index read (or built) by this process
 _built: dict[str, tuple] = {}  # package version -> layout built by this process
+_version: list[str] = []  # the installed package's version, found once per process
 
 
 class Index:
@@ -182,6 +183,8 @@ def package_version() -> str:
     Not importlib.metadata (tens of ms) and not the package itself (seconds).
     Raises PluginError when the package is not installed.
     """
+    if _version:
+        return _version[0]
     import importlib.util
 
     spec = importlib.util.find_spec(PACKAGE)
@@ -192,12 +195,13 @@ def package_version() -> str:
                           hint="pip install simple-icd-10-cm, or MEDSEC_DISABLE_PLUGINS=icd10")
     site = os.path.dirname(os.path.dirname(spec.origin))
     stem = f"{PACKAGE}-"
-    for name in os.listdir(site):
-        if name.startswith(stem) and name.endswith(".dist-info"):
-            return name[len(stem):-len(".dist-info")]
-    data = os.path.join(os.path.dirname(spec.origin), "data")
-    size = sum(os.path.getsize(os.path.join(data, n)) for n in os.listdir(data))
-    return f"data{size}"
+    found = [name[len(stem):-len(".dist-info")] for name in os.listdir(site)
+             if name.startswith(stem) and name.endswith(".dist-info")]
+    if not found:
+        data = os.path.join(os.path.dirname(spec.origin), "data")
+        found = [f"data{sum(os.path.getsize(os.path.join(data, n)) for n in os.listdir(data))}"]
+    _version.append(found[0])
+    return found[0]
 
 
 def locations(data_dir: str, version: str) -> list[str]:

@@ -13,6 +13,8 @@ R_NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
 # Characters outside the X12 basic character set (uppercase letters, digits,
 # space and a few marks) that receivers may refuse; they become spaces.
 NOT_BASIC = re.compile(r"[^A-Z0-9 !\"&'()+,\-./;?=]")
+# Text already in that set, words separated by single spaces, no space at either end.
+BASIC_TEXT = re.compile(r"[A-Z0-9!\"&'()+,\-./;?=]+(?: [A-Z0-9!\"&'()+,\-./;?=]+)*")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,10 @@ def text(value, limit: int | None = None) -> str:
     delimiters can never survive (they are not in the basic set), so a name
     with '*' or '~' cannot split a segment.
     """
-    plain = unicodedata.normalize("NFKD", str(value or "")).encode("ascii", "ignore").decode()
+    raw = str(value or "")
+    if BASIC_TEXT.fullmatch(raw):  # already clean (names and addresses medsec stored): the common case
+        return raw[:limit].rstrip() if limit else raw
+    plain = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
     cleaned = re.sub(r"\s+", " ", NOT_BASIC.sub(" ", plain.upper())).strip()
     return cleaned[:limit].rstrip() if limit else cleaned
 

@@ -1,0 +1,286 @@
+"""Billing at scale: one 837P batch of 10,000 claims, one 835 answering 1,000 of them.
+
+A small data directory of its own, built fresh each run (a batch marks its
+claims submitted, a remittance posts once): `medsec init --demo` (practice,
+billing settings, payers, physicians with NPIs, codes and fees), 2,000
+patients imported from a CSV, then, in a child process with medsec's own
+code (`python billing_bench.py generate SPEC.json`), one transaction that
+gives every patient a primary coverage with the payer, writes 10,000 visits'
+charges shaped as `medsec bill charge` stores them, and builds one claim per
+visit with `medsec.services.claims.new_claim` (what `medsec claim create`
+uses), marked ready as `medsec claim validate` leaves a clean claim.
+
+Timed as fresh processes (bench/launcher.py: wall time and peak RSS):
+- `medsec claim batch --payer BAYSTATE --format x12-837p -o FILE --no-mark`
+  (the scrubber and the writer, nothing marked), then the same without
+  --no-mark (the target: every claim also marked submitted). The file is
+  judged by pyx12 (all of it, unless --billing-sample-check), and its CLM
+  count checked.
+- `medsec claim post-remit FILE.835` of an 835 (one payment) answering the
+  first 1,000 claims line by line (paid, CO-45, PR-2 coinsurance, REF*6R),
+  written by `python billing_bench.py remit SPEC.json`; the 835 is judged by
+  pyx12 first; every claim must come out paid.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+from harness import DATA, MEDSEC, PYTHON, Dataset, Launcher, Target, summarize
+
+CLAIMS = 10_000
+REMITTED = 1_000
+PATIENTS = 2_000
+PAYER = "BAYSTATE"
+TRACE = "BENCH835001"
+BATCH_TARGET = Target(max_ms=20_000)
+REMIT_TARGET = Target(max_ms=10_000)
+# Billable ICD-10-CM codes (April 2026 release) a family practice sees every day.
+DIAGNOSES = ["E11.9", "I10", "J06.9", "Z00.00", "E78.5", "F41.1", "K21.9", "J45.909", "R05.9", "N39.0",
+             "M54.50", "Z23", "E66.9", "G43.909", "L30.9", "R51.9"]
+VISIT_CODES = ["99213", "99213", "99213", "99214", "99214", "99212", "99396", "99215"]
+EXTRA_CODES = ["36415", "81002", "90471", "93000"]
+ME = os.path.abspath(__file__)
+
+
+# -- in a child process, with medsec's own code ------------------------------------------
+def generate(spec: dict) -> dict:
+    """Coverage for every patient, CLAIMS visits' charges and their ready claims, one transaction."""
+    from medsec import clock
+    from medsec.context import AppContext
+    from medsec.services import claims as claim_svc
+    from medsec.services.billing import fee_for
+    from medsec.services.records import CHARGES, CLAIMS as CLAIM_KIND, PATIENTS as PATIENT_KIND
+    from medsec.services.staff import roster
+
+    rng = random.Random(spec["seed"])
+    app = AppContext(data_dir=spec["home"], user="bench")
+    practice = app.config("practice.yaml")
+    doctors = [m["id"] for m in roster(app) if m.get("npi")]
+    fees = {code: fee_for(app, code, PAYER) for code in set(VISIT_CODES + EXTRA_CODES)}
+    today = app.today()
+    stamp = clock.iso(app.now())
+    with app.store.transaction() as txn:
+        patients = [p for p in txn.scan(PATIENT_KIND) if not p.get("archived")]
+        patients = sorted(patients, key=lambda p: int(p["id"][1:]))[-spec["patients"]:]
+        covered = []
+        for p in patients:
+            coverage = {"rank": "primary", "payer": PAYER, "member_id": f"BAY{rng.randint(10**8, 10**9 - 1)}",
+                        "group": f"G{rng.randint(1000, 9999)}", "relationship": "self", "subscriber": "",
+                        "subscriber_dob": "", "start": "", "end": ""}
+            covered.append({**p, "coverages": [coverage]})
+        txn.put_many(PATIENT_KIND, covered, {p["id"]: p for p in patients})
+        visits = []  # (patient, provider, date)
+        per_patient = -(-spec["claims"] // len(covered))
+        for p in covered:
+            days = rng.sample(range(1, 365), per_patient)
+            doctor = rng.choice(doctors)
+            visits += [(p, doctor, today - timedelta(days=d)) for d in days]
+        rng.shuffle(visits)
+        visits = visits[:spec["claims"]]
+        charges_per_visit = [[rng.choice(VISIT_CODES)] + rng.sample(EXTRA_CODES, rng.choice([0, 0, 1, 1, 2]))
+                             for _ in visits]
+        charge_ids = iter(txn.reserve_ids(CHARGES, sum(len(c) for c in charges_per_visit)))
+        claim_ids = txn.reserve_ids(CLAIM_KIND, len(visits))
+        all_charges, all_claims = [], []
+        for claim_id, (patient, doctor, day), codes in zip(claim_ids, visits, charges_per_visit):
+            dx = rng.sample(DIAGNOSES, rng.choice([1, 2, 2, 3]))
+            charges = [{"id": next(charge_ids), "patient_id": patient["id"], "appointment_id": "",
+                        "date": day.isoformat(), "provider": doctor, "code": code, "description": "",
+                        "modifiers": ["25"] if i == 0 and len(codes) > 1 and code != "99396" else [],
+                        "units": 1, "amount": str(fees[code]), "dx": dx,
+                        "dx_pointers": list(range(1, len(dx) + 1)), "place_of_service": "11",
+                        "status": "open", "claims": [], "created": stamp, "by": "bench"}
+                       for i, code in enumerate(codes)]
+            claim = claim_svc.new_claim(app, txn, claim_id, patient, patient["coverages"][0], doctor, charges,
+                                        "primary", stamp, practice=practice)
+            claim["status"] = "ready"
+            claim["history"].append({"at": stamp, "by": "bench", "status": "ready", "note": "passed the scrubber"})
+            all_claims.append(claim)
+            all_charges += [{**c, "status": "billed", "claims": [claim_id]} for c in charges]
+        problems = claim_svc.scrub(app, all_claims[0], today)
+        if problems:
+            raise SystemExit(f"generated claim {all_claims[0]['id']} does not pass the scrubber: {problems}")
+        txn.put_many(CHARGES, all_charges)
+        txn.put_many(CLAIM_KIND, all_claims)
+    return {"claims": len(all_claims), "charges": len(all_charges), "first_claim": claim_ids[0],
+            "lines": sum(len(c["lines"]) for c in all_claims)}
+
+
+def remit(spec: dict) -> dict:
+    """An 835 (one payment, one ST/SE) answering the first REMITTED submitted claims, line by line."""
+    from medsec.services.records import CLAIMS as CLAIM_KIND
+    from medsec.store import Store
+
+    view = Store(spec["home"]).snapshot()
+    claims = sorted((c for c in view.scan(CLAIM_KIND) if c["status"] == "submitted"),
+                    key=lambda c: int(c["id"][1:]))[:spec["remitted"]]
+    npi = claims[0]["billing_provider"]["npi"]
+    body = [f"TRN*1*{TRACE}*1047111222", "N1*PR*BAY STATE HEALTH PLAN", "N3*PO BOX 1001",
+            "N4*BOSTON*MA*021050001", "PER*BL*EDI SUPPORT*TE*8005550199",
+            f"N1*PE*MAPLE STREET FAMILY PRACTICE*XX*{npi}", "LX*1"]
+    total_paid = Decimal(0)
+    for n, claim in enumerate(claims):
+        lines, paid, share = [], Decimal(0), Decimal(0)
+        for line in claim["lines"]:
+            amount = Decimal(line["amount"])
+            allowed = (amount * Decimal("0.8")).quantize(Decimal("0.01"))
+            line_paid = (allowed * Decimal("0.8")).quantize(Decimal("0.01"))
+            coinsurance = allowed - line_paid
+            paid, share = paid + line_paid, share + coinsurance
+            lines += [f"SVC*HC:{':'.join([line['code'], *line['modifiers']])}*{amount}*{line_paid}",
+                      f"DTM*472*{line['date'].replace('-', '')}",
+                      f"CAS*CO*45*{amount - allowed}", f"CAS*PR*2*{coinsurance}",
+                      f"REF*6R*{line['line']}", f"AMT*B6*{allowed}"]
+        patient, sub = claim["patient"], claim["subscriber"]
+        body += [f"CLP*{claim['id']}*1*{claim['total']}*{paid}*{share}*12*BS{n:08d}*11*1",
+                 f"NM1*QC*1*{patient['last']}*{patient['first']}****MI*{sub['member_id']}", *lines]
+        total_paid += paid
+    body.insert(0, f"BPR*I*{total_paid}*C*ACH*CCP*01*011000015*DA*123456789*1047111222**01*021000021*DA*"
+                   f"987654321*{date.today().strftime('%Y%m%d')}")
+    stamp = date.today().strftime("%y%m%d")
+    segments = ["ISA*00*          *00*          *ZZ*BSHP1          *ZZ*MAPLESTFP      *"
+                f"{stamp}*0900*^*00501*000000835*0*T*:",
+                f"GS*HP*BSHP1*MAPLESTFP*20{stamp}*0900*835*X*005010X221A1", "ST*835*0001", *body,
+                f"SE*{len(body) + 2}*0001", "GE*1*835", "IEA*1*000000835"]
+    with open(spec["out"], "w", encoding="ascii") as f:
+        f.write("".join(s + "~\n" for s in segments))
+    return {"claims": len(claims), "total_paid": str(total_paid)}
+
+
+def pyx12_check(path: str) -> tuple[bool, list[str], float]:
+    """pyx12's verdict on a file (see X12-NOTES section 12): ok, error lines, seconds taken."""
+    import io
+    import logging
+
+    import pyx12.params
+    import pyx12.x12n_document
+
+    messages: list[str] = []
+    grab = logging.Handler(level=logging.ERROR)
+    grab.emit = lambda record: messages.append(record.getMessage())
+    root = logging.getLogger()
+    root.addHandler(grab)
+    start = time.perf_counter()
+    try:
+        ok = pyx12.x12n_document.x12n_document(param=pyx12.params.params(), src_file=path, fd_997=None,
+                                               fd_html=None, fd_json=io.StringIO())
+    finally:
+        root.removeHandler(grab)
+    return bool(ok), [m for m in messages if m.startswith("Line:")][:10], time.perf_counter() - start
+
+
+def sample(path: str, claims: int, out: str) -> str:
+    """The first `claims` claims of a one-transaction 837P file as a file of their own (counts redone)."""
+    with open(path, encoding="ascii") as f:
+        segments = f.read().split("~\n")
+    kept, seen = [], 0
+    for seg in segments:
+        if seg.startswith("CLM*"):
+            seen += 1
+        if seen >= claims and (seg.startswith("HL*") or seg.startswith("SE*")):
+            break
+        kept.append(seg)
+    start = next(i for i, s in enumerate(kept) if s.startswith("ST*"))
+    group = kept[1].split("*")[6]  # GS06
+    kept += [f"SE*{len(kept) - start + 1}*{kept[start].split('*')[2]}", f"GE*1*{group}", segments[-2]]
+    with open(out, "w", encoding="ascii") as f:
+        f.write("".join(s + "~\n" for s in kept))
+    return out
+
+
+def child(action: str, spec: dict, launcher: Launcher) -> dict:
+    """Run generate/remit in a child process (medsec's imports stay out of the bench process)."""
+    path = os.path.join(os.path.dirname(spec["home"]), f"{action}.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    run = launcher.checked([PYTHON, ME, action, path])
+    return json.loads(run.out)
+
+
+# -- the measurement -------------------------------------------------------------------------
+def prepare(data: Dataset, launcher: Launcher, seed: int) -> dict:
+    from datagen import COLUMNS, patient_rows
+    import csv
+
+    launcher.checked([MEDSEC, "--data-dir", data.home, "init", "--demo"])
+    with open(data.csv, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(patient_rows(random.Random(seed), PATIENTS))
+    launcher.checked([MEDSEC, "patient", "import", data.csv, "--json"])
+    return child("generate", {"home": data.home, "seed": seed, "claims": CLAIMS, "patients": PATIENTS}, launcher)
+
+
+def measure(seed: int, full_check: bool = True) -> list[dict]:
+    """Build the billing practice, time the batch (twice) and the posting; judge both files."""
+    data = Dataset(os.path.join(DATA, "billing"))
+    shutil.rmtree(data.folder, ignore_errors=True)
+    os.makedirs(data.folder)
+    print(f"billing: {CLAIMS:,} ready claims for {PATIENTS:,} patients in {data.folder} ...", flush=True)
+    rows = []
+    with Launcher(data.env) as launcher:
+        built = prepare(data, launcher, seed)
+        dry = os.path.join(data.folder, "nomark.837")
+        batch = os.path.join(data.folder, "batch.837")
+        era = os.path.join(data.folder, "remit.835")
+        base = [MEDSEC, "claim", "batch", "--payer", PAYER, "--format", "x12-837p", "--json"]
+        first = launcher.checked(base + ["-o", dry, "--no-mark"])
+        rows.append(summarize(f"claim batch: {CLAIMS:,} claims to x12-837p, --no-mark (once)",
+                              {"medsec": [first]}, None))
+        run = launcher.spawn(base + ["-o", batch])
+        row = summarize(f"claim batch: {CLAIMS:,} claims to x12-837p, marked submitted (once)",
+                        {"medsec": [run]}, BATCH_TARGET)
+        row.update(exit_code=run.exit_code, lines=built["lines"])
+        checks = {}
+        if run.exit_code == 0:
+            result = json.loads(run.out)
+            with open(batch, encoding="ascii") as f:
+                text = f.read()
+            checks["clm_segments"] = text.count("~\nCLM*")
+            checks["claims_in_result"] = len(result["claims"])
+            judged = batch if full_check else sample(batch, 500, os.path.join(data.folder, "sample.837"))
+            ok, errors, seconds = pyx12_check(judged)
+            checks.update(pyx12_ok=ok, pyx12_errors=errors, pyx12_seconds=round(seconds, 1),
+                          pyx12_judged="whole file" if full_check else "first 500 claims")
+        row["checks"] = checks
+        if not (run.exit_code == 0 and checks.get("pyx12_ok") and checks["clm_segments"] == CLAIMS
+                and checks["claims_in_result"] == CLAIMS):
+            row["result"] = "FAIL"
+        rows.append(row)
+        if run.exit_code != 0:
+            return rows
+        made = child("remit", {"home": data.home, "remitted": REMITTED, "out": era}, launcher)
+        ok, errors, _ = pyx12_check(era)
+        run = launcher.spawn([MEDSEC, "claim", "post-remit", era, "--json"])
+        row = summarize(f"claim post-remit: 835 answering {REMITTED:,} claims (once)", {"medsec": [run]},
+                        REMIT_TARGET)
+        posted = json.loads(run.out)["posted"] if run.exit_code == 0 else []
+        row.update(exit_code=run.exit_code, checks={
+            "pyx12_ok": ok, "pyx12_errors": errors, "claims_in_835": made["claims"],
+            "posted": len(posted), "paid": sum(p["status"] == "paid" for p in posted),
+            "paid_total": str(sum((Decimal(p["paid"]) for p in posted), Decimal(0))),
+            "bpr_total": made["total_paid"]})
+        c = row["checks"]
+        if not (run.exit_code == 0 and ok and c["paid"] == REMITTED and c["paid_total"] == c["bpr_total"]):
+            row["result"] = "FAIL"
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    action, spec_path = sys.argv[1:3]
+    with open(spec_path) as f:
+        spec = json.load(f)
+    done = {"generate": generate, "remit": remit}[action](spec)
+    print(json.dumps(done))
+
+
+if __name__ == "__main__":
+    main()
