@@ -1,4 +1,4 @@
-"""The hcpcs plugin: `medsec code-import` merges HCPCS Level II codes into codes.yaml."""
+"""`medsec code import` with the hcpcs plugin's formats merges HCPCS Level II codes into codes.yaml."""
 
 import re
 import subprocess
@@ -32,7 +32,7 @@ def test_fixture_follows_the_cms_layout():
 
 
 def test_import_the_cms_annual_file(practice):
-    report = practice.json("code-import", ANNUAL)
+    report = practice.json("code", "import", ANNUAL)
     assert (report["format"], report["codes_read"], report["added"], report["updated"]) == ("hcpcs", 6, 6, 0)
     assert report["skipped_modifiers"] == 3 and report["skipped_cpt_codes"] == 0
     codes = codes_yaml(practice)
@@ -45,7 +45,7 @@ def test_import_the_cms_annual_file(practice):
     assert (shown["system"], shown["description"]) == ("HCPCS", "Injection, dexamethasone sodium phosphate, 1 mg")
     assert [h["code"] for h in practice.json("code", "search", "crutches", "--system", "practice")] == ["E0114"]
     practice.ok("config", "check")
-    again = practice.json("code-import", ANNUAL)
+    again = practice.json("code", "import", ANNUAL)
     assert (again["added"], again["updated"], again["unchanged"]) == (0, 0, 6)
 
 
@@ -53,14 +53,14 @@ def test_keeps_the_practice_fees_and_cpt_list(demo):
     before = codes_yaml(demo)
     cpt = {c: e for c, e in before.items() if e["system"] == "CPT"}
     assert cpt  # the demo's own CPT list, with fees
-    csv_report = demo.json("code-import", CSV)
-    assert (csv_report["format"], csv_report["added"]) == ("csv", 3) and csv_report["updated"] == 1  # 99213
+    csv_report = demo.json("code", "import", CSV)
+    assert (csv_report["format"], csv_report["added"]) == ("codes-csv", 3) and csv_report["updated"] == 1  # 99213
     after_csv = codes_yaml(demo)
     assert after_csv["A0428"]["fee"] == "350.00" and after_csv["G0008"]["fee"] == "25.00"
     assert "fee" not in after_csv["E0114"]
     assert after_csv["99213"] == {**cpt["99213"], "description": "Follow-up visit, low complexity (practice wording)",
                                   "fee": "130.00"}
-    annual = demo.json("code-import", ANNUAL)
+    annual = demo.json("code", "import", ANNUAL)
     assert (annual["added"], annual["updated"], annual["unchanged"]) == (3, 2, 1)  # G0008: same words
     final = codes_yaml(demo)
     assert final["A0428"]["fee"] == "350.00"  # the practice's fee stays ...
@@ -75,14 +75,14 @@ def test_keeps_the_practice_fees_and_cpt_list(demo):
 
 def test_dry_run_writes_nothing(practice):
     before = unchanged(practice)
-    report = practice.json("code-import", ANNUAL, "--dry-run")
+    report = practice.json("code", "import", ANNUAL, "--dry-run")
     assert report["dry_run"] is True and report["added"] == 6
     assert unchanged(practice) == before
 
 
 def test_bad_annual_rows_exit_2_with_line_numbers(practice):
     before = unchanged(practice)
-    result = practice("code-import", BAD_ANNUAL)
+    result = practice("code", "import", BAD_ANNUAL)
     assert result.exit_code == 2
     assert "5 bad row(s) in HCPC2026_bad_rows.txt; nothing was imported" in result.stderr
     lines = [l for l in result.stderr.splitlines() if not l.startswith("medsec: error")]
@@ -95,7 +95,7 @@ def test_bad_annual_rows_exit_2_with_line_numbers(practice):
 
 def test_bad_csv_rows_exit_2_with_line_numbers(practice):
     before = unchanged(practice)
-    result = practice("code-import", BAD_CSV)
+    result = practice("code", "import", BAD_CSV)
     assert result.exit_code == 2 and "6 bad row(s)" in result.stderr
     messages = {int(line): message for line, message in re.findall(r"bad\.csv:(\d+): (.*)", result.stderr)}
     assert messages == {
@@ -118,7 +118,7 @@ def test_cpt_codes_in_a_cms_file_are_never_imported(practice, tmp_path):
                                record("99499", 200, "4", "continued"),
                                record("0001U", 100, "3", "a PLA code's text"),
                                record("A4206", 100, "3", "Syringe with needle, sterile, 1 cc or less, each")]) + "\n")
-    report = practice.json("code-import", path)
+    report = practice.json("code", "import", path)
     assert (report["added"], report["skipped_cpt_codes"]) == (1, 2)
     assert set(codes_yaml(practice)) == {"A4206"}
 
@@ -127,37 +127,39 @@ def test_format_detection_and_refusals(practice, tmp_path):
     before = unchanged(practice)
     unknown = tmp_path / "notes.txt"
     unknown.write_text("hello\nworld\n")
-    result = practice("code-import", unknown)
+    result = practice("code", "import", unknown)
     assert result.exit_code == 2 and "cannot tell the format" in result.stderr and "--input-format" in result.stderr
-    forced = practice("code-import", ANNUAL, "--input-format", "csv")
+    forced = practice("code", "import", ANNUAL, "--input-format", "codes-csv")
     assert forced.exit_code == 2 and "missing column(s) code, description" in forced.stderr
     zipped = tmp_path / "hcpcs.zip"
     zipped.write_bytes(b"PK\x03\x04rest-of-a-zip")
-    result = practice("code-import", zipped)
+    result = practice("code", "import", zipped)
     assert result.exit_code == 2 and "unzip" in result.stderr
-    assert practice("code-import", tmp_path / "missing.txt").exit_code == 2
+    assert practice("code", "import", tmp_path / "missing.txt").exit_code == 2
     header_only = tmp_path / "empty.csv"
     header_only.write_text("code,description\n")
-    assert "holds no codes" in practice("code-import", header_only).stderr
+    assert "holds no codes" in practice("code", "import", header_only).stderr
     assert unchanged(practice) == before
 
 
-def test_import_codes_function_for_the_core(practice):
-    from medsec_hcpcs import import_codes
+def test_import_codes_service(practice):
+    from medsec.services.codes import import_codes
 
     app = AppContext(data_dir=str(practice.home), user="tester")
-    report = import_codes(app, str(CSV), "csv", dry_run=True)
+    report = import_codes(app, str(CSV), "codes-csv", dry_run=True)
     assert (report["added"], report["dry_run"]) == (4, True)
     assert "A0428" not in codes_yaml(practice)
     assert import_codes(app, str(CSV))["added"] == 4
     assert codes_yaml(practice)["99213"]["system"] == "CPT"
 
 
-def test_command_is_listed_and_can_be_disabled(practice):
+def test_formats_are_listed_and_can_be_disabled(practice):
     plugins = {p["name"]: p for p in practice.json("plugins")}
-    assert plugins["hcpcs"]["registers"] == {"commands": ["code-import"]}
-    disabled = practice("code-import", ANNUAL, env={"MEDSEC_DISABLE_PLUGINS": "hcpcs"})
-    assert disabled.exit_code == 2
+    assert plugins["hcpcs"]["registers"] == {"importers": ["hcpcs", "codes-csv"]}
+    assert practice("code-import", ANNUAL).exit_code == 2  # the old top-level command is gone
+    disabled = practice("code", "import", ANNUAL, env={"MEDSEC_DISABLE_PLUGINS": "hcpcs"})
+    assert disabled.exit_code == 2 and "enable a plugin that reads code files" in disabled.stderr
+    assert practice("patient", "import", CSV, "--input-format", "hcpcs").exit_code == 2  # not a patient format
 
 
 def test_plugin_import_stays_cheap():

@@ -35,6 +35,17 @@ def show(app, fmt, code_value, system):
     render(svc.show_code(app, code_value, system), fmt)
 
 
+@code.command("import")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--input-format", default=None, help="The file's format (default: detected); see 'medsec plugins'.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@output_options
+@pass_app
+def import_(app, fmt, path, input_format, dry_run):
+    """Merge a code file (e.g. the CMS HCPCS annual file, or a CSV) into codes.yaml."""
+    render(svc.import_codes(app, path, input_format, dry_run), fmt)
+
+
 @code.command("tables")
 @output_options
 @pass_app

@@ -1,7 +1,14 @@
-"""Code lookups across every registered coding table."""
+"""Code lookups across every registered coding table, and code files merged into codes.yaml."""
+
+import os
 
 from medsec.errors import InvalidInput, NotFound
 from medsec.plugins import collect
+
+CODES_FILE = "codes.yaml"
+MAX_PROBLEMS = 50
+# What people type for a system, and the systems a table's name covers ("CPT/HCPCS" -> CPT, HCPCS).
+ALIASES = {"ICD10": "ICD-10-CM", "ICD-10": "ICD-10-CM", "ICD10CM": "ICD-10-CM", "HCPCS LEVEL II": "HCPCS"}
 
 
 def tables(app) -> dict:
@@ -13,29 +20,179 @@ def list_tables(app) -> list[dict]:
              "plugin": r.plugin} for r in tables(app).values()]
 
 
+def _systems(system: str) -> set[str]:
+    """'CPT/HCPCS' -> {'CPT/HCPCS', 'CPT', 'HCPCS'}: a table answers to each system it lists."""
+    name = system.upper()
+    return {name, *(part.strip() for part in name.split("/") if part.strip())}
+
+
+def _wanted(system: str | None) -> str | None:
+    if system is None:
+        return None
+    wanted = system.strip().upper()
+    return ALIASES.get(wanted, wanted)
+
+
 def _chosen(app, system: str | None):
     found = tables(app)
-    if system is None:
+    wanted = _wanted(system)
+    if wanted is None:
         return list(found.values())
-    chosen = [r for r in found.values() if system.lower() in (r.name.lower(), r.item.system.lower())]
+    chosen = [r for r in found.values() if wanted == r.name.upper() or wanted in _systems(r.item.system)]
     if not chosen:
-        raise InvalidInput(f"unknown coding table {system!r}", hint=f"known: {', '.join(sorted(found))}")
+        systems = sorted({s for r in found.values() for s in _systems(r.item.system)} | set(found))
+        raise InvalidInput(f"unknown coding table {system!r}", hint=f"known: {', '.join(systems)}")
     return chosen
+
+
+def _rows(app, system: str | None, ask) -> list[dict]:
+    """Each chosen table's rows from `ask(table)`; with a system such as HCPCS asked of a
+    table that holds several (the practice's CPT/HCPCS list), only the rows of that system."""
+    wanted = _wanted(system)
+    out = []
+    for reg in _chosen(app, system):
+        mixed = wanted is not None and wanted != reg.name.upper() and wanted != reg.item.system.upper()
+        for row in ask(reg.item):
+            if not (mixed and row.get("system") and row["system"].upper() != wanted):
+                out.append({**row, "table": reg.name})
+    return out
 
 
 def search_codes(app, text: str, system: str | None = None, limit: int | None = None) -> list[dict]:
     if not text.strip():
         raise InvalidInput("give some text or the start of a code to search for")
-    out = []
-    for reg in _chosen(app, system):
-        for row in reg.item.search(app.store.root, text, limit or 10 ** 6):
-            out.append({**row, "table": reg.name})
+    out = _rows(app, system, lambda table: table.search(app.store.root, text, limit or 10 ** 6))
     return out[:limit] if limit else out
 
 
 def show_code(app, code: str, system: str | None = None) -> dict:
-    for reg in _chosen(app, system):
-        row = reg.item.lookup(app.store.root, code)
-        if row:
-            return {**row, "table": reg.name}
+    """The code as typed in the first table that has it exactly; else the first that knows it.
+
+    A table may read a code loosely (ICD-10-CM takes 'J1100' for J11.00), so
+    an exact match anywhere (the practice's HCPCS J1100) wins over a loose one.
+    """
+    rows = _rows(app, system, lambda table: [r for r in [table.lookup(app.store.root, code)] if r])
+    exact = [r for r in rows if str(r.get("code", "")).upper() == code.strip().upper()]
+    if exact or rows:
+        return (exact or rows)[0]
     raise NotFound(f"no code {code!r} in {system or 'any coding table'}")
+
+
+# -- importing code files -----------------------------------------------------
+def code_importers(app) -> dict:
+    """Formats `code import` reads: importers of kind "codes" (register_importers)."""
+    return {k: r.item for k, r in collect(app.plugins, "register_importers").items() if r.item.kind == "codes"}
+
+
+def _first_cells(path: str) -> list[str]:
+    """The first non-blank line's CSV cells (what an importer's detect() looks at)."""
+    import csv
+
+    with open(path, "rb") as f:
+        head = f.read(64 * 1024)
+    if head.startswith(b"PK\x03\x04"):
+        raise InvalidInput(f"{path} is a zip file (or a spreadsheet)",
+                           hint="unzip it (the CMS download holds a fixed-width .txt file) or save the sheet as CSV")
+    text = head.decode("utf-8-sig", errors="replace")
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return next(csv.reader([first]), [])
+
+
+def _importer(app, path: str, fmt: str | None):
+    importers = code_importers(app)
+    names = ", ".join(sorted(importers)) or "none (enable a plugin that reads code files, e.g. hcpcs)"
+    if not os.path.isfile(path):
+        raise InvalidInput(f"cannot read {path!r}")
+    header = _first_cells(path)
+    if fmt:
+        if fmt not in importers:
+            raise InvalidInput(f"unknown code file format {fmt!r}", hint=f"formats: {names}")
+        return fmt, importers[fmt]
+    for name, importer in importers.items():
+        if importer.detect(header):
+            return name, importer
+    raise InvalidInput(f"cannot tell the format of {path}", hint=f"give --input-format: {names}")
+
+
+def read_codes(app, path: str, fmt: str | None = None) -> tuple[str, dict, dict]:
+    """(format, {code: entry}, skipped counts) of a code file; every bad row refused at once."""
+    name, importer = _importer(app, path, fmt)
+    options: dict = {"skipped": {}}
+    codes: dict = {}
+    problems: list[tuple[int, str]] = []
+    for line, row in importer.read(path, options):
+        if isinstance(row, Exception):
+            problems.append((line, str(row)))
+            continue
+        code = str(row["code"]).strip().upper()
+        if code in codes:
+            problems.append((line, f"{code} is listed twice (first on line {codes[code]['line']})"))
+        else:
+            codes[code] = {**row, "code": code, "line": line}
+    if problems:
+        details = [f"{path}:{line}: {message}" for line, message in sorted(problems)[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            details.append(f"... and {len(problems) - MAX_PROBLEMS} more")
+        raise InvalidInput(f"{len(problems)} bad row(s) in {os.path.basename(path)}; nothing was imported",
+                           hint="fix them and import again", details=details)
+    if not codes:
+        raise InvalidInput(f"{path} holds no codes to import")
+    return name, codes, options["skipped"]
+
+
+def merge(entries: list[dict], codes: dict) -> tuple[list[dict], dict]:
+    """codes.yaml's entries with `codes` merged in, and counts of what changed.
+
+    An imported code replaces its entry's description (and system, and fee
+    when the file gives one); the practice's other entries and fees stay.
+    New codes follow the existing entries, in code order.
+    """
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    position = {str(e.get("code", "")).upper(): i for i, e in enumerate(entries)}
+    merged = [dict(e) for e in entries]
+    for code in sorted(codes):
+        item = codes[code]
+        new = {"system": item["system"], "description": item["description"]}
+        if item.get("fee") not in (None, ""):
+            new["fee"] = item["fee"]
+        if code in position:
+            old = merged[position[code]]
+            updated = {**old, **new}
+            counts["unchanged" if updated == old else "updated"] += 1
+            merged[position[code]] = updated
+        else:
+            merged.append({"code": code, **new})
+            counts["added"] += 1
+    return merged, counts
+
+
+def _header(root: str) -> str:
+    """The comment lines at the top of codes.yaml (kept when it is rewritten)."""
+    lines = []
+    try:
+        with open(os.path.join(root, CODES_FILE), encoding="utf-8") as f:
+            for line in f:
+                if not line.startswith("#"):
+                    break
+                lines.append(line)
+    except FileNotFoundError:
+        pass
+    return "".join(lines)
+
+
+def import_codes(app, path: str, fmt: str | None = None, dry_run: bool = False) -> dict:
+    """Merge the codes of `path` into codes.yaml; bad rows refuse the whole file (exit 2)."""
+    from medsec import config
+
+    name, codes, skipped = read_codes(app, path, fmt)
+    with app.store.transaction() as txn:
+        current = config.load(app.store.root, CODES_FILE) or {}
+        entries = [e for e in current.get("codes") or [] if isinstance(e, dict)]
+        merged, counts = merge(entries, codes)
+        if not dry_run and (counts["added"] or counts["updated"]):
+            config.stage(txn, CODES_FILE, {**current, "codes": merged}, _header(app.store.root))
+    if not dry_run:
+        app.audit("code-import")
+    return {"file": path, "format": name, "codes_read": len(codes), **counts,
+            "skipped_cpt_codes": skipped.get("cpt_codes", 0), "skipped_modifiers": skipped.get("modifiers", 0),
+            "codes_in_codes_yaml": len(merged), "dry_run": dry_run}

@@ -1,50 +1,56 @@
-"""Bundled plugin: import HCPCS Level II codes into the practice's codes.yaml.
+"""Bundled plugin: HCPCS Level II code files for ``medsec code import``.
 
-``medsec code-import FILE [--input-format hcpcs|csv] [--dry-run]`` reads either
+``medsec code import FILE [--input-format hcpcs|codes-csv] [--dry-run]``
+reads either
 
-- the CMS HCPCS Level II annual file (``HCPC<year>_<MON>_ANWEB...txt``,
+- ``hcpcs``: the CMS HCPCS Level II annual file (``HCPC<year>_<MON>_ANWEB...txt``,
   fixed-width records; see ``importer.py`` for the columns read), or
-- a CSV with a header row and the columns ``code,description[,fee][,system]``
-  (system ``HCPCS`` by default, or ``CPT`` for the practice's own CPT list),
+- ``codes-csv``: a CSV with a header row and the columns
+  ``code,description[,fee][,system]`` (system ``HCPCS`` by default, or
+  ``CPT`` for the practice's own CPT list),
 
-and merges the codes into codes.yaml: imported codes get the file's
-description (and the CSV's fee, when it gives one); every other entry, the
-practice's fees and its CPT list stay as they are. Level I (CPT) codes in a
-CMS file are skipped: CPT text is the AMA's and medsec never ships it. A bad
-row stops the import (exit 2, each problem with its line number) and nothing
-is written; ``--dry-run`` reports what would change and writes nothing.
+and medsec merges the codes into codes.yaml. Both are registered through
+``register_importers`` as importers of kind ``codes``: ``detect(header)``
+gets the first line's CSV cells, ``read(path, options)`` yields
+``(line, {"code", "system", "description"[, "fee"]})`` per code and
+``(line, ValueError)`` per bad row, and counts skipped rows into
+``options["skipped"]``. Level I (CPT) codes in a CMS file are skipped: CPT
+text is the AMA's and medsec never ships it. Modifier records are skipped too.
 
-The work is done by ``medsec_hcpcs.importer.import_codes(app, path, fmt,
-dry_run)``, which the core can call from ``medsec code import``. Only the
-command definition lives here, so loading this plugin costs next to nothing.
+Only the registration lives here, so loading this plugin costs next to nothing.
 """
 
 from medsec import hookimpl
+from medsec.plugin_types import Importer
 
-FORMATS = ("hcpcs", "csv")
+
+def read_annual(path: str, options: dict):
+    from medsec_hcpcs.importer import read_rows
+
+    return read_rows(path, "hcpcs", options)
 
 
-def import_codes(app, path: str, fmt: str | None = None, dry_run: bool = False) -> dict:
-    """Merge the codes in `path` into codes.yaml; see importer.import_codes."""
-    from medsec_hcpcs.importer import import_codes as run
+def read_csv(path: str, options: dict):
+    from medsec_hcpcs.importer import read_rows
 
-    return run(app, path, fmt, dry_run)
+    return read_rows(path, "csv", options)
+
+
+def detect_annual(header: list[str]) -> bool:
+    """A CMS fixed-width record: code, sequence number (columns 6-10), record id 3/4/7/8 (column 11)."""
+    first = header[0] if header else ""
+    return len(first) >= 11 and first[10] in "3478" and first[5:10].strip().isdigit()
+
+
+def detect_csv(header: list[str]) -> bool:
+    """A header row naming at least the code and description columns."""
+    columns = [c.strip().lower() for c in header]
+    return "code" in columns and "description" in columns
 
 
 @hookimpl
-def register_commands(cli):
-    import click
-
-    from medsec.cli.common import pass_app
-    from medsec.cli.output import output_options, render
-
-    @cli.command("code-import")
-    @click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
-    @click.option("--input-format", type=click.Choice(FORMATS), default=None,
-                  help="hcpcs (the CMS annual fixed-width file) or csv (default: detected).")
-    @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-    @output_options
-    @pass_app
-    def code_import(app, fmt, path, input_format, dry_run):
-        """Import HCPCS Level II codes (CMS annual file or CSV) into codes.yaml."""
-        render(import_codes(app, path, input_format, dry_run), fmt)
+def register_importers(register):
+    register(Importer("hcpcs", "codes", "CMS HCPCS Level II annual file (fixed width)", read_annual,
+                      detect_annual))
+    register(Importer("codes-csv", "codes", "codes as CSV: code,description[,fee][,system]", read_csv,
+                      detect_csv))

@@ -1,4 +1,4 @@
-"""Reading HCPCS code files and merging them into codes.yaml.
+"""Reading HCPCS code files (medsec merges what they hold into codes.yaml).
 
 The CMS HCPCS Level II annual file ("alpha-numeric HCPCS file", e.g.
 ``HCPC2026_JAN_ANWEB.txt``) has one fixed-width record per line (320
@@ -22,18 +22,15 @@ skipped: their descriptions are the AMA's and must not be copied.
 """
 
 import csv
-import os
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-CODES_FILE = "codes.yaml"
 LEVEL2 = re.compile(r"[A-Z][0-9]{4}")
 CPT = re.compile(r"[0-9]{4}[0-9A-Z]")
 MODIFIER = re.compile(r" {3}[0-9A-Z]{2}")
 CSV_COLUMNS = ("code", "description", "fee", "system")
 SYSTEMS = {"HCPCS": LEVEL2, "CPT": CPT}
-MAX_PROBLEMS = 50
 
 
 @dataclass
@@ -57,29 +54,13 @@ class Read:
 
 # -- reading --------------------------------------------------------------
 def read_text(path: str) -> str:
-    """The file's text; a zip or spreadsheet is refused with a hint."""
-    from medsec.errors import InvalidInput
-
+    """The file's text: UTF-8 (with or without BOM), else Windows-1252 as CMS files often are."""
     with open(path, "rb") as f:
         raw = f.read()
-    if raw.startswith(b"PK\x03\x04"):
-        raise InvalidInput(f"{path} is a zip file (or a spreadsheet)",
-                           hint="unzip the CMS download and import its fixed-width .txt file")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return raw.decode("cp1252", errors="replace")
-
-
-def detect(text: str) -> str | None:
-    """'csv', 'hcpcs' or None, from the first non-blank line."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    header = [c.strip().lower() for c in first.split(",")]
-    if "code" in header and "description" in header:
-        return "csv"
-    if len(first) >= 11 and first[10] in "3478" and first[5:10].strip().isdigit():
-        return "hcpcs"
-    return None
 
 
 def read_hcpcs(text: str) -> Read:
@@ -210,95 +191,20 @@ def _fee(text: str) -> str | None:
     return str(amount.quantize(Decimal("0.01")))
 
 
-# -- merging --------------------------------------------------------------
-def merge(entries: list[dict], codes: dict) -> tuple[list[dict], dict]:
-    """codes.yaml's entries with `codes` merged in, and counts of what changed.
+# -- the Importer's read --------------------------------------------------------
+def read_rows(path: str, fmt: str, options: dict):
+    """(line, {"code", "system", "description"[, "fee"]}) per code, (line, ValueError) per bad row.
 
-    An imported code replaces its entry's description (and system, and fee
-    when the file gives one); the practice's other entries and fees stay.
-    New codes follow the existing entries, in code order.
+    Skipped rows (CPT codes of a CMS file, modifiers) are counted into
+    ``options["skipped"]`` when the caller passes that dict.
     """
-    counts = {"added": 0, "updated": 0, "unchanged": 0}
-    position = {str(e.get("code", "")).upper(): i for i, e in enumerate(entries)}
-    merged = [dict(e) for e in entries]
-    for code in sorted(codes):
-        item = codes[code]
-        new = {"system": item["system"], "description": item["description"]}
-        if "fee" in item:
-            new["fee"] = item["fee"]
-        if code in position:
-            old = merged[position[code]]
-            updated = {**old, **new}
-            counts["unchanged" if updated == old else "updated"] += 1
-            merged[position[code]] = updated
-        else:
-            merged.append({"code": code, **new})
-            counts["added"] += 1
-    return merged, counts
-
-
-def _header(root: str) -> str:
-    """The comment lines at the top of codes.yaml (kept when it is rewritten)."""
-    lines = []
-    try:
-        with open(os.path.join(root, CODES_FILE), encoding="utf-8") as f:
-            for line in f:
-                if not line.startswith("#"):
-                    break
-                lines.append(line)
-    except FileNotFoundError:
-        pass
-    return "".join(lines)
-
-
-def _refuse(path: str, found: Read) -> None:
-    from medsec.errors import InvalidInput
-
-    problems = sorted(found.problems)
-    details = [f"{path}:{line}: {message}" for line, message in problems[:MAX_PROBLEMS]]
-    if len(problems) > MAX_PROBLEMS:
-        details.append(f"... and {len(problems) - MAX_PROBLEMS} more")
-    raise InvalidInput(f"{len(problems)} bad row(s) in {os.path.basename(path)}; nothing was imported",
-                       hint="fix them and import again", details=details)
-
-
-def read_file(path: str, fmt: str | None = None) -> Read:
-    """Read `path` as `fmt` ('hcpcs' or 'csv'; detected when None)."""
-    from medsec.errors import InvalidInput
-
     text = read_text(path)
-    fmt = fmt or detect(text)
-    if fmt is None:
-        raise InvalidInput(f"cannot tell the format of {path}",
-                           hint="give --input-format hcpcs (the CMS fixed-width file) or csv")
-    if fmt not in ("hcpcs", "csv"):
-        raise InvalidInput(f"unknown code file format {fmt!r}", hint="hcpcs or csv")
     found = read_hcpcs(text) if fmt == "hcpcs" else read_csv(text)
-    if found.problems:
-        _refuse(path, found)
-    if not found.codes:
-        raise InvalidInput(f"{path} holds no codes to import")
-    return found
-
-
-def import_codes(app, path: str, fmt: str | None = None, dry_run: bool = False) -> dict:
-    """Merge the codes of `path` into the data directory's codes.yaml.
-
-    Bad rows raise InvalidInput (exit 2) naming each line, and nothing is
-    written; with `dry_run` nothing is written either.
-    """
-    from medsec import config
-
-    found = read_file(path, fmt)
-    with app.store.transaction() as txn:
-        current = config.load(app.store.root, CODES_FILE) or {}
-        entries = [e for e in current.get("codes") or [] if isinstance(e, dict)]
-        merged, counts = merge(entries, found.codes)
-        if not dry_run and (counts["added"] or counts["updated"]):
-            config.stage(txn, CODES_FILE, {**current, "codes": merged}, _header(app.store.root))
-    if not dry_run:
-        app.audit("code-import")
-    return {"file": path, "format": found.format, "codes_read": len(found.codes), **counts,
-            "skipped_cpt_codes": found.skipped.get("cpt_codes", 0),
-            "skipped_modifiers": found.skipped.get("modifiers", 0),
-            "codes_in_codes_yaml": len(merged), "dry_run": dry_run}
+    for reason, count in found.skipped.items():
+        skipped = options.get("skipped")
+        if skipped is not None:
+            skipped[reason] = skipped.get(reason, 0) + count
+    rows = [(line, ValueError(message)) for line, message in found.problems]
+    rows += [(entry["line"], {"code": code, **{k: v for k, v in entry.items() if k != "line"}})
+             for code, entry in found.codes.items()]
+    yield from sorted(rows, key=lambda row: row[0])
