@@ -7,9 +7,8 @@ and size.
 """
 
 import os
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import orjson
 
@@ -33,8 +32,7 @@ CHANNEL_KINDS = ["email", "sms", "voice", "letter"]
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
-@dataclass
-class Problem:
+class Problem(NamedTuple):
     file: str
     line: int | None
     message: str
@@ -350,23 +348,18 @@ def cache_rel(name: str) -> str:
     return f"index/config/{name}.json"
 
 
-def _digest(raw: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(raw).hexdigest()
-
-
 def cache_entry(raw: bytes, data: Any) -> dict:
-    """The cache record for a YAML file's bytes (keyed by content, not mtime)."""
-    return {"sha256": _digest(raw), "data": data}
+    """The cache record for a YAML file's bytes: valid while the bytes are the
+    same (compared whole: a few kilobytes, exact, and no hash to compute)."""
+    return {"yaml": raw.decode("latin-1"), "data": data}
 
 
 def load(root: str, name: str) -> Any:
     """The data of one configuration file ({} when the file is absent).
 
     Raises ConfigError (exit 3) naming the file and line when it is broken.
-    Reading and hashing the YAML costs well under a millisecond; parsing it
-    with PyYAML costs tens, so the parse is cached by content hash.
+    Reading the YAML costs well under a millisecond; parsing it with PyYAML
+    costs tens, so the parse is cached and reused while the bytes are the same.
     """
     raw = read_bytes(os.path.join(root, name))
     if raw is None:
@@ -375,7 +368,7 @@ def load(root: str, name: str) -> Any:
     if cached:
         try:
             entry = orjson.loads(cached)
-            if entry.get("sha256") == _digest(raw):
+            if entry.get("yaml") == raw.decode("latin-1"):
                 return entry["data"]
         except (orjson.JSONDecodeError, AttributeError):
             pass

@@ -3,8 +3,7 @@
 import importlib
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -25,8 +24,7 @@ DEFAULT_PLUGINS = {
 }
 
 
-@dataclass
-class Registered:
+class Registered(NamedTuple):
     name: str
     item: Any
     plugin: str

@@ -252,7 +252,7 @@ def torn(raw: bytes, how: str) -> bytes:
     if how == "header-only":
         return header
     if how == "bad-checksum":
-        return header + b"\n" + body.replace(b"Nowak", b"Nowak-tampered")
+        return header + b"\n" + body.replace(b"Nowak", b"Nowek")  # same length, other bytes
     if how == "bad-magic":
         return b"x" + raw[1:]
     return b""

@@ -6,15 +6,14 @@ practice's zone, built from wall-clock times day by day, so a weekly 09:00
 stays 09:00 across a daylight-saving change.
 """
 
-from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date, datetime, time, timedelta, tzinfo
 
 Span = tuple[datetime, datetime]
 DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     start: datetime
     end: datetime
     provider: str

@@ -1,6 +1,5 @@
 """Patients: registration, lookup, edits, coverages, notes, attachments, merge."""
 
-import hashlib
 import os
 import re
 from datetime import date
@@ -343,6 +342,8 @@ def add_note(app, patient_id: str, text: str) -> dict:
 
 def store_file(root: str, path: str) -> tuple[str, int]:
     """Copy a file into files/ under its SHA-256 (no user-controlled paths)."""
+    import hashlib
+
     digest = hashlib.sha256()
     size = 0
     try:

@@ -1,6 +1,6 @@
 """The schedule's rules: who may do what, when, in which room, and free slots."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date, datetime, timedelta, tzinfo
 
 from medsec.errors import InvalidInput, NotFound
@@ -14,8 +14,7 @@ HOLD = "hold"
 PLANNED = "planned"  # the day cache's list of records planned but not stored yet
 
 
-@dataclass
-class Schedule:
+class Schedule(NamedTuple):
     """Everything a booking decision reads, loaded once per command."""
 
     tz: tzinfo

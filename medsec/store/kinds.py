@@ -1,8 +1,7 @@
 """Record kinds: how a kind's records are named, sharded and indexed."""
 
 import re
-from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from medsec.errors import InvalidInput
 
@@ -12,8 +11,7 @@ IndexEntry = tuple[str, str, str]
 _PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-@dataclass(frozen=True)
-class RecordKind:
+class RecordKind(NamedTuple):
     """A kind of record kept in TinyDB shards under `<name>/`.
 
     Ids are `prefix + n`, stored as TinyDB document n. By default record n
@@ -29,9 +27,7 @@ class RecordKind:
     name: str
     prefix: str
     bucket: int = 100
-    index_entries: Callable[[dict], Iterable[IndexEntry]] = field(
-        default=lambda record: (), compare=False
-    )
+    index_entries: Callable[[dict], Iterable[IndexEntry]] = lambda record: ()
     by_day: bool = False
     day_part: str | None = None
 

@@ -1,6 +1,7 @@
 """Snapshots (lock-free reads) and transactions (locked, journaled writes)."""
 
 import os
+import zlib
 from typing import Any, Iterator
 
 import orjson
@@ -20,7 +21,7 @@ from medsec.store.kinds import RecordKind
 from medsec.store.lock import DirectoryLock
 
 JOURNAL = "journal"
-JOURNAL_MAGIC = b"medsec-journal 1 "
+JOURNAL_MAGIC = b"medsec-journal 2 "
 COUNTERS = "meta/counters.json"
 TABLE = "_default"
 
@@ -328,21 +329,20 @@ class Transaction(Snapshot):
 
 
 def _encode_journal(files: list[tuple[str, bytes]]) -> bytes:
-    import hashlib
-
     body = orjson.dumps([[rel, data.decode()] for rel, data in files])
-    digest = hashlib.sha256(body).hexdigest().encode()
-    return JOURNAL_MAGIC + digest + b"\n" + body
+    return JOURNAL_MAGIC + b"%d %08x\n" % (len(body), zlib.crc32(body)) + body
 
 
 def _decode_journal(raw: bytes) -> list[tuple[str, bytes]] | None:
-    """The journal's files, or None when it is torn (the commit never began)."""
+    """The journal's files, or None when it is torn (the commit never began).
+
+    A torn journal is short or has stale bytes: its length and CRC-32 (what
+    file systems and databases use for torn-write detection) say so.
+    """
     if not raw.startswith(JOURNAL_MAGIC):
         return None
-    import hashlib
-
-    header, _, body = raw.partition(b"\n")
-    if hashlib.sha256(body).hexdigest().encode() != header[len(JOURNAL_MAGIC):]:
+    header, _, body = raw[len(JOURNAL_MAGIC):].partition(b"\n")
+    if header != b"%d %08x" % (len(body), zlib.crc32(body)):
         return None
     return [(rel, text.encode()) for rel, text in orjson.loads(body)]
 

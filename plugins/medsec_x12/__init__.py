@@ -18,12 +18,33 @@ Standard library only; see docs/claim-model.md for the dicts exchanged.
 
 from medsec import hookimpl
 from medsec.plugin_types import ClaimFormat, RemittanceFormat
-from medsec_x12 import claim837, remit835
 
-write = claim837.write
-validate = claim837.validate
-detect = remit835.detect
-read = remit835.read
+# The writer and the reader are imported when first used: every medsec
+# command loads the plugins, few of them touch X12.
+
+
+def write(*args, **kwargs):
+    from medsec_x12 import claim837
+
+    return claim837.write(*args, **kwargs)
+
+
+def validate(*args, **kwargs):
+    from medsec_x12 import claim837
+
+    return claim837.validate(*args, **kwargs)
+
+
+def detect(*args, **kwargs):
+    from medsec_x12 import remit835
+
+    return remit835.detect(*args, **kwargs)
+
+
+def read(*args, **kwargs):
+    from medsec_x12 import remit835
+
+    return remit835.read(*args, **kwargs)
 
 
 @hookimpl
