@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import shared_data
 from medsec_x12 import detect, read
@@ -333,3 +334,107 @@ def test_read_returns_plain_json_data():
     for name in ("paid.835", "denied.835", "plb.835"):
         remits = read(fixture(name))
         assert json.loads(json.dumps(remits)) == remits
+
+
+def remit_segments(body: list[str], trace: str, total: str, npi: str) -> bytes:
+    """A whole 835 (envelope, BPR/TRN, payer and payee) around hand-written claim loops."""
+    head = [f"BPR*C*{total}*C*ACH*CCP*01*011000015*DA*123456789*1047111222**01*021000021*DA*987654321*20261210",
+            f"TRN*1*{trace}*1047111222", "N1*PR*BAY STATE HEALTH PLAN", "N3*PO BOX 1001", "N4*BOSTON*MA*021050001",
+            "PER*BL*EDI*TE*8005550199", f"N1*PE*MAPLE STREET FAMILY PRACTICE*XX*{npi}", "LX*1"]
+    segs = ["ISA*00*          *00*          *ZZ*BSHP1          *ZZ*MAPLESTFP      *261210*0900*^*00501*000000778*0*T*:",
+            "GS*HP*BSHP1*MAPLESTFP*20261210*0900*778*X*005010X221A1", "ST*835*0001", *head, *body,
+            f"SE*{len(head) + len(body) + 2}*0001", "GE*1*778", "IEA*1*000000778"]
+    return "".join(s + "~\n" for s in segs).encode()
+
+
+def test_reversal_and_correction_of_a_paid_claim(office, tmp_path):
+    """CLP02 22 takes back an earlier payment (negated amounts, CAS groups kept) and the corrected
+    adjudication follows in the same 835, its billed code found by SVC06 (no REF*6R)."""
+    office.ok("bill", "charge", "A1", "--code", "99214", "--dx", "E11.9")
+    office.ok("bill", "charge", "A1", "--code", "36415", "--dx", "E11.9")
+    (made,) = office.json("claim", "create", "--appt", "A1")
+    office.ok("claim", "validate", made["id"])
+    office.ok("claim", "export", made["id"], "--format", "x12-837p", "-o", tmp_path / "c.837")
+    claim = office.json("claim", "show", made["id"])
+    first = tmp_path / "first.835"
+    first.write_bytes(remit_for(claim, [("100.00", [("CO", "45", "65.00"), ("PR", "2", "20.00")]), ("18.00", [])],
+                                "CHK901"))
+    office.ok("claim", "post-remit", first)
+    assert office.json("claim", "show", made["id"])["status"] == "paid"
+
+    cid, date = claim["id"], claim["lines"][0]["date"].replace("-", "")
+    patient = f"NM1*QC*1*{claim['patient']['last']}*{claim['patient']['first']}****MI*{claim['subscriber']['member_id']}"
+    body = [f"CLP*{cid}*22*-203*-118*-20*12*BS0001*11*1", patient,
+            "SVC*HC:99214*-185*-100", f"DTM*472*{date}", "CAS*CO*45*-65", "CAS*PR*2*-20", "REF*6R*1",
+            "SVC*HC:36415*-18*-18", f"DTM*472*{date}", "REF*6R*2",
+            f"CLP*{cid}*1*203*128*20*12*BS0002*11*1", patient,
+            "SVC*HC:99213*185*110***HC:99214", f"DTM*472*{date}", "CAS*CO*45*55", "CAS*PR*2*20",
+            "SVC*HC:36415*18*18", f"DTM*472*{date}", "REF*6R*2"]
+    second = tmp_path / "second.835"
+    second.write_bytes(remit_segments(body, "EFT902", "10", claim["billing_provider"]["npi"]))
+    ok, errors = pyx12_judge(second.read_bytes(), tmp_path, "second.835")
+    assert ok and not errors, errors
+    posted = office.json("claim", "post-remit", second)
+    assert posted["unmatched"] == []
+    assert [(p["status"], p["paid"], p["written_off"], p["patient_responsibility"]) for p in posted["posted"]] == \
+        [("submitted", "-118.00", "-65.00", "-20.00"), ("paid", "128.00", "55.00", "20.00")]
+    after = office.json("claim", "show", cid)
+    assert (after["status"], after["paid"], after["patient_responsibility"]) == ("paid", "128.00", "20.00")
+    old, reversal, new = after["adjudications"]
+    assert old["reversed_by"] == "EFT902" and reversal["status_code"] == "22" and "reversed_by" not in new
+    assert [line["charge_id"] for line in new["lines"]] == [line["charge_id"] for line in claim["lines"]]
+    assert [h["status"] for h in after["history"]][-3:] == ["paid", "submitted", "paid"]
+    balance = office.json("bill", "balance", claim["patient_id"])
+    assert (balance["balance"], balance["insurance_pending"]) == ("20.00", "0.00")
+    ledger = office.json("bill", "ledger", claim["patient_id"])
+    for kind, amounts in (("insurance-payment", ["-118.00", "118.00", "-128.00"]),
+                          ("insurance-adjustment", ["-65.00", "65.00", "-55.00"])):
+        assert [r["amount"] for r in ledger if r["kind"] == kind] == amounts  # the ledger shows credits negative
+
+    # A reversal of nothing posted (unknown CLP07) is left for a person, and nothing else moves.
+    stray = tmp_path / "stray.835"
+    stray.write_bytes(remit_segments([f"CLP*{cid}*22*-203*-118*-20*12*BS9999*11*1", "CAS*CO*45*-65",
+                                      "CAS*PR*2*-20", patient],
+                                     "EFT903", "-118", claim["billing_provider"]["npi"]).replace(b"BPR*C*-118*C",
+                                                                                                  b"BPR*D*118*D"))
+    result = office.json("claim", "post-remit", stray)
+    assert result["posted"] == [] and result["unmatched"][0]["reason"] == "no earlier payment of it to reverse"
+    assert office.json("claim", "show", cid)["paid"] == "128.00"
+
+
+def test_payer_filing_indicator_and_insurance_type_reach_the_837p(office, tmp_path):
+    """payers.yaml's filing_indicator (SBR09) and insurance_type (SBR05, Medicare as a secondary
+    payer) go into the claim and the 837P; prior payers' lines carry their charge ids."""
+    path = office.home / "payers.yaml"
+    payers = yaml.safe_load(path.read_text())
+    for payer in payers["payers"]:
+        if payer["id"] == "MEDICARE":
+            payer.update(filing_indicator="mb", insurance_type="47")
+    path.write_text(yaml.safe_dump(payers))
+    office.ok("bill", "charge", "A1", "--code", "99213", "--dx", "E11.9")
+    (made,) = office.json("claim", "create", "--appt", "A1")
+    pid = made["patient_id"]
+    claim = office.json("claim", "show", made["id"])
+    assert claim["payer"]["id"] != "MEDICARE"
+    assert (claim["payer"]["filing_indicator"], claim["subscriber"]["insurance_type"]) == ("CI", "")  # defaults
+    office.ok("claim", "validate", made["id"])
+    office.ok("claim", "export", made["id"], "--format", "x12-837p", "-o", tmp_path / "p.837")
+    claim = office.json("claim", "show", made["id"])
+    era = tmp_path / "p.835"
+    era.write_bytes(remit_for(claim, [("80.00", [("CO", "45", "25.00"), ("PR", "2", "20.00")])], "CHK950"))
+    office.ok("claim", "post-remit", era)
+    office.ok("patient", "coverage", "add", pid, "--payer", "MEDICARE", "--member-id", "1EG4TE5MK73",
+              "--rank", "secondary")
+    (second,) = office.json("claim", "create", "--patient", pid, "--rank", "secondary")
+    second = office.json("claim", "show", second["id"])
+    assert (second["payer"]["filing_indicator"], second["subscriber"]["insurance_type"]) == ("MB", "47")
+    assert [line["charge_id"] for line in second["prior_payers"][0]["lines"]] == [claim["lines"][0]["charge_id"]]
+    office.ok("claim", "validate", second["id"])
+    out = tmp_path / "s.837"
+    office.ok("claim", "export", second["id"], "--format", "x12-837p", "-o", out)
+    ok, errors = pyx12_judge(out.read_bytes(), tmp_path, "s.837")
+    assert ok and not errors, errors
+    segments = out.read_text().split("~\n")
+    sbr = [s for s in segments if s.startswith("SBR*")]
+    assert sbr[0].startswith("SBR*S*18*") and sbr[0].split("*")[5] == "47" and sbr[0].endswith("*MB")
+    assert sbr[1].startswith("SBR*P*18*") and sbr[1].endswith("*CI")  # 2320: the primary, commercial

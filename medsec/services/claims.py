@@ -22,6 +22,7 @@ TRANSITIONS = {
     "denied": {"appealed", "closed"}, "appealed": {"paid", "partially-paid", "denied", "closed"},
 }
 ADJUDICATED = ("paid", "partially-paid", "denied", "closed")
+REOPENED = ("submitted", "accepted", "appealed")  # where a payer's reversal (835 CLP02 22) puts a claim back
 MAX_LINES = 50
 MAX_DX = 12
 COLUMNS = ["id", "patient_id", "payer_id", "rank", "status", "total", "paid", "lines", "created"]
@@ -137,6 +138,8 @@ def _prior_payers(txn, charges: list[dict], rank: str) -> list[dict]:
                           hint="post the payer's remittance first")
         for claim in claims:
             for adj in claim.get("adjudications", []):
+                if adj.get("status_code") == "22" or adj.get("reversed_by"):
+                    continue  # a reversal and what it reversed cancel out
                 out.append({**adj, "payer": claim["payer"], "rank": earlier, "subscriber": claim["subscriber"]})
     return out
 
@@ -327,12 +330,18 @@ def validate(app, claim_id: str) -> dict:
     return {**claim, "problems": []}
 
 
-def moved(app, old: dict, status: str, note: str = "", extra: dict | None = None, stamp: str = "") -> dict:
-    """`old` moved on to `status` with its history; refused where the claim's rules forbid it."""
+def moved(app, old: dict, status: str, note: str = "", extra: dict | None = None, stamp: str = "",
+          *, reversal: bool = False) -> dict:
+    """`old` moved on to `status` with its history; refused where the claim's rules forbid it.
+
+    A payer's reversal of its adjudication (`reversal`) may also put the
+    claim back to where it waited for one (REOPENED).
+    """
     if status not in STATUSES:
         raise InvalidInput(f"unknown claim status {status!r}", hint=f"one of {', '.join(STATUSES)}")
-    if status != old["status"] and status not in TRANSITIONS.get(old["status"], set()):
-        allowed = ", ".join(sorted(TRANSITIONS.get(old["status"], set()))) or "none"
+    allowed_to = TRANSITIONS.get(old["status"], set()) | (set(REOPENED) if reversal else set())
+    if status != old["status"] and status not in allowed_to:
+        allowed = ", ".join(sorted(allowed_to)) or "none"
         raise Refused(f"{old['id']} is {old['status']}; it cannot become {status}", hint=f"allowed: {allowed}")
     stamp = stamp or clock.iso(app.now())
     return {**old, **(extra or {}), "status": status, "updated": stamp,

@@ -6,11 +6,12 @@ from decimal import Decimal
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.money import dec, fmt
-from medsec.services.claims import set_status
+from medsec.services.claims import moved, store_changes
 from medsec.services.records import CLAIMS, PAYMENTS, REMITTANCES, uid_shard
 
 WRITE_OFF_GROUPS = ("CO", "OA", "PI", "CR")  # the payer's side; PR is the patient's to pay
 POSTABLE = ("submitted", "accepted", "appealed", "partially-paid", "denied", "rejected")
+REVERSAL = "22"  # CLP02: the payer takes back an earlier adjudication
 
 
 class _DryRun(Exception):
@@ -37,19 +38,45 @@ def _trace_key(remit: dict) -> str:
 
 
 def _match_line(claim: dict, svc: dict, used: set) -> dict | None:
-    """The claim line a service line pays: by REF*6R, else by code and date."""
-    for line in claim["lines"]:
-        if line["line"] not in used and svc.get("line_ref") and str(line["line"]) == str(svc["line_ref"]):
-            return line
-    for line in claim["lines"]:
-        if line["line"] not in used and line["code"] == svc.get("code") and \
-                (not svc.get("date") or svc["date"] == line["date"]):
-            return line
+    """The claim line a service line pays: by REF*6R (our line number), else by the code as
+    billed (SVC06 when the payer changed it, else SVC01) and date, preferring the same
+    modifiers, then the same charge; None when that stays ambiguous."""
+    free = [line for line in claim["lines"] if line["line"] not in used]
+    ref = str(svc.get("line_ref") or "")
+    if ref:
+        return next((line for line in free if str(line["line"]) == ref), None)
+    billed = svc.get("submitted_code") or svc.get("code")
+    modifiers = svc.get("submitted_modifiers") if svc.get("submitted_code") else svc.get("modifiers")
+    same = [line for line in free if line["code"] == billed and (not svc.get("date") or svc["date"] == line["date"])]
+    exact = [line for line in same if sorted(line["modifiers"]) == sorted(modifiers or [])]
+    if exact:
+        return exact[0]
+    charged = [line for line in same if dec(line["amount"]) == abs(dec(svc.get("charge") or 0))]
+    for candidates in (charged, same):  # payers drop or reorder modifiers: take it when unambiguous
+        if len(candidates) == 1:
+            return candidates[0]
     return None
 
 
-def _post_claim(app, txn, claim: dict, clp: dict, remit: dict, stamp: str) -> tuple[dict, list[dict]]:
-    """Payments and write-offs for one claim; returns (what was posted, ledger records)."""
+def _reversed(claim: dict, clp: dict) -> int | None:
+    """The adjudication a reversal (CLP02 22) undoes: the standing one with its CLP07, or
+    (a reversal without CLP07) the latest standing one."""
+    standing = [i for i, a in enumerate(claim.get("adjudications") or [])
+                if a.get("status_code") != REVERSAL and not a.get("reversed_by")]
+    if clp.get("payer_claim_id"):
+        standing = [i for i in standing if claim["adjudications"][i].get("payer_claim_id") == clp["payer_claim_id"]]
+    return standing[-1] if standing else None
+
+
+def _post_claim(app, txn, claim: dict, clp: dict, remit: dict, stamp: str,
+                reverses: int | None = None) -> tuple[dict, list[dict]]:
+    """Payments and write-offs for one claim; returns (what was posted, ledger records).
+
+    A reversal (`reverses`: the index of the adjudication it undoes) carries
+    the negated amounts (CAS keeps its group codes), so it posts like any
+    answer: negative payments and adjustments on the same charges. The
+    claim goes back to where it was before that adjudication.
+    """
     paid_by_line: dict[int, Decimal] = {}
     writeoff_by_line: dict[int, Decimal] = {}
     responsibility = Decimal(0)
@@ -68,8 +95,8 @@ def _post_claim(app, txn, claim: dict, clp: dict, remit: dict, stamp: str) -> tu
                 responsibility += dec(adj["amount"])
             else:
                 writeoff_by_line[line["line"]] = writeoff_by_line.get(line["line"], Decimal(0)) + dec(adj["amount"])
-        lines_out.append({"line": line["line"], "paid": svc["paid"], "code": line["code"],
-                          "modifiers": line["modifiers"], "units": line["units"],
+        lines_out.append({"line": line["line"], "charge_id": line["charge_id"], "paid": svc["paid"],
+                          "code": line["code"], "modifiers": line["modifiers"], "units": line["units"],
                           "adjustments": svc.get("adjustments") or []})
     if not clp.get("lines"):  # a claim-level answer: spread it over the lines in order
         left = dec(clp["paid"])
@@ -101,7 +128,11 @@ def _post_claim(app, txn, claim: dict, clp: dict, remit: dict, stamp: str) -> tu
                         "allocations": [{"charge_id": charge_of[n], "amount": fmt(v)}
                                         for n, v in sorted(writeoff_by_line.items()) if v]})
     settled = paid_total + writeoff_total + responsibility == dec(clp["charge"])
-    if clp.get("status_code") == "4" or (paid_total <= 0 and not settled):
+    adjudications = list(claim["adjudications"])
+    if reverses is not None:
+        status = adjudications[reverses].get("status_before") or "submitted"
+        adjudications[reverses] = {**adjudications[reverses], "reversed_by": remit["trace"]}
+    elif clp.get("status_code") == "4" or (paid_total <= 0 and not settled):
         status = "denied"
     elif settled:
         status = "paid"  # the payer's part is done even if the patient owes a share
@@ -110,13 +141,16 @@ def _post_claim(app, txn, claim: dict, clp: dict, remit: dict, stamp: str) -> tu
     adjudication = {"paid": fmt(paid_total), "paid_date": common["date"], "payer_claim_id": clp.get("payer_claim_id", ""),
                     "adjustments": clp.get("adjustments") or [], "lines": lines_out, "trace": remit["trace"],
                     "status_code": clp.get("status_code", ""), "remarks": clp.get("remarks") or [],
-                    "patient_responsibility": fmt(responsibility)}
+                    "patient_responsibility": fmt(responsibility), "status_before": claim["status"]}
     extra = {"paid": fmt(dec(claim["paid"]) + paid_total),
              "patient_responsibility": fmt(dec(claim["patient_responsibility"]) + responsibility),
-             "adjudications": claim["adjudications"] + [adjudication]}
+             "adjudications": adjudications + [adjudication]}
     if status == "denied":
         extra["denial"] = {"reasons": list(dict.fromkeys(reasons)), "remarks": clp.get("remarks") or []}
-    set_status(app, claim["id"], status, f"835 trace {remit['trace']}", extra, txn=txn)
+    elif reverses is not None:
+        extra["denial"] = None
+    note = f"835 trace {remit['trace']}" + (" reversal" if reverses is not None else "")
+    store_changes(app, txn, [(moved(app, claim, status, note, extra, stamp, reversal=reverses is not None), claim)])
     return ({"claim_id": claim["id"], "status": status, "paid": fmt(paid_total), "written_off": fmt(writeoff_total),
              "patient_responsibility": fmt(responsibility), "reasons": list(dict.fromkeys(reasons))}, records)
 
@@ -146,13 +180,18 @@ def post(app, path: str, *, input_format: str | None = None, dry_run: bool = Fal
                 ledger, claims_done = [], []
                 for clp in remit["claims"]:
                     claim = _claim(txn, clp["claim_id"])
-                    if claim is None or claim["status"] not in POSTABLE:
-                        why = "no such claim" if claim is None else f"claim is {claim['status']}"
+                    reverses = _reversed(claim, clp) if claim and clp.get("status_code") == REVERSAL else None
+                    why = ("no such claim" if claim is None
+                           else "no earlier payment of it to reverse" if clp.get("status_code") == REVERSAL
+                           and reverses is None
+                           else f"claim is {claim['status']}" if reverses is None and claim["status"] not in POSTABLE
+                           else "")
+                    if why:
                         summary["unmatched"].append({"claim_id": clp["claim_id"], "trace": remit["trace"],
                                                      "paid": clp["paid"], "reason": why})
                         continue
                     try:
-                        done, records = _post_claim(app, txn, claim, clp, remit, stamp)
+                        done, records = _post_claim(app, txn, claim, clp, remit, stamp, reverses)
                     except ValueError as e:
                         summary["unmatched"].append({"claim_id": claim["id"], "trace": remit["trace"],
                                                      "paid": clp["paid"], "reason": str(e)})
