@@ -9,6 +9,23 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 
+def lazy(ref: str) -> Callable:
+    """A stand-in for the function "module:name" that imports it on first call.
+
+    Every command loads every plugin, so a plugin registers its heavy parts
+    lazily: ``Channel("email", ("email",), "...", lazy("medsec_email.channel:send"))``.
+    """
+    module, _, name = ref.partition(":")
+
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__, call.__qualname__ = name, ref
+    return call
+
+
 class CodingTable(NamedTuple):
     """A code system. ``lookup(data_dir, code)`` returns a dict with at least
     ``code`` and ``description`` (or None); ``search(data_dir, text, limit)``

@@ -17,34 +17,13 @@ Standard library only; see docs/claim-model.md for the dicts exchanged.
 """
 
 from medsec import hookimpl
-from medsec.plugin_types import ClaimFormat, RemittanceFormat
+from medsec.plugin_types import ClaimFormat, RemittanceFormat, lazy
 
-# The writer and the reader are imported when first used: every medsec
-# command loads the plugins, few of them touch X12.
-
-
-def write(*args, **kwargs):
-    from medsec_x12 import claim837
-
-    return claim837.write(*args, **kwargs)
-
-
-def validate(*args, **kwargs):
-    from medsec_x12 import claim837
-
-    return claim837.validate(*args, **kwargs)
-
-
-def detect(*args, **kwargs):
-    from medsec_x12 import remit835
-
-    return remit835.detect(*args, **kwargs)
-
-
-def read(*args, **kwargs):
-    from medsec_x12 import remit835
-
-    return remit835.read(*args, **kwargs)
+# Imported on first use: every medsec command loads the plugins, few touch X12.
+write = lazy("medsec_x12.claim837:write")
+validate = lazy("medsec_x12.claim837:validate")
+detect = lazy("medsec_x12.remit835:detect")
+read = lazy("medsec_x12.remit835:read")
 
 
 @hookimpl
