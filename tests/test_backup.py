@@ -76,3 +76,25 @@ def test_restore_refuses_unknown_schema_and_tampering(demo, tmp_path):
 def test_backup_inside_data_dir_refused(demo):
     result = demo("backup", demo.home / "b.tar.gz")
     assert result.exit_code == 2
+
+
+def test_rebuildable_caches_stay_out_and_come_back_on_demand(demo, tmp_path):
+    """The ICD-10-CM index and the parsed-configuration cache are not backed up; after a
+    restore the commands that need them rebuild them."""
+    assert demo.json("code", "show", "E11.9")["table"] == "icd10cm"
+    codes = demo.home / "index" / "codes"
+    codes.mkdir(parents=True, exist_ok=True)
+    (codes / "big-cache.bin").write_bytes(b"\0" * 2_000_000)  # a coding table's built index, say
+    target = tmp_path / "b.tar.gz"
+    info = demo.json("backup", target)
+    with tarfile.open(target) as tar:
+        names = tar.getnames()
+    assert not [n for n in names if n.startswith(("data/index/codes/", "data/index/config/"))]
+    assert any(n.startswith("data/index/patient-name/") for n in names)  # record indexes stay
+    assert info["bytes"] < 1_000_000
+    demo.ok("restore", target)
+    assert not (demo.home / "index" / "codes").exists()
+    assert demo("check").exit_code == 0
+    assert demo.json("code", "show", "E11.9")["description"].startswith("Type 2 diabetes mellitus")
+    assert demo.json("code", "show", "99213")["fee"] == "125.00"
+    assert (demo.home / "index" / "config").is_dir()  # the configuration cache is back too

@@ -18,12 +18,17 @@ from medsec.store.store import JOURNAL
 
 MANIFEST = "MEDSEC-BACKUP.json"
 FORMAT = "medsec-backup"
+# Caches their readers rebuild on demand, left out of backups: coding tables' built
+# indexes (the ICD-10-CM index is ~18 MB) and the parsed configuration files. The
+# record indexes stay: `medsec check` verifies them against the records restored.
+CACHES = (os.path.join("index", "codes"), os.path.join("index", "config"))
 
 
 def _files(root: str) -> list[str]:
     out = []
     for folder, dirs, names in os.walk(root):
-        dirs.sort()
+        here = os.path.relpath(folder, root)
+        dirs[:] = sorted(d for d in dirs if os.path.normpath(os.path.join(here, d)) not in CACHES)
         for name in sorted(names):
             rel = os.path.relpath(os.path.join(folder, name), root)
             if rel in (LOCK_NAME, JOURNAL) or is_temp_name(name):
