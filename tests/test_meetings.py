@@ -151,3 +151,17 @@ def test_a_meeting_blocks_visits_with_its_attendees(staffed):
     assert first["start"] == "2026-11-27T08:45:00-05:00"
     staffed.ok("meeting", "cancel", "MT1")
     staffed.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-27 08:30", "--type", "follow-up")
+
+
+def test_a_meeting_holds_its_room_against_visits(staffed):
+    """A meeting in the operating room: surgery cannot have it then, and slots skip that time."""
+    staffed.ok("meeting", "schedule", "--title", "OR safety drill", "--at", "2026-11-27 08:00", "--duration", "60",
+               "--attendees", "S3", "--room", "or1")
+    refused = staffed("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-27 08:00", "--type", "surgery",
+                      "--room", "or1")
+    assert refused.exit_code == 1 and "room or1 has a staff meeting 08:00-09:00 (MT1)" in refused.stderr
+    (first,) = staffed.json("appt", "slots", "--provider", "S2", "--type", "surgery", "--from", "2026-11-27",
+                            "--first")
+    assert (first["start"], first["room"]) == ("2026-11-27T09:00:00-05:00", "or1")
+    # a visit that needs no room is not held up by it
+    staffed.ok("appt", "book", "P2", "--provider", "S1", "--at", "2026-11-27 08:00", "--type", "follow-up")

@@ -12,8 +12,8 @@ from datetime import date, datetime, timedelta
 from medsec import clock
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.services import availability as av
-from medsec.services.records import APPOINTMENTS, MEETINGS
-from medsec.services.scheduling import Schedule, meeting_spans, taken
+from medsec.services.records import MEETINGS
+from medsec.services.scheduling import Schedule, day_records, meeting_spans, taken
 
 SEARCH_DAYS = 14
 COLUMNS = ["id", "start", "end", "title", "attendees", "room", "status", "sequence"]
@@ -23,16 +23,10 @@ STATUSES = ["scheduled", "cancelled"]
 # -- who is busy when ------------------------------------------------------------
 def busy(view, schedule: Schedule, day: date, *, staff_id: str = "", room: str = "") -> list[tuple[av.Span, str]]:
     """(span, record id) of the visits and meetings that hold a staff member or a room on `day`."""
-    visits = view.day(APPOINTMENTS, day.isoformat())
+    visits = day_records(view, day, None, provider=staff_id or None, room=room or None)
     out = [(span, appt["id"]) for span, appt in taken(visits, schedule, provider=staff_id or None,
                                                       room=room or None)]
-    if staff_id:
-        out += meeting_spans(view, schedule, day, staff_id)
-    if room:
-        out += [((datetime.fromisoformat(m["start"]).astimezone(schedule.tz),
-                  datetime.fromisoformat(m["end"]).astimezone(schedule.tz)), m["id"])
-                for m in view.day(MEETINGS, day.isoformat()) if m["status"] != "cancelled" and m["room"] == room]
-    return out
+    return out + meeting_spans(view, schedule, day, staff_id, room)
 
 
 def problems(view, schedule: Schedule, attendees: list[str], room: str, start: datetime, end: datetime) -> list[str]:

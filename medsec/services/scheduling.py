@@ -110,13 +110,16 @@ def taken(day_records: list[dict], schedule: Schedule, *, provider=None, patient
     return out
 
 
-def meeting_spans(view, schedule: Schedule, day: date, staff_id: str) -> list[tuple[av.Span, str]]:
-    """(span, meeting id) of the staff meetings that hold `staff_id` on `day`: no visits then."""
+def meeting_spans(view, schedule: Schedule, day: date, staff_id: str = "",
+                  room: str = "") -> list[tuple[av.Span, str]]:
+    """(span, meeting id) of the staff meetings on `day` that hold `staff_id`
+    or `room`: no visits for that person, or in that room, then."""
     from medsec.services.records import MEETINGS
 
     return [((datetime.fromisoformat(m["start"]).astimezone(schedule.tz),
               datetime.fromisoformat(m["end"]).astimezone(schedule.tz)), m["id"])
-            for m in view.day(MEETINGS, day.isoformat()) if m["status"] != "cancelled" and staff_id in m["attendees"]]
+            for m in view.day(MEETINGS, day.isoformat()) if m["status"] != "cancelled"
+            and ((staff_id and staff_id in m["attendees"]) or (room and m.get("room") == room))]
 
 
 def conflicts(view, schedule: Schedule, *, provider: str, patient: str | None, type_name: str,
@@ -128,7 +131,7 @@ def conflicts(view, schedule: Schedule, *, provider: str, patient: str | None, t
     """
     day = start.date()
     member = schedule.member(provider)
-    records = _day_records(view, day, day_cache, provider=member["id"], patient=patient, room=room or None)
+    records = day_records(view, day, day_cache, provider=member["id"], patient=patient, room=room or None)
     _, buffer = schedule.length(type_name)
     wanted = (start, end + buffer)
     problems = []
@@ -155,10 +158,13 @@ def conflicts(view, schedule: Schedule, *, provider: str, patient: str | None, t
         for span, other in taken(records, schedule, room=room, exclude=exclude):
             if av.overlaps(wanted, span):
                 problems.append(f"room {room} is taken {span[0]:%H:%M}-{span[1]:%H:%M} ({other['id']})")
+        for span, meeting_id in meeting_spans(view, schedule, day, room=room):
+            if av.overlaps(wanted, span):
+                problems.append(f"room {room} has a staff meeting {span[0]:%H:%M}-{span[1]:%H:%M} ({meeting_id})")
     return problems
 
 
-def _day_records(view, day: date, cache: dict | None, *, provider: str | None = None,
+def day_records(view, day: date, cache: dict | None, *, provider: str | None = None,
                  patient: str | None = None, room: str | None = None) -> list[dict]:
     """The day's appointments that may hold the provider, the patient or the room.
 
@@ -201,10 +207,11 @@ def _on_day(view, ids: list[str], day: str) -> list[str]:
 
 def room_free(view, schedule: Schedule, type_name: str, room: str, start: datetime, end: datetime,
               exclude: set[str] = frozenset(), day_cache: dict | None = None) -> bool:
-    records = _day_records(view, start.date(), day_cache, room=room)
+    records = day_records(view, start.date(), day_cache, room=room)
     _, buffer = schedule.length(type_name)
-    return not any(av.overlaps((start, end + buffer), span)
-                   for span, _ in taken(records, schedule, room=room, exclude=exclude))
+    busy = [span for span, _ in taken(records, schedule, room=room, exclude=exclude)]
+    busy += [span for span, _ in meeting_spans(view, schedule, start.date(), room=room)]
+    return not any(av.overlaps((start, end + buffer), span) for span in busy)
 
 
 def free_room(view, schedule: Schedule, type_name: str, start: datetime, end: datetime,
@@ -234,7 +241,7 @@ def find_slots(view, schedule: Schedule, *, providers: list[str], type_name: str
         day = start_day + timedelta(days=offset)
         found = []
         for provider in providers:
-            records = _day_records(view, day, cache, provider=provider, patient=patient)
+            records = day_records(view, day, cache, provider=provider, patient=patient)
             busy = [span for span, _ in taken(records, schedule, provider=provider, patient=patient)]
             busy += [span for span, _ in meeting_spans(view, schedule, day, provider)]
             free = av.subtract(schedule.working(provider, day), busy)
