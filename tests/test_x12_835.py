@@ -438,3 +438,21 @@ def test_payer_filing_indicator_and_insurance_type_reach_the_837p(office, tmp_pa
     sbr = [s for s in segments if s.startswith("SBR*")]
     assert sbr[0].startswith("SBR*S*18*") and sbr[0].split("*")[5] == "47" and sbr[0].endswith("*MB")
     assert sbr[1].startswith("SBR*P*18*") and sbr[1].endswith("*CI")  # 2320: the primary, commercial
+
+
+def test_claim_batch_through_the_cli(office, tmp_path):
+    """`claim batch` writes every ready claim of a payer into one judged 837P and marks them
+    submitted; its --format names the document (output is --json); nothing left is exit 1."""
+    office.ok("bill", "charge", "A1", "--code", "99213", "--dx", "E11.9")
+    (made,) = office.json("claim", "create", "--appt", "A1")
+    office.ok("claim", "validate", made["id"])
+    out = tmp_path / "batch.837"
+    result = office.json("claim", "batch", "--payer", made["payer_id"], "--format", "x12-837p", "-o", out)
+    assert result["claims"] == [made["id"]] and result["marked_submitted"] is True
+    ok, errors = pyx12_judge(out.read_bytes(), tmp_path, "batch.837")
+    assert ok and not errors, errors
+    assert office.json("claim", "show", made["id"])["status"] == "submitted"
+    again = office("claim", "batch", "--payer", made["payer_id"], "--format", "x12-837p", "-o", tmp_path / "b2")
+    assert again.exit_code == 1 and "no ready claims" in again.stderr and not (tmp_path / "b2").exists()
+    bad = office("claim", "batch", "--payer", made["payer_id"], "--format", "nope", "-o", tmp_path / "b3")
+    assert bad.exit_code == 2 and bad.stderr.startswith("medsec: error: ")

@@ -69,6 +69,7 @@ def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, 
 def batch(app, payer: str, fmt_name: str, output: str, *, mark: bool = True, usage: str = "T") -> dict:
     from medsec.services.claims import list_claims
 
+    _format(app, fmt_name)  # bad usage (exit 2) before "nothing to do" (exit 1)
     ready = list_claims(app, status="ready", payer=payer)
     if not ready:
         raise Refused(f"no ready claims for payer {payer}", hint="validate draft claims first")
