@@ -224,3 +224,24 @@ def test_import_shared_synthea_data(practice):
         result = practice.json("patient", "import", path)
         assert result["format"] == "synthea" and result["skipped"] == 0 and result["imported"] > 0
     assert practice("check").exit_code == 0
+
+
+def test_merge_gives_the_survivor_every_record_of_the_duplicate(demo):
+    demo.ok("task", "add", "Call back about the form", "--for", "S5", "--patient", "P6")
+    referral = demo.json("referral", "add", "P6", "--to", "Dr Heart", "--reason", "murmur", "--dx", "I10",
+                         "--physician", "S1")
+    lab = demo.json("lab", "order", "P6", "--facility", "Quest", "--test", "Lipid panel")
+    charge = demo.json("bill", "charge", "P6", "--code", "99213", "--dx", "I10", "--provider", "S1")
+    call = demo.json("call", "log", "--from", "P6", "--reason", "question about the bill")
+    demo.ok("patient", "merge", "P6", "--into", "P5")
+
+    def ids(*args):
+        return {r["id"] for r in demo.json(*args)}
+
+    assert referral["id"] in ids("referral", "list", "--patient", "P5")
+    assert lab["id"] in ids("lab", "list", "--patient", "P5")
+    assert charge["id"] in ids("bill", "charges", "P5")
+    assert any(t["text"] == "Call back about the form" for t in demo.json("task", "list", "--patient", "P5"))
+    assert demo.json("call", "list")[0]["id"] == call["id"]
+    assert all(c["patient_id"] == "P5" for c in demo.json("call", "list") if c["id"] == call["id"])
+    assert demo.json("check") == []

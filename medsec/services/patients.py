@@ -415,19 +415,23 @@ def merge_patients(app, duplicate_id: str, survivor_id: str) -> dict:
         merged["updated"] = stamp
         redirect = {**dup, "status": "merged", "merged_into": keep["id"], "updated": stamp}
         txn.put_many(PATIENTS, [merged, redirect], {keep["id"]: keep, dup["id"]: dup})
-        moved = _move_appointments(txn, dup["id"], keep["id"], stamp)
+        moved = _move_records(txn, dup["id"], keep["id"], stamp)
     app.audit("merge", [dup["id"], keep["id"], *moved])
     return merged
 
 
-def _move_appointments(txn, from_id: str, to_id: str, stamp: str) -> list[str]:
-    """Give the duplicate's appointments (and waitlist entries) to the survivor."""
-    from medsec.services.records import APPOINTMENTS, WAITLIST, _bucket
+def _move_records(txn, from_id: str, to_id: str, stamp: str) -> list[str]:
+    """Give everything that names the duplicate (appointments, calls, charges,
+    claims, payments, labs, referrals, refills, tasks, mail ...) to the survivor."""
+    from medsec.services.records import PATIENT_RECORDS, _bucket
 
-    ids = txn.index("appt-patient", _bucket(from_id, 100)).get(from_id, [])
-    olds = [a for a in txn.get_many(APPOINTMENTS, ids) if a.get("patient_id") == from_id]
-    txn.put_many(APPOINTMENTS, [{**a, "patient_id": to_id, "updated": stamp} for a in olds],
-                 {a["id"]: a for a in olds})
-    waiting = [w for w in txn.scan(WAITLIST) if w["patient_id"] == from_id]
-    txn.put_many(WAITLIST, [{**w, "patient_id": to_id} for w in waiting], {w["id"]: w for w in waiting})
-    return [a["id"] for a in olds] + [w["id"] for w in waiting]
+    moved = []
+    for kind, index in PATIENT_RECORDS.items():
+        if index:
+            ids = txn.index(index, _bucket(from_id, 100)).get(from_id, [])
+            olds = [r for r in txn.get_many(kind, ids) if r.get("patient_id") == from_id]
+        else:
+            olds = [r for r in txn.scan(kind) if r.get("patient_id") == from_id]
+        txn.put_many(kind, [{**r, "patient_id": to_id, "updated": stamp} for r in olds], {r["id"]: r for r in olds})
+        moved += [r["id"] for r in olds]
+    return moved

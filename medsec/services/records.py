@@ -112,6 +112,14 @@ REFERRALS = RecordKind("referrals", "RF", 500, by_patient("referral-patient"))
 REFILLS = RecordKind("refills", "RX", 500, by_patient("refill-patient"))
 MEMOS = RecordKind("memos", "M", 500)
 
+# Kinds whose records name a patient (patient_id), with the index that finds
+# a patient's (None: few enough to scan). A merge moves them all. Reminders
+# stay as sent; meetings, memos and remittances name no patient.
+PATIENT_RECORDS = {APPOINTMENTS: "appt-patient", CALLS: "call-patient", CHARGES: "charge-patient",
+                   CLAIMS: "claim-patient", PAYMENTS: "payment-patient", LABS: "lab-patient",
+                   REFERRALS: "referral-patient", REFILLS: "refill-patient", WAITLIST: None, TASKS: None,
+                   MAIL: None, FAXES: None, LAB_RESULTS: None}
+
 # Every sharded kind, for `medsec check` and backups.
 ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,
              REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS]
