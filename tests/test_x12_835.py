@@ -275,6 +275,16 @@ def remit_for(claim: dict, lines: list[tuple[str, list]], trace: str) -> bytes:
     return "".join(s + "~\n" for s in segs).encode()
 
 
+def judged_export(office, claim_id: str, tmp_path, name: str) -> list[str]:
+    """Validate and export one claim as an 837P that must pass pyx12; its segments."""
+    office.ok("claim", "validate", claim_id)
+    out = tmp_path / name
+    office.ok("claim", "export", claim_id, "--format", "x12-837p", "-o", out)
+    ok, errors = pyx12_judge(out.read_bytes(), tmp_path, name)
+    assert ok and not errors, errors
+    return out.read_text().split("~\n")
+
+
 @pytest.fixture
 def office(demo):
     demo.env.update({"MEDSEC_PLUGINS": "helpers.billingplugins"})  # the billing tests' small ICD-10 table
@@ -309,12 +319,7 @@ def test_claim_round_trip_through_the_cli(office, tmp_path):
     pid = claim["patient_id"]
     office.ok("patient", "coverage", "add", pid, "--payer", "HARBOR", "--member-id", "HM77", "--rank", "secondary")
     (secondary,) = office.json("claim", "create", "--patient", pid, "--rank", "secondary")
-    office.ok("claim", "validate", secondary["id"])
-    second = tmp_path / "secondary.837"
-    office.ok("claim", "export", secondary["id"], "--format", "x12-837p", "-o", second)
-    ok, errors = pyx12_judge(second.read_bytes(), tmp_path, "secondary.837")
-    assert ok and not errors, errors
-    text = second.read_text().split("~\n")
+    text = judged_export(office, secondary["id"], tmp_path, "secondary.837")
     # Only the line still open is billed; AMT*D is what the primary paid on it (125 - 25 - 20 = 80).
     assert "SBR*S*18*******CI" in text and "AMT*D*80" in text and "AMT*EAF*20" in text
     assert "SVD*BSHP1*80*HC:99213:25**1" in text and "CAS*CO*45*25" in text and "CAS*PR*2*20" in text
@@ -429,13 +434,7 @@ def test_payer_filing_indicator_and_insurance_type_reach_the_837p(office, tmp_pa
     second = office.json("claim", "show", second["id"])
     assert (second["payer"]["filing_indicator"], second["subscriber"]["insurance_type"]) == ("MB", "47")
     assert [line["charge_id"] for line in second["prior_payers"][0]["lines"]] == [claim["lines"][0]["charge_id"]]
-    office.ok("claim", "validate", second["id"])
-    out = tmp_path / "s.837"
-    office.ok("claim", "export", second["id"], "--format", "x12-837p", "-o", out)
-    ok, errors = pyx12_judge(out.read_bytes(), tmp_path, "s.837")
-    assert ok and not errors, errors
-    segments = out.read_text().split("~\n")
-    sbr = [s for s in segments if s.startswith("SBR*")]
+    sbr = [s for s in judged_export(office, second["id"], tmp_path, "s.837") if s.startswith("SBR*")]
     assert sbr[0].startswith("SBR*S*18*") and sbr[0].split("*")[5] == "47" and sbr[0].endswith("*MB")
     assert sbr[1].startswith("SBR*P*18*") and sbr[1].endswith("*CI")  # 2320: the primary, commercial
 
