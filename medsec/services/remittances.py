@@ -69,8 +69,8 @@ def _reversed(claim: dict, clp: dict) -> int | None:
 
 
 def _post_claim(app, txn, claim: dict, clp: dict, remit: dict, stamp: str,
-                reverses: int | None = None) -> tuple[dict, list[dict]]:
-    """Payments and write-offs for one claim; returns (what was posted, ledger records).
+                reverses: int | None = None) -> tuple[dict, list[dict], dict]:
+    """Payments and write-offs for one claim: (what was posted, ledger records, the claim after).
 
     A reversal (`reverses`: the index of the adjudication it undoes) carries
     the negated amounts (CAS keeps its group codes), so it posts like any
@@ -150,9 +150,9 @@ def _post_claim(app, txn, claim: dict, clp: dict, remit: dict, stamp: str,
     elif reverses is not None:
         extra["denial"] = None
     note = f"835 trace {remit['trace']}" + (" reversal" if reverses is not None else "")
-    store_changes(app, txn, [(moved(app, claim, status, note, extra, stamp, reversal=reverses is not None), claim)])
+    record = moved(app, claim, status, note, extra, stamp, reversal=reverses is not None)
     return ({"claim_id": claim["id"], "status": status, "paid": fmt(paid_total), "written_off": fmt(writeoff_total),
-             "patient_responsibility": fmt(responsibility), "reasons": list(dict.fromkeys(reasons))}, records)
+             "patient_responsibility": fmt(responsibility), "reasons": list(dict.fromkeys(reasons))}, records, record)
 
 
 def post(app, path: str, *, input_format: str | None = None, dry_run: bool = False) -> dict:
@@ -177,9 +177,11 @@ def post(app, path: str, *, input_format: str | None = None, dry_run: bool = Fal
                 if known:
                     raise Refused(f"remittance {remit['trace']} from {remit['payer'].get('name', '')} was already "
                                   f"posted ({', '.join(known)})", hint="nothing was posted")
-                ledger, claims_done = [], []
+                ledger, claims_done, changed = [], [], {}
                 for clp in remit["claims"]:
                     claim = _claim(txn, clp["claim_id"])
+                    if claim and claim["id"] in changed:  # answered twice (a reversal, then the correction)
+                        claim = changed[claim["id"]][0]
                     reverses = _reversed(claim, clp) if claim and clp.get("status_code") == REVERSAL else None
                     why = ("no such claim" if claim is None
                            else "no earlier payment of it to reverse" if clp.get("status_code") == REVERSAL
@@ -191,7 +193,7 @@ def post(app, path: str, *, input_format: str | None = None, dry_run: bool = Fal
                                                      "paid": clp["paid"], "reason": why})
                         continue
                     try:
-                        done, records = _post_claim(app, txn, claim, clp, remit, stamp, reverses)
+                        done, records, after = _post_claim(app, txn, claim, clp, remit, stamp, reverses)
                     except ValueError as e:
                         summary["unmatched"].append({"claim_id": claim["id"], "trace": remit["trace"],
                                                      "paid": clp["paid"], "reason": str(e)})
@@ -199,6 +201,8 @@ def post(app, path: str, *, input_format: str | None = None, dry_run: bool = Fal
                     summary["posted"].append(done)
                     claims_done.append(claim["id"])
                     ledger += records
+                    changed[claim["id"]] = (after, changed.get(claim["id"], (None, claim))[1])
+                store_changes(app, txn, list(changed.values()))  # each claim shard written once
                 ids = txn.reserve_ids(PAYMENTS, len(ledger)) if ledger else []
                 txn.put_many(PAYMENTS, [{**r, "id": pid} for pid, r in zip(ids, ledger)])
                 (remit_id,) = txn.reserve_ids(REMITTANCES)
