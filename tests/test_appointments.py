@@ -289,3 +289,14 @@ def test_each_provider_day_is_its_own_file_and_moves_with_the_visit(clinic):
     clash = clinic("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-30 10:10", "--type", "follow-up")
     assert clash.exit_code == 1 and "P1 already has A1 at 10:00" in clash.stderr
     assert clinic.json("check") == []
+
+
+def test_day_sheet_flags_what_the_patient_owes(clinic):
+    (clinic.home / "codes.yaml").write_text("codes:\n  - {code: '99213', system: CPT, description: Office visit, fee: '120.00'}\n")
+    clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")
+    clinic.ok("appt", "book", "P2", "--provider", "S1", "--at", f"{FRI} 10:00", "--type", "follow-up")
+    clinic.ok("bill", "charge", "P1", "--code", "99213", "--dx", "I10", "--provider", "S1")  # self-pay
+    clinic.ok("bill", "pay", "P1", "--amount", "20", "--method", "cash")
+    sheet = clinic.json("appt", "day", FRI, "--provider", "S1")
+    assert [(r["patient_id"], r["balance_due"]) for r in sheet] == [("P1", "100.00"), ("P2", "")]
+    assert "100.00" in clinic.ok("appt", "day", FRI, "--provider", "S1").stdout

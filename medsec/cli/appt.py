@@ -86,12 +86,12 @@ def list_(app, fmt, start, end, provider, patient, status, limit):
 @output_options
 @pass_app
 def day(app, fmt, day, provider):
-    """The day sheet: time, patient, type, status, room."""
+    """The day sheet: time, patient, type, status, room, balance due."""
     from medsec.services.booking_queries import day_sheet
 
     when = app.parse_date(day, "DAY") if day else app.today()
     render(day_sheet(app, when, provider), fmt,
-           ["time", "id", "patient", "patient_id", "type", "status", "room", "provider"])
+           ["time", "id", "patient", "patient_id", "type", "status", "room", "balance_due", "provider"])
 
 
 @appt.command("show")

@@ -218,22 +218,27 @@ def record_payment(app, patient_id: str, *, amount: str, method: str, ref: str =
     return record
 
 
-def balance(app, patient_id: str) -> dict:
-    view = app.store.snapshot()
-    patient = get_patient(app, patient_id, view=view)
-    owed = outstanding(view, patient["id"])
+def account(view, patient_id: str) -> dict:
+    """A patient's balance: in total, pending with payers, due from the patient, credit."""
+    owed = outstanding(view, patient_id)
     by_party: dict[str, Decimal] = {}
-    for charge in charges_of(view, patient["id"]):
+    for charge in charges_of(view, patient_id):
         left = owed.get(charge["id"], Decimal(0))
         if left:
             party = responsible(view, charge)
             by_party[party] = by_party.get(party, Decimal(0)) + left
-    unapplied = sum((dec(p["unapplied"]) for p in payments_of(view, patient["id"])), Decimal(0))
-    app.audit("read", [patient["id"]])
+    unapplied = sum((dec(p["unapplied"]) for p in payments_of(view, patient_id)), Decimal(0))
     insurance = sum((v for k, v in by_party.items() if k != "patient"), Decimal(0))
-    return {"patient_id": patient["id"], "balance": fmt(sum(owed.values(), Decimal(0)) - unapplied),
+    return {"patient_id": patient_id, "balance": fmt(sum(owed.values(), Decimal(0)) - unapplied),
             "insurance_pending": fmt(insurance), "patient_due": fmt(by_party.get("patient", Decimal(0)) - unapplied),
             "credit": fmt(unapplied), "by_payer": {k: fmt(v) for k, v in sorted(by_party.items()) if k != "patient"}}
+
+
+def balance(app, patient_id: str) -> dict:
+    view = app.store.snapshot()
+    patient = get_patient(app, patient_id, view=view)
+    app.audit("read", [patient["id"]])
+    return account(view, patient["id"])
 
 
 def ledger(app, patient_id: str) -> list[dict]:
