@@ -120,3 +120,19 @@ def test_malformed_ics_is_rejected_with_where(clinic, tmp_path, text, message):
     result = clinic("appt", "import", bad)
     assert result.exit_code == 2 and message in result.stderr
     assert snapshot(clinic.home) == before
+
+
+def test_import_refuses_two_events_of_one_file_at_the_same_time(clinic, tmp_path):
+    """Events of one file count against each other before any is stored: all or none."""
+    def event(uid, start, end):
+        return (f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\n"
+                f"DTSTART;TZID=America/New_York:20261201T{start}\r\nDTEND;TZID=America/New_York:20261201T{end}\r\n"
+                "SUMMARY:Rounds\r\nEND:VEVENT\r\n")
+
+    ics = tmp_path / "double.ics"
+    ics.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other//EN\r\n" + event("a@other", "090000", "100000")
+                   + event("b@other", "093000", "103000") + "END:VCALENDAR\r\n")
+    before = snapshot(clinic.home)
+    clash = clinic("appt", "import", ics, "--provider", "S1")
+    assert clash.exit_code == 1 and "S1 is booked 09:00-10:00" in clash.stderr
+    assert snapshot(clinic.home) == before

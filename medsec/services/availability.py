@@ -6,8 +6,8 @@ practice's zone, built from wall-clock times day by day, so a weekly 09:00
 stays 09:00 across a daylight-saving change.
 """
 
-from typing import NamedTuple
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import NamedTuple
 
 Span = tuple[datetime, datetime]
 DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -1,7 +1,7 @@
 """The schedule's rules: who may do what, when, in which room, and free slots."""
 
-from typing import NamedTuple
 from datetime import date, datetime, timedelta, tzinfo
+from typing import NamedTuple
 
 from medsec.errors import InvalidInput, NotFound
 from medsec.services import availability as av
@@ -173,25 +173,23 @@ def day_records(view, day: date, cache: dict | None, *, provider: str | None = N
     the room index. `taken` picks the ones that matter from the result.
     """
     key = (day, provider, patient, room)
-    if cache is not None and key in cache:
-        return cache[key]
     iso = day.isoformat()
-    found: dict[str, dict] = {}
-    if provider:
-        found.update((a["id"], a) for a in view.day(APPOINTMENTS, iso, provider))
-    wanted = []
-    if patient:
-        wanted += _on_day(view, view.index("appt-patient", _bucket(patient, 100)).get(patient, []), iso)
-    if room:
-        wanted += view.index("appt-room", iso[:7]).get(f"{iso} {room}", [])
-    for appt in view.get_many(APPOINTMENTS, [i for i in wanted if i not in found]):
-        if appt["start"][:10] == iso:  # index hits are verified against the record
-            found[appt["id"]] = appt
-    records = list(found.values())
-    if cache is None:
-        return records
-    cache[key] = records
-    return records + [r for r in cache.get(PLANNED, ()) if r["start"][:10] == iso]
+    if cache is None or key not in cache:
+        found: dict[str, dict] = {}
+        if provider:
+            found.update((a["id"], a) for a in view.day(APPOINTMENTS, iso, provider))
+        wanted = []
+        if patient:
+            wanted += _on_day(view, view.index("appt-patient", _bucket(patient, 100)).get(patient, []), iso)
+        if room:
+            wanted += view.index("appt-room", iso[:7]).get(f"{iso} {room}", [])
+        for appt in view.get_many(APPOINTMENTS, [i for i in wanted if i not in found]):
+            if appt["start"][:10] == iso:  # index hits are verified against the record
+                found[appt["id"]] = appt
+        if cache is None:
+            return list(found.values())
+        cache[key] = list(found.values())
+    return cache[key] + [r for r in cache.get(PLANNED, ()) if r["start"][:10] == iso]
 
 
 def hold(cache: dict, record: dict) -> None:
