@@ -186,6 +186,13 @@ def storage_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def schema_version() -> int:
+    """The data directory schema this medsec writes (another one is refused by every command)."""
+    from medsec.config import SCHEMA_VERSION
+
+    return SCHEMA_VERSION
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="medsec latency and memory against an indexed SQLite.")
     parser.add_argument("--patients", type=int, default=100_000, help="scale (default: 100000)")
@@ -213,7 +220,7 @@ def parse_args() -> argparse.Namespace:
 def prepare(data: Dataset, launcher: Launcher, args: argparse.Namespace) -> None:
     """The dataset at this scale: reused while it matches, else (re)built."""
     wanted = {"patients": args.patients, "seed": args.seed, "version": DATA_VERSION,
-              "storage": storage_digest()}
+              "storage": storage_digest(), "schema": schema_version()}
     with_appointments = not args.skip_appointments
     reusable = not args.rebuild and data.load(wanted)
     if reusable and with_appointments and "appointments" in data.meta:

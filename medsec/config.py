@@ -16,7 +16,7 @@ from medsec.errors import ConfigError
 from medsec.identifiers import email_valid, npi_valid, tax_id_valid, zip_valid
 from medsec.store.files import read_bytes, write_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: appointments one file per provider per day (medsec upgrade)
 CONFIG_FILES = [
     "medsec.yaml",
     "practice.yaml",
@@ -174,8 +174,9 @@ def _check_medsec(c, data):
     if not isinstance(data.get("schema_version"), int):
         c.error(["schema_version"], "schema_version must be a whole number")
     elif data["schema_version"] != SCHEMA_VERSION:
+        older = data["schema_version"] < SCHEMA_VERSION
         c.error(["schema_version"], f"schema_version {data['schema_version']} is not the one this medsec "
-                                    f"reads ({SCHEMA_VERSION})")
+                                    f"reads ({SCHEMA_VERSION})" + ("; run 'medsec upgrade'" if older else ""))
 
 
 def _check_practice(c, data):

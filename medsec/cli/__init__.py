@@ -34,6 +34,7 @@ BUILTIN_COMMANDS = {
     "audit": "medsec.cli.admin:audit_command",
     "backup": "medsec.cli.admin:backup_command",
     "restore": "medsec.cli.admin:restore_command",
+    "upgrade": "medsec.cli.admin:upgrade_command",
     "plugins": "medsec.cli.admin:plugins_command",
 }
 

@@ -1,4 +1,6 @@
-"""Admin commands: init, config, check, audit, backup, restore, plugins."""
+"""Admin commands: init, config, check, audit, backup, restore, upgrade, plugins."""
+
+import os
 
 import click
 
@@ -118,6 +120,24 @@ def restore_command(app, fmt, file):
     from medsec.services.backup import restore
 
     render(restore(app, file), fmt)
+
+
+@click.command("upgrade")
+@output_options
+@pass_app
+def upgrade_command(app, fmt):
+    """Bring a data directory written by an older medsec to this version (safe to run again)."""
+    from medsec.services.upgrade import upgrade
+
+    result = upgrade(os.path.abspath(app.data_dir))
+    if fmt != "table":
+        render(result, fmt)
+    elif result["steps"]:
+        say(f"upgraded {result['data_dir']} from schema {result['from']} to {result['to']}")
+        for step in result["steps"]:
+            say(f"  {step}")
+    else:
+        say(f"{result['data_dir']} is at schema {result['to']}: nothing to do")
 
 
 @click.command("plugins")

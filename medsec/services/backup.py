@@ -100,9 +100,10 @@ def read_backup(path: str) -> tuple[dict, dict[str, bytes]]:
             raise InvalidInput(f"{path} is damaged: {e}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InvalidInput(f"{path} is not a medsec backup (no manifest)")
-    if manifest.get("schema_version") != config.SCHEMA_VERSION:
-        raise InvalidInput(f"{path} has schema version {manifest.get('schema_version')!r}; "
-                           f"this medsec reads {config.SCHEMA_VERSION}")
+    schema = manifest.get("schema_version")
+    if not isinstance(schema, int) or not 1 <= schema <= config.SCHEMA_VERSION:
+        raise InvalidInput(f"{path} has schema version {schema!r}; this medsec reads "
+                           f"{config.SCHEMA_VERSION} and upgrades older ones")
     for rel, sha in manifest.get("files", {}).items():
         parts = rel.split("/")
         if rel.startswith("/") or ".." in parts or rel not in files:
@@ -132,6 +133,10 @@ def restore(app, source: str) -> dict:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             os.fsync(f.fileno())
+    if manifest["schema_version"] < config.SCHEMA_VERSION:
+        from medsec.services.upgrade import upgrade
+
+        upgrade(staging)  # before the swap: the live directory is replaced only by a current one
     aside = None
     if os.path.exists(root):
         if os.listdir(root) and not os.path.exists(os.path.join(root, "medsec.yaml")):
@@ -148,4 +153,6 @@ def restore(app, source: str) -> dict:
         os.rename(staging, root)
     app.audit("restore")
     return {"restored": root, "files": len(files), "from": os.path.abspath(source),
-            "backup_created": manifest.get("created"), "previous_kept_at": aside}
+            "backup_created": manifest.get("created"), "previous_kept_at": aside,
+            "upgraded_from_schema": manifest["schema_version"] if manifest["schema_version"] < config.SCHEMA_VERSION
+            else None}

@@ -33,10 +33,11 @@ def check(store, repair: bool = False) -> list[dict]:
     with store.lock():
         if repair:
             store.recover()
-        return _check(store, repair=repair)
+        return check_locked(store, repair=repair)
 
 
-def _check(store, repair: bool) -> list[dict]:
+def check_locked(store, repair: bool) -> list[dict]:
+    """`check` for a caller that holds the lock already (`medsec upgrade`)."""
     from medsec.store import Transaction
 
     problems: list[dict] = []
