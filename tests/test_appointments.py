@@ -300,3 +300,29 @@ def test_day_sheet_flags_what_the_patient_owes(clinic):
     sheet = clinic.json("appt", "day", FRI, "--provider", "S1")
     assert [(r["patient_id"], r["balance_due"]) for r in sheet] == [("P1", "100.00"), ("P2", "")]
     assert "100.00" in clinic.ok("appt", "day", FRI, "--provider", "S1").stdout
+
+
+def test_a_reader_during_a_move_between_providers_sees_it_once(clinic):
+    """A lock-free reader that began before a commit moving a visit from S1's file to S2's,
+    reading between any two of its files: the visit once, never twice or lost."""
+    from medsec.services.records import APPOINTMENTS
+    from medsec.store import Snapshot, Transaction
+    from medsec.store.files import write_atomic
+    from medsec.store.store import JOURNAL, _encode_journal
+
+    clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")
+    clinic.ok("appt", "book", "P2", "--provider", "S2", "--at", f"{FRI} 10:00", "--type", "follow-up")
+    txn = Transaction(str(clinic.home))
+    old = txn.get(APPOINTMENTS, "A1")
+    txn.put(APPOINTMENTS, {**old, "provider": "S2"}, old)
+    files = txn.serialized()
+    # the visit reaches S2's file before it leaves S1's
+    assert [rel for rel, _ in files][:2] == [f"appointments/2026/{FRI}/S2.json", f"appointments/2026/{FRI}/S1.json"]
+    write_atomic(str(clinic.home / JOURNAL), _encode_journal(files))
+    for rel, data in files:
+        view = Snapshot(str(clinic.home))  # began before the commit: it does not look for the journal
+        write_atomic(str(clinic.home / rel), data)
+        assert sorted(r["id"] for r in view.day(APPOINTMENTS, FRI)) == ["A1", "A2"]
+        assert view.get(APPOINTMENTS, "A1")["id"] == "A1"
+    assert [r["provider"] for r in clinic.json("appt", "day", FRI)] == ["S2", "S2"]
+    assert clinic.json("check") == []

@@ -173,6 +173,11 @@ class Snapshot:
             return self.records_in(kind.day_shard(day, part))
         folder = f"{kind.name}/{day[:4]}/{day}"
         records = [r for n in self.listdir(folder) for r in self.records_in(f"{folder}/{n}")]
+        if len({r["id"] for r in records}) < len(records):
+            # A commit is moving a record between two parts right now (its new
+            # file is written, its old one not yet): wait for it, read again.
+            self.settle()
+            return self.day(kind, day)
         return sorted(records, key=lambda r: kind.number(r["id"]))
 
     def scan(self, kind: RecordKind) -> Iterator[dict]:
@@ -197,6 +202,7 @@ class Transaction(Snapshot):
     def __init__(self, root: str):
         super().__init__(root)
         self._staged: dict[str, Any] = {}
+        self._moved_out: set[str] = set()  # files records moved out of (to another day or part)
         self._texts: dict[str, str] = {}
         self.after_commit: list = []
 
@@ -256,6 +262,7 @@ class Transaction(Snapshot):
             prev = old.get(rec["id"])
             if prev and kind.shard_for(prev) != rel:  # a by-day record moved to another day
                 moved_from.setdefault(kind.shard_for(prev), []).append(n)
+        self._moved_out |= set(moved_from)
         for rel, doc_ids in moved_from.items():
             self.db(rel).table(TABLE).remove(doc_ids=doc_ids)
         for rel, docs in by_shard.items():
@@ -313,15 +320,18 @@ class Transaction(Snapshot):
         """Files in apply order: records, then indexes, then counters.
 
         A lock-free reader may see records before the index entries that
-        point at them, never an index entry before its record.
+        point at them, never an index entry before its record. A record that
+        moves to another file (another day or provider) reaches its new file
+        before it leaves its old one: a reader may meet it twice (and waits
+        for the commit, see `day`), never not at all.
         """
 
         def phase(rel: str) -> int:
             if rel.startswith("index/"):
-                return 1
-            if rel.startswith("meta/"):
                 return 2
-            return 0
+            if rel.startswith("meta/"):
+                return 3
+            return 1 if rel in self._moved_out else 0
 
         items = [(rel, orjson.dumps(data)) for rel, data in self._staged.items()]
         items += [(rel, text.encode()) for rel, text in self._texts.items()]
