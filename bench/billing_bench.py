@@ -13,9 +13,8 @@ uses), marked ready as `medsec claim validate` leaves a clean claim.
 Timed as fresh processes (bench/launcher.py: wall time and peak RSS):
 - `medsec claim batch --payer BAYSTATE --format x12-837p -o FILE --no-mark`
   (the scrubber and the writer, nothing marked), then the same without
-  --no-mark (the target: every claim also marked submitted). The file is
-  judged by pyx12 (all of it, unless --billing-sample-check), and its CLM
-  count checked.
+  --no-mark (the target: every claim also marked submitted). The whole file
+  is judged by pyx12 (10-15 s, not timed) and its CLM count checked.
 - `medsec claim post-remit FILE.835` of an 835 (one payment) answering the
   first 1,000 claims line by line (paid, CO-45, PR-2 coinsurance, REF*6R),
   written by `python billing_bench.py remit SPEC.json`; the 835 is judged by
@@ -26,7 +25,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import time
 from datetime import date, timedelta
@@ -176,25 +174,6 @@ def pyx12_check(path: str) -> tuple[bool, list[str], float]:
     return bool(ok), [m for m in messages if m.startswith("Line:")][:10], time.perf_counter() - start
 
 
-def sample(path: str, claims: int, out: str) -> str:
-    """The first `claims` claims of a one-transaction 837P file as a file of their own (counts redone)."""
-    with open(path, encoding="ascii") as f:
-        segments = f.read().split("~\n")
-    kept, seen = [], 0
-    for seg in segments:
-        if seg.startswith("CLM*"):
-            seen += 1
-        if seen >= claims and (seg.startswith("HL*") or seg.startswith("SE*")):
-            break
-        kept.append(seg)
-    start = next(i for i, s in enumerate(kept) if s.startswith("ST*"))
-    group = kept[1].split("*")[6]  # GS06
-    kept += [f"SE*{len(kept) - start + 1}*{kept[start].split('*')[2]}", f"GE*1*{group}", segments[-2]]
-    with open(out, "w", encoding="ascii") as f:
-        f.write("".join(s + "~\n" for s in kept))
-    return out
-
-
 def child(action: str, spec: dict, launcher: Launcher) -> dict:
     """Run generate/remit in a child process (medsec's imports stay out of the bench process)."""
     path = os.path.join(os.path.dirname(spec["home"]), f"{action}.json")
@@ -206,8 +185,9 @@ def child(action: str, spec: dict, launcher: Launcher) -> dict:
 
 # -- the measurement -------------------------------------------------------------------------
 def prepare(data: Dataset, launcher: Launcher, seed: int) -> dict:
-    from datagen import COLUMNS, patient_rows
     import csv
+
+    from datagen import COLUMNS, patient_rows
 
     launcher.checked([MEDSEC, "--data-dir", data.home, "init", "--demo"])
     with open(data.csv, "w", newline="", encoding="utf-8") as f:
@@ -218,7 +198,7 @@ def prepare(data: Dataset, launcher: Launcher, seed: int) -> dict:
     return child("generate", {"home": data.home, "seed": seed, "claims": CLAIMS, "patients": PATIENTS}, launcher)
 
 
-def measure(seed: int, full_check: bool = True) -> list[dict]:
+def measure(seed: int) -> list[dict]:
     """Build the billing practice, time the batch (twice) and the posting; judge both files."""
     data = Dataset(os.path.join(DATA, "billing"))
     shutil.rmtree(data.folder, ignore_errors=True)
@@ -245,10 +225,8 @@ def measure(seed: int, full_check: bool = True) -> list[dict]:
                 text = f.read()
             checks["clm_segments"] = text.count("~\nCLM*")
             checks["claims_in_result"] = len(result["claims"])
-            judged = batch if full_check else sample(batch, 500, os.path.join(data.folder, "sample.837"))
-            ok, errors, seconds = pyx12_check(judged)
-            checks.update(pyx12_ok=ok, pyx12_errors=errors, pyx12_seconds=round(seconds, 1),
-                          pyx12_judged="whole file" if full_check else "first 500 claims")
+            ok, errors, seconds = pyx12_check(batch)
+            checks.update(pyx12_ok=ok, pyx12_errors=errors, pyx12_seconds=round(seconds, 1))
         row["checks"] = checks
         if not (run.exit_code == 0 and checks.get("pyx12_ok") and checks["clm_segments"] == CLAIMS
                 and checks["claims_in_result"] == CLAIMS):
