@@ -108,6 +108,12 @@ def test_claim_scrub_ready_and_status_history(office, tmp_path):
         ["draft", "ready", "submitted"]
     assert [c["id"] for c in office.json("claim", "list", "--status", "submitted")] == [claim["id"]]
     assert office.json("bill", "balance", patient["id"])["insurance_pending"] == "143.00"
+    # the clearinghouse rejects it; corrected, it goes out again as a resubmission
+    office.ok("claim", "status", claim["id"], "rejected", "--note", "front-end edit: subscriber id")
+    out = tmp_path / "again.837"
+    assert office.json("claim", "export", claim["id"], "--format", "x12-837p", "-o", out)["marked_submitted"]
+    assert [h["status"] for h in office.json("claim", "show", claim["id"])["history"]][-2:] == \
+        ["rejected", "submitted"]
 
 
 def test_scrubber_names_the_field(office):

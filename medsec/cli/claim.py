@@ -42,13 +42,17 @@ def validate(app, fmt, claim_id):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @click.option("--no-mark", is_flag=True, help="Do not mark the claim submitted.")
 @click.option("--usage", type=click.Choice(["T", "P"]), default="T", help="X12 test or production.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (--format names the document).")
 @pass_app
-def export(app, claim_id, fmt_name, output, no_mark, usage):
+def export(app, claim_id, fmt_name, output, no_mark, usage, as_json):
     """Write one claim in a claim format."""
     from medsec.services.claim_export import export as run
 
     result = run(app, [claim_id], fmt_name, output, mark=not no_mark, usage=usage)
-    say(f"wrote {result['file']} ({result['format']}, control {result['control_number']})")
+    if as_json:
+        render(result, "json")
+    else:
+        say(f"wrote {result['file']} ({result['format']}, control {result['control_number']})")
 
 
 @claim.command("batch")

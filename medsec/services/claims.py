@@ -6,7 +6,7 @@ from datetime import date
 from medsec import clock
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import npi_valid, phone_digits
-from medsec.money import dec, fmt, total
+from medsec.money import dec, total
 from medsec.services.billing import charges_of, dx_status, outstanding
 from medsec.services.patients import get_patient
 from medsec.services.records import CHARGES, CLAIMS
@@ -17,7 +17,7 @@ STATUSES = ["draft", "ready", "submitted", "accepted", "rejected", "paid", "part
 TRANSITIONS = {
     "draft": {"ready"}, "ready": {"submitted", "draft"}, "submitted": {"accepted", "rejected", "paid",
                                                                       "partially-paid", "denied"},
-    "accepted": {"paid", "partially-paid", "denied"}, "rejected": {"draft", "ready", "closed"},
+    "accepted": {"paid", "partially-paid", "denied"}, "rejected": {"draft", "ready", "submitted", "closed"},
     "paid": {"closed", "appealed"}, "partially-paid": {"appealed", "closed", "paid"},
     "denied": {"appealed", "closed"}, "appealed": {"paid", "partially-paid", "denied", "closed"},
 }

@@ -87,7 +87,7 @@ PAYERS = [
      "claim_format": "x12-837p"},
     {"id": "MEDICARE", "name": "Medicare Part B (demo)", "payer_id": "MCRB0",
      "address": {"street": "PO Box 3003", "city": "Hingham", "state": "MA", "zip": "020430003"},
-     "claim_format": "x12-837p"},
+     "claim_format": "x12-837p", "filing_indicator": "MB"},
     {"id": "SELFPAY", "name": "Self-pay", "payer_id": "", "claim_format": "none"},
 ]
 # The practice's own short descriptions, not the AMA's CPT text.

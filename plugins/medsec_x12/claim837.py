@@ -64,11 +64,7 @@ def _is_self(claim: dict) -> bool:
 
 
 def _filing(payer: dict) -> str:
-    """SBR09 claim filing indicator: the payer's, commercial (CI) by default.
-
-    The claim contract has no field for it yet; `payer["filing_indicator"]`
-    is read when present.
-    """
+    """SBR09 claim filing indicator: the payer's (payers.yaml `filing_indicator`), commercial (CI) by default."""
     return str(payer.get("filing_indicator") or "CI").upper()
 
 
