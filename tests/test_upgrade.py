@@ -84,3 +84,11 @@ def test_restoring_an_old_backup_upgrades_it_before_it_goes_live(medsec):
     result = medsec.json("restore", FIXTURE / "backup.tar.gz")
     assert result["upgraded_from_schema"] == 1
     assert_upgraded(medsec)
+
+
+def test_upgrade_of_what_is_not_a_data_directory_writes_nothing(medsec, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = medsec("--data-dir", empty, "upgrade")
+    assert result.exit_code == 3 and "not a medsec data directory" in result.stderr
+    assert list(empty.iterdir()) == []

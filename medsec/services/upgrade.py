@@ -41,6 +41,7 @@ def schema_of(root: str) -> int:
 
 def upgrade(root: str) -> dict:
     """Upgrade in place under the lock; {"from", "to", "steps"} (steps empty when current)."""
+    schema_of(root)  # not a data directory: say so before creating a lock file in it
     with DirectoryLock(root):
         found = schema_of(root)
         if found > config.SCHEMA_VERSION:
