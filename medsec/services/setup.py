@@ -217,8 +217,6 @@ def tz_now(practice: dict):
 def _demo_appointments(rng, today: date, now, staff, types, patient_ids, txn) -> int:
     """Two weeks of realistic bookings from today: full mornings, surgeries in the
     procedure room on one afternoon per surgeon a week, the past marked done."""
-    from datetime import datetime
-
     from medsec.services import availability as av
     from medsec.services.records import APPOINTMENTS
 
@@ -229,7 +227,6 @@ def _demo_appointments(rng, today: date, now, staff, types, patient_ids, txn) ->
     planned = []
     for offset in range(14):
         day = today + timedelta(days=offset)
-        busy_patients: set[str] = set()
         for p_index, doc in enumerate(physicians):
             spans = av.working_spans(doc, {"closures": []}, day, tz)
             surgery_day = day.weekday() == (1 + 2 * p_index) % 5
