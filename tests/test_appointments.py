@@ -326,3 +326,12 @@ def test_a_reader_during_a_move_between_providers_sees_it_once(clinic):
         assert view.get(APPOINTMENTS, "A1")["id"] == "A1"
     assert [r["provider"] for r in clinic.json("appt", "day", FRI)] == ["S2", "S2"]
     assert clinic.json("check") == []
+
+
+def test_a_visit_left_in_two_provider_files_is_reported_not_looped_on(clinic):
+    clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")
+    day = clinic.home / "appointments" / "2026" / FRI
+    (day / "S2.json").write_text((day / "S1.json").read_text())  # damage: the same visit twice
+    sheet = clinic("appt", "day", FRI)
+    assert sheet.exit_code == 3 and "is in two of its files" in sheet.stderr and "medsec check" in sheet.stderr
+    assert "misplaced" in clinic("check").stdout

@@ -172,13 +172,15 @@ class Snapshot:
         if part is not None:
             return self.records_in(kind.day_shard(day, part))
         folder = f"{kind.name}/{day[:4]}/{day}"
-        records = [r for n in self.listdir(folder) for r in self.records_in(f"{folder}/{n}")]
-        if len({r["id"] for r in records}) < len(records):
-            # A commit is moving a record between two parts right now (its new
-            # file is written, its old one not yet): wait for it, read again.
-            self.settle()
-            return self.day(kind, day)
-        return sorted(records, key=lambda r: kind.number(r["id"]))
+        for attempt in (1, 2):
+            records = [r for n in self.listdir(folder) for r in self.records_in(f"{folder}/{n}")]
+            if len({r["id"] for r in records}) == len(records):
+                return sorted(records, key=lambda r: kind.number(r["id"]))
+            if attempt == 1:
+                # A commit is moving a record between two parts right now (its
+                # new file is written, its old one not yet): wait, read again.
+                self.settle()
+        raise EnvironmentFailure(f"a record of {folder} is in two of its files", hint="run 'medsec check'")
 
     def scan(self, kind: RecordKind) -> Iterator[dict]:
         """Every record of a kind, shard by shard."""
