@@ -3,7 +3,7 @@
 from datetime import date, datetime, timedelta
 
 from medsec import clock
-from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.errors import InvalidInput, Refused
 from medsec.services import waitlist
 from medsec.services.patients import get_patient
 from medsec.services.records import APPOINTMENTS
@@ -27,11 +27,7 @@ LIST_COLUMNS = ["id", "start", "patient_id", "provider", "type", "status", "room
 
 # -- reading ----------------------------------------------------------------
 def get_appointment(app, appt_id: str, view=None) -> dict:
-    view = view or app.store.snapshot()
-    record = view.get(APPOINTMENTS, appt_id)
-    if record is None:
-        raise NotFound(f"no appointment {appt_id.upper()}", hint="see 'medsec appt list'")
-    return record
+    return (view or app.store.snapshot()).require(APPOINTMENTS, appt_id, "appointment", "see 'medsec appt list'")
 
 
 def show_appointment(app, appt_id: str) -> dict:

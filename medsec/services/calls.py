@@ -1,7 +1,7 @@
 """Phone calls and messages taken: logged, assigned, returned, closed."""
 
 from medsec import clock
-from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.services.records import CALLS
 from medsec.services.staff import acting_members, get_staff
@@ -47,11 +47,7 @@ def log_call(app, *, caller: str, reason: str, for_staff: str | None = None, lin
 
 
 def get_call(app, call_id: str, view=None) -> dict:
-    view = view or app.store.snapshot()
-    record = view.get(CALLS, call_id)
-    if record is None:
-        raise NotFound(f"no call {call_id.upper()}", hint="see 'medsec call list'")
-    return record
+    return (view or app.store.snapshot()).require(CALLS, call_id, "call", "see 'medsec call list'")
 
 
 def list_calls(app, *, status: str = "open", mine: bool = False, for_staff: str | None = None,

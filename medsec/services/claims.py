@@ -4,7 +4,7 @@ import re
 from datetime import date
 
 from medsec import clock
-from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import npi_valid, phone_digits
 from medsec.money import dec, total
 from medsec.services.billing import charges_of, dx_status, outstanding
@@ -214,10 +214,7 @@ def create_claims(app, *, patient_id: str | None = None, appt_id: str | None = N
 
 
 def get_claim(app, claim_id: str, view=None) -> dict:
-    record = (view or app.store.snapshot()).get(CLAIMS, claim_id)
-    if record is None:
-        raise NotFound(f"no claim {claim_id.upper()}", hint="see 'medsec claim list'")
-    return record
+    return (view or app.store.snapshot()).require(CLAIMS, claim_id, "claim", "see 'medsec claim list'")
 
 
 # -- the scrubber -----------------------------------------------------------------

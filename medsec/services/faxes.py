@@ -3,7 +3,7 @@
 import os
 
 from medsec import clock, documents
-from medsec.errors import EnvironmentFailure, InvalidInput, NotFound, Refused
+from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
 from medsec.services import messaging
@@ -98,10 +98,7 @@ def send(app, path: str, *, to: str, patient_id: str | None = None, cover: bool 
 
 
 def get_fax(app, fax_id: str, view=None) -> dict:
-    record = (view or app.store.snapshot()).get(FAXES, fax_id)
-    if record is None:
-        raise NotFound(f"no fax {fax_id.upper()}", hint="see 'medsec fax list'")
-    return record
+    return (view or app.store.snapshot()).require(FAXES, fax_id, "fax", "see 'medsec fax list'")
 
 
 def list_faxes(app, *, status: str | None = None, direction: str | None = None,

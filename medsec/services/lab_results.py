@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from medsec import clock
-from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.errors import InvalidInput, Refused
 from medsec.services import labs
 from medsec.services.patients import get_patient, store_file
 from medsec.services.records import LAB_RESULTS, LABS, uid_shard
@@ -254,10 +254,7 @@ def import_file(app, path: str, *, dry_run: bool = False) -> dict:
 
 def get_result(app, result_id: str, view=None) -> dict:
     """One received result (LR id); NotFound when there is none."""
-    record = (view or app.store.snapshot()).get(LAB_RESULTS, result_id)
-    if record is None:
-        raise NotFound(f"no lab result {result_id.upper()}", hint="see 'medsec lab list --unmatched'")
-    return record
+    return (view or app.store.snapshot()).require(LAB_RESULTS, result_id, "lab result", "see 'medsec lab list --unmatched'")
 
 
 def list_unmatched(app, limit: int | None = None) -> list[dict]:

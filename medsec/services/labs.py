@@ -10,7 +10,7 @@ import os
 from datetime import date, timedelta
 
 from medsec import clock, documents
-from medsec.errors import EnvironmentFailure, InvalidInput, NotFound, Refused
+from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.plugin_types import DeliveryError, Message
 from medsec.services import messaging
 from medsec.services.patients import get_patient, store_file
@@ -68,19 +68,16 @@ def order(app, patient_id: str, *, facility: str, test: str, due: str | None = N
 
 def get_order(app, lab_id: str, view=None) -> dict:
     """One order; NotFound (exit 1) when there is none."""
-    record = (view or app.store.snapshot()).get(LABS, lab_id)
-    if record is None:
-        raise NotFound(f"no lab order {lab_id.upper()}", hint="see 'medsec lab list'")
-    return record
+    return (view or app.store.snapshot()).require(LABS, lab_id, "lab order", "see 'medsec lab list'")
 
 
 def show(app, record_id: str) -> dict:
     """An order with its results' observations, or one received result (an LR id)."""
     view = app.store.snapshot()
     if str(record_id).strip().upper().startswith(LAB_RESULTS.prefix):
-        record = view.get(LAB_RESULTS, record_id)
-        if record is None:
-            raise NotFound(f"no lab result {record_id.upper()}", hint="see 'medsec lab list --unmatched'")
+        from medsec.services.lab_results import get_result
+
+        record = get_result(app, record_id, view)
         app.audit("read", [record["id"]] + ([record["order_id"]] if record["order_id"] else []))
         return record
     record = get_order(app, record_id, view)

@@ -4,7 +4,7 @@ import csv
 import os
 
 from medsec import clock, documents, templating
-from medsec.errors import InvalidInput, MedsecError, NotFound, Refused
+from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.plugin_types import DeliveryError, Message
 from medsec.services import messaging
 from medsec.services.patients import get_patient, store_file
@@ -119,10 +119,7 @@ def send(app, *, patients: list[str], template: str, kind: str = "letter", appoi
 
 
 def get_mail(app, mail_id: str) -> dict:
-    record = app.store.snapshot().get(MAIL, mail_id)
-    if record is None:
-        raise NotFound(f"no mail item {mail_id.upper()}", hint="see 'medsec mail list'")
-    return record
+    return app.store.snapshot().require(MAIL, mail_id, "mail item", "see 'medsec mail list'")
 
 
 def list_mail(app, *, direction: str | None = None, status: str | None = None,

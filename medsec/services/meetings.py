@@ -10,7 +10,7 @@ be sent again with `invite`.
 from datetime import date, datetime, timedelta
 
 from medsec import clock
-from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.errors import InvalidInput, Refused
 from medsec.services import availability as av
 from medsec.services.records import MEETINGS
 from medsec.services.scheduling import Schedule, day_records, meeting_spans, taken
@@ -141,10 +141,7 @@ def schedule_meeting(app, *, title: str, at: str, attendees: str, duration: int 
 
 def get_meeting(app, meeting_id: str, view=None) -> dict:
     """One meeting; NotFound (exit 1) when there is none."""
-    record = (view or app.store.snapshot()).get(MEETINGS, meeting_id)
-    if record is None:
-        raise NotFound(f"no meeting {meeting_id.upper()}", hint="see 'medsec meeting list'")
-    return record
+    return (view or app.store.snapshot()).require(MEETINGS, meeting_id, "meeting", "see 'medsec meeting list'")
 
 
 def cancel(app, meeting_id: str) -> dict:

@@ -9,7 +9,7 @@ the memo's deliveries; the other recipients still get theirs.
 from dataclasses import replace
 
 from medsec import clock, documents
-from medsec.errors import InvalidInput, NotFound
+from medsec.errors import InvalidInput
 from medsec.plugin_types import DeliveryError, Message
 from medsec.services import messaging
 from medsec.services.records import MEMOS
@@ -99,9 +99,7 @@ def new_memo(app, *, template: str, to: list[str], subject: str | None = None,
 
 
 def show_memo(app, memo_id: str) -> dict:
-    record = app.store.snapshot().get(MEMOS, memo_id)
-    if record is None:
-        raise NotFound(f"no memo {memo_id.upper()}", hint="see 'medsec memo list'")
+    record = app.store.snapshot().require(MEMOS, memo_id, "memo", "see 'medsec memo list'")
     app.audit("read", [record["id"]])
     return record
 

@@ -131,9 +131,7 @@ def add_patient(app, raw: dict, allow_duplicate: bool = False) -> dict:
 def get_patient(app, patient_id: str, follow: bool = True, view=None) -> dict:
     """The patient; a merged id leads to its survivor when `follow`."""
     view = view or app.store.snapshot()
-    record = view.get(PATIENTS, patient_id)
-    if record is None:
-        raise NotFound(f"no patient {patient_id.upper()}", hint="find one with 'medsec patient find NAME'")
+    record = view.require(PATIENTS, patient_id, "patient", "find one with 'medsec patient find NAME'")
     seen = {record["id"]}
     while follow and record.get("status") == "merged" and record.get("merged_into"):
         record = view.get(PATIENTS, record["merged_into"])

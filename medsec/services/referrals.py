@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from medsec import clock, documents, templating
-from medsec.errors import EnvironmentFailure, InvalidInput, NotFound, Refused
+from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
 from medsec.services import messaging
@@ -305,10 +305,7 @@ def receive(app, *, sender: str, reason: str, patient_id: str | None = None, fir
 
 # -- both ---------------------------------------------------------------------
 def get_referral(app, referral_id: str, view=None) -> dict:
-    record = (view or app.store.snapshot()).get(REFERRALS, referral_id)
-    if record is None:
-        raise NotFound(f"no referral {referral_id.upper()}", hint="see 'medsec referral list'")
-    return record
+    return (view or app.store.snapshot()).require(REFERRALS, referral_id, "referral", "see 'medsec referral list'")
 
 
 def show_referral(app, referral_id: str) -> dict:

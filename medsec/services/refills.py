@@ -13,7 +13,7 @@ physician's decision.
 from datetime import date, timedelta
 
 from medsec import clock, documents
-from medsec.errors import InvalidInput, MedsecError, NotFound, Refused
+from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
 from medsec.services import messaging
@@ -71,10 +71,7 @@ def request(app, patient_id: str, *, drug: str, dose: str, pharmacy: str, via: s
 
 
 def get_refill(app, refill_id: str, view=None) -> dict:
-    record = (view or app.store.snapshot()).get(REFILLS, refill_id)
-    if record is None:
-        raise NotFound(f"no refill request {refill_id.upper()}", hint="see 'medsec refill list'")
-    return record
+    return (view or app.store.snapshot()).require(REFILLS, refill_id, "refill request", "see 'medsec refill list'")
 
 
 def show_refill(app, refill_id: str) -> dict:

@@ -11,7 +11,7 @@ from datetime import date
 
 from medsec import clock
 from medsec.config import ROLES
-from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.errors import InvalidInput, Refused
 from medsec.services.records import TASKS
 from medsec.services.staff import acting_members, get_staff, is_valid_id
 
@@ -78,10 +78,7 @@ def add_task(app, text: str, *, owner: str, due: str | None = None, patient_id: 
 
 
 def get_task(app, task_id: str, view=None) -> dict:
-    record = (view or app.store.snapshot()).get(TASKS, task_id)
-    if record is None:
-        raise NotFound(f"no task {task_id.upper()}", hint="see 'medsec task list'")
-    return record
+    return (view or app.store.snapshot()).require(TASKS, task_id, "task", "see 'medsec task list'")
 
 
 def show_task(app, task_id: str) -> dict:

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from medsec import clock
-from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.errors import InvalidInput, Refused
 from medsec.services.patients import get_patient
 from medsec.services.records import WAITLIST
 from medsec.services.scheduling import Schedule
@@ -41,9 +41,7 @@ def list_entries(app, status: str = "waiting") -> list[dict]:
 
 def remove_entry(app, entry_id: str) -> dict:
     with app.store.transaction() as txn:
-        old = txn.get(WAITLIST, entry_id)
-        if old is None:
-            raise NotFound(f"no waitlist entry {entry_id.upper()}")
+        old = txn.require(WAITLIST, entry_id, "waitlist entry")
         if old["status"] != "waiting":
             raise Refused(f"{old['id']} is already {old['status']}")
         entry = {**old, "status": "removed"}

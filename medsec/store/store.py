@@ -9,7 +9,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from medsec.errors import EnvironmentFailure
+from medsec.errors import EnvironmentFailure, NotFound
 from medsec.store.files import (
     append_line,
     fsync_dir,
@@ -94,6 +94,13 @@ class Snapshot:
             # A commit is moving records and their locator right now: wait
             # for it (the writer's lock) and look again in fresh files.
             self.settle()
+
+    def require(self, kind: RecordKind, record_id: str, what: str, hint: str | None = None) -> dict:
+        """`get`, or NotFound (exit 1) saying "no <what> <ID>" with `hint`."""
+        record = self.get(kind, record_id)
+        if record is None:
+            raise NotFound(f"no {what} {str(record_id).upper()}", hint=hint)
+        return record
 
     def settle(self) -> None:
         """Wait for a commit in progress, finish a crashed one, forget cached files."""
