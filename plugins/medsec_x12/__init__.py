@@ -21,7 +21,7 @@ from medsec.plugin_types import ClaimFormat, RemittanceFormat, lazy
 
 # Imported on first use: every medsec command loads the plugins, few touch X12.
 write = lazy("medsec_x12.claim837:write")
-validate = lazy("medsec_x12.claim837:validate")
+validate = lazy("medsec_x12.checks837:validate")
 detect = lazy("medsec_x12.remit835:detect")
 read = lazy("medsec_x12.remit835:read")
 
