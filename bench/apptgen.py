@@ -2,7 +2,7 @@
 
 Booking a million appointments through `medsec appt book` would take hours,
 so this writes them in-process with medsec's own storage code: records
-shaped exactly as medsec.services.appointments.book() builds them, stored
+shaped exactly as medsec.scheduling.appointments.book() builds them, stored
 with Transaction.put_many, one transaction per month (each day file and
 index file is written once per month), ids from Transaction.reserve_ids.
 The reference gets the same records (same ids) with executemany.
@@ -85,7 +85,7 @@ def pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
 
 def day_candidates(rng: random.Random, day: date, members: list[dict], durations: dict, tz) -> list[Visit]:
     """Every provider's working blocks on `day`, filled with visits and random gaps."""
-    from medsec.services.availability import blocks_of
+    from medsec.scheduling.availability import blocks_of
 
     out = []
     for member in members:
@@ -202,7 +202,7 @@ def type_durations(types: dict) -> dict[str, int]:
 
 # -- records ------------------------------------------------------------------------
 def record(appt_id: str, visit: Visit, instance: str, user: str, stamp: str) -> dict:
-    """The record medsec.services.appointments.book() stores, moved on to the visit's status."""
+    """The record medsec.scheduling.appointments.book() stores, moved on to the visit's status."""
     from medsec import clock
 
     history = [{"at": stamp, "by": user, "action": "booked", "status": "booked"}]
@@ -232,7 +232,7 @@ def instance_of(home: str) -> str:
 # -- writing ------------------------------------------------------------------------
 def write_medsec(spec: Spec) -> dict:
     """One transaction per month: reserve the month's ids, put_many its records."""
-    from medsec.services.records import APPOINTMENTS
+    from medsec.store.catalog import APPOINTMENTS
     from medsec.store import Store
 
     store = Store(spec.home)
@@ -271,7 +271,7 @@ def write_ref(spec: Spec) -> dict:
 def copy_setup(db, home: str) -> None:
     """The practice's zone and slot grid, staff roster, weekly hours and types, from medsec's YAML."""
     from medsec import config
-    from medsec.services.availability import DAY_KEYS
+    from medsec.scheduling.availability import DAY_KEYS
 
     practice = config.load(home, "practice.yaml")
     slot = (practice.get("scheduling") or {}).get("slot_minutes", 15)

@@ -7,7 +7,7 @@ patients imported from a CSV, then, in a child process with medsec's own
 code (`python billing_bench.py generate SPEC.json`), one transaction that
 gives every patient a primary coverage with the payer, writes 10,000 visits'
 charges shaped as `medsec bill charge` stores them, and builds one claim per
-visit with `medsec.services.claims.new_claim` (what `medsec claim create`
+visit with `medsec.billing.claims.new_claim` (what `medsec claim create`
 uses), marked ready as `medsec claim validate` leaves a clean claim.
 
 Timed as fresh processes (bench/launcher.py: wall time and peak RSS):
@@ -52,10 +52,10 @@ def generate(spec: dict) -> dict:
     """Coverage for every patient, CLAIMS visits' charges and their ready claims, one transaction."""
     from medsec import clock
     from medsec.context import AppContext
-    from medsec.services import claims as claim_svc
-    from medsec.services.billing import fee_for
-    from medsec.services.records import CHARGES, CLAIMS as CLAIM_KIND, PATIENTS as PATIENT_KIND
-    from medsec.services.staff import roster
+    from medsec.billing import claims as claim_svc
+    from medsec.billing.accounts import fee_for
+    from medsec.store.catalog import CHARGES, CLAIMS as CLAIM_KIND, PATIENTS as PATIENT_KIND
+    from medsec.records.staff import roster
 
     rng = random.Random(spec["seed"])
     app = AppContext(data_dir=spec["home"], user="bench")
@@ -113,7 +113,7 @@ def generate(spec: dict) -> dict:
 
 def remit(spec: dict) -> dict:
     """An 835 (one payment, one ST/SE) answering the first REMITTED submitted claims, line by line."""
-    from medsec.services.records import CLAIMS as CLAIM_KIND
+    from medsec.store.catalog import CLAIMS as CLAIM_KIND
     from medsec.store import Store
 
     view = Store(spec["home"]).snapshot()

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 
 import orjson
 
-from medsec.store.files import append_line
+from medsec.fileio import append_line
 
 
 def record(root: str, *, user: str, command: str, action: str, ids=(), outcome: str = "ok",

@@ -14,7 +14,7 @@ import orjson
 
 from medsec.errors import ConfigError
 from medsec.identifiers import email_valid, npi_valid, tax_id_valid, zip_valid
-from medsec.store.files import read_bytes, write_atomic
+from medsec.fileio import read_bytes, write_atomic
 
 SCHEMA_VERSION = 2  # 2: appointments one file per provider per day (medsec upgrade)
 CONFIG_FILES = [

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import snapshot
 from medsec.context import AppContext
-from medsec.services.claims import get_claim, scrub
+from medsec.billing.claims import get_claim, scrub
 
 PLUGINS = {"MEDSEC_PLUGINS": "helpers.billingplugins"}
 

@@ -14,10 +14,10 @@ import orjson
 import pytest
 
 from medsec.cli import cli
-from medsec.services.patients import new_record
-from medsec.services.records import PATIENTS
+from medsec.records.patients import new_record
+from medsec.store.catalog import PATIENTS
 from medsec.store import Store, Transaction
-from medsec.store.files import is_temp_name, write_atomic
+from medsec.fileio import is_temp_name, write_atomic
 from medsec.store.store import JOURNAL, _encode_journal
 
 from conftest import snapshot
@@ -27,7 +27,7 @@ from conftest import snapshot
 WORKER = r'''
 import contextlib, io, json, os, random, sys
 from medsec.cli import cli
-import medsec.services.patient_io, medsec.services.patients  # loaded before "ready"
+import medsec.records.patient_io, medsec.records.patients  # loaded before "ready"
 
 home, tag, seed, tmp = os.environ["MEDSEC_HOME"], sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rng = random.Random(seed)

@@ -143,7 +143,7 @@ def test_format_detection_and_refusals(practice, tmp_path):
 
 
 def test_import_codes_service(practice):
-    from medsec.services.codes import import_codes
+    from medsec.coding.codes import import_codes
 
     app = AppContext(data_dir=str(practice.home), user="tester")
     report = import_codes(app, str(CSV), "codes-csv", dry_run=True)

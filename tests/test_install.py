@@ -67,9 +67,9 @@ def test_python_m_medsec_version(installed):
 
 
 def test_modules_come_from_the_installed_copy_only(installed):
-    code = ("import json, medsec, medsec.cli, medsec.services.patients, medsec_synthea, "
+    code = ("import json, medsec, medsec.cli, medsec.records.patients, medsec_synthea, "
             "medsec_templates\nprint(json.dumps([m.__file__ for m in (medsec, medsec.cli, "
-            "medsec.services.patients, medsec_synthea, medsec_templates)]))")
+            "medsec.records.patients, medsec_synthea, medsec_templates)]))")
     files = json.loads(installed("-c", code).stdout)
     for path in files:
         assert Path(path).is_relative_to(installed.target), path
@@ -115,3 +115,24 @@ def test_init_demo_works_from_the_installed_copy(installed):
     assert installed("-m", "medsec", "check").stderr == "data directory ok\n"
     found = json.loads(installed("-m", "medsec", "patient", "find", "quin", "zyz", "--json").stdout)
     assert found and all(p["last"] == "Quiñonez-Zyzzyva" for p in found)
+
+
+def tree_files(root: Path) -> set[str]:
+    """The tracked source files under `root` (caches built at run time are not)."""
+    listed = subprocess.run(["git", "ls-files", "--", str(root)], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: " + listed.stderr.strip())
+    return {str((ROOT / f).relative_to(root)) for f in listed.stdout.splitlines()
+            if f.endswith((".py", ".yaml", ".txt", ".j2"))}
+
+
+def test_every_package_and_module_of_the_tree_is_installed(installed):
+    """pyproject.toml lists the packages: a new subpackage left out of that
+    list (or of package-dir) fails here instead of going missing from the wheel."""
+    site = installed.target
+    expected = {f"medsec/{f}" for f in tree_files(ROOT / "medsec")}
+    for plugin in (ROOT / "plugins").iterdir():
+        if (plugin / "__init__.py").is_file():
+            expected |= {f"{plugin.name}/{f}" for f in tree_files(plugin)}
+    shipped = {f for f in expected if (site / f).is_file()}
+    assert sorted(expected - shipped) == []

@@ -13,9 +13,9 @@ import pytest
 
 import medsec.store.store as store_module
 from medsec.errors import LockTimeout
-from medsec.services.records import PATIENTS
+from medsec.store.catalog import PATIENTS
 from medsec.store import Store, Transaction
-from medsec.store.files import append_line, make_private_dirs, temp_owner_alive, write_atomic
+from medsec.fileio import append_line, make_private_dirs, temp_owner_alive, write_atomic
 from medsec.store.lock import LOCK_NAME, DirectoryLock
 
 from conftest import snapshot

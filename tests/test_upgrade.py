@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import medsec.services.upgrade as upgrade_module
+import medsec.store.upgrade as upgrade_module
 from conftest import snapshot
 from medsec.errors import MedsecError
 

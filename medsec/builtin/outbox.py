@@ -11,7 +11,7 @@ import orjson
 
 from medsec.hookspecs import hookimpl
 from medsec.plugin_types import Channel, Message
-from medsec.store.files import write_atomic
+from medsec.fileio import write_atomic
 
 
 def send(message: Message, settings: dict, data_dir: str) -> str:

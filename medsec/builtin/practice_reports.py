@@ -8,7 +8,7 @@ def _period(build):
     """A report builder over options['start'] .. options['end'] (services are imported when run)."""
 
     def run(app, options: dict):
-        from medsec.services import practice_reports
+        from medsec.reports import practice as practice_reports
 
         return getattr(practice_reports, build)(app, options["start"], options["end"])
 

@@ -14,7 +14,7 @@ def _in_range(stamp: str, options: dict) -> bool:
 
 def reminders_report(app, options: dict):
     """Reminders per day and channel: sent, skipped, retry, failed."""
-    from medsec.services.records import REMINDERS
+    from medsec.store.catalog import REMINDERS
 
     counts: dict[tuple, Counter] = defaultdict(Counter)
     for r in app.store.snapshot().scan(REMINDERS):
@@ -32,7 +32,7 @@ def _hours(a: str, b: str) -> float:
 
 def calls_report(app, options: dict):
     """Calls per staff member: taken, still open, urgent, hours to first call-back and to close."""
-    from medsec.services.records import CALLS
+    from medsec.store.catalog import CALLS
 
     groups: dict[str, list[dict]] = defaultdict(list)
     for c in app.store.snapshot().scan(CALLS):
@@ -51,14 +51,14 @@ def calls_report(app, options: dict):
 
 def aging_report(app, options: dict):
     """Outstanding balances by payer and patient responsibility, by age of the charge."""
-    from medsec.services.statements import AGING_BUCKETS, aging
+    from medsec.billing.statements import AGING_BUCKETS, aging
 
     return ["responsible"] + [b[2] for b in AGING_BUCKETS] + ["total"], aging(app, options["end"])
 
 
 def claims_report(app, options: dict):
     """Claims created in the period by payer and status: count, billed, paid."""
-    from medsec.services.statements import claims_report as build
+    from medsec.billing.statements import claims_report as build
 
     return ["payer", "status", "claims", "billed", "paid"], build(app, options["start"], options["end"])
 

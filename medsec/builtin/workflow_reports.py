@@ -32,8 +32,8 @@ def _days_to_appointment(referral: dict) -> float | None:
 
 def referrals_report(app, options: dict):
     """Referrals made in the period, by direction and specialist or referrer: open, overdue now, days to booking."""
-    from medsec.services.records import REFERRALS
-    from medsec.services.referrals import OPEN, is_overdue
+    from medsec.store.catalog import REFERRALS
+    from medsec.workflows.referrals import OPEN, is_overdue
 
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in app.store.snapshot().scan(REFERRALS):
@@ -52,8 +52,8 @@ def referrals_report(app, options: dict):
 
 def tasks_report(app, options: dict):
     """Tasks created in the period, by owner: open, overdue now, done, days to done."""
-    from medsec.services.records import TASKS
-    from medsec.services.tasks import is_overdue
+    from medsec.store.catalog import TASKS
+    from medsec.workflows.tasks import is_overdue
 
     groups: dict[str, list[dict]] = defaultdict(list)
     for t in app.store.snapshot().scan(TASKS):

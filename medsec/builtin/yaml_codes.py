@@ -7,7 +7,7 @@ the codes it licenses and uses, with its own descriptions and fees.
 from medsec import config
 from medsec.hookspecs import hookimpl
 from medsec.plugin_types import CodingTable
-from medsec.services.names import matches, words
+from medsec.text import matches, words
 
 
 def _codes(data_dir: str) -> list[dict]:

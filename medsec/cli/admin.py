@@ -16,7 +16,7 @@ from medsec.errors import ConfigError, EnvironmentFailure
 @pass_app
 def init_command(app, fmt, demo, time_zone):
     """Create a data directory (at --data-dir / $MEDSEC_HOME)."""
-    from medsec.services.setup import init_data_dir
+    from medsec.practice.setup import init_data_dir
 
     render(init_data_dir(app.data_dir, demo=demo, tz_name=time_zone), fmt)
 
@@ -70,7 +70,7 @@ def config_check(app):
 @pass_app
 def check_command(app, fmt, repair):
     """Verify the data directory (exit 3 if anything is wrong and not repaired)."""
-    from medsec.services.integrity import check
+    from medsec.store.integrity import check
 
     problems = check(app.store, repair=repair)
     if fmt != "table" or problems:
@@ -106,7 +106,7 @@ def audit_command(app, fmt, record_id, who, since, limit):
 @pass_app
 def backup_command(app, fmt, file):
     """Write a consistent snapshot of the data directory to FILE (.tar.gz)."""
-    from medsec.services.backup import backup
+    from medsec.store.backup import backup
 
     render(backup(app, file), fmt)
 
@@ -117,7 +117,7 @@ def backup_command(app, fmt, file):
 @pass_app
 def restore_command(app, fmt, file):
     """Replace the data directory with a backup (the old one is kept aside)."""
-    from medsec.services.backup import restore
+    from medsec.store.backup import restore
 
     render(restore(app, file), fmt)
 
@@ -127,7 +127,7 @@ def restore_command(app, fmt, file):
 @pass_app
 def upgrade_command(app, fmt):
     """Bring a data directory written by an older medsec to this version (safe to run again)."""
-    from medsec.services.upgrade import upgrade
+    from medsec.store.upgrade import upgrade
 
     result = upgrade(os.path.abspath(app.data_dir))
     if fmt != "table":

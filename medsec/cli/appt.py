@@ -6,7 +6,7 @@ import click
 
 from medsec.cli.common import limit_option, pass_app
 from medsec.cli.output import output_options, render, say
-from medsec.services import appointments as svc
+from medsec.scheduling import appointments as svc
 
 
 def _range(app, start, end, default_days=0):
@@ -52,7 +52,7 @@ def book(app, fmt, patient_id, provider, at, type_name, room, duration, repeat, 
 @pass_app
 def slots(app, fmt, provider, any_provider, type_name, start, days, first, patient, limit):
     """Free slots for a type of appointment."""
-    from medsec.services.booking_queries import free_slots
+    from medsec.scheduling.slots import free_slots
 
     if bool(provider) == any_provider:
         from medsec.errors import InvalidInput
@@ -87,7 +87,7 @@ def list_(app, fmt, start, end, provider, patient, status, limit):
 @pass_app
 def day(app, fmt, day, provider):
     """The day sheet: time, patient, type, status, room, balance due."""
-    from medsec.services.booking_queries import day_sheet
+    from medsec.reports.daysheet import day_sheet
 
     when = app.parse_date(day, "DAY") if day else app.today()
     render(day_sheet(app, when, provider), fmt,
@@ -168,7 +168,7 @@ def reschedule(app, fmt, appt_id, at, reason, series, provider):
 @pass_app
 def walkin(app, fmt, patient_id, provider, any_provider, type_name):
     """Fit a walk-in into today's earliest opening and estimate the wait."""
-    from medsec.services.walkins import walk_in
+    from medsec.scheduling.walkins import walk_in
 
     record = walk_in(app, patient_id, provider=None if any_provider else provider, type_name=type_name)
     if fmt == "table":
@@ -204,7 +204,7 @@ def waitlist():
 @pass_app
 def waitlist_add(app, fmt, patient_id, type_name, provider, before, times, note):
     """Put a patient on the waitlist."""
-    from medsec.services import waitlist as wl
+    from medsec.scheduling import waitlist as wl
 
     render(wl.add_entry(app, patient_id, type_name=type_name, provider=provider, before=before,
                         times=times, note=note), fmt)
@@ -216,7 +216,7 @@ def waitlist_add(app, fmt, patient_id, type_name, provider, before, times, note)
 @pass_app
 def waitlist_list(app, fmt, status):
     """The waitlist, oldest first."""
-    from medsec.services import waitlist as wl
+    from medsec.scheduling import waitlist as wl
 
     render(wl.list_entries(app, status), fmt, wl.COLUMNS)
 
@@ -227,7 +227,7 @@ def waitlist_list(app, fmt, status):
 @pass_app
 def waitlist_remove(app, fmt, entry_id):
     """Take an entry off the waitlist."""
-    from medsec.services import waitlist as wl
+    from medsec.scheduling import waitlist as wl
 
     render(wl.remove_entry(app, entry_id), fmt, wl.COLUMNS)
 
@@ -242,7 +242,7 @@ def waitlist_remove(app, fmt, entry_id):
 @pass_app
 def export(app, fmt, path, provider, start, end, with_ids):
     """Write appointments as an iCalendar file (initials only unless --with-ids)."""
-    from medsec.services.calendar_ics import export_ics
+    from medsec.scheduling.calendar_ics import export_ics
 
     first, last = _range(app, start, end, 90)
     render(export_ics(app, path, start=first, end=last, provider=provider, with_ids=with_ids), fmt)
@@ -256,6 +256,6 @@ def export(app, fmt, path, provider, start, end, with_ids):
 @pass_app
 def import_(app, fmt, path, provider, dry_run):
     """Book the events of an .ics file (a UID seen before is skipped)."""
-    from medsec.services.calendar_ics import import_ics
+    from medsec.scheduling.calendar_ics import import_ics
 
     render(import_ics(app, path, provider=provider, dry_run=dry_run), fmt)

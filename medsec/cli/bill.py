@@ -4,7 +4,7 @@ import click
 
 from medsec.cli.common import pass_app
 from medsec.cli.output import output_options, render, say
-from medsec.services import billing as svc
+from medsec.billing import accounts as svc
 
 
 @click.group()
@@ -104,7 +104,7 @@ def ledger(app, fmt, patient_id):
 @pass_app
 def invoice(app, fmt, appt_id, output):
     """The invoice for a visit (printed as text; -o FILE.pdf for a PDF)."""
-    from medsec.services.statements import invoice as build
+    from medsec.billing.statements import invoice as build
 
     result = build(app, appt_id, output, as_pdf=not (output or "").endswith(".txt"))
     _show_document(result, fmt)
@@ -119,7 +119,7 @@ def invoice(app, fmt, appt_id, output):
 @pass_app
 def statement(app, fmt, patient_id, start, end, output):
     """A patient's statement for a period (text; -o FILE.pdf for a PDF)."""
-    from medsec.services.statements import statement as build
+    from medsec.billing.statements import statement as build
 
     result = build(app, patient_id, app.parse_date(start, "--from") if start else None,
                    app.parse_date(end, "--to") if end else None, output,

@@ -4,7 +4,7 @@ import click
 
 from medsec.cli.common import pass_app
 from medsec.cli.output import output_options, render, say
-from medsec.services import claims as svc
+from medsec.billing import claims as svc
 
 
 @click.group()
@@ -46,7 +46,7 @@ def validate(app, fmt, claim_id):
 @pass_app
 def export(app, claim_id, fmt_name, output, no_mark, usage, as_json):
     """Write one claim in a claim format."""
-    from medsec.services.claim_export import export as run
+    from medsec.billing.claim_export import export as run
 
     result = run(app, [claim_id], fmt_name, output, mark=not no_mark, usage=usage)
     if as_json:
@@ -65,7 +65,7 @@ def export(app, claim_id, fmt_name, output, no_mark, usage, as_json):
 @pass_app
 def batch(app, payer, fmt_name, output, no_mark, usage, as_json):
     """Every ready claim for a payer in one file (one interchange)."""
-    from medsec.services.claim_export import batch as run
+    from medsec.billing.claim_export import batch as run
 
     result = run(app, payer, fmt_name, output, mark=not no_mark, usage=usage)
     if as_json:
@@ -117,7 +117,7 @@ def status(app, fmt, claim_id, status, note):
 @pass_app
 def post_remit(app, fmt, path, input_format, dry_run):
     """Post a remittance (835): payments, write-offs, patient shares, denials."""
-    from medsec.services.remittances import post
+    from medsec.billing.remittances import post
 
     summary = post(app, path, input_format=input_format, dry_run=dry_run)
     for miss in summary["unmatched"]:

@@ -4,7 +4,7 @@ import click
 
 from medsec.cli.common import limit_option, pass_app
 from medsec.cli.output import output_options, render
-from medsec.services import faxes as svc
+from medsec.communications import faxes as svc
 
 
 @click.group()

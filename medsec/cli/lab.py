@@ -4,7 +4,7 @@ import click
 
 from medsec.cli.common import limit_option, pass_app
 from medsec.cli.output import output_options, render, say
-from medsec.services import labs as svc
+from medsec.workflows import labs as svc
 
 
 @click.group()
@@ -58,7 +58,7 @@ def result(app, fmt, lab_id, path, note):
 @pass_app
 def import_(app, fmt, file, dry_run):
     """Import HL7 v2 ORU^R01 results; unmatched ones wait in 'lab list --unmatched'."""
-    from medsec.services import lab_results
+    from medsec.workflows import lab_results
 
     summary = lab_results.import_file(app, file, dry_run=dry_run)
     items = summary.pop("items")
@@ -76,7 +76,7 @@ def import_(app, fmt, file, dry_run):
 @pass_app
 def match(app, fmt, result_id, order_id, force):
     """File an unmatched result (LR id) with its order."""
-    from medsec.services import lab_results
+    from medsec.workflows import lab_results
 
     render(lab_results.match(app, result_id, order_id, force=force), fmt)
 
@@ -93,7 +93,7 @@ def match(app, fmt, result_id, order_id, force):
 def list_(app, fmt, pending, overdue, unmatched, status, patient_id, limit):
     """Lab orders, oldest first (or the unmatched results queue)."""
     if unmatched:
-        from medsec.services import lab_results
+        from medsec.workflows import lab_results
 
         render(lab_results.list_unmatched(app, limit), fmt, lab_results.RESULT_COLUMNS)
         return

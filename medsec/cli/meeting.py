@@ -5,7 +5,7 @@ import click
 from medsec.cli.common import limit_option, pass_app
 from medsec.cli.output import output_options, render, say
 from medsec.errors import Refused
-from medsec.services import meetings as svc
+from medsec.workflows import meetings as svc
 
 
 def _render_sent(record: dict, fmt: str) -> None:

@@ -7,7 +7,7 @@ import click
 from medsec.cli.common import limit_option, pass_app
 from medsec.cli.output import output_options, render, say
 from medsec.config import CHANNEL_KINDS
-from medsec.services import patients as svc
+from medsec.records import patients as svc
 
 DETAIL_FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
                  "language", "guarantor"]
@@ -201,7 +201,7 @@ def attach(app, fmt, patient_id, file, label):
 @pass_app
 def import_(app, fmt, file, input_format, mappings, dry_run, skip_bad, allow_duplicate):
     """Import patients from CSV or Synthea's patients.csv; all rows or none."""
-    from medsec.services import patient_io
+    from medsec.records import patient_io
 
     summary = patient_io.import_patients(
         app, file, input_format=input_format, mapping=patient_io.parse_mapping(mappings),
@@ -221,7 +221,7 @@ def import_(app, fmt, file, input_format, mappings, dry_run, skip_bad, allow_dup
 @pass_app
 def export(app, fmt, output, status):
     """Export patients (CSV cells are safe to open in a spreadsheet)."""
-    from medsec.services import patient_io
+    from medsec.records import patient_io
 
     count = patient_io.export_patients(app, fmt, output, status)
     if output:

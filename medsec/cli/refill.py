@@ -4,7 +4,7 @@ import click
 
 from medsec.cli.common import limit_option, pass_app
 from medsec.cli.output import output_options, render, say
-from medsec.services import refills as svc
+from medsec.workflows import refills as svc
 
 
 @click.group()

@@ -25,7 +25,7 @@ def send(app, fmt, for_day, within, channel, dry_run):
     Safe to run from several cron jobs: each reminder goes out once. Exit 0
     only when every due reminder was sent or deliberately skipped.
     """
-    from medsec.services import reminders
+    from medsec.communications import reminders
 
     if for_day and within:
         raise InvalidInput("give --for or --within, not both")
@@ -52,7 +52,7 @@ def send(app, fmt, for_day, within, channel, dry_run):
 @pass_app
 def preview(app, fmt, appt_id, channel):
     """Exactly what the reminder for APPT would say, and where it would go."""
-    from medsec.services import reminders
+    from medsec.communications import reminders
 
     shown = reminders.preview(app, appt_id, channel)
     if fmt == "table":
@@ -77,7 +77,7 @@ def preview(app, fmt, appt_id, channel):
 @pass_app
 def list_(app, fmt, failed, status, limit):
     """Reminders sent, waiting for a retry, skipped or failed."""
-    from medsec.services import reminders
+    from medsec.communications import reminders
 
     render(reminders.list_reminders(app, failed=failed, status=status, limit=limit), fmt, reminders.COLUMNS)
 
@@ -87,6 +87,6 @@ def list_(app, fmt, failed, status, limit):
 @pass_app
 def followups(app, fmt):
     """Follow-up calls due: no-shows, visits due a follow-up, unanswered recalls."""
-    from medsec.services.followups import COLUMNS, due_followups
+    from medsec.communications.followups import COLUMNS, due_followups
 
     render(due_followups(app), fmt, COLUMNS)

@@ -19,20 +19,20 @@ def _make(name: str, description: str) -> click.Command:
         from datetime import timedelta
 
         from medsec.errors import InvalidInput
-        from medsec.services.reports import run_report
+        from medsec.reports.run import run_report
 
         fmt = "json" if as_json else fmt
         last = app.parse_date(end, "--to") if end else app.today()
         first = app.parse_date(start, "--from") if start else last - timedelta(days=30)
         columns, rows = run_report(app, name, first, last)
         if fmt == "html":
-            from medsec.report_html import render_page
+            from medsec.reports.html import render_page
 
             text = render_page(f"{name.capitalize()} report", f"{description}; {first} to {last}", columns, rows)
         else:
             text = render_text(rows, fmt, columns)
         if output:
-            from medsec.store.files import write_atomic
+            from medsec.fileio import write_atomic
 
             write_atomic(output, text.encode())
             say(f"wrote {output}")

@@ -5,7 +5,7 @@ import click
 from medsec.cli.common import pass_app
 from medsec.cli.output import output_options, render
 from medsec.config import ROLES
-from medsec.services import staff as svc
+from medsec.records import staff as svc
 
 
 @click.group()

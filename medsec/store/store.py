@@ -10,7 +10,7 @@ from tinydb.storages import Storage
 from tinydb.table import Document
 
 from medsec.errors import EnvironmentFailure, NotFound
-from medsec.store.files import (
+from medsec.fileio import (
     append_line,
     fsync_dir,
     make_private_dirs,

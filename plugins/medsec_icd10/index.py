@@ -54,7 +54,7 @@ class Index:
         if prefix not in self._shards and self.folder:
             import orjson
 
-            from medsec.store.files import read_bytes
+            from medsec.fileio import read_bytes
 
             raw = read_bytes(os.path.join(self.folder, f"{prefix}.json"))
             self._shards[prefix] = orjson.loads(raw) if raw else {}
@@ -110,7 +110,7 @@ def search(data_dir: str, text: str, limit: int) -> list[tuple[str, str, bool]]:
 
     Billable codes first, then in code order; at most `limit`.
     """
-    from medsec.services.names import words
+    from medsec.text import words
 
     prefix = code_prefix(text)
     query = words(text)
@@ -218,7 +218,7 @@ def complete(folder: str) -> bool:
     """Whether `folder` holds a finished index of this format."""
     import orjson
 
-    from medsec.store.files import read_bytes
+    from medsec.fileio import read_bytes
 
     raw = read_bytes(os.path.join(folder, MANIFEST))
     try:
@@ -284,7 +284,7 @@ def load_codes() -> list[tuple[str, str, bool]]:
 
 def layout(rows, version: str) -> tuple[dict, bytes, dict]:
     """(shards, search text, manifest) of the index for `rows`."""
-    from medsec.services.names import words
+    from medsec.text import words
 
     shards: dict[str, dict] = {}
     lines = []
@@ -308,7 +308,7 @@ def write(folder: str, shards: dict, text: bytes, manifest: dict, shared: bool =
     """
     import orjson
 
-    from medsec.store.files import fsync_dir, write_atomic
+    from medsec.fileio import fsync_dir, write_atomic
 
     for prefix, table in shards.items():
         write_atomic(os.path.join(folder, f"{prefix}.json"), orjson.dumps(table), sync_dir=False)

@@ -1,0 +1,272 @@
+"""Charges, payments and adjustments: the patient's account, in exact decimals.
+
+Every payment or adjustment is allocated to charges (the one named, else the
+oldest still owing), so each charge knows what it still owes and who owes it:
+the payer while a claim for it is open, the patient after.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from medsec import clock
+from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.money import dec, fmt, parse_amount
+from medsec.records.patients import get_patient
+from medsec.store.catalog import APPOINTMENTS, CHARGES, CLAIMS, PAYMENTS, _bucket
+
+METHODS = ["cash", "card", "check", "eft"]
+CHARGEABLE = ("arrived", "roomed", "seen", "checked-out")
+PAYER_STATUSES = ("draft", "ready", "submitted", "accepted", "appealed")
+CHARGE_COLUMNS = ["id", "date", "patient_id", "provider", "code", "modifiers", "units", "amount", "dx", "status"]
+LEDGER_COLUMNS = ["date", "id", "kind", "description", "amount", "balance"]
+
+
+# -- fees and codes -------------------------------------------------------------
+def code_entry(app, code: str) -> dict:
+    """The procedure code from a coding table (practice codes, HCPCS); unknown is bad input."""
+    from medsec.plugins import collect
+
+    for reg in collect(app.plugins, "register_coding_tables").values():
+        if reg.item.system.upper().startswith("ICD"):
+            continue
+        found = reg.item.lookup(app.store.root, code)
+        if found:
+            return found
+    raise InvalidInput(f"unknown procedure code {code!r}", hint="list the practice's codes in codes.yaml")
+
+
+def fee_for(app, code: str, payer: str | None) -> Decimal | None:
+    """Per-payer fee, else the fee schedule, else the code list's fee."""
+    fees = app.config("fees.yaml")
+    if payer and code in ((fees.get("payers") or {}).get(payer) or {}):
+        return dec(fees["payers"][payer][code])
+    if code in (fees.get("fees") or {}):
+        return dec(fees["fees"][code])
+    fee = code_entry(app, code).get("fee")
+    return dec(fee) if fee not in (None, "") else None
+
+
+def dx_status(app, code: str) -> str:
+    """'billable', 'header', 'unknown' from the ICD-10-CM table, or 'unchecked' without one."""
+    from medsec.plugins import collect
+
+    for reg in collect(app.plugins, "register_coding_tables").values():
+        if reg.item.system.upper() == "ICD-10-CM":
+            found = reg.item.lookup(app.store.root, code)
+            if not found:
+                return "unknown"
+            return "billable" if found.get("billable", True) else "header"
+    return "unchecked"
+
+
+def primary_payer(patient: dict, rank: str = "primary") -> str | None:
+    for coverage in patient.get("coverages") or []:
+        if coverage["rank"] == rank:
+            return coverage["payer"]
+    return None
+
+
+# -- charges -----------------------------------------------------------------
+def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: list[str] = (), units: int = 1,
+               provider: str | None = None, date: str | None = None, amount: str | None = None,
+               pointers: list[int] | None = None, place_of_service: str = "11") -> dict:
+    """A charge for an appointment (A..) or a patient (P..) without one."""
+    from medsec.scheduling.appointments import get_appointment
+    from medsec.records.staff import get_staff
+
+    if not dx:
+        raise InvalidInput("give at least one --dx diagnosis code")
+    if units < 1:
+        raise InvalidInput("--units must be at least 1")
+    for mod in modifiers:
+        if not (len(mod) == 2 and mod.isalnum()):
+            raise InvalidInput(f"modifier {mod!r} must be two letters or digits")
+    if len(modifiers) > 4:
+        raise InvalidInput("at most four modifiers")
+    entry = code_entry(app, code)
+    appt = None
+    if target[:1].upper() == "A":
+        appt = get_appointment(app, target)
+        if appt["status"] not in CHARGEABLE:
+            raise Refused(f"{appt['id']} is {appt['status']}; charge visits that took place")
+        patient = get_patient(app, appt["patient_id"])
+        provider = provider or appt["provider"]
+        when = datetime.fromisoformat(appt["start"]).astimezone(app.tz).date()
+    else:
+        patient = get_patient(app, target)
+        when = app.parse_date(date, "--date") if date else app.today()
+        provider = provider or _usual_provider(app, patient["id"])
+    if date and appt:
+        when = app.parse_date(date, "--date")
+    if when > app.today():
+        raise InvalidInput(f"--date {when} is in the future")
+    member = get_staff(app, provider)
+    if not member.get("npi"):
+        raise InvalidInput(f"{member['id']} has no NPI; charges need a rendering provider")
+    dx_codes = [d.strip().upper() for d in dx]
+    pointers = pointers or list(range(1, min(len(dx_codes), 4) + 1))
+    if any(p < 1 or p > len(dx_codes) for p in pointers) or len(pointers) > 4:
+        raise InvalidInput(f"--pointer must name 1 to 4 of the {len(dx_codes)} diagnoses")
+    if amount is not None:
+        price = parse_amount(amount, "--amount")
+    else:
+        fee = fee_for(app, entry["code"], primary_payer(patient))
+        if fee is None:
+            raise InvalidInput(f"no fee for {entry['code']} in fees.yaml", hint="give --amount")
+        price = fee * units
+    warnings = [f"{d}: {s} ICD-10-CM code" for d in dx_codes if (s := dx_status(app, d)) in ("unknown", "header")]
+    with app.store.transaction() as txn:
+        (charge_id,) = txn.reserve_ids(CHARGES)
+        charge = {"id": charge_id, "patient_id": patient["id"], "appointment_id": appt["id"] if appt else "",
+                  "date": when.isoformat(), "provider": member["id"], "code": entry["code"],
+                  "description": entry.get("description", ""), "modifiers": list(modifiers), "units": units,
+                  "amount": fmt(price), "dx": dx_codes, "dx_pointers": pointers, "place_of_service": place_of_service,
+                  "status": "open", "claims": [], "created": clock.iso(app.now()), "by": app.user}
+        txn.put(CHARGES, charge)
+    app.audit("charge", [charge_id, patient["id"]])
+    return {**charge, "warnings": warnings}
+
+
+def _usual_provider(app, patient_id: str) -> str:
+    """The provider the patient saw most recently, else refuse (give --provider)."""
+    view = app.store.snapshot()
+    ids = view.index("appt-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    seen = sorted((a for a in view.get_many(APPOINTMENTS, ids) if a.get("patient_id") == patient_id),
+                  key=lambda a: a["start"])
+    if not seen:
+        raise InvalidInput(f"{patient_id} has no visits yet: give --provider")
+    return seen[-1]["provider"]
+
+
+def charges_of(view, patient_id: str) -> list[dict]:
+    ids = view.index("charge-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    return sorted((c for c in view.get_many(CHARGES, ids) if c["patient_id"] == patient_id),
+                  key=lambda c: (c["date"], int(c["id"][1:])))
+
+
+def payments_of(view, patient_id: str) -> list[dict]:
+    ids = view.index("payment-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    return sorted((p for p in view.get_many(PAYMENTS, ids) if p["patient_id"] == patient_id),
+                  key=lambda p: (p["date"], int(p["id"][1:])))
+
+
+# -- what each charge still owes ------------------------------------------------
+def outstanding(view, patient_id: str) -> dict[str, Decimal]:
+    """charge id -> amount still owed, after every allocation."""
+    owed = {c["id"]: dec(c["amount"]) for c in charges_of(view, patient_id)}
+    for p in payments_of(view, patient_id):
+        for a in p["allocations"]:
+            owed[a["charge_id"]] = owed.get(a["charge_id"], Decimal(0)) - dec(a["amount"])
+    return owed
+
+
+def responsible(view, charge: dict) -> str:
+    """Who owes a charge now: the payer id of an open claim, else 'patient'."""
+    for claim_id in reversed(charge.get("claims") or []):
+        claim = view.get(CLAIMS, claim_id)
+        if claim and claim["status"] in PAYER_STATUSES:
+            return claim["payer"]["id"]
+    return "patient"
+
+
+def allocate(view, patient_id: str, amount: Decimal, charge_id: str | None = None) -> list[dict]:
+    """Spread a payment over the named charge, else the oldest charges still owing."""
+    owed = outstanding(view, patient_id)
+    order = [charge_id] if charge_id else [cid for cid, left in owed.items() if left > 0]
+    allocations, left = [], amount
+    for cid in order:
+        if left <= 0:
+            break
+        share = min(left, owed.get(cid, Decimal(0))) if not charge_id else left
+        if share > 0:
+            allocations.append({"charge_id": cid, "amount": fmt(share)})
+            left -= share
+    return allocations
+
+
+def record_payment(app, patient_id: str, *, amount: str, method: str, ref: str = "", charge_id: str | None = None,
+                   claim_id: str | None = None, kind: str = "payment", reason: str = "",
+                   allow_negative: bool = False) -> dict:
+    """A patient payment (kind payment) or an adjustment (kind adjustment)."""
+    value = parse_amount(amount, "--amount", allow_negative=allow_negative)
+    if kind == "payment" and method not in METHODS:
+        raise InvalidInput(f"--method {method!r} is not one of {', '.join(METHODS)}")
+    with app.store.transaction() as txn:
+        patient = get_patient(app, patient_id, view=txn)
+        if charge_id:
+            charge = txn.get(CHARGES, charge_id)
+            if not charge or charge["patient_id"] != patient["id"]:
+                raise NotFound(f"no charge {charge_id.upper()} for {patient['id']}")
+            charge_id = charge["id"]
+        if claim_id:
+            claim = txn.get(CLAIMS, claim_id)
+            if not claim or claim["patient_id"] != patient["id"]:
+                raise NotFound(f"no claim {claim_id.upper()} for {patient['id']}")
+            owed = outstanding(txn, patient["id"])
+            targets = [line["charge_id"] for line in claim["lines"] if owed.get(line["charge_id"], 0) > 0]
+            charge_id = targets[0] if targets else claim["lines"][0]["charge_id"]
+        allocations = allocate(txn, patient["id"], value, charge_id) if value > 0 else \
+            [{"charge_id": charge_id, "amount": fmt(value)}] if charge_id else []
+        (pay_id,) = txn.reserve_ids(PAYMENTS)
+        record = {"id": pay_id, "patient_id": patient["id"], "kind": kind, "source": "patient",
+                  "amount": fmt(value), "method": method, "ref": ref, "reason": reason,
+                  "date": app.today().isoformat(), "claim_id": claim_id.upper() if claim_id else "",
+                  "allocations": allocations, "unapplied": fmt(value - sum(dec(a["amount"]) for a in allocations)),
+                  "created": clock.iso(app.now()), "by": app.user}
+        txn.put(PAYMENTS, record)
+    app.audit(kind, [pay_id, patient["id"]])
+    return record
+
+
+def account(view, patient_id: str) -> dict:
+    """A patient's balance: in total, pending with payers, due from the patient, credit."""
+    owed = outstanding(view, patient_id)
+    by_party: dict[str, Decimal] = {}
+    for charge in charges_of(view, patient_id):
+        left = owed.get(charge["id"], Decimal(0))
+        if left:
+            party = responsible(view, charge)
+            by_party[party] = by_party.get(party, Decimal(0)) + left
+    unapplied = sum((dec(p["unapplied"]) for p in payments_of(view, patient_id)), Decimal(0))
+    insurance = sum((v for k, v in by_party.items() if k != "patient"), Decimal(0))
+    return {"patient_id": patient_id, "balance": fmt(sum(owed.values(), Decimal(0)) - unapplied),
+            "insurance_pending": fmt(insurance), "patient_due": fmt(by_party.get("patient", Decimal(0)) - unapplied),
+            "credit": fmt(unapplied), "by_payer": {k: fmt(v) for k, v in sorted(by_party.items()) if k != "patient"}}
+
+
+def balance(app, patient_id: str) -> dict:
+    view = app.store.snapshot()
+    patient = get_patient(app, patient_id, view=view)
+    app.audit("read", [patient["id"]])
+    return account(view, patient["id"])
+
+
+def ledger(app, patient_id: str) -> list[dict]:
+    """Every charge, payment and adjustment in date order with the running balance."""
+    view = app.store.snapshot()
+    patient = get_patient(app, patient_id, view=view)
+    events = [(c["date"], 0, c["id"], "charge",
+               f"{c['code']}{'-' + '-'.join(c['modifiers']) if c['modifiers'] else ''} x{c['units']} "
+               f"{c.get('description', '')}".strip(), dec(c["amount"])) for c in charges_of(view, patient["id"])]
+    for p in payments_of(view, patient["id"]):
+        what = {"payment": f"payment ({p['method']}{' ' + p['ref'] if p['ref'] else ''})",
+                "adjustment": f"adjustment: {p['reason']}",
+                "insurance-payment": f"insurance payment {p.get('payer', '')} {p['ref']}".strip(),
+                "insurance-adjustment": f"insurance adjustment {p.get('payer', '')} {p['reason']}".strip()}
+        events.append((p["date"], 1, p["id"], p["kind"], what.get(p["kind"], p["kind"]), -dec(p["amount"])))
+    events.sort(key=lambda e: (e[0], e[1], int(e[2][1:])))
+    running, rows = Decimal(0), []
+    for day, _, rid, kind, text, amount in events:
+        running += amount
+        rows.append({"date": day, "id": rid, "kind": kind, "description": text, "amount": fmt(amount),
+                     "balance": fmt(running)})
+    app.audit("read", [patient["id"]])
+    return rows
+
+
+def list_charges(app, patient_id: str, status: str | None = None) -> list[dict]:
+    view = app.store.snapshot()
+    patient = get_patient(app, patient_id, view=view)
+    out = [c for c in charges_of(view, patient["id"]) if not status or c["status"] == status]
+    app.audit("list", [patient["id"]] + [c["id"] for c in out])
+    return out

@@ -1,0 +1,399 @@
+"""Insurance claims: built from charges, scrubbed, exported, tracked to payment."""
+
+import re
+from datetime import date
+
+from medsec import clock
+from medsec.errors import InvalidInput, Refused
+from medsec.identifiers import npi_valid, phone_digits
+from medsec.money import dec, total
+from medsec.billing.accounts import charges_of, dx_status, outstanding
+from medsec.records.patients import get_patient
+from medsec.store.catalog import CHARGES, CLAIMS
+from medsec.records.staff import roster
+
+STATUSES = ["draft", "ready", "submitted", "accepted", "rejected", "paid", "partially-paid", "denied",
+            "appealed", "closed"]
+TRANSITIONS = {
+    "draft": {"ready"}, "ready": {"submitted", "draft"}, "submitted": {"accepted", "rejected", "paid",
+                                                                      "partially-paid", "denied"},
+    "accepted": {"paid", "partially-paid", "denied"}, "rejected": {"draft", "ready", "submitted", "closed"},
+    "paid": {"closed", "appealed"}, "partially-paid": {"appealed", "closed", "paid"},
+    "denied": {"appealed", "closed"}, "appealed": {"paid", "partially-paid", "denied", "closed"},
+}
+ADJUDICATED = ("paid", "partially-paid", "denied", "closed")
+REOPENED = ("submitted", "accepted", "appealed")  # where a payer's reversal (835 CLP02 22) puts a claim back
+MAX_LINES = 50
+MAX_DX = 12
+COLUMNS = ["id", "patient_id", "payer_id", "rank", "status", "total", "paid", "lines", "created"]
+DEFAULT_TAXONOMY = "207Q00000X"  # family medicine
+
+
+def _upper(text) -> str:
+    return re.sub(r"\s+", " ", str(text or "")).strip().upper()
+
+
+def _address(a: dict) -> dict:
+    return {"street": _upper(a.get("street") or a.get("address")), "city": _upper(a.get("city")),
+            "state": _upper(a.get("state")), "zip": re.sub(r"\D", "", str(a.get("zip") or ""))}
+
+
+def _person_name(full: str) -> tuple[str, str]:
+    """'Dr. Helena Voss, MD' -> ('HELENA', 'VOSS')."""
+    name = re.sub(r"^(dr\.?|mr\.?|mrs\.?|ms\.?)\s+", "", full.split(",")[0].strip(), flags=re.I)
+    parts = name.split()
+    return (_upper(" ".join(parts[:-1])), _upper(parts[-1])) if len(parts) > 1 else ("", _upper(name))
+
+
+def _billing_provider(practice: dict) -> dict:
+    billing = practice.get("billing") or {}
+    return {"name": _upper(practice.get("name")), "npi": str(practice.get("npi") or ""),
+            "tax_id": re.sub(r"\D", "", str(practice.get("tax_id") or "")),
+            "address": _address(practice.get("address") or {}), "phone": phone_digits(practice.get("phone") or ""),
+            "taxonomy": billing.get("taxonomy", DEFAULT_TAXONOMY)}
+
+
+def _envelope(practice: dict) -> tuple[dict, dict]:
+    billing = practice.get("billing") or {}
+    provider = _billing_provider(practice)
+    submitter = {"name": _upper(billing.get("submitter_name") or practice.get("name")),
+                 "id": str(billing.get("submitter_id") or provider["tax_id"]),
+                 "contact": _upper(billing.get("contact") or practice.get("name")),
+                 "phone": phone_digits(billing.get("contact_phone") or practice.get("phone") or "")}
+    receiver = {"name": _upper(billing.get("receiver_name") or "CLEARINGHOUSE"),
+                "id": str(billing.get("receiver_id") or "CLEARINGHOUSE")}
+    return submitter, receiver
+
+
+def _payer_entry(app, payer_id: str) -> dict:
+    for p in app.config("payers.yaml").get("payers") or []:
+        if str(p["id"]).upper() == payer_id.upper():
+            return p
+    raise InvalidInput(f"unknown payer {payer_id!r}")
+
+
+def _payer(app, payer_id: str) -> dict:
+    """The claim's payer; `filing_indicator` is SBR09 (payers.yaml, commercial CI when not given)."""
+    p = _payer_entry(app, payer_id)
+    return {"id": p["id"], "name": _upper(p["name"]), "payer_id": str(p.get("payer_id") or ""),
+            "address": _address(p.get("address") or {}),
+            "filing_indicator": _upper(p.get("filing_indicator") or "CI")}
+
+
+def _subscriber(app, patient: dict, coverage: dict, rank: str = "primary") -> dict:
+    """The insured; `insurance_type` (SBR05, payers.yaml) only where the payer is not primary."""
+    if coverage["relationship"] == "self":
+        first, last, dob, sex = patient["first"], patient["last"], patient["dob"], patient["sex"]
+    else:
+        first, last = _person_name(coverage.get("subscriber") or "")
+        dob, sex = coverage.get("subscriber_dob") or "", "U"
+    kind = _payer_entry(app, coverage["payer"]).get("insurance_type") if rank != "primary" else ""
+    return {"member_id": coverage["member_id"], "group": coverage.get("group", ""),
+            "relationship": coverage["relationship"], "first": _upper(first), "last": _upper(last),
+            "dob": dob, "sex": sex, "address": _address(patient), "insurance_type": str(kind or "")}
+
+
+def _rendering(app, staff_id: str, practice: dict) -> dict:
+    member = next((m for m in roster(app) if m["id"] == staff_id), {"id": staff_id, "name": staff_id})
+    first, last = _person_name(member.get("name", ""))
+    return {"id": staff_id, "first": first, "last": last, "npi": str(member.get("npi") or ""),
+            "taxonomy": member.get("taxonomy") or (practice.get("billing") or {}).get("taxonomy", DEFAULT_TAXONOMY)}
+
+
+def _lines(charges: list[dict]) -> tuple[list[str], list[dict]]:
+    """The claim's diagnosis list (first use first) and its lines with pointers into it."""
+    diagnoses: list[str] = []
+    lines = []
+    for i, charge in enumerate(charges, 1):
+        pointers = []
+        for p in charge["dx_pointers"]:
+            code = charge["dx"][p - 1]
+            if code not in diagnoses:
+                diagnoses.append(code)
+            pointers.append(diagnoses.index(code) + 1)
+        lines.append({"line": i, "charge_id": charge["id"], "date": charge["date"], "code": charge["code"],
+                      "modifiers": charge["modifiers"], "units": charge["units"], "amount": charge["amount"],
+                      "dx_pointers": pointers, "place_of_service": charge.get("place_of_service", "11"),
+                      "description": charge.get("description", "")})
+    return diagnoses, lines
+
+
+def _coverage(patient: dict, rank: str) -> dict:
+    for c in patient.get("coverages") or []:
+        if c["rank"] == rank:
+            return c
+    raise Refused(f"{patient['id']} has no {rank} coverage", hint="add one with 'medsec patient coverage add'")
+
+
+def _prior_payers(txn, charges: list[dict], rank: str) -> list[dict]:
+    """The earlier payers' adjudications of these charges (for secondary claims)."""
+    out = []
+    ranks = ["primary", "secondary", "tertiary"]
+    for earlier in ranks[:ranks.index(rank)]:
+        claim_ids = {cid for c in charges for cid in c["claims"]}
+        claims = [c for c in txn.get_many(CLAIMS, sorted(claim_ids, key=lambda i: int(i[1:])))
+                  if c["rank"] == earlier]
+        if not claims or any(c["status"] not in ADJUDICATED for c in claims):
+            raise Refused(f"the {earlier} claim for these charges is not adjudicated yet",
+                          hint="post the payer's remittance first")
+        for claim in claims:
+            for adj in claim.get("adjudications", []):
+                if adj.get("status_code") == "22" or adj.get("reversed_by"):
+                    continue  # a reversal and what it reversed cancel out
+                out.append({**adj, "payer": claim["payer"], "rank": earlier, "subscriber": claim["subscriber"]})
+    return out
+
+
+def new_claim(app, txn, claim_id: str, patient: dict, coverage: dict, provider: str, charges: list[dict],
+              rank: str, stamp: str, *, practice: dict) -> dict:
+    """The draft claim record for one provider's charges (see docs/claim-model.md)."""
+    submitter, receiver = _envelope(practice)
+    diagnoses, lines = _lines(charges)
+    return {
+        "id": claim_id, "status": "draft", "rank": rank, "frequency": "1", "original_reference": "",
+        "place_of_service": charges[0].get("place_of_service", "11"), "created": stamp, "updated": stamp,
+        "patient_id": patient["id"], "payer_id": coverage["payer"],
+        "billing_provider": _billing_provider(practice), "submitter": submitter, "receiver": receiver,
+        "payer": _payer(app, coverage["payer"]), "subscriber": _subscriber(app, patient, coverage, rank),
+        "patient": {"id": patient["id"], "first": _upper(patient["first"]), "last": _upper(patient["last"]),
+                    "dob": patient["dob"], "sex": patient["sex"], "address": _address(patient)},
+        "rendering_provider": _rendering(app, provider, practice), "referring_provider": None,
+        "diagnoses": diagnoses, "lines": lines, "total": total(l["amount"] for l in lines),
+        "prior_payers": _prior_payers(txn, charges, rank) if rank != "primary" else [],
+        "patient_responsibility": "0.00", "paid": "0.00", "adjudications": [], "submissions": [],
+        "history": [{"at": stamp, "by": app.user, "status": "draft", "note": "created"}],
+    }
+
+
+def create_claims(app, *, patient_id: str | None = None, appt_id: str | None = None,
+                  rank: str = "primary") -> list[dict]:
+    """One claim per rendering provider from the charges not yet billed to this rank."""
+    if bool(patient_id) == bool(appt_id):
+        raise InvalidInput("give --patient or --appt")
+    practice = app.config("practice.yaml")
+    with app.store.transaction() as txn:
+        if appt_id:
+            from medsec.scheduling.appointments import get_appointment
+
+            appt = get_appointment(app, appt_id, view=txn)
+            patient = get_patient(app, appt["patient_id"], view=txn)
+        else:
+            patient, appt = get_patient(app, patient_id, view=txn), None
+        coverage = _coverage(patient, rank)
+        owed = outstanding(txn, patient["id"])
+        pending = []
+        for charge in charges_of(txn, patient["id"]):
+            if appt and charge["appointment_id"] != appt["id"]:
+                continue
+            billed = [txn.get(CLAIMS, cid) for cid in charge["claims"]]
+            if any(c and c["rank"] == rank and c["status"] != "rejected" for c in billed):
+                continue
+            if rank != "primary" and owed.get(charge["id"], 0) <= 0:
+                continue
+            pending.append(charge)
+        if not pending:
+            raise Refused(f"{patient['id']} has no charges to bill to the {rank} payer")
+        by_provider: dict[str, list[dict]] = {}
+        for charge in pending:
+            by_provider.setdefault(charge["provider"], []).append(charge)
+        groups = [(prov, chunk[i:i + MAX_LINES]) for prov, chunk in by_provider.items()
+                  for i in range(0, len(chunk), MAX_LINES)]
+        ids = txn.reserve_ids(CLAIMS, len(groups))
+        stamp = clock.iso(app.now())
+        claims, touched = [], []
+        for claim_id, (provider, charges) in zip(ids, groups):
+            claim = new_claim(app, txn, claim_id, patient, coverage, provider, charges, rank, stamp,
+                              practice=practice)
+            claims.append(claim)
+            for charge in charges:
+                touched.append(({**charge, "status": "billed", "claims": charge["claims"] + [claim_id]}, charge))
+        txn.put_many(CLAIMS, claims)
+        txn.put_many(CHARGES, [new for new, _ in touched], {old["id"]: old for _, old in touched})
+    app.audit("claim", ids + [patient["id"]])
+    return claims
+
+
+def get_claim(app, claim_id: str, view=None) -> dict:
+    return (view or app.store.snapshot()).require(CLAIMS, claim_id, "claim", "see 'medsec claim list'")
+
+
+# -- the scrubber -----------------------------------------------------------------
+def scrub(app, claim: dict, today: date) -> list[str]:
+    """Everything a clearinghouse would reject, each problem naming its field."""
+    return scrubber(app, today)(claim)
+
+
+def scrubber(app, today: date, claim_format: str | None = None):
+    """scrub() for many claims: configuration, plugins and diagnosis lookups read once.
+
+    `claim_format` is a format the claims are about to be written in: its
+    validate() runs too (once, even when it is also the payer's format).
+    """
+    from medsec.plugins import collect
+
+    payers = {p["id"]: p for p in app.config("payers.yaml").get("payers") or []}
+    formats = collect(app.plugins, "register_claim_formats")
+    diagnoses: dict[str, str] = {}
+
+    def dx(code: str) -> str:
+        if code not in diagnoses:
+            diagnoses[code] = dx_status(app, code)
+        return diagnoses[code]
+
+    def check(claim: dict) -> list[str]:
+        payer = payers.get(claim["payer"]["id"], {})
+        problems = _field_problems(claim, today, dx) + _payer_rules(app, claim, payer)
+        for name in dict.fromkeys([payer.get("claim_format"), claim_format]):
+            if name in formats:
+                problems += [f"{name}: {p}" for p in formats[name].item.validate(claim)]
+        return problems
+
+    return check
+
+
+def _field_problems(claim: dict, today: date, dx) -> list[str]:
+    """The claim's own fields: identifiers, names, addresses, diagnoses, lines."""
+    problems = []
+    bp = claim["billing_provider"]
+    if not npi_valid(bp["npi"]):
+        problems.append(f"billing_provider.npi {bp['npi'] or '(missing)'}: not a valid NPI (check digit)")
+    if not re.fullmatch(r"\d{9}", bp["tax_id"]):
+        problems.append("billing_provider.tax_id: 9 digits needed")
+    if not re.fullmatch(r"\d{9}", bp["address"]["zip"]):
+        problems.append("billing_provider.address.zip: a 9-digit ZIP is needed on claims")
+    for part in ("street", "city", "state"):
+        if not bp["address"][part]:
+            problems.append(f"billing_provider.address.{part}: missing")
+    rp = claim["rendering_provider"]
+    if not npi_valid(rp["npi"]):
+        problems.append(f"rendering_provider.npi {rp['npi'] or '(missing)'}: not a valid NPI (check digit)")
+    sub = claim["subscriber"]
+    if not sub["member_id"]:
+        problems.append("subscriber.member_id: missing")
+    for part in ("first", "last", "dob"):
+        if not sub[part] and not (part == "first" and sub["last"]):
+            problems.append(f"subscriber.{part}: missing")
+    pat = claim["patient"]
+    for part in ("first", "last", "dob"):
+        if not pat[part]:
+            problems.append(f"patient.{part}: missing")
+    if pat["sex"] not in ("M", "F"):
+        problems.append(f"patient.sex {pat['sex']!r}: payers need M or F")
+    for part in ("street", "city", "state", "zip"):
+        if not pat["address"][part]:
+            problems.append(f"patient.address.{part}: missing")
+    if not claim["payer"]["payer_id"]:
+        problems.append(f"payer.payer_id: {claim['payer']['id']} has no payer id in payers.yaml")
+    if not claim["diagnoses"]:
+        problems.append("diagnoses: at least one is needed")
+    if len(claim["diagnoses"]) > MAX_DX:
+        problems.append(f"diagnoses: {len(claim['diagnoses'])} codes, at most {MAX_DX}")
+    for i, code in enumerate(claim["diagnoses"], 1):
+        status = dx(code)
+        if status == "unknown":
+            problems.append(f"diagnoses[{i}] {code}: not a valid ICD-10-CM code")
+        elif status == "header":
+            problems.append(f"diagnoses[{i}] {code}: a header code, not billable (use a more specific code)")
+    for line in claim["lines"]:
+        where = f"lines[{line['line']}]"
+        for p in line["dx_pointers"]:
+            if p < 1 or p > len(claim["diagnoses"]):
+                problems.append(f"{where}.dx_pointers: {p} points to no diagnosis "
+                                f"(the claim has {len(claim['diagnoses'])})")
+        if line["date"] > today.isoformat():
+            problems.append(f"{where}.date {line['date']}: service date in the future")
+        if dec(line["amount"]) <= 0:
+            problems.append(f"{where}.amount {line['amount']}: must be more than zero")
+    return problems
+
+
+def _payer_rules(app, claim: dict, payer: dict) -> list[str]:
+    """Payer-specific edits from plugins (validate_claim)."""
+    from medsec.plugins import hook_results
+
+    return [f"payer rule: {p}" for p in hook_results(app.plugins, "validate_claim", claim=claim, payer=payer)]
+
+
+def validate(app, claim_id: str) -> dict:
+    """Scrub a claim; a clean draft becomes ready. Problems are refused (exit 1) with each listed."""
+    claim = get_claim(app, claim_id)
+    problems = scrub(app, claim, app.today())
+    if problems:
+        app.audit("validate", [claim["id"]], outcome="problems")
+        raise Refused(f"{claim['id']} has {len(problems)} problem(s)", details=problems,
+                      hint="fix the patient, coverage, charges or configuration and create the claim again")
+    if claim["status"] == "draft":
+        claim = set_status(app, claim["id"], "ready", "passed the scrubber")
+    return {**claim, "problems": []}
+
+
+def moved(app, old: dict, status: str, note: str = "", extra: dict | None = None, stamp: str = "",
+          *, reversal: bool = False) -> dict:
+    """`old` moved on to `status` with its history; refused where the claim's rules forbid it.
+
+    A payer's reversal of its adjudication (`reversal`) may also put the
+    claim back to where it waited for one (REOPENED).
+    """
+    if status not in STATUSES:
+        raise InvalidInput(f"unknown claim status {status!r}", hint=f"one of {', '.join(STATUSES)}")
+    allowed_to = TRANSITIONS.get(old["status"], set()) | (set(REOPENED) if reversal else set())
+    if status != old["status"] and status not in allowed_to:
+        allowed = ", ".join(sorted(allowed_to)) or "none"
+        raise Refused(f"{old['id']} is {old['status']}; it cannot become {status}", hint=f"allowed: {allowed}")
+    stamp = stamp or clock.iso(app.now())
+    return {**old, **(extra or {}), "status": status, "updated": stamp,
+            "history": old["history"] + [{"at": stamp, "by": app.user, "status": status, "note": note}]}
+
+
+def store_changes(app, txn, pairs: list[tuple[dict, dict]]) -> None:
+    """Write changed claims, (new, old) pairs, at once; claim_status_changed fires after the commit."""
+    txn.put_many(CLAIMS, [new for new, _ in pairs], {old["id"]: old for _, old in pairs})
+    changed: dict[str, list[dict]] = {}
+    for new, old in pairs:
+        if new["status"] != old["status"]:
+            changed.setdefault(old["status"], []).append(new)
+    for old_status, records in changed.items():
+        app.after_commit(txn, "claim_status_changed", records, "claim", old_status=old_status)
+
+
+def set_status(app, claim_id: str, status: str, note: str = "", extra: dict | None = None, txn=None) -> dict:
+    def change(view):
+        old = get_claim(app, claim_id, view=view)
+        record = moved(app, old, status, note, extra)
+        store_changes(app, view, [(record, old)])
+        return record
+
+    if txn is not None:
+        return change(txn)
+    with app.store.transaction() as own:
+        record = change(own)
+    app.audit("claim-status", [record["id"], record["patient_id"]])
+    return record
+
+
+def list_claims(app, *, status: str | None = None, payer: str | None = None, patient: str | None = None) -> list[dict]:
+    view = app.store.snapshot()
+    if status:
+        if status not in STATUSES:
+            raise InvalidInput(f"unknown claim status {status!r}")
+        ids = view.index("claim-status", "00000").get(status, [])
+        claims = view.get_many(CLAIMS, sorted(ids, key=lambda i: int(i[1:])))
+        claims = [c for c in claims if c["status"] == status]
+    elif patient:
+        from medsec.store.catalog import _bucket
+
+        pid = get_patient(app, patient, view=view)["id"]
+        ids = view.index("claim-patient", _bucket(pid, 100)).get(pid, [])
+        claims = [c for c in view.get_many(CLAIMS, ids) if c["patient_id"] == pid]
+    else:
+        claims = list(view.scan(CLAIMS))
+    out = [c for c in claims if (not payer or c["payer_id"].upper() == payer.upper())
+           and (not patient or c["patient_id"] == patient.upper())]
+    app.audit("list", [c["id"] for c in out] + [c["patient_id"] for c in out])
+    return out
+
+
+def summary_row(claim: dict) -> dict:
+    return {"id": claim["id"], "patient_id": claim["patient_id"], "payer_id": claim["payer_id"],
+            "rank": claim["rank"], "status": claim["status"], "total": claim["total"], "paid": claim["paid"],
+            "lines": len(claim["lines"]), "created": claim["created"]}

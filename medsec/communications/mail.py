@@ -1,0 +1,132 @@
+"""Mail: incoming post logged and filed; letters and emails generated from templates."""
+
+import csv
+import os
+
+from medsec import clock, documents, templating
+from medsec.errors import InvalidInput, MedsecError, Refused
+from medsec.plugin_types import DeliveryError, Message
+from medsec.communications import messaging
+from medsec.records.patients import get_patient, store_file
+from medsec.store.catalog import MAIL
+
+COLUMNS = ["id", "created", "direction", "patient_id", "template", "channel", "status", "subject"]
+KINDS = ("letter", "email")
+
+
+def receive(app, *, sender: str, subject: str, patient_id: str | None = None, scan: str | None = None) -> dict:
+    if not sender.strip():
+        raise InvalidInput("--from cannot be empty")
+    patient = get_patient(app, patient_id)["id"] if patient_id else ""
+    files = []
+    if scan:
+        sha, size = store_file(app.store.root, scan)
+        files.append({"sha256": sha, "name": os.path.basename(scan), "size": size})
+    with app.store.transaction() as txn:
+        (mail_id,) = txn.reserve_ids(MAIL)
+        record = {"id": mail_id, "created": clock.iso(app.now()), "direction": "in", "from": sender.strip(),
+                  "subject": subject, "patient_id": patient, "files": files, "template": "", "channel": "",
+                  "status": "filed" if patient else "unassigned", "by": app.user, "delivery_id": ""}
+        txn.put(MAIL, record)
+        app.after_commit(txn, "message_created", [{**record, "kind": "mail"}], "message")
+    app.audit("mail", [mail_id] + ([patient] if patient else []))
+    return record
+
+
+def read_id_list(path: str) -> list[str]:
+    """Patient ids from a CSV with an `id` column (e.g. `patient find --format csv`) or one id per line."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+        raise InvalidInput(f"cannot read {path!r}") from None
+    if not rows:
+        return []
+    header = [c.strip().lower() for c in rows[0]]
+    if "id" in header:
+        col = header.index("id")
+        return [r[col].strip() for r in rows[1:] if len(r) > col and r[col].strip()]
+    return [r[0].strip() for r in rows if r and r[0].strip()]
+
+
+def send(app, *, patients: list[str], template: str, kind: str = "letter", appointment: str | None = None,
+         channel: str | None = None, dry_run: bool = False) -> dict:
+    """Mail merge: one letter or email per patient; a failure is reported, not fatal."""
+    from medsec.scheduling.schedule import Schedule
+
+    if kind not in KINDS:
+        raise InvalidInput(f"--channel {kind!r}: use letter or email")
+    if not patients:
+        raise InvalidInput("no patients to write to", hint="give --patient ID or --to-list FILE")
+    r = messaging.route(app, kind, channel)
+    templating.require_valid(app.store.root, [template])
+    if template not in templating.available(app.store.root):
+        raise InvalidInput(f"no template {template!r}",
+                           hint=f"templates: {', '.join(templating.available(app.store.root))}")
+    appt_context = None
+    schedule = Schedule.load(app)
+    if appointment:
+        from medsec.scheduling.appointments import get_appointment
+
+        appt = get_appointment(app, appointment)
+        appt_context = messaging.appointment_context(app, appt, schedule)
+    practice = messaging.practice_context(app)
+    results, sent = [], []
+    for pid in patients:
+        entry = {"patient_id": pid.upper(), "status": "", "reason": "", "to": ""}
+        try:
+            patient = get_patient(app, pid)
+            entry["patient_id"] = patient["id"]
+            context = {"practice": practice, "patient": messaging.patient_context(patient)}
+            if appt_context:
+                context["appointment"] = appt_context
+            rendered = messaging.render(app, template, context, patient.get("language") or "en")
+            to = messaging.address_for(patient, kind)
+            if not to:
+                raise Refused(f"no {'email address' if kind == 'email' else 'postal address'} on file")
+            attachments = []
+            if kind == "letter":
+                attachments.append((f"{template}.pdf", "application/pdf",
+                                    documents.text_to_pdf(rendered.text, rendered.subject)))
+            message = Message(kind=kind, to=to, subject=rendered.subject, body=rendered.text, html=rendered.html,
+                              attachments=attachments, meta={"patient_id": patient["id"], "template": template})
+            entry["to"] = to
+            if dry_run:
+                entry["status"] = "would-send"
+            else:
+                entry["delivery_id"] = messaging.deliver(app, r, message)
+                entry["status"] = "sent"
+                entry["subject"] = rendered.subject
+                sent.append(entry)
+        except (MedsecError, DeliveryError) as e:
+            entry.update(status="failed", reason=getattr(e, "message", None) or str(e))
+        results.append(entry)
+    if sent:
+        stamp = clock.iso(app.now())
+        with app.store.transaction() as txn:
+            ids = txn.reserve_ids(MAIL, len(sent))
+            records = [{"id": mid, "created": stamp, "direction": "out", "from": "", "subject": e["subject"],
+                        "patient_id": e["patient_id"], "files": [], "template": template, "channel": r.name,
+                        "status": "sent", "by": app.user, "delivery_id": e["delivery_id"]}
+                       for mid, e in zip(ids, sent)]
+            txn.put_many(MAIL, records)
+            app.after_commit(txn, "message_created", [{**r, "kind": "mail"} for r in records], "message")
+        for mid, e in zip(ids, sent):
+            e["id"] = mid
+    app.audit("mail", [e.get("id") for e in sent if e.get("id")] + [e["patient_id"] for e in results])
+    counts = {s: sum(e["status"] == s for e in results) for s in ("sent", "failed", "would-send")}
+    return {"template": template, "channel": r.name, **counts, "dry_run": dry_run, "letters": results}
+
+
+def get_mail(app, mail_id: str) -> dict:
+    return app.store.snapshot().require(MAIL, mail_id, "mail item", "see 'medsec mail list'")
+
+
+def list_mail(app, *, direction: str | None = None, status: str | None = None,
+              limit: int | None = None) -> list[dict]:
+    view = app.store.snapshot()
+    out = [m for m in view.scan(MAIL)
+           if (not direction or m["direction"] == direction) and (not status or m["status"] == status)]
+    out = out[-limit:] if limit else out
+    app.audit("list", [m["id"] for m in out] + [m["patient_id"] for m in out if m["patient_id"]])
+    return out

@@ -1,0 +1,113 @@
+"""Memos to staff: rendered from a template to text and PDF, delivered to each recipient.
+
+A recipient gets the memo by email when the email channel is set up and they
+have an address on the roster, else through the outbox (a letter to print and
+hand over), the PDF attached either way. One failed delivery is reported in
+the memo's deliveries; the other recipients still get theirs.
+"""
+
+from dataclasses import replace
+
+from medsec import clock, documents
+from medsec.errors import InvalidInput
+from medsec.plugin_types import DeliveryError, Message
+from medsec.communications import messaging
+from medsec.store.catalog import MEMOS
+from medsec.records.staff import acting_members, get_staff
+
+RESERVED = ("practice", "memo", "today")  # names the template's own context uses
+COLUMNS = ["id", "created", "from", "to", "subject", "template"]
+
+
+def parse_vars(pairs) -> dict:
+    """`--var key=value` pairs as a dict; a key is a plain name the template can use."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise InvalidInput(f"--var {pair!r}: use key=value (key a plain name)")
+        if key in RESERVED:
+            raise InvalidInput(f"--var {key}: that name is the template's own", hint=f"reserved: {', '.join(RESERVED)}")
+        out[key] = value
+    return out
+
+
+def _recipients(app, to: list[str]) -> list[dict]:
+    """Staff members from ids given as S1,S2 (or repeated), each once."""
+    ids = [part.strip() for value in to for part in value.split(",") if part.strip()]
+    if not ids:
+        raise InvalidInput("give --to STAFF (e.g. --to S1,S2)")
+    members = {}
+    for staff_id in ids:
+        member = get_staff(app, staff_id)
+        members.setdefault(member["id"], member)
+    return list(members.values())
+
+
+def _email_route(app) -> messaging.Route | None:
+    """The email channel when it is set up (channels.yaml), else None."""
+    try:
+        return messaging.route(app, "email")
+    except InvalidInput:
+        return None
+
+
+def _deliver(app, member: dict, memo: Message, email: messaging.Route | None) -> dict:
+    """One recipient's copy of `memo`: by email when possible, else to the outbox."""
+    if email and member.get("email"):
+        r, kind, to = email, "email", member["email"]
+    else:
+        r, kind, to = messaging.route(app, "letter", forced="outbox"), "letter", member["name"]
+    message = replace(memo, kind=kind, to=to, meta={**memo.meta, "staff_id": member["id"]})
+    entry = {"staff_id": member["id"], "channel": r.name, "kind": kind, "to": to, "delivery_id": "",
+             "status": "sent", "reason": ""}
+    try:
+        entry["delivery_id"] = messaging.deliver(app, r, message)
+    except DeliveryError as e:
+        entry.update(status="failed", reason=str(e))
+    return entry
+
+
+def new_memo(app, *, template: str, to: list[str], subject: str | None = None,
+             variables: dict | None = None) -> dict:
+    """Render `template` once (vars, `memo` and `practice` in its context) and deliver a copy to each recipient.
+
+    `subject`, when given, is the memo's subject whatever the template's subject line says.
+    """
+    members = _recipients(app, to)
+    senders = acting_members(app)
+    sender = senders[0] if senders else {"id": "", "name": app.user}
+    context = {**(variables or {}), "practice": messaging.practice_context(app),
+               "memo": {"subject": (subject or "").strip(), "from": sender["name"],
+                        "to": ", ".join(m["name"] for m in members)}}
+    rendered = messaging.render(app, template, context)
+    title = (subject or "").strip() or rendered.subject
+    pdf = documents.text_to_pdf(rendered.text, title)
+    email = _email_route(app)
+    memo = Message(kind="letter", to="", subject=title, body=rendered.text, html=rendered.html,
+                   attachments=[("memo.pdf", "application/pdf", pdf)], meta={"template": template})
+    deliveries = [_deliver(app, m, memo, email) for m in members]
+    with app.store.transaction() as txn:
+        (memo_id,) = txn.reserve_ids(MEMOS)
+        record = {"id": memo_id, "created": clock.iso(app.now()), "by": app.user, "from": sender["id"] or app.user,
+                  "to": [m["id"] for m in members], "template": template, "subject": title, "text": rendered.text,
+                  "deliveries": deliveries}
+        txn.put(MEMOS, record)
+    app.audit("memo", [memo_id])
+    return record
+
+
+def show_memo(app, memo_id: str) -> dict:
+    record = app.store.snapshot().require(MEMOS, memo_id, "memo", "see 'medsec memo list'")
+    app.audit("read", [record["id"]])
+    return record
+
+
+def list_memos(app, *, mine: bool = False, limit: int | None = None) -> list[dict]:
+    """Memos in the order written (the last `limit`); `mine`: those to the acting user."""
+    wanted = {m["id"] for m in acting_members(app)} if mine else None
+    out = [m for m in app.store.snapshot().scan(MEMOS) if wanted is None or wanted & set(m["to"])]
+    out = out[-limit:] if limit else out
+    app.audit("list", [m["id"] for m in out])
+    return out

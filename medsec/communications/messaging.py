@@ -1,0 +1,137 @@
+"""Rendering messages for patients and handing them to channels."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from medsec import templating
+from medsec.errors import InvalidInput
+from medsec.plugin_types import Channel, DeliveryError, Message
+
+# Which channel carries each kind of message unless channels.yaml `routes` says otherwise.
+DEFAULT_ROUTES = {"email": "email", "sms": "sms", "fax": "fax", "voice": "outbox", "letter": "outbox"}
+
+
+@dataclass
+class Route:
+    name: str
+    channel: Channel
+    settings: dict
+
+
+def channels(app) -> dict:
+    from medsec.plugins import collect
+
+    return collect(app.plugins, "register_channels")
+
+
+def channel_settings(app) -> dict:
+    return app.config("channels.yaml") or {}
+
+
+def route(app, kind: str, forced: str | None = None) -> Route:
+    """The channel that carries `kind`; InvalidInput when it is unknown or not set up."""
+    known = channels(app)
+    settings = channel_settings(app)
+    name = forced or (settings.get("routes") or {}).get(kind) or DEFAULT_ROUTES.get(kind, "outbox")
+    if name not in known:
+        raise InvalidInput(f"unknown channel {name!r}", hint=f"channels: {', '.join(sorted(known))}")
+    channel = known[name].item
+    if kind not in channel.kinds:
+        raise InvalidInput(f"channel {name!r} does not carry {kind} messages")
+    if name != "outbox" and name not in settings:
+        raise InvalidInput(f"channel {name!r} is not set up in channels.yaml")
+    return Route(name, channel, settings.get(name) or {})
+
+
+def deliver(app, r: Route, message: Message) -> str:
+    """Send; a DeliveryError keeps its temporary/permanent verdict, anything else is temporary."""
+    try:
+        return r.channel.send(message, r.settings, app.store.root)
+    except DeliveryError:
+        raise
+    except Exception as e:  # a plugin's bug must not stop a batch
+        raise DeliveryError(f"channel {r.name} failed: {type(e).__name__}: {e}", temporary=True) from e
+
+
+# -- context ----------------------------------------------------------------
+def practice_context(app) -> dict:
+    p = app.config("practice.yaml")
+    a = p.get("address") or {}
+    zip_code = str(a.get("zip") or "")
+    if len(zip_code) == 9 and zip_code.isdigit():
+        zip_code = f"{zip_code[:5]}-{zip_code[5:]}"
+    line = ", ".join(x for x in (a.get("street"), a.get("city"), " ".join(
+        x for x in (a.get("state"), zip_code) if x)) if x)
+    return {"name": p.get("name", ""), "phone": p.get("phone", ""), "fax": p.get("fax", ""), "address": line}
+
+
+def patient_context(p: dict) -> dict:
+    keys = ("id", "first", "last", "dob", "phone", "email", "address", "city", "state", "zip", "language")
+    return {**{k: p.get(k, "") for k in keys}, "name": f"{p.get('first', '')} {p.get('last', '')}".strip()}
+
+
+def appointment_context(app, appt: dict, schedule) -> dict:
+    start = datetime.fromisoformat(appt["start"]).astimezone(schedule.tz)
+    spec = schedule.types.get(appt["type"]) or {}
+    provider = schedule.staff.get(appt["provider"], {}).get("name", appt["provider"])
+    return {
+        "id": appt["id"], "type": appt["type"], "type_description": spec.get("description", appt["type"]),
+        "provider": provider, "room": appt.get("room", ""), "instructions": spec.get("instructions", ""),
+        "date": start.date().isoformat(), "date_long": f"{start:%B} {start.day}, {start.year}",
+        "date_short": f"{start.month}/{start.day}", "weekday": f"{start:%A}", "weekday_short": f"{start:%a}",
+        "time": f"{start:%I:%M %p}".lstrip("0"), "start": appt["start"], "end": appt["end"],
+    }
+
+
+def render(app, template: str, context: dict, language: str = "en") -> templating.Rendered:
+    default = (app.config("practice.yaml").get("language") or "en")
+    return templating.render(app.store.root, template, {"today": app.today().isoformat(), **context},
+                             language, default)
+
+
+def appointment_ics(app, appt: dict, schedule, summary: str) -> bytes:
+    """A one-event calendar for the patient's own appointment (METHOD:PUBLISH)."""
+    from icalendar import Calendar, Event
+
+    from medsec import __version__, clock
+
+    cal = Calendar()
+    cal.add("prodid", f"-//medsec//medsec {__version__}//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", appt.get("uid") or f"{appt['id']}@medsec")
+    event.add("dtstamp", clock.now().replace(microsecond=0))
+    event.add("dtstart", datetime.fromisoformat(appt["start"]).astimezone(schedule.tz))
+    event.add("dtend", datetime.fromisoformat(appt["end"]).astimezone(schedule.tz))
+    event.add("summary", summary)
+    practice = practice_context(app)
+    if practice["address"]:
+        event.add("location", f"{practice['name']}, {practice['address']}")
+    cal.add_component(event)
+    from medsec.scheduling.calendar_ics import add_timezones
+
+    add_timezones(cal)
+    return cal.to_ical()
+
+
+def address_for(patient: dict, kind: str) -> str:
+    """Where a message of `kind` goes for this patient ('' when not on file)."""
+    if kind == "email":
+        return patient.get("email") or ""
+    if kind in ("sms", "voice"):
+        return patient.get("phone") or ""
+    if kind == "letter":
+        parts = [patient.get("address"), patient.get("city"), patient.get("state"), patient.get("zip")]
+        return ", ".join(p for p in parts if p) if patient.get("address") else ""
+    return ""
+
+
+def preferred_kind(patient: dict) -> str:
+    if patient.get("preferred_channel"):
+        return patient["preferred_channel"]
+    if patient.get("email"):
+        return "email"
+    if patient.get("phone"):
+        return "sms"
+    return "letter"

@@ -1,0 +1,244 @@
+"""Appointment reminders: due now, sent once, retried with backoff, reported.
+
+Sending happens in three steps so that a reminder goes out exactly once
+even when two cron jobs run together: claim the due reminders in one
+locked transaction (each becomes a "sending" record owned by this run),
+send them with no lock held (the network is slow), then record the results
+in a second transaction. A run that dies mid-way leaves "sending" claims;
+after STALE_CLAIM they are claimed again (at least once, never silently lost).
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from medsec import clock
+from medsec.errors import InvalidInput, Refused
+from medsec.plugin_types import DeliveryError, Message
+from medsec.communications import messaging
+from medsec.records.patients import get_patient
+from medsec.store.catalog import APPOINTMENTS, REMINDERS, _bucket
+from medsec.scheduling.schedule import Schedule
+
+STALE_CLAIM = timedelta(minutes=15)
+MAX_ATTEMPTS = 5
+DEFAULT_LEAD_HOURS = [24]
+ACTIVE = ("booked", "confirmed")
+TEMPLATES = {"email": "reminder-email", "sms": "reminder-sms", "voice": "reminder-sms",
+             "letter": "reminder-email"}
+COLUMNS = ["id", "appointment_id", "patient_id", "key", "channel", "status", "attempts", "reason", "sent_at"]
+
+
+def backoff(attempts: int) -> timedelta:
+    """5, 10, 20, 40 ... minutes, at most 6 hours."""
+    return min(timedelta(minutes=5 * 2 ** max(attempts - 1, 0)), timedelta(hours=6))
+
+
+@dataclass
+class Plan:
+    """What one run will do: new claims, and retries of earlier failures."""
+
+    new: list[tuple[dict, str]] = field(default_factory=list)  # (appointment, key)
+    again: list[dict] = field(default_factory=list)  # reminder records
+
+
+def _leads(schedule: Schedule, appt: dict) -> list[float]:
+    spec = schedule.types.get(appt["type"]) or {}
+    return sorted(spec.get("lead_hours") or DEFAULT_LEAD_HOURS)
+
+
+def due_key(schedule: Schedule, appt: dict, now: datetime) -> str | None:
+    """The smallest lead time that has come (a 72h reminder missed is superseded by the 24h one)."""
+    start = datetime.fromisoformat(appt["start"])
+    if start <= now:
+        return None
+    for lead in _leads(schedule, appt):
+        if start - timedelta(hours=lead) <= now:
+            return f"{lead:g}h"
+    return None
+
+
+def _existing(view, appt_id: str) -> list[dict]:
+    ids = view.index("reminder-appt", _bucket(appt_id, 1000)).get(appt_id, [])
+    return [r for r in view.get_many(REMINDERS, ids) if r["appointment_id"] == appt_id]
+
+
+def plan(view, schedule: Schedule, now: datetime, *, for_day=None, within: timedelta | None = None) -> Plan:
+    """Due reminders: by lead time (cron), for one day, or within a window."""
+    out = Plan()
+    if for_day is not None:
+        days = [for_day]
+    else:
+        horizon = within or timedelta(hours=max(
+            [h for spec in schedule.types.values() for h in spec.get("lead_hours") or []] + DEFAULT_LEAD_HOURS))
+        days = [now.date() + timedelta(days=i) for i in range((now + horizon).date().toordinal()
+                                                               - now.date().toordinal() + 1)]
+    for day in days:
+        for appt in view.day(APPOINTMENTS, day.isoformat()):
+            if appt["status"] not in ACTIVE or not appt.get("patient_id"):
+                continue
+            start = datetime.fromisoformat(appt["start"])
+            if for_day is not None or within is not None:
+                if start <= now or (within is not None and start > now + within):
+                    continue
+                key = "manual"
+            else:
+                key = due_key(schedule, appt, now)
+                if key is None:
+                    continue
+            if any(r["key"] == key for r in _existing(view, appt["id"])):
+                continue
+            out.new.append((appt, key))
+    return out
+
+
+def _retries(view, now: datetime) -> list[dict]:
+    """Earlier failures whose time has come, and claims left by a run that died."""
+    pending = view.index("reminder-pending", "00000")
+    ids = sorted(set(pending.get("retry", []) + pending.get("sending", [])), key=lambda i: int(i[1:]))
+    out = []
+    for r in view.get_many(REMINDERS, ids):
+        if r["status"] == "retry" and r["next_try"] <= clock.iso(now):
+            out.append(r)
+        elif r["status"] == "sending" and r["claimed_at"] <= clock.iso(now - STALE_CLAIM):
+            out.append(r)
+    return out
+
+
+def _pick_route(app, patient: dict, forced: str | None) -> tuple[str, messaging.Route]:
+    """The patient's preferred kind of message, on its channel or on the one forced."""
+    kind = messaging.preferred_kind(patient)
+    if forced:
+        carried = messaging.channels(app)[forced].item.kinds
+        if kind not in carried:
+            kind = carried[0]
+    return kind, messaging.route(app, kind, forced)
+
+
+def compose(app, schedule: Schedule, appt: dict, patient: dict, kind: str) -> Message:
+    """The reminder as it will go out (also what `remind preview` shows)."""
+    context = {"practice": messaging.practice_context(app), "patient": messaging.patient_context(patient),
+               "appointment": messaging.appointment_context(app, appt, schedule)}
+    rendered = messaging.render(app, TEMPLATES[kind], context, patient.get("language") or "en")
+    attachments = []
+    if kind == "email":
+        ics = messaging.appointment_ics(app, appt, schedule, f"{context['appointment']['type_description']} "
+                                                              f"at {context['practice']['name']}")
+        attachments.append(("appointment.ics", "text/calendar", ics))
+    return Message(kind=kind, to=messaging.address_for(patient, kind), subject=rendered.subject,
+                   body=rendered.text, html=rendered.html, attachments=attachments,
+                   meta={"appointment_id": appt["id"], "patient_id": patient["id"], "template": rendered.template,
+                         "language": rendered.language})
+
+
+def preview(app, appt_id: str, channel: str | None = None) -> dict:
+    from medsec.scheduling.appointments import get_appointment
+
+    schedule = Schedule.load(app)
+    appt = get_appointment(app, appt_id)
+    if not appt.get("patient_id"):
+        raise Refused(f"{appt['id']} has no patient to remind")
+    patient = get_patient(app, appt["patient_id"])
+    kind, r = _pick_route(app, patient, channel)
+    message = compose(app, schedule, appt, patient, kind)
+    app.audit("read", [appt["id"], patient["id"]])
+    return {"appointment_id": appt["id"], "patient_id": patient["id"], "channel": r.name, "kind": kind,
+            "to": message.to, "subject": message.subject, "text": message.body, "html": message.html,
+            "attachments": [name for name, _, _ in message.attachments],
+            "opted_out": not patient.get("reminders", True)}
+
+
+def send(app, *, for_day=None, within: timedelta | None = None, channel: str | None = None,
+         dry_run: bool = False) -> dict:
+    """Send every due reminder once; the summary says what happened to each."""
+    schedule = Schedule.load(app)
+    if channel and channel not in messaging.channels(app):
+        raise InvalidInput(f"unknown channel {channel!r}",
+                           hint=f"channels: {', '.join(sorted(messaging.channels(app)))}")
+    from medsec import templating
+
+    templating.require_valid(app.store.root, sorted(set(TEMPLATES.values())))
+    now = schedule.now
+    token = secrets.token_hex(4)
+    stamp = clock.iso(now)
+    if dry_run:
+        view = app.store.snapshot()
+        p = plan(view, schedule, now, for_day=for_day, within=within)
+        claims = [_new_record("R?", appt, key, token, stamp) for appt, key in p.new]
+    else:
+        with app.store.transaction() as txn:
+            p = plan(txn, schedule, now, for_day=for_day, within=within)
+            ids = txn.reserve_ids(REMINDERS, len(p.new)) if p.new else []
+            claims = [_new_record(rid, appt, key, token, stamp) for rid, (appt, key) in zip(ids, p.new)]
+            waiting = _retries(txn, now)
+            retry = [{**r, "status": "sending", "claimed_by": token, "claimed_at": stamp} for r in waiting]
+            txn.put_many(REMINDERS, claims + retry, {r["id"]: r for r in waiting})
+            claims += retry
+    results = [_attempt(app, schedule, claim, channel, now, dry_run) for claim in claims]
+    if not dry_run and results:
+        with app.store.transaction() as txn:
+            current = {r["id"]: r for r in txn.get_many(REMINDERS, [r["id"] for r in results])}
+            mine = [r for r in results if current.get(r["id"], {}).get("claimed_by") == token]
+            txn.put_many(REMINDERS, mine, {r["id"]: current[r["id"]] for r in mine})
+        app.audit("remind", [r["id"] for r in results] + [r["patient_id"] for r in results])
+    counts = {s: sum(r["status"] == s for r in results) for s in ("sent", "skipped", "retry", "failed")}
+    if dry_run:
+        counts["would_send"] = sum(r["status"] == "would-send" for r in results)
+    return {"due": len(results), **counts, "dry_run": dry_run, "reminders": results}
+
+
+def _new_record(rid: str, appt: dict, key: str, token: str, stamp: str) -> dict:
+    return {"id": rid, "appointment_id": appt["id"], "patient_id": appt["patient_id"], "key": key,
+            "appointment_start": appt["start"], "channel": "", "kind": "", "to": "", "status": "sending",
+            "reason": "", "attempts": 0, "next_try": "", "delivery_id": "", "claimed_by": token,
+            "claimed_at": stamp, "sent_at": "", "created": stamp}
+
+
+def _attempt(app, schedule: Schedule, claim: dict, forced: str | None, now: datetime, dry_run: bool) -> dict:
+    """One reminder: every failure is recorded on it, none stops the batch."""
+    from medsec.errors import MedsecError
+    from medsec.scheduling.appointments import get_appointment
+
+    result = {**claim, "attempts": claim["attempts"] + (0 if dry_run else 1)}
+    try:
+        appt = get_appointment(app, claim["appointment_id"])
+        patient = get_patient(app, claim["patient_id"])
+        if appt["status"] not in ACTIVE:
+            return {**result, "status": "skipped", "reason": f"appointment is {appt['status']}"}
+        if not patient.get("reminders", True):
+            return {**result, "status": "skipped", "reason": "patient opted out of reminders"}
+        kind, r = _pick_route(app, patient, forced)
+        result.update(channel=r.name, kind=kind)
+        message = compose(app, schedule, appt, patient, kind)
+        if not message.to:
+            return {**result, "status": "failed", "reason": f"no {kind} contact on file for {patient['id']}"}
+        result["to"] = message.to
+        if dry_run:
+            return {**result, "status": "would-send"}
+        delivery = messaging.deliver(app, r, message)
+        return {**result, "status": "sent", "delivery_id": delivery, "sent_at": clock.iso(now), "reason": ""}
+    except DeliveryError as e:
+        if e.temporary and result["attempts"] < MAX_ATTEMPTS:
+            return {**result, "status": "retry", "reason": str(e),
+                    "next_try": clock.iso(now + backoff(result["attempts"]))}
+        return {**result, "status": "failed", "reason": str(e)}
+    except MedsecError as e:
+        return {**result, "status": "failed", "reason": e.message}
+
+
+def list_reminders(app, *, failed: bool = False, status: str | None = None, limit: int | None = None) -> list[dict]:
+    view = app.store.snapshot()
+    out = [r for r in view.scan(REMINDERS)
+           if (not failed or r["status"] == "failed") and (not status or r["status"] == status)]
+    out = out[-limit:] if limit else out
+    app.audit("list", [r["id"] for r in out] + [r["patient_id"] for r in out])
+    return out
+
+
+def parse_within(text: str) -> timedelta:
+    import re
+
+    m = re.fullmatch(r"(\d+)\s*([hd])", text.strip().lower())
+    if not m or int(m.group(1)) == 0:
+        raise InvalidInput(f"--within {text!r}: use hours or days, e.g. 48h or 2d")
+    return timedelta(hours=int(m.group(1)) * (24 if m.group(2) == "d" else 1))

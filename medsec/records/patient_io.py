@@ -1,0 +1,153 @@
+"""Patient import and export through the registered formats."""
+
+import csv
+import sys
+
+from medsec import clock
+from medsec.errors import InvalidInput, Refused
+from medsec.plugins import collect
+from medsec.records.patients import (
+    FIELDS, PATIENTS, clean_fields, duplicate_key, find_duplicates, new_record,
+)
+
+
+def parse_mapping(pairs) -> dict[str, str]:
+    """('dob=BirthDate', ...) -> {'dob': 'BirthDate'}; fields are checked here."""
+    mapping = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        field, column = field.strip(), column.strip()
+        if not sep or not field or not column:
+            raise InvalidInput(f"--map {pair!r}: expected FIELD=COLUMN")
+        if field not in FIELDS:
+            raise InvalidInput(f"--map {pair!r}: unknown field {field!r}",
+                               hint=f"fields: {', '.join(FIELDS)}")
+        mapping[field] = column
+    return mapping
+
+
+def read_header(path: str) -> list[str]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return next(csv.reader(f), [])
+    except (FileNotFoundError, IsADirectoryError):
+        raise InvalidInput(f"cannot read {path!r}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not UTF-8 text") from None
+
+
+def choose_importer(app, path: str, name: str | None, mapping: dict):
+    importers = {k: r.item for k, r in collect(app.plugins, "register_importers").items()
+                 if r.item.kind == "patient"}
+    if name:
+        if name not in importers:
+            raise InvalidInput(f"unknown input format {name!r}", hint=f"known: {', '.join(sorted(importers))}")
+        return importers[name]
+    if mapping and "csv" in importers:
+        return importers["csv"]
+    header = read_header(path)
+    for importer in importers.values():
+        if importer.detect(header):
+            return importer
+    raise InvalidInput(f"cannot tell the format of {path}",
+                       hint="use --input-format, or --map FIELD=COLUMN for a CSV")
+
+
+def import_patients(app, path: str, *, input_format: str | None = None, mapping: dict | None = None,
+                    dry_run: bool = False, skip_bad: bool = False, allow_duplicate: bool = False,
+                    progress: bool = False) -> dict:
+    """Validate every row, then write all of them in one commit (or none).
+
+    Bad rows and duplicates (of existing patients or of earlier rows) stop
+    the import unless `skip_bad`; the report names each row's line.
+    """
+    importer = choose_importer(app, path, input_format, mapping or {})
+    today = app.today()
+    good: list[tuple[int, dict]] = []
+    problems: list[dict] = []
+    seen: dict[tuple, int] = {}
+    invalid = 0
+    for line, fields in importer.read(path, {"mapping": mapping or {}}):
+        try:
+            if isinstance(fields, Exception):
+                raise InvalidInput(str(fields))
+            cleaned = clean_fields(fields, today)
+        except InvalidInput as e:
+            problems.append({"line": line, "message": e.message})
+            invalid += 1
+            continue
+        key = duplicate_key(cleaned)
+        if key in seen and not allow_duplicate:
+            problems.append({"line": line, "message": f"duplicate of line {seen[key]} (same name and date of birth)"})
+            continue
+        seen.setdefault(key, line)
+        good.append((line, cleaned))
+        if progress and len(good) % 5000 == 0:
+            print(f"\rchecked {len(good)} rows", end="", file=sys.stderr)
+    if progress and len(good) >= 5000:
+        print(file=sys.stderr)
+
+    def refuse_if_bad():
+        if problems and not skip_bad:
+            details = [f"{path}:{p['line']}: {p['message']}" for p in problems[:50]]
+            if len(problems) > 50:
+                details.append(f"... and {len(problems) - 50} more")
+            error = InvalidInput if invalid else Refused
+            raise error(f"{len(problems)} of {len(good) + len(problems)} rows cannot be imported; "
+                        f"nothing was imported",
+                        hint="fix them, or use --skip-bad to import the rest",
+                        details=details)
+
+    with app.store.transaction() as txn:
+        if not allow_duplicate:
+            kept = []
+            for line, fields in good:
+                dupes = find_duplicates(txn, fields)
+                if dupes:
+                    problems.append({"line": line, "message": f"duplicate of {', '.join(dupes)} "
+                                                              f"(same name and date of birth)"})
+                else:
+                    kept.append((line, fields))
+            good = kept
+        problems.sort(key=lambda p: p["line"])
+        refuse_if_bad()
+        ids: list[str] = []
+        if not dry_run and good:
+            stamp = clock.iso(app.now())
+            ids = txn.reserve_ids(PATIENTS, len(good))
+            records = [new_record(pid, fields, stamp) for pid, (_, fields) in zip(ids, good)]
+            txn.put_many(PATIENTS, records)
+            app.after_commit(txn, "patient_created", records, "patient")
+    if ids:
+        app.audit("import", ids)
+    return {
+        "format": importer.name,
+        "imported": 0 if dry_run else len(good),
+        "would_import": len(good) if dry_run else 0,
+        "skipped": len(problems),
+        "first_id": ids[0] if ids else None,
+        "last_id": ids[-1] if ids else None,
+        "dry_run": dry_run,
+        "problems": problems,
+    }
+
+
+def export_patients(app, fmt: str, output: str | None, status: str = "active") -> int:
+    exporters = {k: r.item for k, r in collect(app.plugins, "register_exporters").items()
+                 if r.item.kind == "patient"}
+    if fmt not in exporters:
+        raise InvalidInput(f"unknown export format {fmt!r}", hint=f"known: {', '.join(sorted(exporters))}")
+    view = app.store.snapshot()
+    records = [p for p in view.scan(PATIENTS) if status == "all" or p.get("status") == status]
+    if output:
+        import io
+
+        from medsec.fileio import write_atomic
+
+        buffer = io.StringIO()
+        exporters[fmt].write(records, buffer)
+        write_atomic(output, buffer.getvalue().encode())
+    else:
+        exporters[fmt].write(records, sys.stdout)
+    app.audit("export", [p["id"] for p in records])
+    return len(records)

@@ -1,0 +1,435 @@
+"""Patients: registration, lookup, edits, coverages, notes, attachments, merge."""
+
+import os
+import re
+from datetime import date
+
+from medsec import clock
+from medsec.config import CHANNEL_KINDS
+from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.identifiers import email_valid, format_phone, phone_digits, phone_valid, zip_valid
+from medsec.text import fold, matches, words
+from medsec.store.catalog import PATIENTS, name_shard
+
+FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
+          "language", "preferred_channel", "reminders", "guarantor", "external_id"]
+SEXES = {"m": "M", "male": "M", "f": "F", "female": "F", "x": "X", "other": "X", "u": "U", "unknown": "U"}
+RELATIONSHIPS = ["self", "spouse", "child", "other"]
+RANKS = ["primary", "secondary", "tertiary"]
+SUMMARY_COLUMNS = ["id", "last", "first", "dob", "phone", "status"]
+
+
+# -- validation -------------------------------------------------------------
+def parse_dob(value, today: date) -> str:
+    text = str(value).strip()
+    if not (re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text)):
+        raise InvalidInput(f"dob: cannot read date of birth {text!r} (use YYYY-MM-DD)")
+    try:
+        dob = clock.parse_date(text, field="date of birth")
+    except InvalidInput as e:
+        raise InvalidInput(f"dob: {e.message}") from None
+    if dob > today:
+        raise InvalidInput(f"dob: date of birth {dob} is in the future")
+    if dob.year < 1880:
+        raise InvalidInput(f"dob: date of birth {dob} is implausibly early")
+    return dob.isoformat()
+
+
+def clean_fields(raw: dict, today: date, partial: bool = False) -> dict:
+    """Validated, normalised patient fields; InvalidInput names the field."""
+    out: dict = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if key not in FIELDS:
+            raise InvalidInput(f"unknown patient field {key!r}")
+        if isinstance(value, str):
+            value = value.strip()
+        if key in ("first", "last"):
+            if not value:
+                raise InvalidInput(f"{key}: a name cannot be empty")
+            if len(value) > 60 or not any(ch.isalpha() for ch in value):
+                raise InvalidInput(f"{key}: {value!r} is not a name")
+        elif key == "dob":
+            value = parse_dob(value, today)
+        elif key == "sex":
+            if str(value).lower() not in SEXES:
+                raise InvalidInput(f"sex: {value!r} is not one of M, F, X, U")
+            value = SEXES[str(value).lower()]
+        elif key == "phone" and value:
+            if not phone_valid(value):
+                raise InvalidInput(f"phone: {value!r} is not a 10-digit phone number")
+            value = format_phone(value)
+        elif key == "email" and value:
+            if not email_valid(value):
+                raise InvalidInput(f"email: {value!r} is not an email address")
+            value = value.lower()
+        elif key == "state" and value:
+            value = value.upper()
+            if not re.fullmatch(r"[A-Z]{2}", value):
+                raise InvalidInput(f"state: {value!r} is not a two-letter state code")
+        elif key == "zip" and value:
+            if not zip_valid(value):
+                raise InvalidInput(f"zip: {value!r} is not a 5- or 9-digit ZIP")
+        elif key == "language" and value:
+            value = value.lower()
+            if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", value):
+                raise InvalidInput(f"language: {value!r} is not a language code like en or es")
+        elif key == "preferred_channel" and value:
+            if value not in CHANNEL_KINDS:
+                raise InvalidInput(f"preferred_channel: {value!r} is not one of {', '.join(CHANNEL_KINDS)}")
+        elif key == "reminders":
+            value = bool(value)
+        out[key] = value
+    if not partial:
+        for key in ("first", "last", "dob"):
+            if not out.get(key):
+                raise InvalidInput(f"{key} is required")
+    return out
+
+
+def duplicate_key(p: dict) -> tuple:
+    return (" ".join(words(p.get("first", ""))), " ".join(words(p.get("last", ""))), p.get("dob"))
+
+
+def find_duplicates(view, fields: dict) -> list[str]:
+    """Ids of live patients with the same name and date of birth."""
+    if not fields.get("dob"):
+        return []
+    key = duplicate_key(fields)
+    ids = view.index("patient-dob", fields["dob"][:4]).get(fields["dob"], [])
+    return [p["id"] for p in view.get_many(PATIENTS, ids)
+            if p.get("status") != "merged" and duplicate_key(p) == key]
+
+
+def new_record(patient_id: str, fields: dict, stamp: str) -> dict:
+    record = {"id": patient_id, "first": "", "last": "", "dob": "", "sex": "U", "phone": "",
+              "email": "", "address": "", "city": "", "state": "", "zip": "", "language": "en",
+              "preferred_channel": "", "reminders": True, "guarantor": "", "external_id": ""}
+    record.update(fields)
+    record.update({"status": "active", "coverages": [], "notes": [], "attachments": [],
+                   "created": stamp, "updated": stamp})
+    return record
+
+
+# -- commands -------------------------------------------------------------
+def add_patient(app, raw: dict, allow_duplicate: bool = False) -> dict:
+    fields = clean_fields(raw, app.today())
+    with app.store.transaction() as txn:
+        dupes = find_duplicates(txn, fields)
+        if dupes and not allow_duplicate:
+            raise Refused(f"a patient with the same name and date of birth exists: {', '.join(dupes)}",
+                          hint="use --allow-duplicate if this is a different person")
+        (patient_id,) = txn.reserve_ids(PATIENTS)
+        record = new_record(patient_id, fields, clock.iso(app.now()))
+        txn.put(PATIENTS, record)
+        app.after_commit(txn, "patient_created", [record], "patient")
+    app.audit("create", [patient_id])
+    return record
+
+
+def get_patient(app, patient_id: str, follow: bool = True, view=None) -> dict:
+    """The patient; a merged id leads to its survivor when `follow`."""
+    view = view or app.store.snapshot()
+    record = view.require(PATIENTS, patient_id, "patient", "find one with 'medsec patient find NAME'")
+    seen = {record["id"]}
+    while follow and record.get("status") == "merged" and record.get("merged_into"):
+        record = view.get(PATIENTS, record["merged_into"])
+        if record is None or record["id"] in seen:
+            raise NotFound(f"patient {patient_id.upper()} was merged into a record that is missing")
+        seen.add(record["id"])
+    return record
+
+
+def show_patient(app, patient_id: str) -> dict:
+    record = get_patient(app, patient_id)
+    app.audit("read", [record["id"]])
+    return record
+
+
+def edit_patient(app, patient_id: str, raw: dict, clear: list[str] = ()) -> dict:
+    changes = clean_fields(raw, app.today(), partial=True)
+    for key in clear:
+        if key in ("first", "last", "dob"):
+            raise InvalidInput(f"{key} cannot be cleared")
+        if key not in FIELDS:
+            raise InvalidInput(f"unknown patient field {key!r}")
+        changes[key] = ""
+    if not changes:
+        raise InvalidInput("nothing to change", hint="give at least one field option")
+    return change_patient(app, patient_id, lambda old: {**old, **changes})
+
+
+def _require_live(record: dict) -> None:
+    if record.get("status") == "merged":
+        raise Refused(f"{record['id']} was merged into {record.get('merged_into')}; change that record")
+
+
+def change_patient(app, patient_id: str, change, action: str = "update") -> dict:
+    """Read, change and write one live patient under the lock; audited.
+
+    `change(old)` returns the new record (or raises to refuse).
+    """
+    with app.store.transaction() as txn:
+        old = get_patient(app, patient_id, follow=False, view=txn)
+        _require_live(old)
+        record = {**change(old), "updated": clock.iso(app.now())}
+        txn.put(PATIENTS, record, old)
+    app.audit(action, [record["id"]])
+    return record
+
+
+def archive_patient(app, patient_id: str, reason: str = "", restore: bool = False) -> dict:
+    wanted = "active" if restore else "archived"
+
+    def change(old):
+        if old["status"] == wanted:
+            raise Refused(f"{old['id']} is already {wanted}")
+        return {**old, "status": wanted, "archive_reason": "" if restore else reason}
+
+    return change_patient(app, patient_id, change, "restore" if restore else "archive")
+
+
+def find_patients(app, query: str | None = None, *, name: str | None = None, dob: str | None = None,
+                  phone: str | None = None, include_archived: bool = False,
+                  limit: int | None = None) -> list[dict]:
+    """Patients matching every criterion given; QUERY is read as id, date, phone or name."""
+    view = app.store.snapshot()
+    if query:
+        kind, value = classify_query(query)
+        if kind == "id":
+            try:
+                found = [get_patient(app, value, view=view)]
+            except NotFound:
+                found = []
+            found = _filter_status(found, include_archived)
+            app.audit("search", [p["id"] for p in found])
+            return found
+        if kind == "dob" and not dob:
+            dob = value
+        elif kind == "phone" and not phone:
+            phone = value
+        elif kind == "name":
+            name = f"{name} {value}" if name else value
+    if not (name or dob or phone):
+        raise InvalidInput("nothing to search for", hint="give a name, date of birth, phone or id")
+    candidates: set[str] | None = None
+
+    def narrow(ids):
+        nonlocal candidates
+        candidates = set(ids) if candidates is None else candidates & set(ids)
+
+    query_words = words(name) if name else []
+    if name and not query_words:
+        raise InvalidInput(f"{name!r} has no letters or digits to search for")
+    for w in query_words:
+        # a one-letter word reads every shard it starts; longer ones read one
+        shards = [name_shard(w)] if len(w) > 1 else [s for s in view.index_shards("patient-name")
+                                                       if s.startswith(w)]
+        narrow(i for shard in shards for key, ids in view.index("patient-name", shard).items()
+               if key.startswith(w) for i in ids)
+    if dob:
+        iso_dob = parse_dob(dob, date.max)
+        narrow(view.index("patient-dob", iso_dob[:4]).get(iso_dob, []))
+    if phone:
+        digits = phone_digits(phone)
+        if len(digits) < 4:
+            raise InvalidInput(f"phone: give at least 4 digits, got {phone!r}")
+        shard = view.index("patient-phone", digits[-2:])
+        narrow(i for key, ids in shard.items() if key.endswith(digits) for i in ids)
+    ids = sorted(candidates or (), key=lambda i: int(i[1:]))
+    # Index hits are checked against the records: an index written by a
+    # commit still in progress (or a stale one) never yields a wrong answer.
+    found = []
+    for p in view.get_many(PATIENTS, ids):
+        if p.get("status") == "merged":
+            continue
+        if query_words and not matches(query_words, words(f"{p['first']} {p['last']}")):
+            continue
+        if dob and p.get("dob") != iso_dob:
+            continue
+        if phone and not phone_digits(p.get("phone") or "").endswith(digits):
+            continue
+        found.append(p)
+    found = _filter_status(found, include_archived)
+    found.sort(key=lambda p: (fold(p["last"]), fold(p["first"]), p["dob"], int(p["id"][1:])))
+    if limit is not None:
+        found = found[:limit]
+    app.audit("search", [p["id"] for p in found])
+    return found
+
+
+def _filter_status(records, include_archived):
+    return [p for p in records if include_archived or p.get("status") == "active"]
+
+
+def classify_query(query: str) -> tuple[str, str]:
+    q = query.strip()
+    if re.fullmatch(r"[pP]\d+", q):
+        return "id", q
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}", q):
+        return "dob", q
+    if re.fullmatch(r"[\d\s()+.-]+", q) and len(re.sub(r"\D", "", q)) >= 4:
+        return "phone", q
+    return "name", q
+
+
+def list_patients(app, status: str = "active", limit: int | None = None) -> list[dict]:
+    view = app.store.snapshot()
+    out = []
+    for p in view.scan(PATIENTS):
+        if status != "all" and p.get("status") != status:
+            continue
+        out.append(p)
+        if limit is not None and len(out) >= limit:
+            break
+    app.audit("list", [p["id"] for p in out])
+    return out
+
+
+# -- coverage ---------------------------------------------------------------
+def add_coverage(app, patient_id: str, *, payer: str, member_id: str, group: str = "",
+                 rank: str = "primary", subscriber: str = "", subscriber_dob: str = "",
+                 relationship: str = "self", start: str = "", end: str = "",
+                 replace: bool = False) -> dict:
+    payers = {str(p["id"]).upper(): p for p in app.config("payers.yaml").get("payers", [])}
+    if payer.upper() not in payers:
+        known = ", ".join(sorted(payers)) or "none in payers.yaml"
+        raise InvalidInput(f"unknown payer {payer!r}", hint=f"known payers: {known}")
+    if rank not in RANKS:
+        raise InvalidInput(f"rank {rank!r} is not one of {', '.join(RANKS)}")
+    if relationship not in RELATIONSHIPS:
+        raise InvalidInput(f"relationship {relationship!r} is not one of {', '.join(RELATIONSHIPS)}")
+    if not member_id.strip():
+        raise InvalidInput("member id is required")
+    if relationship != "self" and not subscriber:
+        raise InvalidInput("a subscriber name is required when the patient is not the subscriber")
+    coverage = {"rank": rank, "payer": payers[payer.upper()]["id"], "member_id": member_id.strip(),
+                "group": group, "relationship": relationship, "subscriber": subscriber,
+                "subscriber_dob": parse_dob(subscriber_dob, app.today()) if subscriber_dob else "",
+                "start": app.parse_date(start).isoformat() if start else "",
+                "end": app.parse_date(end).isoformat() if end else ""}
+    def change(old):
+        kept = [c for c in old["coverages"] if c["rank"] != rank]
+        if len(kept) != len(old["coverages"]) and not replace:
+            raise Refused(f"{old['id']} already has a {rank} coverage", hint="use --replace to change it")
+        return {**old, "coverages": sorted(kept + [coverage], key=lambda c: RANKS.index(c["rank"]))}
+
+    change_patient(app, patient_id, change)
+    return coverage
+
+
+def remove_coverage(app, patient_id: str, rank: str) -> dict:
+    def change(old):
+        kept = [c for c in old["coverages"] if c["rank"] != rank]
+        if len(kept) == len(old["coverages"]):
+            raise NotFound(f"{old['id']} has no {rank} coverage")
+        return {**old, "coverages": kept}
+
+    return change_patient(app, patient_id, change)
+
+
+# -- notes and attachments ---------------------------------------------------
+def add_note(app, patient_id: str, text: str) -> dict:
+    if not text.strip():
+        raise InvalidInput("a note cannot be empty")
+    note = {"at": clock.iso(app.now()), "by": app.user, "text": text.strip()}
+    change_patient(app, patient_id, lambda old: {**old, "notes": old["notes"] + [note]})
+    return note
+
+
+def store_file(root: str, path: str) -> tuple[str, int]:
+    """Copy a file into files/ under its SHA-256 (no user-controlled paths)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+                size += len(block)
+    except (FileNotFoundError, IsADirectoryError):
+        raise InvalidInput(f"cannot read file {path!r}") from None
+    sha = digest.hexdigest()
+    target = os.path.join(root, "files", sha[:2], sha)
+    if not os.path.exists(target):
+        import shutil
+
+        from medsec.fileio import make_private_dirs, temp_name
+
+        make_private_dirs(os.path.dirname(target))
+        tmp = temp_name(target)
+        shutil.copyfile(path, tmp)
+        os.chmod(tmp, 0o600)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    return sha, size
+
+
+def attach_file(app, patient_id: str, path: str, label: str = "") -> dict:
+    get_patient(app, patient_id, follow=False)  # fail fast before copying
+    # The content lands first: a crash leaves at most an unreferenced file.
+    sha, size = store_file(app.store.root, path)
+    attachment = {"sha256": sha, "name": os.path.basename(path), "size": size,
+                  "label": label, "added": clock.iso(app.now()), "by": app.user}
+    change_patient(app, patient_id, lambda old: {**old, "attachments": old["attachments"] + [attachment]},
+                   "attach")
+    return attachment
+
+
+# -- merge --------------------------------------------------------------------
+def merge_patients(app, duplicate_id: str, survivor_id: str) -> dict:
+    """Move everything of the duplicate to the survivor; leave a redirect."""
+    with app.store.transaction() as txn:
+        dup = get_patient(app, duplicate_id, follow=False, view=txn)
+        keep = get_patient(app, survivor_id, follow=False, view=txn)
+        if dup["id"] == keep["id"]:
+            raise InvalidInput("cannot merge a patient into itself")
+        _require_live(dup)
+        _require_live(keep)
+        stamp = clock.iso(app.now())
+        merged = dict(keep)
+        for key in FIELDS:
+            if not merged.get(key) and dup.get(key):
+                merged[key] = dup[key]
+        ranks = {c["rank"] for c in keep["coverages"]}
+        have = {(c["payer"], c["member_id"]) for c in keep["coverages"]}
+        extra = [c for c in dup["coverages"] if (c["payer"], c["member_id"]) not in have]
+        for c in extra:
+            if c["rank"] in ranks:  # the survivor's coverage wins its rank
+                free = [r for r in RANKS if r not in ranks]
+                if not free:
+                    continue
+                c = {**c, "rank": free[0]}
+            ranks.add(c["rank"])
+            merged["coverages"] = merged["coverages"] + [c]
+        merged["coverages"] = sorted(merged["coverages"], key=lambda c: RANKS.index(c["rank"]))
+        merged["notes"] = sorted(keep["notes"] + dup["notes"], key=lambda n: n["at"])
+        shas = {a["sha256"] for a in keep["attachments"]}
+        merged["attachments"] = keep["attachments"] + [a for a in dup["attachments"] if a["sha256"] not in shas]
+        merged["merged_from"] = keep.get("merged_from", []) + [dup["id"]]
+        merged["updated"] = stamp
+        redirect = {**dup, "status": "merged", "merged_into": keep["id"], "updated": stamp}
+        txn.put_many(PATIENTS, [merged, redirect], {keep["id"]: keep, dup["id"]: dup})
+        moved = _move_records(txn, dup["id"], keep["id"], stamp)
+    app.audit("merge", [dup["id"], keep["id"], *moved])
+    return merged
+
+
+def _move_records(txn, from_id: str, to_id: str, stamp: str) -> list[str]:
+    """Give everything that names the duplicate (appointments, calls, charges,
+    claims, payments, labs, referrals, refills, tasks, mail ...) to the survivor."""
+    from medsec.store.catalog import PATIENT_RECORDS, _bucket
+
+    moved = []
+    for kind, index in PATIENT_RECORDS.items():
+        if index:
+            ids = txn.index(index, _bucket(from_id, 100)).get(from_id, [])
+            olds = [r for r in txn.get_many(kind, ids) if r.get("patient_id") == from_id]
+        else:
+            olds = [r for r in txn.scan(kind) if r.get("patient_id") == from_id]
+        txn.put_many(kind, [{**r, "patient_id": to_id, "updated": stamp} for r in olds], {r["id"]: r for r in olds})
+        moved += [r["id"] for r in olds]
+    return moved

@@ -1,0 +1,191 @@
+"""The staff roster in staff.yaml: roles, NPIs, weekly hours, time off."""
+
+import re
+
+from medsec import clock, config
+from medsec.config import DAYS, ROLES
+from medsec.errors import InvalidInput, NotFound, Refused
+from medsec.identifiers import email_valid, format_phone, npi_valid, phone_valid
+from medsec.store.catalog import STAFF
+
+PROVIDER_ROLES = ("physician",)
+HEADER = (
+    "# staff.yaml - the practice's staff roster.\n"
+    "# Written by 'medsec staff ...'; hand edits are fine ('medsec config check' validates).\n"
+    "# roles: " + ", ".join(ROLES) + "\n"
+    "# hours: weekday -> list of [from, to] blocks, 24-hour local time.\n"
+    "# time_off: list of {from: DATE, to: DATE, reason: TEXT}, both days included.\n"
+)
+LIST_COLUMNS = ["id", "name", "role", "npi", "email", "phone", "active"]
+
+
+def roster(app) -> list[dict]:
+    return list(app.config("staff.yaml").get("staff") or [])
+
+
+def acting_members(app) -> list[dict]:
+    """Roster members who are the acting user (--user / MEDSEC_USER): by id, login or email."""
+    user = app.user.lower()
+    return [m for m in roster(app)
+            if user in (str(m["id"]).lower(), str(m.get("login", "")).lower(), str(m.get("email", "")).lower())]
+
+
+def get_staff(app, staff_id: str, members: list[dict] | None = None) -> dict:
+    STAFF.number(staff_id)  # a malformed id is bad input (exit 2), not "not found"
+    for member in roster(app) if members is None else members:
+        if str(member.get("id", "")).upper() == staff_id.strip().upper():
+            return member
+    raise NotFound(f"no staff member {staff_id.upper()}", hint="see 'medsec staff list'")
+
+
+def _clean(fields: dict) -> dict:
+    out = {}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        value = value.strip() if isinstance(value, str) else value
+        if key == "name" and not value:
+            raise InvalidInput("name cannot be empty")
+        if key == "role":
+            value = value.lower().replace("_", "-").replace(" ", "-")
+            if value not in ROLES:
+                raise InvalidInput(f"role {value!r} is not one of {', '.join(ROLES)}")
+        if key == "npi" and value and not npi_valid(value):
+            raise InvalidInput(f"npi {value!r} is not a valid NPI (10 digits with a Luhn check digit)")
+        if key == "email" and value and not email_valid(value):
+            raise InvalidInput(f"email {value!r} is not an email address")
+        if key == "phone" and value:
+            if not phone_valid(value):
+                raise InvalidInput(f"phone {value!r} is not a 10-digit phone number")
+            value = format_phone(value)
+        out[key] = value
+    return out
+
+
+def _save(app, txn, members: list[dict]) -> None:
+    config.stage(txn, "staff.yaml", {"staff": members}, HEADER)
+
+
+def add_staff(app, *, name: str, role: str, npi: str = "", email: str = "", phone: str = "") -> dict:
+    fields = _clean({"name": name, "role": role, "npi": npi, "email": email, "phone": phone})
+    if fields["role"] in PROVIDER_ROLES and not fields.get("npi"):
+        raise InvalidInput(f"a {fields['role']} needs an NPI (--npi)")
+    with app.store.transaction() as txn:
+        members = roster(app)
+        if fields.get("npi") and any(str(m.get("npi")) == fields["npi"] for m in members):
+            raise Refused(f"NPI {fields['npi']} is already on the roster")
+        (staff_id,) = txn.reserve_ids(STAFF)
+        member = {"id": staff_id, "name": fields["name"], "role": fields["role"],
+                  "npi": fields.get("npi", ""), "email": fields.get("email", ""),
+                  "phone": fields.get("phone", ""), "active": True, "hours": {}, "time_off": []}
+        _save(app, txn, members + [member])
+    return member
+
+
+def edit_staff(app, staff_id: str, **changes) -> dict:
+    fields = _clean(changes)
+    if not fields:
+        raise InvalidInput("nothing to change", hint="give at least one option")
+    with app.store.transaction() as txn:
+        members = roster(app)
+        member = get_staff(app, staff_id, members)
+        updated = {**member, **fields}
+        if updated["role"] in PROVIDER_ROLES and not updated.get("npi"):
+            raise InvalidInput(f"a {updated['role']} needs an NPI")
+        _save(app, txn, [updated if m is member else m for m in members])
+    return updated
+
+
+def parse_days(values) -> list[str]:
+    """'mon', 'mon-fri', 'mon,wed' (repeatable) -> weekday keys in order."""
+    days: list[str] = []
+    for value in values:
+        for part in str(value).lower().split(","):
+            part = part.strip()
+            if "-" in part:
+                a, _, b = part.partition("-")
+                if a[:3] not in DAYS or b[:3] not in DAYS:
+                    raise InvalidInput(f"cannot read days {part!r} (e.g. mon-fri)")
+                i, j = DAYS.index(a[:3]), DAYS.index(b[:3])
+                if j < i:
+                    raise InvalidInput(f"days {part!r} run backwards")
+                days += DAYS[i:j + 1]
+            elif part[:3] in DAYS:
+                days.append(part[:3])
+            else:
+                raise InvalidInput(f"cannot read day {part!r} (use mon, tue, ... or mon-fri)")
+    return sorted(set(days), key=DAYS.index)
+
+
+def set_hours(app, staff_id: str, days: list[str], starts: list[str], ends: list[str],
+              off: bool = False) -> dict:
+    """Set the working blocks of `days` (replacing theirs); `off` clears them."""
+    if not days:
+        raise InvalidInput("give --day (e.g. --day mon-fri)")
+    if off and (starts or ends):
+        raise InvalidInput("--off takes no --from/--to")
+    if not off and (not starts or len(starts) != len(ends)):
+        raise InvalidInput("give --from and --to in pairs (e.g. --from 08:00 --to 12:00)")
+    blocks = []
+    for a, b in zip(starts, ends):
+        start, end = clock.parse_clock(a, "--from"), clock.parse_clock(b, "--to")
+        if start >= end:
+            raise InvalidInput(f"{a}-{b} ends before it starts")
+        blocks.append([start.strftime("%H:%M"), end.strftime("%H:%M")])
+    blocks.sort()
+    for (a1, b1), (a2, b2) in zip(blocks, blocks[1:]):
+        if a2 < b1:
+            raise InvalidInput(f"{a1}-{b1} overlaps {a2}-{b2}")
+    with app.store.transaction() as txn:
+        members = roster(app)
+        member = get_staff(app, staff_id, members)
+        hours = dict(member.get("hours") or {})
+        for day in days:
+            if off:
+                hours.pop(day, None)
+            else:
+                hours[day] = blocks
+        hours = {d: hours[d] for d in DAYS if d in hours}
+        updated = {**member, "hours": hours}
+        _save(app, txn, [updated if m is member else m for m in members])
+    return updated
+
+
+def hours_rows(member: dict) -> list[dict]:
+    hours = member.get("hours") or {}
+    return [{"day": d, "hours": ", ".join(f"{a}-{b}" for a, b in hours[d])} for d in DAYS if d in hours]
+
+
+def add_time_off(app, staff_id: str, start: str, end: str | None, reason: str = "") -> dict:
+    first = app.parse_date(start, "--from")
+    last = app.parse_date(end, "--to") if end else first
+    if last < first:
+        raise InvalidInput(f"time off ends ({last}) before it starts ({first})")
+    entry = {"from": first.isoformat(), "to": last.isoformat(), "reason": reason}
+    with app.store.transaction() as txn:
+        members = roster(app)
+        member = get_staff(app, staff_id, members)
+        spans = list(member.get("time_off") or [])
+        if entry in spans:
+            raise Refused(f"{member['id']} already has that time off")
+        spans = sorted(spans + [entry], key=lambda s: s["from"])
+        updated = {**member, "time_off": spans}
+        _save(app, txn, [updated if m is member else m for m in members])
+    return updated
+
+
+def remove_time_off(app, staff_id: str, start: str) -> dict:
+    first = app.parse_date(start, "--remove").isoformat()
+    with app.store.transaction() as txn:
+        members = roster(app)
+        member = get_staff(app, staff_id, members)
+        spans = [s for s in member.get("time_off") or [] if str(s["from"]) != first]
+        if len(spans) == len(member.get("time_off") or []):
+            raise NotFound(f"{member['id']} has no time off starting {first}")
+        updated = {**member, "time_off": spans}
+        _save(app, txn, [updated if m is member else m for m in members])
+    return updated
+
+
+def is_valid_id(text: str) -> bool:
+    return bool(re.fullmatch(r"[sS]\d+", text.strip()))

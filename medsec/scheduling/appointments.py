@@ -1,0 +1,370 @@
+"""Appointments: booking (single and series), status flow, cancel, reschedule, lists."""
+
+from datetime import date, datetime, timedelta
+
+from medsec import clock
+from medsec.errors import InvalidInput, Refused
+from medsec.scheduling import waitlist
+from medsec.records.patients import get_patient
+from medsec.store.catalog import APPOINTMENTS
+from medsec.scheduling.schedule import (
+    Schedule, conflicts, find_slots, free_room, hold, needs_room, room_free,
+)
+
+STATUSES = ["booked", "confirmed", "arrived", "roomed", "seen", "checked-out", "cancelled", "no-show",
+            "left-without-being-seen"]
+TRANSITIONS = {
+    "booked": {"confirmed", "arrived", "cancelled", "no-show"},
+    "confirmed": {"arrived", "cancelled", "no-show"},
+    "arrived": {"roomed", "left-without-being-seen"},
+    "roomed": {"seen", "left-without-being-seen"},
+    "seen": {"checked-out"},
+}
+LATE_CANCEL = timedelta(hours=24)
+MAX_SERIES = 104
+LIST_COLUMNS = ["id", "start", "patient_id", "provider", "type", "status", "room"]
+
+
+# -- reading ----------------------------------------------------------------
+def get_appointment(app, appt_id: str, view=None) -> dict:
+    return (view or app.store.snapshot()).require(APPOINTMENTS, appt_id, "appointment", "see 'medsec appt list'")
+
+
+def show_appointment(app, appt_id: str) -> dict:
+    record = get_appointment(app, appt_id)
+    app.audit("read", [record["id"], record.get("patient_id")])
+    return record
+
+
+def list_appointments(app, *, start: date, end: date, provider: str | None = None,
+                      patient: str | None = None, status: str | None = None,
+                      limit: int | None = None) -> list[dict]:
+    """Appointments from `start` to `end` (both included), by start time."""
+    if end < start:
+        raise InvalidInput(f"--to {end} is before --from {start}")
+    if status and status not in STATUSES:
+        raise InvalidInput(f"unknown status {status!r}", hint=f"one of {', '.join(STATUSES)}")
+    view = app.store.snapshot()
+    provider = provider.upper() if provider else None
+    if patient:
+        patient = get_patient(app, patient, view=view)["id"]
+        first, last = start.isoformat(), end.isoformat()
+        files = sorted({APPOINTMENTS.place_shard(place) for place in _patient_places(view, patient)
+                        if first <= place[:10] <= last})
+        found = [a for rel in files for a in view.records_in(rel)]
+    else:
+        found = [a for i in range((end - start).days + 1)
+                 for a in view.day(APPOINTMENTS, (start + timedelta(days=i)).isoformat(), provider)]
+    out = []
+    for appt in found:
+        if provider and appt.get("provider") != provider:
+            continue
+        if patient and appt.get("patient_id") != patient:  # index hits are verified here
+            continue
+        if status and appt["status"] != status:
+            continue
+        out.append(appt)
+    out.sort(key=lambda a: (a["start"], a["provider"], int(a["id"][1:])))
+    if limit:
+        out = out[:limit]
+    app.audit("list", {a["id"] for a in out} | {a["patient_id"] for a in out if a.get("patient_id")})
+    return out
+
+
+def _patient_places(view, patient_id: str) -> set[str]:
+    """Where the patient's appointments live (day/provider), from the indexes alone."""
+    from medsec.store.catalog import _bucket
+
+    ids = view.index("appt-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    return {place for place in (view.locate(APPOINTMENTS, i) for i in ids) if place}
+
+
+# -- booking ----------------------------------------------------------------
+def occurrence_starts(start: datetime, rrule: str | None, tz) -> list[datetime]:
+    """The series' starts at the same local wall-clock time (DST-safe)."""
+    if not rrule:
+        return [start]
+    from dateutil.rrule import rrulestr
+
+    text = rrule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    if "COUNT=" not in text.upper() and "UNTIL=" not in text.upper():
+        raise InvalidInput("--repeat needs COUNT= or UNTIL= (a series must end)")
+    try:
+        rule = rrulestr(text, dtstart=start.replace(tzinfo=None))
+        naive = []
+        for moment in rule:
+            naive.append(moment)
+            if len(naive) > MAX_SERIES:
+                raise InvalidInput(f"--repeat makes more than {MAX_SERIES} appointments")
+    except (ValueError, TypeError) as e:
+        raise InvalidInput(f"--repeat {rrule!r} is not a valid RRULE: {e}") from None
+    return [m.replace(tzinfo=tz) for m in naive]
+
+
+def _next_free_hint(view, schedule: Schedule, provider: str, type_name: str, after: datetime,
+                    duration: int | None) -> str:
+    slots = find_slots(view, schedule, providers=[provider], type_name=type_name, start_day=after.date(),
+                       days=28, duration=duration, not_before=max(after, schedule.now), limit=3)
+    if not slots:
+        return "no free slot in the next 4 weeks"
+    return "next free: " + ", ".join(f"{s.start:%a %Y-%m-%d %H:%M}" for s in slots)
+
+
+def book(app, patient_id: str, *, provider: str, at: str, type_name: str, room: str | None = None,
+         duration: int | None = None, note: str = "", repeat: str | None = None,
+         allow_past: bool = False) -> list[dict]:
+    """Book one appointment, or a whole series (all or none)."""
+    schedule = Schedule.load(app)
+    start = clock.parse_datetime(at, schedule.tz, "--at")
+    schedule.check_performer(provider, type_name)
+    length, _ = schedule.length(type_name, duration)
+    starts = occurrence_starts(start, repeat, schedule.tz)
+    if not allow_past and start < schedule.now:
+        raise InvalidInput(f"{start:%Y-%m-%d %H:%M} is in the past", hint="use --allow-past to record it")
+    if room:
+        if not schedule.room_exists(room):
+            raise InvalidInput(f"unknown room {room!r}", hint="rooms are listed in practice.yaml")
+        allowed = schedule.rooms_for(type_name)
+        if allowed and room not in allowed:
+            raise InvalidInput(f"room {room} cannot host {type_name} (use {', '.join(allowed)})")
+    provider = schedule.member(provider)["id"]
+    with app.store.transaction() as txn:
+        patient = get_patient(app, patient_id, view=txn)
+        if patient["status"] != "active":
+            raise Refused(f"{patient['id']} is {patient['status']}", hint="restore the patient first")
+        cache: dict = {}
+        planned, problems = [], []
+        with_room = needs_room(schedule, type_name)
+        for moment in starts:
+            end = moment + length
+            chosen = room or (free_room(txn, schedule, type_name, moment, end, day_cache=cache)
+                              if with_room else "")
+            if with_room and not chosen:
+                problems.append(f"{moment:%Y-%m-%d %H:%M}: no room for {type_name} is free")
+                continue
+            found = conflicts(txn, schedule, provider=provider, patient=patient["id"], type_name=type_name,
+                              start=moment, end=end, room=chosen or "", day_cache=cache)
+            if found:
+                problems.append(f"{moment:%Y-%m-%d %H:%M}: {'; '.join(found)}")
+                continue
+            planned.append((moment, end, chosen or ""))
+            # later occurrences of the series must not collide with this one
+            hold(cache, {"start": moment.isoformat(), "end": end.isoformat(), "provider": provider,
+                         "patient_id": patient["id"], "room": chosen or "", "type": type_name})
+        if problems:
+            hint = _next_free_hint(txn, schedule, provider, type_name, start, duration)
+            if len(starts) == 1:
+                raise Refused(f"cannot book: {problems[0].split(': ', 1)[1]}", hint=hint)
+            raise Refused(f"cannot book the series: {len(problems)} of {len(starts)} occurrences conflict; "
+                          f"nothing was booked", hint=hint, details=problems)
+        ids = txn.reserve_ids(APPOINTMENTS, len(planned))
+        instance = app.config("medsec.yaml").get("instance", "local")
+        stamp = clock.iso(app.now())
+        series_id = ids[0] if repeat else ""
+        records = []
+        for i, (appt_id, (moment, end, chosen)) in enumerate(zip(ids, planned)):
+            records.append({
+                "id": appt_id, "patient_id": patient["id"], "provider": provider, "type": type_name,
+                "start": clock.iso(moment), "end": clock.iso(end), "room": chosen, "status": "booked",
+                "note": note, "series_id": series_id,
+                "series": {"rrule": repeat, "index": i, "count": len(planned)} if repeat else None,
+                "uid": f"{series_id or appt_id}-{instance}@medsec", "source": "medsec",
+                "created": stamp, "updated": stamp, "checked_in": "", "cancel_reason": "",
+                "late_cancel": False,
+                "history": [{"at": stamp, "by": app.user, "action": "booked", "status": "booked"}],
+            })
+        txn.put_many(APPOINTMENTS, records)
+        app.after_commit(txn, "appointment_booked", records, "appointment")
+    app.audit("book", ids + [patient["id"]])
+    return records
+
+
+# -- changes ----------------------------------------------------------------
+def _history(app, action: str, **fields) -> dict:
+    return {"at": clock.iso(app.now()), "by": app.user, "action": action, **fields}
+
+
+def _series_members(view, appt: dict, from_start: str | None = None) -> list[dict]:
+    """The occurrences of appt's series (from `from_start` on), verified."""
+    from medsec.store.catalog import _bucket
+
+    if not appt.get("series_id"):
+        return [appt]
+    ids = view.index("appt-series", _bucket(appt["series_id"], 1000)).get(appt["series_id"], [])
+    members = [r for r in view.get_many(APPOINTMENTS, ids) if r.get("series_id") == appt["series_id"]]
+    if from_start:
+        members = [r for r in members if r["start"] >= from_start]
+    return sorted(members, key=lambda r: r["start"])
+
+
+def set_status(app, appt_id: str, status: str, reason: str = "") -> dict:
+    if status not in STATUSES:
+        raise InvalidInput(f"unknown status {status!r}", hint=f"one of {', '.join(STATUSES)}")
+    if status == "cancelled":
+        return cancel(app, appt_id, reason)[0]
+    now = app.now()
+    with app.store.transaction() as txn:
+        old = get_appointment(app, appt_id, view=txn)
+        if status not in TRANSITIONS.get(old["status"], set()):
+            raise Refused(f"{old['id']} is {old['status']}; it cannot become {status}",
+                          hint=_allowed_hint(old["status"]))
+        start = datetime.fromisoformat(old["start"]).astimezone(app.tz)
+        if status == "arrived" and start.date() != now.date():
+            raise Refused(f"{old['id']} is on {start.date()}; check-in happens on the appointment's day")
+        if status == "no-show" and now < start:
+            raise Refused(f"{old['id']} has not started yet ({start:%H:%M}); it cannot be a no-show")
+        record = {**old, "status": status, "updated": clock.iso(now),
+                  "history": old["history"] + [_history(app, "status", status=status, **(
+                      {"reason": reason} if reason else {}))]}
+        if status == "arrived":
+            record["checked_in"] = clock.iso(now)
+        txn.put(APPOINTMENTS, record, old)
+        app.after_commit(txn, "appointment_status_changed", [record], "appointment", old_status=old["status"])
+    app.audit("status", [record["id"], record.get("patient_id")])
+    return record
+
+
+def _allowed_hint(status: str) -> str:
+    allowed = sorted(TRANSITIONS.get(status, set()))
+    return f"from {status}: {', '.join(allowed)}" if allowed else f"{status} is final"
+
+
+def cancel(app, appt_id: str, reason: str = "", series: bool = False) -> list[dict]:
+    """Cancel one appointment (or the rest of its series); the slot is freed."""
+    if not reason.strip():
+        raise InvalidInput("a cancellation needs --reason")
+    now = app.now()
+    with app.store.transaction() as txn:
+        first = get_appointment(app, appt_id, view=txn)
+        targets = _series_members(txn, first, first["start"]) if series else [first]
+        targets = [t for t in targets if t["status"] in ("booked", "confirmed")]
+        if not targets:
+            raise Refused(f"{first['id']} is {first['status']}; only booked or confirmed visits can be cancelled")
+        updated = []
+        for old in targets:
+            start = datetime.fromisoformat(old["start"]).astimezone(app.tz)
+            late = start - now < LATE_CANCEL
+            updated.append({**old, "status": "cancelled", "cancel_reason": reason, "late_cancel": late,
+                            "updated": clock.iso(now),
+                            "history": old["history"] + [_history(app, "cancelled", status="cancelled",
+                                                                  reason=reason, late=late)]})
+        txn.put_many(APPOINTMENTS, updated, {o["id"]: o for o in targets})
+        future = [u for u in updated if datetime.fromisoformat(u["start"]) > now]
+        offers = waitlist.offer_freed(txn, app, future)
+        for record in updated:
+            mine = [o for o in offers if o["slot"] == record["start"] and o["provider"] == record["provider"]]
+            record["waitlist_offers"] = mine  # shown to the user; not stored
+            app.after_commit(txn, "appointment_cancelled", [record], "appointment", offers=mine)
+    app.audit("cancel", [u["id"] for u in updated] + [first.get("patient_id")]
+              + [o["patient_id"] for o in offers])
+    return updated
+
+
+def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = False,
+               allow_past: bool = False, provider: str | None = None) -> list[dict]:
+    """Move one appointment (or the rest of its series by the same shift),
+    to another provider too when `provider` is given."""
+    schedule = Schedule.load(app)
+    new_start = clock.parse_datetime(at, schedule.tz, "--at")
+    if not allow_past and new_start < schedule.now:
+        raise InvalidInput(f"{new_start:%Y-%m-%d %H:%M} is in the past")
+    with app.store.transaction() as txn:
+        first = get_appointment(app, appt_id, view=txn)
+        targets = _series_members(txn, first, first["start"]) if series else [first]
+        targets = [t for t in targets if t["status"] in ("booked", "confirmed")]
+        if not targets:
+            raise Refused(f"{first['id']} is {first['status']}; only booked or confirmed visits can move")
+        new_provider = schedule.check_performer(provider, first["type"])["id"] if provider else None
+        first_start = datetime.fromisoformat(first["start"]).astimezone(schedule.tz)
+        moving = {t["id"] for t in targets}
+        cache: dict = {}
+        updated, problems = [], []
+        for old in targets:
+            old_start = datetime.fromisoformat(old["start"]).astimezone(schedule.tz)
+            old_end = datetime.fromisoformat(old["end"]).astimezone(schedule.tz)
+            # the same wall-clock shift for every occurrence, across DST
+            day_shift = new_start.date() - first_start.date()
+            moment = datetime.combine(old_start.date() + day_shift, new_start.timetz())
+            end = moment + (old_end - old_start)
+            room = old.get("room", "")
+            if room and not room_free(txn, schedule, old["type"], room, moment, end, moving, cache):
+                # the room is taken then: another room that can host the type, if any
+                room = free_room(txn, schedule, old["type"], moment, end, moving, cache) if \
+                    needs_room(schedule, old["type"]) else room
+            if room is None:
+                problems.append(f"{moment:%Y-%m-%d %H:%M}: no room for {old['type']} is free")
+                continue
+            who = new_provider or old["provider"]
+            found = conflicts(txn, schedule, provider=who, patient=old.get("patient_id"),
+                              type_name=old["type"], start=moment, end=end, room=room or "",
+                              exclude=moving, day_cache=cache)
+            if found:
+                problems.append(f"{moment:%Y-%m-%d %H:%M}: {'; '.join(found)}")
+                continue
+            change = {"previous": old["start"], "reason": reason}
+            if who != old["provider"]:
+                change["previous_provider"] = old["provider"]
+            record = {**old, "start": clock.iso(moment), "end": clock.iso(end), "room": room or "",
+                      "provider": who, "status": "booked", "updated": clock.iso(schedule.now),
+                      "history": old["history"] + [_history(app, "rescheduled", status="booked", **change)]}
+            if old.get("series_id"):
+                # which occurrence of the series' rule this was (iCalendar RECURRENCE-ID)
+                record["recurrence_id"] = old.get("recurrence_id") or old["start"]
+            updated.append(record)
+            hold(cache, record)
+        if problems:
+            hint = _next_free_hint(txn, schedule, new_provider or first["provider"], first["type"], new_start, None)
+            raise Refused(f"cannot reschedule: {problems[0].split(': ', 1)[1]}", hint=hint,
+                          details=problems if len(problems) > 1 else None)
+        txn.put_many(APPOINTMENTS, updated, {o["id"]: o for o in targets})
+        for record, old in zip(updated, targets):
+            app.after_commit(txn, "appointment_rescheduled", [record], "appointment", old_start=old["start"])
+    app.audit("reschedule", [u["id"] for u in updated] + [first.get("patient_id")])
+    return updated
+
+
+def checkin(app, appt_id: str) -> dict:
+    """Mark arrived; report the intake still missing from the patient's record."""
+    appt = set_status(app, appt_id, "arrived")
+    patient = get_patient(app, appt["patient_id"])
+    missing = [label for field, label in (("phone", "phone number"), ("address", "address"),
+                                          ("zip", "ZIP"), ("email", "email"), ("sex", "sex"))
+               if not patient.get(field) or (field == "sex" and patient[field] == "U")]
+    if not patient.get("coverages"):
+        missing.append("insurance coverage (or self-pay)")
+    if not patient.get("guarantor") and _age(patient["dob"], app.today()) < 18:
+        missing.append("guarantor (patient is a minor)")
+    return {**appt, "missing_intake": missing}
+
+
+def _age(dob: str, today: date) -> int:
+    born = date.fromisoformat(dob)
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def mark_no_shows(app, grace_minutes: int = 15, dry_run: bool = False) -> list[dict]:
+    """For cron: booked/confirmed visits that started over `grace` ago, today and the last week."""
+    now = app.now()
+    cutoff = now - timedelta(minutes=grace_minutes)
+    changed = []
+    with app.store.transaction() as txn:
+        for offset in range(7, -1, -1):
+            day = (now.date() - timedelta(days=offset)).isoformat()
+            olds = [a for a in txn.day(APPOINTMENTS, day)
+                    if a["status"] in ("booked", "confirmed")
+                    and datetime.fromisoformat(a["start"]) <= cutoff and a.get("patient_id")]
+            for old in olds:
+                changed.append((old, {**old, "status": "no-show", "updated": clock.iso(now),
+                                      "history": old["history"] + [_history(app, "status", status="no-show",
+                                                                            reason="automatic")]}))
+        if changed and not dry_run:
+            txn.put_many(APPOINTMENTS, [new for _, new in changed], {o["id"]: o for o, _ in changed})
+            for old, new in changed:
+                app.after_commit(txn, "appointment_status_changed", [new], "appointment",
+                                 old_status=old["status"])
+    if changed and not dry_run:
+        app.audit("no-show", [new["id"] for _, new in changed])
+    return [new for _, new in changed]
+

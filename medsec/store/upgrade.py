@@ -1,0 +1,116 @@
+"""`medsec upgrade`: bring a data directory written by an older medsec to this one's schema.
+
+Every other command refuses a directory whose medsec.yaml names another
+schema version (exit 3), so nothing reads or writes the old layout with the
+new code. Each step below turns schema n into n + 1 and may be run again
+after a crash: it only moves records into their new files and removes an
+old file once its records are safely written. The indexes are then rebuilt
+from the records, and medsec.yaml's schema_version is written last: until
+then the directory is still the old version, and `medsec upgrade` can be
+run again.
+"""
+
+import os
+
+import orjson
+import yaml
+
+from medsec import clock, config
+from medsec.errors import EnvironmentFailure
+from medsec.fileio import fsync_dir, read_bytes, write_atomic
+from medsec.store.lock import DirectoryLock
+from medsec.store.store import JOURNAL, TABLE, Store
+
+V1_JOURNAL_MAGIC = b"medsec-journal 1 "
+
+
+def schema_of(root: str) -> int:
+    """The schema_version medsec.yaml names (without refusing another one)."""
+    raw = read_bytes(os.path.join(root, "medsec.yaml"))
+    if raw is None:
+        raise EnvironmentFailure(f"{root} is not a medsec data directory (no medsec.yaml)",
+                                 hint="run 'medsec init' there first")
+    try:
+        version = (yaml.safe_load(raw) or {}).get("schema_version")
+    except (yaml.YAMLError, AttributeError):
+        version = None
+    if not isinstance(version, int) or version < 1:
+        raise EnvironmentFailure(f"{root}/medsec.yaml: schema_version {version!r} is not a schema version")
+    return version
+
+
+def upgrade(root: str) -> dict:
+    """Upgrade in place under the lock; {"from", "to", "steps"} (steps empty when current)."""
+    schema_of(root)  # not a data directory: say so before creating a lock file in it
+    with DirectoryLock(root):
+        found = schema_of(root)
+        if found > config.SCHEMA_VERSION:
+            raise EnvironmentFailure(f"{root} was written by a newer medsec (schema {found}); this one reads "
+                                     f"{config.SCHEMA_VERSION}", hint="install the newer medsec")
+        steps = []
+        for version in range(found, config.SCHEMA_VERSION):
+            steps.append(STEPS[version](root))
+        if steps:
+            from medsec.store.integrity import check_locked
+
+            rebuilt = check_locked(Store(root), repair=True)
+            steps.append(f"rebuilt {sum(p['file'].startswith('index/') for p in rebuilt)} index file(s)")
+            _write_schema(root)
+    return {"data_dir": root, "from": found, "to": config.SCHEMA_VERSION, "steps": steps}
+
+
+def _write_schema(root: str) -> None:
+    path = os.path.join(root, "medsec.yaml")
+    data = yaml.safe_load(read_bytes(path)) or {}
+    data.update(schema_version=config.SCHEMA_VERSION, upgraded=clock.iso(clock.now()))
+    text = "# medsec.yaml - written by medsec; do not edit.\n" + yaml.safe_dump(data, sort_keys=False)
+    write_atomic(path, text.encode())
+
+
+# -- schema 1 -> 2 ----------------------------------------------------------------
+def _from_1(root: str) -> str:
+    """Finish a commit left by schema-1 medsec, then split each day's appointment
+    file into one file per provider (appointments/YYYY/DATE/PROVIDER.json)."""
+    _recover_v1_journal(root)
+    from medsec.store.catalog import APPOINTMENTS
+
+    moved = days = 0
+    base = os.path.join(root, APPOINTMENTS.name)
+    for year in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        folder = os.path.join(base, year)
+        for name in sorted(os.listdir(folder)):
+            old = os.path.join(folder, name)
+            if not (name.endswith(".json") and os.path.isfile(old)):
+                continue
+            table = (orjson.loads(read_bytes(old)) or {}).get(TABLE, {})
+            parts: dict[str, dict] = {}
+            for doc_id, record in table.items():
+                parts.setdefault(APPOINTMENTS.shard_for(record), {})[doc_id] = record
+            for rel, docs in parts.items():
+                # a run cut short may have written this part already: same records, same ids
+                existing = orjson.loads(read_bytes(os.path.join(root, rel)) or b"{}").get(TABLE, {})
+                write_atomic(os.path.join(root, rel), orjson.dumps({TABLE: {**existing, **docs}}))
+            os.unlink(old)
+            fsync_dir(folder)
+            moved += len(table)
+            days += 1
+    return f"appointments: {moved} moved from {days} day file(s) to one file per provider per day"
+
+
+def _recover_v1_journal(root: str) -> None:
+    """Roll forward a commit that schema-1 medsec journaled but did not finish."""
+    import hashlib
+
+    raw = read_bytes(os.path.join(root, JOURNAL))
+    if raw is None or not raw.startswith(V1_JOURNAL_MAGIC):
+        Store(root).recover()  # none, or one of this version's
+        return
+    header, _, body = raw.partition(b"\n")
+    if hashlib.sha256(body).hexdigest().encode() == header[len(V1_JOURNAL_MAGIC):]:
+        for rel, text in orjson.loads(body):
+            write_atomic(os.path.join(root, rel), text.encode())
+    os.unlink(os.path.join(root, JOURNAL))  # a torn one: the commit never began
+    fsync_dir(root)
+
+
+STEPS = {1: _from_1}

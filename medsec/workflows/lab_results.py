@@ -1,0 +1,286 @@
+"""HL7 v2 ORU^R01 result messages: read with python-hl7, matched to lab orders, else queued.
+
+A message is matched by order number: the placer number (ORC-2 or OBR-2,
+our LB id), else the filler number (OBR-3, the lab's own: an order id
+echoed back, or one an earlier result of the same order carried). A result
+whose number matches nothing, whose patient does not match the order's, or
+whose order was cancelled is kept in the unmatched queue until staff match
+it by hand. Nothing is ever dropped; a message imported twice is skipped.
+"""
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from medsec import clock
+from medsec.errors import InvalidInput, Refused
+from medsec.workflows import labs
+from medsec.records.patients import get_patient, store_file
+from medsec.store.catalog import LAB_RESULTS, LABS, uid_shard
+
+SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
+BATCH_SEGMENTS = ("FHS", "BHS", "FTS", "BTS")
+CODED = ("CE", "CWE", "CNE")
+RESULT_COLUMNS = ["id", "received", "status", "order_id", "placer_number", "filler_number", "patient_name",
+                  "test", "reason"]
+
+
+@dataclass
+class OrderGroup:
+    """One OBR (an order's results) and its OBX observations."""
+
+    placer: list[str]
+    filler: str
+    test: str
+    result_status: str
+    observations: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ResultMessage:
+    key: str  # sending application, facility and control id: unique per message
+    control_id: str
+    sender: str
+    sent_at: str
+    patient: dict
+    groups: list[OrderGroup]
+
+
+# -- reading ------------------------------------------------------------------
+def _value(segment, number: int, component: int = 1) -> str:
+    try:
+        return str(segment.extract_field(1, number, 1, component, 1)).strip()
+    except IndexError:  # the field has no such component
+        return ""
+
+
+def _hl7_date(text: str) -> str:
+    digits = text[:8]
+    return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}" if len(digits) == 8 and digits.isdigit() else text
+
+
+def _observation(message, segment) -> dict:
+    value_type = _value(segment, 2)
+    if value_type in CODED:
+        value = _value(segment, 5, 2) or _value(segment, 5)
+    else:
+        value = message.unescape(str(segment(5))) if len(segment) > 5 else ""
+    return {"set_id": _value(segment, 1), "type": value_type, "code": _value(segment, 3),
+            "name": _value(segment, 3, 2), "value": value, "units": _value(segment, 6),
+            "range": _value(segment, 7), "flag": _value(segment, 8), "status": _value(segment, 11),
+            "observed": _value(segment, 14)}
+
+
+def _read_message(text: str, where: str) -> ResultMessage:
+    """One message, checked segment by segment; InvalidInput names the segment at fault."""
+    import hl7
+
+    try:
+        message = hl7.parse(text)
+    except (hl7.HL7Exception, ValueError, IndexError) as e:
+        raise InvalidInput(f"{where}: cannot parse: {e}") from None
+    msh = message[0]
+    kind, trigger = _value(msh, 9, 1), _value(msh, 9, 2)
+    if (kind, trigger) != ("ORU", "R01"):
+        found = "^".join(x for x in (kind, trigger) if x) or "empty"
+        raise InvalidInput(f"{where}, segment 1 (MSH): MSH-9 message type is {found}, not ORU^R01")
+    control_id = _value(msh, 10)
+    if not control_id:
+        raise InvalidInput(f"{where}, segment 1 (MSH): MSH-10 (message control id) is empty")
+    version = _value(msh, 12)
+    if version and not version.startswith("2."):
+        raise InvalidInput(f"{where}, segment 1 (MSH): MSH-12 version {version!r} is not HL7 v2")
+    patient = {"id_in_message": "", "family": "", "given": "", "dob": ""}
+    groups: list[OrderGroup] = []
+    orc: list[str] = []
+    for number, segment in enumerate(message, 1):
+        name = str(segment[0])
+        here = f"{where}, segment {number} ({name[:12]})"
+        if not SEGMENT_ID.fullmatch(name):
+            raise InvalidInput(f"{where}, segment {number} ({name[:20]!r}): broken, {name[:20]!r} is not a segment id")
+        if name == "MSH" and number > 1:
+            raise InvalidInput(f"{here}: a second MSH inside one message")
+        if name == "PID":
+            patient = {"id_in_message": _value(segment, 3), "family": _value(segment, 5, 1),
+                       "given": _value(segment, 5, 2), "dob": _hl7_date(_value(segment, 7))}
+        elif name == "ORC":
+            orc = [_value(segment, 2), _value(segment, 3)]
+        elif name == "OBR":
+            placer = list(dict.fromkeys(n for n in (orc[0] if orc else "", _value(segment, 2)) if n))
+            filler = _value(segment, 3) or (orc[1] if orc else "")
+            if not placer and not filler:
+                raise InvalidInput(f"{here}: no order number (ORC-2, OBR-2 or OBR-3)")
+            test = _value(segment, 4, 2) or _value(segment, 4)
+            if not test:
+                raise InvalidInput(f"{here}: OBR-4 (the test ordered) is empty")
+            groups.append(OrderGroup(placer, filler, test, _value(segment, 25)))
+            orc = []
+        elif name == "OBX":
+            if not groups:
+                raise InvalidInput(f"{here}: an OBX before any OBR")
+            if not _value(segment, 3):
+                raise InvalidInput(f"{here}: OBX-3 (what was observed) is empty")
+            groups[-1].observations.append(_observation(message, segment))
+    if not groups:
+        raise InvalidInput(f"{where}: no OBR segment, so no results")
+    sender = "/".join(x for x in (_value(msh, 3), _value(msh, 4)) if x)
+    return ResultMessage(f"{sender}|{control_id}", control_id, sender, _value(msh, 7), patient, groups)
+
+
+def read_messages(path: str) -> list[ResultMessage]:
+    """Every ORU^R01 message of a file (one message, or a batch); InvalidInput on anything else."""
+    import hl7
+
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except (FileNotFoundError, IsADirectoryError):
+        raise InvalidInput(f"cannot read {path!r}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not an HL7 v2 message (not text)") from None
+    # MLLP framing and any kind of line end; HL7 itself separates segments with CR.
+    text = text.strip("\x0b\x1c\r\n\t ").replace("\r\n", "\r").replace("\n", "\r")
+    lines = [line for line in text.split("\r") if line.strip() and line[:3] not in BATCH_SEGMENTS]
+    if not lines:
+        raise InvalidInput(f"{path} is empty")
+    first = lines[0]
+    if not first.startswith("MSH"):
+        if SEGMENT_ID.fullmatch(first[:3]) and first[3:4] == "|":
+            raise InvalidInput(f"{path}: segment 1 ({first[:3]}) comes before any MSH: the message header is missing")
+        raise InvalidInput(f"{path} is not an HL7 v2 message (it does not start with an MSH segment)")
+    texts = hl7.split_file("\r".join(lines))
+    many = len(texts) > 1
+    return [_read_message(t, f"{path}: message {i}" if many else path) for i, t in enumerate(texts, 1)]
+
+
+# -- matching -------------------------------------------------------------------
+def _order_id(number: str) -> str | None:
+    try:
+        return LABS.format_id(LABS.number(number))
+    except InvalidInput:
+        return None
+
+
+def find_order(view, group: OrderGroup) -> dict | None:
+    """The order a result belongs to, by placer number, else by filler number."""
+    for number in group.placer + [group.filler]:
+        order_id = _order_id(number) if number else None
+        found = view.get(LABS, order_id) if order_id else None
+        if found:
+            return found
+    if group.filler:
+        ids = view.index("lab-filler", uid_shard(group.filler)).get(group.filler, [])
+        if ids:
+            return view.get(LABS, ids[-1])
+    return None
+
+
+def patient_mismatch(patient: dict, named: dict) -> str:
+    """Why the message's patient is not the order's ('' when name and birth date agree)."""
+    problems = []
+    if named.get("family") and named["family"].casefold() != str(patient.get("last", "")).casefold():
+        problems.append(f"name {named['family']!r}")
+    if named.get("dob") and named["dob"] != patient.get("dob"):
+        problems.append(f"birth date {named['dob']}")
+    return f"the message's patient ({', '.join(problems)}) is not {patient['id']}" if problems else ""
+
+
+def _result_record(result_id: str, message: ResultMessage, group: OrderGroup, stamp: str, file: dict) -> dict:
+    named = message.patient
+    return {"id": result_id, "received": stamp, "status": "unmatched", "order_id": "", "patient_id": "",
+            "reason": "", "message_key": message.key, "control_id": message.control_id,
+            "sender": message.sender, "sent_at": message.sent_at, "placer_number": ", ".join(group.placer),
+            "filler_number": group.filler, "test": group.test, "result_status": group.result_status,
+            "patient_name": ", ".join(x for x in (named["family"], named["given"]) if x),
+            "patient_in_message": named, "observations": group.observations, "file": file, "matched_by": ""}
+
+
+def _attach(app, result: dict, order: dict, note: str) -> tuple[dict, dict]:
+    """(result, order) once matched: the order is resulted again with this result."""
+    new_order = labs.with_result(app, order, result_id=result["id"], filler=result["filler_number"], note=note)
+    return {**result, "status": "matched", "order_id": order["id"], "patient_id": order["patient_id"],
+            "reason": ""}, new_order
+
+
+def import_file(app, path: str, *, dry_run: bool = False) -> dict:
+    """Import every result of an HL7 file; a malformed file writes nothing (InvalidInput)."""
+    messages = read_messages(path)
+    file = {}
+    if not dry_run:
+        sha, size = store_file(app.store.root, path)
+        file = {"sha256": sha, "name": os.path.basename(path), "size": size}
+    stamp = clock.iso(app.now())
+    with app.store.transaction() as txn:
+        todo, skipped, seen = [], 0, set()
+        for message in messages:
+            if message.key in seen or txn.index("labresult-message", uid_shard(message.key)).get(message.key):
+                skipped += 1
+                continue
+            seen.add(message.key)
+            todo += [(message, group) for group in message.groups]
+        ids = txn.reserve_ids(LAB_RESULTS, len(todo)) if todo and not dry_run else [""] * len(todo)
+        results, before, after = [], {}, {}
+        for result_id, (message, group) in zip(ids, todo):
+            result = _result_record(result_id, message, group, stamp, file)
+            found = find_order(txn, group)
+            order = after.get(found["id"], found) if found else None
+            if order is None:
+                result["reason"] = "no order with this number"
+            elif order["status"] == "cancelled":
+                result["reason"] = f"order {order['id']} is cancelled"
+            elif reason := patient_mismatch(get_patient(app, order["patient_id"], view=txn),
+                                             message.patient):
+                result["reason"] = reason
+            else:
+                result, order = _attach(app, result, order, f"HL7 message {message.control_id}")
+                before.setdefault(order["id"], found)
+                after[order["id"]] = order
+            results.append(result)
+        if not dry_run:
+            txn.put_many(LAB_RESULTS, results)
+            if after:
+                txn.put_many(LABS, list(after.values()), before)
+    if not dry_run:
+        app.audit("lab-import", [r["id"] for r in results] + list(after)
+                  + sorted({o["patient_id"] for o in after.values()}))
+    return {"file": path, "messages": len(messages), "results": len(results),
+            "matched": sum(r["status"] == "matched" for r in results),
+            "unmatched": sum(r["status"] == "unmatched" for r in results),
+            "skipped_duplicates": skipped, "dry_run": dry_run,
+            "items": [{k: r[k] for k in RESULT_COLUMNS} for r in results]}
+
+
+def get_result(app, result_id: str, view=None) -> dict:
+    """One received result (LR id); NotFound when there is none."""
+    return (view or app.store.snapshot()).require(LAB_RESULTS, result_id, "lab result", "see 'medsec lab list --unmatched'")
+
+
+def list_unmatched(app, limit: int | None = None) -> list[dict]:
+    """The queue of results that match no order, oldest first."""
+    view = app.store.snapshot()
+    ids = view.index("labresult-unmatched", "00000").get("unmatched", [])
+    out = [r for r in view.get_many(LAB_RESULTS, ids) if r["status"] == "unmatched"]
+    out.sort(key=lambda r: LAB_RESULTS.number(r["id"]))
+    out = out[:limit] if limit else out
+    app.audit("list", [r["id"] for r in out])
+    return out
+
+
+def match(app, result_id: str, order_id: str, *, force: bool = False) -> dict:
+    """File a queued result with an order by hand; a patient mismatch needs `force`."""
+    with app.store.transaction() as txn:
+        result = get_result(app, result_id, txn)
+        if result["status"] != "unmatched":
+            raise Refused(f"{result['id']} is already matched to {result['order_id']}")
+        order = labs.get_order(app, order_id, txn)
+        reason = patient_mismatch(get_patient(app, order["patient_id"], view=txn), result["patient_in_message"])
+        if reason and not force:
+            raise Refused(f"{result['id']}: {reason}", hint="check the patient; --force files it anyway")
+        matched, new_order = _attach(app, result, order, f"matched by hand from {result['id']}")
+        matched["matched_by"] = app.user
+        txn.put(LAB_RESULTS, matched, result)
+        txn.put(LABS, new_order, order)
+    app.audit("lab-match", [matched["id"], new_order["id"], new_order["patient_id"]])
+    return matched

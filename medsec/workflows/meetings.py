@@ -1,0 +1,194 @@
+"""Staff meetings: booked only when every attendee and the room are free, else the next time that suits all.
+
+An attendee is free when working (weekly hours, no time off, no closure)
+and not booked: no visit where they are the provider (its type's buffer
+included) and no other meeting. Invitations go out after the meeting is
+recorded (`meeting_invites`); one that fails is recorded as failed and can
+be sent again with `invite`.
+"""
+
+from datetime import date, datetime, timedelta
+
+from medsec import clock
+from medsec.errors import InvalidInput, Refused
+from medsec.scheduling import availability as av
+from medsec.store.catalog import MEETINGS
+from medsec.scheduling.schedule import Schedule, day_records, meeting_spans, taken
+
+SEARCH_DAYS = 14
+COLUMNS = ["id", "start", "end", "title", "attendees", "room", "status", "sequence"]
+STATUSES = ["scheduled", "cancelled"]
+
+
+# -- who is busy when ------------------------------------------------------------
+def busy(view, schedule: Schedule, day: date, *, staff_id: str = "", room: str = "") -> list[tuple[av.Span, str]]:
+    """(span, record id) of the visits and meetings that hold a staff member or a room on `day`."""
+    visits = day_records(view, day, None, provider=staff_id or None, room=room or None)
+    out = [(span, appt["id"]) for span, appt in taken(visits, schedule, provider=staff_id or None,
+                                                      room=room or None)]
+    return out + meeting_spans(view, schedule, day, staff_id, room)
+
+
+def problems(view, schedule: Schedule, attendees: list[str], room: str, start: datetime, end: datetime) -> list[str]:
+    """Why [start, end) does not suit everyone (empty when it does)."""
+    day = start.date()
+    closed = av.closed_days(schedule.practice).get(day.isoformat())
+    if closed:
+        return [f"the practice is closed on {day} ({closed})"]
+    out = []
+    for staff_id in attendees:
+        member = schedule.member(staff_id)
+        off = av.is_off(member, day)
+        if off:
+            out.append(f"{staff_id} is off on {day} ({off})")
+        elif not av.fits((start, end), schedule.working(staff_id, day)):
+            out.append(f"{start:%H:%M}-{end:%H:%M} is outside {staff_id}'s working hours on {day:%a %Y-%m-%d}")
+        for span, record_id in busy(view, schedule, day, staff_id=staff_id):
+            if av.overlaps((start, end), span):
+                out.append(f"{staff_id} is booked {span[0]:%H:%M}-{span[1]:%H:%M} ({record_id})")
+    if room:
+        for span, record_id in busy(view, schedule, day, room=room):
+            if av.overlaps((start, end), span):
+                out.append(f"room {room} is taken {span[0]:%H:%M}-{span[1]:%H:%M} ({record_id})")
+    return out
+
+
+def _intersect(a: list[av.Span], b: list[av.Span]) -> list[av.Span]:
+    out = [(max(s1, s2), min(e1, e2)) for s1, e1 in a for s2, e2 in b]
+    return sorted((s, e) for s, e in out if s < e)
+
+
+def propose(view, schedule: Schedule, attendees: list[str], room: str, length: timedelta,
+            not_before: datetime) -> datetime | None:
+    """The first start on the slot grid, within SEARCH_DAYS, when everyone and the room are free."""
+    for offset in range(SEARCH_DAYS):
+        day = not_before.date() + timedelta(days=offset)
+        free = None
+        for staff_id in attendees:
+            mine = av.subtract(schedule.working(staff_id, day),
+                               [span for span, _ in busy(view, schedule, day, staff_id=staff_id)])
+            free = mine if free is None else _intersect(free, mine)
+        if room:
+            free = av.subtract(free, [span for span, _ in busy(view, schedule, day, room=room)])
+        for start in av.starts_in(free, length, schedule.step, not_before):
+            return start
+    return None
+
+
+# -- input ----------------------------------------------------------------------
+def _attendee_ids(schedule: Schedule, text: str) -> list[str]:
+    wanted = list(dict.fromkeys(p.strip().upper() for p in text.split(",") if p.strip()))
+    if not wanted:
+        raise InvalidInput("--attendees names nobody", hint="e.g. --attendees S1,S2")
+    for staff_id in wanted:
+        if staff_id not in schedule.staff:
+            raise InvalidInput(f"unknown attendee {staff_id}", hint="see 'medsec staff list'")
+    return wanted
+
+
+def _span(schedule: Schedule, at: str, duration: int | None, until: str | None) -> tuple[datetime, datetime]:
+    start = clock.parse_datetime(at, schedule.tz, "--at")
+    if (duration is None) == (until is None):
+        raise InvalidInput("give --duration or --end (one of them)")
+    if until is not None:
+        end = clock.parse_datetime(until, schedule.tz, "--end")
+        if end <= start:
+            raise InvalidInput(f"--end {end:%Y-%m-%d %H:%M} is not after --at {start:%Y-%m-%d %H:%M}")
+    else:
+        if duration <= 0:
+            raise InvalidInput(f"--duration {duration} must be more than 0 minutes")
+        end = start + timedelta(minutes=duration)
+    if end.date() != start.date():
+        raise InvalidInput("a meeting must end on the day it starts")
+    if start < schedule.now:
+        raise InvalidInput(f"{start:%Y-%m-%d %H:%M} is in the past")
+    return start, end
+
+
+# -- changes --------------------------------------------------------------------
+def schedule_meeting(app, *, title: str, at: str, attendees: str, duration: int | None = None,
+                     until: str | None = None, room: str = "") -> dict:
+    """Record a meeting when it suits everyone and send the invitations; else Refused with a proposal."""
+    from medsec.communications import invitations as meeting_invites
+
+    if not title.strip():
+        raise InvalidInput("--title cannot be empty")
+    schedule = Schedule.load(app)
+    start, end = _span(schedule, at, duration, until)
+    ids = _attendee_ids(schedule, attendees)
+    room = (room or "").strip()
+    if room and not schedule.room_exists(room):
+        raise InvalidInput(f"unknown room {room!r}", hint="rooms are listed in practice.yaml")
+    route = meeting_invites.email_route(app)
+    organizer = meeting_invites.organizer(app, schedule, route)
+    with app.store.transaction() as txn:
+        found = problems(txn, schedule, ids, room, start, end)
+        if found:
+            proposal = propose(txn, schedule, ids, room, end - start, start)
+            hint = f"all are free at {proposal:%a %Y-%m-%d %H:%M}" if proposal else \
+                f"no time in the next {SEARCH_DAYS} days suits everyone"
+            raise Refused(f"cannot schedule: {found[0]}", hint=hint, details=found[1:])
+        (meeting_id,) = txn.reserve_ids(MEETINGS)
+        instance = app.config("medsec.yaml").get("instance", "local")
+        stamp = clock.iso(app.now())
+        record = {"id": meeting_id, "title": title.strip(), "start": clock.iso(start), "end": clock.iso(end),
+                  "attendees": ids, "room": room, "status": "scheduled", "uid": f"{meeting_id}-{instance}@medsec",
+                  "sequence": 0, "organizer": organizer, "created": stamp, "by": app.user, "notices": []}
+        txn.put(MEETINGS, record)
+    app.audit("meeting", [meeting_id])
+    return meeting_invites.send_and_record(app, schedule, route, record)
+
+
+def get_meeting(app, meeting_id: str, view=None) -> dict:
+    """One meeting; NotFound (exit 1) when there is none."""
+    return (view or app.store.snapshot()).require(MEETINGS, meeting_id, "meeting", "see 'medsec meeting list'")
+
+
+def cancel(app, meeting_id: str) -> dict:
+    """Cancel and tell every attendee (METHOD:CANCEL, same UID, next SEQUENCE)."""
+    from medsec.communications import invitations as meeting_invites
+
+    schedule = Schedule.load(app)
+    route = meeting_invites.email_route(app)
+    with app.store.transaction() as txn:
+        old = get_meeting(app, meeting_id, txn)
+        if old["status"] == "cancelled":
+            raise Refused(f"{old['id']} is already cancelled")
+        record = {**old, "status": "cancelled", "sequence": old["sequence"] + 1,
+                  "cancelled": clock.iso(app.now()), "cancelled_by": app.user}
+        txn.put(MEETINGS, record, old)
+    app.audit("meeting", [record["id"]])
+    return meeting_invites.send_and_record(app, schedule, route, record)
+
+
+def invite_again(app, meeting_id: str) -> dict:
+    """Send the current invitation (or cancellation) to attendees who have not received it."""
+    from medsec.communications import invitations as meeting_invites
+
+    schedule = Schedule.load(app)
+    route = meeting_invites.email_route(app)
+    record = get_meeting(app, meeting_id)
+    done = {n["staff_id"] for n in record["notices"] if n["sequence"] == record["sequence"] and n["status"] == "sent"}
+    app.audit("meeting", [record["id"]])
+    return meeting_invites.send_and_record(app, schedule, route, record,
+                                           [s for s in record["attendees"] if s not in done])
+
+
+def list_meetings(app, *, start: date, end: date | None = None, status: str = "scheduled",
+                  attendee: str | None = None, limit: int | None = None) -> list[dict]:
+    """Meetings from `start` (to `end`), earliest first; status 'all' includes cancelled ones."""
+    if end and end < start:
+        raise InvalidInput(f"--to {end} is before --from {start}")
+    who = attendee.strip().upper() if attendee else None
+    view = app.store.snapshot()
+    out = []
+    for rel in view.shard_files(MEETINGS):
+        day = rel.rsplit("/", 1)[1][:10]
+        if day < start.isoformat() or (end and day > end.isoformat()):
+            continue
+        out += [m for m in view.records_in(rel)
+                if (status == "all" or m["status"] == status) and (not who or who in m["attendees"])]
+    out.sort(key=lambda m: (m["start"], MEETINGS.number(m["id"])))
+    out = out[:limit] if limit else out
+    app.audit("list", [m["id"] for m in out])
+    return out
