@@ -14,7 +14,17 @@ from datetime import date, datetime, timedelta
 
 import apptgen
 from harness import (
-    APPTGEN, MEDSEC, PYTHON, REF, Case, Dataset, Launcher, Target, once_row, same_ids, timing,
+    APPTGEN,
+    MEDSEC,
+    PYTHON,
+    REF,
+    Case,
+    Dataset,
+    Launcher,
+    Target,
+    once_row,
+    same_ids,
+    timing,
 )
 
 MONTHS = 24

@@ -24,9 +24,9 @@ import json
 import random
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterator
 
 GAP = timedelta(minutes=15)
 FILL = 0.9  # chance that a visit, not a gap, comes next while filling a block
@@ -232,8 +232,8 @@ def instance_of(home: str) -> str:
 # -- writing ------------------------------------------------------------------------
 def write_medsec(spec: Spec) -> dict:
     """One transaction per month: reserve the month's ids, put_many its records."""
-    from medsec.store.catalog import APPOINTMENTS
     from medsec.store import Store
+    from medsec.store.catalog import APPOINTMENTS
 
     store = Store(spec.home)
     instance = instance_of(spec.home)

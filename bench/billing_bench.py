@@ -51,11 +51,13 @@ ME = os.path.abspath(__file__)
 def generate(spec: dict) -> dict:
     """Coverage for every patient, CLAIMS visits' charges and their ready claims, one transaction."""
     from medsec import clock
-    from medsec.context import AppContext
     from medsec.billing import claims as claim_svc
     from medsec.billing.accounts import fee_for
-    from medsec.store.catalog import CHARGES, CLAIMS as CLAIM_KIND, PATIENTS as PATIENT_KIND
+    from medsec.context import AppContext
     from medsec.records.staff import roster
+    from medsec.store.catalog import CHARGES
+    from medsec.store.catalog import CLAIMS as CLAIM_KIND
+    from medsec.store.catalog import PATIENTS as PATIENT_KIND
 
     rng = random.Random(spec["seed"])
     app = AppContext(data_dir=spec["home"], user="bench")
@@ -113,8 +115,8 @@ def generate(spec: dict) -> dict:
 
 def remit(spec: dict) -> dict:
     """An 835 (one payment, one ST/SE) answering the first REMITTED submitted claims, line by line."""
-    from medsec.store.catalog import CLAIMS as CLAIM_KIND
     from medsec.store import Store
+    from medsec.store.catalog import CLAIMS as CLAIM_KIND
 
     view = Store(spec["home"]).snapshot()
     claims = sorted((c for c in view.scan(CLAIM_KIND) if c["status"] == "submitted"),

@@ -6,8 +6,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(BENCH, ".data")

@@ -15,7 +15,7 @@ import csv
 import re
 import sqlite3
 import sys
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import click
 import orjson
@@ -95,7 +95,7 @@ def emit(data) -> None:
 
 
 def stamp() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 @click.group()

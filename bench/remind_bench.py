@@ -16,10 +16,9 @@ import shutil
 import socket
 from datetime import datetime, timedelta
 
+import apptgen
 import yaml
 from aiosmtpd.controller import Controller
-
-import apptgen
 from appt_bench import add_providers, generate
 from datagen import COLUMNS, patient_rows
 from harness import DATA, MEDSEC, Dataset, Launcher, Target, summarize

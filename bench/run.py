@@ -43,7 +43,19 @@ import billing_bench
 import remind_bench
 from datagen import COLUMNS, write_csv
 from harness import (
-    BENCH, DATA, MEDSEC, PYTHON, REF, Case, Dataset, Launcher, Target, letters, measure, once_row, timing,
+    BENCH,
+    DATA,
+    MEDSEC,
+    PYTHON,
+    REF,
+    Case,
+    Dataset,
+    Launcher,
+    Target,
+    letters,
+    measure,
+    once_row,
+    timing,
 )
 
 RESULTS = os.path.join(BENCH, "results", "latest.json")

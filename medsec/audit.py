@@ -6,7 +6,7 @@ O_APPEND write, so concurrent commands never interleave inside a line.
 
 import getpass
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import orjson
 
@@ -15,7 +15,7 @@ from medsec.fileio import append_line
 
 def record(root: str, *, user: str, command: str, action: str, ids=(), outcome: str = "ok",
            at: datetime | None = None) -> None:
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     entry = {
         "at": at.replace(microsecond=0).isoformat(),
         "user": user,

@@ -2,7 +2,7 @@
 
 import os
 import re
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from medsec.errors import InvalidInput
 
@@ -22,7 +22,7 @@ def now(tz: tzinfo | None = None) -> datetime:
 
     MEDSEC_NOW without an offset is read as local time in `tz`.
     """
-    tz = tz or timezone.utc
+    tz = tz or UTC
     fixed = os.environ.get("MEDSEC_NOW")
     if fixed:
         try:

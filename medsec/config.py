@@ -7,14 +7,15 @@ and size.
 """
 
 import os
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
 from medsec.errors import ConfigError
-from medsec.identifiers import email_valid, npi_valid, tax_id_valid, zip_valid
 from medsec.fileio import read_bytes, write_atomic
+from medsec.identifiers import email_valid, npi_valid, tax_id_valid, zip_valid
 
 SCHEMA_VERSION = 2  # 2: appointments one file per provider per day (medsec upgrade)
 CONFIG_FILES = [

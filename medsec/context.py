@@ -3,7 +3,7 @@
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from medsec import audit, clock, config
 from medsec.errors import EnvironmentFailure
@@ -59,10 +59,9 @@ class AppContext:
     def tz(self) -> tzinfo:
         """The practice's time zone (practice.yaml), UTC until one is set."""
         if self._tz is None:
-            from datetime import timezone
 
             name = self.config("practice.yaml").get("time_zone") if self.initialized else None
-            self._tz = clock._zone(name) if name else timezone.utc
+            self._tz = clock._zone(name) if name else UTC
         return self._tz
 
     def now(self) -> datetime:

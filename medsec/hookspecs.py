@@ -8,7 +8,8 @@ plugin gave what. Event hooks run after the change is committed; an error in
 one is reported as a warning and does not undo the change.
 """
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 

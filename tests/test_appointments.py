@@ -7,7 +7,6 @@ Dr B (S2) work Mon-Fri 08:00-12:00 and 13:00-17:00.
 import json
 
 import pytest
-
 from conftest import snapshot
 from sched_fixtures import setup_practice
 
@@ -305,9 +304,9 @@ def test_day_sheet_flags_what_the_patient_owes(clinic):
 def test_a_reader_during_a_move_between_providers_sees_it_once(clinic):
     """A lock-free reader that began before a commit moving a visit from S1's file to S2's,
     reading between any two of its files: the visit once, never twice or lost."""
-    from medsec.store.catalog import APPOINTMENTS
-    from medsec.store import Snapshot, Transaction
     from medsec.fileio import write_atomic
+    from medsec.store import Snapshot, Transaction
+    from medsec.store.catalog import APPOINTMENTS
     from medsec.store.store import JOURNAL, _encode_journal
 
     clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")

@@ -1,7 +1,6 @@
 """Bad input: exit code 2 (1 for a missing record), one clear line, nothing written."""
 
 import pytest
-
 from conftest import snapshot
 
 

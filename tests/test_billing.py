@@ -3,10 +3,10 @@
 import json
 
 import pytest
-
 from conftest import snapshot
-from medsec.context import AppContext
+
 from medsec.billing.claims import get_claim, scrub
+from medsec.context import AppContext
 
 PLUGINS = {"MEDSEC_PLUGINS": "helpers.billingplugins"}
 

@@ -6,7 +6,6 @@ import icalendar
 import pytest
 import recurring_ical_events
 import vobject
-
 from conftest import snapshot
 from sched_fixtures import setup_practice
 

@@ -7,7 +7,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import icalendar
 import pytest
@@ -15,8 +15,8 @@ import vobject
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from medsec_email import channel as medsec_email
 from medsec.plugin_types import DeliveryError, Message
+from medsec_email import channel as medsec_email
 
 SENDER = "Front Desk <frontdesk@clinic.example>"
 
@@ -91,9 +91,9 @@ def calendar_bytes(method="REQUEST") -> bytes:
         cal.add("method", method)
     event = icalendar.Event()
     event.add("uid", "A17@clinic.example")
-    event.add("dtstamp", datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc))
-    event.add("dtstart", datetime(2026, 12, 1, 14, 30, tzinfo=timezone.utc))
-    event.add("dtend", datetime(2026, 12, 1, 15, 0, tzinfo=timezone.utc))
+    event.add("dtstamp", datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
+    event.add("dtstart", datetime(2026, 12, 1, 14, 30, tzinfo=UTC))
+    event.add("dtend", datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
     event.add("summary", "Follow-up visit")
     cal.add_component(event)
     return cal.to_ical()
@@ -181,9 +181,8 @@ def test_auth(tmp_path, monkeypatch, password, delivered):
 def test_server_requiring_auth_refuses_anonymous_sender(tmp_path):
     keeper = Keeper()
     with smtp_server(keeper, authenticator=_authenticator, auth_required=True,
-                     auth_require_tls=False) as server:
-        with pytest.raises(DeliveryError) as caught:
-            medsec_email.send(appointment_message(), settings_for(server), str(tmp_path))
+                     auth_require_tls=False) as server, pytest.raises(DeliveryError) as caught:
+        medsec_email.send(appointment_message(), settings_for(server), str(tmp_path))
     assert caught.value.temporary is False and "530" in str(caught.value)
     assert keeper.mails == []
 
@@ -203,10 +202,9 @@ def test_unset_password_variable_is_permanent_and_named(tmp_path, monkeypatch):
                                               ("451 mailbox busy, try later", True)])
 def test_refused_recipient(tmp_path, reply, temporary):
     keeper = Keeper(refuse={"gone@patients.example": reply})
-    with smtp_server(keeper) as server:
-        with pytest.raises(DeliveryError) as caught:
-            medsec_email.send(appointment_message("gone@patients.example"), settings_for(server),
-                              str(tmp_path))
+    with smtp_server(keeper) as server, pytest.raises(DeliveryError) as caught:
+        medsec_email.send(appointment_message("gone@patients.example"), settings_for(server),
+                          str(tmp_path))
     assert caught.value.temporary is temporary
     assert reply.split()[0] in str(caught.value) and "gone@patients.example" in str(caught.value)
     assert keeper.mails == []

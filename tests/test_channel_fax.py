@@ -5,11 +5,11 @@ import sys
 import tempfile
 
 import pytest
-
-from medsec_fax import channel as medsec_fax
-from medsec.plugin_types import DeliveryError, Message
 from test_channel_email import Keeper, closed_port, smtp_server
 from test_channel_sms import Gateway, gateway  # noqa: F401 (the loopback HTTP gateway fixture)
+
+from medsec.plugin_types import DeliveryError, Message
+from medsec_fax import channel as medsec_fax
 
 COVER = b"%PDF-1.4\n% cover sheet\n%%EOF\n"
 PAGES = b"II*\x00\x08\x00\x00\x00 a tiff page \xff\x00"

@@ -7,10 +7,10 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from medsec_sms import channel as medsec_sms
-from medsec.plugin_types import DeliveryError, Message
 from test_channel_email import closed_port
+
+from medsec.plugin_types import DeliveryError, Message
+from medsec_sms import channel as medsec_sms
 
 
 class Gateway:

@@ -4,14 +4,14 @@ import copy
 import io
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pypdf
 import pytest
 
 from medsec_cms1500 import validate, write
 
-NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 # A claim record as docs/claim-model.md describes it.
 CLAIM = {

@@ -12,15 +12,14 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import orjson
 import pytest
+from conftest import snapshot
 
 from medsec.cli import cli
-from medsec.records.patients import new_record
-from medsec.store.catalog import PATIENTS
-from medsec.store import Store, Transaction
 from medsec.fileio import is_temp_name, write_atomic
+from medsec.records.patients import new_record
+from medsec.store import Store, Transaction
+from medsec.store.catalog import PATIENTS
 from medsec.store.store import JOURNAL, _encode_journal
-
-from conftest import snapshot
 
 # A writer that never stops: 50-row imports (journal + shard + ~60 index files),
 # renames that move index entries between files, notes (a one-file commit).

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from conftest import snapshot
+
 from medsec.context import AppContext
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hcpcs"

@@ -264,8 +264,8 @@ def test_hook_register_channels(clinic, plugin):
     clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-30 09:00", "--type", "follow-up")
     sent = clinic.json("remind", "send", "--for", "2026-11-30", "--channel", "pager", env=env)
     assert [(r["appointment_id"], r["channel"], r["status"]) for r in sent] == [("A1", "pager", "sent")]
-    assert importlib.import_module(name).SENT == [
-        ("sms", "617-555-0100", "A1", {"prefix": "+1"}, str(clinic.home))]
+    assert [
+        ("sms", "617-555-0100", "A1", {"prefix": "+1"}, str(clinic.home))] == importlib.import_module(name).SENT
     assert listed(clinic, name)["registers"] == {"channels": ["pager"]}
     found = collect(manager(name), "register_channels")
     assert found["pager"].plugin == name and found["outbox"].plugin == "outbox"

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import snapshot
 from sched_fixtures import setup_practice
 

@@ -4,7 +4,6 @@ import email
 
 import pytest
 import vobject
-
 from conftest import snapshot
 from sched_fixtures import setup_practice
 from test_remind_smtp import smtp  # noqa: F401  (the loopback aiosmtpd fixture)

@@ -4,7 +4,6 @@ outbox; practice templates and their variables; bad input writing and sending no
 import json
 
 import pytest
-
 from conftest import snapshot
 from workflow_fixtures import setup_office
 

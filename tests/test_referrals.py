@@ -2,7 +2,6 @@
 registered, a slot proposed), overdue lists as the clock moves, tasks for each next step, report, check."""
 
 import pytest
-
 from conftest import snapshot
 from workflow_fixtures import setup_office
 

@@ -2,7 +2,6 @@
 physicians only (others refused and audited), pharmacy and patient told, bad input writing nothing."""
 
 import pytest
-
 from conftest import snapshot
 from workflow_fixtures import setup_office
 

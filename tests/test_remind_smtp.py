@@ -9,7 +9,6 @@ import threading
 import pytest
 import vobject
 from aiosmtpd.controller import Controller
-
 from conftest import MEDSEC_BIN, finish
 from sched_fixtures import setup_practice
 

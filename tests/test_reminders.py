@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import snapshot
 from sched_fixtures import setup_practice
 

@@ -10,15 +10,14 @@ from collections import Counter
 
 import orjson
 import pytest
+from conftest import snapshot
 
 import medsec.store.store as store_module
 from medsec.errors import LockTimeout
-from medsec.store.catalog import PATIENTS
-from medsec.store import Store, Transaction
 from medsec.fileio import append_line, make_private_dirs, temp_owner_alive, write_atomic
+from medsec.store import Store, Transaction
+from medsec.store.catalog import PATIENTS
 from medsec.store.lock import LOCK_NAME, DirectoryLock
-
-from conftest import snapshot
 
 
 # -- helpers ------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Tasks through the real CLI: owners and role queues, order, overdue as the clock moves, done, report."""
 
 import pytest
-
 from conftest import snapshot
 from workflow_fixtures import setup_office
 

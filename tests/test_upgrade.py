@@ -5,9 +5,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import snapshot
 
 import medsec.store.upgrade as upgrade_module
-from conftest import snapshot
 from medsec.errors import MedsecError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema1"

@@ -1,7 +1,6 @@
 """The noshows, productivity, coverage and labs reports: hand-counted numbers, CSV, JSON and HTML alike."""
 
 import pytest
-
 from conftest import snapshot
 from sched_fixtures import setup_practice
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import shared_data
-from medsec_x12 import detect, read
 from test_x12_837p import pyx12_judge
+
+from medsec_x12 import detect, read
 
 FIXTURES = Path(__file__).parent / "fixtures" / "x12"
 

@@ -5,15 +5,15 @@ import copy
 import io
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from conftest import shared_data
+
 from medsec.identifiers import npi_valid, npi_with_check_digit
 from medsec_x12 import claim837, validate, write
 
-NOW = datetime(2026, 11, 26, 10, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
 OPTIONS = {"interchange_control": 101, "group_control": 101, "usage": "T", "now": NOW,
            "sender_id": "MSFP01", "receiver_id": "CLRHSE"}
 BILLING_NPI, RENDERING_NPI, REFERRING_NPI = "1234567893", "1245319599", npi_with_check_digit("100300012")

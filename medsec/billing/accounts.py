@@ -12,7 +12,7 @@ from medsec import clock
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.money import dec, fmt, parse_amount
 from medsec.records.patients import get_patient
-from medsec.store.catalog import APPOINTMENTS, CHARGES, CLAIMS, PAYMENTS, _bucket
+from medsec.store.catalog import APPOINTMENTS, CHARGES, CLAIMS, PAYMENTS
 
 METHODS = ["cash", "card", "check", "eft"]
 CHARGEABLE = ("arrived", "roomed", "seen", "checked-out")
@@ -71,8 +71,8 @@ def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: list[st
                provider: str | None = None, date: str | None = None, amount: str | None = None,
                pointers: list[int] | None = None, place_of_service: str = "11") -> dict:
     """A charge for an appointment (A..) or a patient (P..) without one."""
-    from medsec.scheduling.appointments import get_appointment
     from medsec.records.staff import get_staff
+    from medsec.scheduling.appointments import get_appointment
 
     if not dx:
         raise InvalidInput("give at least one --dx diagnosis code")
@@ -130,7 +130,7 @@ def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: list[st
 def _usual_provider(app, patient_id: str) -> str:
     """The provider the patient saw most recently, else refuse (give --provider)."""
     view = app.store.snapshot()
-    ids = view.index("appt-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    ids = view.lookup("appt-patient", patient_id)
     seen = sorted((a for a in view.get_many(APPOINTMENTS, ids) if a.get("patient_id") == patient_id),
                   key=lambda a: a["start"])
     if not seen:
@@ -139,13 +139,13 @@ def _usual_provider(app, patient_id: str) -> str:
 
 
 def charges_of(view, patient_id: str) -> list[dict]:
-    ids = view.index("charge-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    ids = view.lookup("charge-patient", patient_id)
     return sorted((c for c in view.get_many(CHARGES, ids) if c["patient_id"] == patient_id),
                   key=lambda c: (c["date"], int(c["id"][1:])))
 
 
 def payments_of(view, patient_id: str) -> list[dict]:
-    ids = view.index("payment-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    ids = view.lookup("payment-patient", patient_id)
     return sorted((p for p in view.get_many(PAYMENTS, ids) if p["patient_id"] == patient_id),
                   key=lambda p: (p["date"], int(p["id"][1:])))
 

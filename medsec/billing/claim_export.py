@@ -1,10 +1,10 @@
 """Writing claims through the registered claim formats, with control numbers never reused."""
 
 from medsec import clock
-from medsec.errors import InvalidInput, Refused
 from medsec.billing.claims import get_claim, moved, scrubber, store_changes
-from medsec.store.catalog import CLAIMS
+from medsec.errors import InvalidInput, Refused
 from medsec.fileio import write_atomic
+from medsec.store.catalog import CLAIMS
 from medsec.store.kinds import RecordKind
 
 # Interchange (ISA13) and group (GS06) control numbers: one counter, never reused.

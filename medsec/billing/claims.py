@@ -4,13 +4,13 @@ import re
 from datetime import date
 
 from medsec import clock
+from medsec.billing.accounts import charges_of, dx_status, outstanding
 from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import npi_valid, phone_digits
 from medsec.money import dec, total
-from medsec.billing.accounts import charges_of, dx_status, outstanding
 from medsec.records.patients import get_patient
-from medsec.store.catalog import CHARGES, CLAIMS
 from medsec.records.staff import roster
+from medsec.store.catalog import CHARGES, CLAIMS
 
 STATUSES = ["draft", "ready", "submitted", "accepted", "rejected", "paid", "partially-paid", "denied",
             "appealed", "closed"]
@@ -380,10 +380,9 @@ def list_claims(app, *, status: str | None = None, payer: str | None = None, pat
         claims = view.get_many(CLAIMS, sorted(ids, key=lambda i: int(i[1:])))
         claims = [c for c in claims if c["status"] == status]
     elif patient:
-        from medsec.store.catalog import _bucket
 
         pid = get_patient(app, patient, view=view)["id"]
-        ids = view.index("claim-patient", _bucket(pid, 100)).get(pid, [])
+        ids = view.lookup("claim-patient", pid)
         claims = [c for c in view.get_many(CLAIMS, ids) if c["patient_id"] == pid]
     else:
         claims = list(view.scan(CLAIMS))

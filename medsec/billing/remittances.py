@@ -4,10 +4,10 @@ import hashlib
 from decimal import Decimal
 
 from medsec import clock
+from medsec.billing.claims import moved, store_changes
 from medsec.errors import InvalidInput, Refused
 from medsec.money import dec, fmt
-from medsec.billing.claims import moved, store_changes
-from medsec.store.catalog import CLAIMS, PAYMENTS, REMITTANCES, uid_shard
+from medsec.store.catalog import CLAIMS, PAYMENTS, REMITTANCES
 
 WRITE_OFF_GROUPS = ("CO", "OA", "PI", "CR")  # the payer's side; PR is the patient's to pay
 POSTABLE = ("submitted", "accepted", "appealed", "partially-paid", "denied", "rejected")
@@ -173,7 +173,7 @@ def post(app, path: str, *, input_format: str | None = None, dry_run: bool = Fal
         with app.store.transaction() as txn:
             for remit in remits:
                 key = _trace_key(remit)
-                known = txn.index("remit-trace", uid_shard(key)).get(key)
+                known = txn.lookup("remit-trace", key)
                 if known:
                     raise Refused(f"remittance {remit['trace']} from {remit['payer'].get('name', '')} was already "
                                   f"posted ({', '.join(known)})", hint="nothing was posted")

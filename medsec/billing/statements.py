@@ -4,13 +4,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from medsec import documents
-from medsec.errors import InvalidInput, Refused
-from medsec.money import dec, fmt
-from medsec.communications import messaging
 from medsec.billing.accounts import charges_of, ledger, outstanding, responsible
+from medsec.communications import messaging
+from medsec.errors import InvalidInput, Refused
+from medsec.fileio import write_atomic
+from medsec.money import dec, fmt
 from medsec.records.patients import get_patient
 from medsec.store.catalog import CHARGES, CLAIMS
-from medsec.fileio import write_atomic
 
 AGING_BUCKETS = [(0, 30, "0-30"), (31, 60, "31-60"), (61, 90, "61-90"), (91, 120, "91-120"), (121, 10 ** 6, "120+")]
 

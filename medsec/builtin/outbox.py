@@ -9,9 +9,9 @@ import re
 
 import orjson
 
+from medsec.fileio import write_atomic
 from medsec.hookspecs import hookimpl
 from medsec.plugin_types import Channel, Message
-from medsec.fileio import write_atomic
 
 
 def send(message: Message, settings: dict, data_dir: str) -> str:

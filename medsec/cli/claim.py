@@ -2,9 +2,9 @@
 
 import click
 
+from medsec.billing import claims as svc
 from medsec.cli.common import pass_app
 from medsec.cli.output import output_options, render, say
-from medsec.billing import claims as svc
 
 
 @click.group()

@@ -4,8 +4,8 @@ import click
 
 from medsec.cli.common import limit_option, pass_app
 from medsec.cli.output import output_options, render, say
-from medsec.errors import Refused
 from medsec.communications import mail as svc
+from medsec.errors import Refused
 
 
 @click.group()

@@ -4,7 +4,8 @@ import csv
 import functools
 import io
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import click
 import orjson

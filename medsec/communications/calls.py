@@ -3,8 +3,8 @@
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
-from medsec.store.catalog import CALLS
 from medsec.records.staff import acting_members, get_staff
+from medsec.store.catalog import CALLS
 
 COLUMNS = ["id", "created", "urgent", "from_number", "patient_id", "for_staff", "reason", "status", "attempts"]
 OUTCOMES = ["reached", "left-message", "no-answer", "wrong-number"]

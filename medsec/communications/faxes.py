@@ -3,10 +3,10 @@
 import os
 
 from medsec import clock, documents
+from medsec.communications import messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
-from medsec.communications import messaging
 from medsec.records.patients import get_patient, store_file
 from medsec.store.catalog import FAXES
 

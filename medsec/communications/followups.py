@@ -4,8 +4,8 @@ and recall letters nobody answered by booking."""
 from datetime import date, datetime, timedelta
 
 from medsec.records.patients import get_patient
-from medsec.store.catalog import APPOINTMENTS, MAIL, _bucket
 from medsec.scheduling.schedule import Schedule
+from medsec.store.catalog import APPOINTMENTS, MAIL
 
 NO_SHOW_WINDOW = 30  # days looked back for no-shows
 RECALL_WAIT = 14  # days a recall letter may go unanswered
@@ -13,7 +13,7 @@ COLUMNS = ["due", "patient_id", "patient", "phone", "reason", "since"]
 
 
 def _appointments_of(view, patient_id: str) -> list[dict]:
-    ids = view.index("appt-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    ids = view.lookup("appt-patient", patient_id)
     return [a for a in view.get_many(APPOINTMENTS, ids) if a.get("patient_id") == patient_id]
 
 

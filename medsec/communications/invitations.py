@@ -6,12 +6,12 @@ event they already hold. Every send is recorded per attendee in the
 meeting's `notices`, failures included.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from medsec import clock
+from medsec.communications import messaging
 from medsec.errors import InvalidInput
 from medsec.plugin_types import DeliveryError, Message
-from medsec.communications import messaging
 from medsec.store.catalog import MEETINGS
 
 TEMPLATES = {"REQUEST": "meeting-invitation", "CANCEL": "meeting-cancellation"}
@@ -51,7 +51,7 @@ def calendar(meeting: dict, schedule, method: str) -> bytes:
     event = Event()
     event.add("uid", meeting["uid"])
     event.add("sequence", meeting["sequence"])
-    event.add("dtstamp", clock.now().astimezone(timezone.utc).replace(microsecond=0))
+    event.add("dtstamp", clock.now().astimezone(UTC).replace(microsecond=0))
     event.add("dtstart", datetime.fromisoformat(meeting["start"]).astimezone(schedule.tz))
     event.add("dtend", datetime.fromisoformat(meeting["end"]).astimezone(schedule.tz))
     event.add("summary", meeting["title"])

@@ -4,9 +4,9 @@ import csv
 import os
 
 from medsec import clock, documents, templating
+from medsec.communications import messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.plugin_types import DeliveryError, Message
-from medsec.communications import messaging
 from medsec.records.patients import get_patient, store_file
 from medsec.store.catalog import MAIL
 

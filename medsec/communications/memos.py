@@ -9,11 +9,11 @@ the memo's deliveries; the other recipients still get theirs.
 from dataclasses import replace
 
 from medsec import clock, documents
+from medsec.communications import messaging
 from medsec.errors import InvalidInput
 from medsec.plugin_types import DeliveryError, Message
-from medsec.communications import messaging
-from medsec.store.catalog import MEMOS
 from medsec.records.staff import acting_members, get_staff
+from medsec.store.catalog import MEMOS
 
 RESERVED = ("practice", "memo", "today")  # names the template's own context uses
 COLUMNS = ["id", "created", "from", "to", "subject", "template"]

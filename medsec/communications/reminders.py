@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from medsec import clock
+from medsec.communications import messaging
 from medsec.errors import InvalidInput, Refused
 from medsec.plugin_types import DeliveryError, Message
-from medsec.communications import messaging
 from medsec.records.patients import get_patient
-from medsec.store.catalog import APPOINTMENTS, REMINDERS, _bucket
 from medsec.scheduling.schedule import Schedule
+from medsec.store.catalog import APPOINTMENTS, REMINDERS
 
 STALE_CLAIM = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
@@ -59,7 +59,7 @@ def due_key(schedule: Schedule, appt: dict, now: datetime) -> str | None:
 
 
 def _existing(view, appt_id: str) -> list[dict]:
-    ids = view.index("reminder-appt", _bucket(appt_id, 1000)).get(appt_id, [])
+    ids = view.lookup("reminder-appt", appt_id)
     return [r for r in view.get_many(REMINDERS, ids) if r["appointment_id"] == appt_id]
 
 
@@ -98,9 +98,7 @@ def _retries(view, now: datetime) -> list[dict]:
     ids = sorted(set(pending.get("retry", []) + pending.get("sending", [])), key=lambda i: int(i[1:]))
     out = []
     for r in view.get_many(REMINDERS, ids):
-        if r["status"] == "retry" and r["next_try"] <= clock.iso(now):
-            out.append(r)
-        elif r["status"] == "sending" and r["claimed_at"] <= clock.iso(now - STALE_CLAIM):
+        if r["status"] == "retry" and r["next_try"] <= clock.iso(now) or r["status"] == "sending" and r["claimed_at"] <= clock.iso(now - STALE_CLAIM):
             out.append(r)
     return out
 

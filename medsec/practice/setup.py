@@ -6,14 +6,12 @@ from datetime import date, timedelta
 
 from medsec import __version__, clock, config
 from medsec.errors import Refused
-from medsec.identifiers import npi_with_check_digit
-from medsec.text import fold
-from medsec.records.patients import PATIENTS, new_record
-from medsec.store.catalog import STAFF
-from medsec.store.catalog import RECORD_DIRS
-from medsec.store import Store
 from medsec.fileio import make_private_dirs
-
+from medsec.identifiers import npi_with_check_digit
+from medsec.records.patients import PATIENTS, new_record
+from medsec.store import Store
+from medsec.store.catalog import RECORD_DIRS, STAFF
+from medsec.text import fold
 
 
 def template_dir() -> str:

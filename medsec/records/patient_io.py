@@ -7,7 +7,12 @@ from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.plugins import collect
 from medsec.records.patients import (
-    FIELDS, PATIENTS, clean_fields, duplicate_key, find_duplicates, new_record,
+    FIELDS,
+    PATIENTS,
+    clean_fields,
+    duplicate_key,
+    find_duplicates,
+    new_record,
 )
 
 

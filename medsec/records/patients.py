@@ -8,8 +8,8 @@ from medsec import clock
 from medsec.config import CHANNEL_KINDS
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import email_valid, format_phone, phone_digits, phone_valid, zip_valid
-from medsec.text import fold, matches, words
 from medsec.store.catalog import PATIENTS, name_shard
+from medsec.text import fold, matches, words
 
 FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
           "language", "preferred_channel", "reminders", "guarantor", "external_id"]
@@ -421,12 +421,12 @@ def merge_patients(app, duplicate_id: str, survivor_id: str) -> dict:
 def _move_records(txn, from_id: str, to_id: str, stamp: str) -> list[str]:
     """Give everything that names the duplicate (appointments, calls, charges,
     claims, payments, labs, referrals, refills, tasks, mail ...) to the survivor."""
-    from medsec.store.catalog import PATIENT_RECORDS, _bucket
+    from medsec.store.catalog import PATIENT_RECORDS
 
     moved = []
     for kind, index in PATIENT_RECORDS.items():
         if index:
-            ids = txn.index(index, _bucket(from_id, 100)).get(from_id, [])
+            ids = txn.lookup(index, from_id)
             olds = [r for r in txn.get_many(kind, ids) if r.get("patient_id") == from_id]
         else:
             olds = [r for r in txn.scan(kind) if r.get("patient_id") == from_id]

@@ -4,12 +4,18 @@ from datetime import date, datetime, timedelta
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
-from medsec.scheduling import waitlist
 from medsec.records.patients import get_patient
-from medsec.store.catalog import APPOINTMENTS
+from medsec.scheduling import waitlist
 from medsec.scheduling.schedule import (
-    Schedule, conflicts, find_slots, free_room, hold, needs_room, room_free,
+    Schedule,
+    conflicts,
+    find_slots,
+    free_room,
+    hold,
+    needs_room,
+    room_free,
 )
+from medsec.store.catalog import APPOINTMENTS
 
 STATUSES = ["booked", "confirmed", "arrived", "roomed", "seen", "checked-out", "cancelled", "no-show",
             "left-without-being-seen"]
@@ -73,9 +79,8 @@ def list_appointments(app, *, start: date, end: date, provider: str | None = Non
 
 def _patient_places(view, patient_id: str) -> set[str]:
     """Where the patient's appointments live (day/provider), from the indexes alone."""
-    from medsec.store.catalog import _bucket
 
-    ids = view.index("appt-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    ids = view.lookup("appt-patient", patient_id)
     return {place for place in (view.locate(APPOINTMENTS, i) for i in ids) if place}
 
 
@@ -188,11 +193,10 @@ def _history(app, action: str, **fields) -> dict:
 
 def _series_members(view, appt: dict, from_start: str | None = None) -> list[dict]:
     """The occurrences of appt's series (from `from_start` on), verified."""
-    from medsec.store.catalog import _bucket
 
     if not appt.get("series_id"):
         return [appt]
-    ids = view.index("appt-series", _bucket(appt["series_id"], 1000)).get(appt["series_id"], [])
+    ids = view.lookup("appt-series", appt["series_id"])
     members = [r for r in view.get_many(APPOINTMENTS, ids) if r.get("series_id") == appt["series_id"]]
     if from_start:
         members = [r for r in members if r["start"] >= from_start]

@@ -8,14 +8,14 @@ the patient's initials, plus X-MEDSEC-* ids only with `with_ids`.
 
 import functools
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from medsec import __version__, clock
 from medsec.errors import InvalidInput, Refused
-from medsec.records.patients import get_patient
-from medsec.store.catalog import APPOINTMENTS, uid_shard
-from medsec.scheduling.schedule import HOLD, Schedule, conflicts, hold
 from medsec.fileio import write_atomic
+from medsec.records.patients import get_patient
+from medsec.scheduling.schedule import HOLD, Schedule, conflicts, hold
+from medsec.store.catalog import APPOINTMENTS
 
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(;[A-Za-z0-9-]+=(\"[^\"]*\"|[^;:,\"]*)(,(\"[^\"]*\"|[^;:,\"]*))*)*:")
 
@@ -56,9 +56,8 @@ def _collect(app, view, start: date, end: date, provider: str | None) -> list[di
 
 
 def _series_of(view, series_id: str) -> list[dict]:
-    from medsec.store.catalog import _bucket
 
-    ids = view.index("appt-series", _bucket(series_id, 1000)).get(series_id, [])
+    ids = view.lookup("appt-series", series_id)
     return sorted((r for r in view.get_many(APPOINTMENTS, ids) if r.get("series_id") == series_id),
                   key=lambda r: r["series"]["index"])
 
@@ -95,7 +94,7 @@ def export_ics(app, path: str, *, start: date, end: date, provider: str | None =
     provider = schedule.member(provider)["id"] if provider else None
     view = app.store.snapshot()
     found = _collect(app, view, start, end, provider)
-    stamp = clock.now().astimezone(timezone.utc).replace(microsecond=0)
+    stamp = clock.now().astimezone(UTC).replace(microsecond=0)
     cal = Calendar()
     cal.add("prodid", f"-//medsec//medsec {__version__}//EN")
     cal.add("version", "2.0")
@@ -267,7 +266,7 @@ def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = F
     with app.store.transaction() as txn:
         cache: dict = {}
         for uid, group in groups.items():
-            if uid in txn.index("appt-uid", uid_shard(uid)):
+            if txn.lookup("appt-uid", uid):
                 skipped += 1
                 continue
             head = group["master"] or group["overrides"][0]

@@ -5,7 +5,7 @@ from typing import NamedTuple
 
 from medsec.errors import InvalidInput, NotFound
 from medsec.scheduling import availability as av
-from medsec.store.catalog import APPOINTMENTS, _bucket
+from medsec.store.catalog import APPOINTMENTS
 
 # Statuses whose time is no longer taken.
 FREE_STATUSES = {"cancelled"}
@@ -180,9 +180,9 @@ def day_records(view, day: date, cache: dict | None, *, provider: str | None = N
             found.update((a["id"], a) for a in view.day(APPOINTMENTS, iso, provider))
         wanted = []
         if patient:
-            wanted += _on_day(view, view.index("appt-patient", _bucket(patient, 100)).get(patient, []), iso)
+            wanted += _on_day(view, view.lookup("appt-patient", patient), iso)
         if room:
-            wanted += view.index("appt-room", iso[:7]).get(f"{iso} {room}", [])
+            wanted += view.lookup("appt-room", f"{iso} {room}")
         for appt in view.get_many(APPOINTMENTS, [i for i in wanted if i not in found]):
             if appt["start"][:10] == iso:  # index hits are verified against the record
                 found[appt["id"]] = appt

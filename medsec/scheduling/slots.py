@@ -4,7 +4,6 @@ from datetime import date
 
 from medsec import clock
 from medsec.records.patients import get_patient
-from medsec.store.catalog import APPOINTMENTS
 from medsec.scheduling.schedule import Schedule, find_slots
 
 

@@ -5,8 +5,8 @@ from datetime import datetime
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.records.patients import get_patient
-from medsec.store.catalog import WAITLIST
 from medsec.scheduling.schedule import Schedule
+from medsec.store.catalog import WAITLIST
 
 TIMES = {"any": (0, 24), "mornings": (0, 12), "afternoons": (12, 24)}
 COLUMNS = ["id", "patient_id", "provider", "type", "before", "times", "status", "created"]

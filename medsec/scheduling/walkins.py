@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from medsec import clock
 from medsec.errors import Refused
 from medsec.scheduling.appointments import book, set_status
-from medsec.store.catalog import APPOINTMENTS
 from medsec.scheduling.schedule import Schedule, find_slots
+from medsec.store.catalog import APPOINTMENTS
 
 
 def _status_time(appt: dict, status: str) -> datetime | None:

@@ -3,8 +3,8 @@
 import zlib
 
 from medsec.identifiers import phone_digits
-from medsec.text import words
 from medsec.store.kinds import RecordKind
+from medsec.text import words
 
 
 def name_shard(word: str) -> str:
@@ -19,14 +19,37 @@ def patient_index_entries(p: dict):
     for w in set(words(f"{p.get('first', '')} {p.get('last', '')}")):
         yield ("patient-name", name_shard(w), w)
     if p.get("dob"):
-        yield ("patient-dob", p["dob"][:4], p["dob"])
+        yield ("patient-dob", dob_year(p["dob"]), p["dob"])
     digits = phone_digits(p.get("phone") or "")
     if len(digits) >= 4:
-        yield ("patient-phone", digits[-2:], digits)
+        yield ("patient-phone", last_two(digits), digits)
 
 
 def _bucket(record_id: str, size: int) -> str:
     return f"{(int(record_id[1:]) - 1) // size:05d}"
+
+
+def by_person(record_id: str) -> str:
+    """Keys that are patient ids: shards of 100 patients."""
+    return _bucket(record_id, 100)
+
+
+def by_thousand(record_id: str) -> str:
+    """Keys that are appointment or series ids: shards of 1,000."""
+    return _bucket(record_id, 1000)
+
+
+def dob_year(dob: str) -> str:
+    return dob[:4]
+
+
+def last_two(digits: str) -> str:
+    return digits[-2:]
+
+
+def month_of(key: str) -> str:
+    """"2026-12-01 Room 1" (a day and a room) or an ISO datetime: its month."""
+    return key[:7]
 
 
 def uid_shard(uid: str) -> str:
@@ -38,25 +61,25 @@ def appointment_index_entries(a: dict):
     """Patient -> appointments, series -> occurrences, iCalendar UID -> appointment,
     "day room" -> appointments (a room's day without reading every provider's)."""
     if a.get("room"):
-        yield ("appt-room", a["start"][:7], f"{a['start'][:10]} {a['room']}")
+        yield ("appt-room", month_of(a["start"]), f"{a['start'][:10]} {a['room']}")
     if a.get("patient_id"):
-        yield ("appt-patient", _bucket(a["patient_id"], 100), a["patient_id"])
+        yield ("appt-patient", by_person(a["patient_id"]), a["patient_id"])
     if a.get("series_id"):
-        yield ("appt-series", _bucket(a["series_id"], 1000), a["series_id"])
+        yield ("appt-series", by_thousand(a["series_id"]), a["series_id"])
     if a.get("uid"):
         yield ("appt-uid", uid_shard(a["uid"]), a["uid"])
 
 
 def reminder_index_entries(r: dict):
     """Appointment -> reminders; and the few still in flight, so cron need not scan all."""
-    yield ("reminder-appt", _bucket(r["appointment_id"], 1000), r["appointment_id"])
+    yield ("reminder-appt", by_thousand(r["appointment_id"]), r["appointment_id"])
     if r["status"] in ("sending", "retry"):
         yield ("reminder-pending", "00000", r["status"])
 
 
 def call_index_entries(c: dict):
     if c.get("patient_id"):
-        yield ("call-patient", _bucket(c["patient_id"], 100), c["patient_id"])
+        yield ("call-patient", by_person(c["patient_id"]), c["patient_id"])
 
 
 def by_patient(index: str):
@@ -64,13 +87,13 @@ def by_patient(index: str):
 
     def entries(r: dict):
         if r.get("patient_id"):
-            yield (index, _bucket(r["patient_id"], 100), r["patient_id"])
+            yield (index, by_person(r["patient_id"]), r["patient_id"])
 
     return entries
 
 
 def claim_index_entries(c: dict):
-    yield ("claim-patient", _bucket(c["patient_id"], 100), c["patient_id"])
+    yield ("claim-patient", by_person(c["patient_id"]), c["patient_id"])
     yield ("claim-status", "00000", c["status"])
 
 
@@ -80,7 +103,7 @@ def remittance_index_entries(r: dict):
 
 def lab_index_entries(o: dict):
     """Patient -> lab orders; the lab's own (filler) order number -> order, once a result named it."""
-    yield ("lab-patient", _bucket(o["patient_id"], 100), o["patient_id"])
+    yield ("lab-patient", by_person(o["patient_id"]), o["patient_id"])
     if o.get("filler_number"):
         yield ("lab-filler", uid_shard(o["filler_number"]), o["filler_number"])
 
@@ -135,3 +158,12 @@ INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": P
 
 # The folders a new data directory starts with.
 RECORD_DIRS = ["patients", "appointments", "waitlist", "index", "audit", "files", "meta", "outbox", "templates"]
+
+# How each index picks the shard of a key: `Snapshot.lookup(index, key)`
+# finds a key's ids with it, so no domain knows how an index is sharded.
+INDEX_SHARDS = {"patient-name": name_shard, "patient-dob": dob_year, "patient-phone": last_two,
+                "appt-patient": by_person, "appt-series": by_thousand, "appt-uid": uid_shard,
+                "appt-room": month_of, "reminder-appt": by_thousand, "call-patient": by_person,
+                "charge-patient": by_person, "claim-patient": by_person, "payment-patient": by_person,
+                "remit-trace": uid_shard, "lab-patient": by_person, "lab-filler": uid_shard,
+                "labresult-message": uid_shard, "referral-patient": by_person, "refill-patient": by_person}

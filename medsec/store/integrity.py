@@ -7,9 +7,8 @@ import orjson
 
 from medsec import config
 from medsec.errors import InvalidInput
-from medsec.store.catalog import ALL_KINDS, INDEXES
-from medsec.store.catalog import STAFF
 from medsec.fileio import is_temp_name, temp_owner_alive
+from medsec.store.catalog import ALL_KINDS, INDEXES, STAFF
 from medsec.store.store import COUNTERS, JOURNAL, TABLE
 
 

@@ -1,7 +1,8 @@
 """Record kinds: how a kind's records are named, sharded and indexed."""
 
 import re
-from typing import Callable, Iterable, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from medsec.errors import InvalidInput
 

@@ -2,7 +2,8 @@
 
 import os
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 from tinydb import TinyDB
@@ -17,6 +18,7 @@ from medsec.fileio import (
     read_bytes,
     write_atomic,
 )
+from medsec.store.catalog import INDEX_SHARDS
 from medsec.store.kinds import RecordKind
 from medsec.store.lock import DirectoryLock
 
@@ -197,6 +199,10 @@ class Snapshot:
     # -- indexes ----------------------------------------------------------
     def index(self, name: str, shard: str) -> dict[str, list[str]]:
         return self.load(f"index/{name}/{shard}.json") or {}
+
+    def lookup(self, name: str, key: str) -> list[str]:
+        """The ids that index `name` holds under `key` (the catalog knows its shard)."""
+        return self.index(name, INDEX_SHARDS[name](key)).get(key, [])
 
     def index_shards(self, name: str) -> list[str]:
         return [n[:-5] for n in self.listdir(f"index/{name}")]

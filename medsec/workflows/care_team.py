@@ -22,10 +22,10 @@ def physician(app, staff_id: str, option: str = "--for") -> dict:
 
 def usual_physician(app, patient_id: str, view) -> dict | None:
     """The physician of the patient's most recent appointment (cancelled ones aside), else of their next one."""
-    from medsec.store.catalog import APPOINTMENTS, _bucket
+    from medsec.store.catalog import APPOINTMENTS
 
     physicians = {m["id"]: m for m in roster(app) if m.get("role") == "physician" and m.get("active", True)}
-    ids = view.index("appt-patient", _bucket(patient_id, 100)).get(patient_id, [])
+    ids = view.lookup("appt-patient", patient_id)
     appts = [a for a in view.get_many(APPOINTMENTS, ids)
              if a.get("patient_id") == patient_id and a["status"] != "cancelled" and a.get("provider") in physicians]
     if not appts:

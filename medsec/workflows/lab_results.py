@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
-from medsec.workflows import labs
 from medsec.records.patients import get_patient, store_file
-from medsec.store.catalog import LAB_RESULTS, LABS, uid_shard
+from medsec.store.catalog import LAB_RESULTS, LABS
+from medsec.workflows import labs
 
 SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
 BATCH_SEGMENTS = ("FHS", "BHS", "FTS", "BTS")
@@ -171,7 +171,7 @@ def find_order(view, group: OrderGroup) -> dict | None:
         if found:
             return found
     if group.filler:
-        ids = view.index("lab-filler", uid_shard(group.filler)).get(group.filler, [])
+        ids = view.lookup("lab-filler", group.filler)
         if ids:
             return view.get(LABS, ids[-1])
     return None
@@ -215,7 +215,7 @@ def import_file(app, path: str, *, dry_run: bool = False) -> dict:
     with app.store.transaction() as txn:
         todo, skipped, seen = [], 0, set()
         for message in messages:
-            if message.key in seen or txn.index("labresult-message", uid_shard(message.key)).get(message.key):
+            if message.key in seen or txn.lookup("labresult-message", message.key):
                 skipped += 1
                 continue
             seen.add(message.key)

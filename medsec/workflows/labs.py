@@ -10,9 +10,9 @@ import os
 from datetime import date, timedelta
 
 from medsec import clock, documents
+from medsec.communications import messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.plugin_types import DeliveryError, Message
-from medsec.communications import messaging
 from medsec.records.patients import get_patient, store_file
 from medsec.store.catalog import LAB_RESULTS, LABS
 
@@ -99,10 +99,9 @@ def list_orders(app, *, status: str | None = None, pending: bool = False, overdu
         raise InvalidInput(f"unknown status {status!r}", hint=f"one of {', '.join(STATUSES)}")
     view = app.store.snapshot()
     if patient_id:
-        from medsec.store.catalog import _bucket
 
         pid = get_patient(app, patient_id, view=view)["id"]
-        found = view.get_many(LABS, view.index("lab-patient", _bucket(pid, 100)).get(pid, []))
+        found = view.get_many(LABS, view.lookup("lab-patient", pid))
     else:
         found = list(view.scan(LABS))
     today = app.today()

@@ -12,8 +12,8 @@ from datetime import date, datetime, timedelta
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.scheduling import availability as av
-from medsec.store.catalog import MEETINGS
 from medsec.scheduling.schedule import Schedule, day_records, meeting_spans, taken
+from medsec.store.catalog import MEETINGS
 
 SEARCH_DAYS = 14
 COLUMNS = ["id", "start", "end", "title", "attendees", "room", "status", "sequence"]

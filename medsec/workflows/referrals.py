@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from medsec import clock, documents, templating
+from medsec.communications import messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
-from medsec.communications import messaging
-from medsec.workflows.care_team import physician, queue_for, usual_physician
 from medsec.records.patients import get_patient
-from medsec.store.catalog import REFERRALS, _bucket
+from medsec.store.catalog import REFERRALS
+from medsec.workflows.care_team import physician, queue_for, usual_physician
 from medsec.workflows.tasks import finish_tasks, open_task
 
 STATUSES = ["draft", "authorization-pending", "sent", "appointment-scheduled", "report-received", "received",
@@ -277,8 +277,8 @@ def receive(app, *, sender: str, reason: str, patient_id: str | None = None, fir
     The proposal (`proposed`) is not booked: 'medsec appt book' does that,
     then 'medsec referral status ID appointment-scheduled --appt A..'.
     """
-    from medsec.scheduling.slots import free_slots
     from medsec.scheduling.schedule import Schedule
+    from medsec.scheduling.slots import free_slots
 
     sender, reason = _text(sender, "--from"), _text(reason, "--reason")
     codes = diagnoses(app, dx)
@@ -326,7 +326,7 @@ def list_referrals(app, *, status: str = "open", overdue: bool = False, directio
     view = app.store.snapshot()
     if patient_id:
         pid = get_patient(app, patient_id, view=view)["id"]
-        found = view.get_many(REFERRALS, view.index("referral-patient", _bucket(pid, 100)).get(pid, []))
+        found = view.get_many(REFERRALS, view.lookup("referral-patient", pid))
     else:
         found = view.scan(REFERRALS)
     wanted = OPEN if status == "open" else (STATUSES if status == "all" else [status])

@@ -13,14 +13,14 @@ physician's decision.
 from datetime import date, timedelta
 
 from medsec import clock, documents
+from medsec.communications import messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
-from medsec.communications import messaging
-from medsec.workflows.care_team import physician, usual_physician
 from medsec.records.patients import get_patient
-from medsec.store.catalog import REFILLS, _bucket
 from medsec.records.staff import acting_members, get_staff
+from medsec.store.catalog import REFILLS
+from medsec.workflows.care_team import physician, usual_physician
 from medsec.workflows.tasks import finish_tasks, open_task
 
 VIAS = ["phone", "fax", "portal"]
@@ -96,7 +96,7 @@ def list_refills(app, *, status: str = "pending", for_staff: str | None = None, 
         wanted = {get_staff(app, for_staff)["id"]} if for_staff else None
     if patient_id:
         pid = get_patient(app, patient_id, view=view)["id"]
-        found = view.get_many(REFILLS, view.index("refill-patient", _bucket(pid, 100)).get(pid, []))
+        found = view.get_many(REFILLS, view.lookup("refill-patient", pid))
     else:
         found = view.scan(REFILLS)
     today = app.today()

@@ -12,8 +12,8 @@ from datetime import date
 from medsec import clock
 from medsec.config import ROLES
 from medsec.errors import InvalidInput, Refused
-from medsec.store.catalog import TASKS
 from medsec.records.staff import acting_members, get_staff, is_valid_id
+from medsec.store.catalog import TASKS
 
 PRIORITIES = ["urgent", "high", "normal", "low"]  # the order tasks are listed in
 STATUSES = ["open", "done"]

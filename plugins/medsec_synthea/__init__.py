@@ -30,7 +30,7 @@ REQUIRED = {"BIRTHDATE", "FIRST", "LAST", "GENDER", "ADDRESS", "CITY", "STATE"}
 
 def detect(header: list[str]) -> bool:
     names = {h.strip() for h in header}
-    return REQUIRED <= names and ("Id" in names or "ID" in names)
+    return names >= REQUIRED and ("Id" in names or "ID" in names)
 
 
 def _state(value: str) -> str:

@@ -5,9 +5,25 @@ from decimal import Decimal
 
 from medsec.identifiers import npi_valid
 from medsec_x12.spec837 import (
-    ADJUSTMENT_GROUPS, FILING_INDICATORS, FREQUENCIES, MAX_CAS, MAX_CAS_TRIPLETS, MAX_DIAGNOSES,
-    MAX_LINES, MAX_MODIFIERS, MAX_POINTERS, MAX_PRIOR_PAYERS, MEDICARE_FILING, MSP_TYPES, RANKS,
-    STATES, _filing, _icd, _match_prior_lines, _prior_paid, _relationship,
+    ADJUSTMENT_GROUPS,
+    FILING_INDICATORS,
+    FREQUENCIES,
+    MAX_CAS,
+    MAX_CAS_TRIPLETS,
+    MAX_DIAGNOSES,
+    MAX_LINES,
+    MAX_MODIFIERS,
+    MAX_POINTERS,
+    MAX_PRIOR_PAYERS,
+    MEDICARE_FILING,
+    MSP_TYPES,
+    RANKS,
+    STATES,
+    _filing,
+    _icd,
+    _match_prior_lines,
+    _prior_paid,
+    _relationship,
 )
 from medsec_x12.syntax import CENT, d8, decimal_of, digits, text
 

@@ -21,8 +21,20 @@ from datetime import datetime
 
 from medsec_x12.checks837 import validate
 from medsec_x12.spec837 import (
-    MAX_CLAIMS_PER_HL, MAX_CLAIMS_PER_TRANSACTION, RANKS, VERSION, _cas_segments, _filing, _icd,
-    _indicators, _is_self, _match_prior_lines, _prior_liability, _prior_paid, _relationship, _sex,
+    MAX_CLAIMS_PER_HL,
+    MAX_CLAIMS_PER_TRANSACTION,
+    RANKS,
+    VERSION,
+    _cas_segments,
+    _filing,
+    _icd,
+    _indicators,
+    _is_self,
+    _match_prior_lines,
+    _prior_liability,
+    _prior_paid,
+    _relationship,
+    _sex,
     _units,
 )
 from medsec_x12.syntax import WRITE, d8, digits, segment, text, x12_number
