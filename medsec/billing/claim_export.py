@@ -3,7 +3,7 @@
 from medsec import clock
 from medsec.billing.claims import get_claim, moved, scrubber, store_changes
 from medsec.errors import InvalidInput, Refused
-from medsec.fileio import write_atomic
+from medsec.outputs import check_output, write_output
 from medsec.store.catalog import CLAIMS
 from medsec.store.kinds import RecordKind
 
@@ -35,6 +35,7 @@ def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, 
     writer = _format(app, fmt_name)
     if usage not in ("T", "P"):
         raise InvalidInput("--usage is T (test) or P (production)")
+    check_output(output, app.data_dir)  # before a control number is spent on it
     scrub = scrubber(app, app.today(), fmt_name)
     for claim in claims:
         if claim["status"] not in EXPORTABLE:
@@ -50,7 +51,7 @@ def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, 
     data = writer.write(claims, {"interchange_control": number, "group_control": number, "usage": usage,
                                  "now": app.now(), "sender_id": claims[0]["submitter"]["id"],
                                  "receiver_id": claims[0]["receiver"]["id"]})
-    write_atomic(output, data)
+    write_output(output, data, data_dir=app.data_dir)
     ids, patients, size = [c["id"] for c in claims], [c["patient_id"] for c in claims], len(data)
     del data
     claims.clear()  # a 10,000-claim batch: let the records go before the marking transaction reads them again

@@ -7,7 +7,7 @@ from medsec import documents
 from medsec.billing.accounts import charges_of, ledger, outstanding, responsible
 from medsec.communications import messaging
 from medsec.errors import InvalidInput, Refused
-from medsec.fileio import write_atomic
+from medsec.outputs import write_output
 from medsec.money import dec, fmt
 from medsec.records.patients import get_patient
 from medsec.store.catalog import CHARGES, CLAIMS
@@ -19,7 +19,7 @@ def _write(app, rendered, output: str | None, as_pdf: bool) -> dict:
     out = {"subject": rendered.subject, "text": rendered.text}
     if output:
         data = documents.text_to_pdf(rendered.text, rendered.subject) if as_pdf else rendered.text.encode()
-        write_atomic(output, data)
+        write_output(output, data, data_dir=app.data_dir)
         out["file"] = output
     return out
 

@@ -4,6 +4,7 @@ import click
 
 from medsec.cli.common import pass_app
 from medsec.cli.output import FORMATS, render_text, say
+from medsec.outputs import write_output
 
 
 def _make(name: str, description: str) -> click.Command:
@@ -32,9 +33,7 @@ def _make(name: str, description: str) -> click.Command:
         else:
             text = render_text(rows, fmt, columns)
         if output:
-            from medsec.fileio import write_atomic
-
-            write_atomic(output, text.encode())
+            write_output(output, text.encode(), data_dir=app.data_dir)
             say(f"wrote {output}")
         elif fmt == "html":
             raise InvalidInput("--format html needs -o FILE")

@@ -5,6 +5,7 @@ import sys
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
+from medsec.outputs import write_output
 from medsec.plugins import collect
 from medsec.records.patients import (
     FIELDS,
@@ -147,11 +148,9 @@ def export_patients(app, fmt: str, output: str | None, status: str = "active") -
     if output:
         import io
 
-        from medsec.fileio import write_atomic
-
         buffer = io.StringIO()
         exporters[fmt].write(records, buffer)
-        write_atomic(output, buffer.getvalue().encode())
+        write_output(output, buffer.getvalue().encode(), data_dir=app.data_dir)
     else:
         exporters[fmt].write(records, sys.stdout)
     app.audit("export", [p["id"] for p in records])

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from medsec import __version__, clock
 from medsec.errors import InvalidInput, Refused
-from medsec.fileio import write_atomic
+from medsec.outputs import write_output
 from medsec.records.patients import get_patient
 from medsec.scheduling.schedule import HOLD, Schedule, conflicts, hold
 from medsec.store.catalog import APPOINTMENTS
@@ -123,7 +123,7 @@ def export_ics(app, path: str, *, start: date, end: date, provider: str | None =
             cal.add_component(_event(appt, patient_of(appt), tz, with_ids, stamp))
             count += 1
     add_timezones(cal)
-    write_atomic(path, cal.to_ical())
+    write_output(path, cal.to_ical(), data_dir=app.data_dir)
     app.audit("export", [a["id"] for a in found] + list(patients))
     return {"file": path, "events": count, "appointments": len(found), "with_ids": with_ids}
 

@@ -11,6 +11,7 @@ import orjson
 
 from medsec import __version__, clock, config
 from medsec.errors import InvalidInput, Refused
+from medsec.outputs import check_output, write_output
 from medsec.fileio import is_temp_name, make_private_dirs
 from medsec.store.catalog import RECORD_DIRS
 from medsec.store.lock import LOCK_NAME
@@ -40,17 +41,13 @@ def _files(root: str) -> list[str]:
 def backup(app, target: str) -> dict:
     """Write a .tar.gz of the data directory, taken while holding the lock."""
     store = app.store
-    target = os.path.abspath(target)
-    if target.startswith(store.root + os.sep):
-        raise InvalidInput("the backup file cannot be inside the data directory")
+    target = check_output(target, store.root)  # refused (exit 2) before the lock is taken
     schema = config.load(store.root, "medsec.yaml").get("schema_version")
-    tmp = f"{target}.tmp-{os.getpid()}"
-    with store.transaction():  # the lock, and a finished roll-forward first
-        files = _files(store.root)
-        hashes = {}
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
-            for rel in files:
+    hashes: dict[str, str] = {}
+
+    def write_tar(raw) -> None:
+        with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            for rel in _files(store.root):
                 with open(os.path.join(store.root, rel), "rb") as f:
                     data = f.read()
                 hashes[rel] = hashlib.sha256(data).hexdigest()
@@ -58,9 +55,9 @@ def backup(app, target: str) -> dict:
             manifest = {"format": FORMAT, "schema_version": schema, "medsec": __version__,
                         "created": clock.iso(app.now()), "files": hashes}
             _add(tar, MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-            raw.flush()
-            os.fsync(raw.fileno())
-    os.replace(tmp, target)
+
+    with store.transaction():  # the lock, and a finished roll-forward first
+        write_output(target, produce=write_tar, data_dir=store.root)
     app.audit("backup")
     return {"file": target, "files": len(hashes), "bytes": os.path.getsize(target),
             "schema_version": schema}

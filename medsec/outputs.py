@@ -1,0 +1,80 @@
+"""The one writer of files a user asked for.
+
+Every file that a command writes because a user named it (`-o FILE`, a
+statement or invoice, a PDF, an .ics calendar, a report, a patient export, a
+claim file, a backup) goes through `write_output`, so the rules live in one
+place:
+
+- the path is not inside the data directory (an export cannot overwrite
+  records, and a backup cannot contain itself);
+- it is not a folder or a special file (a device, a FIFO, a socket): only a
+  regular file is replaced;
+- the file appears whole or not at all (temp file, fsync, rename), private
+  (0600), and a failed write leaves no temp file behind.
+
+Files medsec keeps for itself inside the data directory go through the store.
+"""
+
+import os
+import stat
+from collections.abc import Callable
+from typing import BinaryIO
+
+from medsec.errors import InvalidInput
+from medsec.fileio import FILE_MODE, fsync_dir, make_private_dirs, temp_name
+
+
+def check_output(path: str, data_dir: str | None) -> str:
+    """The absolute path a user-requested file will be written to, or InvalidInput (exit 2)."""
+    if not path or "\0" in path:
+        raise InvalidInput("the output file name is empty or holds a NUL character")
+    target = os.path.abspath(path)
+    if data_dir:
+        root = os.path.realpath(data_dir)
+        real = os.path.realpath(target)
+        if real == root or real.startswith(root + os.sep):
+            raise InvalidInput(f"{path} is inside the data directory",
+                               hint="write outputs somewhere else; the data directory holds the records")
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from exc
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise InvalidInput(f"{path} is {what}", hint="name a new or an existing regular file")
+    return target
+
+
+def write_output(path: str, data: bytes | None = None, *, data_dir: str | None = None,
+                 produce: Callable[[BinaryIO], None] | None = None) -> str:
+    """Write `data` (or what `produce` writes into the open file) to `path`.
+
+    Returns the absolute path written. `data_dir` is the data directory the
+    command works on, which the file may not land in.
+    """
+    if (data is None) == (produce is None):
+        raise TypeError("write_output takes data or produce, not both")
+    target = check_output(path, data_dir)
+    folder = os.path.dirname(target)
+    make_private_dirs(folder)
+    tmp = temp_name(target)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if produce is not None:
+                produce(f)
+            else:
+                f.write(data or b"")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(folder)
+    return target
