@@ -15,6 +15,7 @@ place:
 Files medsec keeps for itself inside the data directory go through the store.
 """
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable
@@ -71,10 +72,8 @@ def write_output(path: str, data: bytes | None = None, *, data_dir: str | None =
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     fsync_dir(folder)
     return target

@@ -7,8 +7,8 @@ from medsec import documents
 from medsec.billing.accounts import charges_of, ledger, outstanding, responsible
 from medsec.communications import messaging
 from medsec.errors import InvalidInput, Refused
-from medsec.outputs import write_output
 from medsec.money import dec, fmt
+from medsec.outputs import write_output
 from medsec.records.patients import get_patient
 from medsec.store.catalog import CHARGES, CLAIMS
 

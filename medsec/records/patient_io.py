@@ -121,7 +121,7 @@ def import_patients(app, path: str, *, input_format: str | None = None, mapping:
         if not dry_run and good:
             stamp = clock.iso(app.now())
             ids = txn.reserve_ids(PATIENTS, len(good))
-            records = [new_record(pid, fields, stamp) for pid, (_, fields) in zip(ids, good)]
+            records = [new_record(pid, fields, stamp) for pid, (_, fields) in zip(ids, good, strict=False)]
             txn.put_many(PATIENTS, records)
             app.after_commit(txn, "patient_created", records, "patient")
     if ids:

@@ -175,9 +175,8 @@ def _check_syntax(text: str, path: str) -> None:
         name, _, value = line.partition(":")
         if name.upper() == "BEGIN":
             depth.append(value.strip().upper())
-        elif name.upper() == "END":
-            if not depth or depth.pop() != value.strip().upper():
-                raise InvalidInput(f"{path}:{number}: END:{value.strip()} does not close an open component")
+        elif name.upper() == "END" and (not depth or depth.pop() != value.strip().upper()):
+            raise InvalidInput(f"{path}:{number}: END:{value.strip()} does not close an open component")
     if depth:
         raise InvalidInput(f"{path}: BEGIN:{depth[-1]} is never closed")
 
@@ -195,7 +194,7 @@ def read_events(path: str):
         cal = Calendar.from_ical(text)
     except ValueError as e:
         raise InvalidInput(f"{path}: not a valid calendar: {e}") from None
-    return [c for c in cal.walk("VEVENT")]
+    return list(cal.walk("VEVENT"))
 
 
 def _moment(prop, tz) -> datetime:
@@ -319,7 +318,7 @@ def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = F
             records, cursor = [], iter(ids)
             for rrule, batch in planned:
                 batch_ids = [next(cursor) for _ in batch]
-                for i, (appt_id, fields) in enumerate(zip(batch_ids, batch)):
+                for i, (appt_id, fields) in enumerate(zip(batch_ids, batch, strict=False)):
                     series_id = batch_ids[0] if rrule else ""
                     records.append({
                         "id": appt_id, **fields, "status": "booked", "note": "imported from calendar",

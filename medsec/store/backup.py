@@ -11,8 +11,8 @@ import orjson
 
 from medsec import __version__, clock, config
 from medsec.errors import InvalidInput, Refused
-from medsec.outputs import check_output, write_output
 from medsec.fileio import is_temp_name, make_private_dirs
+from medsec.outputs import check_output, write_output
 from medsec.store.catalog import RECORD_DIRS
 from medsec.store.lock import LOCK_NAME
 from medsec.store.store import JOURNAL
