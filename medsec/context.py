@@ -2,12 +2,18 @@
 
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
 from medsec import audit, clock, config
 from medsec.errors import EnvironmentFailure
-from medsec.store import Store
+from medsec.store import Store, Transaction
+from medsec.store.kinds import Record
+
+if TYPE_CHECKING:
+    from medsec.plugins import MedsecPluginManager
 
 
 def default_data_dir() -> str:
@@ -22,13 +28,16 @@ def default_data_dir() -> str:
 
 @dataclass
 class AppContext:
+    """Who runs which command on which data directory; the store, the
+    practice's time zone and the plugins, each set up on first use."""
+
     data_dir: str
     user: str
     debug: bool = False
     command: str = ""
     _store: Store | None = field(default=None, repr=False)
     _tz: tzinfo | None = field(default=None, repr=False)
-    _plugins: object = field(default=None, repr=False)
+    _plugins: "MedsecPluginManager | None" = field(default=None, repr=False)
 
     @property
     def initialized(self) -> bool:
@@ -52,7 +61,8 @@ class AppContext:
             self._store = Store(self.data_dir)
         return self._store
 
-    def config(self, name: str):
+    def config(self, name: str) -> Any:
+        """The data of configuration file `name` (parsed YAML)."""
         return config.load(self.store.root, name)
 
     @property
@@ -74,31 +84,31 @@ class AppContext:
         return clock.parse_date(text, self.tz, field)
 
     @property
-    def plugins(self):
+    def plugins(self) -> "MedsecPluginManager":
         """The plugin manager, built on first use (discovery costs start-up)."""
         if self._plugins is None:
-            from medsec.plugins import get_plugin_manager
+            from medsec.plugins import get_plugin_manager  # pluggy: commands without plugins do not pay
 
             self._plugins = get_plugin_manager()
         return self._plugins
 
-    def after_commit(self, txn, hook: str, records: list[dict], arg: str, **extra) -> None:
+    def after_commit(self, txn: Transaction, hook: str, records: list[Record], arg: str, **extra: object) -> None:
         """Fire event `hook` once per record (as argument `arg`) after `txn` commits.
 
         The plugin manager is built now, inside the transaction, so a plugin
         that fails to load stops the command before anything is written.
         """
-        from medsec.plugins import fire
+        from medsec.plugins import fire  # pluggy: only commands that fire events pay for it
 
         pm = self.plugins
 
-        def run():
+        def run() -> None:
             for record in records:
                 fire(pm, hook, **{arg: record}, app=self, **extra)
 
         txn.after_commit.append(run)
 
-    def audit(self, action: str, ids=(), outcome: str = "ok") -> None:
+    def audit(self, action: str, ids: Iterable[str] = (), outcome: str = "ok") -> None:
         audit.record(
             self.store.root, user=self.user, command=self.command, action=action,
             ids=ids, outcome=outcome, at=clock.now(self.tz),

@@ -6,25 +6,61 @@ arguments than its spec. Registration hooks receive a ``register`` callback:
 call it once per item; the host rejects duplicate names and remembers which
 plugin gave what. Event hooks run after the change is committed; an error in
 one is reported as a warning and does not undo the change.
+
+Annotations are not evaluated at run time (pluggy reads only the argument
+names), so the types they name cost nothing to import.
 """
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar
 
 import pluggy
 
 if TYPE_CHECKING:
     import click
 
+    from medsec.context import AppContext
+    from medsec.plugin_types import (
+        Channel,
+        ClaimFormat,
+        CodingTable,
+        Exporter,
+        Importer,
+        RemittanceFormat,
+        Report,
+    )
+    from medsec.store.kinds import Record
+
 hookspec = pluggy.HookspecMarker("medsec")
 hookimpl = pluggy.HookimplMarker("medsec")
 
-Register = Callable[..., None]
+Item = TypeVar("Item", contravariant=True)
+
+
+class Register(Protocol[Item]):
+    """The callback a registration hook receives: call it once per item.
+
+    ``name`` defaults to the item's ``name``; the host refuses a name that
+    another plugin registered in the same hook.
+    """
+
+    def __call__(self, item: Item, name: str | None = None) -> None: ...
+
+
+class WaitlistOffer(TypedDict):
+    """A waitlist entry that suits a freed slot (see ``appointment_cancelled``)."""
+
+    waitlist_id: str
+    patient_id: str
+    slot: str  # the freed appointment's start, ISO 8601
+    provider: str
+    type: str
 
 
 # -- registration hooks ---------------------------------------------------
 @hookspec
-def register_commands(cli: "click.Group") -> None:
+def register_commands(cli: click.Group) -> None:
     """Add commands or groups to the ``medsec`` command line.
 
     :param cli: a click group; decorate functions with ``@cli.command()`` or
@@ -33,7 +69,7 @@ def register_commands(cli: "click.Group") -> None:
 
 
 @hookspec
-def register_coding_tables(register: Register) -> None:
+def register_coding_tables(register: Register[CodingTable]) -> None:
     """Register code systems (ICD-10-CM, HCPCS, the practice's CPT list ...).
 
     :param register: call ``register(medsec.plugin_types.CodingTable(...))``.
@@ -41,7 +77,7 @@ def register_coding_tables(register: Register) -> None:
 
 
 @hookspec
-def register_claim_formats(register: Register) -> None:
+def register_claim_formats(register: Register[ClaimFormat]) -> None:
     """Register claim writers (X12 837P, CMS-1500 ...), each with its own validation.
 
     :param register: call ``register(medsec.plugin_types.ClaimFormat(...))``.
@@ -49,7 +85,7 @@ def register_claim_formats(register: Register) -> None:
 
 
 @hookspec
-def register_remittance_formats(register: Register) -> None:
+def register_remittance_formats(register: Register[RemittanceFormat]) -> None:
     """Register remittance readers (X12 835 ...).
 
     :param register: call ``register(medsec.plugin_types.RemittanceFormat(...))``.
@@ -57,7 +93,7 @@ def register_remittance_formats(register: Register) -> None:
 
 
 @hookspec
-def register_channels(register: Register) -> None:
+def register_channels(register: Register[Channel]) -> None:
     """Register delivery channels (email, SMS, fax, voice, print/outbox).
 
     :param register: call ``register(medsec.plugin_types.Channel(...))``; a
@@ -66,7 +102,7 @@ def register_channels(register: Register) -> None:
 
 
 @hookspec
-def register_importers(register: Register) -> None:
+def register_importers(register: Register[Importer]) -> None:
     """Register formats that ``patient import`` (and later ``appt import``) read.
 
     :param register: call ``register(medsec.plugin_types.Importer(...))``.
@@ -74,7 +110,7 @@ def register_importers(register: Register) -> None:
 
 
 @hookspec
-def register_exporters(register: Register) -> None:
+def register_exporters(register: Register[Exporter]) -> None:
     """Register formats that ``patient export`` (and later ``appt export``) write.
 
     :param register: call ``register(medsec.plugin_types.Exporter(...))``.
@@ -82,7 +118,7 @@ def register_exporters(register: Register) -> None:
 
 
 @hookspec
-def register_reports(register: Register) -> None:
+def register_reports(register: Register[Report]) -> None:
     """Register reports for ``medsec report``.
 
     :param register: call ``register(medsec.plugin_types.Report(...))``.
@@ -91,7 +127,7 @@ def register_reports(register: Register) -> None:
 
 # -- checks -----------------------------------------------------------------
 @hookspec
-def validate_claim(claim: dict, payer: dict) -> list[str]:
+def validate_claim(claim: Record, payer: dict[str, Any]) -> list[str]:  # type: ignore[empty-body]  # a spec has no body
     """Payer-specific claim edits: return a list of problems (empty when clean).
 
     :param claim: the claim record as ``claim show --json`` prints it.
@@ -101,12 +137,12 @@ def validate_claim(claim: dict, payer: dict) -> list[str]:
 
 # -- events (after commit) ------------------------------------------------
 @hookspec
-def appointment_booked(appointment: dict, app: Any) -> None:
+def appointment_booked(appointment: Record, app: AppContext) -> None:
     """An appointment was booked. :param app: the command's AppContext."""
 
 
 @hookspec
-def appointment_cancelled(appointment: dict, offers: list, app: Any) -> None:
+def appointment_cancelled(appointment: Record, offers: list[WaitlistOffer], app: AppContext) -> None:
     """An appointment was cancelled; its slot is free again.
 
     :param offers: waitlist entries that suit the freed slot, each a dict with
@@ -116,18 +152,18 @@ def appointment_cancelled(appointment: dict, offers: list, app: Any) -> None:
 
 
 @hookspec
-def appointment_rescheduled(appointment: dict, old_start: str, app: Any) -> None:
+def appointment_rescheduled(appointment: Record, old_start: str, app: AppContext) -> None:
     """An appointment moved from ``old_start`` to ``appointment['start']`` (a reminder
     plugin may want to tell the patient)."""
 
 
 @hookspec
-def appointment_status_changed(appointment: dict, old_status: str, app: Any) -> None:
+def appointment_status_changed(appointment: Record, old_status: str, app: AppContext) -> None:
     """An appointment's status changed from ``old_status`` to ``appointment['status']``."""
 
 
 @hookspec
-def patient_created(patient: dict, app: Any) -> None:
+def patient_created(patient: Record, app: AppContext) -> None:
     """A patient was registered (by ``patient add`` or ``patient import``).
 
     :param patient: the new record, with its ``id``.
@@ -136,10 +172,10 @@ def patient_created(patient: dict, app: Any) -> None:
 
 
 @hookspec
-def claim_status_changed(claim: dict, old_status: str, app: Any) -> None:
+def claim_status_changed(claim: Record, old_status: str, app: AppContext) -> None:
     """A claim's status changed from ``old_status`` to ``claim['status']``."""
 
 
 @hookspec
-def message_created(message: dict, app: Any) -> None:
+def message_created(message: Record, app: AppContext) -> None:
     """A phone message, fax or letter was logged."""

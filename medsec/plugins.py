@@ -1,14 +1,30 @@
 """The plugin manager factory, entry-point discovery and the registries."""
 
+from __future__ import annotations
+
 import importlib
 import os
 import sys
-from typing import Any, NamedTuple
+from collections.abc import Container, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypedDict, TypeVar, overload
 
 import pluggy
 
 from medsec import hookspecs
 from medsec.errors import PluginError
+
+if TYPE_CHECKING:
+    import click
+
+    from medsec.plugin_types import (
+        Channel,
+        ClaimFormat,
+        CodingTable,
+        Exporter,
+        Importer,
+        RemittanceFormat,
+        Report,
+    )
 
 GROUP = "medsec"
 
@@ -24,9 +40,14 @@ DEFAULT_PLUGINS = {
 }
 
 
-class Registered(NamedTuple):
+Item = TypeVar("Item")
+
+
+class Registered(NamedTuple, Generic[Item]):
+    """An item a plugin registered, under its name."""
+
     name: str
-    item: Any
+    item: Item
     plugin: str
 
 
@@ -65,7 +86,7 @@ def discover_entry_points(group: str = GROUP) -> list[tuple[str, str, str]]:
     return list(found.values())
 
 
-def _entry_points_in(text: str, group: str):
+def _entry_points_in(text: str, group: str) -> Iterator[tuple[str, str]]:
     section = None
     for raw in text.splitlines():
         line = raw.strip()
@@ -78,7 +99,7 @@ def _entry_points_in(text: str, group: str):
             yield name.strip(), ref.split("[")[0].strip()
 
 
-def _load(ref: str):
+def _load(ref: str) -> Any:
     module, _, attr = ref.partition(":")
     obj = importlib.import_module(module.strip())
     for part in filter(None, attr.strip().split(".")):
@@ -86,28 +107,29 @@ def _load(ref: str):
     return obj
 
 
-def get_plugin_manager(disabled: list[str] | None = None, extra: list[str] | None = None,
-                       entry_points: bool = True) -> pluggy.PluginManager:
-    """A new plugin manager: default plugins, installed plugins, MEDSEC_PLUGINS.
+class MedsecPluginManager(pluggy.PluginManager):
+    """pluggy's manager for the ``medsec`` hooks, with where each plugin came from."""
 
-    `disabled` (default: $MEDSEC_DISABLE_PLUGINS) blocks plugins by name;
-    `extra` (default: $MEDSEC_PLUGINS) names modules to load as plugins
-    without installing them, "module" or "name=module:attr".
-    """
-    pm = pluggy.PluginManager(GROUP)
-    pm.add_hookspecs(hookspecs)
-    pm.medsec_sources = {}
-    for name in _split_env("MEDSEC_DISABLE_PLUGINS") if disabled is None else disabled:
-        pm.set_blocked(name)
+    def __init__(self, trace_hooks: bool = False) -> None:
+        super().__init__(GROUP)
+        self.add_hookspecs(hookspecs)
+        # plugin name -> "default", the distribution that installed it, or "MEDSEC_PLUGINS"
+        self.sources: dict[str, str] = {}
+        # MEDSEC_TRACE_HOOKS: print every hook call medsec makes to stderr
+        self.trace_hooks = trace_hooks
 
-    def add(name: str, ref: str, source: str):
-        if pm.is_blocked(name):
+    def load(self, name: str, ref: str, source: str) -> None:
+        """Import the plugin at `ref` ("module" or "module:attr") and register it as `name`.
+
+        A blocked name is skipped; a name taken, a plugin that fails to import
+        or to validate against the hook specs is a PluginError (exit 3).
+        """
+        if self.is_blocked(name):
             return
-        if pm.has_plugin(name):
-            raise PluginError(f"plugin name {name!r} is used twice ({pm.medsec_sources[name]} and {source})")
+        if self.has_plugin(name):
+            raise PluginError(f"plugin name {name!r} is used twice ({self.sources[name]} and {source})")
         try:
-            plugin = _load(ref)
-            pm.register(plugin, name=name)
+            self.register(_load(ref), name=name)
         except PluginError:
             raise
         except pluggy.PluginValidationError as e:
@@ -116,50 +138,88 @@ def get_plugin_manager(disabled: list[str] | None = None, extra: list[str] | Non
         except Exception as e:
             raise PluginError(f"plugin {name!r} ({ref}) failed to load: {type(e).__name__}: {e}",
                               hint=f"disable it with MEDSEC_DISABLE_PLUGINS={name}") from e
-        pm.medsec_sources[name] = source
+        self.sources[name] = source
 
+
+def get_plugin_manager(disabled: list[str] | None = None, extra: list[str] | None = None,
+                       entry_points: bool = True) -> MedsecPluginManager:
+    """A new plugin manager: default plugins, installed plugins, MEDSEC_PLUGINS.
+
+    `disabled` (default: $MEDSEC_DISABLE_PLUGINS) blocks plugins by name;
+    `extra` (default: $MEDSEC_PLUGINS) names modules to load as plugins
+    without installing them, "module" or "name=module:attr".
+    """
+    pm = MedsecPluginManager(trace_hooks=bool(os.environ.get("MEDSEC_TRACE_HOOKS")))
+    for name in _split_env("MEDSEC_DISABLE_PLUGINS") if disabled is None else disabled:
+        pm.set_blocked(name)
+    for name, ref, source in _plugins_to_load(extra, entry_points):
+        pm.load(name, ref, source)
+    _refuse_unknown_hooks(pm)
+    return pm
+
+
+def _plugins_to_load(extra: list[str] | None, entry_points: bool) -> Iterator[tuple[str, str, str]]:
+    """(name, ref, source) of every plugin, in load order: defaults, installed, MEDSEC_PLUGINS."""
     for name, ref in DEFAULT_PLUGINS.items():
-        add(name, ref, "default")
+        yield name, ref, "default"
     if entry_points:
-        for name, ref, dist in discover_entry_points():
-            add(name, ref, dist)
+        yield from discover_entry_points()
     for spec in _split_env("MEDSEC_PLUGINS") if extra is None else extra:
         name, _, ref = spec.rpartition("=")
-        add(name or ref.partition(":")[0], ref, "MEDSEC_PLUGINS")
+        yield name or ref.partition(":")[0], ref, "MEDSEC_PLUGINS"
+
+
+def _refuse_unknown_hooks(pm: MedsecPluginManager) -> None:
+    """A hook implementation without a spec is a typo or a plugin for another medsec: refuse it."""
     for hook_name, caller in vars(pm.hook).items():
         if hook_name.startswith("_") or caller.has_spec():
             continue
         for impl in caller.get_hookimpls():
-            plugin = pm.get_name(impl.plugin)
+            plugin = impl.plugin_name
             raise PluginError(f"plugin {plugin!r} implements an unknown hook {hook_name!r}",
                               hint=f"fix the plugin or disable it with MEDSEC_DISABLE_PLUGINS={plugin}")
-    pm.medsec_trace = bool(os.environ.get("MEDSEC_TRACE_HOOKS"))
-    return pm
 
 
-def _call(pm: pluggy.PluginManager, hook: str, impl, kwargs: dict):
+def _call(pm: MedsecPluginManager, hook: str, impl: pluggy.HookImpl, kwargs: Mapping[str, object]) -> Any:
     """Call one implementation with the arguments it asks for.
 
     medsec calls implementations one by one (to know which plugin gave what
     and to keep one plugin's failure from hiding the others), so it traces
     them itself: MEDSEC_TRACE_HOOKS=1 prints every call to stderr.
     """
-    if getattr(pm, "medsec_trace", False):
-        print(f"medsec: hook {hook}({', '.join(impl.argnames)}) -> plugin {pm.get_name(impl.plugin)!r}",
+    if pm.trace_hooks:
+        print(f"medsec: hook {hook}({', '.join(impl.argnames)}) -> plugin {impl.plugin_name!r}",
               file=sys.stderr)
     return impl.function(*[kwargs[a] for a in impl.argnames])
 
 
-def collect(pm: pluggy.PluginManager, hook: str) -> dict[str, Registered]:
+@overload
+def collect(pm: MedsecPluginManager, hook: Literal["register_coding_tables"]) -> dict[str, Registered[CodingTable]]: ...
+@overload
+def collect(pm: MedsecPluginManager, hook: Literal["register_claim_formats"]) -> dict[str, Registered[ClaimFormat]]: ...
+@overload
+def collect(pm: MedsecPluginManager,
+            hook: Literal["register_remittance_formats"]) -> dict[str, Registered[RemittanceFormat]]: ...
+@overload
+def collect(pm: MedsecPluginManager, hook: Literal["register_channels"]) -> dict[str, Registered[Channel]]: ...
+@overload
+def collect(pm: MedsecPluginManager, hook: Literal["register_importers"]) -> dict[str, Registered[Importer]]: ...
+@overload
+def collect(pm: MedsecPluginManager, hook: Literal["register_exporters"]) -> dict[str, Registered[Exporter]]: ...
+@overload
+def collect(pm: MedsecPluginManager, hook: Literal["register_reports"]) -> dict[str, Registered[Report]]: ...
+@overload
+def collect(pm: MedsecPluginManager, hook: str) -> dict[str, Registered[Any]]: ...
+def collect(pm: MedsecPluginManager, hook: str) -> dict[str, Registered[Any]]:
     """Items registered through a `register_*` hook, by name, in plugin order.
 
     Two plugins registering one name is an error naming both.
     """
-    found: dict[str, Registered] = {}
+    found: dict[str, Registered[Any]] = {}
     for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
-        plugin = pm.get_name(impl.plugin)
+        plugin = impl.plugin_name
 
-        def register(item, name: str | None = None, _plugin=plugin):
+        def register(item: object, name: str | None = None, _plugin: str = plugin) -> None:
             key = name or getattr(item, "name", None)
             if not key:
                 raise PluginError(f"plugin {_plugin!r} registered an item without a name in {hook}")
@@ -180,55 +240,72 @@ def collect(pm: pluggy.PluginManager, hook: str) -> dict[str, Registered]:
     return found
 
 
-def plugin_commands(pm: pluggy.PluginManager, reserved=()) -> dict:
-    """Commands that plugins add, by name; a clash with any other is an error."""
-    import click
+class PluginCommand(NamedTuple):
+    """A command a plugin added, and the plugin's name."""
 
-    owners: dict[str, str] = {}
-    commands: dict = {}
+    command: click.Command
+    plugin: str
+
+
+def plugin_commands(pm: MedsecPluginManager, reserved: Container[str] = ()) -> dict[str, click.Command]:
+    """Commands that plugins add, by name; a clash with any other is an error."""
+    return {name: added.command for name, added in _added_commands(pm, reserved).items()}
+
+
+def _added_commands(pm: MedsecPluginManager, reserved: Container[str]) -> dict[str, PluginCommand]:
+    import click  # only for plugin commands: domains collect registries without the CLI
+
+    found: dict[str, PluginCommand] = {}
     for impl in reversed(pm.hook.register_commands.get_hookimpls()):
-        plugin = pm.get_name(impl.plugin)
+        plugin = impl.plugin_name
         scratch = click.Group()
         try:
             _call(pm, "register_commands", impl, {"cli": scratch})
         except Exception as e:
             raise PluginError(f"plugin {plugin!r} failed in register_commands: {e}") from e
         for name, command in scratch.commands.items():
-            if name in reserved or name in owners:
-                other = owners.get(name, "medsec")
+            if name in reserved or name in found:
+                other = found[name].plugin if name in found else "medsec"
                 raise PluginError(f"command {name!r} is registered by both {other!r} and plugin {plugin!r}")
-            owners[name] = plugin
-            commands[name] = command
-            command.medsec_plugin = plugin
-    return commands
+            found[name] = PluginCommand(command, plugin)
+    return found
 
 
-def fire(pm: pluggy.PluginManager, hook: str, **kwargs) -> None:
+def fire(pm: MedsecPluginManager, hook: str, **kwargs: object) -> None:
     """Call an event hook after a commit; a failing plugin is a warning only."""
     for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
         try:
             _call(pm, hook, impl, kwargs)
         except Exception as e:
-            print(f"medsec: warning: plugin {pm.get_name(impl.plugin)!r} failed in {hook}: {e}",
+            print(f"medsec: warning: plugin {impl.plugin_name!r} failed in {hook}: {e}",
                   file=sys.stderr)
 
 
-def hook_results(pm: pluggy.PluginManager, hook: str, **kwargs) -> list:
+def hook_results(pm: MedsecPluginManager, hook: str, **kwargs: object) -> list[object]:
     """Every implementation's answer to a checking hook (e.g. validate_claim), flattened.
 
     A plugin that raises is a plugin error, not a silent pass.
     """
-    out = []
+    out: list[object] = []
     for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
         try:
             result = _call(pm, hook, impl, kwargs)
         except Exception as e:
-            raise PluginError(f"plugin {pm.get_name(impl.plugin)!r} failed in {hook}: {e}") from e
+            raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook}: {e}") from e
         out.extend(result or [])
     return out
 
 
-def describe(pm: pluggy.PluginManager) -> list[dict]:
+class PluginInfo(TypedDict):
+    """One row of `medsec plugins`."""
+
+    name: str
+    source: str
+    hooks: list[str]
+    registers: dict[str, list[str]]  # kind ("channels", "commands" ...) -> names
+
+
+def describe(pm: MedsecPluginManager) -> list[PluginInfo]:
     """Every loaded plugin: name, source, hooks and what it registered."""
     registered: dict[str, dict[str, list[str]]] = {}
     for hook in ("register_coding_tables", "register_claim_formats", "register_remittance_formats",
@@ -236,16 +313,16 @@ def describe(pm: pluggy.PluginManager) -> list[dict]:
         for item in collect(pm, hook).values():
             kind = hook.removeprefix("register_")
             registered.setdefault(item.plugin, {}).setdefault(kind, []).append(item.name)
-    for name, command in plugin_commands(pm).items():
-        registered.setdefault(command.medsec_plugin, {}).setdefault("commands", []).append(name)
-    out = []
+    for name, added in _added_commands(pm, ()).items():
+        registered.setdefault(added.plugin, {}).setdefault("commands", []).append(name)
+    out: list[PluginInfo] = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:  # a name blocked by MEDSEC_DISABLE_PLUGINS
             continue
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         out.append({
             "name": name,
-            "source": pm.medsec_sources.get(name, ""),
+            "source": pm.sources.get(name, ""),
             "hooks": hooks,
             "registers": registered.get(name, {}),
         })

@@ -1,9 +1,10 @@
 """Record kinds kept in shards, and their derived indexes."""
 
 import zlib
+from collections.abc import Callable, Iterator
 
 from medsec.identifiers import phone_digits
-from medsec.store.kinds import RecordKind
+from medsec.store.kinds import IndexEntry, Record, RecordKind
 from medsec.text import words
 
 
@@ -12,7 +13,7 @@ def name_shard(word: str) -> str:
     return word[:2]
 
 
-def patient_index_entries(p: dict):
+def patient_index_entries(p: Record) -> Iterator[IndexEntry]:
     """Name words, date of birth and phone, for patients that are not merged away."""
     if p.get("status") == "merged":
         return
@@ -57,7 +58,7 @@ def uid_shard(uid: str) -> str:
     return f"{zlib.crc32(uid.encode()) & 0xFFF:03x}"
 
 
-def appointment_index_entries(a: dict):
+def appointment_index_entries(a: Record) -> Iterator[IndexEntry]:
     """Patient -> appointments, series -> occurrences, iCalendar UID -> appointment,
     "day room" -> appointments (a room's day without reading every provider's)."""
     if a.get("room"):
@@ -70,45 +71,45 @@ def appointment_index_entries(a: dict):
         yield ("appt-uid", uid_shard(a["uid"]), a["uid"])
 
 
-def reminder_index_entries(r: dict):
+def reminder_index_entries(r: Record) -> Iterator[IndexEntry]:
     """Appointment -> reminders; and the few still in flight, so cron need not scan all."""
     yield ("reminder-appt", by_thousand(r["appointment_id"]), r["appointment_id"])
     if r["status"] in ("sending", "retry"):
         yield ("reminder-pending", "00000", r["status"])
 
 
-def call_index_entries(c: dict):
+def call_index_entries(c: Record) -> Iterator[IndexEntry]:
     if c.get("patient_id"):
         yield ("call-patient", by_person(c["patient_id"]), c["patient_id"])
 
 
-def by_patient(index: str):
+def by_patient(index: str) -> Callable[[Record], Iterator[IndexEntry]]:
     """Index entries patient -> record ids, for records that name a patient."""
 
-    def entries(r: dict):
+    def entries(r: Record) -> Iterator[IndexEntry]:
         if r.get("patient_id"):
             yield (index, by_person(r["patient_id"]), r["patient_id"])
 
     return entries
 
 
-def claim_index_entries(c: dict):
+def claim_index_entries(c: Record) -> Iterator[IndexEntry]:
     yield ("claim-patient", by_person(c["patient_id"]), c["patient_id"])
     yield ("claim-status", "00000", c["status"])
 
 
-def remittance_index_entries(r: dict):
+def remittance_index_entries(r: Record) -> Iterator[IndexEntry]:
     yield ("remit-trace", uid_shard(r["trace_key"]), r["trace_key"])
 
 
-def lab_index_entries(o: dict):
+def lab_index_entries(o: Record) -> Iterator[IndexEntry]:
     """Patient -> lab orders; the lab's own (filler) order number -> order, once a result named it."""
     yield ("lab-patient", by_person(o["patient_id"]), o["patient_id"])
     if o.get("filler_number"):
         yield ("lab-filler", uid_shard(o["filler_number"]), o["filler_number"])
 
 
-def lab_result_index_entries(r: dict):
+def lab_result_index_entries(r: Record) -> Iterator[IndexEntry]:
     """HL7 message key -> results (a message imported twice is skipped); the unmatched queue."""
     yield ("labresult-message", uid_shard(r["message_key"]), r["message_key"])
     if r["status"] == "unmatched":

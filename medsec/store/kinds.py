@@ -2,9 +2,12 @@
 
 import re
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from medsec.errors import InvalidInput
+
+# A record as stored: a JSON object whose fields its domain defines and checks.
+Record = dict[str, Any]
 
 # An index entry: (index name, shard name, key). The index file
 # index/<name>/<shard>.json maps key -> sorted list of record ids.
@@ -28,7 +31,7 @@ class RecordKind(NamedTuple):
     name: str
     prefix: str
     bucket: int = 100
-    index_entries: Callable[[dict], Iterable[IndexEntry]] = lambda record: ()
+    index_entries: Callable[[Record], Iterable[IndexEntry]] = lambda record: ()
     by_day: bool = False
     day_part: str | None = None
 
@@ -56,9 +59,9 @@ class RecordKind(NamedTuple):
     def place_shard(self, place: str) -> str:
         return f"{self.name}/{place[:4]}/{place}.json"
 
-    def place(self, record: dict) -> str:
+    def place(self, record: Record) -> str:
         """A by-day record's place: its day, or day/part."""
-        day = record["start"][:10]
+        day: str = record["start"][:10]
         if self.day_part is None:
             return day
         part = str(record.get(self.day_part) or "")
@@ -66,7 +69,7 @@ class RecordKind(NamedTuple):
             raise InvalidInput(f"{self.name[:-1]} {record.get('id')}: {self.day_part} {part!r} cannot name a file")
         return f"{day}/{part}"
 
-    def shard_for(self, record: dict) -> str:
+    def shard_for(self, record: Record) -> str:
         """The file a record lives in."""
         if self.by_day:
             return self.place_shard(self.place(record))
@@ -79,7 +82,7 @@ class RecordKind(NamedTuple):
     def locator_shard(self, n: int) -> str:
         return f"{(n - 1) // 1000:05d}"
 
-    def entries(self, record: dict) -> set[IndexEntry]:
+    def entries(self, record: Record) -> set[IndexEntry]:
         """Every index entry of a record, the day locator included."""
         found = set(self.index_entries(record))
         if self.by_day:

@@ -3,6 +3,7 @@
 import fcntl
 import os
 import time
+from types import TracebackType
 
 from medsec.errors import LockTimeout
 
@@ -40,7 +41,7 @@ class DirectoryLock:
                         f"the data directory is locked by another medsec process "
                         f"(waited {self.timeout:g} s)",
                         hint="retry, or raise MEDSEC_LOCK_TIMEOUT",
-                    )
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
         self.fd = fd
@@ -52,8 +53,9 @@ class DirectoryLock:
             os.close(self.fd)
             self.fd = None
 
-    def __enter__(self):
+    def __enter__(self) -> "DirectoryLock":
         return self.acquire()
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.release()

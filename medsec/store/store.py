@@ -2,7 +2,8 @@
 
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -18,14 +19,17 @@ from medsec.fileio import (
     read_bytes,
     write_atomic,
 )
-from medsec.store.catalog import INDEX_SHARDS
-from medsec.store.kinds import RecordKind
+from medsec.store.catalog import INDEX_SHARDS, RECORD_DIRS
+from medsec.store.kinds import IndexEntry, Record, RecordKind
 from medsec.store.lock import DirectoryLock
 
 JOURNAL = "journal"
 JOURNAL_MAGIC = b"medsec-journal 2 "
 COUNTERS = "meta/counters.json"
 TABLE = "_default"
+
+# An index entry and the id of the record it points at, as `apply_index` moves them.
+IndexMove = tuple[IndexEntry, str]
 
 
 class ShardStorage(Storage):
@@ -39,10 +43,11 @@ class ShardStorage(Storage):
         self._view = view
         self._rel = rel
 
-    def read(self):
-        return self._view.load(self._rel)
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        tables: dict[str, dict[str, Any]] | None = self._view.load(self._rel)
+        return tables
 
-    def write(self, data) -> None:
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
         self._view.stage(self._rel, data)
 
 
@@ -57,7 +62,7 @@ class Snapshot:
     def path(self, rel: str) -> str:
         return os.path.join(self.root, rel)
 
-    def load(self, rel: str):
+    def load(self, rel: str) -> Any:
         """The parsed JSON of `rel` (None when absent), cached per command."""
         if rel not in self._cache:
             raw = read_bytes(self.path(rel))
@@ -69,7 +74,7 @@ class Snapshot:
                 ) from None
         return self._cache[rel]
 
-    def stage(self, rel: str, data) -> None:
+    def stage(self, rel: str, data: Any) -> None:
         raise EnvironmentFailure("internal: write attempted in a read-only snapshot")
 
     def db(self, rel: str) -> TinyDB:
@@ -83,21 +88,25 @@ class Snapshot:
             return []
 
     # -- records --------------------------------------------------------
-    def get(self, kind: RecordKind, record_id: str) -> dict | None:
+    def get(self, kind: RecordKind, record_id: str) -> Record | None:
         n = kind.number(record_id)
         if not kind.by_day:
             doc = self.db(kind.shard_of(n)).get(doc_id=n)
             return dict(doc) if doc is not None else None
-        for attempt in (1, 2):
-            place = self.locate(kind, record_id)
-            doc = self.db(kind.place_shard(place)).get(doc_id=n) if place else None
-            if doc is not None or attempt == 2 or not os.path.exists(self.path(JOURNAL)):
-                return dict(doc) if doc is not None else None
+        doc = self._located(kind, record_id, n)
+        if doc is None and os.path.exists(self.path(JOURNAL)):
             # A commit is moving records and their locator right now: wait
             # for it (the writer's lock) and look again in fresh files.
             self.settle()
+            doc = self._located(kind, record_id, n)
+        return dict(doc) if doc is not None else None
 
-    def require(self, kind: RecordKind, record_id: str, what: str, hint: str | None = None) -> dict:
+    def _located(self, kind: RecordKind, record_id: str, n: int) -> Document | None:
+        """A by-day record (TinyDB document `n`) from the file its locator names."""
+        place = self.locate(kind, record_id)
+        return self.db(kind.place_shard(place)).get(doc_id=n) if place else None
+
+    def require(self, kind: RecordKind, record_id: str, what: str, hint: str | None = None) -> Record:
         """`get`, or NotFound (exit 1) saying "no <what> <ID>" with `hint`."""
         record = self.get(kind, record_id)
         if record is None:
@@ -119,7 +128,7 @@ class Snapshot:
                 return place
         return None
 
-    def get_many(self, kind: RecordKind, ids) -> list[dict]:
+    def get_many(self, kind: RecordKind, ids: Iterable[str]) -> list[Record]:
         """Records for `ids` that exist, in the order given.
 
         Each shard is parsed once; shards this command has not already
@@ -127,6 +136,7 @@ class Snapshot:
         files in memory (nor make the garbage collector walk them).
         """
         ids = list(ids)
+        found: dict[str, Record | None]
         if kind.by_day:
             found = {i: self.get(kind, i) for i in ids}
         else:
@@ -140,9 +150,9 @@ class Snapshot:
                 for n in numbers:
                     if str(n) in table:
                         found[kind.format_id(n)] = dict(table[str(n)])
-        return [found[i.upper()] for i in ids if found.get(i.upper()) is not None]
+        return [record for i in ids if (record := found.get(i.upper())) is not None]
 
-    def peek(self, rel: str):
+    def peek(self, rel: str) -> Any:
         """Parsed JSON of `rel` without caching it (unless already loaded)."""
         if rel in self._cache:
             return self._cache[rel]
@@ -169,12 +179,12 @@ class Snapshot:
         with os.scandir(self.path(rel)) as entries:
             return sorted(e.name for e in entries if e.is_dir())
 
-    def records_in(self, rel: str) -> list[dict]:
+    def records_in(self, rel: str) -> list[Record]:
         """The records of one shard file, in id order."""
         table = (self.load(rel) or {}).get(TABLE, {})
         return [dict(table[doc_id]) for doc_id in sorted(table, key=int)]
 
-    def day(self, kind: RecordKind, day: str, part: str | None = None) -> list[dict]:
+    def day(self, kind: RecordKind, day: str, part: str | None = None) -> list[Record]:
         """A by-day kind's records on one day (ISO date): all of them, or one part's."""
         if kind.day_part is None:
             return self.records_in(kind.day_shard(day))
@@ -191,14 +201,15 @@ class Snapshot:
                 self.settle()
         raise EnvironmentFailure(f"a record of {folder} is in two of its files", hint="run 'medsec check'")
 
-    def scan(self, kind: RecordKind) -> Iterator[dict]:
+    def scan(self, kind: RecordKind) -> Iterator[Record]:
         """Every record of a kind, shard by shard."""
         for rel in self.shard_files(kind):
             yield from self.records_in(rel)
 
     # -- indexes ----------------------------------------------------------
     def index(self, name: str, shard: str) -> dict[str, list[str]]:
-        return self.load(f"index/{name}/{shard}.json") or {}
+        ids_by_key: dict[str, list[str]] = self.load(f"index/{name}/{shard}.json") or {}
+        return ids_by_key
 
     def lookup(self, name: str, key: str) -> list[str]:
         """The ids that index `name` holds under `key` (the catalog knows its shard)."""
@@ -208,7 +219,8 @@ class Snapshot:
         return [n[:-5] for n in self.listdir(f"index/{name}")]
 
     def counters(self) -> dict[str, int]:
-        return self.load(COUNTERS) or {}
+        counters: dict[str, int] = self.load(COUNTERS) or {}
+        return counters
 
 
 class Transaction(Snapshot):
@@ -219,17 +231,17 @@ class Transaction(Snapshot):
         self._staged: dict[str, Any] = {}
         self._moved_out: set[str] = set()  # files records moved out of (to another day or part)
         self._texts: dict[str, str] = {}
-        self.after_commit: list = []
+        self.after_commit: list[Callable[[], None]] = []
 
-    def load(self, rel: str):
+    def load(self, rel: str) -> Any:
         if rel in self._staged:
             return self._staged[rel]
         return super().load(rel)
 
-    def peek(self, rel: str):
+    def peek(self, rel: str) -> Any:
         return self._staged[rel] if rel in self._staged else super().peek(rel)
 
-    def stage(self, rel: str, data) -> None:
+    def stage(self, rel: str, data: Any) -> None:
         self._staged[rel] = data
 
     def put_text(self, rel: str, text: str) -> None:
@@ -258,11 +270,11 @@ class Transaction(Snapshot):
         return [kind.format_id(n) for n in range(first, first + count)]
 
     # -- records --------------------------------------------------------
-    def put(self, kind: RecordKind, record: dict, old: dict | None = None) -> None:
+    def put(self, kind: RecordKind, record: Record, old: Record | None = None) -> None:
         """Insert or replace one record and move its index entries."""
         self.put_many(kind, [record], {record["id"]: old} if old else {})
 
-    def put_many(self, kind: RecordKind, records: list[dict], old: dict | None = None) -> None:
+    def put_many(self, kind: RecordKind, records: list[Record], old: dict[str, Record] | None = None) -> None:
         """Insert or replace records, touching each shard and index file once.
 
         `old` maps id -> the record as it was, so stale index entries go.
@@ -287,8 +299,8 @@ class Transaction(Snapshot):
             if existing:
                 table.remove(doc_ids=existing)
             table.insert_multiple(docs)
-        removals: list = []
-        additions: list = []
+        removals: list[IndexMove] = []
+        additions: list[IndexMove] = []
         for rec in records:
             prev = old.get(rec["id"])
             before = kind.entries(prev) if prev else set()
@@ -297,16 +309,16 @@ class Transaction(Snapshot):
             additions += [(e, rec["id"]) for e in after - before]
         self.apply_index(removals, additions)
 
-    def apply_index(self, removals, additions) -> None:
+    def apply_index(self, removals: Iterable[IndexMove], additions: Iterable[IndexMove]) -> None:
         """Move index entries; each index file is read and staged once.
 
         Keys hold id lists in insertion order; a set per touched key keeps a
         bulk import linear even for a surname shared by thousands.
         """
-        files: dict[str, dict] = {}
-        members: dict[tuple[str, str], set] = {}
+        files: dict[str, dict[str, list[str]]] = {}
+        members: dict[tuple[str, str], set[str]] = {}
 
-        def ids_of(name: str, shard: str, key: str) -> list:
+        def ids_of(name: str, shard: str, key: str) -> list[str]:
             rel = f"index/{name}/{shard}.json"
             if rel not in files:
                 files[rel] = dict(self.load(rel) or {})
@@ -436,12 +448,21 @@ class Store:
         for rel in rels:
             make_private_dirs(self.path(rel))
 
+    @classmethod
+    def create(cls, root: str) -> "Store":
+        """A new, empty data directory at `root`: private folders for every record kind."""
+        make_private_dirs(root)
+        store = cls(root)
+        store.ensure_dirs(*RECORD_DIRS)
+        return store
+
 
 class _TransactionScope:
     def __init__(self, store: Store):
         self.store = store
         self.lock = DirectoryLock(store.root)
-        self.txn: Transaction | None = None
+        # Nothing is read until the lock is held: a Transaction loads files on first use.
+        self.txn = Transaction(store.root)
 
     def __enter__(self) -> Transaction:
         self.lock.acquire()
@@ -450,10 +471,10 @@ class _TransactionScope:
         except BaseException:
             self.lock.release()
             raise
-        self.txn = Transaction(self.store.root)
         return self.txn
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         try:
             if exc_type is None:
                 self.store.commit(self.txn)
@@ -462,4 +483,3 @@ class _TransactionScope:
         if exc_type is None:
             for callback in self.txn.after_commit:
                 callback()
-        return False

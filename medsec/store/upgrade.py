@@ -10,7 +10,10 @@ then the directory is still the old version, and `medsec upgrade` can be
 run again.
 """
 
+import hashlib
 import os
+from collections.abc import Callable
+from typing import Any, TypedDict, cast
 
 import orjson
 import yaml
@@ -18,10 +21,15 @@ import yaml
 from medsec import clock, config
 from medsec.errors import EnvironmentFailure
 from medsec.fileio import fsync_dir, read_bytes, write_atomic
+from medsec.store.catalog import APPOINTMENTS
+from medsec.store.integrity import check_locked
 from medsec.store.lock import DirectoryLock
 from medsec.store.store import JOURNAL, TABLE, Store
 
 V1_JOURNAL_MAGIC = b"medsec-journal 1 "
+
+# The JSON keys `medsec upgrade` prints ("from" is a keyword, hence this form).
+UpgradeSummary = TypedDict("UpgradeSummary", {"data_dir": str, "from": int, "to": int, "steps": list[str]})
 
 
 def schema_of(root: str) -> int:
@@ -39,7 +47,7 @@ def schema_of(root: str) -> int:
     return version
 
 
-def upgrade(root: str) -> dict:
+def upgrade(root: str) -> UpgradeSummary:
     """Upgrade in place under the lock; {"from", "to", "steps"} (steps empty when current)."""
     schema_of(root)  # not a data directory: say so before creating a lock file in it
     with DirectoryLock(root):
@@ -51,8 +59,6 @@ def upgrade(root: str) -> dict:
         for version in range(found, config.SCHEMA_VERSION):
             steps.append(STEPS[version](root))
         if steps:
-            from medsec.store.integrity import check_locked
-
             rebuilt = check_locked(Store(root), repair=True)
             steps.append(f"rebuilt {sum(p['file'].startswith('index/') for p in rebuilt)} index file(s)")
             _write_schema(root)
@@ -61,7 +67,7 @@ def upgrade(root: str) -> dict:
 
 def _write_schema(root: str) -> None:
     path = os.path.join(root, "medsec.yaml")
-    data = yaml.safe_load(read_bytes(path)) or {}
+    data = yaml.safe_load(cast(bytes, read_bytes(path))) or {}  # there: schema_of read it under this lock
     data.update(schema_version=config.SCHEMA_VERSION, upgraded=clock.iso(clock.now()))
     text = "# medsec.yaml - written by medsec; do not edit.\n" + yaml.safe_dump(data, sort_keys=False)
     write_atomic(path, text.encode())
@@ -72,8 +78,6 @@ def _from_1(root: str) -> str:
     """Finish a commit left by schema-1 medsec, then split each day's appointment
     file into one file per provider (appointments/YYYY/DATE/PROVIDER.json)."""
     _recover_v1_journal(root)
-    from medsec.store.catalog import APPOINTMENTS
-
     moved = days = 0
     base = os.path.join(root, APPOINTMENTS.name)
     for year in sorted(os.listdir(base)) if os.path.isdir(base) else []:
@@ -82,8 +86,8 @@ def _from_1(root: str) -> str:
             old = os.path.join(folder, name)
             if not (name.endswith(".json") and os.path.isfile(old)):
                 continue
-            table = (orjson.loads(read_bytes(old)) or {}).get(TABLE, {})
-            parts: dict[str, dict] = {}
+            table = (orjson.loads(cast(bytes, read_bytes(old))) or {}).get(TABLE, {})  # a file: listed above
+            parts: dict[str, dict[str, Any]] = {}
             for doc_id, record in table.items():
                 parts.setdefault(APPOINTMENTS.shard_for(record), {})[doc_id] = record
             for rel, docs in parts.items():
@@ -99,8 +103,6 @@ def _from_1(root: str) -> str:
 
 def _recover_v1_journal(root: str) -> None:
     """Roll forward a commit that schema-1 medsec journaled but did not finish."""
-    import hashlib
-
     raw = read_bytes(os.path.join(root, JOURNAL))
     if raw is None or not raw.startswith(V1_JOURNAL_MAGIC):
         Store(root).recover()  # none, or one of this version's
@@ -113,4 +115,5 @@ def _recover_v1_journal(root: str) -> None:
     fsync_dir(root)
 
 
-STEPS = {1: _from_1}
+# Schema n -> the step that turns it into n + 1 (and says what it did).
+STEPS: dict[int, Callable[[str], str]] = {1: _from_1}
