@@ -57,4 +57,5 @@ def format_phone(value: str) -> str:
 
 
 def email_valid(value: str) -> bool:
+    """A plausible email address: one @, no spaces, a dot in the domain."""
     return bool(re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(value)))

@@ -4,8 +4,7 @@ import csv
 
 import orjson
 
-from medsec.hookspecs import hookimpl
-from medsec.plugin_types import Exporter, Importer
+from medsec.plugin_api import Exporter, Importer, InvalidInput, hookimpl
 from medsec.spreadsheet import safe_cell
 
 # Column names people's spreadsheets use for each field (compared folded).
@@ -69,8 +68,6 @@ def _truthy(value: str):
 
 
 def read_csv(path: str, options: dict):
-    from medsec.errors import InvalidInput
-
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader, None)

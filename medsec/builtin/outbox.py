@@ -9,13 +9,12 @@ import re
 
 import orjson
 
-from medsec.fileio import write_atomic
-from medsec.hookspecs import hookimpl
-from medsec.plugin_types import Channel, Message
+from medsec.plugin_api import Channel, Message, hookimpl, write_private_file
 
 
 def send(message: Message, settings: dict, data_dir: str) -> str:
-    import hashlib
+    """Write the message (and each attachment) as files named by its delivery id."""
+    import hashlib  # loads OpenSSL (~4 ms): only when a message is written
 
     folder = os.path.join(data_dir, settings.get("folder") or "outbox")
     body = orjson.dumps({
@@ -26,10 +25,10 @@ def send(message: Message, settings: dict, data_dir: str) -> str:
     digest = hashlib.sha256(body).hexdigest()[:16]
     slug = re.sub(r"[^a-z0-9]+", "-", message.kind.lower()).strip("-") or "message"
     delivery_id = f"{slug}-{digest}"
-    write_atomic(os.path.join(folder, delivery_id + ".json"), body)
+    write_private_file(os.path.join(folder, delivery_id + ".json"), body)
     for name, _mime, data in message.attachments:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(name)) or "attachment"
-        write_atomic(os.path.join(folder, f"{delivery_id}-{safe}"), data)
+        write_private_file(os.path.join(folder, f"{delivery_id}-{safe}"), data)
     return delivery_id
 
 

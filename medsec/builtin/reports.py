@@ -3,23 +3,14 @@
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from medsec.hookspecs import hookimpl
-from medsec.plugin_types import Report
-
-
-def _in_range(stamp: str, options: dict) -> bool:
-    day = stamp[:10]
-    return options["start"].isoformat() <= day <= options["end"].isoformat()
+from medsec.plugin_api import Report, calls, hookimpl, reminders
 
 
 def reminders_report(app, options: dict):
     """Reminders per day and channel: sent, skipped, retry, failed."""
-    from medsec.store.catalog import REMINDERS
-
     counts: dict[tuple, Counter] = defaultdict(Counter)
-    for r in app.store.snapshot().scan(REMINDERS):
-        if _in_range(r["created"], options):
-            counts[(r["created"][:10], r["channel"] or "-")][r["status"]] += 1
+    for r in reminders(app, options["start"], options["end"]):
+        counts[(r["created"][:10], r["channel"] or "-")][r["status"]] += 1
     columns = ["date", "channel", "sent", "skipped", "retry", "failed", "sending"]
     rows = [{"date": day, "channel": channel, **{s: c[s] for s in columns[2:]}}
             for (day, channel), c in sorted(counts.items())]
@@ -32,18 +23,15 @@ def _hours(a: str, b: str) -> float:
 
 def calls_report(app, options: dict):
     """Calls per staff member: taken, still open, urgent, hours to first call-back and to close."""
-    from medsec.store.catalog import CALLS
-
     groups: dict[str, list[dict]] = defaultdict(list)
-    for c in app.store.snapshot().scan(CALLS):
-        if _in_range(c["created"], options):
-            groups[c["for_staff"] or "(unassigned)"].append(c)
+    for c in calls(app, options["start"], options["end"]):
+        groups[c["for_staff"] or "(unassigned)"].append(c)
     rows = []
-    for staff, calls in sorted(groups.items()):
-        returned = [_hours(c["created"], c["attempts"][0]["at"]) for c in calls if c["attempts"]]
-        closed = [_hours(c["created"], c["closed"]) for c in calls if c["closed"]]
-        rows.append({"staff": staff, "calls": len(calls), "open": sum(c["status"] == "open" for c in calls),
-                     "urgent": sum(bool(c["urgent"]) for c in calls),
+    for staff, taken in sorted(groups.items()):
+        returned = [_hours(c["created"], c["attempts"][0]["at"]) for c in taken if c["attempts"]]
+        closed = [_hours(c["created"], c["closed"]) for c in taken if c["closed"]]
+        rows.append({"staff": staff, "calls": len(taken), "open": sum(c["status"] == "open" for c in taken),
+                     "urgent": sum(bool(c["urgent"]) for c in taken),
                      "avg_hours_to_return": f"{sum(returned) / len(returned):.1f}" if returned else "",
                      "avg_hours_to_close": f"{sum(closed) / len(closed):.1f}" if closed else ""})
     return ["staff", "calls", "open", "urgent", "avg_hours_to_return", "avg_hours_to_close"], rows
@@ -51,14 +39,14 @@ def calls_report(app, options: dict):
 
 def aging_report(app, options: dict):
     """Outstanding balances by payer and patient responsibility, by age of the charge."""
-    from medsec.billing.statements import AGING_BUCKETS, aging
+    from medsec.billing.statements import AGING_BUCKETS, aging  # ~10 ms: only this report pays, not every command
 
     return ["responsible"] + [b[2] for b in AGING_BUCKETS] + ["total"], aging(app, options["end"])
 
 
 def claims_report(app, options: dict):
     """Claims created in the period by payer and status: count, billed, paid."""
-    from medsec.billing.statements import claims_report as build
+    from medsec.billing.statements import claims_report as build  # ~10 ms: only this report pays
 
     return ["payer", "status", "claims", "billed", "paid"], build(app, options["start"], options["end"])
 

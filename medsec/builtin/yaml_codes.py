@@ -5,9 +5,8 @@ the codes it licenses and uses, with its own descriptions and fees.
 """
 
 from medsec import config
-from medsec.hookspecs import hookimpl
-from medsec.plugin_types import CodingTable
-from medsec.text import matches, words
+from medsec.plugin_api import CodingTable, hookimpl, words
+from medsec.text import matches
 
 
 def _codes(data_dir: str) -> list[dict]:

@@ -23,14 +23,14 @@ from medsec.plugin_types import ClaimFormat
 
 def write(claims: list[dict], options: dict) -> bytes:
     """The claims as one PDF, each claim on its own page(s)."""
-    from medsec_cms1500.form import render
+    from medsec_cms1500.form import render  # every command loads this plugin: the form loads when used
 
     return render(claims, options or {})
 
 
 def validate(claim: dict) -> list[str]:
     """What the CMS-1500 cannot carry for this claim, each naming its field."""
-    from medsec_cms1500.form import problems
+    from medsec_cms1500.form import problems  # every command loads this plugin: the form loads when used
 
     return problems(claim)
 

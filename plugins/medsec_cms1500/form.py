@@ -205,7 +205,7 @@ class Sheet:
     """One PDF; puts text and boxes on the form's grid."""
 
     def __init__(self, options: dict):
-        from fpdf import FPDF
+        from fpdf import FPDF  # ~180 ms to import: only writing a form pays for it
 
         self.pdf = FPDF(unit="in", format="letter")
         self.pdf.set_auto_page_break(False)

@@ -1,8 +1,8 @@
 """Bundled plugin: the `email` channel, delivering through an SMTP server.
 
-The sending code (and the standard library modules it needs) lives in
-`channel.py`, imported only when a message goes out (see plugin_types.lazy).
-Settings are described in channel.py.
+The channel's `send` lives in `channel.py`, imported only when a message
+goes out (see plugin_types.lazy); it hands the message to
+medsec.plugin_api.send_email. Settings are described in channel.py.
 """
 
 from medsec import hookimpl

@@ -34,11 +34,16 @@ import shlex
 import subprocess
 import tempfile
 
-from medsec.plugin_types import DeliveryError, Message
-
-# Both are bundled with medsec: the fax channel speaks their protocols.
-from medsec_email.channel import number, secret, send_email
-from medsec_sms.channel import delivery_id, e164, post
+from medsec.plugin_api import (
+    DeliveryError,
+    Message,
+    delivery_id,
+    http_post,
+    positive_number,
+    secret,
+    send_email,
+    to_e164,
+)
 
 
 def via_http(message: Message, to: str, settings: dict) -> str:
@@ -51,12 +56,13 @@ def via_http(message: Message, to: str, settings: dict) -> str:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    answer = post(settings.get("url"), body, headers, number(settings, "timeout", 60, "fax"), "fax")
+    timeout = positive_number(settings, "timeout", 60, "fax")
+    answer = http_post(settings.get("url"), body, headers, timeout, "fax")
     return delivery_id(answer, body, "fax")
 
 
 def via_email(message: Message, to: str, settings: dict) -> str:
-    """Mail the files to <digits>@<domain> with the email channel's SMTP code."""
+    """Mail the files to <digits>@<domain> through the SMTP server of the smtp: settings."""
     domain = str(settings.get("domain") or "")
     if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", domain):
         raise DeliveryError(f"fax: setting domain must be a mail domain, not {domain!r}", temporary=False)
@@ -79,7 +85,7 @@ def via_command(message: Message, to: str, settings: dict) -> str:
             or not any("{file}" in a or a == "{files}" for a in argv)):
         raise DeliveryError("fax: setting command must be a list of strings using {file} or {files}",
                             temporary=False)
-    timeout = number(settings, "timeout", 120, "fax")
+    timeout = positive_number(settings, "timeout", 120, "fax")
     digits = to.lstrip("+")
     # TemporaryDirectory is created 0700 and removed afterwards: the pages
     # carry patient information.
@@ -147,7 +153,7 @@ def send(message: Message, settings: dict, data_dir: str) -> str:
                                 f"not {settings.get('gateway')!r}", temporary=False)
         if not message.attachments:
             raise DeliveryError("fax: nothing to send (the message has no attachments)", temporary=False)
-        return gateway(message, e164(message.to, "fax"), settings)
+        return gateway(message, to_e164(message.to, "fax"), settings)
     except DeliveryError:
         raise
     except Exception as e:

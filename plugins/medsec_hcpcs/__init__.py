@@ -25,13 +25,13 @@ from medsec.plugin_types import Importer
 
 
 def read_annual(path: str, options: dict):
-    from medsec_hcpcs.importer import read_rows
+    from medsec_hcpcs.importer import read_rows  # every command loads this plugin: the reader loads when used
 
     return read_rows(path, "hcpcs", options)
 
 
 def read_csv(path: str, options: dict):
-    from medsec_hcpcs.importer import read_rows
+    from medsec_hcpcs.importer import read_rows  # every command loads this plugin: the reader loads when used
 
     return read_rows(path, "csv", options)
 

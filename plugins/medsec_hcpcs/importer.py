@@ -150,7 +150,7 @@ def read_csv(text: str) -> Read:
         if len(row) != len(columns):
             out.problems.append((number, f"{len(row)} fields, the header has {len(columns)}"))
             continue
-        _csv_row(out, number, dict(zip(columns, (cell.strip() for cell in row))))
+        _csv_row(out, number, dict(zip(columns, (cell.strip() for cell in row), strict=True)))
     return out
 
 

@@ -37,7 +37,7 @@ TABLE = "icd10cm"
 
 def lookup(data_dir: str, code: str) -> dict | None:
     """The ICD-10-CM code ``code`` (with or without its dot), or None."""
-    from medsec_icd10 import index
+    from medsec_icd10 import index  # every command loads this plugin: the index reader loads when used
 
     found = index.find(data_dir, code)
     return _row(*found) if found else None
@@ -45,7 +45,7 @@ def lookup(data_dir: str, code: str) -> dict | None:
 
 def search(data_dir: str, text: str, limit: int = 20) -> list[dict]:
     """Codes starting with ``text`` or whose description words start with its words."""
-    from medsec_icd10 import index
+    from medsec_icd10 import index  # every command loads this plugin: the index reader loads when used
 
     return [_row(*hit) for hit in index.search(data_dir, text, limit)]
 

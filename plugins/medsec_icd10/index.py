@@ -22,8 +22,15 @@ without a rebuild; when neither place can be written, it is kept in memory
 for the process.
 """
 
+import importlib.util
 import os
 import re
+import shutil
+import warnings
+
+import orjson
+
+from medsec.plugin_api import PluginError, words, write_private_file, write_private_files
 
 FORMAT = 1
 PACKAGE = "simple_icd_10_cm"
@@ -52,11 +59,7 @@ class Index:
     def shard(self, prefix: str) -> dict:
         """{code without dot: [code, description, billable]} for codes starting with `prefix`."""
         if prefix not in self._shards and self.folder:
-            import orjson
-
-            from medsec.fileio import read_bytes
-
-            raw = read_bytes(os.path.join(self.folder, f"{prefix}.json"))
+            raw = _read(os.path.join(self.folder, f"{prefix}.json"))
             self._shards[prefix] = orjson.loads(raw) if raw else {}
         return self._shards.get(prefix, {})
 
@@ -110,8 +113,6 @@ def search(data_dir: str, text: str, limit: int) -> list[tuple[str, str, bool]]:
 
     Billable codes first, then in code order; at most `limit`.
     """
-    from medsec.text import words
-
     prefix = code_prefix(text)
     query = words(text)
     if not prefix and not query:
@@ -185,12 +186,8 @@ def package_version() -> str:
     """
     if _version:
         return _version[0]
-    import importlib.util
-
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.origin:
-        from medsec.errors import PluginError
-
         raise PluginError("the ICD-10-CM table needs the simple-icd-10-cm package",
                           hint="pip install simple-icd-10-cm, or MEDSEC_DISABLE_PLUGINS=icd10")
     site = os.path.dirname(os.path.dirname(spec.origin))
@@ -214,13 +211,18 @@ def locations(data_dir: str, version: str) -> list[str]:
     return out
 
 
+def _read(path: str) -> bytes | None:
+    """The bytes of an index file, or None when it is not there."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
 def complete(folder: str) -> bool:
     """Whether `folder` holds a finished index of this format."""
-    import orjson
-
-    from medsec.fileio import read_bytes
-
-    raw = read_bytes(os.path.join(folder, MANIFEST))
+    raw = _read(os.path.join(folder, MANIFEST))
     try:
         return bool(raw) and orjson.loads(raw).get("format") == FORMAT
     except (orjson.JSONDecodeError, AttributeError):
@@ -268,11 +270,9 @@ def load_codes() -> list[tuple[str, str, bool]]:
 
     The slow step: imports simple_icd_10_cm. Chapters and blocks are left out.
     """
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import simple_icd_10_cm as cm
+        import simple_icd_10_cm as cm  # seconds to import: only an index build pays for it
 
         found: dict[str, tuple[str, bool]] = {}
         for code in cm.get_all_codes(with_dots=True):
@@ -284,8 +284,6 @@ def load_codes() -> list[tuple[str, str, bool]]:
 
 def layout(rows, version: str) -> tuple[dict, bytes, dict]:
     """(shards, search text, manifest) of the index for `rows`."""
-    from medsec.text import words
-
     shards: dict[str, dict] = {}
     lines = []
     for code, description, billable in rows:
@@ -306,15 +304,9 @@ def write(folder: str, shards: dict, text: bytes, manifest: dict, shared: bool =
 
     `shared` (beside the package) makes the files readable by every user.
     """
-    import orjson
-
-    from medsec.fileio import fsync_dir, write_atomic
-
-    for prefix, table in shards.items():
-        write_atomic(os.path.join(folder, f"{prefix}.json"), orjson.dumps(table), sync_dir=False)
-    write_atomic(os.path.join(folder, SEARCH), text, sync_dir=False)
-    fsync_dir(folder)
-    write_atomic(os.path.join(folder, MANIFEST), orjson.dumps(manifest))
+    files = {f"{prefix}.json": orjson.dumps(table) for prefix, table in shards.items()}
+    write_private_files(folder, {**files, SEARCH: text})
+    write_private_file(os.path.join(folder, MANIFEST), orjson.dumps(manifest))
     if shared:
         _share(folder)
     _remove_other_versions(folder)
@@ -335,8 +327,6 @@ def _share(folder: str) -> None:
 
 
 def _remove_other_versions(folder: str) -> None:
-    import shutil
-
     parent, name = os.path.split(folder)
     for other in os.listdir(parent):
         if other.startswith("icd10cm-") and other != name:

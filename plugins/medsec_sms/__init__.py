@@ -11,4 +11,5 @@ from medsec.plugin_types import Channel, lazy
 
 @hookimpl
 def register_channels(register):
-    register(Channel("sms", ("sms",), "send text messages through an HTTP SMS gateway", lazy("medsec_sms.channel:send")))
+    register(Channel("sms", ("sms",), "send text messages through an HTTP SMS gateway",
+                     lazy("medsec_sms.channel:send")))

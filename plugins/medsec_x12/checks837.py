@@ -3,7 +3,7 @@
 from collections import Counter
 from decimal import Decimal
 
-from medsec.identifiers import npi_valid
+from medsec.plugin_api import npi_valid
 from medsec_x12.spec837 import (
     ADJUSTMENT_GROUPS,
     FILING_INDICATORS,
@@ -72,6 +72,12 @@ def _npi_problem(value, field: str) -> str | None:
 
 def _party_problems(claim: dict) -> list[str]:
     """Submitter, receiver, billing, rendering and referring providers."""
+    return (_sender_problems(claim) + _billing_provider_problems(claim.get("billing_provider") or {})
+            + _person_provider_problems(claim))
+
+
+def _sender_problems(claim: dict) -> list[str]:
+    """Submitter and receiver (ISA/GS, 1000A/1000B)."""
     out = []
     for role in ("submitter", "receiver"):
         party = claim.get(role) or {}
@@ -81,8 +87,12 @@ def _party_problems(claim: dict) -> list[str]:
             out.append(f"{role}.id {party.get('id') or '(missing)'}: 2 to 15 characters (ISA/GS sender/receiver)")
     if len(digits((claim.get("submitter") or {}).get("phone"))) != 10:
         out.append("submitter.phone: 10 digits needed (1000A PER)")
-    bp = claim.get("billing_provider") or {}
-    out += [p for p in [_npi_problem(bp.get("npi"), "billing_provider.npi")] if p]
+    return out
+
+
+def _billing_provider_problems(bp: dict) -> list[str]:
+    """2010AA: NPI, name, tax id, address with ZIP+4, taxonomy."""
+    out = [p for p in [_npi_problem(bp.get("npi"), "billing_provider.npi")] if p]
     if not text(bp.get("name")):
         out.append("billing_provider.name: missing")
     if len(digits(bp.get("tax_id"))) != 9:
@@ -90,6 +100,12 @@ def _party_problems(claim: dict) -> list[str]:
     out += _address_problems(bp.get("address"), "billing_provider.address", zip9=True)
     if bp.get("taxonomy") and len(text(bp["taxonomy"])) != 10:
         out.append(f"billing_provider.taxonomy {bp['taxonomy']}: 10 characters")
+    return out
+
+
+def _person_provider_problems(claim: dict) -> list[str]:
+    """The rendering and referring providers, when the claim names them."""
+    out = []
     for role in ("rendering_provider", "referring_provider"):
         person = claim.get(role)
         if not person:
@@ -104,8 +120,13 @@ def _party_problems(claim: dict) -> list[str]:
 
 def _coverage_problems(claim: dict) -> list[str]:
     """Payer, subscriber, patient, rank."""
-    out = []
     payer, sub, pat = claim.get("payer") or {}, claim.get("subscriber") or {}, claim.get("patient") or {}
+    return _payer_problems(claim, payer, sub) + _subscriber_problems(sub, pat)
+
+
+def _payer_problems(claim: dict, payer: dict, sub: dict) -> list[str]:
+    """2010BB and SBR: the payer, its filing indicator, the claim's rank (and Medicare's MSP type)."""
+    out = []
     if not text(payer.get("name")):
         out.append("payer.name: missing")
     if not text(payer.get("payer_id")):
@@ -118,6 +139,12 @@ def _coverage_problems(claim: dict) -> list[str]:
             str(sub.get("insurance_type") or "") not in MSP_TYPES:
         out.append("subscriber.insurance_type: Medicare as a secondary payer needs an MSP type (SBR05: "
                    + ", ".join(MSP_TYPES) + ")")
+    return out
+
+
+def _subscriber_problems(sub: dict, pat: dict) -> list[str]:
+    """2010BA, and 2010CA for a dependent: who is insured and who was seen."""
+    out = []
     if not text(sub.get("member_id")):
         out.append("subscriber.member_id: missing")
     if not text(sub.get("last")):
@@ -138,6 +165,11 @@ def _coverage_problems(claim: dict) -> list[str]:
 
 def _claim_problems(claim: dict) -> list[str]:
     """CLM, REF*F8, HI."""
+    return _clm_problems(claim) + _diagnosis_problems(claim) + _total_problems(claim)
+
+
+def _clm_problems(claim: dict) -> list[str]:
+    """CLM: id, place of service, frequency (and REF*F8), the yes/no codes."""
     out = []
     cid = str(claim.get("id") or "")
     if not cid or text(cid) != cid or len(cid) > 20:
@@ -155,6 +187,12 @@ def _claim_problems(claim: dict) -> list[str]:
                         ("benefits_assigned", ("N", "W", "Y")), ("release_of_information", ("I", "Y"))):
         if claim.get(key) and str(claim[key]) not in values:
             out.append(f"{key} {claim[key]}: one of {', '.join(values)}")
+    return out
+
+
+def _diagnosis_problems(claim: dict) -> list[str]:
+    """HI: at least one ICD-10-CM code, at most MAX_DIAGNOSES, none repeated."""
+    out = []
     dx = [_icd(c) for c in claim.get("diagnoses") or []]
     if not dx:
         out.append("diagnoses: at least one is needed (HI)")
@@ -166,15 +204,19 @@ def _claim_problems(claim: dict) -> list[str]:
     for code, n in Counter(dx).items():
         if n > 1:
             out.append(f"diagnoses: {code} is listed {n} times")
+    return out
+
+
+def _total_problems(claim: dict) -> list[str]:
+    """CLM02: an amount that the lines add up to."""
     problem = _money_problem(claim.get("total"), "total")
     if problem:
-        out.append(problem)
-    else:
-        line_sum = sum((Decimal(str(l.get("amount"))) for l in claim.get("lines") or []
-                        if not _money_problem(l.get("amount"), "amount")), Decimal(0))
-        if line_sum != Decimal(str(claim["total"])):
-            out.append(f"total {claim['total']}: the lines add up to {line_sum:.2f} (CLM02 = sum of SV102)")
-    return out
+        return [problem]
+    line_sum = sum((Decimal(str(l.get("amount"))) for l in claim.get("lines") or []
+                    if not _money_problem(l.get("amount"), "amount")), Decimal(0))
+    if line_sum != Decimal(str(claim["total"])):
+        return [f"total {claim['total']}: the lines add up to {line_sum:.2f} (CLM02 = sum of SV102)"]
+    return []
 
 
 def _line_problems(claim: dict) -> list[str]:
@@ -188,38 +230,60 @@ def _line_problems(claim: dict) -> list[str]:
     dx_count = min(len(claim.get("diagnoses") or []), MAX_DIAGNOSES)
     numbers = Counter(str(l.get("line")) for l in lines)
     for line in lines:
-        where = f"lines[{line.get('line')}]"
-        if numbers[str(line.get("line"))] > 1:
-            out.append(f"{where}.line: line numbers repeat (REF*6R must be unique)")
-        code = text(line.get("code"))
-        if not code or code != str(line.get("code")) or len(code) > 48:
-            out.append(f"{where}.code {line.get('code') or '(missing)'}: not a procedure code")
-        modifiers = line.get("modifiers") or []
-        if len(modifiers) > MAX_MODIFIERS:
-            out.append(f"{where}.modifiers: {len(modifiers)}, at most {MAX_MODIFIERS}")
-        for m in modifiers:
-            if not (len(str(m)) == 2 and str(m).isalnum()):
-                out.append(f"{where}.modifiers {m}: 2 letters or digits")
-        out += [p for p in [_money_problem(line.get("amount"), f"{where}.amount")] if p]
-        try:
-            if Decimal(str(line.get("units", 1))) <= 0:
-                out.append(f"{where}.units {line.get('units')}: must be more than zero")
-        except ArithmeticError:
-            out.append(f"{where}.units {line.get('units')!r}: not a number")
-        pointers = line.get("dx_pointers") or []
-        if not pointers:
-            out.append(f"{where}.dx_pointers: at least one is needed")
-        if len(pointers) > MAX_POINTERS:
-            out.append(f"{where}.dx_pointers: {len(pointers)}, at most {MAX_POINTERS}")
-        for p in pointers:
-            if not (isinstance(p, int) and 1 <= p <= dx_count):
-                out.append(f"{where}.dx_pointers {p}: points to no diagnosis (the claim has {dx_count})")
-        if len(set(pointers)) != len(pointers):
-            out.append(f"{where}.dx_pointers: a pointer repeats")
-        out += [p for p in [_date_problem(line.get("date"), f"{where}.date")] if p]
-        pos = str(line.get("place_of_service") or "")
-        if pos and not (len(pos) == 2 and pos.isdigit()):
-            out.append(f"{where}.place_of_service {pos}: a 2-digit CMS code")
+        out += _service_line_problems(line, numbers, dx_count)
+    return out
+
+
+def _service_line_problems(line: dict, numbers: Counter, dx_count: int) -> list[str]:
+    """One service line; `numbers` counts the claim's line numbers, `dx_count` its diagnoses."""
+    out = []
+    where = f"lines[{line.get('line')}]"
+    if numbers[str(line.get("line"))] > 1:
+        out.append(f"{where}.line: line numbers repeat (REF*6R must be unique)")
+    code = text(line.get("code"))
+    if not code or code != str(line.get("code")) or len(code) > 48:
+        out.append(f"{where}.code {line.get('code') or '(missing)'}: not a procedure code")
+    out += _modifier_problems(line.get("modifiers") or [], where)
+    out += [p for p in [_money_problem(line.get("amount"), f"{where}.amount"), _units_problem(line, where)] if p]
+    out += _pointer_problems(line.get("dx_pointers") or [], where, dx_count)
+    out += [p for p in [_date_problem(line.get("date"), f"{where}.date")] if p]
+    pos = str(line.get("place_of_service") or "")
+    if pos and not (len(pos) == 2 and pos.isdigit()):
+        out.append(f"{where}.place_of_service {pos}: a 2-digit CMS code")
+    return out
+
+
+def _modifier_problems(modifiers: list, where: str) -> list[str]:
+    out = []
+    if len(modifiers) > MAX_MODIFIERS:
+        out.append(f"{where}.modifiers: {len(modifiers)}, at most {MAX_MODIFIERS}")
+    for m in modifiers:
+        if not (len(str(m)) == 2 and str(m).isalnum()):
+            out.append(f"{where}.modifiers {m}: 2 letters or digits")
+    return out
+
+
+def _units_problem(line: dict, where: str) -> str | None:
+    try:
+        if Decimal(str(line.get("units", 1))) <= 0:
+            return f"{where}.units {line.get('units')}: must be more than zero"
+    except ArithmeticError:
+        return f"{where}.units {line.get('units')!r}: not a number"
+    return None
+
+
+def _pointer_problems(pointers: list, where: str, dx_count: int) -> list[str]:
+    """SV107: one to MAX_POINTERS distinct pointers, each to a diagnosis of the claim."""
+    out = []
+    if not pointers:
+        out.append(f"{where}.dx_pointers: at least one is needed")
+    if len(pointers) > MAX_POINTERS:
+        out.append(f"{where}.dx_pointers: {len(pointers)}, at most {MAX_POINTERS}")
+    for p in pointers:
+        if not (isinstance(p, int) and 1 <= p <= dx_count):
+            out.append(f"{where}.dx_pointers {p}: points to no diagnosis (the claim has {dx_count})")
+    if len(set(pointers)) != len(pointers):
+        out.append(f"{where}.dx_pointers: a pointer repeats")
     return out
 
 

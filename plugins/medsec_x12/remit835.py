@@ -166,27 +166,33 @@ def _group(segs: list[Segment], i: int, payments: list[dict]) -> int:
         st = _take(segs, i, "ST or GE", segs[i - 1])
         if st.id == "GE":
             break
-        if st.id != "ST":
-            raise st.fail("expected ST (transaction set) or GE")
-        if st.get(1) != "835":
-            raise st.fail(f"transaction set {st.get(1) or '(missing)'} is not an 835")
-        end = i + 1
-        while end < len(segs) and segs[end].id not in ("SE", "ST", "GE", "GS", "IEA", "ISA"):
-            end += 1
-        se = _take(segs, end, "SE", segs[end - 1])
-        if se.id != "SE":
-            raise st.fail(f"transaction set {st.get(2)} has no SE (found {se.id} on line {se.line})")
-        if se.get(1) != str(end - i + 1):
-            raise se.fail(f"SE01 says {se.get(1) or '(missing)'} segments, the transaction set has {end - i + 1}")
-        if se.get(2) != st.get(2):
-            raise se.fail(f"SE02 {se.get(2)!r} does not match ST02 {st.get(2)!r}")
-        payments.append(_Payment(st).read(segs[i + 1:end], se))
-        i, sets = end + 1, sets + 1
+        i, sets = _transaction_set(segs, i, payments), sets + 1
     if st.get(1) != str(sets):
         raise st.fail(f"GE01 says {st.get(1) or '(missing)'} transaction sets, the group has {sets}")
     if st.get(2) != gs.get(6):
         raise st.fail(f"GE02 {st.get(2)!r} does not match GS06 {gs.get(6)!r}")
     return i + 1
+
+
+def _transaction_set(segs: list[Segment], i: int, payments: list[dict]) -> int:
+    """One ST..SE of an 835 starting at segs[i]; adds its payment, returns the index after SE."""
+    st = segs[i]
+    if st.id != "ST":
+        raise st.fail("expected ST (transaction set) or GE")
+    if st.get(1) != "835":
+        raise st.fail(f"transaction set {st.get(1) or '(missing)'} is not an 835")
+    end = i + 1
+    while end < len(segs) and segs[end].id not in ("SE", "ST", "GE", "GS", "IEA", "ISA"):
+        end += 1
+    se = _take(segs, end, "SE", segs[end - 1])
+    if se.id != "SE":
+        raise st.fail(f"transaction set {st.get(2)} has no SE (found {se.id} on line {se.line})")
+    if se.get(1) != str(end - i + 1):
+        raise se.fail(f"SE01 says {se.get(1) or '(missing)'} segments, the transaction set has {end - i + 1}")
+    if se.get(2) != st.get(2):
+        raise se.fail(f"SE02 {se.get(2)!r} does not match ST02 {st.get(2)!r}")
+    payments.append(_Payment(st).read(segs[i + 1:end], se))
+    return end + 1
 
 
 # -- one payment (ST..SE) -----------------------------------------------------------------
