@@ -148,7 +148,7 @@ def plan(spec: Spec) -> Iterator[list[Visit]]:
     groups = months(weekdays(date.fromisoformat(spec.first_day), date.fromisoformat(spec.last_day)))
     now = datetime.fromisoformat(spec.now)
     patients = Patients(spec)
-    for month, quota in zip(groups, quotas(spec.appointments, [len(g) for g in groups])):
+    for month, quota in zip(groups, quotas(spec.appointments, [len(g) for g in groups]), strict=True):
         rng = random.Random(f"{spec.seed}-{month[0]:%Y-%m}")
         candidates = [v for day in month for v in day_candidates(rng, day, members, durations, tz)]
         if len(candidates) < quota:
@@ -241,7 +241,8 @@ def write_medsec(spec: Spec) -> dict:
     for visits in plan(spec):
         with store.transaction() as txn:
             ids = txn.reserve_ids(APPOINTMENTS, len(visits))
-            txn.put_many(APPOINTMENTS, [record(i, v, instance, spec.user, spec.now) for i, v in zip(ids, visits)])
+            txn.put_many(APPOINTMENTS, [record(i, v, instance, spec.user, spec.now)
+                                          for i, v in zip(ids, visits, strict=True)])
         first = first or ids[0]
     return {"first_id": first, "last_id": ids[-1]}
 

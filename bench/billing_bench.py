@@ -89,7 +89,7 @@ def generate(spec: dict) -> dict:
         charge_ids = iter(txn.reserve_ids(CHARGES, sum(len(c) for c in charges_per_visit)))
         claim_ids = txn.reserve_ids(CLAIM_KIND, len(visits))
         all_charges, all_claims = [], []
-        for claim_id, (patient, doctor, day), codes in zip(claim_ids, visits, charges_per_visit):
+        for claim_id, (patient, doctor, day), codes in zip(claim_ids, visits, charges_per_visit, strict=True):
             dx = rng.sample(DIAGNOSES, rng.choice([1, 2, 2, 3]))
             charges = [{"id": next(charge_ids), "patient_id": patient["id"], "appointment_id": "",
                         "date": day.isoformat(), "provider": doctor, "code": code, "description": "",

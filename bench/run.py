@@ -173,7 +173,7 @@ def print_table(rows: list[dict]) -> None:
     widths = [max(len(str(line[i])) for line in [headers] + body) for i in range(len(headers))]
     for line in [headers, ["-" * w for w in widths]] + body:
         cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                 for i, (c, w) in enumerate(zip(line, widths))]
+                 for i, (c, w) in enumerate(zip(line, widths, strict=True))]
         print("  ".join(cells).rstrip())
 
 

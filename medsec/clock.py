@@ -9,6 +9,7 @@ from medsec.errors import InvalidInput
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _OFFSET = re.compile(r"^([+-])(\d+)([dwmy]?)$")
 _UNIT_DAYS = {"d": 1, "": 1, "w": 7}
+_NAMED_DAYS = {"today": 0, "tomorrow": 1, "yesterday": -1}
 
 
 def _zone(name: str) -> tzinfo:
@@ -47,37 +48,54 @@ def parse_date(text: str, tz: tzinfo | None = None, field: str = "date") -> date
     s = str(text).strip().lower()
     if not s:
         raise InvalidInput(f"empty {field}")
+    written = _written_date(s, text, field)  # written-out dates first: they need no clock
+    if written:
+        return written
+    relative = _relative_date(s, today(tz))
+    if relative:
+        return relative
+    raise InvalidInput(
+        f"cannot read {field} {text!r}",
+        hint="use YYYY-MM-DD, MM/DD/YYYY, today, tomorrow, a weekday or +3d",
+    )
+
+
+def _written_date(s: str, text: str, field: str) -> date | None:
+    """An ISO or MM/DD/YYYY date; None for anything else."""
     us = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", s)
-    try:  # written-out dates first: they need no clock
+    try:
         if us:
             return date(int(us.group(3)), int(us.group(1)), int(us.group(2)))
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
             return date.fromisoformat(s)
     except ValueError as e:
         raise InvalidInput(f"impossible {field} {text!r}: {e}") from None
-    base = today(tz)
-    if s == "today":
-        return base
-    if s == "tomorrow":
-        return base + timedelta(days=1)
-    if s == "yesterday":
-        return base - timedelta(days=1)
-    for i, name in enumerate(WEEKDAYS):
-        if len(s) >= 3 and (s == name or _weekday_full(i).startswith(s)):
-            return base + timedelta(days=(i - base.weekday()) % 7)
+    return None
+
+
+def _relative_date(s: str, base: date) -> date | None:
+    """today/tomorrow/yesterday, a weekday (the next one, `base` included) or an offset from `base`."""
+    if s in _NAMED_DAYS:
+        return base + timedelta(days=_NAMED_DAYS[s])
+    weekday = _weekday(s)
+    if weekday is not None:
+        return base + timedelta(days=(weekday - base.weekday()) % 7)
     m = _OFFSET.match(s)
     if m:
-        sign = -1 if m.group(1) == "-" else 1
-        n = int(m.group(2)) * sign
+        n = int(m.group(2)) * (-1 if m.group(1) == "-" else 1)
         unit = m.group(3)
         if unit in _UNIT_DAYS:
             return base + timedelta(days=n * _UNIT_DAYS[unit])
-        months = n if unit == "m" else 12 * n
-        return _add_months(base, months)
-    raise InvalidInput(
-        f"cannot read {field} {text!r}",
-        hint="use YYYY-MM-DD, MM/DD/YYYY, today, tomorrow, a weekday or +3d",
-    )
+        return _add_months(base, n if unit == "m" else 12 * n)
+    return None
+
+
+def _weekday(s: str) -> int | None:
+    """0 (Monday) to 6 for 'mon', 'tues', 'friday' ... (three letters at least); else None."""
+    for i, name in enumerate(WEEKDAYS):
+        if len(s) >= 3 and (s == name or _weekday_full(i).startswith(s)):
+            return i
+    return None
 
 
 def parse_datetime(text: str, tz: tzinfo, field: str = "time") -> datetime:
@@ -119,7 +137,7 @@ def _weekday_full(i: int) -> str:
 
 
 def _add_months(d: date, months: int) -> date:
-    import calendar
+    import calendar  # every command loads the clock; only month offsets (+1m) need calendar
 
     y, m = divmod(d.month - 1 + months, 12)
     year, month = d.year + y, m + 1

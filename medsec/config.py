@@ -6,14 +6,17 @@ JSON under index/config/ (derived, rebuildable), keyed by the file's mtime
 and size.
 """
 
+import contextlib
 import os
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 import orjson
 
-from medsec.errors import ConfigError
+from medsec.clock import parse_clock
+from medsec.errors import ConfigError, InvalidInput
 from medsec.fileio import read_bytes, write_atomic
 from medsec.identifiers import email_valid, npi_valid, tax_id_valid, zip_valid
 
@@ -47,6 +50,14 @@ class Problem(NamedTuple):
         return f"{self.where}: {self.severity}: {self.message}"
 
 
+class YamlSyntaxError(ConfigError):
+    """A configuration file is not valid YAML; `problem` says where and why."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(f"{problem.where}: {problem.message}")
+        self.problem = problem
+
+
 # -- parsing --------------------------------------------------------------
 def _yaml():
     import yaml
@@ -60,7 +71,7 @@ def _loader():
 
 
 def parse_yaml(name: str, text: str):
-    """(data, node tree) of a YAML text, or ConfigError naming file and line."""
+    """(data, node tree) of a YAML text, or YamlSyntaxError naming file and line."""
     yaml = _yaml()
     try:
         node = yaml.compose(text, Loader=_loader())
@@ -69,10 +80,7 @@ def parse_yaml(name: str, text: str):
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        found = Problem(name, line, f"YAML syntax error: {problem}")
-        error = ConfigError(f"{found.where}: {found.message}")
-        error.problem = found
-        raise error from None
+        raise YamlSyntaxError(Problem(name, line, f"YAML syntax error: {problem}")) from None
     return data, node
 
 
@@ -145,9 +153,6 @@ def _dotted(path) -> str:
 
 
 def _check_clock_range(c: _Checker, value, path):
-    from medsec.clock import parse_clock
-    from medsec.errors import InvalidInput
-
     parts = value if isinstance(value, list) else str(value).split("-")
     if len(parts) != 2:
         c.error(path, f"{_dotted(path)}: expected 'HH:MM-HH:MM' or [HH:MM, HH:MM], got {value!r}")
@@ -214,12 +219,10 @@ def _check_practice(c, data):
 
 
 def _check_date(c, value, path):
-    import datetime
-
-    if isinstance(value, datetime.date):
+    if isinstance(value, date):
         return
     try:
-        datetime.date.fromisoformat(str(value))
+        date.fromisoformat(str(value))
     except ValueError:
         c.error(path, f"{_dotted(path)}: {value!r} is not a date (YYYY-MM-DD)")
 
@@ -249,28 +252,33 @@ def _check_staff(c, data):
                     _check_date(c, str(off[key])[:10], path + ["time_off", j, key])
 
 
+_TYPE_MINUTES = {"duration": 1, "buffer": 0}  # the default and least number of minutes of each
+
+
 def _check_types(c, data):
     data = c.mapping(data, [])
     for name, spec in c.mapping(data.get("types"), ["types"]).items():
-        path = ["types", name]
-        spec = c.mapping(spec, path)
-        for key in ("duration", "buffer", "follow_up_days"):
-            value = spec.get(key, 1 if key == "duration" else 0)
-            if key == "follow_up_days":
-                if not isinstance(value, int) or value < 0:
-                    c.error(path + [key], f"types.{name}.follow_up_days must be a number of days")
-                continue
-            if not isinstance(value, int) or value < (1 if key == "duration" else 0) or value > 24 * 60:
-                c.error(path + [key], f"types.{name}.{key} must be a number of minutes")
-        if "duration" not in spec:
-            c.error(path, f"types.{name}.duration is required")
-        for i, who in enumerate(c.seq(spec.get("performers"), path + ["performers"])):
-            if str(who) not in ROLES and not str(who).upper().startswith("S"):
-                c.error(path + ["performers", i], f"types.{name}.performers: {who!r} is not a role or staff id")
-        for key in ("lead_hours",):
-            for i, hours in enumerate(c.seq(spec.get(key), path + [key])):
-                if not isinstance(hours, (int, float)) or hours <= 0:
-                    c.error(path + [key, i], f"types.{name}.{key} must list positive hours")
+        _check_type(c, name, c.mapping(spec, ["types", name]))
+
+
+def _check_type(c, name: str, spec: dict):
+    """One appointment type: minutes, follow-up days, who performs it, reminder lead hours."""
+    path = ["types", name]
+    for key, least in _TYPE_MINUTES.items():
+        value = spec.get(key, least)
+        if not isinstance(value, int) or value < least or value > 24 * 60:
+            c.error(path + [key], f"types.{name}.{key} must be a number of minutes")
+    follow_up_days = spec.get("follow_up_days", 0)
+    if not isinstance(follow_up_days, int) or follow_up_days < 0:
+        c.error(path + ["follow_up_days"], f"types.{name}.follow_up_days must be a number of days")
+    if "duration" not in spec:
+        c.error(path, f"types.{name}.duration is required")
+    for i, who in enumerate(c.seq(spec.get("performers"), path + ["performers"])):
+        if str(who) not in ROLES and not str(who).upper().startswith("S"):
+            c.error(path + ["performers", i], f"types.{name}.performers: {who!r} is not a role or staff id")
+    for i, hours in enumerate(c.seq(spec.get("lead_hours"), path + ["lead_hours"])):
+        if not isinstance(hours, (int, float)) or hours <= 0:
+            c.error(path + ["lead_hours", i], f"types.{name}.lead_hours must list positive hours")
 
 
 def _check_payers(c, data):
@@ -380,11 +388,9 @@ def load(root: str, name: str) -> Any:
         raise ConfigError(f"{errors[0].where}: {errors[0].message}",
                           hint="run 'medsec config check' for every problem")
     data = orjson.loads(orjson.dumps(data if data is not None else {}, default=str))
-    try:
+    with contextlib.suppress(OSError):  # a read-only data directory still works, just slower
         write_atomic(os.path.join(root, cache_rel(name)), orjson.dumps(cache_entry(raw, data)),
                      sync_dir=False)
-    except OSError:
-        pass  # a read-only data directory still works, just slower
     return data
 
 
@@ -393,8 +399,6 @@ def stage(txn, name: str, data: Any, header: str = "") -> None:
 
     Refuses data that would not pass its own validation.
     """
-    from medsec.errors import InvalidInput
-
     text = dump_yaml(data, header)
     parsed, problems = validate(name, text)
     errors = [p for p in problems if p.severity == "error"]
@@ -418,7 +422,7 @@ def check_all(root: str) -> list[Problem]:
             text = f.read()
         try:
             _, found = validate(name, text)
-        except ConfigError as e:
+        except YamlSyntaxError as e:
             problems.append(e.problem)
             continue
         problems.extend(found)

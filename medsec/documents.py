@@ -22,7 +22,7 @@ def pdf_pages(data: bytes) -> int:
 
 def text_to_pdf(text: str, title: str = "") -> bytes:
     """A letter-size PDF of monospaced text, one line per line, pages as needed."""
-    from fpdf import FPDF
+    from fpdf import FPDF  # ~180 ms to import: only commands that write a PDF pay for it
 
     pdf = FPDF(format="letter")
     pdf.set_title(title)

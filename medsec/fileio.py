@@ -1,5 +1,6 @@
 """Private, atomic file writes: temp file + fsync + os.replace."""
 
+import contextlib
 import itertools
 import os
 
@@ -79,10 +80,8 @@ def write_atomic(path: str, data: bytes, sync_dir: bool = True) -> None:
     except BaseException:
         # A failed write (a full disk, EIO) must not leave its partial
         # temp file behind for this process's lifetime or longer.
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     if sync_dir:
         fsync_dir(directory)

@@ -12,6 +12,7 @@ import functools
 import os
 from dataclasses import dataclass
 
+import medsec_templates
 from medsec.errors import InvalidInput
 
 PARTS = ("subject", "txt", "html")
@@ -22,8 +23,6 @@ class TemplateSyntaxProblem(InvalidInput):
 
 
 def builtin_dir() -> str:
-    import medsec_templates
-
     return os.path.dirname(medsec_templates.__file__)
 
 
@@ -77,31 +76,35 @@ def languages_of(data_dir: str | None, name: str) -> list[str]:
 def render(data_dir: str | None, name: str, context: dict, language: str = "en",
            default_language: str = "en") -> Rendered:
     """Render one message template; InvalidInput names the file and line of a problem."""
-    from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
-
     langs = languages_of(data_dir, name)
     if not langs:
         raise InvalidInput(f"no template {name!r}", hint=f"templates: {', '.join(available(data_dir))}")
     lang = next((l for l in (language, default_language, "en") if l in langs), langs[0])
     env = _environment(data_dir)
-    out = {}
-    for part in PARTS:
-        path = f"messages/{name}/{lang}.{part}.j2"
-        try:
-            template = env.get_template(path)
-        except TemplateNotFound:
-            if part == "txt":
-                raise InvalidInput(f"template {name!r} has no {lang}.txt.j2") from None
-            out[part] = None
-            continue
-        except TemplateSyntaxError as e:
-            raise TemplateSyntaxProblem(f"{e.filename or path}:{e.lineno}: template syntax error: {e.message}") \
-                from None
-        try:
-            out[part] = template.render(**context)
-        except TemplateError as e:
-            raise InvalidInput(f"{template.filename}: {name} ({lang}): {e}") from None
-    return Rendered(name, lang, (out["subject"] or "").strip(), out["txt"], out["html"])
+    subject = _render_part(env, name, lang, "subject", context)
+    text = _render_part(env, name, lang, "txt", context)
+    if text is None:
+        raise InvalidInput(f"template {name!r} has no {lang}.txt.j2")
+    html = _render_part(env, name, lang, "html", context)
+    return Rendered(name, lang, (subject or "").strip(), text, html)
+
+
+def _render_part(env, name: str, lang: str, part: str, context: dict) -> str | None:
+    """One part (subject, txt, html) of a message in `lang`; None when the template has no such part."""
+    from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
+
+    path = f"messages/{name}/{lang}.{part}.j2"
+    try:
+        template = env.get_template(path)
+    except TemplateNotFound:
+        return None
+    except TemplateSyntaxError as e:
+        raise TemplateSyntaxProblem(f"{e.filename or path}:{e.lineno}: template syntax error: {e.message}") \
+            from None
+    try:
+        return template.render(**context)
+    except TemplateError as e:
+        raise InvalidInput(f"{template.filename}: {name} ({lang}): {e}") from None
 
 
 def check_all(data_dir: str | None, names: list[str] | None = None) -> list[str]:

@@ -5,6 +5,7 @@ oldest still owing), so each charge knows what it still owes and who owes it:
 the payer while a claim for it is open, the patient after.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -12,6 +13,8 @@ from medsec import clock
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.money import dec, fmt, parse_amount
 from medsec.records.patients import get_patient
+from medsec.records.staff import get_staff
+from medsec.scheduling.appointments import get_appointment
 from medsec.store.catalog import APPOINTMENTS, CHARGES, CLAIMS, PAYMENTS
 
 METHODS = ["cash", "card", "check", "eft"]
@@ -24,7 +27,7 @@ LEDGER_COLUMNS = ["date", "id", "kind", "description", "amount", "balance"]
 # -- fees and codes -------------------------------------------------------------
 def code_entry(app, code: str) -> dict:
     """The procedure code from a coding table (practice codes, HCPCS); unknown is bad input."""
-    from medsec.plugins import collect
+    from medsec.plugins import collect  # pluggy: loaded only by commands that read coding tables
 
     for reg in collect(app.plugins, "register_coding_tables").values():
         if reg.item.system.upper().startswith("ICD"):
@@ -48,7 +51,7 @@ def fee_for(app, code: str, payer: str | None) -> Decimal | None:
 
 def dx_status(app, code: str) -> str:
     """'billable', 'header', 'unknown' from the ICD-10-CM table, or 'unchecked' without one."""
-    from medsec.plugins import collect
+    from medsec.plugins import collect  # pluggy: loaded only by commands that read coding tables
 
     for reg in collect(app.plugins, "register_coding_tables").values():
         if reg.item.system.upper() == "ICD-10-CM":
@@ -67,13 +70,33 @@ def primary_payer(patient: dict, rank: str = "primary") -> str | None:
 
 
 # -- charges -----------------------------------------------------------------
-def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: list[str] = (), units: int = 1,
+def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: Sequence[str] = (), units: int = 1,
                provider: str | None = None, date: str | None = None, amount: str | None = None,
                pointers: list[int] | None = None, place_of_service: str = "11") -> dict:
     """A charge for an appointment (A..) or a patient (P..) without one."""
-    from medsec.records.staff import get_staff
-    from medsec.scheduling.appointments import get_appointment
+    _check_charge_options(dx, modifiers, units)
+    entry = code_entry(app, code)
+    appt, patient, provider, when = _charged_visit(app, target, provider, date)
+    member = get_staff(app, provider)
+    if not member.get("npi"):
+        raise InvalidInput(f"{member['id']} has no NPI; charges need a rendering provider")
+    dx_codes = [d.strip().upper() for d in dx]
+    pointers = _dx_pointers(dx_codes, pointers)
+    price = parse_amount(amount, "--amount") if amount is not None else _fee(app, entry, patient, units)
+    warnings = [f"{d}: {s} ICD-10-CM code" for d in dx_codes if (s := dx_status(app, d)) in ("unknown", "header")]
+    with app.store.transaction() as txn:
+        (charge_id,) = txn.reserve_ids(CHARGES)
+        charge = {"id": charge_id, "patient_id": patient["id"], "appointment_id": appt["id"] if appt else "",
+                  "date": when.isoformat(), "provider": member["id"], "code": entry["code"],
+                  "description": entry.get("description", ""), "modifiers": list(modifiers), "units": units,
+                  "amount": fmt(price), "dx": dx_codes, "dx_pointers": pointers, "place_of_service": place_of_service,
+                  "status": "open", "claims": [], "created": clock.iso(app.now()), "by": app.user}
+        txn.put(CHARGES, charge)
+    app.audit("charge", [charge_id, patient["id"]])
+    return {**charge, "warnings": warnings}
 
+
+def _check_charge_options(dx: list[str], modifiers: Sequence[str], units: int) -> None:
     if not dx:
         raise InvalidInput("give at least one --dx diagnosis code")
     if units < 1:
@@ -83,7 +106,15 @@ def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: list[st
             raise InvalidInput(f"modifier {mod!r} must be two letters or digits")
     if len(modifiers) > 4:
         raise InvalidInput("at most four modifiers")
-    entry = code_entry(app, code)
+
+
+def _charged_visit(app, target: str, provider: str | None, date: str | None):
+    """(appointment or None, patient, provider, date of service) of a charge's target.
+
+    An appointment must have taken place and gives the provider and the date
+    unless they are given; a patient's charge is dated today and goes to the
+    provider the patient saw last unless given. The date cannot be in the future.
+    """
     appt = None
     if target[:1].upper() == "A":
         appt = get_appointment(app, target)
@@ -100,31 +131,23 @@ def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: list[st
         when = app.parse_date(date, "--date")
     if when > app.today():
         raise InvalidInput(f"--date {when} is in the future")
-    member = get_staff(app, provider)
-    if not member.get("npi"):
-        raise InvalidInput(f"{member['id']} has no NPI; charges need a rendering provider")
-    dx_codes = [d.strip().upper() for d in dx]
+    return appt, patient, provider, when
+
+
+def _dx_pointers(dx_codes: list[str], pointers: list[int] | None) -> list[int]:
+    """The diagnoses (1-based) the charge points to: the given ones, else the first four."""
     pointers = pointers or list(range(1, min(len(dx_codes), 4) + 1))
     if any(p < 1 or p > len(dx_codes) for p in pointers) or len(pointers) > 4:
         raise InvalidInput(f"--pointer must name 1 to 4 of the {len(dx_codes)} diagnoses")
-    if amount is not None:
-        price = parse_amount(amount, "--amount")
-    else:
-        fee = fee_for(app, entry["code"], primary_payer(patient))
-        if fee is None:
-            raise InvalidInput(f"no fee for {entry['code']} in fees.yaml", hint="give --amount")
-        price = fee * units
-    warnings = [f"{d}: {s} ICD-10-CM code" for d in dx_codes if (s := dx_status(app, d)) in ("unknown", "header")]
-    with app.store.transaction() as txn:
-        (charge_id,) = txn.reserve_ids(CHARGES)
-        charge = {"id": charge_id, "patient_id": patient["id"], "appointment_id": appt["id"] if appt else "",
-                  "date": when.isoformat(), "provider": member["id"], "code": entry["code"],
-                  "description": entry.get("description", ""), "modifiers": list(modifiers), "units": units,
-                  "amount": fmt(price), "dx": dx_codes, "dx_pointers": pointers, "place_of_service": place_of_service,
-                  "status": "open", "claims": [], "created": clock.iso(app.now()), "by": app.user}
-        txn.put(CHARGES, charge)
-    app.audit("charge", [charge_id, patient["id"]])
-    return {**charge, "warnings": warnings}
+    return pointers
+
+
+def _fee(app, entry: dict, patient: dict, units: int) -> Decimal:
+    """The fee for `units` of the code, by the patient's primary payer; none is bad input."""
+    fee = fee_for(app, entry["code"], primary_payer(patient))
+    if fee is None:
+        raise InvalidInput(f"no fee for {entry['code']} in fees.yaml", hint="give --amount")
+    return fee * units
 
 
 def _usual_provider(app, patient_id: str) -> str:

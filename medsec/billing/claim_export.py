@@ -1,9 +1,10 @@
 """Writing claims through the registered claim formats, with control numbers never reused."""
 
 from medsec import clock
-from medsec.billing.claims import get_claim, moved, scrubber, store_changes
+from medsec.billing.claims import get_claim, list_claims, moved, scrubber, store_changes
 from medsec.errors import InvalidInput, Refused
 from medsec.outputs import check_output, write_output
+from medsec.plugins import collect
 from medsec.store.catalog import CLAIMS
 from medsec.store.kinds import RecordKind
 
@@ -13,8 +14,6 @@ EXPORTABLE = ("ready", "submitted", "rejected")
 
 
 def _format(app, name: str):
-    from medsec.plugins import collect
-
     formats = collect(app.plugins, "register_claim_formats")
     if name not in formats:
         raise InvalidInput(f"unknown claim format {name!r}", hint=f"formats: {', '.join(sorted(formats)) or 'none'}")
@@ -68,8 +67,6 @@ def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, 
 
 
 def batch(app, payer: str, fmt_name: str, output: str, *, mark: bool = True, usage: str = "T") -> dict:
-    from medsec.billing.claims import list_claims
-
     _format(app, fmt_name)  # bad usage (exit 2) before "nothing to do" (exit 1)
     ready = list_claims(app, status="ready", payer=payer)
     if not ready:

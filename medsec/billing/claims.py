@@ -10,6 +10,7 @@ from medsec.identifiers import npi_valid, phone_digits
 from medsec.money import dec, total
 from medsec.records.patients import get_patient
 from medsec.records.staff import roster
+from medsec.scheduling.appointments import get_appointment
 from medsec.store.catalog import CHARGES, CLAIMS
 
 STATUSES = ["draft", "ready", "submitted", "accepted", "rejected", "paid", "partially-paid", "denied",
@@ -173,35 +174,19 @@ def create_claims(app, *, patient_id: str | None = None, appt_id: str | None = N
     practice = app.config("practice.yaml")
     with app.store.transaction() as txn:
         if appt_id:
-            from medsec.scheduling.appointments import get_appointment
-
             appt = get_appointment(app, appt_id, view=txn)
             patient = get_patient(app, appt["patient_id"], view=txn)
-        else:
+        elif patient_id:  # exactly one of the two is given (checked above)
             patient, appt = get_patient(app, patient_id, view=txn), None
         coverage = _coverage(patient, rank)
-        owed = outstanding(txn, patient["id"])
-        pending = []
-        for charge in charges_of(txn, patient["id"]):
-            if appt and charge["appointment_id"] != appt["id"]:
-                continue
-            billed = [txn.get(CLAIMS, cid) for cid in charge["claims"]]
-            if any(c and c["rank"] == rank and c["status"] != "rejected" for c in billed):
-                continue
-            if rank != "primary" and owed.get(charge["id"], 0) <= 0:
-                continue
-            pending.append(charge)
+        pending = _unbilled(txn, patient["id"], appt, rank)
         if not pending:
             raise Refused(f"{patient['id']} has no charges to bill to the {rank} payer")
-        by_provider: dict[str, list[dict]] = {}
-        for charge in pending:
-            by_provider.setdefault(charge["provider"], []).append(charge)
-        groups = [(prov, chunk[i:i + MAX_LINES]) for prov, chunk in by_provider.items()
-                  for i in range(0, len(chunk), MAX_LINES)]
+        groups = _claim_groups(pending)
         ids = txn.reserve_ids(CLAIMS, len(groups))
         stamp = clock.iso(app.now())
         claims, touched = [], []
-        for claim_id, (provider, charges) in zip(ids, groups):
+        for claim_id, (provider, charges) in zip(ids, groups, strict=True):
             claim = new_claim(app, txn, claim_id, patient, coverage, provider, charges, rank, stamp,
                               practice=practice)
             claims.append(claim)
@@ -211,6 +196,34 @@ def create_claims(app, *, patient_id: str | None = None, appt_id: str | None = N
         txn.put_many(CHARGES, [new for new, _ in touched], {old["id"]: old for _, old in touched})
     app.audit("claim", ids + [patient["id"]])
     return claims
+
+
+def _unbilled(txn, patient_id: str, appt: dict | None, rank: str) -> list[dict]:
+    """The patient's charges (of `appt` if given) that no live claim of `rank` holds.
+
+    A secondary or tertiary claim takes only what is still owed after the earlier payers.
+    """
+    owed = outstanding(txn, patient_id)
+    pending = []
+    for charge in charges_of(txn, patient_id):
+        if appt and charge["appointment_id"] != appt["id"]:
+            continue
+        billed = [txn.get(CLAIMS, cid) for cid in charge["claims"]]
+        if any(c and c["rank"] == rank and c["status"] != "rejected" for c in billed):
+            continue
+        if rank != "primary" and owed.get(charge["id"], 0) <= 0:
+            continue
+        pending.append(charge)
+    return pending
+
+
+def _claim_groups(charges: list[dict]) -> list[tuple[str, list[dict]]]:
+    """(provider, charges) per claim: one rendering provider each, at most MAX_LINES lines."""
+    by_provider: dict[str, list[dict]] = {}
+    for charge in charges:
+        by_provider.setdefault(charge["provider"], []).append(charge)
+    return [(prov, chunk[i:i + MAX_LINES]) for prov, chunk in by_provider.items()
+            for i in range(0, len(chunk), MAX_LINES)]
 
 
 def get_claim(app, claim_id: str, view=None) -> dict:
@@ -229,7 +242,7 @@ def scrubber(app, today: date, claim_format: str | None = None):
     `claim_format` is a format the claims are about to be written in: its
     validate() runs too (once, even when it is also the payer's format).
     """
-    from medsec.plugins import collect
+    from medsec.plugins import collect  # pluggy: loaded only by commands that scrub claims
 
     payers = {p["id"]: p for p in app.config("payers.yaml").get("payers") or []}
     formats = collect(app.plugins, "register_claim_formats")
@@ -253,53 +266,74 @@ def scrubber(app, today: date, claim_format: str | None = None):
 
 def _field_problems(claim: dict, today: date, dx) -> list[str]:
     """The claim's own fields: identifiers, names, addresses, diagnoses, lines."""
-    problems = []
-    bp = claim["billing_provider"]
-    if not npi_valid(bp["npi"]):
-        problems.append(f"billing_provider.npi {bp['npi'] or '(missing)'}: not a valid NPI (check digit)")
+    return (_billing_provider_problems(claim["billing_provider"])
+            + _npi_problems("rendering_provider", claim["rendering_provider"]["npi"])
+            + _subscriber_problems(claim["subscriber"])
+            + _patient_problems(claim["patient"])
+            + _payer_id_problems(claim["payer"])
+            + _diagnosis_problems(claim["diagnoses"], dx)
+            + _line_problems(claim["lines"], len(claim["diagnoses"]), today))
+
+
+def _missing(record: dict, where: str, parts: tuple[str, ...]) -> list[str]:
+    return [f"{where}.{part}: missing" for part in parts if not record[part]]
+
+
+def _npi_problems(where: str, npi: str) -> list[str]:
+    return [] if npi_valid(npi) else [f"{where}.npi {npi or '(missing)'}: not a valid NPI (check digit)"]
+
+
+def _billing_provider_problems(bp: dict) -> list[str]:
+    problems = _npi_problems("billing_provider", bp["npi"])
     if not re.fullmatch(r"\d{9}", bp["tax_id"]):
         problems.append("billing_provider.tax_id: 9 digits needed")
     if not re.fullmatch(r"\d{9}", bp["address"]["zip"]):
         problems.append("billing_provider.address.zip: a 9-digit ZIP is needed on claims")
-    for part in ("street", "city", "state"):
-        if not bp["address"][part]:
-            problems.append(f"billing_provider.address.{part}: missing")
-    rp = claim["rendering_provider"]
-    if not npi_valid(rp["npi"]):
-        problems.append(f"rendering_provider.npi {rp['npi'] or '(missing)'}: not a valid NPI (check digit)")
-    sub = claim["subscriber"]
-    if not sub["member_id"]:
-        problems.append("subscriber.member_id: missing")
-    for part in ("first", "last", "dob"):
-        if not sub[part] and not (part == "first" and sub["last"]):
-            problems.append(f"subscriber.{part}: missing")
-    pat = claim["patient"]
-    for part in ("first", "last", "dob"):
-        if not pat[part]:
-            problems.append(f"patient.{part}: missing")
+    return problems + _missing(bp["address"], "billing_provider.address", ("street", "city", "state"))
+
+
+def _subscriber_problems(sub: dict) -> list[str]:
+    # a subscriber with a last name may have no first name (a mononym)
+    names = ("last", "dob") if sub["last"] else ("first", "last", "dob")
+    return _missing(sub, "subscriber", ("member_id",)) + _missing(sub, "subscriber", names)
+
+
+def _patient_problems(pat: dict) -> list[str]:
+    problems = _missing(pat, "patient", ("first", "last", "dob"))
     if pat["sex"] not in ("M", "F"):
         problems.append(f"patient.sex {pat['sex']!r}: payers need M or F")
-    for part in ("street", "city", "state", "zip"):
-        if not pat["address"][part]:
-            problems.append(f"patient.address.{part}: missing")
-    if not claim["payer"]["payer_id"]:
-        problems.append(f"payer.payer_id: {claim['payer']['id']} has no payer id in payers.yaml")
-    if not claim["diagnoses"]:
+    return problems + _missing(pat["address"], "patient.address", ("street", "city", "state", "zip"))
+
+
+def _payer_id_problems(payer: dict) -> list[str]:
+    if payer["payer_id"]:
+        return []
+    return [f"payer.payer_id: {payer['id']} has no payer id in payers.yaml"]
+
+
+_DX_PROBLEMS = {"unknown": "not a valid ICD-10-CM code",
+                "header": "a header code, not billable (use a more specific code)"}
+
+
+def _diagnosis_problems(diagnoses: list[str], dx) -> list[str]:
+    """Too few or too many codes, and codes the ICD-10-CM table (`dx`) does not bill."""
+    problems = []
+    if not diagnoses:
         problems.append("diagnoses: at least one is needed")
-    if len(claim["diagnoses"]) > MAX_DX:
-        problems.append(f"diagnoses: {len(claim['diagnoses'])} codes, at most {MAX_DX}")
-    for i, code in enumerate(claim["diagnoses"], 1):
-        status = dx(code)
-        if status == "unknown":
-            problems.append(f"diagnoses[{i}] {code}: not a valid ICD-10-CM code")
-        elif status == "header":
-            problems.append(f"diagnoses[{i}] {code}: a header code, not billable (use a more specific code)")
-    for line in claim["lines"]:
+    if len(diagnoses) > MAX_DX:
+        problems.append(f"diagnoses: {len(diagnoses)} codes, at most {MAX_DX}")
+    return problems + [f"diagnoses[{i}] {code}: {_DX_PROBLEMS[status]}"
+                       for i, code in enumerate(diagnoses, 1) if (status := dx(code)) in _DX_PROBLEMS]
+
+
+def _line_problems(lines: list[dict], diagnoses: int, today: date) -> list[str]:
+    """Pointers to no diagnosis, future service dates, amounts not above zero."""
+    problems = []
+    for line in lines:
         where = f"lines[{line['line']}]"
         for p in line["dx_pointers"]:
-            if p < 1 or p > len(claim["diagnoses"]):
-                problems.append(f"{where}.dx_pointers: {p} points to no diagnosis "
-                                f"(the claim has {len(claim['diagnoses'])})")
+            if p < 1 or p > diagnoses:
+                problems.append(f"{where}.dx_pointers: {p} points to no diagnosis (the claim has {diagnoses})")
         if line["date"] > today.isoformat():
             problems.append(f"{where}.date {line['date']}: service date in the future")
         if dec(line["amount"]) <= 0:
@@ -309,7 +343,7 @@ def _field_problems(claim: dict, today: date, dx) -> list[str]:
 
 def _payer_rules(app, claim: dict, payer: dict) -> list[str]:
     """Payer-specific edits from plugins (validate_claim)."""
-    from medsec.plugins import hook_results
+    from medsec.plugins import hook_results  # pluggy: loaded only by commands that scrub claims
 
     return [f"payer rule: {p}" for p in hook_results(app.plugins, "validate_claim", claim=claim, payer=payer)]
 

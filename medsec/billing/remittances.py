@@ -7,7 +7,9 @@ from medsec import clock
 from medsec.billing.claims import moved, store_changes
 from medsec.errors import InvalidInput, Refused
 from medsec.money import dec, fmt
+from medsec.plugins import collect
 from medsec.store.catalog import CLAIMS, PAYMENTS, REMITTANCES
+from medsec.store.kinds import Record
 
 WRITE_OFF_GROUPS = ("CO", "OA", "PI", "CR")  # the payer's side; PR is the patient's to pay
 POSTABLE = ("submitted", "accepted", "appealed", "partially-paid", "denied", "rejected")
@@ -19,8 +21,6 @@ class _DryRun(Exception):
 
 
 def _reader(app, raw: bytes, name: str | None):
-    from medsec.plugins import collect
-
     formats = {k: r.item for k, r in collect(app.plugins, "register_remittance_formats").items()}
     if name:
         if name not in formats:
@@ -68,7 +68,60 @@ def _reversed(claim: dict, clp: dict) -> int | None:
     return standing[-1] if standing else None
 
 
-def _post_claim(app, txn, claim: dict, clp: dict, remit: dict, stamp: str,
+class _Answer:
+    """A payer's answer to one claim (CLP), per claim line: paid, written off; and the patient's share."""
+
+    def __init__(self):
+        self.paid_by_line: dict[int, Decimal] = {}
+        self.writeoff_by_line: dict[int, Decimal] = {}
+        self.responsibility = Decimal(0)
+        self.reasons: list[str] = []
+        self.lines: list[dict] = []
+
+    @classmethod
+    def read(cls, claim: dict, clp: dict) -> "_Answer":
+        """ValueError when a service line matches no line of the claim."""
+        answer = cls()
+        used: set = set()
+        for svc in clp.get("lines") or []:
+            line = _match_line(claim, svc, used)
+            if line is None:
+                raise ValueError(f"service line {svc.get('code')} {svc.get('date', '')} "
+                                 f"matches no line of {claim['id']}")
+            used.add(line["line"])
+            answer.service_line(line, svc)
+        if not clp.get("lines"):  # a claim-level answer: spread it over the lines in order
+            left = dec(clp["paid"])
+            for line in claim["lines"]:
+                share = min(left, dec(line["amount"]))
+                answer.paid_by_line[line["line"]] = share
+                left -= share
+        for adj in clp.get("adjustments") or []:
+            answer.adjust(adj, claim["lines"][0]["line"])
+        return answer
+
+    def service_line(self, line: dict, svc: dict) -> None:
+        """What a service line (SVC) pays and adjusts on the claim line it matched."""
+        self.paid_by_line[line["line"]] = self.paid_by_line.get(line["line"], Decimal(0)) + dec(svc["paid"])
+        for adj in svc.get("adjustments") or []:
+            self.adjust(adj, line["line"])
+        self.lines.append({"line": line["line"], "charge_id": line["charge_id"], "paid": svc["paid"],
+                           "code": line["code"], "modifiers": line["modifiers"], "units": line["units"],
+                           "adjustments": svc.get("adjustments") or []})
+
+    def adjust(self, adj: dict, line_no: int) -> None:
+        """One CAS adjustment: group PR is the patient's to pay, any other is written off on `line_no`."""
+        self.reasons.append(f"{adj['group']}-{adj['reason']}")
+        if adj["group"] == "PR":
+            self.responsibility += dec(adj["amount"])
+        else:
+            self.writeoff_by_line[line_no] = self.writeoff_by_line.get(line_no, Decimal(0)) + dec(adj["amount"])
+
+    def written_off(self) -> Decimal:
+        return sum(self.writeoff_by_line.values(), Decimal(0))
+
+
+def _post_claim(app, claim: dict, clp: dict, remit: dict, stamp: str,
                 reverses: int | None = None) -> tuple[dict, list[dict], dict]:
     """Payments and write-offs for one claim: (what was posted, ledger records, the claim after).
 
@@ -77,85 +130,65 @@ def _post_claim(app, txn, claim: dict, clp: dict, remit: dict, stamp: str,
     answer: negative payments and adjustments on the same charges. The
     claim goes back to where it was before that adjudication.
     """
-    paid_by_line: dict[int, Decimal] = {}
-    writeoff_by_line: dict[int, Decimal] = {}
-    responsibility = Decimal(0)
-    reasons = []
-    used: set = set()
-    lines_out = []
-    for svc in clp.get("lines") or []:
-        line = _match_line(claim, svc, used)
-        if line is None:
-            raise ValueError(f"service line {svc.get('code')} {svc.get('date', '')} matches no line of {claim['id']}")
-        used.add(line["line"])
-        paid_by_line[line["line"]] = paid_by_line.get(line["line"], Decimal(0)) + dec(svc["paid"])
-        for adj in svc.get("adjustments") or []:
-            reasons.append(f"{adj['group']}-{adj['reason']}")
-            if adj["group"] == "PR":
-                responsibility += dec(adj["amount"])
-            else:
-                writeoff_by_line[line["line"]] = writeoff_by_line.get(line["line"], Decimal(0)) + dec(adj["amount"])
-        lines_out.append({"line": line["line"], "charge_id": line["charge_id"], "paid": svc["paid"],
-                          "code": line["code"], "modifiers": line["modifiers"], "units": line["units"],
-                          "adjustments": svc.get("adjustments") or []})
-    if not clp.get("lines"):  # a claim-level answer: spread it over the lines in order
-        left = dec(clp["paid"])
-        for line in claim["lines"]:
-            share = min(left, dec(line["amount"]))
-            paid_by_line[line["line"]] = share
-            left -= share
-    for adj in clp.get("adjustments") or []:
-        reasons.append(f"{adj['group']}-{adj['reason']}")
-        if adj["group"] == "PR":
-            responsibility += dec(adj["amount"])
-        else:
-            first = claim["lines"][0]["line"]
-            writeoff_by_line[first] = writeoff_by_line.get(first, Decimal(0)) + dec(adj["amount"])
-    charge_of = {line["line"]: line["charge_id"] for line in claim["lines"]}
-    records = []
-    paid_total = dec(clp["paid"])
-    writeoff_total = sum(writeoff_by_line.values(), Decimal(0))
-    common = {"patient_id": claim["patient_id"], "source": "payer", "payer": claim["payer_id"],
-              "method": remit.get("method", ""), "ref": remit["trace"], "date": remit.get("paid_date") or stamp[:10],
-              "claim_id": claim["id"], "unapplied": "0.00", "created": stamp, "by": app.user}
-    if paid_total:
-        records.append({**common, "kind": "insurance-payment", "amount": fmt(paid_total), "reason": "",
-                        "allocations": [{"charge_id": charge_of[n], "amount": fmt(v)}
-                                        for n, v in sorted(paid_by_line.items()) if v]})
-    if writeoff_total:
-        records.append({**common, "kind": "insurance-adjustment", "amount": fmt(writeoff_total),
-                        "reason": " ".join(r for r in dict.fromkeys(reasons) if not r.startswith("PR")),
-                        "allocations": [{"charge_id": charge_of[n], "amount": fmt(v)}
-                                        for n, v in sorted(writeoff_by_line.items()) if v]})
-    settled = paid_total + writeoff_total + responsibility == dec(clp["charge"])
+    answer = _Answer.read(claim, clp)
+    paid_total, writeoff_total = dec(clp["paid"]), answer.written_off()
+    settled = paid_total + writeoff_total + answer.responsibility == dec(clp["charge"])
+    status = _status_after(claim, clp, reverses, paid_total, settled)
+    paid_date = remit.get("paid_date") or stamp[:10]
+    records = _ledger_records(app, claim, remit, answer, paid_total, paid_date, stamp)
     adjudications = list(claim["adjudications"])
     if reverses is not None:
-        status = adjudications[reverses].get("status_before") or "submitted"
         adjudications[reverses] = {**adjudications[reverses], "reversed_by": remit["trace"]}
-    elif clp.get("status_code") == "4" or (paid_total <= 0 and not settled):
-        status = "denied"
-    elif settled:
-        status = "paid"  # the payer's part is done even if the patient owes a share
-    else:
-        status = "partially-paid"
-    adjudication = {"paid": fmt(paid_total), "paid_date": common["date"], "payer_claim_id": clp.get("payer_claim_id", ""),
-                    "adjustments": clp.get("adjustments") or [], "lines": lines_out, "trace": remit["trace"],
+    adjudication = {"paid": fmt(paid_total), "paid_date": paid_date, "payer_claim_id": clp.get("payer_claim_id", ""),
+                    "adjustments": clp.get("adjustments") or [], "lines": answer.lines, "trace": remit["trace"],
                     "status_code": clp.get("status_code", ""), "remarks": clp.get("remarks") or [],
-                    "patient_responsibility": fmt(responsibility), "status_before": claim["status"]}
-    extra = {"paid": fmt(dec(claim["paid"]) + paid_total),
-             "patient_responsibility": fmt(dec(claim["patient_responsibility"]) + responsibility),
-             "adjudications": adjudications + [adjudication]}
+                    "patient_responsibility": fmt(answer.responsibility), "status_before": claim["status"]}
+    extra: Record = {"paid": fmt(dec(claim["paid"]) + paid_total),
+                     "patient_responsibility": fmt(dec(claim["patient_responsibility"]) + answer.responsibility),
+                     "adjudications": adjudications + [adjudication]}
     if status == "denied":
-        extra["denial"] = {"reasons": list(dict.fromkeys(reasons)), "remarks": clp.get("remarks") or []}
+        extra["denial"] = {"reasons": list(dict.fromkeys(answer.reasons)), "remarks": clp.get("remarks") or []}
     elif reverses is not None:
         extra["denial"] = None
     note = f"835 trace {remit['trace']}" + (" reversal" if reverses is not None else "")
     record = moved(app, claim, status, note, extra, stamp, reversal=reverses is not None)
     return ({"claim_id": claim["id"], "status": status, "paid": fmt(paid_total), "written_off": fmt(writeoff_total),
-             "patient_responsibility": fmt(responsibility), "reasons": list(dict.fromkeys(reasons))}, records, record)
+             "patient_responsibility": fmt(answer.responsibility), "reasons": list(dict.fromkeys(answer.reasons))},
+            records, record)
+
+
+def _status_after(claim: dict, clp: dict, reverses: int | None, paid: Decimal, settled: bool) -> str:
+    """Where the answer puts the claim; a reversal puts it back to where it was before what it reverses."""
+    if reverses is not None:
+        return claim["adjudications"][reverses].get("status_before") or "submitted"
+    if clp.get("status_code") == "4" or (paid <= 0 and not settled):
+        return "denied"
+    return "paid" if settled else "partially-paid"  # paid: the payer's part is done even if the patient owes a share
+
+
+def _ledger_records(app, claim: dict, remit: dict, answer: _Answer, paid: Decimal, paid_date: str,
+                    stamp: str) -> list[dict]:
+    """The insurance payment and the insurance adjustment (write-off) of an answer, each allocated per charge."""
+    charge_of = {line["line"]: line["charge_id"] for line in claim["lines"]}
+    common = {"patient_id": claim["patient_id"], "source": "payer", "payer": claim["payer_id"],
+              "method": remit.get("method", ""), "ref": remit["trace"], "date": paid_date,
+              "claim_id": claim["id"], "unapplied": "0.00", "created": stamp, "by": app.user}
+    records = []
+    if paid:
+        records.append({**common, "kind": "insurance-payment", "amount": fmt(paid), "reason": "",
+                        "allocations": [{"charge_id": charge_of[n], "amount": fmt(v)}
+                                        for n, v in sorted(answer.paid_by_line.items()) if v]})
+    written_off = answer.written_off()
+    if written_off:
+        records.append({**common, "kind": "insurance-adjustment", "amount": fmt(written_off),
+                        "reason": " ".join(r for r in dict.fromkeys(answer.reasons) if not r.startswith("PR")),
+                        "allocations": [{"charge_id": charge_of[n], "amount": fmt(v)}
+                                        for n, v in sorted(answer.writeoff_by_line.items()) if v]})
+    return records
 
 
 def post(app, path: str, *, input_format: str | None = None, dry_run: bool = False) -> dict:
+    """Post every remittance in the file at `path`, all or none; `dry_run` reports and commits nothing."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -169,50 +202,11 @@ def post(app, path: str, *, input_format: str | None = None, dry_run: bool = Fal
     stamp = clock.iso(app.now())
     summary = {"file": path, "format": reader.name, "dry_run": dry_run, "remittances": [], "posted": [],
                "unmatched": []}
+    source = {"file": path, "sha256": hashlib.sha256(raw).hexdigest()}
     try:
         with app.store.transaction() as txn:
             for remit in remits:
-                key = _trace_key(remit)
-                known = txn.lookup("remit-trace", key)
-                if known:
-                    raise Refused(f"remittance {remit['trace']} from {remit['payer'].get('name', '')} was already "
-                                  f"posted ({', '.join(known)})", hint="nothing was posted")
-                ledger, claims_done, changed = [], [], {}
-                for clp in remit["claims"]:
-                    claim = _claim(txn, clp["claim_id"])
-                    if claim and claim["id"] in changed:  # answered twice (a reversal, then the correction)
-                        claim = changed[claim["id"]][0]
-                    reverses = _reversed(claim, clp) if claim and clp.get("status_code") == REVERSAL else None
-                    why = ("no such claim" if claim is None
-                           else "no earlier payment of it to reverse" if clp.get("status_code") == REVERSAL
-                           and reverses is None
-                           else f"claim is {claim['status']}" if reverses is None and claim["status"] not in POSTABLE
-                           else "")
-                    if why:
-                        summary["unmatched"].append({"claim_id": clp["claim_id"], "trace": remit["trace"],
-                                                     "paid": clp["paid"], "reason": why})
-                        continue
-                    try:
-                        done, records, after = _post_claim(app, txn, claim, clp, remit, stamp, reverses)
-                    except ValueError as e:
-                        summary["unmatched"].append({"claim_id": claim["id"], "trace": remit["trace"],
-                                                     "paid": clp["paid"], "reason": str(e)})
-                        continue
-                    summary["posted"].append(done)
-                    claims_done.append(claim["id"])
-                    ledger += records
-                    changed[claim["id"]] = (after, changed.get(claim["id"], (None, claim))[1])
-                store_changes(app, txn, list(changed.values()))  # each claim shard written once
-                ids = txn.reserve_ids(PAYMENTS, len(ledger)) if ledger else []
-                txn.put_many(PAYMENTS, [{**r, "id": pid} for pid, r in zip(ids, ledger)])
-                (remit_id,) = txn.reserve_ids(REMITTANCES)
-                txn.put(REMITTANCES, {"id": remit_id, "trace_key": key, "trace": remit["trace"],
-                                      "payer": remit["payer"], "paid_date": remit.get("paid_date", ""),
-                                      "total_paid": remit.get("total_paid", ""), "claims": claims_done,
-                                      "payments": ids, "posted": stamp, "by": app.user, "file": path,
-                                      "sha256": hashlib.sha256(raw).hexdigest()})
-                summary["remittances"].append({"id": remit_id, "trace": remit["trace"],
-                                               "total_paid": remit.get("total_paid", "")})
+                _post_remit(app, txn, remit, stamp, source, summary)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -220,6 +214,80 @@ def post(app, path: str, *, input_format: str | None = None, dry_run: bool = Fal
     if not dry_run:
         app.audit("post-remit", [r["id"] for r in summary["remittances"]] + [p["claim_id"] for p in summary["posted"]])
     return summary
+
+
+def _post_remit(app, txn, remit: dict, stamp: str, source: dict, summary: dict) -> None:
+    """One remittance (one payment by one payer): each claim's answer, the ledger, the remittance record.
+
+    A remittance already posted (the same payer and trace number) is refused.
+    """
+    key = _trace_key(remit)
+    known = txn.lookup("remit-trace", key)
+    if known:
+        raise Refused(f"remittance {remit['trace']} from {remit['payer'].get('name', '')} was already "
+                      f"posted ({', '.join(known)})", hint="nothing was posted")
+    ledger: list[Record] = []
+    claims_done: list[str] = []
+    changed: dict[str, tuple[Record, Record]] = {}
+    for clp in remit["claims"]:
+        posted = _post_answer(app, txn, remit, clp, stamp, changed, summary["unmatched"])
+        if posted:
+            done, records = posted
+            summary["posted"].append(done)
+            claims_done.append(done["claim_id"])
+            ledger += records
+    store_changes(app, txn, list(changed.values()))  # each claim shard written once
+    ids = txn.reserve_ids(PAYMENTS, len(ledger)) if ledger else []
+    txn.put_many(PAYMENTS, [{**r, "id": pid} for pid, r in zip(ids, ledger, strict=True)])
+    (remit_id,) = txn.reserve_ids(REMITTANCES)
+    txn.put(REMITTANCES, {"id": remit_id, "trace_key": key, "trace": remit["trace"],
+                          "payer": remit["payer"], "paid_date": remit.get("paid_date", ""),
+                          "total_paid": remit.get("total_paid", ""), "claims": claims_done,
+                          "payments": ids, "posted": stamp, "by": app.user, **source})
+    summary["remittances"].append({"id": remit_id, "trace": remit["trace"],
+                                   "total_paid": remit.get("total_paid", "")})
+
+
+def _post_answer(app, txn, remit: dict, clp: dict, stamp: str, changed: dict[str, tuple[Record, Record]],
+                 unmatched: list[dict]) -> tuple[dict, list[dict]] | None:
+    """(what was posted, ledger records) for one claim's answer; None, noted in `unmatched`, when it cannot post.
+
+    `changed` holds each claim changed so far as (after, before): a claim
+    answered twice in one remittance (a reversal, then the correction) posts
+    the second answer on the first one's result.
+    """
+    claim = _claim(txn, clp["claim_id"])
+    if claim is None:
+        unmatched.append(_unposted(clp["claim_id"], remit, clp, "no such claim"))
+        return None
+    if claim["id"] in changed:
+        claim = changed[claim["id"]][0]
+    reverses = _reversed(claim, clp) if clp.get("status_code") == REVERSAL else None
+    why = _unpostable(claim, clp, reverses)
+    if why:
+        unmatched.append(_unposted(clp["claim_id"], remit, clp, why))
+        return None
+    try:
+        done, records, after = _post_claim(app, claim, clp, remit, stamp, reverses)
+    except ValueError as e:
+        unmatched.append(_unposted(claim["id"], remit, clp, str(e)))
+        return None
+    changed[claim["id"]] = (after, changed.get(claim["id"], (None, claim))[1])
+    return done, records
+
+
+def _unposted(claim_id: str, remit: dict, clp: dict, reason: str) -> dict:
+    """The entry in a summary's `unmatched` for a claim's answer that was not posted, and why."""
+    return {"claim_id": claim_id, "trace": remit["trace"], "paid": clp["paid"], "reason": reason}
+
+
+def _unpostable(claim: Record, clp: dict, reverses: int | None) -> str:
+    """Why a claim's answer cannot be posted ("" when it can)."""
+    if clp.get("status_code") == REVERSAL and reverses is None:
+        return "no earlier payment of it to reverse"
+    if reverses is None and claim["status"] not in POSTABLE:
+        return f"claim is {claim['status']}"
+    return ""
 
 
 def _claim(txn, claim_id: str) -> dict | None:

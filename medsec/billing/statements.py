@@ -4,12 +4,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from medsec import documents
-from medsec.billing.accounts import charges_of, ledger, outstanding, responsible
+from medsec.billing.accounts import balance, charges_of, ledger, outstanding, responsible
 from medsec.communications import messaging
 from medsec.errors import InvalidInput, Refused
 from medsec.money import dec, fmt
 from medsec.outputs import write_output
 from medsec.records.patients import get_patient
+from medsec.scheduling.appointments import get_appointment
+from medsec.scheduling.schedule import Schedule
 from medsec.store.catalog import CHARGES, CLAIMS
 
 AGING_BUCKETS = [(0, 30, "0-30"), (31, 60, "31-60"), (61, 90, "61-90"), (91, 120, "91-120"), (121, 10 ** 6, "120+")]
@@ -39,8 +41,6 @@ def statement(app, patient_id: str, start: date | None, end: date | None, output
             opening = dec(row["balance"])
         elif row["date"] <= end.isoformat():
             shown.append(row)
-    from medsec.billing.accounts import balance
-
     owed = balance(app, patient["id"])
     context = {"practice": messaging.practice_context(app), "patient": messaging.patient_context(patient),
                "statement": {"period": f"{start} to {end}", "rows": shown, "opening": fmt(opening),
@@ -52,9 +52,6 @@ def statement(app, patient_id: str, start: date | None, end: date | None, output
 
 
 def invoice(app, appt_id: str, output: str | None = None, as_pdf: bool = True) -> dict:
-    from medsec.scheduling.appointments import get_appointment
-    from medsec.scheduling.schedule import Schedule
-
     appt = get_appointment(app, appt_id)
     patient = get_patient(app, appt["patient_id"])
     view = app.store.snapshot()

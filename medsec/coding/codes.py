@@ -1,7 +1,9 @@
 """Code lookups across every registered coding table, and code files merged into codes.yaml."""
 
+import csv
 import os
 
+from medsec import config
 from medsec.errors import InvalidInput, NotFound
 from medsec.plugins import collect
 
@@ -86,8 +88,6 @@ def code_importers(app) -> dict:
 
 def _first_cells(path: str) -> list[str]:
     """The first non-blank line's CSV cells (what an importer's detect() looks at)."""
-    import csv
-
     with open(path, "rb") as f:
         head = f.read(64 * 1024)
     if head.startswith(b"PK\x03\x04"):
@@ -182,8 +182,6 @@ def _header(root: str) -> str:
 
 def import_codes(app, path: str, fmt: str | None = None, dry_run: bool = False) -> dict:
     """Merge the codes of `path` into codes.yaml; bad rows refuse the whole file (exit 2)."""
-    from medsec import config
-
     name, codes, skipped = read_codes(app, path, fmt)
     with app.store.transaction() as txn:
         current = config.load(app.store.root, CODES_FILE) or {}

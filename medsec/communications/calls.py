@@ -3,6 +3,7 @@
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
+from medsec.records.patients import find_patients, get_patient
 from medsec.records.staff import acting_members, get_staff
 from medsec.store.catalog import CALLS
 
@@ -11,8 +12,6 @@ OUTCOMES = ["reached", "left-message", "no-answer", "wrong-number"]
 
 
 def _find_patient_by_phone(app, digits: str) -> str:
-    from medsec.records.patients import find_patients
-
     found = find_patients(app, phone=digits)
     return found[0]["id"] if len(found) == 1 else ""
 
@@ -20,8 +19,6 @@ def _find_patient_by_phone(app, digits: str) -> str:
 def log_call(app, *, caller: str, reason: str, for_staff: str | None = None, line: int | None = None,
              urgent: bool = False) -> dict:
     """`caller` is a phone number or a patient id; a known number finds its patient."""
-    from medsec.records.patients import get_patient
-
     if not reason.strip():
         raise InvalidInput("--reason cannot be empty")
     caller = caller.strip()
@@ -54,6 +51,7 @@ def list_calls(app, *, status: str = "open", mine: bool = False, for_staff: str 
                limit: int | None = None) -> list[dict]:
     """Urgent first, then oldest first."""
     view = app.store.snapshot()
+    wanted: set[str] | None  # whose calls are asked for; None: everyone's
     if mine:
         wanted = {m["id"] for m in acting_members(app)}
     else:

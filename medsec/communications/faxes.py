@@ -7,7 +7,8 @@ from medsec.communications import messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
-from medsec.records.patients import get_patient, store_file
+from medsec.records.patients import get_patient
+from medsec.store.attachments import put_file
 from medsec.store.catalog import FAXES
 
 COLUMNS = ["id", "created", "direction", "number", "patient_id", "pages", "status", "subject"]
@@ -35,7 +36,7 @@ def receive(app, path: str, *, sender: str, patient_id: str | None = None, subje
     data, kind = _read_document(path)
     number = _number(sender, "--from")
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
-    sha, size = store_file(app.store.root, path)
+    sha, size = put_file(app.store.root, path)
     with app.store.transaction() as txn:
         (fax_id,) = txn.reserve_ids(FAXES)
         record = {"id": fax_id, "created": clock.iso(app.now()), "direction": "in", "number": number,
@@ -84,7 +85,7 @@ def send(app, path: str, *, to: str, patient_id: str | None = None, cover: bool 
     except DeliveryError as e:
         error = EnvironmentFailure if e.temporary else Refused
         raise error(f"fax to {number} not sent: {e}", hint="try again later" if e.temporary else None) from None
-    sha, size = store_file(app.store.root, path)
+    sha, size = put_file(app.store.root, path)
     with app.store.transaction() as txn:
         (fax_id,) = txn.reserve_ids(FAXES)
         record = {"id": fax_id, "created": clock.iso(app.now()), "direction": "out", "number": number,

@@ -8,10 +8,11 @@ meeting's `notices`, failures included.
 
 from datetime import UTC, datetime
 
-from medsec import clock
+from medsec import __version__, clock
 from medsec.communications import messaging
 from medsec.errors import InvalidInput
 from medsec.plugin_types import DeliveryError, Message
+from medsec.scheduling.calendar_ics import add_timezones
 from medsec.store.catalog import MEETINGS
 
 TEMPLATES = {"REQUEST": "meeting-invitation", "CANCEL": "meeting-cancellation"}
@@ -41,9 +42,6 @@ def organizer(app, schedule, route: messaging.Route) -> dict:
 def calendar(meeting: dict, schedule, method: str) -> bytes:
     """A one-event iTIP calendar for the meeting, with the VTIMEZONE its times use."""
     from icalendar import Calendar, Event, vCalAddress
-
-    from medsec import __version__
-
     cal = Calendar()
     cal.add("prodid", f"-//medsec//medsec {__version__}//EN")
     cal.add("version", "2.0")
@@ -71,8 +69,6 @@ def calendar(meeting: dict, schedule, method: str) -> bytes:
                            "partstat": "NEEDS-ACTION", "rsvp": "TRUE"})
         event.add("attendee", who)
     cal.add_component(event)
-    from medsec.scheduling.calendar_ics import add_timezones
-
     add_timezones(cal)
     return cal.to_ical()
 

@@ -7,7 +7,10 @@ from medsec import clock, documents, templating
 from medsec.communications import messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.plugin_types import DeliveryError, Message
-from medsec.records.patients import get_patient, store_file
+from medsec.records.patients import get_patient
+from medsec.scheduling.appointments import get_appointment
+from medsec.scheduling.schedule import Schedule
+from medsec.store.attachments import put_file
 from medsec.store.catalog import MAIL
 
 COLUMNS = ["id", "created", "direction", "patient_id", "template", "channel", "status", "subject"]
@@ -20,7 +23,7 @@ def receive(app, *, sender: str, subject: str, patient_id: str | None = None, sc
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
     files = []
     if scan:
-        sha, size = store_file(app.store.root, scan)
+        sha, size = put_file(app.store.root, scan)
         files.append({"sha256": sha, "name": os.path.basename(scan), "size": size})
     with app.store.transaction() as txn:
         (mail_id,) = txn.reserve_ids(MAIL)
@@ -52,70 +55,81 @@ def read_id_list(path: str) -> list[str]:
 def send(app, *, patients: list[str], template: str, kind: str = "letter", appointment: str | None = None,
          channel: str | None = None, dry_run: bool = False) -> dict:
     """Mail merge: one letter or email per patient; a failure is reported, not fatal."""
-    from medsec.scheduling.schedule import Schedule
-
     if kind not in KINDS:
         raise InvalidInput(f"--channel {kind!r}: use letter or email")
     if not patients:
         raise InvalidInput("no patients to write to", hint="give --patient ID or --to-list FILE")
     r = messaging.route(app, kind, channel)
+    _require_template(app, template)
+    schedule = Schedule.load(app)
+    appt_context = None
+    if appointment:
+        appt_context = messaging.appointment_context(app, get_appointment(app, appointment), schedule)
+    practice = messaging.practice_context(app)
+    results = [_send_to(app, r, pid, kind, template, practice, appt_context, dry_run) for pid in patients]
+    sent = [e for e in results if e["status"] == "sent"]
+    if sent:
+        _record_sent(app, r.name, template, sent)
+    app.audit("mail", [e.get("id") for e in sent if e.get("id")] + [e["patient_id"] for e in results])
+    counts = {s: sum(e["status"] == s for e in results) for s in ("sent", "failed", "would-send")}
+    return {"template": template, "channel": r.name, **counts, "dry_run": dry_run, "letters": results}
+
+
+def _require_template(app, template: str) -> None:
     templating.require_valid(app.store.root, [template])
     if template not in templating.available(app.store.root):
         raise InvalidInput(f"no template {template!r}",
                            hint=f"templates: {', '.join(templating.available(app.store.root))}")
-    appt_context = None
-    schedule = Schedule.load(app)
-    if appointment:
-        from medsec.scheduling.appointments import get_appointment
 
-        appt = get_appointment(app, appointment)
-        appt_context = messaging.appointment_context(app, appt, schedule)
-    practice = messaging.practice_context(app)
-    results, sent = [], []
-    for pid in patients:
-        entry = {"patient_id": pid.upper(), "status": "", "reason": "", "to": ""}
-        try:
-            patient = get_patient(app, pid)
-            entry["patient_id"] = patient["id"]
-            context = {"practice": practice, "patient": messaging.patient_context(patient)}
-            if appt_context:
-                context["appointment"] = appt_context
-            rendered = messaging.render(app, template, context, patient.get("language") or "en")
-            to = messaging.address_for(patient, kind)
-            if not to:
-                raise Refused(f"no {'email address' if kind == 'email' else 'postal address'} on file")
-            attachments = []
-            if kind == "letter":
-                attachments.append((f"{template}.pdf", "application/pdf",
-                                    documents.text_to_pdf(rendered.text, rendered.subject)))
-            message = Message(kind=kind, to=to, subject=rendered.subject, body=rendered.text, html=rendered.html,
-                              attachments=attachments, meta={"patient_id": patient["id"], "template": template})
-            entry["to"] = to
-            if dry_run:
-                entry["status"] = "would-send"
-            else:
-                entry["delivery_id"] = messaging.deliver(app, r, message)
-                entry["status"] = "sent"
-                entry["subject"] = rendered.subject
-                sent.append(entry)
-        except (MedsecError, DeliveryError) as e:
-            entry.update(status="failed", reason=getattr(e, "message", None) or str(e))
-        results.append(entry)
-    if sent:
-        stamp = clock.iso(app.now())
-        with app.store.transaction() as txn:
-            ids = txn.reserve_ids(MAIL, len(sent))
-            records = [{"id": mid, "created": stamp, "direction": "out", "from": "", "subject": e["subject"],
-                        "patient_id": e["patient_id"], "files": [], "template": template, "channel": r.name,
-                        "status": "sent", "by": app.user, "delivery_id": e["delivery_id"]}
-                       for mid, e in zip(ids, sent)]
-            txn.put_many(MAIL, records)
-            app.after_commit(txn, "message_created", [{**r, "kind": "mail"} for r in records], "message")
-        for mid, e in zip(ids, sent):
-            e["id"] = mid
-    app.audit("mail", [e.get("id") for e in sent if e.get("id")] + [e["patient_id"] for e in results])
-    counts = {s: sum(e["status"] == s for e in results) for s in ("sent", "failed", "would-send")}
-    return {"template": template, "channel": r.name, **counts, "dry_run": dry_run, "letters": results}
+
+def _send_to(app, route, patient_id: str, kind: str, template: str, practice: dict, appt_context: dict | None,
+             dry_run: bool) -> dict:
+    """One patient's letter or email, sent (or not, in a dry run); the entry reports how it went."""
+    entry = {"patient_id": patient_id.upper(), "status": "", "reason": "", "to": ""}
+    try:
+        patient = get_patient(app, patient_id)
+        entry["patient_id"] = patient["id"]
+        message = _message(app, patient, kind, template, practice, appt_context)
+        entry["to"] = message.to
+        if dry_run:
+            entry["status"] = "would-send"
+        else:
+            entry.update(delivery_id=messaging.deliver(app, route, message), status="sent", subject=message.subject)
+    except (MedsecError, DeliveryError) as e:
+        entry.update(status="failed", reason=getattr(e, "message", None) or str(e))
+    return entry
+
+
+def _message(app, patient: dict, kind: str, template: str, practice: dict, appt_context: dict | None) -> Message:
+    """The patient's rendered letter (with its PDF) or email; refused without an address to send it to."""
+    context = {"practice": practice, "patient": messaging.patient_context(patient)}
+    if appt_context:
+        context["appointment"] = appt_context
+    rendered = messaging.render(app, template, context, patient.get("language") or "en")
+    to = messaging.address_for(patient, kind)
+    if not to:
+        raise Refused(f"no {'email address' if kind == 'email' else 'postal address'} on file")
+    attachments = []
+    if kind == "letter":
+        attachments.append((f"{template}.pdf", "application/pdf",
+                            documents.text_to_pdf(rendered.text, rendered.subject)))
+    return Message(kind=kind, to=to, subject=rendered.subject, body=rendered.text, html=rendered.html,
+                   attachments=attachments, meta={"patient_id": patient["id"], "template": template})
+
+
+def _record_sent(app, channel: str, template: str, sent: list[dict]) -> None:
+    """Log each sent entry as a mail record, and give the entry its id."""
+    stamp = clock.iso(app.now())
+    with app.store.transaction() as txn:
+        ids = txn.reserve_ids(MAIL, len(sent))
+        records = [{"id": mid, "created": stamp, "direction": "out", "from": "", "subject": e["subject"],
+                    "patient_id": e["patient_id"], "files": [], "template": template, "channel": channel,
+                    "status": "sent", "by": app.user, "delivery_id": e["delivery_id"]}
+                   for mid, e in zip(ids, sent, strict=True)]
+        txn.put_many(MAIL, records)
+        app.after_commit(txn, "message_created", [{**r, "kind": "mail"} for r in records], "message")
+    for mid, e in zip(ids, sent, strict=True):
+        e["id"] = mid
 
 
 def get_mail(app, mail_id: str) -> dict:

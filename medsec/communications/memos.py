@@ -14,6 +14,7 @@ from medsec.errors import InvalidInput
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.staff import acting_members, get_staff
 from medsec.store.catalog import MEMOS
+from medsec.store.kinds import Record
 
 RESERVED = ("practice", "memo", "today")  # names the template's own context uses
 COLUMNS = ["id", "created", "from", "to", "subject", "template"]
@@ -38,7 +39,7 @@ def _recipients(app, to: list[str]) -> list[dict]:
     ids = [part.strip() for value in to for part in value.split(",") if part.strip()]
     if not ids:
         raise InvalidInput("give --to STAFF (e.g. --to S1,S2)")
-    members = {}
+    members: dict[str, Record] = {}  # by id: a member named twice gets one copy
     for staff_id in ids:
         member = get_staff(app, staff_id)
         members.setdefault(member["id"], member)

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from medsec import templating
+from medsec import __version__, clock, templating
 from medsec.errors import InvalidInput
 from medsec.plugin_types import Channel, DeliveryError, Message
+from medsec.scheduling.calendar_ics import add_timezones
 
 # Which channel carries each kind of message unless channels.yaml `routes` says otherwise.
 DEFAULT_ROUTES = {"email": "email", "sms": "sms", "fax": "fax", "voice": "outbox", "letter": "outbox"}
@@ -19,7 +20,7 @@ class Route:
 
 
 def channels(app) -> dict:
-    from medsec.plugins import collect
+    from medsec.plugins import collect  # pluggy: loaded only by commands that send messages
 
     return collect(app.plugins, "register_channels")
 
@@ -92,9 +93,6 @@ def render(app, template: str, context: dict, language: str = "en") -> templatin
 def appointment_ics(app, appt: dict, schedule, summary: str) -> bytes:
     """A one-event calendar for the patient's own appointment (METHOD:PUBLISH)."""
     from icalendar import Calendar, Event
-
-    from medsec import __version__, clock
-
     cal = Calendar()
     cal.add("prodid", f"-//medsec//medsec {__version__}//EN")
     cal.add("version", "2.0")
@@ -109,8 +107,6 @@ def appointment_ics(app, appt: dict, schedule, summary: str) -> bytes:
     if practice["address"]:
         event.add("location", f"{practice['name']}, {practice['address']}")
     cal.add_component(event)
-    from medsec.scheduling.calendar_ics import add_timezones
-
     add_timezones(cal)
     return cal.to_ical()
 

@@ -8,15 +8,17 @@ in a second transaction. A run that dies mid-way leaves "sending" claims;
 after STALE_CLAIM they are claimed again (at least once, never silently lost).
 """
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from medsec import clock
+from medsec import clock, templating
 from medsec.communications import messaging
-from medsec.errors import InvalidInput, Refused
+from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
+from medsec.scheduling.appointments import get_appointment
 from medsec.scheduling.schedule import Schedule
 from medsec.store.catalog import APPOINTMENTS, REMINDERS
 
@@ -78,6 +80,7 @@ def plan(view, schedule: Schedule, now: datetime, *, for_day=None, within: timed
             if appt["status"] not in ACTIVE or not appt.get("patient_id"):
                 continue
             start = datetime.fromisoformat(appt["start"])
+            key: str | None  # which reminder is due: "manual", else the lead time that has come ("24h")
             if for_day is not None or within is not None:
                 if start <= now or (within is not None and start > now + within):
                     continue
@@ -96,11 +99,13 @@ def _retries(view, now: datetime) -> list[dict]:
     """Earlier failures whose time has come, and claims left by a run that died."""
     pending = view.index("reminder-pending", "00000")
     ids = sorted(set(pending.get("retry", []) + pending.get("sending", [])), key=lambda i: int(i[1:]))
-    out = []
-    for r in view.get_many(REMINDERS, ids):
-        if r["status"] == "retry" and r["next_try"] <= clock.iso(now) or r["status"] == "sending" and r["claimed_at"] <= clock.iso(now - STALE_CLAIM):
-            out.append(r)
-    return out
+    return [r for r in view.get_many(REMINDERS, ids) if _due_again(r, now)]
+
+
+def _due_again(reminder: dict, now: datetime) -> bool:
+    if reminder["status"] == "retry":
+        return reminder["next_try"] <= clock.iso(now)
+    return reminder["status"] == "sending" and reminder["claimed_at"] <= clock.iso(now - STALE_CLAIM)
 
 
 def _pick_route(app, patient: dict, forced: str | None) -> tuple[str, messaging.Route]:
@@ -130,8 +135,6 @@ def compose(app, schedule: Schedule, appt: dict, patient: dict, kind: str) -> Me
 
 
 def preview(app, appt_id: str, channel: str | None = None) -> dict:
-    from medsec.scheduling.appointments import get_appointment
-
     schedule = Schedule.load(app)
     appt = get_appointment(app, appt_id)
     if not appt.get("patient_id"):
@@ -153,8 +156,6 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
     if channel and channel not in messaging.channels(app):
         raise InvalidInput(f"unknown channel {channel!r}",
                            hint=f"channels: {', '.join(sorted(messaging.channels(app)))}")
-    from medsec import templating
-
     templating.require_valid(app.store.root, sorted(set(TEMPLATES.values())))
     now = schedule.now
     token = secrets.token_hex(4)
@@ -167,7 +168,7 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
         with app.store.transaction() as txn:
             p = plan(txn, schedule, now, for_day=for_day, within=within)
             ids = txn.reserve_ids(REMINDERS, len(p.new)) if p.new else []
-            claims = [_new_record(rid, appt, key, token, stamp) for rid, (appt, key) in zip(ids, p.new)]
+            claims = [_new_record(rid, appt, key, token, stamp) for rid, (appt, key) in zip(ids, p.new, strict=True)]
             waiting = _retries(txn, now)
             retry = [{**r, "status": "sending", "claimed_by": token, "claimed_at": stamp} for r in waiting]
             txn.put_many(REMINDERS, claims + retry, {r["id"]: r for r in waiting})
@@ -194,9 +195,6 @@ def _new_record(rid: str, appt: dict, key: str, token: str, stamp: str) -> dict:
 
 def _attempt(app, schedule: Schedule, claim: dict, forced: str | None, now: datetime, dry_run: bool) -> dict:
     """One reminder: every failure is recorded on it, none stops the batch."""
-    from medsec.errors import MedsecError
-    from medsec.scheduling.appointments import get_appointment
-
     result = {**claim, "attempts": claim["attempts"] + (0 if dry_run else 1)}
     try:
         appt = get_appointment(app, claim["appointment_id"])
@@ -234,8 +232,6 @@ def list_reminders(app, *, failed: bool = False, status: str | None = None, limi
 
 
 def parse_within(text: str) -> timedelta:
-    import re
-
     m = re.fullmatch(r"(\d+)\s*([hd])", text.strip().lower())
     if not m or int(m.group(1)) == 0:
         raise InvalidInput(f"--within {text!r}: use hours or days, e.g. 48h or 2d")

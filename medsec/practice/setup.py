@@ -2,21 +2,22 @@
 
 import os
 import random
+import secrets
 from datetime import date, timedelta
 
+import medsec_templates
 from medsec import __version__, clock, config
 from medsec.errors import Refused
-from medsec.fileio import make_private_dirs
 from medsec.identifiers import npi_with_check_digit
 from medsec.records.patients import PATIENTS, new_record
+from medsec.scheduling import availability as av
 from medsec.store import Store
-from medsec.store.catalog import RECORD_DIRS, STAFF
+from medsec.store.catalog import APPOINTMENTS, STAFF
+from medsec.store.kinds import Record
 from medsec.text import fold
 
 
 def template_dir() -> str:
-    import medsec_templates
-
     return os.path.dirname(medsec_templates.__file__)
 
 
@@ -41,15 +42,11 @@ def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_Yor
         raise Refused(f"{root} is already a medsec data directory")
     if os.path.isdir(root) and os.listdir(root):
         raise Refused(f"{root} is not empty", hint="choose a new folder for the data directory")
-    make_private_dirs(root)
-    store = Store(root)
-    store.ensure_dirs(*RECORD_DIRS)
+    store = Store.create(root)
     tz = clock._zone(tz_name)
     now = clock.now(tz)
     summary = {"data_dir": root, "demo": demo}
     with store.transaction() as txn:
-        import secrets
-
         # `instance` makes this directory's iCalendar UIDs its own.
         meta = {"schema_version": config.SCHEMA_VERSION, "created_by": f"medsec {__version__}",
                 "created": clock.iso(now), "instance": secrets.token_hex(6)}
@@ -135,8 +132,8 @@ def _demo(txn, today: date) -> dict:
               ("Casey Morgan", "front-desk"), ("Riley Chen", "front-desk"),
               ("Sam Patel", "biller"), ("Morgan Avery", "manager")]
     ids = txn.reserve_ids(STAFF, len(people))
-    staff = []
-    for sid, (name, role) in zip(ids, people):
+    staff: list[Record] = []
+    for sid, (name, role) in zip(ids, people, strict=True):
         handle = name.replace("Dr. ", "").split(",")[0].lower().replace(" ", ".")
         staff.append({"id": sid, "name": name, "role": role,
                       "npi": _npi(rng) if role == "physician" else "",
@@ -167,7 +164,7 @@ def _demo(txn, today: date) -> dict:
     patient_ids = txn.reserve_ids(PATIENTS, len(patients))
     stamp = clock.iso(clock.now(clock._zone("America/New_York")))
     records = []
-    for pid, p in zip(patient_ids, patients):
+    for pid, p in zip(patient_ids, patients, strict=True):
         record = new_record(pid, {k: v for k, v in p.items() if k != "coverages"}, stamp)
         record["coverages"] = p.get("coverages", [])
         records.append(record)
@@ -177,8 +174,8 @@ def _demo(txn, today: date) -> dict:
             "payers": len(PAYERS), "appointments": appointments}
 
 
-def _demo_patients(rng: random.Random, today: date, count: int) -> list[dict]:
-    out = []
+def _demo_patients(rng: random.Random, today: date, count: int) -> list[Record]:
+    out: list[Record] = []
     seen = set()
     area_codes = ["617", "857", "781"]
     while len(out) < count:
@@ -190,13 +187,13 @@ def _demo_patients(rng: random.Random, today: date, count: int) -> list[dict]:
         n = len(out)
         city, zip_code = rng.choice(CITIES)
         handle = fold(f"{first}.{last}").replace("'", "").replace("-", "")
-        p = {"first": first, "last": last, "dob": dob.isoformat(), "sex": rng.choice("MF"),
-             "phone": f"{area_codes[n // 100 % 3]}-555-01{n % 100:02d}",
-             "email": f"{handle}{n}@example.com",
-             "address": f"{rng.randint(1, 999)} {rng.choice(STREETS)}", "city": city, "state": "MA",
-             "zip": zip_code, "language": "es" if rng.random() < 0.15 else "en",
-             "preferred_channel": rng.choice(["email", "sms", "sms", "voice", "letter"]),
-             "reminders": rng.random() > 0.05}
+        p: Record = {"first": first, "last": last, "dob": dob.isoformat(), "sex": rng.choice("MF"),
+                     "phone": f"{area_codes[n // 100 % 3]}-555-01{n % 100:02d}",
+                     "email": f"{handle}{n}@example.com",
+                     "address": f"{rng.randint(1, 999)} {rng.choice(STREETS)}", "city": city, "state": "MA",
+                     "zip": zip_code, "language": "es" if rng.random() < 0.15 else "en",
+                     "preferred_channel": rng.choice(["email", "sms", "sms", "voice", "letter"]),
+                     "reminders": rng.random() > 0.05}
         if rng.random() < 0.88:
             payer = rng.choice(["BAYSTATE", "HARBOR", "MEDICARE"] if dob.year < today.year - 65
                                else ["BAYSTATE", "HARBOR"])
@@ -215,66 +212,85 @@ def tz_now(practice: dict):
 def _demo_appointments(rng, today: date, now, staff, types, patient_ids, txn) -> int:
     """Two weeks of realistic bookings from today: full mornings, surgeries in the
     procedure room on one afternoon per surgeon a week, the past marked done."""
-    from medsec.scheduling import availability as av
-    from medsec.store.catalog import APPOINTMENTS
-
-    tz = now.tzinfo
-    instance = "demo"
-    physicians = [m for m in staff if m["role"] == "physician"]
-    weights = [("follow-up", 0.6), ("annual-physical", 0.22), ("new-patient", 0.18)]
-    planned = []
-    for offset in range(14):
-        day = today + timedelta(days=offset)
-        for p_index, doc in enumerate(physicians):
-            spans = av.working_spans(doc, {"closures": []}, day, tz)
-            surgery_day = day.weekday() == (1 + 2 * p_index) % 5
-            for block_start, block_end in spans:
-                moment = block_start
-                if surgery_day and block_start.hour >= 12:
-                    planned.append((doc["id"], "surgery", moment, "proc1"))
-                    moment += timedelta(minutes=types["surgery"]["duration"] + types["surgery"].get("buffer", 0))
-                while True:
-                    pick, roll = "follow-up", rng.random()
-                    for name, weight in weights:
-                        if roll < weight:
-                            pick = name
-                            break
-                        roll -= weight
-                    length = timedelta(minutes=types[pick]["duration"])
-                    if moment + length > block_end:
-                        break
-                    if rng.random() < 0.78:
-                        planned.append((doc["id"], pick, moment, ""))
-                        moment += length
-                    else:
-                        moment += timedelta(minutes=15)
+    planned = _demo_plan(rng, today, now.tzinfo, [m for m in staff if m["role"] == "physician"], types)
     if not planned:
         return 0
     ids = txn.reserve_ids(APPOINTMENTS, len(planned))
     stamp = clock.iso(now)
     records = []
     by_day: dict = {}
-    for appt_id, (provider, type_name, start, room) in zip(ids, planned):
-        taken = by_day.setdefault(start.date(), set())
-        while True:
-            patient_id = rng.choice(patient_ids)
-            if patient_id not in taken:
-                taken.add(patient_id)
-                break
+    for appt_id, (provider, type_name, start, room) in zip(ids, planned, strict=True):
+        patient_id = _demo_patient_for(rng, patient_ids, by_day.setdefault(start.date(), set()))
         end = start + timedelta(minutes=types[type_name]["duration"])
-        status = "booked"
-        if end <= now:
-            status = "checked-out"
-        elif start <= now:
-            status = "roomed"
-        elif rng.random() < 0.3:
-            status = "confirmed"
+        status = _demo_status(rng, start, end, now)
         records.append({
             "id": appt_id, "patient_id": patient_id, "provider": provider, "type": type_name,
             "start": clock.iso(start), "end": clock.iso(end), "room": room, "status": status, "note": "",
-            "series_id": "", "series": None, "uid": f"{appt_id}-{instance}@medsec", "source": "demo",
+            "series_id": "", "series": None, "uid": f"{appt_id}-demo@medsec", "source": "demo",
             "created": stamp, "updated": stamp, "checked_in": "", "cancel_reason": "", "late_cancel": False,
             "history": [{"at": stamp, "by": "demo", "action": "booked", "status": status}],
         })
     txn.put_many(APPOINTMENTS, records)
     return len(records)
+
+
+def _demo_plan(rng, today: date, tz, physicians: list[dict], types: dict) -> list[tuple]:
+    """(provider, type, start, room) of each booking, day by day, physician by physician."""
+    planned: list[tuple] = []
+    for offset in range(14):
+        day = today + timedelta(days=offset)
+        for p_index, doc in enumerate(physicians):
+            surgery_day = day.weekday() == (1 + 2 * p_index) % 5
+            for block_start, block_end in av.working_spans(doc, {"closures": []}, day, tz):
+                planned += _demo_block(rng, doc["id"], types, block_start, block_end,
+                                       surgery=surgery_day and block_start.hour >= 12)
+    return planned
+
+
+def _demo_block(rng, provider: str, types: dict, start, end, *, surgery: bool) -> list[tuple]:
+    """One working block filled with visits (about one slot in five left free), after a surgery if `surgery`."""
+    planned = []
+    moment = start
+    if surgery:
+        planned.append((provider, "surgery", moment, "proc1"))
+        moment += timedelta(minutes=types["surgery"]["duration"] + types["surgery"].get("buffer", 0))
+    while True:
+        pick = _demo_visit_type(rng)
+        length = timedelta(minutes=types[pick]["duration"])
+        if moment + length > end:
+            return planned
+        if rng.random() < 0.78:
+            planned.append((provider, pick, moment, ""))
+            moment += length
+        else:
+            moment += timedelta(minutes=15)
+
+
+_VISIT_WEIGHTS = [("follow-up", 0.6), ("annual-physical", 0.22), ("new-patient", 0.18)]
+
+
+def _demo_visit_type(rng) -> str:
+    roll = rng.random()
+    for name, weight in _VISIT_WEIGHTS:
+        if roll < weight:
+            return name
+        roll -= weight
+    return "follow-up"
+
+
+def _demo_patient_for(rng, patient_ids: list[str], taken: set[str]) -> str:
+    """A patient not yet booked on that day (`taken`, which gets them)."""
+    while True:
+        patient_id = rng.choice(patient_ids)
+        if patient_id not in taken:
+            taken.add(patient_id)
+            return patient_id
+
+
+def _demo_status(rng, start, end, now) -> str:
+    """Visits over are checked out, the one under way roomed, about a third of the rest confirmed."""
+    if end <= now:
+        return "checked-out"
+    if start <= now:
+        return "roomed"
+    return "confirmed" if rng.random() < 0.3 else "booked"

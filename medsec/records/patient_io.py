@@ -1,7 +1,9 @@
 """Patient import and export through the registered formats."""
 
 import csv
+import io
 import sys
+from datetime import date
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
@@ -68,60 +70,19 @@ def import_patients(app, path: str, *, input_format: str | None = None, mapping:
     the import unless `skip_bad`; the report names each row's line.
     """
     importer = choose_importer(app, path, input_format, mapping or {})
-    today = app.today()
-    good: list[tuple[int, dict]] = []
-    problems: list[dict] = []
-    seen: dict[tuple, int] = {}
-    invalid = 0
-    for line, fields in importer.read(path, {"mapping": mapping or {}}):
-        try:
-            if isinstance(fields, Exception):
-                raise InvalidInput(str(fields))
-            cleaned = clean_fields(fields, today)
-        except InvalidInput as e:
-            problems.append({"line": line, "message": e.message})
-            invalid += 1
-            continue
-        key = duplicate_key(cleaned)
-        if key in seen and not allow_duplicate:
-            problems.append({"line": line, "message": f"duplicate of line {seen[key]} (same name and date of birth)"})
-            continue
-        seen.setdefault(key, line)
-        good.append((line, cleaned))
-        if progress and len(good) % 5000 == 0:
-            print(f"\rchecked {len(good)} rows", end="", file=sys.stderr)
-    if progress and len(good) >= 5000:
-        print(file=sys.stderr)
-
-    def refuse_if_bad():
-        if problems and not skip_bad:
-            details = [f"{path}:{p['line']}: {p['message']}" for p in problems[:50]]
-            if len(problems) > 50:
-                details.append(f"... and {len(problems) - 50} more")
-            error = InvalidInput if invalid else Refused
-            raise error(f"{len(problems)} of {len(good) + len(problems)} rows cannot be imported; "
-                        f"nothing was imported",
-                        hint="fix them, or use --skip-bad to import the rest",
-                        details=details)
-
+    rows = importer.read(path, {"mapping": mapping or {}})
+    good, problems, invalid = _checked_rows(rows, app.today(), allow_duplicate, progress)
     with app.store.transaction() as txn:
         if not allow_duplicate:
-            kept = []
-            for line, fields in good:
-                dupes = find_duplicates(txn, fields)
-                if dupes:
-                    problems.append({"line": line, "message": f"duplicate of {', '.join(dupes)} "
-                                                              f"(same name and date of birth)"})
-                else:
-                    kept.append((line, fields))
-            good = kept
+            good = _without_registered(txn, good, problems)
         problems.sort(key=lambda p: p["line"])
-        refuse_if_bad()
+        if problems and not skip_bad:
+            _refuse(path, len(good), problems, invalid)
         ids: list[str] = []
         if not dry_run and good:
             stamp = clock.iso(app.now())
             ids = txn.reserve_ids(PATIENTS, len(good))
-            records = [new_record(pid, fields, stamp) for pid, (_, fields) in zip(ids, good, strict=False)]
+            records = [new_record(pid, fields, stamp) for pid, (_, fields) in zip(ids, good, strict=True)]
             txn.put_many(PATIENTS, records)
             app.after_commit(txn, "patient_created", records, "patient")
     if ids:
@@ -138,6 +99,67 @@ def import_patients(app, path: str, *, input_format: str | None = None, mapping:
     }
 
 
+def _clean_row(fields, today: date) -> dict:
+    if isinstance(fields, Exception):  # the importer could not read this row
+        raise InvalidInput(str(fields))
+    return clean_fields(fields, today)
+
+
+def _checked_rows(rows, today: date, allow_duplicate: bool, progress: bool):
+    """(good (line, fields) pairs, problems, how many rows were invalid) for the importer's rows.
+
+    A row with the same name and date of birth as an earlier row is a problem
+    unless `allow_duplicate`.
+    """
+    good: list[tuple[int, dict]] = []
+    problems: list[dict] = []
+    seen: dict[tuple, int] = {}
+    invalid = 0
+    for line, fields in rows:
+        try:
+            cleaned = _clean_row(fields, today)
+        except InvalidInput as e:
+            problems.append({"line": line, "message": e.message})
+            invalid += 1
+            continue
+        key = duplicate_key(cleaned)
+        if key in seen and not allow_duplicate:
+            problems.append({"line": line, "message": f"duplicate of line {seen[key]} (same name and date of birth)"})
+            continue
+        seen.setdefault(key, line)
+        good.append((line, cleaned))
+        if progress and len(good) % 5000 == 0:
+            print(f"\rchecked {len(good)} rows", end="", file=sys.stderr)
+    if progress and len(good) >= 5000:
+        print(file=sys.stderr)
+    return good, problems, invalid
+
+
+def _without_registered(txn, good: list[tuple[int, dict]], problems: list[dict]) -> list[tuple[int, dict]]:
+    """The rows that duplicate no registered patient; each one that does becomes a problem."""
+    kept = []
+    for line, fields in good:
+        dupes = find_duplicates(txn, fields)
+        if dupes:
+            problems.append({"line": line, "message": f"duplicate of {', '.join(dupes)} "
+                                                      f"(same name and date of birth)"})
+        else:
+            kept.append((line, fields))
+    return kept
+
+
+def _refuse(path: str, good: int, problems: list[dict], invalid: int):
+    """Stop the import: invalid input if any row was invalid, else refused (duplicates only)."""
+    details = [f"{path}:{p['line']}: {p['message']}" for p in problems[:50]]
+    if len(problems) > 50:
+        details.append(f"... and {len(problems) - 50} more")
+    error = InvalidInput if invalid else Refused
+    raise error(f"{len(problems)} of {good + len(problems)} rows cannot be imported; "
+                f"nothing was imported",
+                hint="fix them, or use --skip-bad to import the rest",
+                details=details)
+
+
 def export_patients(app, fmt: str, output: str | None, status: str = "active") -> int:
     exporters = {k: r.item for k, r in collect(app.plugins, "register_exporters").items()
                  if r.item.kind == "patient"}
@@ -146,8 +168,6 @@ def export_patients(app, fmt: str, output: str | None, status: str = "active") -
     view = app.store.snapshot()
     records = [p for p in view.scan(PATIENTS) if status == "all" or p.get("status") == status]
     if output:
-        import io
-
         buffer = io.StringIO()
         exporters[fmt].write(records, buffer)
         write_output(output, buffer.getvalue().encode(), data_dir=app.data_dir)

@@ -1,14 +1,18 @@
 """Patients: registration, lookup, edits, coverages, notes, attachments, merge."""
 
+import functools
 import os
 import re
+from collections.abc import Callable, Sequence
 from datetime import date
+from typing import NamedTuple
 
 from medsec import clock
 from medsec.config import CHANNEL_KINDS
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import email_valid, format_phone, phone_digits, phone_valid, zip_valid
-from medsec.store.catalog import PATIENTS, name_shard
+from medsec.store.attachments import put_file
+from medsec.store.catalog import PATIENT_RECORDS, PATIENTS, name_shard
 from medsec.text import fold, matches, words
 
 FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
@@ -35,6 +39,77 @@ def parse_dob(value, today: date) -> str:
     return dob.isoformat()
 
 
+def _clean_name(key: str, value: str) -> str:
+    if not value:
+        raise InvalidInput(f"{key}: a name cannot be empty")
+    if len(value) > 60 or not any(ch.isalpha() for ch in value):
+        raise InvalidInput(f"{key}: {value!r} is not a name")
+    return value
+
+
+def _clean_sex(value) -> str:
+    if str(value).lower() not in SEXES:
+        raise InvalidInput(f"sex: {value!r} is not one of M, F, X, U")
+    return SEXES[str(value).lower()]
+
+
+def _clean_phone(value: str) -> str:
+    if not phone_valid(value):
+        raise InvalidInput(f"phone: {value!r} is not a 10-digit phone number")
+    return format_phone(value)
+
+
+def _clean_email(value: str) -> str:
+    if not email_valid(value):
+        raise InvalidInput(f"email: {value!r} is not an email address")
+    return value.lower()
+
+
+def _clean_state(value: str) -> str:
+    value = value.upper()
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        raise InvalidInput(f"state: {value!r} is not a two-letter state code")
+    return value
+
+
+def _clean_zip(value: str) -> str:
+    if not zip_valid(value):
+        raise InvalidInput(f"zip: {value!r} is not a 5- or 9-digit ZIP")
+    return value
+
+
+def _clean_language(value: str) -> str:
+    value = value.lower()
+    if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", value):
+        raise InvalidInput(f"language: {value!r} is not a language code like en or es")
+    return value
+
+
+def _clean_channel(value: str) -> str:
+    if value not in CHANNEL_KINDS:
+        raise InvalidInput(f"preferred_channel: {value!r} is not one of {', '.join(CHANNEL_KINDS)}")
+    return value
+
+
+# Fields with a rule; the others (address, city, guarantor, external_id) are kept as typed.
+_CLEANERS: dict[str, Callable] = {
+    "first": functools.partial(_clean_name, "first"), "last": functools.partial(_clean_name, "last"),
+    "sex": _clean_sex, "phone": _clean_phone, "email": _clean_email, "state": _clean_state, "zip": _clean_zip,
+    "language": _clean_language, "preferred_channel": _clean_channel, "reminders": bool,
+}
+# Fields that may be left blank: their rule applies only to a value.
+_OPTIONAL = frozenset({"phone", "email", "state", "zip", "language", "preferred_channel"})
+
+
+def _clean_value(key: str, value, today: date):
+    if key == "dob":
+        return parse_dob(value, today)
+    if key in _OPTIONAL and not value:
+        return value
+    cleaner = _CLEANERS.get(key)
+    return cleaner(value) if cleaner else value
+
+
 def clean_fields(raw: dict, today: date, partial: bool = False) -> dict:
     """Validated, normalised patient fields; InvalidInput names the field."""
     out: dict = {}
@@ -43,44 +118,7 @@ def clean_fields(raw: dict, today: date, partial: bool = False) -> dict:
             continue
         if key not in FIELDS:
             raise InvalidInput(f"unknown patient field {key!r}")
-        if isinstance(value, str):
-            value = value.strip()
-        if key in ("first", "last"):
-            if not value:
-                raise InvalidInput(f"{key}: a name cannot be empty")
-            if len(value) > 60 or not any(ch.isalpha() for ch in value):
-                raise InvalidInput(f"{key}: {value!r} is not a name")
-        elif key == "dob":
-            value = parse_dob(value, today)
-        elif key == "sex":
-            if str(value).lower() not in SEXES:
-                raise InvalidInput(f"sex: {value!r} is not one of M, F, X, U")
-            value = SEXES[str(value).lower()]
-        elif key == "phone" and value:
-            if not phone_valid(value):
-                raise InvalidInput(f"phone: {value!r} is not a 10-digit phone number")
-            value = format_phone(value)
-        elif key == "email" and value:
-            if not email_valid(value):
-                raise InvalidInput(f"email: {value!r} is not an email address")
-            value = value.lower()
-        elif key == "state" and value:
-            value = value.upper()
-            if not re.fullmatch(r"[A-Z]{2}", value):
-                raise InvalidInput(f"state: {value!r} is not a two-letter state code")
-        elif key == "zip" and value:
-            if not zip_valid(value):
-                raise InvalidInput(f"zip: {value!r} is not a 5- or 9-digit ZIP")
-        elif key == "language" and value:
-            value = value.lower()
-            if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", value):
-                raise InvalidInput(f"language: {value!r} is not a language code like en or es")
-        elif key == "preferred_channel" and value:
-            if value not in CHANNEL_KINDS:
-                raise InvalidInput(f"preferred_channel: {value!r} is not one of {', '.join(CHANNEL_KINDS)}")
-        elif key == "reminders":
-            value = bool(value)
-        out[key] = value
+        out[key] = _clean_value(key, value.strip() if isinstance(value, str) else value, today)
     if not partial:
         for key in ("first", "last", "dob"):
             if not out.get(key):
@@ -147,7 +185,7 @@ def show_patient(app, patient_id: str) -> dict:
     return record
 
 
-def edit_patient(app, patient_id: str, raw: dict, clear: list[str] = ()) -> dict:
+def edit_patient(app, patient_id: str, raw: dict, clear: Sequence[str] = ()) -> dict:
     changes = clean_fields(raw, app.today(), partial=True)
     for key in clear:
         if key in ("first", "last", "dob"):
@@ -190,71 +228,84 @@ def archive_patient(app, patient_id: str, reason: str = "", restore: bool = Fals
     return change_patient(app, patient_id, change, "restore" if restore else "archive")
 
 
+class _Search(NamedTuple):
+    """What find_patients looks for, read and checked: name words, ISO date of birth, phone digits."""
+
+    words: list[str]
+    dob: str | None
+    digits: str | None
+
+    @classmethod
+    def read(cls, name: str | None, dob: str | None, phone: str | None) -> "_Search":
+        if not (name or dob or phone):
+            raise InvalidInput("nothing to search for", hint="give a name, date of birth, phone or id")
+        query_words = words(name) if name else []
+        if name and not query_words:
+            raise InvalidInput(f"{name!r} has no letters or digits to search for")
+        iso_dob = parse_dob(dob, date.max) if dob else None
+        digits = phone_digits(phone) if phone else None
+        if digits is not None and len(digits) < 4:
+            raise InvalidInput(f"phone: give at least 4 digits, got {phone!r}")
+        return cls(query_words, iso_dob, digits)
+
+    def index_hits(self, view) -> set[str]:
+        """Ids that every given criterion's index lists."""
+        hits = []
+        for w in self.words:
+            # a one-letter word reads every shard it starts; longer ones read one
+            shards = [name_shard(w)] if len(w) > 1 else [s for s in view.index_shards("patient-name")
+                                                           if s.startswith(w)]
+            hits.append({i for shard in shards for key, ids in view.index("patient-name", shard).items()
+                         if key.startswith(w) for i in ids})
+        if self.dob:
+            hits.append(set(view.index("patient-dob", self.dob[:4]).get(self.dob, [])))
+        if self.digits:
+            shard = view.index("patient-phone", self.digits[-2:])
+            hits.append({i for key, ids in shard.items() if key.endswith(self.digits) for i in ids})
+        return set.intersection(*hits)
+
+    def matches(self, p: dict) -> bool:
+        """The record itself fits (an index may be stale or ahead of a commit in progress)."""
+        return ((not self.words or matches(self.words, words(f"{p['first']} {p['last']}")))
+                and (not self.dob or p.get("dob") == self.dob)
+                and (not self.digits or phone_digits(p.get("phone") or "").endswith(self.digits)))
+
+
+def _with_query(kind: str, value: str, name: str | None, dob: str | None, phone: str | None):
+    """name, dob and phone with the query's value as one of them (a name adds to --name)."""
+    if kind == "dob" and not dob:
+        dob = value
+    elif kind == "phone" and not phone:
+        phone = value
+    elif kind == "name":
+        name = f"{name} {value}" if name else value
+    return name, dob, phone
+
+
+def _found_by_id(app, view, patient_id: str) -> list[dict]:
+    try:
+        return [get_patient(app, patient_id, view=view)]
+    except NotFound:
+        return []
+
+
+def _found_by_search(view, search: _Search) -> list[dict]:
+    ids = sorted(search.index_hits(view), key=lambda i: int(i[1:]))
+    found = [p for p in view.get_many(PATIENTS, ids) if p.get("status") != "merged" and search.matches(p)]
+    return sorted(found, key=lambda p: (fold(p["last"]), fold(p["first"]), p["dob"], int(p["id"][1:])))
+
+
 def find_patients(app, query: str | None = None, *, name: str | None = None, dob: str | None = None,
                   phone: str | None = None, include_archived: bool = False,
                   limit: int | None = None) -> list[dict]:
     """Patients matching every criterion given; QUERY is read as id, date, phone or name."""
     view = app.store.snapshot()
-    if query:
-        kind, value = classify_query(query)
-        if kind == "id":
-            try:
-                found = [get_patient(app, value, view=view)]
-            except NotFound:
-                found = []
-            found = _filter_status(found, include_archived)
-            app.audit("search", [p["id"] for p in found])
-            return found
-        if kind == "dob" and not dob:
-            dob = value
-        elif kind == "phone" and not phone:
-            phone = value
-        elif kind == "name":
-            name = f"{name} {value}" if name else value
-    if not (name or dob or phone):
-        raise InvalidInput("nothing to search for", hint="give a name, date of birth, phone or id")
-    candidates: set[str] | None = None
-
-    def narrow(ids):
-        nonlocal candidates
-        candidates = set(ids) if candidates is None else candidates & set(ids)
-
-    query_words = words(name) if name else []
-    if name and not query_words:
-        raise InvalidInput(f"{name!r} has no letters or digits to search for")
-    for w in query_words:
-        # a one-letter word reads every shard it starts; longer ones read one
-        shards = [name_shard(w)] if len(w) > 1 else [s for s in view.index_shards("patient-name")
-                                                       if s.startswith(w)]
-        narrow(i for shard in shards for key, ids in view.index("patient-name", shard).items()
-               if key.startswith(w) for i in ids)
-    if dob:
-        iso_dob = parse_dob(dob, date.max)
-        narrow(view.index("patient-dob", iso_dob[:4]).get(iso_dob, []))
-    if phone:
-        digits = phone_digits(phone)
-        if len(digits) < 4:
-            raise InvalidInput(f"phone: give at least 4 digits, got {phone!r}")
-        shard = view.index("patient-phone", digits[-2:])
-        narrow(i for key, ids in shard.items() if key.endswith(digits) for i in ids)
-    ids = sorted(candidates or (), key=lambda i: int(i[1:]))
-    # Index hits are checked against the records: an index written by a
-    # commit still in progress (or a stale one) never yields a wrong answer.
-    found = []
-    for p in view.get_many(PATIENTS, ids):
-        if p.get("status") == "merged":
-            continue
-        if query_words and not matches(query_words, words(f"{p['first']} {p['last']}")):
-            continue
-        if dob and p.get("dob") != iso_dob:
-            continue
-        if phone and not phone_digits(p.get("phone") or "").endswith(digits):
-            continue
-        found.append(p)
-    found = _filter_status(found, include_archived)
-    found.sort(key=lambda p: (fold(p["last"]), fold(p["first"]), p["dob"], int(p["id"][1:])))
-    if limit is not None:
-        found = found[:limit]
+    kind, value = classify_query(query) if query else ("", "")
+    if kind == "id":
+        found = _filter_status(_found_by_id(app, view, value), include_archived)
+    else:
+        search = _Search.read(*_with_query(kind, value, name, dob, phone))
+        found = _filter_status(_found_by_search(view, search), include_archived)[:limit]
     app.audit("search", [p["id"] for p in found])
     return found
 
@@ -338,40 +389,10 @@ def add_note(app, patient_id: str, text: str) -> dict:
     return note
 
 
-def store_file(root: str, path: str) -> tuple[str, int]:
-    """Copy a file into files/ under its SHA-256 (no user-controlled paths)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-                size += len(block)
-    except (FileNotFoundError, IsADirectoryError):
-        raise InvalidInput(f"cannot read file {path!r}") from None
-    sha = digest.hexdigest()
-    target = os.path.join(root, "files", sha[:2], sha)
-    if not os.path.exists(target):
-        import shutil
-
-        from medsec.fileio import make_private_dirs, temp_name
-
-        make_private_dirs(os.path.dirname(target))
-        tmp = temp_name(target)
-        shutil.copyfile(path, tmp)
-        os.chmod(tmp, 0o600)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    return sha, size
-
-
 def attach_file(app, patient_id: str, path: str, label: str = "") -> dict:
     get_patient(app, patient_id, follow=False)  # fail fast before copying
     # The content lands first: a crash leaves at most an unreferenced file.
-    sha, size = store_file(app.store.root, path)
+    sha, size = put_file(app.store.root, path)
     attachment = {"sha256": sha, "name": os.path.basename(path), "size": size,
                   "label": label, "added": clock.iso(app.now()), "by": app.user}
     change_patient(app, patient_id, lambda old: {**old, "attachments": old["attachments"] + [attachment]},
@@ -421,8 +442,6 @@ def merge_patients(app, duplicate_id: str, survivor_id: str) -> dict:
 def _move_records(txn, from_id: str, to_id: str, stamp: str) -> list[str]:
     """Give everything that names the duplicate (appointments, calls, charges,
     claims, payments, labs, referrals, refills, tasks, mail ...) to the survivor."""
-    from medsec.store.catalog import PATIENT_RECORDS
-
     moved = []
     for kind, index in PATIENT_RECORDS.items():
         if index:

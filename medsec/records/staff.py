@@ -1,5 +1,6 @@
 """The staff roster in staff.yaml: roles, NPIs, weekly hours, time off."""
 
+import itertools
 import re
 
 from medsec import clock, config
@@ -127,13 +128,13 @@ def set_hours(app, staff_id: str, days: list[str], starts: list[str], ends: list
     if not off and (not starts or len(starts) != len(ends)):
         raise InvalidInput("give --from and --to in pairs (e.g. --from 08:00 --to 12:00)")
     blocks = []
-    for a, b in zip(starts, ends):
+    for a, b in zip(starts, ends, strict=True):
         start, end = clock.parse_clock(a, "--from"), clock.parse_clock(b, "--to")
         if start >= end:
             raise InvalidInput(f"{a}-{b} ends before it starts")
         blocks.append([start.strftime("%H:%M"), end.strftime("%H:%M")])
     blocks.sort()
-    for (a1, b1), (a2, b2) in zip(blocks, blocks[1:]):
+    for (a1, b1), (a2, b2) in itertools.pairwise(blocks):
         if a2 < b1:
             raise InvalidInput(f"{a1}-{b1} overlaps {a2}-{b2}")
     with app.store.transaction() as txn:

@@ -37,7 +37,7 @@ def svg_bars(rows: list[dict], label: str, value: str) -> str:
              f'role="img" aria-label="{escape(value)} by {escape(label)}">',
              f'<text x="0" y="14" font-size="12">{escape(value)} by {escape(label)}</text>']
     span = CHART_WIDTH - LABEL_WIDTH - 70
-    for i, (row, amount) in enumerate(zip(rows, values)):
+    for i, (row, amount) in enumerate(zip(rows, values, strict=True)):
         y = 24 + i * BAR_HEIGHT
         width = int(span * amount / top)
         parts.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(str(row.get(label, "")))[:28]}</text>')

@@ -9,8 +9,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from medsec.money import dec, fmt
+from medsec.records.staff import roster
 from medsec.scheduling import availability as av
+from medsec.scheduling.schedule import FREE_STATUSES, Schedule
 from medsec.store.catalog import APPOINTMENTS, CHARGES, LABS, PAYMENTS
+from medsec.workflows.labs import STATUSES, is_overdue
 
 # Visits whose outcome is known: kept (in some form) or missed.
 RESOLVED = ("arrived", "roomed", "seen", "checked-out", "no-show", "left-without-being-seen")
@@ -55,8 +58,6 @@ def noshows(app, start: date, end: date):
 
 def productivity(app, start: date, end: date):
     """Per provider: visits seen, charges billed (by charge date), collections (payments allocated to them)."""
-    from medsec.records.staff import roster
-
     view = app.store.snapshot()
     names = {str(m["id"]).upper(): m.get("name", "") for m in roster(app)}
     providers = {str(m["id"]).upper() for m in roster(app) if m.get("role") == "physician"}
@@ -100,8 +101,6 @@ def _hours(spans: list[av.Span]) -> str:
 
 def coverage(app, start: date, end: date):
     """Booked hours with no provider or no nurse working; open days with no front desk on duty."""
-    from medsec.scheduling.schedule import FREE_STATUSES, Schedule
-
     schedule = Schedule.load(app)
     view = app.store.snapshot()
     by_role: dict[str, list[str]] = defaultdict(list)
@@ -136,8 +135,6 @@ def _local(stamp: str, schedule) -> datetime:
 
 def labs(app, start: date, end: date):
     """Lab orders placed in the period by facility and status, with those overdue today."""
-    from medsec.workflows.labs import STATUSES, is_overdue
-
     view = app.store.snapshot()
     today = app.today()
     counts: dict[str, Counter] = defaultdict(Counter)

@@ -89,7 +89,7 @@ def occurrence_starts(start: datetime, rrule: str | None, tz) -> list[datetime]:
     """The series' starts at the same local wall-clock time (DST-safe)."""
     if not rrule:
         return [start]
-    from dateutil.rrule import rrulestr
+    from dateutil.rrule import rrulestr  # ~8 ms to import: only a series pays for it
 
     text = rrule.strip()
     if text.upper().startswith("RRULE:"):
@@ -117,6 +117,65 @@ def _next_free_hint(view, schedule: Schedule, provider: str, type_name: str, aft
     return "next free: " + ", ".join(f"{s.start:%a %Y-%m-%d %H:%M}" for s in slots)
 
 
+def _check_room(schedule: Schedule, room: str, type_name: str) -> None:
+    """A room chosen by hand must exist and be one that can host the type."""
+    if not schedule.room_exists(room):
+        raise InvalidInput(f"unknown room {room!r}", hint="rooms are listed in practice.yaml")
+    allowed = schedule.rooms_for(type_name)
+    if allowed and room not in allowed:
+        raise InvalidInput(f"room {room} cannot host {type_name} (use {', '.join(allowed)})")
+
+
+def _plan_occurrences(view, schedule: Schedule, starts: list[datetime], length: timedelta, *, provider: str,
+                      patient_id: str, type_name: str, room: str | None) -> tuple[list[tuple], list[str]]:
+    """(start, end, room) of each occurrence that can be booked, and why each other one cannot."""
+    cache: dict = {}
+    planned, problems = [], []
+    with_room = needs_room(schedule, type_name)
+    for moment in starts:
+        end = moment + length
+        chosen = room or (free_room(view, schedule, type_name, moment, end, day_cache=cache) if with_room else "")
+        if with_room and not chosen:
+            problems.append(f"{moment:%Y-%m-%d %H:%M}: no room for {type_name} is free")
+            continue
+        found = conflicts(view, schedule, provider=provider, patient=patient_id, type_name=type_name,
+                          start=moment, end=end, room=chosen or "", day_cache=cache)
+        if found:
+            problems.append(f"{moment:%Y-%m-%d %H:%M}: {'; '.join(found)}")
+            continue
+        planned.append((moment, end, chosen or ""))
+        # later occurrences of the series must not collide with this one
+        hold(cache, {"start": moment.isoformat(), "end": end.isoformat(), "provider": provider,
+                     "patient_id": patient_id, "room": chosen or "", "type": type_name})
+    return planned, problems
+
+
+def _not_booked(problems: list[str], wanted: int, hint: str) -> Refused:
+    """The refusal: the reason one appointment cannot be booked, or how many of a series' cannot."""
+    if wanted == 1:
+        return Refused(f"cannot book: {problems[0].split(': ', 1)[1]}", hint=hint)
+    return Refused(f"cannot book the series: {len(problems)} of {wanted} occurrences conflict; "
+                   f"nothing was booked", hint=hint, details=problems)
+
+
+def _new_appointments(app, ids: list[str], planned: list[tuple], *, patient_id: str, provider: str,
+                      type_name: str, note: str, repeat: str | None) -> list[dict]:
+    """The records of a booking: one per planned (start, end, room), a series when `repeat` is given."""
+    instance = app.config("medsec.yaml").get("instance", "local")
+    stamp = clock.iso(app.now())
+    series_id = ids[0] if repeat else ""
+    return [{
+        "id": appt_id, "patient_id": patient_id, "provider": provider, "type": type_name,
+        "start": clock.iso(moment), "end": clock.iso(end), "room": room, "status": "booked",
+        "note": note, "series_id": series_id,
+        "series": {"rrule": repeat, "index": i, "count": len(planned)} if repeat else None,
+        "uid": f"{series_id or appt_id}-{instance}@medsec", "source": "medsec",
+        "created": stamp, "updated": stamp, "checked_in": "", "cancel_reason": "",
+        "late_cancel": False,
+        "history": [{"at": stamp, "by": app.user, "action": "booked", "status": "booked"}],
+    } for i, (appt_id, (moment, end, room)) in enumerate(zip(ids, planned, strict=True))]
+
+
 def book(app, patient_id: str, *, provider: str, at: str, type_name: str, room: str | None = None,
          duration: int | None = None, note: str = "", repeat: str | None = None,
          allow_past: bool = False) -> list[dict]:
@@ -129,57 +188,20 @@ def book(app, patient_id: str, *, provider: str, at: str, type_name: str, room: 
     if not allow_past and start < schedule.now:
         raise InvalidInput(f"{start:%Y-%m-%d %H:%M} is in the past", hint="use --allow-past to record it")
     if room:
-        if not schedule.room_exists(room):
-            raise InvalidInput(f"unknown room {room!r}", hint="rooms are listed in practice.yaml")
-        allowed = schedule.rooms_for(type_name)
-        if allowed and room not in allowed:
-            raise InvalidInput(f"room {room} cannot host {type_name} (use {', '.join(allowed)})")
+        _check_room(schedule, room, type_name)
     provider = schedule.member(provider)["id"]
     with app.store.transaction() as txn:
         patient = get_patient(app, patient_id, view=txn)
         if patient["status"] != "active":
             raise Refused(f"{patient['id']} is {patient['status']}", hint="restore the patient first")
-        cache: dict = {}
-        planned, problems = [], []
-        with_room = needs_room(schedule, type_name)
-        for moment in starts:
-            end = moment + length
-            chosen = room or (free_room(txn, schedule, type_name, moment, end, day_cache=cache)
-                              if with_room else "")
-            if with_room and not chosen:
-                problems.append(f"{moment:%Y-%m-%d %H:%M}: no room for {type_name} is free")
-                continue
-            found = conflicts(txn, schedule, provider=provider, patient=patient["id"], type_name=type_name,
-                              start=moment, end=end, room=chosen or "", day_cache=cache)
-            if found:
-                problems.append(f"{moment:%Y-%m-%d %H:%M}: {'; '.join(found)}")
-                continue
-            planned.append((moment, end, chosen or ""))
-            # later occurrences of the series must not collide with this one
-            hold(cache, {"start": moment.isoformat(), "end": end.isoformat(), "provider": provider,
-                         "patient_id": patient["id"], "room": chosen or "", "type": type_name})
+        planned, problems = _plan_occurrences(txn, schedule, starts, length, provider=provider,
+                                              patient_id=patient["id"], type_name=type_name, room=room)
         if problems:
             hint = _next_free_hint(txn, schedule, provider, type_name, start, duration)
-            if len(starts) == 1:
-                raise Refused(f"cannot book: {problems[0].split(': ', 1)[1]}", hint=hint)
-            raise Refused(f"cannot book the series: {len(problems)} of {len(starts)} occurrences conflict; "
-                          f"nothing was booked", hint=hint, details=problems)
+            raise _not_booked(problems, len(starts), hint)
         ids = txn.reserve_ids(APPOINTMENTS, len(planned))
-        instance = app.config("medsec.yaml").get("instance", "local")
-        stamp = clock.iso(app.now())
-        series_id = ids[0] if repeat else ""
-        records = []
-        for i, (appt_id, (moment, end, chosen)) in enumerate(zip(ids, planned)):
-            records.append({
-                "id": appt_id, "patient_id": patient["id"], "provider": provider, "type": type_name,
-                "start": clock.iso(moment), "end": clock.iso(end), "room": chosen, "status": "booked",
-                "note": note, "series_id": series_id,
-                "series": {"rrule": repeat, "index": i, "count": len(planned)} if repeat else None,
-                "uid": f"{series_id or appt_id}-{instance}@medsec", "source": "medsec",
-                "created": stamp, "updated": stamp, "checked_in": "", "cancel_reason": "",
-                "late_cancel": False,
-                "history": [{"at": stamp, "by": app.user, "action": "booked", "status": "booked"}],
-            })
+        records = _new_appointments(app, ids, planned, patient_id=patient["id"], provider=provider,
+                                    type_name=type_name, note=note, repeat=repeat)
         txn.put_many(APPOINTMENTS, records)
         app.after_commit(txn, "appointment_booked", records, "appointment")
     app.audit("book", ids + [patient["id"]])
@@ -235,6 +257,13 @@ def _allowed_hint(status: str) -> str:
     return f"from {status}: {', '.join(allowed)}" if allowed else f"{status} is final"
 
 
+def _still_open(view, first: dict, series: bool) -> list[dict]:
+    """The visits a cancel or a move applies to: `first` (and with `series` the rest of its
+    series), those still booked or confirmed."""
+    targets = _series_members(view, first, first["start"]) if series else [first]
+    return [t for t in targets if t["status"] in ("booked", "confirmed")]
+
+
 def cancel(app, appt_id: str, reason: str = "", series: bool = False) -> list[dict]:
     """Cancel one appointment (or the rest of its series); the slot is freed."""
     if not reason.strip():
@@ -242,8 +271,7 @@ def cancel(app, appt_id: str, reason: str = "", series: bool = False) -> list[di
     now = app.now()
     with app.store.transaction() as txn:
         first = get_appointment(app, appt_id, view=txn)
-        targets = _series_members(txn, first, first["start"]) if series else [first]
-        targets = [t for t in targets if t["status"] in ("booked", "confirmed")]
+        targets = _still_open(txn, first, series)
         if not targets:
             raise Refused(f"{first['id']} is {first['status']}; only booked or confirmed visits can be cancelled")
         updated = []
@@ -266,6 +294,68 @@ def cancel(app, appt_id: str, reason: str = "", series: bool = False) -> list[di
     return updated
 
 
+def _shifted(old: dict, day_shift: timedelta, new_start: datetime, tz) -> tuple[datetime, datetime]:
+    """Where `old` moves: its day shifted by `day_shift`, at new_start's wall-clock time, as long as before.
+
+    The same wall-clock shift for every occurrence of a series, across DST.
+    """
+    old_start = datetime.fromisoformat(old["start"]).astimezone(tz)
+    old_end = datetime.fromisoformat(old["end"]).astimezone(tz)
+    moment = datetime.combine(old_start.date() + day_shift, new_start.timetz())
+    return moment, moment + (old_end - old_start)
+
+
+def _room_after_move(view, schedule: Schedule, old: dict, start: datetime, end: datetime, moving: set[str],
+                     cache: dict) -> str | None:
+    """The visit's room if it is free at the new time, else another that can host its type (None if none is)."""
+    room = old.get("room", "")
+    if not room or room_free(view, schedule, old["type"], room, start, end, moving, cache):
+        return room
+    if needs_room(schedule, old["type"]):
+        return free_room(view, schedule, old["type"], start, end, moving, cache)
+    return room  # a type that needs no room keeps the one it had
+
+
+def _moved_record(app, old: dict, start: datetime, end: datetime, room: str | None, provider: str,
+                  reason: str, now: datetime) -> dict:
+    """`old` booked again at its new time (and with its new provider), the move in its history."""
+    change = {"previous": old["start"], "reason": reason}
+    if provider != old["provider"]:
+        change["previous_provider"] = old["provider"]
+    record = {**old, "start": clock.iso(start), "end": clock.iso(end), "room": room or "",
+              "provider": provider, "status": "booked", "updated": clock.iso(now),
+              "history": old["history"] + [_history(app, "rescheduled", status="booked", **change)]}
+    if old.get("series_id"):
+        # which occurrence of the series' rule this was (iCalendar RECURRENCE-ID)
+        record["recurrence_id"] = old.get("recurrence_id") or old["start"]
+    return record
+
+
+def _plan_moves(app, view, schedule: Schedule, targets: list[dict], *, day_shift: timedelta, new_start: datetime,
+                new_provider: str | None, reason: str) -> tuple[list[dict], list[str]]:
+    """The moved records of `targets` that fit at their new time, and why each other one does not."""
+    moving = {t["id"] for t in targets}
+    cache: dict = {}
+    updated, problems = [], []
+    for old in targets:
+        moment, end = _shifted(old, day_shift, new_start, schedule.tz)
+        room = _room_after_move(view, schedule, old, moment, end, moving, cache)
+        if room is None:
+            problems.append(f"{moment:%Y-%m-%d %H:%M}: no room for {old['type']} is free")
+            continue
+        who = new_provider or old["provider"]
+        found = conflicts(view, schedule, provider=who, patient=old.get("patient_id"),
+                          type_name=old["type"], start=moment, end=end, room=room or "",
+                          exclude=moving, day_cache=cache)
+        if found:
+            problems.append(f"{moment:%Y-%m-%d %H:%M}: {'; '.join(found)}")
+            continue
+        record = _moved_record(app, old, moment, end, room, who, reason, schedule.now)
+        updated.append(record)
+        hold(cache, record)
+    return updated, problems
+
+
 def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = False,
                allow_past: bool = False, provider: str | None = None) -> list[dict]:
     """Move one appointment (or the rest of its series by the same shift),
@@ -276,54 +366,19 @@ def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = Fals
         raise InvalidInput(f"{new_start:%Y-%m-%d %H:%M} is in the past")
     with app.store.transaction() as txn:
         first = get_appointment(app, appt_id, view=txn)
-        targets = _series_members(txn, first, first["start"]) if series else [first]
-        targets = [t for t in targets if t["status"] in ("booked", "confirmed")]
+        targets = _still_open(txn, first, series)
         if not targets:
             raise Refused(f"{first['id']} is {first['status']}; only booked or confirmed visits can move")
         new_provider = schedule.check_performer(provider, first["type"])["id"] if provider else None
         first_start = datetime.fromisoformat(first["start"]).astimezone(schedule.tz)
-        moving = {t["id"] for t in targets}
-        cache: dict = {}
-        updated, problems = [], []
-        for old in targets:
-            old_start = datetime.fromisoformat(old["start"]).astimezone(schedule.tz)
-            old_end = datetime.fromisoformat(old["end"]).astimezone(schedule.tz)
-            # the same wall-clock shift for every occurrence, across DST
-            day_shift = new_start.date() - first_start.date()
-            moment = datetime.combine(old_start.date() + day_shift, new_start.timetz())
-            end = moment + (old_end - old_start)
-            room = old.get("room", "")
-            if room and not room_free(txn, schedule, old["type"], room, moment, end, moving, cache):
-                # the room is taken then: another room that can host the type, if any
-                room = free_room(txn, schedule, old["type"], moment, end, moving, cache) if \
-                    needs_room(schedule, old["type"]) else room
-            if room is None:
-                problems.append(f"{moment:%Y-%m-%d %H:%M}: no room for {old['type']} is free")
-                continue
-            who = new_provider or old["provider"]
-            found = conflicts(txn, schedule, provider=who, patient=old.get("patient_id"),
-                              type_name=old["type"], start=moment, end=end, room=room or "",
-                              exclude=moving, day_cache=cache)
-            if found:
-                problems.append(f"{moment:%Y-%m-%d %H:%M}: {'; '.join(found)}")
-                continue
-            change = {"previous": old["start"], "reason": reason}
-            if who != old["provider"]:
-                change["previous_provider"] = old["provider"]
-            record = {**old, "start": clock.iso(moment), "end": clock.iso(end), "room": room or "",
-                      "provider": who, "status": "booked", "updated": clock.iso(schedule.now),
-                      "history": old["history"] + [_history(app, "rescheduled", status="booked", **change)]}
-            if old.get("series_id"):
-                # which occurrence of the series' rule this was (iCalendar RECURRENCE-ID)
-                record["recurrence_id"] = old.get("recurrence_id") or old["start"]
-            updated.append(record)
-            hold(cache, record)
+        updated, problems = _plan_moves(app, txn, schedule, targets, day_shift=new_start.date() - first_start.date(),
+                                        new_start=new_start, new_provider=new_provider, reason=reason)
         if problems:
             hint = _next_free_hint(txn, schedule, new_provider or first["provider"], first["type"], new_start, None)
             raise Refused(f"cannot reschedule: {problems[0].split(': ', 1)[1]}", hint=hint,
                           details=problems if len(problems) > 1 else None)
         txn.put_many(APPOINTMENTS, updated, {o["id"]: o for o in targets})
-        for record, old in zip(updated, targets):
+        for record, old in zip(updated, targets, strict=True):
             app.after_commit(txn, "appointment_rescheduled", [record], "appointment", old_start=old["start"])
     app.audit("reschedule", [u["id"] for u in updated] + [first.get("patient_id")])
     return updated

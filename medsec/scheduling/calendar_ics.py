@@ -8,6 +8,7 @@ the patient's initials, plus X-MEDSEC-* ids only with `with_ids`.
 
 import functools
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from medsec import __version__, clock
@@ -213,7 +214,12 @@ def _span(event, tz) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _occurrences(master, overrides, tz) -> list[tuple[datetime, datetime, object, str | None]]:
+# One instance of a calendar event: start, end, the VEVENT it comes from, and
+# its RECURRENCE-ID when it is a moved instance of a series.
+Occurrence = tuple[datetime, datetime, object, str | None]
+
+
+def _occurrences(master, overrides, tz) -> list[Occurrence]:
     """(start, end, event, recurrence id) for every instance of one UID."""
     from dateutil.rrule import rrulestr
 
@@ -229,7 +235,7 @@ def _occurrences(master, overrides, tz) -> list[tuple[datetime, datetime, object
         for d in group.dts:
             exdates.add(_moment(d, tz).replace(tzinfo=None))
     moved = {_moment(o["recurrence-id"], tz).replace(tzinfo=None): o for o in overrides}
-    out = []
+    out: list[Occurrence] = []
     for moment in rrulestr(rule, dtstart=start.replace(tzinfo=None)):
         if moment in exdates:
             continue
@@ -244,11 +250,22 @@ def _occurrences(master, overrides, tz) -> list[tuple[datetime, datetime, object
     return out
 
 
-def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = False) -> dict:
-    """Book the events of a calendar; a UID already imported or exported is skipped."""
-    schedule = Schedule.load(app)
-    tz = schedule.tz
-    events = read_events(path)
+@dataclass
+class _ImportPlan:
+    """What a calendar import would book (per UID: its RRULE and its appointments) and what stops it."""
+
+    batches: list[tuple[str | None, list[dict]]] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # bad data (exit 2)
+    problems: list[str] = field(default_factory=list)  # double bookings (exit 1)
+    skipped: int = 0  # UIDs imported or exported before
+
+    @property
+    def total(self) -> int:
+        return sum(len(batch) for _, batch in self.batches)
+
+
+def _by_uid(events: list, path: str) -> dict[str, dict]:
+    """The events grouped by UID: the master event and the overrides (RECURRENCE-ID) of each."""
     groups: dict[str, dict] = {}
     for event in events:
         uid = str(event.get("uid") or "")
@@ -259,79 +276,115 @@ def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = F
             group["overrides"].append(event)
         else:
             group["master"] = event
+    return groups
+
+
+def _event_fields(app, view, schedule: Schedule, uid: str, head, group: dict,
+                  default_provider: str | None) -> tuple[str, str, str, list]:
+    """(provider, patient id, type, instances) of one UID; InvalidInput names the UID when it cannot be booked."""
+    who = str(head.get("x-medsec-provider") or default_provider or "")
+    if not who:
+        raise InvalidInput(f"{uid}: no X-MEDSEC-PROVIDER; give --provider for events from other calendars")
+    try:
+        member = schedule.member(who)
+        patient_id = str(head.get("x-medsec-patient") or "")
+        if patient_id:
+            patient_id = get_patient(app, patient_id, view=view)["id"]
+        type_name = str(head.get("x-medsec-type") or HOLD)
+        schedule.type(type_name)
+        instances = _occurrences(group["master"], group["overrides"], schedule.tz)
+    except (ValueError, KeyError) as e:
+        raise InvalidInput(f"{uid}: {e}") from None
+    except (InvalidInput, Refused) as e:
+        raise InvalidInput(f"{uid}: {e.message}") from None
+    return member["id"], patient_id, type_name, instances
+
+
+def _rrule_of(master) -> str | None:
+    """The RRULE of a UID's master event; None for a single event."""
+    return master["rrule"].to_ical().decode() if master and "rrule" in master else None
+
+
+def _place(view, schedule: Schedule, uid: str, fields: tuple, cache: dict) -> tuple[list[dict], list[str]]:
+    """The appointments of one UID's instances that are free, and the double bookings of the others."""
+    provider, patient_id, type_name, instances = fields
+    batch, problems = [], []
+    for start, end, event, recurrence in instances:
+        room = str(event.get("location") or "")
+        room = room if schedule.room_exists(room) else ""
+        found = conflicts(view, schedule, provider=provider, patient=patient_id or None, type_name=type_name,
+                          start=start, end=end, room=room, day_cache=cache, check_hours=False)
+        if found:
+            problems.append(f"{uid} at {start:%Y-%m-%d %H:%M}: {'; '.join(found)}")
+            continue
+        record = {"patient_id": patient_id, "provider": provider, "type": type_name,
+                  "start": clock.iso(start), "end": clock.iso(end), "room": room,
+                  "recurrence_id": recurrence or "", "uid": uid}
+        batch.append(record)
+        hold(cache, record)
+    return batch, problems
+
+
+def _plan_import(app, view, schedule: Schedule, groups: dict[str, dict], default_provider: str | None) -> _ImportPlan:
+    """What each UID not seen before would book (cancelled events book nothing)."""
+    plan = _ImportPlan()
+    cache: dict = {}
+    for uid, group in groups.items():
+        if view.lookup("appt-uid", uid):
+            plan.skipped += 1
+            continue
+        head = group["master"] or group["overrides"][0]
+        try:
+            fields = _event_fields(app, view, schedule, uid, head, group, default_provider)
+        except InvalidInput as e:
+            plan.invalid.append(e.message)
+            continue
+        if str(head.get("status", "")).upper() == "CANCELLED":
+            continue
+        batch, problems = _place(view, schedule, uid, fields, cache)
+        plan.batches.append((_rrule_of(group["master"]), batch))
+        plan.problems += problems
+    return plan
+
+
+def _imported_records(app, ids: list[str], batches: list[tuple[str | None, list[dict]]]) -> list[dict]:
+    """The appointment records of the planned batches, a series for each batch with an RRULE."""
+    stamp = clock.iso(app.now())
+    records, cursor = [], iter(ids)
+    for rrule, batch in batches:
+        batch_ids = [next(cursor) for _ in batch]
+        for i, (appt_id, fields) in enumerate(zip(batch_ids, batch, strict=True)):
+            series_id = batch_ids[0] if rrule else ""
+            records.append({
+                "id": appt_id, **fields, "status": "booked", "note": "imported from calendar",
+                "series_id": series_id,
+                "series": {"rrule": rrule, "index": i, "count": len(batch)} if rrule else None,
+                "source": "ics", "created": stamp, "updated": stamp, "checked_in": "",
+                "cancel_reason": "", "late_cancel": False,
+                "history": [{"at": stamp, "by": app.user, "action": "imported", "status": "booked"}],
+            })
+    return records
+
+
+def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = False) -> dict:
+    """Book the events of a calendar; a UID already imported or exported is skipped."""
+    schedule = Schedule.load(app)
+    events = read_events(path)
+    groups = _by_uid(events, path)
     default_provider = schedule.member(provider)["id"] if provider else None
-    problems, planned, skipped = [], [], 0
-    invalid = []  # bad data (exit 2), as opposed to double bookings (exit 1)
     with app.store.transaction() as txn:
-        cache: dict = {}
-        for uid, group in groups.items():
-            if txn.lookup("appt-uid", uid):
-                skipped += 1
-                continue
-            head = group["master"] or group["overrides"][0]
-            who = str(head.get("x-medsec-provider") or default_provider or "")
-            if not who:
-                invalid.append(f"{uid}: no X-MEDSEC-PROVIDER; give --provider for events from other calendars")
-                continue
-            try:
-                member = schedule.member(who)
-                patient_id = str(head.get("x-medsec-patient") or "")
-                if patient_id:
-                    patient_id = get_patient(app, patient_id, view=txn)["id"]
-                type_name = str(head.get("x-medsec-type") or HOLD)
-                schedule.type(type_name)
-                instances = _occurrences(group["master"], group["overrides"], tz)
-            except (ValueError, KeyError) as e:
-                invalid.append(f"{uid}: {e}")
-                continue
-            except (InvalidInput, Refused) as e:
-                invalid.append(f"{uid}: {e.message}")
-                continue
-            if str(head.get("status", "")).upper() == "CANCELLED":
-                continue
-            rrule = group["master"]["rrule"].to_ical().decode() if group["master"] and \
-                "rrule" in group["master"] else None
-            batch = []
-            for start, end, event, recurrence in instances:
-                room = str(event.get("location") or "")
-                room = room if schedule.room_exists(room) else ""
-                found = conflicts(txn, schedule, provider=member["id"], patient=patient_id or None,
-                                  type_name=type_name, start=start, end=end, room=room, day_cache=cache,
-                                  check_hours=False)
-                if found:
-                    problems.append(f"{uid} at {start:%Y-%m-%d %H:%M}: {'; '.join(found)}")
-                    continue
-                record = {"patient_id": patient_id, "provider": member["id"], "type": type_name,
-                          "start": clock.iso(start), "end": clock.iso(end), "room": room,
-                          "recurrence_id": recurrence or "", "uid": uid}
-                batch.append(record)
-                hold(cache, record)
-            planned.append((rrule, batch))
-        if invalid or problems:
-            error = InvalidInput if invalid else Refused
-            raise error(f"{len(invalid) + len(problems)} event(s) cannot be booked; nothing was imported",
-                        details=(invalid + problems)[:50])
-        total = sum(len(batch) for _, batch in planned)
+        plan = _plan_import(app, txn, schedule, groups, default_provider)
+        if plan.invalid or plan.problems:
+            error = InvalidInput if plan.invalid else Refused
+            raise error(f"{len(plan.invalid) + len(plan.problems)} event(s) cannot be booked; nothing was imported",
+                        details=(plan.invalid + plan.problems)[:50])
+        total = plan.total
         ids = [] if dry_run else txn.reserve_ids(APPOINTMENTS, total)
         if not dry_run and total:
-            stamp = clock.iso(app.now())
-            records, cursor = [], iter(ids)
-            for rrule, batch in planned:
-                batch_ids = [next(cursor) for _ in batch]
-                for i, (appt_id, fields) in enumerate(zip(batch_ids, batch, strict=False)):
-                    series_id = batch_ids[0] if rrule else ""
-                    records.append({
-                        "id": appt_id, **fields, "status": "booked", "note": "imported from calendar",
-                        "series_id": series_id,
-                        "series": {"rrule": rrule, "index": i, "count": len(batch)} if rrule else None,
-                        "source": "ics", "created": stamp, "updated": stamp, "checked_in": "",
-                        "cancel_reason": "", "late_cancel": False,
-                        "history": [{"at": stamp, "by": app.user, "action": "imported", "status": "booked"}],
-                    })
+            records = _imported_records(app, ids, plan.batches)
             txn.put_many(APPOINTMENTS, records)
             app.after_commit(txn, "appointment_booked", records, "appointment")
     if ids:
         app.audit("import", ids)
     return {"file": path, "events": len(events), "booked": 0 if dry_run else len(ids),
-            "would_book": sum(len(b) for _, b in planned) if dry_run else 0,
-            "skipped_known_uids": skipped, "dry_run": dry_run}
+            "would_book": total if dry_run else 0, "skipped_known_uids": plan.skipped, "dry_run": dry_run}

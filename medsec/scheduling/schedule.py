@@ -1,11 +1,13 @@
 """The schedule's rules: who may do what, when, in which room, and free slots."""
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
+from medsec.config import ROLES
 from medsec.errors import InvalidInput, NotFound
 from medsec.scheduling import availability as av
-from medsec.store.catalog import APPOINTMENTS
+from medsec.store.catalog import APPOINTMENTS, MEETINGS
 
 # Statuses whose time is no longer taken.
 FREE_STATUSES = {"cancelled"}
@@ -25,8 +27,6 @@ class Schedule(NamedTuple):
 
     @classmethod
     def load(cls, app) -> "Schedule":
-        from medsec.config import ROLES
-
         types = dict(app.config("appointment-types.yaml").get("types") or {})
         # Time held by an event imported from another calendar (no patient).
         types.setdefault(HOLD, {"duration": 30, "performers": ROLES, "description": "time held"})
@@ -84,7 +84,8 @@ class Schedule(NamedTuple):
         return timedelta(minutes=duration or spec["duration"]), timedelta(minutes=spec.get("buffer", 0))
 
     def buffer_of(self, appt: dict) -> timedelta:
-        return timedelta(minutes=(self.types.get(appt.get("type")) or {}).get("buffer", 0))
+        """The time kept free after an appointment: its type's buffer (none for a type no longer offered)."""
+        return timedelta(minutes=(self.types.get(appt["type"]) or {}).get("buffer", 0))
 
     def working(self, staff_id: str, day: date) -> list[av.Span]:
         return av.working_spans(self.member(staff_id), self.practice, day, self.tz)
@@ -98,7 +99,7 @@ def span_of(appt: dict, schedule: Schedule) -> av.Span:
 
 
 def taken(day_records: list[dict], schedule: Schedule, *, provider=None, patient=None, room=None,
-          exclude: set[str] = frozenset()) -> list[tuple[av.Span, dict]]:
+          exclude: Collection[str] = frozenset()) -> list[tuple[av.Span, dict]]:
     """Busy spans on a day for a provider, a patient or a room."""
     out = []
     for appt in day_records:
@@ -114,8 +115,6 @@ def meeting_spans(view, schedule: Schedule, day: date, staff_id: str = "",
                   room: str = "") -> list[tuple[av.Span, str]]:
     """(span, meeting id) of the staff meetings on `day` that hold `staff_id`
     or `room`: no visits for that person, or in that room, then."""
-    from medsec.store.catalog import MEETINGS
-
     return [((datetime.fromisoformat(m["start"]).astimezone(schedule.tz),
               datetime.fromisoformat(m["end"]).astimezone(schedule.tz)), m["id"])
             for m in view.day(MEETINGS, day.isoformat()) if m["status"] != "cancelled"
@@ -123,7 +122,7 @@ def meeting_spans(view, schedule: Schedule, day: date, staff_id: str = "",
 
 
 def conflicts(view, schedule: Schedule, *, provider: str, patient: str | None, type_name: str,
-              start: datetime, end: datetime, room: str = "", exclude: set[str] = frozenset(),
+              start: datetime, end: datetime, room: str = "", exclude: Collection[str] = frozenset(),
               day_cache: dict | None = None, check_hours: bool = True) -> list[str]:
     """Why [start, end) cannot be booked (empty when it can).
 
@@ -133,35 +132,60 @@ def conflicts(view, schedule: Schedule, *, provider: str, patient: str | None, t
     member = schedule.member(provider)
     records = day_records(view, day, day_cache, provider=member["id"], patient=patient, room=room or None)
     _, buffer = schedule.length(type_name)
-    wanted = (start, end + buffer)
-    problems = []
-    closures = av.closed_days(schedule.practice)
-    if not check_hours:
-        pass
-    elif day.isoformat() in closures:
-        problems.append(f"the practice is closed on {day} ({closures[day.isoformat()]})")
-    elif av.is_off(member, day):
-        problems.append(f"{member['id']} is off on {day} ({av.is_off(member, day)})")
-    elif not av.fits((start, end), schedule.working(provider, day)):
-        problems.append(f"{start:%H:%M}-{end:%H:%M} is outside {member['id']}'s working hours on {day:%a %Y-%m-%d}")
-    for span, other in taken(records, schedule, provider=member["id"], exclude=exclude):
-        if av.overlaps(wanted, span):
-            problems.append(f"{member['id']} is booked {span[0]:%H:%M}-{span[1]:%H:%M} ({other['id']})")
-    for span, meeting_id in meeting_spans(view, schedule, day, member["id"]):
-        if av.overlaps(wanted, span):
-            problems.append(f"{member['id']} is in a staff meeting {span[0]:%H:%M}-{span[1]:%H:%M} ({meeting_id})")
+    wanted = (start, end + buffer)  # the provider and the room stay busy through the buffer
+    problems = _outside_hours(schedule, member, start, end) if check_hours else []
+    problems += _provider_busy(view, schedule, records, member["id"], wanted, exclude)
     if patient:
-        for span, other in taken(records, schedule, patient=patient, exclude=exclude):
-            if av.overlaps((start, end), span):
-                problems.append(f"{patient} already has {other['id']} at {span[0]:%H:%M}")
+        problems += _patient_busy(records, schedule, patient, (start, end), exclude)
     if room:
-        for span, other in taken(records, schedule, room=room, exclude=exclude):
-            if av.overlaps(wanted, span):
-                problems.append(f"room {room} is taken {span[0]:%H:%M}-{span[1]:%H:%M} ({other['id']})")
-        for span, meeting_id in meeting_spans(view, schedule, day, room=room):
-            if av.overlaps(wanted, span):
-                problems.append(f"room {room} has a staff meeting {span[0]:%H:%M}-{span[1]:%H:%M} ({meeting_id})")
+        problems += _room_busy(view, schedule, records, room, wanted, exclude)
     return problems
+
+
+def _outside_hours(schedule: Schedule, member: dict, start: datetime, end: datetime) -> list[str]:
+    """Why [start, end) is not working time for `member`: a closure, time off, or outside their hours."""
+    day = start.date()
+    closures = av.closed_days(schedule.practice)
+    if day.isoformat() in closures:
+        return [f"the practice is closed on {day} ({closures[day.isoformat()]})"]
+    off = av.is_off(member, day)
+    if off:
+        return [f"{member['id']} is off on {day} ({off})"]
+    if not av.fits((start, end), schedule.working(member["id"], day)):
+        return [f"{start:%H:%M}-{end:%H:%M} is outside {member['id']}'s working hours on {day:%a %Y-%m-%d}"]
+    return []
+
+
+def _provider_busy(view, schedule: Schedule, records: list[dict], staff_id: str, wanted: av.Span,
+                   exclude: Collection[str]) -> list[str]:
+    """The visits and staff meetings that hold `staff_id` during `wanted`."""
+    out = [f"{staff_id} is booked {span[0]:%H:%M}-{span[1]:%H:%M} ({other['id']})"
+           for span, other in taken(records, schedule, provider=staff_id, exclude=exclude)
+           if av.overlaps(wanted, span)]
+    out += [f"{staff_id} is in a staff meeting {span[0]:%H:%M}-{span[1]:%H:%M} ({meeting_id})"
+            for span, meeting_id in meeting_spans(view, schedule, wanted[0].date(), staff_id)
+            if av.overlaps(wanted, span)]
+    return out
+
+
+def _patient_busy(records: list[dict], schedule: Schedule, patient: str, visit: av.Span,
+                  exclude: Collection[str]) -> list[str]:
+    """The patient's other visits during `visit` (its buffer aside: that is the provider's time)."""
+    return [f"{patient} already has {other['id']} at {span[0]:%H:%M}"
+            for span, other in taken(records, schedule, patient=patient, exclude=exclude)
+            if av.overlaps(visit, span)]
+
+
+def _room_busy(view, schedule: Schedule, records: list[dict], room: str, wanted: av.Span,
+               exclude: Collection[str]) -> list[str]:
+    """The visits and staff meetings that hold `room` during `wanted`."""
+    out = [f"room {room} is taken {span[0]:%H:%M}-{span[1]:%H:%M} ({other['id']})"
+           for span, other in taken(records, schedule, room=room, exclude=exclude)
+           if av.overlaps(wanted, span)]
+    out += [f"room {room} has a staff meeting {span[0]:%H:%M}-{span[1]:%H:%M} ({meeting_id})"
+            for span, meeting_id in meeting_spans(view, schedule, wanted[0].date(), room=room)
+            if av.overlaps(wanted, span)]
+    return out
 
 
 def day_records(view, day: date, cache: dict | None, *, provider: str | None = None,
@@ -204,7 +228,7 @@ def _on_day(view, ids: list[str], day: str) -> list[str]:
 
 
 def room_free(view, schedule: Schedule, type_name: str, room: str, start: datetime, end: datetime,
-              exclude: set[str] = frozenset(), day_cache: dict | None = None) -> bool:
+              exclude: Collection[str] = frozenset(), day_cache: dict | None = None) -> bool:
     records = day_records(view, start.date(), day_cache, room=room)
     _, buffer = schedule.length(type_name)
     busy = [span for span, _ in taken(records, schedule, room=room, exclude=exclude)]
@@ -213,7 +237,7 @@ def room_free(view, schedule: Schedule, type_name: str, room: str, start: dateti
 
 
 def free_room(view, schedule: Schedule, type_name: str, start: datetime, end: datetime,
-              exclude: set[str] = frozenset(), day_cache: dict | None = None) -> str | None:
+              exclude: Collection[str] = frozenset(), day_cache: dict | None = None) -> str | None:
     """The first of the type's rooms free for [start, end + buffer)."""
     for room in schedule.rooms_for(type_name):
         if room_free(view, schedule, type_name, room, start, end, exclude, day_cache):
@@ -244,11 +268,10 @@ def find_slots(view, schedule: Schedule, *, providers: list[str], type_name: str
             busy += [span for span, _ in meeting_spans(view, schedule, day, provider)]
             free = av.subtract(schedule.working(provider, day), busy)
             for start in av.starts_in(free, length + buffer, schedule.step, not_before):
-                room = ""
-                if with_room:
-                    room = free_room(view, schedule, type_name, start, start + length, day_cache=cache)
-                    if room is None:
-                        continue
+                room = free_room(view, schedule, type_name, start, start + length, day_cache=cache) \
+                    if with_room else ""
+                if room is None:
+                    continue
                 found.append(av.Slot(start, start + length, provider, room))
         found.sort(key=lambda s: (s.start, s.provider))
         out += found

@@ -7,6 +7,7 @@ from medsec.errors import InvalidInput, Refused
 from medsec.records.patients import get_patient
 from medsec.scheduling.schedule import Schedule
 from medsec.store.catalog import WAITLIST
+from medsec.store.kinds import Record
 
 TIMES = {"any": (0, 24), "mornings": (0, 12), "afternoons": (12, 24)}
 COLUMNS = ["id", "patient_id", "provider", "type", "before", "times", "status", "created"]
@@ -67,7 +68,7 @@ def offer_freed(txn, app, freed: list[dict]) -> list[dict]:
     """Entries matching freed slots, oldest first; each records the offer."""
     offers = []
     entries = [e for e in txn.scan(WAITLIST) if e["status"] == "waiting"]
-    changed = {}
+    changed: dict[str, Record] = {}  # each entry offered a slot, with its offers so far
     for appt in freed:
         for entry in entries:
             if matches(entry, appt, app.tz):

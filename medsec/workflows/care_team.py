@@ -4,6 +4,7 @@ from datetime import datetime
 
 from medsec.errors import InvalidInput, NotFound
 from medsec.records.staff import get_staff, roster
+from medsec.store.catalog import APPOINTMENTS
 
 
 def physician(app, staff_id: str, option: str = "--for") -> dict:
@@ -22,8 +23,6 @@ def physician(app, staff_id: str, option: str = "--for") -> dict:
 
 def usual_physician(app, patient_id: str, view) -> dict | None:
     """The physician of the patient's most recent appointment (cancelled ones aside), else of their next one."""
-    from medsec.store.catalog import APPOINTMENTS
-
     physicians = {m["id"]: m for m in roster(app) if m.get("role") == "physician" and m.get("active", True)}
     ids = view.lookup("appt-patient", patient_id)
     appts = [a for a in view.get_many(APPOINTMENTS, ids)

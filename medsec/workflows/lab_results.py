@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
-from medsec.records.patients import get_patient, store_file
+from medsec.records.patients import get_patient
+from medsec.store.attachments import put_file
 from medsec.store.catalog import LAB_RESULTS, LABS
+from medsec.store.kinds import Record
 from medsec.workflows import labs
 
 SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
@@ -71,15 +73,18 @@ def _observation(message, segment) -> dict:
             "observed": _value(segment, 14)}
 
 
-def _read_message(text: str, where: str) -> ResultMessage:
-    """One message, checked segment by segment; InvalidInput names the segment at fault."""
-    import hl7
+def _parse(text: str, where: str):
+    """The message parsed by python-hl7; InvalidInput when it cannot be."""
+    import hl7  # third-party and slow to import: only lab imports pay for it
 
     try:
-        message = hl7.parse(text)
+        return hl7.parse(text)
     except (hl7.HL7Exception, ValueError, IndexError) as e:
         raise InvalidInput(f"{where}: cannot parse: {e}") from None
-    msh = message[0]
+
+
+def _check_header(msh, where: str) -> str:
+    """The message control id, once MSH says this is an HL7 v2 ORU^R01 message."""
     kind, trigger = _value(msh, 9, 1), _value(msh, 9, 2)
     if (kind, trigger) != ("ORU", "R01"):
         found = "^".join(x for x in (kind, trigger) if x) or "empty"
@@ -90,6 +95,32 @@ def _read_message(text: str, where: str) -> ResultMessage:
     version = _value(msh, 12)
     if version and not version.startswith("2."):
         raise InvalidInput(f"{where}, segment 1 (MSH): MSH-12 version {version!r} is not HL7 v2")
+    return control_id
+
+
+def _order_group(segment, orc: list[str], here: str) -> OrderGroup:
+    """An OBR's order numbers (its own, else those of the ORC before it) and test."""
+    placer = list(dict.fromkeys(n for n in (orc[0] if orc else "", _value(segment, 2)) if n))
+    filler = _value(segment, 3) or (orc[1] if orc else "")
+    if not placer and not filler:
+        raise InvalidInput(f"{here}: no order number (ORC-2, OBR-2 or OBR-3)")
+    test = _value(segment, 4, 2) or _value(segment, 4)
+    if not test:
+        raise InvalidInput(f"{here}: OBR-4 (the test ordered) is empty")
+    return OrderGroup(placer, filler, test, _value(segment, 25))
+
+
+def _add_observation(message, segment, groups: list[OrderGroup], here: str) -> None:
+    """An OBX's observation, added to the OBR group before it."""
+    if not groups:
+        raise InvalidInput(f"{here}: an OBX before any OBR")
+    if not _value(segment, 3):
+        raise InvalidInput(f"{here}: OBX-3 (what was observed) is empty")
+    groups[-1].observations.append(_observation(message, segment))
+
+
+def _read_segments(message, where: str) -> tuple[dict, list[OrderGroup]]:
+    """(patient named by PID, order groups) of a message, checked segment by segment."""
     patient = {"id_in_message": "", "family": "", "given": "", "dob": ""}
     groups: list[OrderGroup] = []
     orc: list[str] = []
@@ -106,30 +137,28 @@ def _read_message(text: str, where: str) -> ResultMessage:
         elif name == "ORC":
             orc = [_value(segment, 2), _value(segment, 3)]
         elif name == "OBR":
-            placer = list(dict.fromkeys(n for n in (orc[0] if orc else "", _value(segment, 2)) if n))
-            filler = _value(segment, 3) or (orc[1] if orc else "")
-            if not placer and not filler:
-                raise InvalidInput(f"{here}: no order number (ORC-2, OBR-2 or OBR-3)")
-            test = _value(segment, 4, 2) or _value(segment, 4)
-            if not test:
-                raise InvalidInput(f"{here}: OBR-4 (the test ordered) is empty")
-            groups.append(OrderGroup(placer, filler, test, _value(segment, 25)))
+            groups.append(_order_group(segment, orc, here))
             orc = []
         elif name == "OBX":
-            if not groups:
-                raise InvalidInput(f"{here}: an OBX before any OBR")
-            if not _value(segment, 3):
-                raise InvalidInput(f"{here}: OBX-3 (what was observed) is empty")
-            groups[-1].observations.append(_observation(message, segment))
+            _add_observation(message, segment, groups, here)
     if not groups:
         raise InvalidInput(f"{where}: no OBR segment, so no results")
+    return patient, groups
+
+
+def _read_message(text: str, where: str) -> ResultMessage:
+    """One message, checked segment by segment; InvalidInput names the segment at fault."""
+    message = _parse(text, where)
+    msh = message[0]
+    control_id = _check_header(msh, where)
+    patient, groups = _read_segments(message, where)
     sender = "/".join(x for x in (_value(msh, 3), _value(msh, 4)) if x)
     return ResultMessage(f"{sender}|{control_id}", control_id, sender, _value(msh, 7), patient, groups)
 
 
 def read_messages(path: str) -> list[ResultMessage]:
     """Every ORU^R01 message of a file (one message, or a batch); InvalidInput on anything else."""
-    import hl7
+    import hl7  # third-party and slow to import: only lab imports pay for it
 
     try:
         with open(path, "rb") as f:
@@ -204,40 +233,67 @@ def _attach(app, result: dict, order: dict, note: str) -> tuple[dict, dict]:
             "reason": ""}, new_order
 
 
+def _stored_file(app, path: str, dry_run: bool) -> dict:
+    """The HL7 file kept with the results (by content hash); nothing on a dry run."""
+    if dry_run:
+        return {}
+    sha, size = put_file(app.store.root, path)
+    return {"sha256": sha, "name": os.path.basename(path), "size": size}
+
+
+def _new_results(view, messages: list[ResultMessage]) -> tuple[list[tuple[ResultMessage, OrderGroup]], int]:
+    """(message, order group) of each result not imported before, and how many messages were."""
+    todo, skipped, seen = [], 0, set()
+    for message in messages:
+        if message.key in seen or view.lookup("labresult-message", message.key):
+            skipped += 1
+            continue
+        seen.add(message.key)
+        todo += [(message, group) for group in message.groups]
+    return todo, skipped
+
+
+def _unmatched_reason(app, view, order: Record, named: dict) -> str:
+    """Why a result cannot be filed with `order` ('' when it can)."""
+    if order["status"] == "cancelled":
+        return f"order {order['id']} is cancelled"
+    return patient_mismatch(get_patient(app, order["patient_id"], view=view), named)
+
+
+def _filed(app, txn, result: Record, message: ResultMessage, group: OrderGroup,
+           before: dict[str, Record], after: dict[str, Record]) -> Record:
+    """`result` filed with its order, else with the reason it stays unmatched.
+
+    A matched order's stored version goes in `before` (the first time), its
+    new version in `after`, so a second result for it builds on the first.
+    """
+    found = find_order(txn, group)
+    if found is None:
+        return {**result, "reason": "no order with this number"}
+    order = after.get(found["id"], found)
+    reason = _unmatched_reason(app, txn, order, message.patient)
+    if reason:
+        return {**result, "reason": reason}
+    matched, new_order = _attach(app, result, order, f"HL7 message {message.control_id}")
+    before.setdefault(order["id"], found)
+    after[order["id"]] = new_order
+    return matched
+
+
 def import_file(app, path: str, *, dry_run: bool = False) -> dict:
     """Import every result of an HL7 file; a malformed file writes nothing (InvalidInput)."""
     messages = read_messages(path)
-    file = {}
-    if not dry_run:
-        sha, size = store_file(app.store.root, path)
-        file = {"sha256": sha, "name": os.path.basename(path), "size": size}
+    file = _stored_file(app, path, dry_run)
     stamp = clock.iso(app.now())
     with app.store.transaction() as txn:
-        todo, skipped, seen = [], 0, set()
-        for message in messages:
-            if message.key in seen or txn.lookup("labresult-message", message.key):
-                skipped += 1
-                continue
-            seen.add(message.key)
-            todo += [(message, group) for group in message.groups]
+        todo, skipped = _new_results(txn, messages)
         ids = txn.reserve_ids(LAB_RESULTS, len(todo)) if todo and not dry_run else [""] * len(todo)
-        results, before, after = [], {}, {}
-        for result_id, (message, group) in zip(ids, todo):
+        results: list[Record] = []
+        before: dict[str, Record] = {}  # each order changed, as stored
+        after: dict[str, Record] = {}  # and as it is after this file's results
+        for result_id, (message, group) in zip(ids, todo, strict=True):
             result = _result_record(result_id, message, group, stamp, file)
-            found = find_order(txn, group)
-            order = after.get(found["id"], found) if found else None
-            if order is None:
-                result["reason"] = "no order with this number"
-            elif order["status"] == "cancelled":
-                result["reason"] = f"order {order['id']} is cancelled"
-            elif reason := patient_mismatch(get_patient(app, order["patient_id"], view=txn),
-                                             message.patient):
-                result["reason"] = reason
-            else:
-                result, order = _attach(app, result, order, f"HL7 message {message.control_id}")
-                before.setdefault(order["id"], found)
-                after[order["id"]] = order
-            results.append(result)
+            results.append(_filed(app, txn, result, message, group, before, after))
         if not dry_run:
             txn.put_many(LAB_RESULTS, results)
             if after:
@@ -250,11 +306,6 @@ def import_file(app, path: str, *, dry_run: bool = False) -> dict:
             "unmatched": sum(r["status"] == "unmatched" for r in results),
             "skipped_duplicates": skipped, "dry_run": dry_run,
             "items": [{k: r[k] for k in RESULT_COLUMNS} for r in results]}
-
-
-def get_result(app, result_id: str, view=None) -> dict:
-    """One received result (LR id); NotFound when there is none."""
-    return (view or app.store.snapshot()).require(LAB_RESULTS, result_id, "lab result", "see 'medsec lab list --unmatched'")
 
 
 def list_unmatched(app, limit: int | None = None) -> list[dict]:
@@ -271,7 +322,7 @@ def list_unmatched(app, limit: int | None = None) -> list[dict]:
 def match(app, result_id: str, order_id: str, *, force: bool = False) -> dict:
     """File a queued result with an order by hand; a patient mismatch needs `force`."""
     with app.store.transaction() as txn:
-        result = get_result(app, result_id, txn)
+        result = labs.get_result(app, result_id, txn)
         if result["status"] != "unmatched":
             raise Refused(f"{result['id']} is already matched to {result['order_id']}")
         order = labs.get_order(app, order_id, txn)

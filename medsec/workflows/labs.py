@@ -13,7 +13,8 @@ from medsec import clock, documents
 from medsec.communications import messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.plugin_types import DeliveryError, Message
-from medsec.records.patients import get_patient, store_file
+from medsec.records.patients import get_patient
+from medsec.store.attachments import put_file
 from medsec.store.catalog import LAB_RESULTS, LABS
 
 STATUSES = ["ordered", "scheduled", "collected", "resulted", "reviewed", "patient-notified", "cancelled"]
@@ -71,12 +72,16 @@ def get_order(app, lab_id: str, view=None) -> dict:
     return (view or app.store.snapshot()).require(LABS, lab_id, "lab order", "see 'medsec lab list'")
 
 
+def get_result(app, result_id: str, view=None) -> dict:
+    """One received result (LR id); NotFound when there is none."""
+    return (view or app.store.snapshot()).require(LAB_RESULTS, result_id, "lab result",
+                                                  "see 'medsec lab list --unmatched'")
+
+
 def show(app, record_id: str) -> dict:
     """An order with its results' observations, or one received result (an LR id)."""
     view = app.store.snapshot()
     if str(record_id).strip().upper().startswith(LAB_RESULTS.prefix):
-        from medsec.workflows.lab_results import get_result
-
         record = get_result(app, record_id, view)
         app.audit("read", [record["id"]] + ([record["order_id"]] if record["order_id"] else []))
         return record
@@ -99,7 +104,6 @@ def list_orders(app, *, status: str | None = None, pending: bool = False, overdu
         raise InvalidInput(f"unknown status {status!r}", hint=f"one of {', '.join(STATUSES)}")
     view = app.store.snapshot()
     if patient_id:
-
         pid = get_patient(app, patient_id, view=view)["id"]
         found = view.get_many(LABS, view.lookup("lab-patient", pid))
     else:
@@ -167,7 +171,7 @@ def attach_report(app, lab_id: str, path: str, note: str = "") -> dict:
         raise InvalidInput(f"{path} is not a PDF or TIFF file")
     if get_order(app, lab_id)["status"] == "cancelled":  # refuse before copying the file in
         raise Refused(f"{lab_id.upper()} is cancelled")
-    sha, size = store_file(app.store.root, path)
+    sha, size = put_file(app.store.root, path)
     entry = {"sha256": sha, "name": os.path.basename(path), "size": size, "kind": kind,
              "received": clock.iso(app.now())}
     return _change(app, lab_id, lambda old: with_result(app, old, file=entry, note=note))

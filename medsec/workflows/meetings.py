@@ -7,9 +7,11 @@ recorded (`meeting_invites`); one that fails is recorded as failed and can
 be sent again with `invite`.
 """
 
+import functools
 from datetime import date, datetime, timedelta
 
 from medsec import clock
+from medsec.communications import invitations as meeting_invites
 from medsec.errors import InvalidInput, Refused
 from medsec.scheduling import availability as av
 from medsec.scheduling.schedule import Schedule, day_records, meeting_spans, taken
@@ -58,16 +60,20 @@ def _intersect(a: list[av.Span], b: list[av.Span]) -> list[av.Span]:
     return sorted((s, e) for s, e in out if s < e)
 
 
+def _free_together(view, schedule: Schedule, attendees: list[str], day: date) -> list[av.Span]:
+    """When every one of `attendees` (at least one) is working and not booked on `day`."""
+    free_of_each = [av.subtract(schedule.working(staff_id, day),
+                                [span for span, _ in busy(view, schedule, day, staff_id=staff_id)])
+                    for staff_id in attendees]
+    return functools.reduce(_intersect, free_of_each)
+
+
 def propose(view, schedule: Schedule, attendees: list[str], room: str, length: timedelta,
             not_before: datetime) -> datetime | None:
     """The first start on the slot grid, within SEARCH_DAYS, when everyone and the room are free."""
     for offset in range(SEARCH_DAYS):
         day = not_before.date() + timedelta(days=offset)
-        free = None
-        for staff_id in attendees:
-            mine = av.subtract(schedule.working(staff_id, day),
-                               [span for span, _ in busy(view, schedule, day, staff_id=staff_id)])
-            free = mine if free is None else _intersect(free, mine)
+        free = _free_together(view, schedule, attendees, day)
         if room:
             free = av.subtract(free, [span for span, _ in busy(view, schedule, day, room=room)])
         for start in av.starts_in(free, length, schedule.step, not_before):
@@ -88,16 +94,16 @@ def _attendee_ids(schedule: Schedule, text: str) -> list[str]:
 
 def _span(schedule: Schedule, at: str, duration: int | None, until: str | None) -> tuple[datetime, datetime]:
     start = clock.parse_datetime(at, schedule.tz, "--at")
-    if (duration is None) == (until is None):
-        raise InvalidInput("give --duration or --end (one of them)")
-    if until is not None:
+    if until is not None and duration is None:
         end = clock.parse_datetime(until, schedule.tz, "--end")
         if end <= start:
             raise InvalidInput(f"--end {end:%Y-%m-%d %H:%M} is not after --at {start:%Y-%m-%d %H:%M}")
-    else:
+    elif duration is not None and until is None:
         if duration <= 0:
             raise InvalidInput(f"--duration {duration} must be more than 0 minutes")
         end = start + timedelta(minutes=duration)
+    else:
+        raise InvalidInput("give --duration or --end (one of them)")
     if end.date() != start.date():
         raise InvalidInput("a meeting must end on the day it starts")
     if start < schedule.now:
@@ -109,8 +115,6 @@ def _span(schedule: Schedule, at: str, duration: int | None, until: str | None) 
 def schedule_meeting(app, *, title: str, at: str, attendees: str, duration: int | None = None,
                      until: str | None = None, room: str = "") -> dict:
     """Record a meeting when it suits everyone and send the invitations; else Refused with a proposal."""
-    from medsec.communications import invitations as meeting_invites
-
     if not title.strip():
         raise InvalidInput("--title cannot be empty")
     schedule = Schedule.load(app)
@@ -146,8 +150,6 @@ def get_meeting(app, meeting_id: str, view=None) -> dict:
 
 def cancel(app, meeting_id: str) -> dict:
     """Cancel and tell every attendee (METHOD:CANCEL, same UID, next SEQUENCE)."""
-    from medsec.communications import invitations as meeting_invites
-
     schedule = Schedule.load(app)
     route = meeting_invites.email_route(app)
     with app.store.transaction() as txn:
@@ -163,8 +165,6 @@ def cancel(app, meeting_id: str) -> dict:
 
 def invite_again(app, meeting_id: str) -> dict:
     """Send the current invitation (or cancellation) to attendees who have not received it."""
-    from medsec.communications import invitations as meeting_invites
-
     schedule = Schedule.load(app)
     route = meeting_invites.email_route(app)
     record = get_meeting(app, meeting_id)

@@ -19,6 +19,7 @@ referral is overdue when today is past that due date:
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -27,8 +28,12 @@ from medsec.communications import messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
-from medsec.records.patients import get_patient
-from medsec.store.catalog import REFERRALS
+from medsec.records.patients import clean_fields, find_duplicates, get_patient, new_record
+from medsec.records.staff import get_staff
+from medsec.scheduling.appointments import get_appointment
+from medsec.scheduling.schedule import Schedule
+from medsec.scheduling.slots import free_slots
+from medsec.store.catalog import PATIENTS, REFERRALS
 from medsec.workflows.care_team import physician, queue_for, usual_physician
 from medsec.workflows.tasks import finish_tasks, open_task
 
@@ -90,14 +95,15 @@ def _fax_number(value: str | None, option: str = "--fax") -> str:
 
 
 def _text(value: str | None, option: str) -> str:
-    if not (value or "").strip():
+    text = (value or "").strip()
+    if not text:
         raise InvalidInput(f"{option} cannot be empty")
-    return value.strip()
+    return text
 
 
 def diagnoses(app, codes) -> list[dict]:
     """ICD-10-CM codes with their descriptions; a code the ICD-10-CM table lacks is bad input."""
-    from medsec.coding.codes import tables
+    from medsec.coding.codes import tables  # imports pluggy: listing referrals need not pay for it
 
     icd10 = [r.item for r in tables(app).values() if r.item.system.upper() == "ICD-10-CM"]
     out = []
@@ -172,8 +178,6 @@ def add(app, patient_id: str, *, to: str, reason: str, dx: list[str], urgent: bo
 
 
 def _letter(app, record: dict, patient: dict) -> templating.Rendered:
-    from medsec.records.staff import get_staff
-
     member = get_staff(app, record["physician"]) if record["physician"] else {}
     return messaging.render(app, "referral-letter", {
         "practice": messaging.practice_context(app), "patient": messaging.patient_context(patient),
@@ -245,9 +249,6 @@ def send(app, referral_id: str, *, via: str | None = None, fax: str | None = Non
 # -- incoming -----------------------------------------------------------------
 def _match_or_create(app, txn, patient_id, first, last, dob, phone) -> tuple[dict, bool]:
     """The named patient, or the one with this name and date of birth, or a new one."""
-    from medsec.records.patients import clean_fields, find_duplicates, new_record
-    from medsec.store.catalog import PATIENTS
-
     if patient_id:
         if first or last or dob:
             raise InvalidInput("give --patient or --first/--last/--dob, not both")
@@ -269,7 +270,7 @@ def _match_or_create(app, txn, patient_id, first, last, dob, phone) -> tuple[dic
 
 
 def receive(app, *, sender: str, reason: str, patient_id: str | None = None, first: str | None = None,
-            last: str | None = None, dob: str | None = None, phone: str | None = None, dx: list[str] = (),
+            last: str | None = None, dob: str | None = None, phone: str | None = None, dx: Sequence[str] = (),
             urgent: bool = False, type_name: str = "new-patient", provider: str | None = None,
             note: str = "") -> dict:
     """An incoming referral for a known or new patient, with the first free slot proposed.
@@ -277,9 +278,6 @@ def receive(app, *, sender: str, reason: str, patient_id: str | None = None, fir
     The proposal (`proposed`) is not booked: 'medsec appt book' does that,
     then 'medsec referral status ID appointment-scheduled --appt A..'.
     """
-    from medsec.scheduling.schedule import Schedule
-    from medsec.scheduling.slots import free_slots
-
     sender, reason = _text(sender, "--from"), _text(reason, "--reason")
     codes = diagnoses(app, dx)
     schedule = Schedule.load(app)  # an unknown type or provider is bad input before anything is written
@@ -342,8 +340,6 @@ def list_referrals(app, *, status: str = "open", overdue: bool = False, directio
 def _appointment(app, record: dict, appt_at: str | None, appt_id: str | None) -> tuple[str, str]:
     """(start, our appointment id) for appointment-scheduled: the specialist's time, or our booking."""
     if appt_id:
-        from medsec.scheduling.appointments import get_appointment
-
         if record["direction"] != "in":
             raise InvalidInput("--appt names one of our appointments: it goes with incoming referrals",
                                hint="give --appt-at WHEN (the appointment at the specialist)")

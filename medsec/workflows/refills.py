@@ -34,9 +34,10 @@ def _ids(record: dict) -> list[str]:
 
 
 def _text(value: str | None, option: str) -> str:
-    if not (value or "").strip():
+    text = (value or "").strip()
+    if not text:
         raise InvalidInput(f"{option} cannot be empty")
-    return value.strip()
+    return text
 
 
 def request(app, patient_id: str, *, drug: str, dose: str, pharmacy: str, via: str,
@@ -90,6 +91,7 @@ def list_refills(app, *, status: str = "pending", for_staff: str | None = None, 
     if status not in STATUSES + ["all"]:
         raise InvalidInput(f"--status {status!r} is not one of {', '.join(STATUSES + ['all'])}")
     view = app.store.snapshot()
+    wanted: set[str] | None  # the physicians whose queue is asked for; None: everyone's
     if mine:
         wanted = {m["id"] for m in acting_members(app)}
     else:

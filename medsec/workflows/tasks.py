@@ -12,6 +12,7 @@ from datetime import date
 from medsec import clock
 from medsec.config import ROLES
 from medsec.errors import InvalidInput, Refused
+from medsec.records.patients import get_patient
 from medsec.records.staff import acting_members, get_staff, is_valid_id
 from medsec.store.catalog import TASKS
 
@@ -59,8 +60,6 @@ def finish_tasks(app, txn, task_ids: list[str], note: str) -> list[str]:
 def add_task(app, text: str, *, owner: str, due: str | None = None, patient_id: str | None = None,
              priority: str = "normal") -> dict:
     """A task by hand: `owner` is a staff id or a role; `due` may not be in the past."""
-    from medsec.records.patients import get_patient
-
     if not text.strip():
         raise InvalidInput("a task needs some text")
     if priority not in PRIORITIES:
@@ -94,7 +93,7 @@ def is_overdue(task: dict, today: date) -> bool:
 def my_owners(app) -> set[str]:
     """What the acting user answers for: their staff ids and their roles' queues."""
     members = acting_members(app)
-    return {m["id"] for m in members} | {m.get("role") for m in members if m.get("role")}
+    return {m["id"] for m in members} | {m["role"] for m in members if m.get("role")}
 
 
 def list_tasks(app, *, status: str = "open", mine: bool = False, owner: str | None = None,
