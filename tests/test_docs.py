@@ -1,6 +1,7 @@
-"""README.md stays true: every hook and command group is documented, the
-quick start is `make demo` and `make test`, every dependency says why, the
-plugin examples load as plugins, and the command examples run."""
+"""The docs stay true: every hook is documented in docs/plugins.md with an
+example that loads as a plugin; README documents every command group with
+examples that run, its quick start is `make demo` and `make test`, and every
+dependency says why."""
 
 import importlib
 import re
@@ -18,6 +19,7 @@ from medsec.plugins import get_plugin_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+PLUGINS_DOC = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
 
 
 def section(title: str) -> str:
@@ -37,27 +39,26 @@ def hook_signatures() -> dict[str, str]:
             for name in dir(pm.hook) if not name.startswith("_")}
 
 
-def guide_headings() -> list[str]:
-    return re.findall(r"^### (.+)$", section("Writing a plugin"), re.M)
+def hook_headings() -> list[str]:
+    return re.findall(r"^### (.+)$", PLUGINS_DOC, re.M)
 
 
-# -- the plugin guide ------------------------------------------------------------------
-def test_every_hook_signature_is_a_heading_in_the_plugin_guide():
-    headings = set(guide_headings())
+# -- the hook reference (docs/plugins.md) and the plugin guide (README) -------------------
+def test_every_hook_signature_is_a_heading_in_the_hook_reference():
+    headings = set(hook_headings())
     missing = [sig for sig in hook_signatures().values() if sig not in headings]
-    assert missing == [], f"hooks without a '### signature' heading in README: {missing}"
-    assert "### register_commands(cli)" in README  # the form, checked once by hand
+    assert missing == [], f"hooks without a '### signature' heading in docs/plugins.md: {missing}"
+    assert "### register_commands(cli)" in PLUGINS_DOC  # the form, checked once by hand
 
 
-def test_the_plugin_guide_documents_no_hook_that_does_not_exist():
-    documented = [h for h in guide_headings() if "(" in h]
+def test_the_hook_reference_documents_no_hook_that_does_not_exist():
+    documented = [h for h in hook_headings() if "(" in h]
     assert sorted(documented) == sorted(hook_signatures().values())
 
 
 @pytest.mark.parametrize("hook", sorted(hook_signatures()))
 def test_each_hook_example_loads_as_a_plugin_implementing_that_hook(hook, tmp_path, monkeypatch):
-    guide = section("Writing a plugin")
-    text = guide.split(f"### {hook_signatures()[hook]}\n", 1)[1].split("\n### ", 1)[0]
+    text = PLUGINS_DOC.split(f"### {hook_signatures()[hook]}\n", 1)[1].split("\n### ", 1)[0]
     examples = fenced(text, "python")
     assert examples, f"no python example under {hook}"
     name = f"readme_{hook}_{uuid.uuid4().hex[:8]}"
@@ -77,6 +78,12 @@ def test_plugin_guide_names_the_entry_point_group_and_switches():
     for needle in ("[project.entry-points.medsec]", "from medsec import hookimpl",
                    "MEDSEC_PLUGINS", "MEDSEC_DISABLE_PLUGINS", "MEDSEC_TRACE_HOOKS"):
         assert needle in guide, needle
+
+
+def test_readme_links_the_references():
+    for target in ("docs/plugins.md", "docs/cli.md", "docs/plugin-api.md"):
+        assert f"]({target})" in README, f"README does not link {target}"
+    assert "](plugin-api.md)" in PLUGINS_DOC, "docs/plugins.md does not link docs/plugin-api.md"
 
 
 # -- commands ------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The `medsec` command: a lazily loaded root group and the one error boundary."""
 
+import contextlib
+import importlib
 import os
 import sys
 
@@ -40,8 +42,6 @@ BUILTIN_COMMANDS = {
 
 
 def _import(ref: str):
-    import importlib
-
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -58,7 +58,7 @@ class MedsecCLI(click.Group):
         return self._plugin_commands().get(name)
 
     def _plugin_commands(self) -> dict:
-        from medsec.plugins import get_plugin_manager, plugin_commands
+        from medsec.plugins import get_plugin_manager, plugin_commands  # pluggy: --version must not pay for it
 
         return plugin_commands(get_plugin_manager(), reserved=BUILTIN_COMMANDS)
 
@@ -111,7 +111,7 @@ def _fail(ctx, error_ctx, message, hint, code, exc=None) -> int:
     click.echo(line, err=True)
     app = _app_of(error_ctx) or _app_of(ctx)
     if exc is not None and (app and app.debug or "--debug" in sys.argv or os.environ.get("MEDSEC_DEBUG")):
-        import traceback
+        import traceback  # only --debug pays for it
 
         traceback.print_exception(exc, file=sys.stderr)
     _audit_refusal(app, error_ctx, code)
@@ -133,10 +133,8 @@ def _audit_refusal(app, error_ctx, code) -> None:
         app.command = error_ctx.command_path.partition(" ")[2]
     if not app.command:
         return
-    try:
+    with contextlib.suppress(Exception):  # the error already reported matters more than its audit line
         app.audit("refused", outcome=f"exit {code}")
-    except Exception:
-        pass  # the error already reported matters more than its audit line
 
 
 def _version(ctx, param, value):
@@ -154,7 +152,18 @@ def _version(ctx, param, value):
               help="Show the version and exit.")
 @click.pass_context
 def cli(ctx, data_dir, user, debug):
-    """medsec - the front office of a clinic, from the shell."""
+    """medsec - the front office of a clinic, from the shell.
+
+    Each command group below has its own --help, with examples.
+
+    \b
+    Examples:
+      medsec init --demo
+      medsec patient find ada love
+      medsec appt day tomorrow --provider S1
+      medsec remind send --dry-run
+    """
+    # The store, tinydb and the audit log: --version does not pay for them.
     from medsec.audit import os_user
     from medsec.context import AppContext, default_data_dir
 

@@ -4,26 +4,46 @@ import os
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec import PLUGIN_API_VERSION, audit
+from medsec.cli.common import pass_app
+from medsec.cli.options import date_option, limit_option
 from medsec.cli.output import output_options, render, say
-from medsec.errors import ConfigError, EnvironmentFailure
+from medsec.config import CONFIG_FILES, Problem
+from medsec.config import check_all as check_config
+from medsec.errors import ConfigError, EnvironmentFailure, InvalidInput
+from medsec.templating import check_all as check_templates
 
 
 @click.command("init")
 @click.option("--demo", is_flag=True, help="Fill it with a synthetic demo practice.")
-@click.option("--time-zone", default="America/New_York", help="The practice's IANA time zone.")
+@click.option("--time-zone", default="America/New_York", show_default=True, help="The practice's IANA time zone.")
 @output_options
 @pass_app
 def init_command(app, fmt, demo, time_zone):
-    """Create a data directory (at --data-dir / $MEDSEC_HOME)."""
-    from medsec.practice.setup import init_data_dir
+    """Create a data directory to set up a practice.
+
+    At --data-dir, else $MEDSEC_HOME, else the user data directory: example
+    configuration files to edit, or with --demo a whole synthetic practice.
+
+    \b
+    Examples:
+      medsec init --demo
+      medsec --data-dir ./second-clinic init --time-zone America/Chicago
+    """
+    from medsec.practice.setup import init_data_dir  # the demo generator (~8 ms): only init pays for it
 
     render(init_data_dir(app.data_dir, demo=demo, tz_name=time_zone), fmt)
 
 
 @click.group("config")
 def config_group():
-    """Show and check the YAML configuration."""
+    """Show and check the YAML configuration.
+
+    \b
+    Examples:
+      medsec config show practice
+      medsec config check
+    """
 
 
 @config_group.command("show")
@@ -31,14 +51,18 @@ def config_group():
 @output_options
 @pass_app
 def config_show(app, fmt, name):
-    """Show one configuration file (or all) as medsec reads it."""
-    from medsec.config import CONFIG_FILES
+    """Show a configuration file as medsec reads it.
 
+    NAME is a file such as practice or staff.yaml; without it, all of them.
+
+    \b
+    Examples:
+      medsec config show practice
+      medsec config show staff --json
+    """
     names = [name if name.endswith(".yaml") else f"{name}.yaml"] if name else CONFIG_FILES
     unknown = [n for n in names if n not in CONFIG_FILES]
     if unknown:
-        from medsec.errors import InvalidInput
-
         raise InvalidInput(f"unknown configuration file {unknown[0]!r}",
                            hint=f"one of {', '.join(CONFIG_FILES)}")
     data = {n: app.config(n) for n in names}
@@ -48,14 +72,19 @@ def config_show(app, fmt, name):
 @config_group.command("check")
 @pass_app
 def config_check(app):
-    """Validate every YAML file; exit 3 on errors (warnings do not fail)."""
-    from medsec.config import Problem, check_all
-    from medsec.templating import check_all as check_templates
+    """Validate every configuration file.
 
-    app.store  # a missing data directory is reported as such
-    problems = check_all(app.data_dir)
+    Problems are printed with file and line; exit 3 on errors (warnings do
+    not fail).
+
+    \b
+    Examples:
+      medsec config check
+    """
+    root = app.store.root  # through the store, so that a missing data directory is reported as such
+    problems = check_config(root)
     problems += [Problem(p.split(":", 1)[0], None, p.split(":", 2)[-1].strip())
-                 for p in check_templates(app.data_dir)]
+                 for p in check_templates(root)]
     for problem in problems:
         click.echo(str(problem), err=True)
     errors = [p for p in problems if p.severity == "error"]
@@ -69,8 +98,17 @@ def config_check(app):
 @output_options
 @pass_app
 def check_command(app, fmt, repair):
-    """Verify the data directory (exit 3 if anything is wrong and not repaired)."""
-    from medsec.store.integrity import check
+    """Verify the data directory.
+
+    Indexes, counters, and leftovers of interrupted writes; exit 3 if
+    anything is wrong and not repaired.
+
+    \b
+    Examples:
+      medsec check
+      medsec check --repair
+    """
+    from medsec.store.integrity import check  # hashlib and the index rebuild (~3 ms): only check pays for it
 
     problems = check(app.store, repair=repair)
     if fmt != "table" or problems:
@@ -83,16 +121,23 @@ def check_command(app, fmt, repair):
 
 
 @click.command("audit")
-@click.option("--patient", "record_id", default=None, help="Entries naming this record id.")
+@click.option("--patient", "record_id", default=None, metavar="RECORD_ID", help="Entries naming this record id.")
 @click.option("--user", "who", default=None, help="Entries by this user.")
-@click.option("--since", default=None, help="From this date on.")
+@date_option("--since", help="Entries from this day on")
 @limit_option
 @output_options
 @pass_app
 def audit_command(app, fmt, record_id, who, since, limit):
-    """Show the audit log: who did what to which records, and when."""
-    from medsec import audit
+    """Who did what to which records, and when.
 
+    The audit log names record ids, never their data. With --limit N, the
+    latest N entries.
+
+    \b
+    Examples:
+      medsec audit --patient P1 --limit 5
+      medsec audit --user maria --since today --format csv
+    """
     entries = audit.entries(app.store.root, record_id=record_id, user=who,
                             since=app.parse_date(since, "--since") if since else None)
     if limit:
@@ -105,8 +150,15 @@ def audit_command(app, fmt, record_id, who, since, limit):
 @output_options
 @pass_app
 def backup_command(app, fmt, file):
-    """Write a consistent snapshot of the data directory to FILE (.tar.gz)."""
-    from medsec.store.backup import backup
+    """Back the data directory up to a .tar.gz FILE.
+
+    A consistent snapshot, taken while others keep working.
+
+    \b
+    Examples:
+      medsec backup ./clinic-backup.tar.gz
+    """
+    from medsec.store.backup import backup  # tarfile and its compressors (~7 ms): only backup pays for them
 
     render(backup(app, file), fmt)
 
@@ -116,8 +168,16 @@ def backup_command(app, fmt, file):
 @output_options
 @pass_app
 def restore_command(app, fmt, file):
-    """Replace the data directory with a backup (the old one is kept aside)."""
-    from medsec.store.backup import restore
+    """Replace the data directory with a backup.
+
+    The old data directory is kept aside; a backup made by an older medsec
+    is upgraded first.
+
+    \b
+    Examples:
+      medsec restore ./clinic-backup.tar.gz
+    """
+    from medsec.store.backup import restore  # tarfile, its compressors (~7 ms): only restore pays for them
 
     render(restore(app, file), fmt)
 
@@ -126,8 +186,17 @@ def restore_command(app, fmt, file):
 @output_options
 @pass_app
 def upgrade_command(app, fmt):
-    """Bring a data directory written by an older medsec to this version (safe to run again)."""
-    from medsec.store.upgrade import upgrade
+    """Upgrade a data directory to this medsec.
+
+    Brings a data directory written by an older medsec to this version; safe
+    to run again. Take a backup first.
+
+    \b
+    Examples:
+      medsec backup ./before-upgrade.tar.gz
+      medsec upgrade
+    """
+    from medsec.store.upgrade import upgrade  # yaml and the migrations (~11 ms): only upgrade pays for them
 
     result = upgrade(os.path.abspath(app.data_dir))
     if fmt != "table":
@@ -144,11 +213,18 @@ def upgrade_command(app, fmt):
 @output_options
 @pass_app
 def plugins_command(app, fmt):
-    """List loaded plugins, their hooks and what they register."""
-    from medsec.plugins import describe
+    """The loaded plugins and what they register.
+
+    \b
+    Examples:
+      medsec plugins
+      medsec plugins --json
+    """
+    from medsec.plugins import describe  # pluggy (~3 ms): only this admin command needs it
 
     rows = describe(app.plugins)
     if fmt == "table":
+        say(f"plugin API version {PLUGIN_API_VERSION}")  # JSON stays the list scripts read
         rows = [{"name": p["name"], "source": p["source"],
                  "registers": "; ".join(f"{k}: {', '.join(v)}" for k, v in p["registers"].items()),
                  "hooks": ", ".join(h for h in p["hooks"] if not h.startswith("register_"))}

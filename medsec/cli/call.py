@@ -2,38 +2,67 @@
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import (
+    for_staff_option,
+    limit_option,
+    mine_option,
+    note_option,
+    status_filter_option,
+    urgent_option,
+)
 from medsec.cli.output import output_options, render
 from medsec.communications import calls as svc
 
 
 @click.group()
 def call():
-    """Log calls, assign them, return them, close them."""
+    """Phone messages: log, assign, return, close.
+
+    \b
+    Examples:
+      medsec call log --from 617-555-0100 --reason "refill question" --for S1 --urgent
+      medsec call list --mine
+    """
 
 
 @call.command("log")
 @click.option("--from", "caller", required=True, help="The caller's number, or a patient id.")
-@click.option("--reason", required=True)
-@click.option("--for", "for_staff", default=None, help="Staff id the message is for.")
+@click.option("--reason", required=True, help="What the call is about.")
+@for_staff_option("for_staff", help="Who the message is for (a staff id).")
 @click.option("--line", type=click.IntRange(1, 99), default=None, help="Phone line it came in on.")
-@click.option("--urgent", is_flag=True)
+@urgent_option()
 @output_options
 @pass_app
 def log(app, fmt, caller, reason, for_staff, line, urgent):
-    """Take a message (a known number finds its patient)."""
+    """Take a phone message.
+
+    A caller's number that a patient has finds that patient.
+
+    \b
+    Examples:
+      medsec call log --from 617-555-0100 --reason "refill question" --for S1 --urgent
+      medsec call log --from P42 --reason "lab results?" --line 2
+    """
     render(svc.log_call(app, caller=caller, reason=reason, for_staff=for_staff, line=line, urgent=urgent), fmt)
 
 
 @call.command("list")
-@click.option("--status", type=click.Choice(["open", "closed", "all"]), default="open")
-@click.option("--mine", is_flag=True, help="Calls for me (--user matched to a staff id, login or email).")
-@click.option("--for", "for_staff", default=None)
+@status_filter_option(["open", "closed", "all"], "open", "calls")
+@mine_option("calls for me")
+@for_staff_option("for_staff", help="Only calls for this staff member (a staff id).")
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, status, mine, for_staff, limit):
-    """Open calls, urgent first, then oldest first."""
+    """Open calls, urgent first, then oldest first.
+
+    \b
+    Examples:
+      medsec call list
+      medsec call list --mine --json
+      medsec call list --status closed --for S4
+    """
     render(svc.list_calls(app, status=status, mine=mine, for_staff=for_staff, limit=limit), fmt, svc.COLUMNS)
 
 
@@ -42,7 +71,12 @@ def list_(app, fmt, status, mine, for_staff, limit):
 @output_options
 @pass_app
 def show(app, fmt, call_id):
-    """One call with every attempt to return it."""
+    """One call with every attempt to return it.
+
+    \b
+    Examples:
+      medsec call show T1 --json
+    """
     record = svc.get_call(app, call_id)
     app.audit("read", [record["id"]] + ([record["patient_id"]] if record["patient_id"] else []))
     render(record, fmt)
@@ -50,30 +84,48 @@ def show(app, fmt, call_id):
 
 @call.command("assign")
 @click.argument("call_id")
-@click.option("--to", "staff_id", required=True)
+@click.option("--to", "staff_id", required=True, metavar="STAFF_ID", help="Who takes the call over.")
 @output_options
 @pass_app
 def assign(app, fmt, call_id, staff_id):
-    """Give a call to a staff member."""
+    """Give a call to a staff member.
+
+    \b
+    Examples:
+      medsec call assign T1 --to S4
+    """
     render(svc.assign(app, call_id, staff_id), fmt, svc.COLUMNS)
 
 
 @call.command("return")
 @click.argument("call_id")
-@click.option("--note", required=True)
-@click.option("--outcome", type=click.Choice(svc.OUTCOMES), default="reached")
+@note_option(help="What was said or left.", required=True)
+@click.option("--outcome", type=click.Choice(svc.OUTCOMES), default="reached", show_default=True,
+              help="How the attempt went.")
 @output_options
 @pass_app
 def return_(app, fmt, call_id, note, outcome):
-    """Record an attempt to call back (attempts are kept)."""
+    """Record an attempt to call back.
+
+    Every attempt is kept with the call.
+
+    \b
+    Examples:
+      medsec call return T1 --note "left voicemail" --outcome left-message
+    """
     render(svc.return_call(app, call_id, note, outcome), fmt, svc.COLUMNS)
 
 
 @call.command("close")
 @click.argument("call_id")
-@click.option("--note", default="")
+@note_option(help="How it was settled.")
 @output_options
 @pass_app
 def close(app, fmt, call_id, note):
-    """Close a call."""
+    """Close a call.
+
+    \b
+    Examples:
+      medsec call close T1 --note "refill sent to pharmacy"
+    """
     render(svc.close(app, call_id, note), fmt, svc.COLUMNS)

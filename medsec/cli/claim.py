@@ -4,22 +4,65 @@ import click
 
 from medsec.billing import claims as svc
 from medsec.cli.common import pass_app
+from medsec.cli.options import (
+    appt_option,
+    dry_run_option,
+    input_format_option,
+    note_option,
+    output_file_option,
+    patient_option,
+)
 from medsec.cli.output import output_options, render, say
+
+
+def claim_file_options(func):
+    """The options `claim export` and `claim batch` share: which format, where, and how."""
+    decorators = [
+        click.option("--format", "fmt_name", required=True, metavar="NAME",
+                     help="The claim format: x12-837p, cms1500 ... (see 'medsec plugins')."),
+        output_file_option(help="The file to write.", required=True),
+        click.option("--no-mark", is_flag=True, help="Do not mark the claims submitted."),
+        click.option("--usage", type=click.Choice(["T", "P"]), default="T", show_default=True,
+                     help="X12 test (T) or production (P)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (--format names the document)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
 
 
 @click.group()
 def claim():
-    """Create, scrub, export and track insurance claims; post remittances."""
+    """Insurance claims from charges to payment.
+
+    Create, scrub, export and track claims; post remittances.
+
+    \b
+    Examples:
+      medsec claim create --appt A1
+      medsec claim validate C1
+      medsec claim export C1 --format x12-837p -o ./C1.837
+    """
 
 
 @claim.command("create")
-@click.option("--patient", "patient_id", default=None)
-@click.option("--appt", "appt_id", default=None)
-@click.option("--rank", type=click.Choice(["primary", "secondary", "tertiary"]), default="primary")
+@patient_option("patient_id", help="Claim this patient's unbilled charges.")
+@appt_option("appt_id", help="Claim this visit's unbilled charges.")
+@click.option("--rank", type=click.Choice(["primary", "secondary", "tertiary"]), default="primary",
+              show_default=True, help="Which of the patient's coverages to bill.")
 @output_options
 @pass_app
 def create(app, fmt, patient_id, appt_id, rank):
-    """Claims for a patient's (or a visit's) unbilled charges, one per provider."""
+    """Create claims for unbilled charges.
+
+    One claim per provider, for a patient's or a visit's unbilled charges;
+    the scrubber's findings are printed on stderr.
+
+    \b
+    Examples:
+      medsec claim create --appt A1
+      medsec claim create --patient P140 --rank secondary
+    """
     created = svc.create_claims(app, patient_id=patient_id, appt_id=appt_id, rank=rank)
     for record in created:
         for problem in svc.scrub(app, record, app.today()):
@@ -32,21 +75,30 @@ def create(app, fmt, patient_id, appt_id, rank):
 @output_options
 @pass_app
 def validate(app, fmt, claim_id):
-    """Scrub a claim; a clean draft becomes ready (exit 1 lists every problem)."""
+    """Scrub a claim; a clean draft becomes ready.
+
+    A claim with problems stays a draft: exit 1, with every problem listed.
+
+    \b
+    Examples:
+      medsec claim validate C1
+    """
     render(svc.summary_row(svc.validate(app, claim_id)), fmt, svc.COLUMNS)
 
 
 @claim.command("export")
 @click.argument("claim_id")
-@click.option("--format", "fmt_name", required=True, help="x12-837p, cms1500 ...")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
-@click.option("--no-mark", is_flag=True, help="Do not mark the claim submitted.")
-@click.option("--usage", type=click.Choice(["T", "P"]), default="T", help="X12 test or production.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (--format names the document).")
+@claim_file_options
 @pass_app
 def export(app, claim_id, fmt_name, output, no_mark, usage, as_json):
-    """Write one claim in a claim format."""
-    from medsec.billing.claim_export import export as run
+    """Write one claim in a claim format.
+
+    \b
+    Examples:
+      medsec claim export C1 --format x12-837p -o ./C1.837
+      medsec claim export C1 --format cms1500 -o ./C1.pdf --no-mark
+    """
+    from medsec.billing.claim_export import export as run  # pluggy (~4 ms): claim list and show need not pay
 
     result = run(app, [claim_id], fmt_name, output, mark=not no_mark, usage=usage)
     if as_json:
@@ -56,16 +108,19 @@ def export(app, claim_id, fmt_name, output, no_mark, usage, as_json):
 
 
 @claim.command("batch")
-@click.option("--payer", required=True)
-@click.option("--format", "fmt_name", required=True)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
-@click.option("--no-mark", is_flag=True)
-@click.option("--usage", type=click.Choice(["T", "P"]), default="T")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (--format names the document).")
+@click.option("--payer", required=True, help="Payer id from payers.yaml.")
+@claim_file_options
 @pass_app
 def batch(app, payer, fmt_name, output, no_mark, usage, as_json):
-    """Every ready claim for a payer in one file (one interchange)."""
-    from medsec.billing.claim_export import batch as run
+    """Every ready claim for a payer, in one file.
+
+    One file, one interchange.
+
+    \b
+    Examples:
+      medsec claim batch --payer HARBOR --format x12-837p -o ./harbor.837
+    """
+    from medsec.billing.claim_export import batch as run  # pluggy (~4 ms): claim list and show need not pay
 
     result = run(app, payer, fmt_name, output, mark=not no_mark, usage=usage)
     if as_json:
@@ -76,13 +131,19 @@ def batch(app, payer, fmt_name, output, no_mark, usage, as_json):
 
 
 @claim.command("list")
-@click.option("--status", default=None)
-@click.option("--payer", default=None)
-@click.option("--patient", default=None)
+@click.option("--status", default=None, help=f"Only this status: {', '.join(svc.STATUSES)}.")
+@click.option("--payer", default=None, help="Only this payer's (an id from payers.yaml).")
+@patient_option()
 @output_options
 @pass_app
 def list_(app, fmt, status, payer, patient):
-    """Claims, filtered by status, payer or patient."""
+    """Claims, filtered by status, payer or patient.
+
+    \b
+    Examples:
+      medsec claim list --status ready
+      medsec claim list --patient P140 --json
+    """
     render([svc.summary_row(c) for c in svc.list_claims(app, status=status, payer=payer, patient=patient)],
            fmt, svc.COLUMNS)
 
@@ -92,7 +153,12 @@ def list_(app, fmt, status, payer, patient):
 @output_options
 @pass_app
 def show(app, fmt, claim_id):
-    """One claim with its lines, history and adjudications."""
+    """One claim: lines, history and adjudications.
+
+    \b
+    Examples:
+      medsec claim show C1 --json
+    """
     record = svc.get_claim(app, claim_id)
     app.audit("read", [record["id"], record["patient_id"]])
     render(record, fmt)
@@ -101,23 +167,40 @@ def show(app, fmt, claim_id):
 @claim.command("status")
 @click.argument("claim_id")
 @click.argument("status", type=click.Choice(svc.STATUSES))
-@click.option("--note", default="")
+@note_option(help="A note for the claim's history.")
 @output_options
 @pass_app
 def status(app, fmt, claim_id, status, note):
-    """Move a claim along (accepted, rejected, appealed, closed ...), kept in its history."""
+    """Move a claim to another STATUS.
+
+    Each change is kept in the claim's history; a change the claim's
+    workflow does not allow is refused (exit 1).
+
+    \b
+    Examples:
+      medsec claim status C1 submitted --note "sent through the payer portal"
+    """
     render(svc.summary_row(svc.set_status(app, claim_id, status, note)), fmt, svc.COLUMNS)
 
 
 @claim.command("post-remit")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--input-format", default=None)
-@click.option("--dry-run", is_flag=True)
+@input_format_option()
+@dry_run_option(help="Match and report every payment; post nothing.")
 @output_options
 @pass_app
 def post_remit(app, fmt, path, input_format, dry_run):
-    """Post a remittance (835): payments, write-offs, patient shares, denials."""
-    from medsec.billing.remittances import post
+    """Post a remittance file (an X12 835).
+
+    Payments, write-offs, patient shares and denials go to their claims;
+    payments that match no claim are listed on stderr.
+
+    \b
+    Examples:
+      medsec claim post-remit ./era.835 --dry-run
+      medsec claim post-remit ./era.835
+    """
+    from medsec.billing.remittances import post  # pluggy (~4 ms): claim list and show need not pay
 
     summary = post(app, path, input_format=input_format, dry_run=dry_run)
     for miss in summary["unmatched"]:

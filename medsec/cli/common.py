@@ -1,4 +1,4 @@
-"""Decorators every command module shares."""
+"""pass_app: the decorator that hands every command its AppContext."""
 
 import functools
 
@@ -17,6 +17,3 @@ def pass_app(func):
 
     return wrapper
 
-
-limit_option = click.option("--limit", type=click.IntRange(min=1), default=None,
-                            help="Print at most N records (default: all).")

@@ -2,60 +2,92 @@
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import direction_option, limit_option, note_option, patient_option, unassigned_option
 from medsec.cli.output import output_options, render
 from medsec.communications import faxes as svc
 
 
 @click.group()
 def fax():
-    """Receive, file and send faxes."""
+    """Receive, file and send faxes.
+
+    \b
+    Examples:
+      medsec fax receive referral.pdf --from 617-555-0300 --subject "referral"
+      medsec fax list --unassigned
+      medsec fax assign F1 --patient P1
+    """
 
 
 @fax.command("receive")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--from", "sender", required=True, help="The sending fax number.")
-@click.option("--patient", default=None, help="File it with this patient (else: unassigned queue).")
-@click.option("--subject", default="")
+@patient_option(help="File it with this patient (default: the unassigned queue).")
+@click.option("--subject", default="", help="What the fax is.")
 @output_options
 @pass_app
 def receive(app, fmt, file, sender, patient, subject):
-    """File an incoming fax (PDF or TIFF), stored by content hash."""
+    """File an incoming fax (a PDF or TIFF FILE).
+
+    It is stored by content hash in the data directory.
+
+    \b
+    Examples:
+      medsec fax receive referral.pdf --from 617-555-0300 --subject "referral"
+      medsec fax receive labs.tif --from 617-555-0300 --patient P1
+    """
     render(svc.receive(app, file, sender=sender, patient_id=patient, subject=subject), fmt)
 
 
 @fax.command("assign")
 @click.argument("fax_id")
-@click.option("--patient", required=True)
+@patient_option(help="The patient to file it with.", required=True)
 @output_options
 @pass_app
 def assign(app, fmt, fax_id, patient):
-    """File an unassigned fax with a patient."""
+    """File an unassigned fax with a patient.
+
+    \b
+    Examples:
+      medsec fax assign F1 --patient P1
+    """
     render(svc.assign(app, fax_id, patient), fmt, svc.COLUMNS)
 
 
 @fax.command("send")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--to", "to", required=True, help="Fax number.")
-@click.option("--patient", default=None)
+@patient_option(help="The patient it is about (kept with the patient's record).")
 @click.option("--cover", is_flag=True, help="Add a cover sheet (template fax-cover).")
-@click.option("--subject", default="")
-@click.option("--note", default="", help="Text for the cover sheet.")
+@click.option("--subject", default="", help="Subject, for the cover sheet.")
+@note_option(help="Text for the cover sheet.")
 @output_options
 @pass_app
 def send(app, fmt, file, to, patient, cover, subject, note):
-    """Send a PDF or TIFF through the fax channel."""
+    """Send a PDF or TIFF through the fax channel.
+
+    \b
+    Examples:
+      medsec fax send letter.pdf --to 617-555-0300 --cover --subject "records request"
+    """
     render(svc.send(app, file, to=to, patient_id=patient, cover=cover, subject=subject, note=note), fmt)
 
 
 @fax.command("list")
-@click.option("--unassigned", is_flag=True, help="Only incoming faxes not yet filed.")
-@click.option("--direction", type=click.Choice(["in", "out"]), default=None)
+@unassigned_option("faxes")
+@direction_option()
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, unassigned, direction, limit):
-    """Faxes in and out, with their status."""
+    """Faxes in and out, with their status.
+
+    \b
+    Examples:
+      medsec fax list --unassigned
+      medsec fax list --direction out --json
+    """
     render(svc.list_faxes(app, status="unassigned" if unassigned else None, direction=direction, limit=limit),
            fmt, svc.COLUMNS)
 
@@ -65,7 +97,12 @@ def list_(app, fmt, unassigned, direction, limit):
 @output_options
 @pass_app
 def show(app, fmt, fax_id):
-    """One fax."""
+    """One fax.
+
+    \b
+    Examples:
+      medsec fax show F1
+    """
     record = svc.get_fax(app, fax_id)
     app.audit("read", [record["id"]] + ([record["patient_id"]] if record["patient_id"] else []))
     render(record, fmt)

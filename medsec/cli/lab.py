@@ -2,28 +2,48 @@
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import date_option, dry_run_option, limit_option, note_option, patient_option, when_option
 from medsec.cli.output import output_options, render, say
+from medsec.workflows import lab_results
 from medsec.workflows import labs as svc
 
 
 @click.group()
 def lab():
-    """Order tests at outside facilities and follow them until the patient is told."""
+    """Lab orders, until the patient is told.
+
+    Order tests at outside facilities, file their results, and tell the
+    patient when the physician has reviewed them.
+
+    \b
+    Examples:
+      medsec lab order P1 --facility "Quest Boston" --test "Lipid panel" --fasting
+      medsec lab list --pending
+      medsec lab list --unmatched
+    """
 
 
 @lab.command("order")
 @click.argument("patient_id")
 @click.option("--facility", required=True, help="The lab or imaging center doing the test.")
 @click.option("--test", required=True, help="What is ordered, e.g. 'Lipid panel'.")
-@click.option("--due", default=None, help=f"Results expected by (default: {svc.DEFAULT_DUE_DAYS} days from today).")
+@date_option("--due", help="Results expected by", default_text=f"{svc.DEFAULT_DUE_DAYS} days from today")
 @click.option("--fasting", is_flag=True, help="The patient must fast before the test.")
-@click.option("--appt-at", default=None, help="The patient's appointment at the facility (status: scheduled).")
-@click.option("--note", default="")
+@when_option("--appt-at", help="The patient's appointment at the facility (status: scheduled)")
+@note_option()
 @output_options
 @pass_app
 def order(app, fmt, patient_id, facility, test, due, fasting, appt_at, note):
-    """Order a test for PATIENT; the order number is the record id (LB12)."""
+    """Order a test for a patient.
+
+    The order number is the record id (LB12).
+
+    \b
+    Examples:
+      medsec lab order P1 --facility "Quest Boston" --test "Lipid panel" --fasting
+      medsec lab order P1 --facility "City Imaging" --test "Chest X-ray" --appt-at "fri 10:00"
+    """
     render(svc.order(app, patient_id, facility=facility, test=test, due=due, fasting=fasting, appt_at=appt_at,
                      note=note), fmt)
 
@@ -31,35 +51,54 @@ def order(app, fmt, patient_id, facility, test, due, fasting, appt_at, note):
 @lab.command("status")
 @click.argument("lab_id")
 @click.argument("status", type=click.Choice(svc.STATUSES))
-@click.option("--appt-at", default=None, help="With 'scheduled': the appointment at the facility.")
-@click.option("--note", default="")
+@when_option("--appt-at", help="With 'scheduled': the appointment at the facility")
+@note_option()
 @output_options
 @pass_app
 def status(app, fmt, lab_id, status, appt_at, note):
-    """Move an order along by hand (scheduled, collected, reviewed, patient-notified, cancelled)."""
+    """Move a lab order to another STATUS by hand.
+
+    \b
+    Examples:
+      medsec lab status LB1 scheduled --appt-at "2026-12-03 08:00"
+      medsec lab status LB1 reviewed
+    """
     render(svc.set_status(app, lab_id, status, note=note, appt_at=appt_at), fmt)
 
 
 @lab.command("result")
 @click.argument("lab_id")
 @click.option("--file", "path", required=True, type=click.Path(dir_okay=False), help="The report, PDF or TIFF.")
-@click.option("--note", default="")
+@note_option()
 @output_options
 @pass_app
 def result(app, fmt, lab_id, path, note):
-    """File a result report with an order (stored by content hash); the order becomes resulted."""
+    """File a result report with its order.
+
+    The report is stored by content hash; the order becomes resulted.
+
+    \b
+    Examples:
+      medsec lab result LB1 --file ./lipids.pdf
+    """
     render(svc.attach_report(app, lab_id, path, note), fmt)
 
 
 @lab.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Show what would match; write nothing.")
+@dry_run_option(help="Show what would match; write nothing.")
 @output_options
 @pass_app
 def import_(app, fmt, file, dry_run):
-    """Import HL7 v2 ORU^R01 results; unmatched ones wait in 'lab list --unmatched'."""
-    from medsec.workflows import lab_results
+    """Import HL7 v2 results (ORU^R01 messages).
 
+    Results that match no order wait in 'medsec lab list --unmatched'.
+
+    \b
+    Examples:
+      medsec lab import ./results.hl7 --dry-run
+      medsec lab import ./results.hl7
+    """
     summary = lab_results.import_file(app, file, dry_run=dry_run)
     items = summary.pop("items")
     for item in items:
@@ -75,9 +114,14 @@ def import_(app, fmt, file, dry_run):
 @output_options
 @pass_app
 def match(app, fmt, result_id, order_id, force):
-    """File an unmatched result (LR id) with its order."""
-    from medsec.workflows import lab_results
+    """File an unmatched result with its order.
 
+    RESULT_ID is the result's LR id.
+
+    \b
+    Examples:
+      medsec lab match LR3 --order LB1
+    """
     render(lab_results.match(app, result_id, order_id, force=force), fmt)
 
 
@@ -85,16 +129,23 @@ def match(app, fmt, result_id, order_id, force):
 @click.option("--pending", is_flag=True, help="Orders still waiting for a result.")
 @click.option("--overdue", is_flag=True, help="Orders waiting for a result past their due date.")
 @click.option("--unmatched", is_flag=True, help="Received results that match no order (LR ids).")
-@click.option("--status", type=click.Choice(svc.STATUSES), default=None)
-@click.option("--patient", "patient_id", default=None)
+@click.option("--status", type=click.Choice(svc.STATUSES), default=None, help="Only orders with this status.")
+@patient_option("patient_id")
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, pending, overdue, unmatched, status, patient_id, limit):
-    """Lab orders, oldest first (or the unmatched results queue)."""
-    if unmatched:
-        from medsec.workflows import lab_results
+    """Lab orders, oldest first.
 
+    With --unmatched, the results that match no order.
+
+    \b
+    Examples:
+      medsec lab list --pending
+      medsec lab list --overdue --patient P1
+      medsec lab list --unmatched
+    """
+    if unmatched:
         render(lab_results.list_unmatched(app, limit), fmt, lab_results.RESULT_COLUMNS)
         return
     render(svc.list_orders(app, status=status, pending=pending, overdue=overdue, patient_id=patient_id,
@@ -106,7 +157,15 @@ def list_(app, fmt, pending, overdue, unmatched, status, patient_id, limit):
 @output_options
 @pass_app
 def show(app, fmt, record_id):
-    """One order with its observations, or one received result (LR id)."""
+    """One lab order, or one received result.
+
+    RECORD_ID is an order (LB id) or a received result (LR id).
+
+    \b
+    Examples:
+      medsec lab show LB1
+      medsec lab show LR3 --json
+    """
     record = svc.show(app, record_id)
     if fmt != "table":
         render(record, fmt)
@@ -123,5 +182,12 @@ def show(app, fmt, record_id):
 @output_options
 @pass_app
 def notify(app, fmt, lab_id):
-    """Tell the patient their reviewed results are ready (no result content), on their channel."""
+    """Tell the patient reviewed results are ready.
+
+    The message, on the patient's channel, carries no result content.
+
+    \b
+    Examples:
+      medsec lab notify LB1
+    """
     render(svc.notify(app, lab_id), fmt)

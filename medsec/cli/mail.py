@@ -2,7 +2,15 @@
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import (
+    appt_option,
+    direction_option,
+    dry_run_option,
+    limit_option,
+    patient_option,
+    unassigned_option,
+)
 from medsec.cli.output import output_options, render, say
 from medsec.communications import mail as svc
 from medsec.errors import Refused
@@ -10,33 +18,56 @@ from medsec.errors import Refused
 
 @click.group()
 def mail():
-    """Log incoming post; write letters and emails from templates."""
+    """Post in; letters and emails out.
+
+    Log incoming post; write letters and emails from templates.
+
+    \b
+    Examples:
+      medsec mail receive --from "Boston Radiology" --subject "MRI report" --patient P1
+      medsec mail send --patient P1 --template recall-letter --dry-run
+    """
 
 
 @mail.command("receive")
-@click.option("--from", "sender", required=True)
-@click.option("--subject", required=True)
-@click.option("--patient", default=None)
-@click.option("--scan", type=click.Path(dir_okay=False), default=None, help="A scan of the letter.")
+@click.option("--from", "sender", required=True, help="Who sent it.")
+@click.option("--subject", required=True, help="What it is about.")
+@patient_option(help="File it with this patient (default: the unassigned queue).")
+@click.option("--scan", type=click.Path(dir_okay=False), default=None, metavar="FILE", help="A scan of the letter.")
 @output_options
 @pass_app
 def receive(app, fmt, sender, subject, patient, scan):
-    """Log a piece of incoming post."""
+    """Log a piece of incoming post.
+
+    \b
+    Examples:
+      medsec mail receive --from "Boston Radiology" --subject "MRI report" --patient P1 \\
+          --scan referral.pdf
+    """
     render(svc.receive(app, sender=sender, subject=subject, patient_id=patient, scan=scan), fmt)
 
 
 @mail.command("send")
-@click.option("--patient", "patients", multiple=True, help="A patient id (repeatable).")
-@click.option("--to-list", type=click.Path(dir_okay=False), default=None,
+@patient_option("patients", help="A patient to write to (repeatable).", multiple=True)
+@click.option("--to-list", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="CSV with an id column (e.g. from 'patient find --format csv'), or one id per line.")
 @click.option("--template", required=True, help="recall-letter, confirmation, ... (see templates/messages).")
-@click.option("--channel", "kind", type=click.Choice(svc.KINDS), default="letter")
-@click.option("--appt", default=None, help="An appointment, for templates about one.")
-@click.option("--dry-run", is_flag=True)
+@click.option("--channel", "kind", type=click.Choice(svc.KINDS), default="letter", show_default=True,
+              help="Print a letter, or send an email.")
+@appt_option("appt", help="An appointment, for templates about one.")
+@dry_run_option(help="Render every letter and report who would get it; send nothing.")
 @output_options
 @pass_app
 def send(app, fmt, patients, to_list, template, kind, appt, dry_run):
-    """Generate a letter or email per patient (mail merge)."""
+    """Mail merge: a letter or email per patient.
+
+    Exit 1 when any could not be sent; the others are sent.
+
+    \b
+    Examples:
+      medsec mail send --patient P1 --patient P2 --template recall-letter --dry-run
+      medsec mail send --to-list overdue.csv --template recall-letter --channel email
+    """
     ids = list(patients) + (svc.read_id_list(to_list) if to_list else [])
     summary = svc.send(app, patients=ids, template=template, kind=kind, appointment=appt, dry_run=dry_run)
     for letter in summary["letters"]:
@@ -49,13 +80,19 @@ def send(app, fmt, patients, to_list, template, kind, appt, dry_run):
 
 
 @mail.command("list")
-@click.option("--direction", type=click.Choice(["in", "out"]), default=None)
-@click.option("--unassigned", is_flag=True)
+@direction_option()
+@unassigned_option("mail")
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, direction, unassigned, limit):
-    """Mail in and out."""
+    """Mail in and out.
+
+    \b
+    Examples:
+      medsec mail list
+      medsec mail list --direction in --unassigned
+    """
     render(svc.list_mail(app, direction=direction, status="unassigned" if unassigned else None, limit=limit),
            fmt, svc.COLUMNS)
 
@@ -65,7 +102,12 @@ def list_(app, fmt, direction, unassigned, limit):
 @output_options
 @pass_app
 def show(app, fmt, mail_id):
-    """One mail item."""
+    """One mail item.
+
+    \b
+    Examples:
+      medsec mail show L2
+    """
     record = svc.get_mail(app, mail_id)
     app.audit("read", [record["id"]] + ([record["patient_id"]] if record["patient_id"] else []))
     render(record, fmt)

@@ -2,7 +2,8 @@
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import date_range_options, limit_option, status_filter_option, when_option
 from medsec.cli.output import output_options, render, say
 from medsec.errors import Refused
 from medsec.workflows import meetings as svc
@@ -21,38 +22,55 @@ def _render_sent(record: dict, fmt: str) -> None:
 
 @click.group()
 def meeting():
-    """Schedule staff meetings, list them, cancel them."""
+    """Staff meetings: schedule, list, cancel.
+
+    \b
+    Examples:
+      medsec meeting schedule --title "Flu season" --at "2026-12-01 12:00" --duration 45 --attendees S1,S2
+      medsec meeting list
+    """
 
 
 @meeting.command("schedule")
-@click.option("--title", required=True)
-@click.option("--at", "at", required=True, help="Start, e.g. '2026-12-01 12:00'.")
+@click.option("--title", required=True, help="What the meeting is about.")
+@when_option("--at", "at", help="Start", required=True)
 @click.option("--duration", type=int, default=None, help="Minutes (or give --end).")
-@click.option("--end", "until", default=None, help="End time, instead of --duration.")
+@when_option("--end", "until", help="End, instead of --duration")
 @click.option("--attendees", required=True, help="Staff ids, comma-separated: S1,S2.")
 @click.option("--room", default="", help="A room from practice.yaml.")
 @output_options
 @pass_app
 def schedule(app, fmt, title, at, duration, until, attendees, room):
-    """Book a meeting when all attendees and the room are free, and email the invitations.
+    """Book a meeting and email the invitations.
 
-    When it does not suit everyone, nothing is booked (exit 1) and the next
-    time that suits all, within 14 days, is proposed.
+    The meeting is booked when all attendees and the room are free. When it
+    does not suit everyone, nothing is booked (exit 1) and the next time that
+    suits all, within 14 days, is proposed.
+
+    \b
+    Examples:
+      medsec meeting schedule --title "Flu season" --at "2026-12-01 12:00" \\
+          --duration 45 --attendees S1,S2,S4 --room conference
     """
     _render_sent(svc.schedule_meeting(app, title=title, at=at, duration=duration, until=until,
                                       attendees=attendees, room=room), fmt)
 
 
 @meeting.command("list")
-@click.option("--from", "start", default=None, help="First day (default: today).")
-@click.option("--to", "end", default=None, help="Last day (default: no limit).")
-@click.option("--status", type=click.Choice(svc.STATUSES + ["all"]), default="scheduled")
-@click.option("--attendee", default=None, help="Only meetings with this staff member.")
+@date_range_options(first="today", last="no limit")
+@status_filter_option(svc.STATUSES + ["all"], "scheduled", "meetings")
+@click.option("--attendee", default=None, metavar="STAFF_ID", help="Only meetings with this staff member.")
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, start, end, status, attendee, limit):
-    """Meetings from today on, earliest first."""
+    """Meetings from today on, earliest first.
+
+    \b
+    Examples:
+      medsec meeting list
+      medsec meeting list --attendee S2 --to +2w
+    """
     first = app.parse_date(start, "--from") if start else app.today()
     last = app.parse_date(end, "--to") if end else None
     render(svc.list_meetings(app, start=first, end=last, status=status, attendee=attendee, limit=limit), fmt,
@@ -64,7 +82,15 @@ def list_(app, fmt, start, end, status, attendee, limit):
 @output_options
 @pass_app
 def cancel(app, fmt, meeting_id):
-    """Cancel a meeting and email the cancellation (same UID, higher SEQUENCE)."""
+    """Cancel a meeting and email the cancellation.
+
+    The cancellation has the invitation's UID and a higher SEQUENCE, so
+    calendars remove the meeting.
+
+    \b
+    Examples:
+      medsec meeting cancel MT1
+    """
     _render_sent(svc.cancel(app, meeting_id), fmt)
 
 
@@ -73,7 +99,14 @@ def cancel(app, fmt, meeting_id):
 @output_options
 @pass_app
 def invite(app, fmt, meeting_id):
-    """Send the invitation (or cancellation) again to attendees it has not reached."""
+    """Resend a meeting's notices that failed.
+
+    The invitation (or cancellation) goes to the attendees it has not reached.
+
+    \b
+    Examples:
+      medsec meeting invite MT1
+    """
     _render_sent(svc.invite_again(app, meeting_id), fmt)
 
 
@@ -82,7 +115,12 @@ def invite(app, fmt, meeting_id):
 @output_options
 @pass_app
 def show(app, fmt, meeting_id):
-    """One meeting with every invitation and cancellation sent."""
+    """One meeting with every notice sent.
+
+    \b
+    Examples:
+      medsec meeting show MT1 --json
+    """
     record = svc.get_meeting(app, meeting_id)
     app.audit("read", [record["id"]])
     render(record, fmt)

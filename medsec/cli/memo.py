@@ -2,14 +2,21 @@
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import limit_option, mine_option
 from medsec.cli.output import output_options, render, say
 from medsec.communications import memos as svc
 
 
 @click.group()
 def memo():
-    """Write memos to staff from templates; list and show them."""
+    """Memos to staff from templates.
+
+    \b
+    Examples:
+      medsec memo new --to S1,S2 --subject "Fire drill" --var body="Fire drill at 3pm"
+      medsec memo list --mine
+    """
 
 
 @memo.command("new")
@@ -21,7 +28,15 @@ def memo():
 @output_options
 @pass_app
 def new(app, fmt, template, to, subject, variables):
-    """Render a memo to text and PDF and deliver it to each recipient."""
+    """Write a memo and deliver it to staff.
+
+    The memo is rendered to text and PDF and goes by email or to the outbox.
+
+    \b
+    Examples:
+      medsec memo new --to S1,S2 --subject "Fire drill" --var body="Fire drill at 3pm"
+      medsec memo new --to S1 --to S3 --subject "Holiday hours" --var body="Closed Dec 25"
+    """
     record = svc.new_memo(app, template=template, to=list(to), subject=subject,
                           variables=svc.parse_vars(variables))
     for entry in record["deliveries"]:
@@ -31,12 +46,20 @@ def new(app, fmt, template, to, subject, variables):
 
 
 @memo.command("list")
-@click.option("--mine", is_flag=True, help="Memos to me (--user matched to a staff id, login or email).")
+@mine_option("memos to me")
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, mine, limit):
-    """Memos in the order written (--limit N: the latest N)."""
+    """Memos in the order written.
+
+    With --limit N, the latest N.
+
+    \b
+    Examples:
+      medsec memo list
+      medsec memo list --mine --limit 5
+    """
     render(svc.list_memos(app, mine=mine, limit=limit), fmt, svc.COLUMNS)
 
 
@@ -45,5 +68,10 @@ def list_(app, fmt, mine, limit):
 @output_options
 @pass_app
 def show(app, fmt, memo_id):
-    """One memo: its text and who got it how."""
+    """One memo: its text and who got it how.
+
+    \b
+    Examples:
+      medsec memo show M1
+    """
     render(svc.show_memo(app, memo_id), fmt)

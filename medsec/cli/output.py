@@ -48,7 +48,7 @@ def render_text(data: Any, fmt: str, columns: Sequence[str] | None = None) -> st
     if fmt == "json":
         return orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
     if fmt == "yaml":
-        import yaml
+        import yaml  # only YAML output pays for yaml
 
         return yaml.safe_dump(orjson.loads(orjson.dumps(data, default=str)), sort_keys=False,
                               allow_unicode=True)

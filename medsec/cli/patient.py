@@ -4,18 +4,33 @@ import sys
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import dry_run_option, input_format_option, limit_option, output_file_option
 from medsec.cli.output import output_options, render, say
 from medsec.config import CHANNEL_KINDS
 from medsec.records import patients as svc
 
-DETAIL_FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
-                 "language", "guarantor"]
+# The patient's details, each an option of `add` and `edit`, with its help text.
+DETAIL_FIELDS = {
+    "first": "First name.",
+    "last": "Last name.",
+    "dob": "Date of birth (a date as people type it).",
+    "sex": "M, F, X or U (male, female, other, unknown).",
+    "phone": "Phone number, 10 digits in any layout.",
+    "email": "Email address.",
+    "address": "Street address.",
+    "city": "City.",
+    "state": "Two-letter state code.",
+    "zip": "5- or 9-digit ZIP code.",
+    "language": "Preferred language, a code like en or es.",
+    "guarantor": "Who pays the patient's bills, when not the patient.",
+}
 
 
 def demographic_options(func):
-    for name in reversed(DETAIL_FIELDS):
-        func = click.option(f"--{name}", default=None, help=f"Patient's {name}.")(func)
+    """The detail options of `patient add` and `patient edit`."""
+    for name, help_text in reversed(DETAIL_FIELDS.items()):
+        func = click.option(f"--{name}", default=None, help=help_text)(func)
     func = click.option("--preferred-channel", type=click.Choice(CHANNEL_KINDS), default=None,
                         help="How the patient wants reminders.")(func)
     func = click.option("--reminders/--no-reminders", default=None,
@@ -24,13 +39,20 @@ def demographic_options(func):
 
 
 def _fields(kwargs) -> dict:
-    fields = {k: kwargs.pop(k) for k in DETAIL_FIELDS + ["preferred_channel", "reminders"]}
+    fields = {k: kwargs.pop(k) for k in [*DETAIL_FIELDS, "preferred_channel", "reminders"]}
     return {k: v for k, v in fields.items() if v is not None}
 
 
 @click.group()
 def patient():
-    """Register, find and keep patients' records."""
+    """Register, find and keep patients' records.
+
+    \b
+    Examples:
+      medsec patient add --first Ada --last Lovelace --dob 1990-12-10
+      medsec patient find ada love
+      medsec patient show P301
+    """
 
 
 @patient.command("add")
@@ -39,7 +61,16 @@ def patient():
 @output_options
 @pass_app
 def add(app, fmt, allow_duplicate, **kwargs):
-    """Register a patient (--first, --last and --dob are required)."""
+    """Register a patient.
+
+    --first, --last and --dob are required. A patient with the same name and
+    date of birth is refused (exit 1) unless --allow-duplicate.
+
+    \b
+    Examples:
+      medsec patient add --first Ada --last Lovelace --dob 1990-12-10 \\
+          --phone 617-555-0199 --email ada@example.org --preferred-channel email
+    """
     record = svc.add_patient(app, _fields(kwargs), allow_duplicate=allow_duplicate)
     render(record, fmt)
 
@@ -49,7 +80,14 @@ def add(app, fmt, allow_duplicate, **kwargs):
 @output_options
 @pass_app
 def show(app, fmt, patient_id):
-    """Show one patient (a merged id shows its survivor)."""
+    """Show one patient's record.
+
+    A merged id shows the record it was merged into.
+
+    \b
+    Examples:
+      medsec patient show P301 --json
+    """
     record = svc.show_patient(app, patient_id)
     if record["id"] != patient_id.upper():
         say(f"note: {patient_id.upper()} was merged into {record['id']}")
@@ -63,24 +101,36 @@ def show(app, fmt, patient_id):
 @output_options
 @pass_app
 def edit(app, fmt, patient_id, clear, **kwargs):
-    """Change a patient's details."""
+    """Change a patient's details.
+
+    \b
+    Examples:
+      medsec patient edit P301 --city Boston --zip 02115
+      medsec patient edit P301 --clear email
+    """
     render(svc.edit_patient(app, patient_id, _fields(kwargs), clear), fmt)
 
 
 @patient.command("find")
 @click.argument("query", nargs=-1)
 @click.option("--name", default=None, help="Words that start the patient's name.")
-@click.option("--dob", default=None, help="Date of birth.")
+@click.option("--dob", default=None, help="Date of birth (a date as people type it).")
 @click.option("--phone", default=None, help="Phone number, or its last digits.")
 @click.option("--archived", is_flag=True, help="Include archived patients.")
 @limit_option
 @output_options
 @pass_app
 def find(app, fmt, query, name, dob, phone, archived, limit):
-    """Find patients by name, date of birth, phone or id.
+    """Find patients by name, birth date or phone.
 
     QUERY is read as an id (P42), a date of birth, a phone number or the
     start of any words of the name ('quin zyz').
+
+    \b
+    Examples:
+      medsec patient find ada love
+      medsec patient find 1990-12-10 --json
+      medsec patient find --phone 0199
     """
     found = svc.find_patients(app, " ".join(query) or None, name=name, dob=dob, phone=phone,
                               include_archived=archived, limit=limit)
@@ -88,12 +138,19 @@ def find(app, fmt, query, name, dob, phone, archived, limit):
 
 
 @patient.command("list")
-@click.option("--status", type=click.Choice(["active", "archived", "merged", "all"]), default="active")
+@click.option("--status", type=click.Choice(["active", "archived", "merged", "all"]), default="active",
+              show_default=True, help="Only patients with this status.")
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, status, limit):
-    """List patients (active ones unless --status)."""
+    """List patients (active ones unless --status).
+
+    \b
+    Examples:
+      medsec patient list --limit 5 --format csv
+      medsec patient list --status archived
+    """
     render(svc.list_patients(app, status, limit), fmt, svc.SUMMARY_COLUMNS)
 
 
@@ -104,7 +161,13 @@ def list_(app, fmt, status, limit):
 @output_options
 @pass_app
 def archive(app, fmt, patient_id, reason, restore):
-    """Archive a patient (records are never deleted)."""
+    """Archive a patient (nothing is deleted).
+
+    \b
+    Examples:
+      medsec patient archive P303 --reason "moved away"
+      medsec patient archive P303 --restore
+    """
     render(svc.archive_patient(app, patient_id, reason, restore), fmt, svc.SUMMARY_COLUMNS)
 
 
@@ -114,13 +177,24 @@ def archive(app, fmt, patient_id, reason, restore):
 @output_options
 @pass_app
 def merge(app, fmt, duplicate_id, survivor_id):
-    """Merge a duplicate record into the one that stays."""
+    """Merge a duplicate into the record that stays.
+
+    \b
+    Examples:
+      medsec patient merge P305 --into P302
+    """
     render(svc.merge_patients(app, duplicate_id, survivor_id), fmt)
 
 
 @patient.group("coverage")
 def coverage():
-    """A patient's insurance coverages."""
+    """A patient's insurance coverages.
+
+    \b
+    Examples:
+      medsec patient coverage add P301 --payer HARBOR --member-id HAR555 --group G1
+      medsec patient coverage list P301
+    """
 
 
 COVERAGE_COLUMNS = ["rank", "payer", "member_id", "group", "relationship", "subscriber", "start", "end"]
@@ -131,18 +205,26 @@ COVERAGE_COLUMNS = ["rank", "payer", "member_id", "group", "relationship", "subs
 @click.option("--payer", required=True, help="Payer id from payers.yaml.")
 @click.option("--member-id", required=True, help="Member (subscriber) id on the card.")
 @click.option("--group", default="", help="Group number.")
-@click.option("--rank", type=click.Choice(svc.RANKS), default="primary")
-@click.option("--relationship", type=click.Choice(svc.RELATIONSHIPS), default="self",
+@click.option("--rank", type=click.Choice(svc.RANKS), default="primary", show_default=True,
+              help="Order of billing: primary first.")
+@click.option("--relationship", type=click.Choice(svc.RELATIONSHIPS), default="self", show_default=True,
               help="Patient's relationship to the subscriber.")
 @click.option("--subscriber", default="", help="Subscriber's name when not the patient.")
 @click.option("--subscriber-dob", default="", help="Subscriber's date of birth.")
-@click.option("--start", default="", help="Coverage start date.")
-@click.option("--end", default="", help="Coverage end date.")
+@click.option("--start", default="", metavar="DATE", help="Coverage start date (a date as people type it).")
+@click.option("--end", default="", metavar="DATE", help="Coverage end date (a date as people type it).")
 @click.option("--replace", is_flag=True, help="Replace the coverage of the same rank.")
 @output_options
 @pass_app
 def coverage_add(app, fmt, patient_id, **kwargs):
-    """Add an insurance coverage."""
+    """Add an insurance coverage.
+
+    \b
+    Examples:
+      medsec patient coverage add P301 --payer HARBOR --member-id HAR555 --group G1
+      medsec patient coverage add P301 --payer ACME --member-id A77 --rank secondary \\
+          --relationship spouse --subscriber "Sam Lovelace"
+    """
     render(svc.add_coverage(app, patient_id, **kwargs), fmt)
 
 
@@ -151,17 +233,27 @@ def coverage_add(app, fmt, patient_id, **kwargs):
 @output_options
 @pass_app
 def coverage_list(app, fmt, patient_id):
-    """List a patient's coverages, primary first."""
+    """List a patient's coverages, primary first.
+
+    \b
+    Examples:
+      medsec patient coverage list P301
+    """
     render(svc.show_patient(app, patient_id)["coverages"], fmt, COVERAGE_COLUMNS)
 
 
 @coverage.command("remove")
 @click.argument("patient_id")
-@click.option("--rank", type=click.Choice(svc.RANKS), required=True)
+@click.option("--rank", type=click.Choice(svc.RANKS), required=True, help="The coverage to remove.")
 @output_options
 @pass_app
 def coverage_remove(app, fmt, patient_id, rank):
-    """Remove a coverage."""
+    """Remove a coverage.
+
+    \b
+    Examples:
+      medsec patient coverage remove P301 --rank secondary
+    """
     render(svc.remove_coverage(app, patient_id, rank)["coverages"], fmt, COVERAGE_COLUMNS)
 
 
@@ -171,7 +263,15 @@ def coverage_remove(app, fmt, patient_id, rank):
 @output_options
 @pass_app
 def note(app, fmt, patient_id, text):
-    """Add a note to a patient's record, or list the notes without TEXT."""
+    """Add a note to a patient, or list the notes.
+
+    Without TEXT, lists the patient's notes.
+
+    \b
+    Examples:
+      medsec patient note P301 "Prefers morning appointments"
+      medsec patient note P301
+    """
     if text is None:
         render(svc.show_patient(app, patient_id)["notes"], fmt, ["at", "by", "text"])
     else:
@@ -185,23 +285,39 @@ def note(app, fmt, patient_id, text):
 @output_options
 @pass_app
 def attach(app, fmt, patient_id, file, label):
-    """Attach a scan or document (stored by content hash)."""
+    """Attach a scan or document to a patient.
+
+    The file is stored by content hash in the data directory.
+
+    \b
+    Examples:
+      medsec patient attach P301 card.pdf --label "insurance card"
+    """
     render(svc.attach_file(app, patient_id, file, label), fmt)
 
 
 @patient.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--input-format", default=None, help="Force a format (see 'medsec plugins').")
+@input_format_option()
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN",
               help="Read FIELD from COLUMN (repeatable), e.g. --map dob=BirthDate.")
-@click.option("--dry-run", is_flag=True, help="Check every row; write nothing.")
+@dry_run_option(help="Check every row; write nothing.")
 @click.option("--skip-bad", is_flag=True, help="Import the good rows, report the bad ones.")
 @click.option("--allow-duplicate", is_flag=True, help="Import rows that match an existing patient.")
 @output_options
 @pass_app
 def import_(app, fmt, file, input_format, mappings, dry_run, skip_bad, allow_duplicate):
-    """Import patients from CSV or Synthea's patients.csv; all rows or none."""
-    from medsec.records import patient_io
+    """Import patients: all rows or none.
+
+    FILE is a CSV with a header, Synthea's patients.csv, or a format a plugin
+    reads. With --skip-bad the good rows go in and the bad ones are reported.
+
+    \b
+    Examples:
+      medsec patient import new.csv --dry-run
+      medsec patient import other.csv --map first=Given --map last=Family --map dob=Born
+    """
+    from medsec.records import patient_io  # pluggy (~4 ms): find and show must not pay for it
 
     summary = patient_io.import_patients(
         app, file, input_format=input_format, mapping=patient_io.parse_mapping(mappings),
@@ -214,14 +330,22 @@ def import_(app, fmt, file, input_format, mappings, dry_run, skip_bad, allow_dup
 
 
 @patient.command("export")
-@click.option("--format", "fmt", default="csv", help="csv, json, or a plugin's format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write to FILE (default: standard output).")
-@click.option("--status", type=click.Choice(["active", "archived", "all"]), default="active")
+@click.option("--format", "fmt", default="csv", show_default=True, help="csv, json, or a plugin's format.")
+@output_file_option()
+@click.option("--status", type=click.Choice(["active", "archived", "all"]), default="active", show_default=True,
+              help="Only patients with this status.")
 @pass_app
 def export(app, fmt, output, status):
-    """Export patients (CSV cells are safe to open in a spreadsheet)."""
-    from medsec.records import patient_io
+    """Export patients (CSV, JSON or a plugin's).
+
+    CSV cells are safe to open in a spreadsheet.
+
+    \b
+    Examples:
+      medsec patient export --format csv -o ./patients.csv
+      medsec patient export --format json --status all -o ./patients.json
+    """
+    from medsec.records import patient_io  # pluggy (~4 ms): find and show must not pay for it
 
     count = patient_io.export_patients(app, fmt, output, status)
     if output:

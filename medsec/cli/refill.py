@@ -2,45 +2,72 @@
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import (
+    for_staff_option,
+    limit_option,
+    mine_option,
+    note_option,
+    patient_option,
+    status_filter_option,
+)
 from medsec.cli.output import output_options, render, say
 from medsec.workflows import refills as svc
 
 
 @click.group()
 def refill():
-    """Take refill requests; physicians approve or deny them."""
+    """Refill requests and physicians' decisions.
+
+    \b
+    Examples:
+      medsec refill request P1 --drug atorvastatin --dose "20 mg once daily" --pharmacy "CVS Main St" --via phone
+      medsec refill list --mine
+      medsec refill approve RX1 --note "90 days, 1 refill"
+    """
 
 
 @refill.command("request")
 @click.argument("patient_id")
-@click.option("--drug", required=True)
+@click.option("--drug", required=True, help="The medication, e.g. atorvastatin.")
 @click.option("--dose", required=True, help="Strength and directions, e.g. '20 mg once daily'.")
 @click.option("--pharmacy", required=True, help="The pharmacy's name.")
 @click.option("--pharmacy-fax", default=None, help="Where the decision is faxed.")
 @click.option("--via", type=click.Choice(svc.VIAS), required=True, help="How the request came in.")
-@click.option("--for", "physician_id", default=None,
-              help="The prescribing physician (default: the physician of the patient's latest visit).")
-@click.option("--note", default="")
+@for_staff_option("physician_id",
+                  help="The prescribing physician (default: the physician of the patient's latest visit).")
+@note_option()
 @output_options
 @pass_app
 def request(app, fmt, patient_id, drug, dose, pharmacy, pharmacy_fax, via, physician_id, note):
-    """Put a refill request in the physician's queue."""
+    """Queue a refill request for the physician.
+
+    \b
+    Examples:
+      medsec refill request P1 --drug atorvastatin --dose "20 mg once daily" \\
+          --pharmacy "CVS Main St" --pharmacy-fax 617-555-0177 --via phone
+    """
     render(svc.request(app, patient_id, drug=drug, dose=dose, pharmacy=pharmacy, via=via, pharmacy_fax=pharmacy_fax,
                        physician_id=physician_id, note=note), fmt)
 
 
 @refill.command("list")
-@click.option("--for", "for_staff", default=None, help="A physician's queue.")
-@click.option("--mine", is_flag=True, help="My queue (--user matched to a staff id, login or email).")
-@click.option("--status", type=click.Choice(svc.STATUSES + ["all"]), default="pending")
+@for_staff_option("for_staff", help="Only this physician's queue (a staff id).")
+@mine_option("my queue")
+@status_filter_option(svc.STATUSES + ["all"], "pending", "requests")
 @click.option("--overdue", is_flag=True, help=f"Pending for more than {svc.DECISION_DAYS} days.")
-@click.option("--patient", "patient_id", default=None)
+@patient_option("patient_id")
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, for_staff, mine, status, overdue, patient_id, limit):
-    """Refill requests, oldest first."""
+    """Refill requests, oldest first.
+
+    \b
+    Examples:
+      medsec refill list
+      medsec refill list --mine --overdue
+    """
     render(svc.list_refills(app, status=status, for_staff=for_staff, mine=mine, overdue=overdue,
                             patient_id=patient_id, limit=limit), fmt, svc.COLUMNS)
 
@@ -50,7 +77,12 @@ def list_(app, fmt, for_staff, mine, status, overdue, patient_id, limit):
 @output_options
 @pass_app
 def show(app, fmt, refill_id):
-    """One request with its decision and notices."""
+    """One request with its decision and notices.
+
+    \b
+    Examples:
+      medsec refill show RX1
+    """
     render(svc.show_refill(app, refill_id), fmt)
 
 
@@ -64,19 +96,33 @@ def _decide(app, fmt, refill_id, note, approve):
 
 @refill.command("approve")
 @click.argument("refill_id")
-@click.option("--note", default="")
+@note_option(help="A note for the pharmacy and the patient.")
 @output_options
 @pass_app
 def approve(app, fmt, refill_id, note):
-    """Approve (physicians only); the pharmacy and the patient are told."""
+    """Approve a refill (physicians only).
+
+    The pharmacy and the patient are told.
+
+    \b
+    Examples:
+      medsec refill approve RX1 --note "90 days, 1 refill"
+    """
     _decide(app, fmt, refill_id, note, True)
 
 
 @refill.command("deny")
 @click.argument("refill_id")
-@click.option("--note", default="")
+@note_option(help="A note for the pharmacy and the patient.")
 @output_options
 @pass_app
 def deny(app, fmt, refill_id, note):
-    """Deny (physicians only); the pharmacy and the patient are told."""
+    """Deny a refill (physicians only).
+
+    The pharmacy and the patient are told.
+
+    \b
+    Examples:
+      medsec refill deny RX1 --note "needs a visit first"
+    """
     _decide(app, fmt, refill_id, note, False)

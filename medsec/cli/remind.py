@@ -2,30 +2,50 @@
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import date_option, dry_run_option, limit_option
 from medsec.cli.output import output_options, render, say
+from medsec.communications.followups import COLUMNS as FOLLOWUP_COLUMNS
+from medsec.communications.followups import due_followups
 from medsec.errors import InvalidInput, Refused
 
 
 @click.group()
 def remind():
-    """Send reminders (from cron), preview them, list follow-up calls."""
+    """Appointment reminders and follow-up calls.
+
+    Send the reminders due (from cron), preview them, list follow-up calls.
+
+    \b
+    Examples:
+      medsec remind send --dry-run
+      medsec remind preview A35
+      medsec remind followups
+    """
 
 
 @remind.command("send")
-@click.option("--for", "for_day", default=None, help="Remind every appointment on this day.")
-@click.option("--within", default=None, help="Remind appointments within this window, e.g. 48h.")
+@date_option("--for", "for_day", help="Remind every appointment on this day")
+@click.option("--within", default=None, metavar="DURATION",
+              help="Remind appointments within this window: hours or days, e.g. 48h or 2d.")
 @click.option("--channel", default=None, help="Send through this channel instead of each patient's choice.")
-@click.option("--dry-run", is_flag=True, help="Show what would go out; send and record nothing.")
+@dry_run_option(help="Show what would go out; send and record nothing.")
 @output_options
 @pass_app
 def send(app, fmt, for_day, within, channel, dry_run):
-    """Send the reminders that are due (by each type's lead times unless --for/--within).
+    """Send the reminders that are due.
 
+    Due by each appointment type's lead times, unless --for or --within.
     Safe to run from several cron jobs: each reminder goes out once. Exit 0
     only when every due reminder was sent or deliberately skipped.
+
+    \b
+    Examples:
+      medsec remind send --dry-run
+      medsec remind send --for tomorrow
+      medsec remind send --within 48h --channel sms
     """
-    from medsec.communications import reminders
+    from medsec.communications import reminders  # ~6 ms (messaging, templates, secrets): followups need not pay
 
     if for_day and within:
         raise InvalidInput("give --for or --within, not both")
@@ -47,12 +67,20 @@ def send(app, fmt, for_day, within, channel, dry_run):
 
 @remind.command("preview")
 @click.argument("appt_id")
-@click.option("--channel", default=None)
+@click.option("--channel", default=None, help="Preview this channel instead of the patient's choice.")
 @output_options
 @pass_app
 def preview(app, fmt, appt_id, channel):
-    """Exactly what the reminder for APPT would say, and where it would go."""
-    from medsec.communications import reminders
+    """What a reminder would say, and to whom.
+
+    The reminder for APPT_ID, rendered as it would be sent; nothing is sent.
+
+    \b
+    Examples:
+      medsec remind preview A35
+      medsec remind preview A35 --channel email --json
+    """
+    from medsec.communications import reminders  # ~6 ms: followups need not pay
 
     shown = reminders.preview(app, appt_id, channel)
     if fmt == "table":
@@ -71,13 +99,20 @@ def preview(app, fmt, appt_id, channel):
 
 @remind.command("list")
 @click.option("--failed", is_flag=True, help="Only reminders that could not be sent.")
-@click.option("--status", type=click.Choice(["sending", "sent", "retry", "failed", "skipped"]), default=None)
+@click.option("--status", type=click.Choice(["sending", "sent", "retry", "failed", "skipped"]), default=None,
+              help="Only reminders with this status.")
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, failed, status, limit):
-    """Reminders sent, waiting for a retry, skipped or failed."""
-    from medsec.communications import reminders
+    """Reminders sent, to retry, skipped or failed.
+
+    \b
+    Examples:
+      medsec remind list --limit 3
+      medsec remind list --failed
+    """
+    from medsec.communications import reminders  # ~6 ms: followups need not pay
 
     render(reminders.list_reminders(app, failed=failed, status=status, limit=limit), fmt, reminders.COLUMNS)
 
@@ -86,7 +121,12 @@ def list_(app, fmt, failed, status, limit):
 @output_options
 @pass_app
 def followups(app, fmt):
-    """Follow-up calls due: no-shows, visits due a follow-up, unanswered recalls."""
-    from medsec.communications.followups import COLUMNS, due_followups
+    """Follow-up calls due.
 
-    render(due_followups(app), fmt, COLUMNS)
+    No-shows, visits due a follow-up, and recalls not answered.
+
+    \b
+    Examples:
+      medsec remind followups --format csv
+    """
+    render(due_followups(app), fmt, FOLLOWUP_COLUMNS)

@@ -1,34 +1,35 @@
 """`medsec report NAME`: every report that a plugin registers, as a command."""
 
+from datetime import timedelta
+
 import click
 
 from medsec.cli.common import pass_app
+from medsec.cli.options import date_range_options, output_file_option
 from medsec.cli.output import FORMATS, render_text, say
+from medsec.errors import InvalidInput
 from medsec.outputs import write_output
+from medsec.plugins import collect, get_plugin_manager
+from medsec.reports.html import render_page
+from medsec.reports.run import run_report
 
 
 def _make(name: str, description: str) -> click.Command:
-    @click.command(name, help=description)
-    @click.option("--from", "start", default=None, help="First day (default: 30 days ago).")
-    @click.option("--to", "end", default=None, help="Last day (default: today).")
+    summary = description[:1].upper() + description[1:]  # plugins describe reports in lower case
+
+    @click.command(name, help=f"{summary}.{_examples(name)}", short_help=summary)
+    @date_range_options(first="30 days before the last", last="today")
     @click.option("--format", "fmt", type=click.Choice(FORMATS + ["html"]), default="table",
-                  help="Output format; html is a page with an SVG chart.")
+                  help="Output format; html is a page with an SVG chart (needs -o).")
     @click.option("--json", "as_json", is_flag=True, help="Short for --format json.")
-    @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE.")
+    @output_file_option()
     @pass_app
     def run(app, fmt, as_json, start, end, output):
-        from datetime import timedelta
-
-        from medsec.errors import InvalidInput
-        from medsec.reports.run import run_report
-
         fmt = "json" if as_json else fmt
         last = app.parse_date(end, "--to") if end else app.today()
         first = app.parse_date(start, "--from") if start else last - timedelta(days=30)
         columns, rows = run_report(app, name, first, last)
         if fmt == "html":
-            from medsec.reports.html import render_page
-
             text = render_page(f"{name.capitalize()} report", f"{description}; {first} to {last}", columns, rows)
         else:
             text = render_text(rows, fmt, columns)
@@ -43,12 +44,16 @@ def _make(name: str, description: str) -> click.Command:
     return run
 
 
+def _examples(name: str) -> str:
+    """The Examples block of report `name`'s help."""
+    return (f"\n\n\b\nExamples:\n  medsec report {name} --from 2026-11-01 --to 2026-11-30"
+            f"\n  medsec report {name} --format html -o ./{name}.html")
+
+
 class ReportGroup(click.Group):
     """Subcommands come from the report registry, so plugins' reports appear too."""
 
     def _reports(self):
-        from medsec.plugins import collect, get_plugin_manager
-
         return collect(get_plugin_manager(), "register_reports")
 
     def list_commands(self, ctx):
@@ -61,4 +66,13 @@ class ReportGroup(click.Group):
 
 @click.group(cls=ReportGroup)
 def report():
-    """Reports for the office manager."""
+    """Reports for the office manager.
+
+    Each report a plugin registers is a subcommand; --format html -o FILE
+    writes a page with a chart.
+
+    \b
+    Examples:
+      medsec report aging
+      medsec report claims --format html -o ./claims.html
+    """

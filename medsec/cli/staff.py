@@ -3,35 +3,61 @@
 import click
 
 from medsec.cli.common import pass_app
+from medsec.cli.options import date_option, reason_option
 from medsec.cli.output import output_options, render
 from medsec.config import ROLES
 from medsec.records import staff as svc
 
+NAME_HELP = "Full name as shown to patients, e.g. 'Dr. Ada Byron'."
+ROLE_HELP = "The staff member's role."
+NPI_HELP = "10-digit NPI (required for physicians)."
+EMAIL_HELP = "Email address (memos and meeting invitations go there)."
+PHONE_HELP = "Phone number."
+
 
 @click.group()
 def staff():
-    """The staff roster: roles, NPIs, working hours, time off."""
+    """The roster: roles, NPIs, hours, time off.
+
+    \b
+    Examples:
+      medsec staff list --role physician
+      medsec staff hours S9 --day mon-fri --from 08:00 --to 17:00
+      medsec staff off S9 --from 2026-12-24 --to 2026-12-31 --reason holidays
+    """
 
 
 @staff.command("add")
-@click.option("--name", required=True)
-@click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option("--npi", default="", help="10-digit NPI (required for physicians).")
-@click.option("--email", default="")
-@click.option("--phone", default="")
+@click.option("--name", required=True, help=NAME_HELP)
+@click.option("--role", required=True, type=click.Choice(ROLES), help=ROLE_HELP)
+@click.option("--npi", default="", help=NPI_HELP)
+@click.option("--email", default="", help=EMAIL_HELP)
+@click.option("--phone", default="", help=PHONE_HELP)
 @output_options
 @pass_app
 def add(app, fmt, **fields):
-    """Add a staff member."""
+    """Add a staff member.
+
+    \b
+    Examples:
+      medsec staff add --name "Dr. Ada Byron" --role physician --npi 1234567893 \\
+          --email ada.byron@example.org
+    """
     render(svc.add_staff(app, **fields), fmt)
 
 
 @staff.command("list")
-@click.option("--role", type=click.Choice(ROLES), default=None)
+@click.option("--role", type=click.Choice(ROLES), default=None, help="Only staff with this role.")
 @output_options
 @pass_app
 def list_(app, fmt, role):
-    """List the staff."""
+    """List the staff.
+
+    \b
+    Examples:
+      medsec staff list
+      medsec staff list --role physician --json
+    """
     members = [m for m in svc.roster(app) if role is None or m.get("role") == role]
     render(members, fmt, svc.LIST_COLUMNS)
 
@@ -41,39 +67,55 @@ def list_(app, fmt, role):
 @output_options
 @pass_app
 def show(app, fmt, staff_id):
-    """Show one staff member."""
+    """Show one staff member.
+
+    \b
+    Examples:
+      medsec staff show S9 --json
+    """
     render(svc.get_staff(app, staff_id), fmt)
 
 
 @staff.command("edit")
 @click.argument("staff_id")
-@click.option("--name", default=None)
-@click.option("--role", type=click.Choice(ROLES), default=None)
-@click.option("--npi", default=None)
-@click.option("--email", default=None)
-@click.option("--phone", default=None)
+@click.option("--name", default=None, help=NAME_HELP)
+@click.option("--role", type=click.Choice(ROLES), default=None, help=ROLE_HELP)
+@click.option("--npi", default=None, help=NPI_HELP)
+@click.option("--email", default=None, help=EMAIL_HELP)
+@click.option("--phone", default=None, help=PHONE_HELP)
 @click.option("--active/--inactive", default=None, help="Inactive staff stay on record.")
 @output_options
 @pass_app
 def edit(app, fmt, staff_id, **fields):
-    """Change a staff member's details."""
+    """Change a staff member's details.
+
+    \b
+    Examples:
+      medsec staff edit S9 --phone 617-555-0190
+      medsec staff edit S4 --inactive
+    """
     render(svc.edit_staff(app, staff_id, **fields), fmt)
 
 
 @staff.command("hours")
 @click.argument("staff_id")
-@click.option("--day", "days", multiple=True, help="mon, mon-fri or mon,wed (repeatable).")
-@click.option("--from", "starts", multiple=True, help="Block start HH:MM (repeat with --to for a split day).")
-@click.option("--to", "ends", multiple=True, help="Block end HH:MM.")
+@click.option("--day", "days", multiple=True, metavar="DAYS", help="mon, mon-fri or mon,wed (repeatable).")
+@click.option("--from", "starts", multiple=True, metavar="HH:MM",
+              help="Block start (repeat with --to for a split day).")
+@click.option("--to", "ends", multiple=True, metavar="HH:MM", help="Block end.")
 @click.option("--off", is_flag=True, help="Not working on these days.")
 @output_options
 @pass_app
 def hours(app, fmt, staff_id, days, starts, ends, off):
     """Show or set weekly working hours.
 
+    Without options, shows them.
+
     \b
-    medsec staff hours S1 --day mon-fri --from 08:00 --to 12:00 --from 13:00 --to 17:00
-    medsec staff hours S1 --day wed --off
+    Examples:
+      medsec staff hours S1 --day mon-fri --from 08:00 --to 12:00 --from 13:00 --to 17:00
+      medsec staff hours S1 --day wed --off
+      medsec staff hours S1
     """
     if days or starts or ends or off:
         member = svc.set_hours(app, staff_id, svc.parse_days(days), list(starts), list(ends), off)
@@ -84,14 +126,21 @@ def hours(app, fmt, staff_id, days, starts, ends, off):
 
 @staff.command("off")
 @click.argument("staff_id")
-@click.option("--from", "start", default=None, help="First day off.")
-@click.option("--to", "end", default=None, help="Last day off (default: the first).")
-@click.option("--reason", default="")
-@click.option("--remove", default=None, metavar="DATE", help="Remove the time off starting DATE.")
+@date_option("--from", "start", help="First day off")
+@date_option("--to", "end", help="Last day off", default_text="the first")
+@reason_option()
+@date_option("--remove", help="Remove the time off starting this day")
 @output_options
 @pass_app
 def off(app, fmt, staff_id, start, end, reason, remove):
-    """Show, add or remove time off."""
+    """Show, add or remove time off.
+
+    \b
+    Examples:
+      medsec staff off S9 --from 2026-12-24 --to 2026-12-31 --reason holidays
+      medsec staff off S9 --remove 2026-12-24
+      medsec staff off S9
+    """
     if remove:
         member = svc.remove_time_off(app, staff_id, remove)
     elif start:

@@ -2,40 +2,69 @@
 
 import click
 
-from medsec.cli.common import limit_option, pass_app
+from medsec.cli.common import pass_app
+from medsec.cli.options import (
+    date_option,
+    for_staff_option,
+    limit_option,
+    mine_option,
+    note_option,
+    patient_option,
+    status_filter_option,
+)
 from medsec.cli.output import output_options, render
 from medsec.workflows import tasks as svc
 
 
 @click.group()
 def task():
-    """Add tasks, list them (yours, overdue), mark them done."""
+    """Staff tasks: add, list, mark done.
+
+    \b
+    Examples:
+      medsec task add "Call back about the bill" --for S5 --due +2d --patient P1
+      medsec task list --mine --overdue
+    """
 
 
 @task.command("add")
 @click.argument("text")
-@click.option("--for", "owner", required=True, help="Staff id (or a role's queue, e.g. front-desk).")
-@click.option("--due", default=None, help="Due date (today, +3d, 2026-12-01 ...).")
-@click.option("--patient", "patient_id", default=None, help="The patient it is about.")
-@click.option("--priority", type=click.Choice(svc.PRIORITIES), default="normal")
+@for_staff_option("owner", help="Who owes it: a staff id, or a role's queue (e.g. front-desk).", required=True)
+@date_option("--due", help="Due date")
+@patient_option("patient_id", help="The patient it is about.")
+@click.option("--priority", type=click.Choice(svc.PRIORITIES), default="normal", show_default=True,
+              help="Higher priorities are listed first.")
 @output_options
 @pass_app
 def add(app, fmt, text, owner, due, patient_id, priority):
-    """Give a staff member a task."""
+    """Give a staff member (or a role) a task.
+
+    \b
+    Examples:
+      medsec task add "Call back about the bill" --for S5 --due +2d --patient P1 --priority high
+      medsec task add "Restock the flu vaccine" --for front-desk
+    """
     render(svc.add_task(app, text, owner=owner, due=due, patient_id=patient_id, priority=priority), fmt)
 
 
 @task.command("list")
-@click.option("--mine", is_flag=True, help="Mine and my role's (--user matched to a staff id, login or email).")
-@click.option("--for", "owner", default=None, help="Staff id or role.")
+@mine_option("mine and my role's")
+@for_staff_option("owner", help="Only this staff member's (a staff id) or role's tasks.")
 @click.option("--overdue", is_flag=True, help="Open and due before today.")
-@click.option("--status", type=click.Choice(svc.STATUSES + ["all"]), default="open")
-@click.option("--patient", "patient_id", default=None)
+@status_filter_option(svc.STATUSES + ["all"], "open", "tasks")
+@patient_option("patient_id")
 @limit_option
 @output_options
 @pass_app
 def list_(app, fmt, mine, owner, overdue, status, patient_id, limit):
-    """Tasks by priority, then due date, then oldest first."""
+    """Tasks by priority, due date, then age.
+
+    \b
+    Examples:
+      medsec task list --overdue
+      medsec task list --mine
+      medsec task list --for front-desk --status all
+    """
     render(svc.list_tasks(app, status=status, mine=mine, owner=owner, overdue=overdue, patient_id=patient_id,
                           limit=limit), fmt, svc.COLUMNS)
 
@@ -45,15 +74,25 @@ def list_(app, fmt, mine, owner, overdue, status, patient_id, limit):
 @output_options
 @pass_app
 def show(app, fmt, task_id):
-    """One task."""
+    """One task.
+
+    \b
+    Examples:
+      medsec task show K1
+    """
     render(svc.show_task(app, task_id), fmt)
 
 
 @task.command("done")
 @click.argument("task_id")
-@click.option("--note", default="", help="What was done, for whoever asked.")
+@note_option(help="What was done, for whoever asked.")
 @output_options
 @pass_app
 def done(app, fmt, task_id, note):
-    """Mark a task done."""
+    """Mark a task done.
+
+    \b
+    Examples:
+      medsec task done K1 --note "called, paid by card"
+    """
     render(svc.done(app, task_id, note), fmt, svc.COLUMNS)
