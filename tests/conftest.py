@@ -1,62 +1,18 @@
-"""Shared fixtures: every test gets its own data directory and a fixed clock."""
+"""Shared fixtures: every test gets its own data directory and a fixed clock.
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
+The practices tests start from (helpers/practices.py) are built once per run
+and copied into each test's data directory (helpers/templates.py). Loopback
+servers for the channel tests: `smtp` (aiosmtpd) and `gateway` (HTTP).
+"""
+
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from medsec.cli import cli
-
-NOW = "2026-11-26T10:00:00"  # a Thursday, practice time
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-MEDSEC_BIN = str(Path(sys.executable).with_name("medsec"))
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self):
-        return json.loads(self.stdout)
-
-
-class Medsec:
-    """Runs the real CLI in-process against one data directory."""
-
-    def __init__(self, home: Path, env: dict):
-        self.home = home
-        self.env = env
-
-    def __call__(self, *args, input=None, env=None) -> Result:
-        runner = CliRunner()
-        result = runner.invoke(cli, [str(a) for a in args], input=input,
-                               env={**self.env, **(env or {})}, catch_exceptions=False)
-        return Result(result.exit_code, result.stdout, result.stderr)
-
-    def ok(self, *args, **kw) -> Result:
-        result = self(*args, **kw)
-        assert result.exit_code == 0, f"medsec {' '.join(map(str, args))}: {result.stderr}"
-        return result
-
-    def json(self, *args, **kw):
-        return self.ok(*args, "--json", **kw).json()
-
-    def run(self, *args, env=None, check=True, **kw) -> subprocess.CompletedProcess:
-        """The installed console script in a real process."""
-        full_env = {**os.environ, **self.env, **(env or {})}
-        proc = subprocess.run([MEDSEC_BIN, *map(str, args)], capture_output=True, text=True,
-                              env=full_env, **kw)
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
+from helpers.cli import Medsec, cli_env
+from helpers.gateway import http_gateway
+from helpers.practices import init_demo, setup_office, setup_practice, use_test_channel
+from helpers.smtp import inbox_server
+from helpers.templates import Templates
 
 
 @pytest.fixture
@@ -66,8 +22,7 @@ def home(tmp_path) -> Path:
 
 @pytest.fixture
 def medsec(home, monkeypatch) -> Medsec:
-    env = {"MEDSEC_HOME": str(home), "MEDSEC_NOW": NOW, "MEDSEC_USER": "tester",
-           "MEDSEC_DISABLE_PLUGINS": "", "MEDSEC_PLUGINS": ""}
+    env = cli_env(home)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return Medsec(home, env)
@@ -82,33 +37,42 @@ def practice(medsec) -> Medsec:
     return medsec
 
 
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory) -> Templates:
+    """Practices built once per run, copied into a test's data directory on request."""
+    return Templates(tmp_path_factory.mktemp("templates"))
+
+
 @pytest.fixture
-def demo(medsec) -> Medsec:
-    medsec.ok("init", "--demo")
-    return medsec
+def demo(medsec, templates) -> Medsec:
+    """The demo practice (`medsec init --demo`)."""
+    return templates.copy(medsec, init_demo)
 
 
-def snapshot(root: Path, skip=("audit",)) -> dict:
-    """Every file's bytes under root (audit log excluded): for 'nothing written'."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if path.is_file() and rel.parts[0] not in skip:
-            out[str(rel)] = path.read_bytes()
-    return out
+@pytest.fixture
+def small_practice(medsec, templates):
+    """small_practice(patients=4): the scheduling tests' practice (helpers.practices.setup_practice)."""
+    return lambda patients=4: templates.copy(medsec, setup_practice, patients)
 
 
-def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of a process, reading its pipes so it never blocks."""
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
+@pytest.fixture
+def front_office(medsec, tmp_path, templates) -> Medsec:
+    """The workflow tests' office (helpers.practices.setup_office); the test channel's
+    messages land in tmp_path/sent.jsonl, `front_office.sent()` lists them."""
+    return use_test_channel(templates.copy(medsec, setup_office), tmp_path / "sent.jsonl")
 
 
-def shared_data(*parts) -> Path:
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} not present (../shared/data is optional)")
-    return path
+@pytest.fixture
+def smtp():
+    """(inbox, port): an SMTP server on 127.0.0.1 that keeps every message (helpers.smtp.Inbox)."""
+    with inbox_server() as server:
+        yield server
 
 
-__all__ = ["snapshot", "shared_data", "shutil"]
+@pytest.fixture
+def gateway(monkeypatch):
+    """An HTTP gateway on 127.0.0.1 (helpers.gateway.Gateway) that records each POST."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)  # talk to 127.0.0.1 directly
+    with http_gateway() as gw:
+        yield gw

@@ -7,15 +7,14 @@ Dr B (S2) work Mon-Fri 08:00-12:00 and 13:00-17:00.
 import json
 
 import pytest
-from conftest import snapshot
-from sched_fixtures import setup_practice
+from helpers.files import snapshot
 
 FRI = "2026-11-27"
 
 
 @pytest.fixture
-def clinic(medsec):
-    return setup_practice(medsec)
+def clinic(small_practice):
+    return small_practice()
 
 
 def book(m, patient, at, provider="S1", type_name="follow-up", *extra):
@@ -27,12 +26,12 @@ def starts(slots):
 
 
 def test_book_and_slots_around_a_booking(clinic):
-    appt = book(clinic, "P1", f"{FRI} 09:00").json() if False else clinic.json(
-        "appt", "book", "P1", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")
+    appt = clinic.json("appt", "book", "P1", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")
     assert (appt["id"], appt["start"], appt["end"]) == ("A1", f"{FRI}T09:00:00-05:00", f"{FRI}T09:20:00-05:00")
     slots = clinic.json("appt", "slots", "--provider", "S1", "--type", "follow-up", "--from", FRI, "--days", "1")
     expected = ["08:00", "08:15", "08:30", "09:20"] + [f"{h:02d}:{m:02d}" for h in range(9, 12)
-                                                      for m in (0, 15, 30, 45) if "09:30" <= f"{h:02d}:{m:02d}" <= "11:30"]
+                                                      for m in (0, 15, 30, 45)
+                                                      if "09:30" <= f"{h:02d}:{m:02d}" <= "11:30"]
     expected += [f"{h:02d}:{m:02d}" for h in range(13, 17) for m in (0, 15, 30, 45) if f"{h:02d}:{m:02d}" <= "16:30"]
     assert starts(slots) == expected
     first = clinic.json("appt", "slots", "--any", "--type", "follow-up", "--from", FRI, "--first")
@@ -291,7 +290,8 @@ def test_each_provider_day_is_its_own_file_and_moves_with_the_visit(clinic):
 
 
 def test_day_sheet_flags_what_the_patient_owes(clinic):
-    (clinic.home / "codes.yaml").write_text("codes:\n  - {code: '99213', system: CPT, description: Office visit, fee: '120.00'}\n")
+    (clinic.home / "codes.yaml").write_text(
+        "codes:\n  - {code: '99213', system: CPT, description: Office visit, fee: '120.00'}\n")
     clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")
     clinic.ok("appt", "book", "P2", "--provider", "S1", "--at", f"{FRI} 10:00", "--type", "follow-up")
     clinic.ok("bill", "charge", "P1", "--code", "99213", "--dx", "I10", "--provider", "S1")  # self-pay

@@ -4,7 +4,7 @@ import io
 import json
 import tarfile
 
-from conftest import snapshot
+from helpers.files import snapshot
 
 
 def test_backup_and_restore_round_trip(demo, tmp_path):

@@ -1,7 +1,7 @@
 """Bad input: exit code 2 (1 for a missing record), one clear line, nothing written."""
 
 import pytest
-from conftest import snapshot
+from helpers.files import snapshot
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import snapshot
+from helpers.files import snapshot
 
 from medsec.billing.claims import get_claim, scrub
 from medsec.context import AppContext
@@ -85,7 +85,7 @@ def test_claim_scrub_ready_and_status_history(office, tmp_path):
     assert (claim["status"], claim["total"], claim["lines"]) == ("draft", "143.00", 2)
     full = office.json("claim", "show", claim["id"])
     assert full["diagnoses"] == ["E11.9", "I10"] and [l["dx_pointers"] for l in full["lines"]] == [[1, 2], [1]]
-    assert full["billing_provider"]["zip"] if False else full["billing_provider"]["address"]["zip"] == "021151234"
+    assert full["billing_provider"]["address"]["zip"] == "021151234"
     assert office.json("claim", "validate", claim["id"])["status"] == "ready"
     again = office("claim", "create", "--appt", "A1")
     assert again.exit_code == 1 and "no charges to bill" in again.stderr
@@ -94,7 +94,8 @@ def test_claim_scrub_ready_and_status_history(office, tmp_path):
     plugin = tmp_path / "claimrec.py"
     plugin.write_text("import json, os\nfrom medsec import hookimpl\n@hookimpl\n"
                       "def claim_status_changed(claim, old_status):\n"
-                      "    open(os.environ['CLAIMREC'], 'a').write(json.dumps([claim['id'], old_status, claim['status']]))\n")
+                      "    open(os.environ['CLAIMREC'], 'a').write(\n"
+                      "        json.dumps([claim['id'], old_status, claim['status']]))\n")
     import sys
 
     sys.path.insert(0, str(tmp_path))
@@ -151,10 +152,11 @@ def test_payer_rule_from_validate_claim_hook(office):
 
 def remit(claim, paid_lines, trace="CHK1001", status="1", claim_adjustments=(), remarks=()):
     lines = []
-    for line, (paid, adjustments) in zip(claim["lines"], paid_lines):
+    for line, (paid, adjustments) in zip(claim["lines"], paid_lines, strict=True):
         lines.append({"code": line["code"], "modifiers": line["modifiers"], "charge": line["amount"],
                       "paid": paid, "units": line["units"], "date": line["date"], "line_ref": str(line["line"]),
-                      "adjustments": [{"group": g, "reason": r, "amount": a, "quantity": ""} for g, r, a in adjustments],
+                      "adjustments": [{"group": g, "reason": r, "amount": a, "quantity": ""}
+                                      for g, r, a in adjustments],
                       "remarks": []})
     paid_total = sum(float(p) for p, _ in paid_lines)
     pr = sum(float(a) for _, adj in paid_lines for g, _, a in adj if g == "PR")
@@ -269,8 +271,8 @@ def test_report_as_html_page_with_chart(office, tmp_path):
     office.ok("report", "aging", "--format", "html", "-o", page)
     text = page.read_text()
     tree = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(text)
-    assert tree.find(".//{http://www.w3.org/2000/svg}rect") is not None and "<script" not in text and "http://" not in text.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert tree.find(".//{http://www.w3.org/2000/svg}rect") is not None and "<script" not in text
+    assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
     cells = [td.text for td in tree.iter("td")]
     for row in office.json("report", "aging"):
         assert row["responsible"] in cells and row["total"] in cells

@@ -5,8 +5,8 @@ import subprocess
 from datetime import date, timedelta
 
 import pytest
-from conftest import MEDSEC_BIN, finish
-from sched_fixtures import setup_practice
+from helpers.cli import MEDSEC_BIN, finish
+from helpers.practices import setup_practice
 
 WEEKDAYS = [d.isoformat() for d in (date(2026, 12, 1) + timedelta(days=i) for i in range(40))
             if d.weekday() < 5 and d != date(2026, 12, 25)]

@@ -6,15 +6,15 @@ import icalendar
 import pytest
 import recurring_ical_events
 import vobject
-from conftest import snapshot
-from sched_fixtures import setup_practice
+from helpers.files import snapshot
+from helpers.practices import setup_practice
 
 OCT = {"MEDSEC_NOW": "2026-10-20T10:00:00"}  # before DST ends (2026-11-01)
 
 
 @pytest.fixture
-def clinic(medsec):
-    return setup_practice(medsec)
+def clinic(small_practice):
+    return small_practice()
 
 
 def judge(path):

@@ -1,8 +1,6 @@
 """The email channel against a real SMTP server (aiosmtpd) on 127.0.0.1."""
 
-import contextlib
 import email
-import email.policy
 import shutil
 import socket
 import ssl
@@ -12,8 +10,8 @@ from datetime import UTC, datetime
 import icalendar
 import pytest
 import vobject
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from helpers.smtp import Keeper, closed_port, smtp_server
 
 from medsec.plugin_types import DeliveryError, Message
 from medsec_email import channel as medsec_email
@@ -22,59 +20,6 @@ SENDER = "Front Desk <frontdesk@clinic.example>"
 
 # AUTH without TLS is what these loopback tests ask for; aiosmtpd warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-class Keeper:
-    """An aiosmtpd handler that keeps every message and refuses some recipients."""
-
-    def __init__(self, refuse=None):
-        self.mails = []
-        self.refuse = refuse or {}  # address -> SMTP reply
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.mails.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
-
-    def parsed(self, index=-1):
-        return email.message_from_bytes(self.mails[index][2], policy=email.policy.default)
-
-
-class LoopbackController(Controller):
-    """aiosmtpd 1.4's start() probes (host, port) before anyone reads the
-    port the OS picked for port=0, so learn it first."""
-
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-@contextlib.contextmanager
-def smtp_server(handler, **kwargs):
-    """A running SMTP server on 127.0.0.1, stopped afterwards."""
-    controller = LoopbackController(handler, hostname="127.0.0.1", port=0, **kwargs)
-    controller.start()
-    try:
-        yield controller
-    finally:
-        controller.stop()
-
-
-@contextlib.contextmanager
-def closed_port():
-    """A loopback port that is bound but not listening: connecting is refused
-    (kept bound so no one else takes it meanwhile)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
 
 
 def settings_for(controller, **extra):
@@ -280,10 +225,9 @@ def test_starttls_with_trusted_certificate(tmp_path, certificate, monkeypatch):
 def test_untrusted_certificate_is_refused(tmp_path, certificate):
     _cafile, context = certificate
     keeper = Keeper()
-    with smtp_server(keeper, tls_context=context, require_starttls=True) as server:
-        with pytest.raises(DeliveryError) as caught:
-            medsec_email.send(appointment_message(), settings_for(server, security="starttls"),
-                              str(tmp_path))
+    with (smtp_server(keeper, tls_context=context, require_starttls=True) as server,
+          pytest.raises(DeliveryError) as caught):
+        medsec_email.send(appointment_message(), settings_for(server, security="starttls"), str(tmp_path))
     assert caught.value.temporary is False and "certificate" in str(caught.value)
     assert keeper.mails == []
 

@@ -5,8 +5,7 @@ import sys
 import tempfile
 
 import pytest
-from test_channel_email import Keeper, closed_port, smtp_server
-from test_channel_sms import Gateway, gateway  # noqa: F401 (the loopback HTTP gateway fixture)
+from helpers.smtp import Keeper, closed_port, smtp_server
 
 from medsec.plugin_types import DeliveryError, Message
 from medsec_fax import channel as medsec_fax

@@ -93,7 +93,8 @@ class Reader:
             self.error(f"find {args}: duplicate ids {ids}")
         for p in found:
             if self.valid(p) and not must(p):
-                self.error(f"find {args} returned a patient that does not match: {p['id']} {p['first']} {p['last']} {p['dob']}")
+                self.error(f"find {args} returned a patient that does not match: "
+                           f"{p['id']} {p['first']} {p['last']} {p['dob']}")
         before = self.found.get(query, set())
         if not before <= set(ids):
             self.error(f"find {args} lost {sorted(before - set(ids))}")
@@ -170,7 +171,7 @@ class Workers:
 
     def start(self, *args) -> subprocess.Popen:
         # stderr goes to a file: a chatty worker can never block on a full pipe.
-        err = open(self.folder / f"worker-{len(self.procs)}.err", "w+")
+        err = open(self.folder / f"worker-{len(self.procs)}.err", "w+")  # noqa: SIM115 (close() closes it)
         proc = subprocess.Popen([sys.executable, self.script, *map(str, args)], env=self.env,
                                 stdout=subprocess.PIPE, stderr=err, text=True)
         proc.err = err
@@ -250,7 +251,7 @@ def test_eight_writers_and_a_reader(practice, workers, tmp_path):
     by_id = {p["id"]: p for p in everyone}
     for w, got in enumerate(results):
         assert len(got) == PER_WRITER
-        for i, (pid, first) in enumerate(got):
+        for i, (pid, _) in enumerate(got):
             assert (by_id[pid]["first"], by_id[pid]["last"], by_id[pid]["dob"]) == identity(w, i)
     assert json.loads((practice.home / "meta" / "counters.json").read_text())["P"] == WRITERS * PER_WRITER
     for w in range(WRITERS):

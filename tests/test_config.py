@@ -3,7 +3,7 @@
 import os
 import stat
 
-from conftest import snapshot
+from helpers.files import snapshot
 
 
 def test_init_writes_commented_valid_examples(medsec):

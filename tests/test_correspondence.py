@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from conftest import snapshot
-from sched_fixtures import setup_practice
+from helpers.files import snapshot
+from helpers.practices import use_test_channel
 
 CHANNELS = "testchannel: {}\nroutes: {email: testchannel, letter: testchannel, fax: testchannel}\n"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Count 2 >> endobj\n" \
@@ -12,15 +12,11 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /
 
 
 @pytest.fixture
-def office(medsec, tmp_path):
-    sent = tmp_path / "sent.jsonl"
-    events = tmp_path / "events.jsonl"
-    medsec.env.update({"MEDSEC_PLUGINS": "helpers.testchannel", "MEDSEC_TEST_SENT": str(sent)})
-    setup_practice(medsec, patients=4)
+def office(small_practice, tmp_path):
+    medsec = use_test_channel(small_practice(4), tmp_path / "sent.jsonl")
     (medsec.home / "channels.yaml").write_text(CHANNELS)
     medsec.ok("config", "show")
-    medsec.sent = lambda: [json.loads(x) for x in sent.read_text().splitlines()] if sent.exists() else []
-    medsec.events = events
+    medsec.events = tmp_path / "events.jsonl"
     return medsec
 
 

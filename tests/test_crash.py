@@ -12,7 +12,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import orjson
 import pytest
-from conftest import snapshot
+from helpers.files import snapshot
 
 from medsec.cli import cli
 from medsec.fileio import is_temp_name, write_atomic
@@ -172,7 +172,10 @@ def test_writers_killed_mid_commit_leave_all_or_nothing(practice, tmp_path):
                 batches[(tag, batch)] += 1
             assert identity.setdefault(p["id"], origin) == origin, f"{p['id']} was reused"
         assert all(n == 50 for n in batches.values()), {k: n for k, n in batches.items() if n != 50}
-        top = json.loads(open(os.path.join(home, "meta", "counters.json")).read())["P"] if everyone else 0
+        top = 0
+        if everyone:
+            with open(os.path.join(home, "meta", "counters.json")) as counters:
+                top = json.load(counters)["P"]
         assert sorted(int(p["id"][1:]) for p in everyone) == list(range(1, top + 1))
 
     assert len(identity) > 200  # the workers got real work done between kills

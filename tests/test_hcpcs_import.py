@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import snapshot
+from helpers.files import snapshot
 
 from medsec.context import AppContext
 

@@ -1,11 +1,10 @@
 """Lab orders through the real CLI: states, overdue lists as the clock moves, HL7 ORU^R01 results, notices."""
 
-import json
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
-from sched_fixtures import setup_practice
+from helpers.files import snapshot
+from helpers.practices import use_test_channel
 
 HL7 = Path(__file__).parent / "fixtures" / "hl7"
 VALID = ["lipid_panel_LB1.hl7", "lipid_panel_corrected.hl7", "batch_two_results.hl7", "unknown_order.hl7"]
@@ -14,14 +13,11 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /
 
 
 @pytest.fixture
-def clinic(medsec, tmp_path):
+def clinic(small_practice, tmp_path):
     """Patients P1 Ana Lopez (email), P2 Bo Lind, P3 Cy Moss, P4 Di Park; messages land in a test channel."""
-    sent = tmp_path / "sent.jsonl"
-    medsec.env.update({"MEDSEC_PLUGINS": "helpers.testchannel", "MEDSEC_TEST_SENT": str(sent)})
-    setup_practice(medsec, patients=4)
+    medsec = use_test_channel(small_practice(4), tmp_path / "sent.jsonl")
     (medsec.home / "channels.yaml").write_text("testchannel: {}\nroutes: {email: testchannel, letter: testchannel}\n")
     medsec.ok("patient", "edit", "P1", "--email", "ana@example.com")
-    medsec.sent = lambda: [json.loads(x) for x in sent.read_text().splitlines()] if sent.exists() else []
     return medsec
 
 

@@ -4,18 +4,16 @@ import email
 
 import pytest
 import vobject
-from conftest import snapshot
-from sched_fixtures import setup_practice
-from test_remind_smtp import smtp  # noqa: F401  (the loopback aiosmtpd fixture)
+from helpers.files import snapshot
 
 ICAL = "text/calendar"
 
 
 @pytest.fixture
-def staffed(medsec, smtp):  # noqa: F811
+def staffed(small_practice, smtp):
     """Dr A (S1), Dr B (S2), Nurse C (S3) with email; the email channel is a real SMTP server."""
     inbox, port = smtp
-    setup_practice(medsec, patients=2)
+    medsec = small_practice(2)
     for sid, address in (("S1", "dra@example.org"), ("S2", "drb@example.org"), ("S3", "nursec@example.org")):
         medsec.ok("staff", "edit", sid, "--email", address)
     (medsec.home / "channels.yaml").write_text(

@@ -4,17 +4,15 @@ outbox; practice templates and their variables; bad input writing and sending no
 import json
 
 import pytest
-from conftest import snapshot
-from workflow_fixtures import setup_office
+from helpers.files import snapshot
 
 BODY = "body=Flu shots for staff on Saturday, 9 to 12, in Exam 1."
 
 
 @pytest.fixture
-def office(medsec, tmp_path):
-    office = setup_office(medsec, tmp_path)
-    office.ok("staff", "edit", "S1", "--email", "dra@example.org")
-    return office
+def office(front_office):
+    front_office.ok("staff", "edit", "S1", "--email", "dra@example.org")
+    return front_office
 
 
 def outbox(office) -> dict:

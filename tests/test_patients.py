@@ -3,7 +3,7 @@
 import csv
 import io
 
-from conftest import shared_data, snapshot
+from helpers.files import shared_data, snapshot
 
 
 def add(medsec, first="Ana", last="Quiñonez-Zyzzyva", dob="1980-02-03", *extra):

@@ -2,16 +2,14 @@
 registered, a slot proposed), overdue lists as the clock moves, tasks for each next step, report, check."""
 
 import pytest
-from conftest import snapshot
-from workflow_fixtures import setup_office
+from helpers.files import snapshot
 
 
 @pytest.fixture
-def office(medsec, tmp_path):
-    office = setup_office(medsec, tmp_path)
-    office.ok("appt", "book", "P1", "--provider", "S2", "--at", "2026-11-20 09:00", "--type", "follow-up",
-              "--allow-past")  # P1's usual physician: Dr B
-    return office
+def office(front_office):
+    front_office.ok("appt", "book", "P1", "--provider", "S2", "--at", "2026-11-20 09:00", "--type", "follow-up",
+                    "--allow-past")  # P1's usual physician: Dr B
+    return front_office
 
 
 def at(day: str) -> dict:

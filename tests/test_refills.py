@@ -2,20 +2,18 @@
 physicians only (others refused and audited), pharmacy and patient told, bad input writing nothing."""
 
 import pytest
-from conftest import snapshot
-from workflow_fixtures import setup_office
+from helpers.files import snapshot
 
 REQUEST = ["--drug", "Atorvastatin", "--dose", "20 mg daily", "--pharmacy", "CVS Main St", "--via", "phone"]
 
 
 @pytest.fixture
-def office(medsec, tmp_path):
-    office = setup_office(medsec, tmp_path)
-    office.ok("staff", "edit", "S1", "--email", "dra@example.org")
-    office.ok("patient", "edit", "P1", "--email", "ana@example.com", "--preferred-channel", "email")
-    office.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-20 09:00", "--type", "follow-up",
-              "--allow-past")
-    return office
+def office(front_office):
+    front_office.ok("staff", "edit", "S1", "--email", "dra@example.org")
+    front_office.ok("patient", "edit", "P1", "--email", "ana@example.com", "--preferred-channel", "email")
+    front_office.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-20 09:00", "--type", "follow-up",
+                    "--allow-past")
+    return front_office
 
 
 def queue(office, *args, **kw) -> list[str]:

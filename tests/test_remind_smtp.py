@@ -2,46 +2,11 @@
 
 import email
 import os
-import socket
 import subprocess
-import threading
 
-import pytest
 import vobject
-from aiosmtpd.controller import Controller
-from conftest import MEDSEC_BIN, finish
-from sched_fixtures import setup_practice
-
-
-class Inbox:
-    """An SMTP handler that keeps every message it accepts."""
-
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+from helpers.cli import MEDSEC_BIN, finish
+from helpers.practices import setup_practice
 
 
 def email_practice(medsec, port, patients):

@@ -1,10 +1,9 @@
 """Reminders through the real CLI with a recording test channel (see helpers/testchannel.py)."""
 
-import json
 
 import pytest
-from conftest import snapshot
-from sched_fixtures import setup_practice
+from helpers.files import snapshot
+from helpers.practices import use_test_channel
 
 CHANNELS = """\
 testchannel: {}
@@ -13,13 +12,10 @@ routes: {email: testchannel, sms: testchannel, voice: testchannel, letter: testc
 
 
 @pytest.fixture
-def office(medsec, tmp_path):
-    sent = tmp_path / "sent.jsonl"
-    medsec.env.update({"MEDSEC_PLUGINS": "helpers.testchannel", "MEDSEC_TEST_SENT": str(sent)})
-    setup_practice(medsec, patients=6)
+def office(small_practice, tmp_path):
+    medsec = use_test_channel(small_practice(6), tmp_path / "sent.jsonl")
     (medsec.home / "channels.yaml").write_text(CHANNELS)
     medsec.ok("config", "show")
-    medsec.sent = lambda: [json.loads(line) for line in sent.read_text().splitlines()] if sent.exists() else []
     return medsec
 
 
@@ -68,7 +64,8 @@ def test_problems_are_per_patient_and_the_batch_goes_on(office):
     override = office.home / "templates" / "messages" / "reminder-sms"
     override.mkdir(parents=True)
     (override / "fr.txt.j2").write_text("Rappel: {{ appointment.time }} {{ patient.nickname }}\n")
-    for pid, at in zip(["P1", "P2", "P3", "P4", "P5", "P6"], ["08:00", "08:20", "08:40", "09:00", "09:20", "09:40"]):
+    for pid, at in zip(["P1", "P2", "P3", "P4", "P5", "P6"], ["08:00", "08:20", "08:40", "09:00", "09:20", "09:40"],
+                       strict=True):
         book(office, pid, f"2026-11-27 {at}")
     result = office("remind", "send", "--json")
     assert result.exit_code == 1

@@ -10,7 +10,7 @@ from collections import Counter
 
 import orjson
 import pytest
-from conftest import snapshot
+from helpers.files import snapshot
 
 import medsec.store.store as store_module
 from medsec.errors import LockTimeout
@@ -200,7 +200,7 @@ def test_reader_between_any_two_files_of_a_commit_never_gets_a_wrong_answer(prac
     assert before["smith"] == ["P1"] and before["kowalski"] == [] and before["nowak"] == []
     files = staged_edit_and_add(practice.home)
     records = [rel for rel, _ in files if phase(rel) == 0]
-    for i, (rel, data) in enumerate(files):
+    for rel, data in files:
         write_atomic(str(practice.home / rel), data)
         seen = reader_answers(practice)
         if rel == records[-1]:
@@ -325,7 +325,8 @@ def test_check_repair_fixes_a_counter_behind_the_highest_id(demo):
     assert r.exit_code == 3 and problem_files(r) == {"meta/counters.json"}
     demo.ok("check", "--repair")
     assert json.loads(counters.read_text()) == real
-    assert demo.json("patient", "add", "--first", "New", "--last", "Person", "--dob", "2000-01-01")["id"] == f"P{top + 1}"
+    added = demo.json("patient", "add", "--first", "New", "--last", "Person", "--dob", "2000-01-01")
+    assert added["id"] == f"P{top + 1}"
     demo.ok("check")
 
 

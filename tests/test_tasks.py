@@ -1,13 +1,12 @@
 """Tasks through the real CLI: owners and role queues, order, overdue as the clock moves, done, report."""
 
 import pytest
-from conftest import snapshot
-from workflow_fixtures import setup_office
+from helpers.files import snapshot
 
 
 @pytest.fixture
-def office(medsec, tmp_path):
-    return setup_office(medsec, tmp_path)
+def office(front_office):
+    return front_office
 
 
 def ids(rows):

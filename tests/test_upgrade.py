@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
+from helpers.files import snapshot
 
 import medsec.store.upgrade as upgrade_module
 from medsec.errors import MedsecError

@@ -1,8 +1,8 @@
 """The noshows, productivity, coverage and labs reports: hand-counted numbers, CSV, JSON and HTML alike."""
 
 import pytest
-from conftest import snapshot
-from sched_fixtures import setup_practice
+from helpers.files import snapshot
+from helpers.practices import setup_practice
 
 NOW = "2026-11-27T18:00:00"  # Friday evening: the week Mon 11-23 .. Fri 11-27 is over
 WEEK = ["--from", "2026-11-23", "--to", "2026-11-27"]
@@ -19,8 +19,7 @@ def visit(m, patient, provider, at, type_name, statuses):
     return appt["id"]
 
 
-@pytest.fixture
-def week(medsec):
+def setup_week(medsec):
     """Dr A (S1), Dr B (S2), Nurse C (S3), front desk S4 (Mon-Tue only); a week of visits."""
     setup_practice(medsec, patients=4)
     medsec.env["MEDSEC_NOW"] = NOW
@@ -46,6 +45,14 @@ def week(medsec):
     medsec.ok("bill", "charge", a3, "--code", "99213", "--dx", "I10", "--amount", "150.00")
     medsec.ok("bill", "pay", "P1", "--amount", "40.00", "--method", "card")
     medsec.ok("bill", "pay", "P3", "--amount", "150.00", "--method", "cash")
+    return medsec
+
+
+@pytest.fixture
+def week(medsec, templates):
+    """The week of setup_week, built once per run; the clock is Friday evening."""
+    templates.copy(medsec, setup_week)
+    medsec.env["MEDSEC_NOW"] = NOW
     return medsec
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import shared_data
-from test_x12_837p import pyx12_judge
+from helpers.files import shared_data
+from helpers.x12 import pyx12_judge
 
 from medsec_x12 import detect, read
 
@@ -264,7 +264,7 @@ def remit_for(claim: dict, lines: list[tuple[str, list]], trace: str) -> bytes:
     sub = claim["subscriber"]
     body += [f"CLP*{claim['id']}*1*{claim['total']}*{paid}*{pr}*12*BS0001*11*1",
              f"NM1*QC*1*{claim['patient']['last']}*{claim['patient']['first']}****MI*{sub['member_id']}"]
-    for line, (line_paid, adjustments) in zip(claim["lines"], lines):
+    for line, (line_paid, adjustments) in zip(claim["lines"], lines, strict=True):
         body += [f"SVC*HC:{':'.join([line['code'], *line['modifiers']])}*{line['amount']}*{line_paid}",
                  f"DTM*472*{line['date'].replace('-', '')}"]
         body += [f"CAS*{g}*{r}*{a}" for g, r, a in adjustments] + [f"REF*6R*{line['line']}"]
@@ -368,7 +368,8 @@ def test_reversal_and_correction_of_a_paid_claim(office, tmp_path):
     assert office.json("claim", "show", made["id"])["status"] == "paid"
 
     cid, date = claim["id"], claim["lines"][0]["date"].replace("-", "")
-    patient = f"NM1*QC*1*{claim['patient']['last']}*{claim['patient']['first']}****MI*{claim['subscriber']['member_id']}"
+    member = claim["subscriber"]["member_id"]
+    patient = f"NM1*QC*1*{claim['patient']['last']}*{claim['patient']['first']}****MI*{member}"
     body = [f"CLP*{cid}*22*-203*-118*-20*12*BS0001*11*1", patient,
             "SVC*HC:99214*-185*-100", f"DTM*472*{date}", "CAS*CO*45*-65", "CAS*PR*2*-20", "REF*6R*1",
             "SVC*HC:36415*-18*-18", f"DTM*472*{date}", "REF*6R*2",

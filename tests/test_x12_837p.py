@@ -2,13 +2,12 @@
 validator, called as a library), and its structure is checked segment by segment."""
 
 import copy
-import io
-import logging
 import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import shared_data
+from helpers.files import shared_data
+from helpers.x12 import pyx12_judge
 
 from medsec.identifiers import npi_valid, npi_with_check_digit
 from medsec_x12 import claim837, validate, write
@@ -27,33 +26,6 @@ HOME = {"street": "1 ELM ST", "city": "BOSTON", "state": "MA", "zip": "02115"}
 
 
 # -- the external judge -------------------------------------------------------------------
-def pyx12_judge(data: bytes, tmp_path, name: str = "judged.x12") -> tuple[bool, list[str]]:
-    """pyx12's verdict on the bytes and its error lines ("Line:12 ...").
-
-    Its log records are caught on the 'pyx12' logger and not propagated, so
-    they never reach the test output (JUDGES.md: read the boolean, not
-    x12valid's exit code).
-    """
-    import pyx12.params
-    import pyx12.x12n_document
-
-    path = tmp_path / name
-    path.write_bytes(data)
-    messages: list[str] = []
-    catcher = logging.Handler()
-    catcher.emit = lambda record: messages.append(record.getMessage())
-    logger = logging.getLogger("pyx12")
-    logger.addHandler(catcher)
-    propagate, logger.propagate = logger.propagate, False
-    try:
-        ok = pyx12.x12n_document.x12n_document(param=pyx12.params.params(), src_file=str(path),
-                                               fd_997=None, fd_html=None, fd_json=io.StringIO())
-    finally:
-        logger.removeHandler(catcher)
-        logger.propagate = propagate
-    return ok, [m for m in messages if m.startswith("Line:")]
-
-
 def assert_pyx12_clean(data: bytes, tmp_path, name: str = "judged.837"):
     ok, errors = pyx12_judge(data, tmp_path, name)
     assert ok and not errors, "\n".join(errors) or "pyx12 said no"
@@ -148,7 +120,7 @@ def assert_envelope_counts(segs: list[list[str]]):
     starts = [i for i, s in enumerate(ids) if s == "ST"]
     ends = [i for i, s in enumerate(ids) if s == "SE"]
     assert len(starts) == len(ends) >= 1
-    for st, se in zip(starts, ends):
+    for st, se in zip(starts, ends, strict=True):
         assert int(segs[se][1]) == se - st + 1 and segs[se][2] == segs[st][2]
     assert segs[-2][0] == "GE" and int(segs[-2][1]) == len(starts) and segs[-2][2] == segs[1][6]
     assert segs[-1][0] == "IEA" and segs[-1][1] == "1" and segs[-1][2] == segs[0][13]
@@ -248,7 +220,7 @@ def test_batch_across_two_payers_and_several_subscribers(tmp_path):
          ("HMI22", "HM7700003")])
     # every claim sits under its own payer and subscriber (or the subscriber's dependant)
     placed = {}
-    for hl_id, h in tree.items():
+    for h in tree.values():
         for cid in h["claims"]:
             sub_hl = h if h["level"] == "22" else tree[h["parent"]]
             placed[cid] = (sub_hl["payer"], sub_hl["member"], h["patient"])

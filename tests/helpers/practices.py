@@ -1,4 +1,13 @@
-"""A small practice with a hand-checkable schedule, for the scheduling tests."""
+"""The practices tests start from, each built by a function of a `Medsec` (see templates.py).
+
+- `init_demo`: the demo practice (8 staff, 300 patients, weeks of appointments).
+- `setup_practice`: a small practice with a hand-checkable schedule, for the scheduling tests.
+- `setup_office`: that practice plus a front desk and a biller, every message kind routed to
+  the recording test channel (helpers/testchannel.py), for the workflow tests.
+"""
+
+import json
+from pathlib import Path
 
 PRACTICE = """\
 name: Test Clinic
@@ -20,6 +29,15 @@ types:
   nurse-visit: {duration: 15, performers: [nurse]}
 """
 
+OFFICE_CHANNELS = ("testchannel: {}\n"
+                   "routes: {email: testchannel, sms: testchannel, letter: testchannel, fax: testchannel}\n")
+
+
+def init_demo(medsec):
+    """The demo practice."""
+    medsec.ok("init", "--demo")
+    return medsec
+
 
 def setup_practice(medsec, patients=4):
     """Dr A (S1) and Dr B (S2) work Mon-Fri 08-12 and 13-17; nurse S3; patients P1.."""
@@ -39,4 +57,24 @@ def setup_practice(medsec, patients=4):
         medsec.ok("patient", "add", "--first", first, "--last", f"{last}{'x' * (i // len(names))}",
                   "--dob", f"19{60 + i % 40}-0{1 + i % 9}-1{i % 10}", "--phone", f"617-555-{100 + i:04d}")
     medsec.ok("config", "show")  # reads (and caches) every hand-written file
+    return medsec
+
+
+def use_test_channel(medsec, sent: Path):
+    """Load the recording test channel, which appends each message to `sent`;
+    `medsec.sent()` lists those messages, oldest first."""
+    medsec.env.update({"MEDSEC_PLUGINS": "helpers.testchannel", "MEDSEC_TEST_SENT": str(sent)})
+    medsec.sent = lambda: [json.loads(x) for x in sent.read_text().splitlines()] if sent.exists() else []
+    return medsec
+
+
+def setup_office(medsec):
+    """S1 Dr A and S2 Dr B (physicians), S3 nurse, S4 front desk (fran@example.org), S5 biller; P1..P4;
+    every message kind goes to the test channel (its messages land next to the data directory)."""
+    use_test_channel(medsec, medsec.home.parent / "sent.jsonl")
+    setup_practice(medsec, patients=4)
+    medsec.ok("staff", "add", "--name", "Fran Desk", "--role", "front-desk", "--email", "fran@example.org")
+    medsec.ok("staff", "add", "--name", "Bill Biller", "--role", "biller")
+    (medsec.home / "channels.yaml").write_text(OFFICE_CHANNELS)
+    medsec.ok("config", "show")
     return medsec
