@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_HOME ?= $(CURDIR)/.demo
 
-.PHONY: test demo bench clean
+.PHONY: test lint docs demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,8 +13,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# Static checks first: style and complexity (ruff), types (mypy), and the
+# import boundaries (import-linter contracts in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check medsec plugins tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(PY) -m pytest
+
+# Regenerate the CLI reference from the command tree's --help (a test fails when it drifts).
+docs: $(STAMP)
+	$(VENV)/bin/cog -r docs/cli.md
 
 demo: $(STAMP)
 	rm -rf $(DEMO_HOME)
