@@ -124,3 +124,11 @@ def test_a_cycle_inside_a_domain_is_caught(tree):
     result = tree()
     assert result.returncode == 1
     assert "No cycles are allowed in medsec.scheduling" in result.stdout
+
+
+def test_a_plugin_reaching_past_the_public_surface_is_caught(tree):
+    add_import(tree.root / "plugins" / "medsec_email" / "__init__.py",
+               "from medsec.plugin_api._email import send_email  # noqa")
+    result = tree()
+    assert result.returncode == 1
+    assert "medsec_email -> medsec.plugin_api._email" in result.stdout

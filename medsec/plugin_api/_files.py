@@ -1,0 +1,33 @@
+"""Files a plugin keeps for itself (caches, an outbox): atomic and private (see medsec.plugin_api)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from medsec.fileio import fsync_dir, make_private_dirs, write_atomic
+
+
+# -- files ------------------------------------------------------------------------
+def write_private_file(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new bytes, never a torn file.
+
+    The file is readable by this user only (0600); missing folders are
+    created 0700. For what a plugin keeps (a cache, an outbox), also inside
+    the data directory; a file a user named goes through ``write_output``.
+    """
+    write_atomic(path, data)
+
+
+def write_private_files(folder: str, files: Mapping[str, bytes]) -> None:
+    """Write ``{file name: data}`` into ``folder``, each file as ``write_private_file`` does.
+
+    The folder is synced once, after the last file, which makes writing a
+    few hundred files much faster. The names are plain file names.
+    """
+    if any(os.path.basename(name) != name or name in ("", ".", "..") for name in files):
+        raise ValueError(f"write_private_files takes file names, not paths: {sorted(files)!r}")
+    make_private_dirs(folder)
+    for name, data in files.items():
+        write_atomic(os.path.join(folder, name), data, sync_dir=False)
+    fsync_dir(folder)
