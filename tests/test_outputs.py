@@ -44,17 +44,23 @@ def test_a_good_target_gets_a_whole_private_file(demo, tmp_path, command):
 
 
 @pytest.mark.parametrize("command", WRITERS)
-@pytest.mark.parametrize("where", ["inside", "dotdot", "symlink"])
+@pytest.mark.parametrize("where", ["inside", "dotdot", "symlink", "file-symlink", "practice-yaml"])
 def test_a_target_inside_the_data_directory_is_refused(demo, tmp_path, command, where):
     home = demo.home
     if where == "inside":
         out = home / "patients" / "00000.json"  # would overwrite records
     elif where == "dotdot":
         out = tmp_path / "elsewhere" / ".." / home.name / "x.out"
-    else:
+    elif where == "symlink":
         link = tmp_path / "innocent"
         link.symlink_to(home, target_is_directory=True)
         out = link / "x.out"
+    elif where == "file-symlink":
+        out = tmp_path / "looks-harmless.csv"
+        out.symlink_to(home / "meta" / "counters.json")
+    else:
+        out = tmp_path / "x" / ".." / home.name / "practice.yaml"
+        (tmp_path / "x").mkdir()
     before = files_of(home)
     result = run_with(demo, command, out)
     assert result.exit_code == 2
@@ -75,6 +81,17 @@ def test_a_folder_or_a_fifo_is_never_replaced(demo, tmp_path, command):
         assert any(w in result.stderr for w in what), result.stderr
     assert folder.is_dir() and list(folder.iterdir()) == []
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+@pytest.mark.parametrize("command", WRITERS)
+def test_a_device_node_is_never_replaced(demo, tmp_path, command):
+    """A character device made in the test's own folder (never a real system device)."""
+    device = tmp_path / "null-like"
+    os.mknod(device, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    result = run_with(demo, command, device)
+    assert result.exit_code == 2
+    assert "is not a regular file" in result.stderr
+    assert stat.S_ISCHR(device.stat().st_mode)
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
