@@ -49,6 +49,13 @@ def test_version_and_every_public_name_is_documented():
         assert f"`{name}" in guide, f"{name} is not in docs/plugin-api.md"
 
 
+def test_medsec_plugins_shows_the_api_version_and_keeps_its_json_list(practice):
+    table = practice.ok("plugins")
+    assert table.stderr == f"plugin API version {medsec.PLUGIN_API_VERSION}\n"
+    listed = practice.json("plugins")
+    assert isinstance(listed, list) and {"name", "source", "registers", "hooks"} <= set(listed[0])
+
+
 # -- settings ---------------------------------------------------------------------------
 def test_secret_reads_the_variable_a_setting_names(monkeypatch):
     monkeypatch.setenv("TEST_API_TOKEN", "tok-9")
