@@ -6,6 +6,7 @@ from decimal import Decimal
 from medsec import clock
 from medsec.billing.claims import moved, store_changes
 from medsec.errors import InvalidInput, Refused
+from medsec.inputs import REMITTANCE, read_input
 from medsec.money import dec, fmt
 from medsec.plugins import collect
 from medsec.store.catalog import CLAIMS, PAYMENTS, REMITTANCES
@@ -189,11 +190,7 @@ def _ledger_records(app, claim: dict, remit: dict, answer: _Answer, paid: Decima
 
 def post(app, path: str, *, input_format: str | None = None, dry_run: bool = False) -> dict:
     """Post every remittance in the file at `path`, all or none; `dry_run` reports and commits nothing."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except (FileNotFoundError, IsADirectoryError):
-        raise InvalidInput(f"cannot read {path!r}") from None
+    raw = read_input(path, REMITTANCE)
     reader = _reader(app, raw, input_format)
     try:
         remits = reader.read(raw)

@@ -4,7 +4,7 @@ import csv
 
 import orjson
 
-from medsec.plugin_api import Exporter, Importer, InvalidInput, hookimpl
+from medsec.plugin_api import Exporter, Importer, InvalidInput, hookimpl, open_text
 from medsec.spreadsheet import safe_cell
 
 # Column names people's spreadsheets use for each field (compared folded).
@@ -68,7 +68,7 @@ def _truthy(value: str):
 
 
 def read_csv(path: str, options: dict):
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    with open_text(path, "patient-import") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if not header:

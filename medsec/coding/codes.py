@@ -5,6 +5,7 @@ import os
 
 from medsec import config
 from medsec.errors import InvalidInput, NotFound
+from medsec.inputs import CODE_TABLE, open_input
 from medsec.plugins import collect
 
 CODES_FILE = "codes.yaml"
@@ -88,7 +89,7 @@ def code_importers(app) -> dict:
 
 def _first_cells(path: str) -> list[str]:
     """The first non-blank line's CSV cells (what an importer's detect() looks at)."""
-    with open(path, "rb") as f:
+    with open_input(path, CODE_TABLE) as f:  # a regular file within the code file limit, else InvalidInput
         head = f.read(64 * 1024)
     if head.startswith(b"PK\x03\x04"):
         raise InvalidInput(f"{path} is a zip file (or a spreadsheet)",
@@ -101,8 +102,6 @@ def _first_cells(path: str) -> list[str]:
 def _importer(app, path: str, fmt: str | None):
     importers = code_importers(app)
     names = ", ".join(sorted(importers)) or "none (enable a plugin that reads code files, e.g. hcpcs)"
-    if not os.path.isfile(path):
-        raise InvalidInput(f"cannot read {path!r}")
     header = _first_cells(path)
     if fmt:
         if fmt not in importers:

@@ -6,20 +6,18 @@ from medsec import clock, documents
 from medsec.communications import messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
+from medsec.inputs import ATTACHMENT, read_input
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
-from medsec.store.attachments import put_file
+from medsec.store.attachments import put_bytes
 from medsec.store.catalog import FAXES
 
 COLUMNS = ["id", "created", "direction", "number", "patient_id", "pages", "status", "subject"]
 
 
 def _read_document(path: str) -> tuple[bytes, str]:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, IsADirectoryError):
-        raise InvalidInput(f"cannot read {path!r}") from None
+    """The fax's bytes (kept as read, so what is filed is what was checked) and its kind."""
+    data = read_input(path, ATTACHMENT)
     kind = documents.kind_of(data)
     if kind is None:
         raise InvalidInput(f"{path} is not a PDF or TIFF file")
@@ -36,7 +34,7 @@ def receive(app, path: str, *, sender: str, patient_id: str | None = None, subje
     data, kind = _read_document(path)
     number = _number(sender, "--from")
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
-    sha, size = put_file(app.store.root, path)
+    sha, size = put_bytes(app.store.root, data)
     with app.store.transaction() as txn:
         (fax_id,) = txn.reserve_ids(FAXES)
         record = {"id": fax_id, "created": clock.iso(app.now()), "direction": "in", "number": number,
@@ -85,7 +83,7 @@ def send(app, path: str, *, to: str, patient_id: str | None = None, cover: bool 
     except DeliveryError as e:
         error = EnvironmentFailure if e.temporary else Refused
         raise error(f"fax to {number} not sent: {e}", hint="try again later" if e.temporary else None) from None
-    sha, size = put_file(app.store.root, path)
+    sha, size = put_bytes(app.store.root, data)
     with app.store.transaction() as txn:
         (fax_id,) = txn.reserve_ids(FAXES)
         record = {"id": fax_id, "created": clock.iso(app.now()), "direction": "out", "number": number,

@@ -6,6 +6,7 @@ import os
 from medsec import clock, documents, templating
 from medsec.communications import messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
+from medsec.inputs import ID_LIST, open_text
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
 from medsec.scheduling.appointments import get_appointment
@@ -39,10 +40,10 @@ def receive(app, *, sender: str, subject: str, patient_id: str | None = None, sc
 def read_id_list(path: str) -> list[str]:
     """Patient ids from a CSV with an `id` column (e.g. `patient find --format csv`) or one id per line."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with open_text(path, ID_LIST) as f:
             rows = list(csv.reader(f))
-    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
-        raise InvalidInput(f"cannot read {path!r}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"cannot read {path!r}: not UTF-8 text") from None
     if not rows:
         return []
     header = [c.strip().lower() for c in rows[0]]

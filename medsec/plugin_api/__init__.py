@@ -13,7 +13,9 @@ same; docs/plugin-api.md describes each one with an example.
   (``send_email``). They raise ``DeliveryError`` labelled with the channel's
   name, permanent or temporary as the failure is.
 - Files: ``write_private_file(s)`` for what a plugin keeps (caches, an
-  outbox), ``write_output`` for a file a user named.
+  outbox), ``write_output`` for a file a user named; ``open_input``,
+  ``open_text`` and ``read_input`` to read a file a user named (an importer's
+  file): regular files only, within the size limit of their kind.
 - Reading records: ``appointments``, ``patient``, ``patients``, ``claims``,
   ``reminders``, ``calls``, ``referrals``, ``tasks``. Reads only, from one
   consistent view per call; records are dicts with the keys
@@ -30,6 +32,7 @@ hashlib are imported by the functions that need them.
 from medsec.errors import InvalidInput, PluginError
 from medsec.hookspecs import hookimpl
 from medsec.identifiers import email_valid, npi_valid
+from medsec.inputs import open_input, open_text, read_input
 from medsec.outputs import write_output
 from medsec.plugin_api._channels import delivery_id, http_post, positive_number, secret, to_e164
 from medsec.plugin_api._email import send_email
@@ -58,7 +61,7 @@ __all__ = [
     # channel helpers
     "secret", "positive_number", "to_e164", "http_post", "delivery_id", "send_email",
     # files
-    "write_private_file", "write_private_files", "write_output",
+    "write_private_file", "write_private_files", "write_output", "open_input", "open_text", "read_input",
     # reading records
     "appointments", "patient", "patients", "claims", "reminders", "calls", "referrals", "tasks",
 ]

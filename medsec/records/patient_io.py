@@ -7,6 +7,7 @@ from datetime import date
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
+from medsec.inputs import PATIENT_IMPORT, check_input, open_text
 from medsec.outputs import write_output
 from medsec.plugins import collect
 from medsec.records.patients import (
@@ -36,10 +37,8 @@ def parse_mapping(pairs) -> dict[str, str]:
 
 def read_header(path: str) -> list[str]:
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with open_text(path, PATIENT_IMPORT) as f:
             return next(csv.reader(f), [])
-    except (FileNotFoundError, IsADirectoryError):
-        raise InvalidInput(f"cannot read {path!r}") from None
     except UnicodeDecodeError:
         raise InvalidInput(f"{path}: not UTF-8 text") from None
 
@@ -69,6 +68,7 @@ def import_patients(app, path: str, *, input_format: str | None = None, mapping:
     Bad rows and duplicates (of existing patients or of earlier rows) stop
     the import unless `skip_bad`; the report names each row's line.
     """
+    check_input(path, PATIENT_IMPORT)  # before any importer, a plugin's too, opens it
     importer = choose_importer(app, path, input_format, mapping or {})
     rows = importer.read(path, {"mapping": mapping or {}})
     good, problems, invalid = _checked_rows(rows, app.today(), allow_duplicate, progress)

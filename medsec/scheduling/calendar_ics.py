@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from medsec import __version__, clock
 from medsec.errors import InvalidInput, Refused
+from medsec.inputs import ICS, read_input
 from medsec.outputs import write_output
 from medsec.records.patients import get_patient
 from medsec.scheduling.schedule import HOLD, Schedule, conflicts, hold
@@ -186,9 +187,8 @@ def read_events(path: str):
     from icalendar import Calendar
 
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+        text = read_input(path, ICS).decode("utf-8")
+    except UnicodeDecodeError:
         raise InvalidInput(f"cannot read {path!r} as text") from None
     _check_syntax(text, path)
     try:

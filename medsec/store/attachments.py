@@ -1,36 +1,72 @@
 """Attachments (faxes, scans, lab reports) kept under files/ by content hash."""
 
+import contextlib
 import hashlib
 import os
-import shutil
+from typing import BinaryIO
 
-from medsec.errors import InvalidInput
-from medsec.fileio import make_private_dirs, temp_name
+from medsec.fileio import FILE_MODE, fsync_dir, make_private_dirs, temp_name, write_atomic
+from medsec.inputs import ATTACHMENT, open_input
+
+BLOCK = 1 << 20
 
 
 def put_file(root: str, path: str) -> tuple[str, int]:
     """Copy the file at `path` into the data directory `root` under its SHA-256.
 
     Returns (sha256, size). The stored name is the hash, never a user-controlled
-    path; a file already kept is not copied again.
+    path; a file already kept is not stored twice. The file is read once,
+    through medsec.inputs (a regular file within the attachment limit, else
+    InvalidInput), hashed while it is copied to a temp file beside the kept
+    ones; a refused or failed copy leaves nothing behind.
     """
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-                size += len(block)
-    except (FileNotFoundError, IsADirectoryError):
-        raise InvalidInput(f"cannot read file {path!r}") from None
-    sha = digest.hexdigest()
+    folder = os.path.join(root, "files")
+    with open_input(path, ATTACHMENT) as source:
+        make_private_dirs(folder)
+        tmp = temp_name(os.path.join(folder, "incoming"))
+        try:
+            sha, size = _copy_hashed(source, tmp)
+            _keep(tmp, os.path.join(folder, sha[:2], sha))
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+    return sha, size
+
+
+def put_bytes(root: str, data: bytes) -> tuple[str, int]:
+    """Keep `data` (a file already read through medsec.inputs and checked) under its SHA-256.
+
+    Returns (sha256, size), as `put_file` does; what is kept is exactly what
+    was checked, however the file changed since.
+    """
+    sha = hashlib.sha256(data).hexdigest()
     target = os.path.join(root, "files", sha[:2], sha)
     if not os.path.exists(target):
-        make_private_dirs(os.path.dirname(target))
-        tmp = temp_name(target)
-        shutil.copyfile(path, tmp)
-        os.chmod(tmp, 0o600)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    return sha, size
+        write_atomic(target, data)
+    return sha, len(data)
+
+
+def _copy_hashed(source: BinaryIO, tmp: str) -> tuple[str, int]:
+    """Copy `source` to the new private file `tmp`, synced; (sha256, size) of what was copied."""
+    digest = hashlib.sha256()
+    size = 0
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "wb") as out:
+        for block in iter(lambda: source.read(BLOCK), b""):
+            digest.update(block)
+            out.write(block)
+            size += len(block)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest(), size
+
+
+def _keep(tmp: str, target: str) -> None:
+    """Move the copy `tmp` to its content-addressed `target`, or drop it when that is kept already."""
+    if os.path.exists(target):
+        os.unlink(tmp)
+        return
+    make_private_dirs(os.path.dirname(target))
+    os.replace(tmp, target)
+    fsync_dir(os.path.dirname(target))

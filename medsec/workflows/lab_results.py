@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
+from medsec.inputs import HL7, read_input
 from medsec.records.patients import get_patient
-from medsec.store.attachments import put_file
+from medsec.store.attachments import put_bytes
 from medsec.store.catalog import LAB_RESULTS, LABS
 from medsec.store.kinds import Record
 from medsec.workflows import labs
@@ -156,15 +157,11 @@ def _read_message(text: str, where: str) -> ResultMessage:
     return ResultMessage(f"{sender}|{control_id}", control_id, sender, _value(msh, 7), patient, groups)
 
 
-def read_messages(path: str) -> list[ResultMessage]:
-    """Every ORU^R01 message of a file (one message, or a batch); InvalidInput on anything else."""
+def read_messages(path: str, raw: bytes) -> list[ResultMessage]:
+    """Every ORU^R01 message of the file `path`, whose bytes are `raw` (one message, or a batch);
+    InvalidInput on anything else."""
     import hl7  # third-party and slow to import: only lab imports pay for it
 
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except (FileNotFoundError, IsADirectoryError):
-        raise InvalidInput(f"cannot read {path!r}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -233,11 +230,11 @@ def _attach(app, result: dict, order: dict, note: str) -> tuple[dict, dict]:
             "reason": ""}, new_order
 
 
-def _stored_file(app, path: str, dry_run: bool) -> dict:
-    """The HL7 file kept with the results (by content hash); nothing on a dry run."""
+def _stored_file(app, path: str, raw: bytes, dry_run: bool) -> dict:
+    """The HL7 file (its bytes as read) kept with the results by content hash; nothing on a dry run."""
     if dry_run:
         return {}
-    sha, size = put_file(app.store.root, path)
+    sha, size = put_bytes(app.store.root, raw)
     return {"sha256": sha, "name": os.path.basename(path), "size": size}
 
 
@@ -282,8 +279,9 @@ def _filed(app, txn, result: Record, message: ResultMessage, group: OrderGroup,
 
 def import_file(app, path: str, *, dry_run: bool = False) -> dict:
     """Import every result of an HL7 file; a malformed file writes nothing (InvalidInput)."""
-    messages = read_messages(path)
-    file = _stored_file(app, path, dry_run)
+    raw = read_input(path, HL7)
+    messages = read_messages(path, raw)
+    file = _stored_file(app, path, raw, dry_run)
     stamp = clock.iso(app.now())
     with app.store.transaction() as txn:
         todo, skipped = _new_results(txn, messages)

@@ -12,9 +12,10 @@ from datetime import date, timedelta
 from medsec import clock, documents
 from medsec.communications import messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
+from medsec.inputs import ATTACHMENT, read_input
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
-from medsec.store.attachments import put_file
+from medsec.store.attachments import put_bytes
 from medsec.store.catalog import LAB_RESULTS, LABS
 
 STATUSES = ["ordered", "scheduled", "collected", "resulted", "reviewed", "patient-notified", "cancelled"]
@@ -161,17 +162,13 @@ def with_result(app, old: dict, *, result_id: str = "", file: dict | None = None
 
 def attach_report(app, lab_id: str, path: str, note: str = "") -> dict:
     """A result report (PDF or TIFF), stored by content hash; the order becomes `resulted`."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except (FileNotFoundError, IsADirectoryError):
-        raise InvalidInput(f"cannot read {path!r}") from None
-    kind = documents.kind_of(head)
+    data = read_input(path, ATTACHMENT)  # kept as read: what is filed is what was checked
+    kind = documents.kind_of(data)
     if kind is None:
         raise InvalidInput(f"{path} is not a PDF or TIFF file")
     if get_order(app, lab_id)["status"] == "cancelled":  # refuse before copying the file in
         raise Refused(f"{lab_id.upper()} is cancelled")
-    sha, size = put_file(app.store.root, path)
+    sha, size = put_bytes(app.store.root, data)
     entry = {"sha256": sha, "name": os.path.basename(path), "size": size, "kind": kind,
              "received": clock.iso(app.now())}
     return _change(app, lab_id, lambda old: with_result(app, old, file=entry, note=note))

@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from medsec.plugin_api import read_input
+
 LEVEL2 = re.compile(r"[A-Z][0-9]{4}")
 CPT = re.compile(r"[0-9]{4}[0-9A-Z]")
 MODIFIER = re.compile(r" {3}[0-9A-Z]{2}")
@@ -55,8 +57,7 @@ class Read:
 # -- reading --------------------------------------------------------------
 def read_text(path: str) -> str:
     """The file's text: UTF-8 (with or without BOM), else Windows-1252 as CMS files often are."""
-    with open(path, "rb") as f:
-        raw = f.read()
+    raw = read_input(path, "code-table")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:

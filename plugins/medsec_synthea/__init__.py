@@ -9,6 +9,7 @@ not imported: the front office does not need them.
 import csv
 
 from medsec import hookimpl
+from medsec.plugin_api import open_text
 from medsec.plugin_types import Importer
 
 STATES = {
@@ -39,7 +40,7 @@ def _state(value: str) -> str:
 
 
 def read(path: str, options: dict):
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    with open_text(path, "patient-import") as f:
         reader = csv.DictReader(f)
         for row in reader:
             line = reader.line_num
