@@ -90,11 +90,11 @@ def test_engine_creates_private_files_and_folders_whatever_the_umask(tmp_path):
         with store.transaction() as txn:
             (pid,) = txn.reserve_ids(PATIENTS)
             txn.put(PATIENTS, {"id": pid, "first": "Ann", "last": "Smith", "dob": "1970-01-01"})
-            txn.stage("deep/er/still/file.json", {"x": 1})
-            txn.put_text("notes/readme.txt", "hello")
+            txn.stage("appointments/2031/2031-01-02/S9.json", {"x": 1})  # three new folders deep
+            txn.put_text("channels.yaml", "{}\n")
         append_line(os.path.join(root, "audit", "sub", "2026-11.jsonl"), b"{}\n")
         write_atomic(os.path.join(root, "a", "b", "c.json"), b"{}")
-    assert os.path.exists(os.path.join(root, "deep/er/still/file.json"))
+    assert os.path.exists(os.path.join(root, "appointments/2031/2031-01-02/S9.json"))
     assert os.path.exists(os.path.join(root, LOCK_NAME))
     assert_private(root)
     assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o700

@@ -3,11 +3,13 @@
 import os
 import random
 import secrets
+import shlex
+import stat
 from datetime import date, timedelta
 
 import medsec_templates
 from medsec import __version__, clock, config
-from medsec.errors import Refused
+from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import npi_with_check_digit
 from medsec.records.patients import PATIENTS, new_record
 from medsec.scheduling import availability as av
@@ -42,6 +44,7 @@ def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_Yor
         raise Refused(f"{root} is already a medsec data directory")
     if os.path.isdir(root) and os.listdir(root):
         raise Refused(f"{root} is not empty", hint="choose a new folder for the data directory")
+    _refuse_shared_folder(root)
     store = Store.create(root)
     tz = clock._zone(tz_name)
     now = clock.now(tz)
@@ -60,6 +63,18 @@ def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_Yor
                 txn.put_text(name, text)
                 txn.stage(config.cache_rel(name), config.cache_entry(text.encode(), data or {}))
     return summary
+
+
+def _refuse_shared_folder(root: str) -> None:
+    """An existing folder that group or others may write is refused, not used: whoever
+    can write it could swap the files medsec keeps there (exit 2, naming the fix)."""
+    if not os.path.isdir(root):
+        return  # init makes it, private
+    mode = stat.S_IMODE(os.stat(root).st_mode)
+    if mode & 0o022:
+        raise InvalidInput(f"{root} can be written by {'others' if mode & 0o002 else 'its group'} "
+                           f"(mode {mode:04o}); a data directory must be private",
+                           hint=f"run 'chmod 700 {shlex.quote(root)}', then init again")
 
 
 # -- the demo practice (synthetic: no real people) ----------------------------

@@ -160,6 +160,11 @@ INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": P
 # The folders a new data directory starts with.
 RECORD_DIRS = ["patients", "appointments", "waitlist", "index", "audit", "files", "meta", "outbox", "templates"]
 
+# Every folder a data directory may hold at its top: those above and one per
+# record kind. Anything else at the top (besides the configuration files) is
+# not medsec's: a backup leaves it out and a restore refuses it.
+DATA_FOLDERS = frozenset(RECORD_DIRS) | {kind.name for kind in ALL_KINDS}
+
 # How each index picks the shard of a key: `Snapshot.lookup(index, key)`
 # finds a key's ids with it, so no domain knows how an index is sharded.
 INDEX_SHARDS = {"patient-name": name_shard, "patient-dob": dob_year, "patient-phone": last_two,

@@ -1,7 +1,9 @@
 """`medsec check [--repair]`: verify shards, indexes, counters and files."""
 
+import contextlib
 import hashlib
 import os
+import shutil
 from typing import NamedTuple, TypedDict
 
 import orjson
@@ -11,7 +13,8 @@ from medsec.errors import InvalidInput
 from medsec.fileio import is_temp_name, temp_owner_alive
 from medsec.store.catalog import ALL_KINDS, INDEXES, STAFF
 from medsec.store.kinds import IndexEntry, Record, RecordKind
-from medsec.store.store import COUNTERS, JOURNAL, TABLE, Store, Transaction
+from medsec.store.layout import leftover_staging
+from medsec.store.store import COUNTERS, JOURNAL, TABLE, Store, Transaction, UnsafePath
 
 
 def _id_order(record_id: str) -> tuple[str, int]:
@@ -49,7 +52,8 @@ def check(store: Store, repair: bool = False) -> list[Problem]:
     """
     with store.lock():
         if repair:
-            store.recover()
+            with contextlib.suppress(UnsafePath):  # a journal not applied: the check reports it
+                store.recover()
         return check_locked(store, repair=repair)
 
 
@@ -66,7 +70,8 @@ def check_locked(store: Store, repair: bool) -> list[Problem]:
     checker.attachments(scan.attachments)
     checker.temp_files()
     checker.config_caches()
-    if repair and checker.view.touched:
+    checker.restore_leftovers()
+    if checker.repair and checker.view.touched:
         store.commit(checker.view)
     return checker.problems
 
@@ -85,8 +90,16 @@ class _Checker:
         self.problems.append({"problem": message, "file": rel, "repaired": fixed})
 
     def journal(self) -> None:
-        if os.path.exists(os.path.join(self.root, JOURNAL)):
+        """A journal waiting to be rolled forward; or one that is never applied (it names a
+        file a commit may not write): damage, and no repair is written over that evidence."""
+        if not os.path.exists(os.path.join(self.root, JOURNAL)):
+            return
+        problem = Store(self.root).journal_problem()
+        if problem is None:
             self.report("an interrupted commit is waiting to be rolled forward", JOURNAL)
+        else:
+            self.report(problem, JOURNAL)
+            self.repair = False  # a repair's commit would replace the journal
 
     def records(self) -> _Scan:
         """One pass over every record, each shard parsed and dropped (peek): the
@@ -167,6 +180,14 @@ class _Checker:
                     self.report("leftover temporary file from an interrupted write", rel, self.repair)
                     if self.repair:
                         os.unlink(os.path.join(folder, name))
+
+    def restore_leftovers(self) -> None:
+        """Staging copies beside the data directory left by a restore that was killed."""
+        for path in leftover_staging(self.root):
+            self.report("staging copy of a restore that did not finish (it holds patient data; "
+                        "the next restore removes it)", os.path.relpath(path, self.root), self.repair)
+            if self.repair:
+                shutil.rmtree(path)
 
     def config_caches(self) -> None:
         """Parsed configuration caches that are not valid JSON (they are rebuilt on demand)."""

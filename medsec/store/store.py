@@ -21,6 +21,7 @@ from medsec.fileio import (
 )
 from medsec.store.catalog import INDEX_SHARDS, RECORD_DIRS
 from medsec.store.kinds import IndexEntry, Record, RecordKind
+from medsec.store.layout import commit_path_problem, inside
 from medsec.store.lock import DirectoryLock
 
 JOURNAL = "journal"
@@ -30,6 +31,14 @@ TABLE = "_default"
 
 # An index entry and the id of the record it points at, as `apply_index` moves them.
 IndexMove = tuple[IndexEntry, str]
+
+_JOURNAL_HINT = "run 'medsec check'; move the journal aside once looked at, or restore from a backup"
+
+
+class UnsafePath(EnvironmentFailure):
+    """A journal or a commit names a file a commit may not write (outside the data
+    directory's layout, or reached through a symbolic link that leads out of it).
+    Nothing is written; a journal that does so stays where it is, as evidence."""
 
 
 class ShardStorage(Storage):
@@ -381,7 +390,22 @@ def _decode_journal(raw: bytes) -> list[tuple[str, bytes]] | None:
     header, _, body = raw[len(JOURNAL_MAGIC):].partition(b"\n")
     if header != b"%d %08x" % (len(body), zlib.crc32(body)):
         return None
-    return [(rel, text.encode()) for rel, text in orjson.loads(body)]
+    return _journal_files(body)
+
+
+def _journal_files(body: bytes) -> list[tuple[str, bytes]]:
+    """The files of a whole journal's body; UnsafePath when it is not a list of [path, text] pairs.
+
+    Its checksum holds, so it is not torn: a body medsec did not write was put there.
+    """
+    try:
+        entries = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        entries = None
+    if not isinstance(entries, list) or not all(
+            isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str) for entry in entries):
+        raise UnsafePath("the journal is not a list of files: it was not applied", hint=_JOURNAL_HINT)
+    return [(rel, text.encode()) for rel, text in entries]
 
 
 class Store:
@@ -408,21 +432,62 @@ class Store:
         return DirectoryLock(self.root)
 
     def recover(self) -> bool:
-        """Roll an interrupted commit forward (call with the lock held)."""
+        """Roll an interrupted commit forward (call with the lock held).
+
+        A torn journal (the commit never began) is discarded; one that names a
+        file a commit may not write raises UnsafePath and stays, unapplied.
+        """
         raw = read_bytes(self.path(JOURNAL))
         if raw is None:
             return False
-        files = _decode_journal(raw)
+        files = self._journaled(raw)
         if files is not None:
             self._apply(files)
         os.unlink(self.path(JOURNAL))
         fsync_dir(self.root)
         return files is not None
 
+    def journal_problem(self) -> str | None:
+        """Why the journal on disk would not be applied (for `medsec check`), or None."""
+        raw = read_bytes(self.path(JOURNAL))
+        try:
+            if raw is not None:
+                self._journaled(raw)
+        except UnsafePath as e:
+            return e.message
+        return None
+
+    def _journaled(self, raw: bytes) -> list[tuple[str, bytes]] | None:
+        """The files of a journal, each one a commit may write; None when it is torn."""
+        files = _decode_journal(raw)
+        if files is not None:
+            self.refuse_unsafe([rel for rel, _data in files], journal=True)
+        return files
+
+    def refuse_unsafe(self, rels: list[str], journal: bool) -> None:
+        """UnsafePath unless every file is one a commit writes (catalog layout), in a
+        folder that stays inside the data directory once symbolic links are resolved."""
+        real_root = os.path.realpath(self.root)
+        folders_inside: set[str] = set()
+        for rel in rels:
+            problem = commit_path_problem(rel)
+            folder = os.path.dirname(rel)
+            if problem is None and folder not in folders_inside:
+                if not inside(real_root, self.path(folder)):
+                    problem = "a symbolic link on its way leads out of the data directory"
+                folders_inside.add(folder)
+            if problem is not None:
+                if journal:
+                    raise UnsafePath(f"the journal names {rel!r} ({problem}): it was not applied",
+                                     hint=_JOURNAL_HINT)
+                raise UnsafePath(f"a commit would write {rel!r} ({problem}): nothing was written",
+                                 hint="run 'medsec check'")
+
     def commit(self, txn: Transaction) -> None:
         files = txn.serialized()
         if not files:
             return
+        self.refuse_unsafe([rel for rel, _data in files], journal=False)
         if len(files) == 1:
             # One file is atomic by itself; no journal needed.
             write_atomic(self.path(files[0][0]), files[0][1])

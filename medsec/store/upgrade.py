@@ -109,7 +109,9 @@ def _recover_v1_journal(root: str) -> None:
         return
     header, _, body = raw.partition(b"\n")
     if hashlib.sha256(body).hexdigest().encode() == header[len(V1_JOURNAL_MAGIC):]:
-        for rel, text in orjson.loads(body):
+        files = orjson.loads(body)
+        Store(root).refuse_unsafe([rel for rel, _text in files], journal=True)  # nothing outside the layout
+        for rel, text in files:
             write_atomic(os.path.join(root, rel), text.encode())
     os.unlink(os.path.join(root, JOURNAL))  # a torn one: the commit never began
     fsync_dir(root)
