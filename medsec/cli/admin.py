@@ -100,22 +100,26 @@ def config_check(app):
 def check_command(app, fmt, repair):
     """Verify the data directory.
 
-    Indexes, counters, and leftovers of interrupted writes; exit 3 if
-    anything is wrong and not repaired.
+    Records against their seals and the id counters (lost, changed outside
+    medsec, or naming a patient who is not there), indexes, attachments and
+    leftovers of interrupted writes; exit 3 if anything is wrong and not
+    repaired. --repair rebuilds only what is derived: lost or altered records
+    are reported until a backup is restored, their files left as they are.
 
     \b
     Examples:
       medsec check
       medsec check --repair
     """
-    from medsec.store.integrity import check  # hashlib and the index rebuild (~3 ms): only check pays for it
+    from medsec.store.integrity import check, next_step  # hashlib, the index rebuild (~3 ms): only check pays
 
     problems = check(app.store, repair=repair)
     if fmt != "table" or problems:
         render(problems, fmt, ["problem", "file", "repaired"])
-    if any(not p["repaired"] for p in problems):
-        raise EnvironmentFailure(f"{len(problems)} problem(s) found",
-                                 hint=None if repair else "run 'medsec check --repair'")
+    left = [p for p in problems if not p["repaired"]]
+    if left:
+        found = f"{len(problems)} problem(s) found" + (f", {len(left)} not repaired" if repair else "")
+        raise EnvironmentFailure(found, hint=next_step(left, repaired=repair))
     if fmt == "table":
         say("data directory ok" if not problems else f"repaired {len(problems)} problem(s)")
 
