@@ -6,15 +6,18 @@ O_APPEND write, so concurrent commands never interleave inside a line.
 
 import getpass
 import os
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 import orjson
 
-from medsec.fileio import append_line
+from medsec.fileio import FILE_MODE, append_line, make_private_dirs
 
 
-def record(root: str, *, user: str, command: str, action: str, ids=(), outcome: str = "ok",
-           at: datetime | None = None) -> None:
+def record(root: str, *, user: str, command: str, action: str, ids: Iterable[str] = (), outcome: str = "ok",
+           at: datetime | None = None, **extra: str) -> None:
+    """Append one entry. `extra` adds keys such as `commit` (the id that ties a change's
+    "begun" entry, its outcome and a later "recovered" entry together)."""
     at = at or datetime.now(UTC)
     entry = {
         "at": at.replace(microsecond=0).isoformat(),
@@ -23,9 +26,21 @@ def record(root: str, *, user: str, command: str, action: str, ids=(), outcome: 
         "action": action,
         "ids": sorted(set(ids)),
         "outcome": outcome,
+        **extra,
     }
-    path = os.path.join(root, "audit", f"{at.strftime('%Y-%m')}.jsonl")
-    append_line(path, orjson.dumps(entry) + b"\n")
+    append_line(_month_file(root, at), orjson.dumps(entry) + b"\n")
+
+
+def probe(root: str, at: datetime) -> None:
+    """Open the month's log for appending (creating it), write nothing: an OSError when
+    it cannot be appended to (a folder in its place, a read-only or broken disk)."""
+    path = _month_file(root, at)
+    make_private_dirs(os.path.dirname(path))
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE))
+
+
+def _month_file(root: str, at: datetime) -> str:
+    return os.path.join(root, "audit", f"{at.strftime('%Y-%m')}.jsonl")
 
 
 def entries(root: str, *, record_id: str | None = None, user: str | None = None,

@@ -59,7 +59,25 @@ class AppContext:
                 )
             config.load(self.data_dir, "medsec.yaml")  # refuses another schema version (exit 3)
             self._store = Store(self.data_dir)
+            self._store.actor = self._actor  # every commit is audited as begun before it is made
+            self._probe_audit()
         return self._store
+
+    def _probe_audit(self) -> None:
+        """Refuse (exit 3) any command on a data directory whose audit log cannot be
+        appended to: nothing may be read or changed unaudited. A full disk shows only
+        on a write: the commit (see Store.commit) and `audit` below refuse then."""
+        try:
+            # In UTC: the practice's zone needs practice.yaml, which `config check` must
+            # be able to report on (near a month's end this may touch the next month's file).
+            audit.probe(self.data_dir, clock.now())
+        except OSError as e:
+            raise EnvironmentFailure(f"the audit log cannot be written: {_reason(e)}: refused, nothing was "
+                                     "read or changed", hint="make audit/ a writable folder") from e
+
+    def _actor(self) -> tuple[str, str, datetime]:
+        """Who commits, with which command, now (the store's audit of a commit)."""
+        return self.user, self.command or "?", clock.now(self.tz)
 
     def config(self, name: str) -> Any:
         """The data of configuration file `name` (parsed YAML)."""
@@ -109,7 +127,30 @@ class AppContext:
         txn.after_commit.append(run)
 
     def audit(self, action: str, ids: Iterable[str] = (), outcome: str = "ok") -> None:
-        audit.record(
-            self.store.root, user=self.user, command=self.command, action=action,
-            ids=ids, outcome=outcome, at=clock.now(self.tz),
-        )
+        """Append what this command did to the audit log.
+
+        After a commit the entry names it (its "begun" entry was written before
+        the commit was made). If it cannot be written after a commit that was
+        made, the change stands, audited as begun, and a warning says so.
+        Otherwise (a read, a refusal) the command fails with exit 3 before it
+        shows anything: patient data is never read unaudited.
+        """
+        store = self._store
+        commit_id = store.commit_id if store is not None else None
+        extra = {"commit": commit_id} if commit_id else {}
+        try:
+            audit.record(self.store.root, user=self.user, command=self.command, action=action,
+                         ids=ids, outcome=outcome, at=clock.now(self.tz), **extra)
+        except OSError as e:
+            reason = f"the audit log cannot be written: {_reason(e)}"
+            if store is None or not store.committed:
+                raise EnvironmentFailure(f"{reason}: refused, as patient data is not shown unaudited",
+                                         hint="make audit/ writable or free space") from e
+            print(f"medsec: warning: {reason}; the change was made and is audited as begun "
+                  f"(commit {commit_id})", file=sys.stderr)
+
+
+def _reason(e: OSError) -> str:
+    """An OSError as a lowercase phrase (the audit log's path is implied)."""
+    reason = str(e.strerror or e)
+    return reason[:1].lower() + reason[1:]

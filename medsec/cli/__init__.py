@@ -114,7 +114,7 @@ def _fail(ctx, error_ctx, message, hint, code, exc=None) -> int:
         import traceback  # only --debug pays for it
 
         traceback.print_exception(exc, file=sys.stderr)
-    _audit_refusal(app, error_ctx, code)
+    _audit_refusal(app, error_ctx, code, getattr(exc, "state", None))
     return code
 
 
@@ -125,8 +125,9 @@ def _app_of(ctx):
     return obj if obj is not None and hasattr(obj, "audit") else None
 
 
-def _audit_refusal(app, error_ctx, code) -> None:
-    """A refused or failed attempt is audited too (command path only, no values)."""
+def _audit_refusal(app, error_ctx, code, commit_state=None) -> None:
+    """A refused or failed attempt is audited too (command path only, no values); a failed
+    commit says what it left ("exit 3: not made", "exit 3: journaled", "exit 3: made")."""
     if app is None or not app.initialized:
         return
     if error_ctx is not None:
@@ -134,7 +135,7 @@ def _audit_refusal(app, error_ctx, code) -> None:
     if not app.command:
         return
     with contextlib.suppress(Exception):  # the error already reported matters more than its audit line
-        app.audit("refused", outcome=f"exit {code}")
+        app.audit("refused", outcome=f"exit {code}: {commit_state}" if commit_state else f"exit {code}")
 
 
 def _version(ctx, param, value):

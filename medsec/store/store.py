@@ -1,8 +1,11 @@
 """Snapshots (lock-free reads) and transactions (locked, journaled writes)."""
 
 import os
+import secrets
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -11,6 +14,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
+from medsec import audit, clock
 from medsec.errors import EnvironmentFailure, NotFound
 from medsec.fileio import (
     append_line,
@@ -19,20 +23,50 @@ from medsec.fileio import (
     read_bytes,
     write_atomic,
 )
+from medsec.store import seal
 from medsec.store.catalog import INDEX_SHARDS, RECORD_DIRS
 from medsec.store.kinds import IndexEntry, Record, RecordKind
 from medsec.store.layout import commit_path_problem, inside
 from medsec.store.lock import DirectoryLock
+from medsec.store.seal import SEAL, counters_bytes, counters_seal, is_shard, shard_bytes
 
 JOURNAL = "journal"
-JOURNAL_MAGIC = b"medsec-journal 2 "
+JOURNAL_MAGIC = b"medsec-journal 3 "  # {"begun": who began the commit, "files": [[path, text], ...]}
+JOURNAL_MAGIC_V2 = b"medsec-journal 2 "  # [[path, text], ...]: still rolled forward, as begun by nobody known
 COUNTERS = "meta/counters.json"
-TABLE = "_default"
+TABLE = seal.TABLE
 
 # An index entry and the id of the record it points at, as `apply_index` moves them.
 IndexMove = tuple[IndexEntry, str]
 
 _JOURNAL_HINT = "run 'medsec check'; move the journal aside once looked at, or restore from a backup"
+
+# Who commits, and when: (user, command, time), asked of the command's context at each commit.
+Actor = tuple[str, str, datetime]
+# Who began a commit: {"commit": its id, "user", "command", "at"}, carried in its journal so that
+# a roll-forward by a later command is audited in their name.
+Begun = dict[str, str]
+JournalFiles = list[tuple[str, bytes]]
+
+# What a failed commit leaves, as the user is told it (see CommitFailed).
+_COMMIT_STATES = {
+    "not made": ("the change was not made; nothing changed",
+                 "free space or mend the disk, then run the command again"),
+    "journaled": ("the change is recorded in the journal and will be completed by the next medsec command",
+                  "free space or mend the disk first"),
+    "made": ("the change was made, but the disk did not confirm it", "run 'medsec check'"),
+}
+
+
+class CommitFailed(EnvironmentFailure):
+    """A commit stopped by the file system (a full disk, EIO, read-only) or by an audit log
+    that cannot be written. `state` says what the data directory holds now: "not made"
+    (as before), "journaled" (the next command completes it) or "made"."""
+
+    def __init__(self, reason: str, state: str, hint: str | None = None):
+        outcome, default_hint = _COMMIT_STATES[state]
+        super().__init__(f"{reason}: {outcome}", hint=hint or default_hint)
+        self.state = state
 
 
 class UnsafePath(EnvironmentFailure):
@@ -228,8 +262,9 @@ class Snapshot:
         return [n[:-5] for n in self.listdir(f"index/{name}")]
 
     def counters(self) -> dict[str, int]:
-        counters: dict[str, int] = self.load(COUNTERS) or {}
-        return counters
+        """Each kind's id counter (prefix -> the highest id handed out), without the file's seal."""
+        raw: dict[str, int] = self.load(COUNTERS) or {}
+        return {prefix: n for prefix, n in raw.items() if prefix != SEAL}
 
 
 class Transaction(Snapshot):
@@ -240,6 +275,8 @@ class Transaction(Snapshot):
         self._staged: dict[str, Any] = {}
         self._moved_out: set[str] = set()  # files records moved out of (to another day or part)
         self._texts: dict[str, str] = {}
+        # True once every shard is sealed (`check --repair` sets it); None: as the counters say.
+        self.shards_sealed: bool | None = None
         self.after_commit: list[Callable[[], None]] = []
 
     def load(self, rel: str) -> Any:
@@ -369,43 +406,95 @@ class Transaction(Snapshot):
                 return 3
             return 1 if rel in self._moved_out else 0
 
-        items = [(rel, orjson.dumps(data)) for rel, data in self._staged.items()]
+        items = [(rel, self._file_bytes(rel, data)) for rel, data in self._staged.items()]
         items += [(rel, text.encode()) for rel, text in self._texts.items()]
         return sorted(items, key=lambda item: (phase(item[0]), item[0]))
 
 
-def _encode_journal(files: list[tuple[str, bytes]]) -> bytes:
-    body = orjson.dumps([[rel, data.decode()] for rel, data in files])
+    def _file_bytes(self, rel: str, data: Any) -> bytes:
+        """A staged file as written: shards and the counters sealed (see medsec.store.seal)."""
+        if rel == COUNTERS:
+            return counters_bytes(data, self._shards_sealed())
+        if is_shard(rel) and isinstance(data, dict):
+            return shard_bytes(data)
+        return orjson.dumps(data)
+
+    def _shards_sealed(self) -> bool:
+        """Whether every shard carries a seal: as the counters on disk say (a new data
+        directory, with no counters yet, is sealed from its first commit)."""
+        if self.shards_sealed is not None:
+            return self.shards_sealed
+        on_disk = Snapshot.load(self, COUNTERS)  # the file as read, not as staged
+        return on_disk is None or counters_seal(on_disk)[1]
+
+
+def _encode_journal(files: JournalFiles, begun: Begun | None = None) -> bytes:
+    body = orjson.dumps({"begun": begun, "files": [[rel, data.decode()] for rel, data in files]})
     return JOURNAL_MAGIC + b"%d %08x\n" % (len(body), zlib.crc32(body)) + body
 
 
-def _decode_journal(raw: bytes) -> list[tuple[str, bytes]] | None:
-    """The journal's files, or None when it is torn (the commit never began).
+def _decode_journal(raw: bytes) -> tuple[JournalFiles, Begun | None] | None:
+    """The journal's files and who began it, or None when it is torn (the commit never began).
 
     A torn journal is short or has stale bytes: its length and CRC-32 (what
-    file systems and databases use for torn-write detection) say so.
+    file systems and databases use for torn-write detection) say so. A journal
+    of the previous format (a bare list of files) is read too: who began it is unknown.
     """
-    if not raw.startswith(JOURNAL_MAGIC):
+    magic = next((m for m in (JOURNAL_MAGIC, JOURNAL_MAGIC_V2) if raw.startswith(m)), None)
+    if magic is None:
         return None
-    header, _, body = raw[len(JOURNAL_MAGIC):].partition(b"\n")
+    header, _, body = raw[len(magic):].partition(b"\n")
     if header != b"%d %08x" % (len(body), zlib.crc32(body)):
         return None
-    return _journal_files(body)
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if magic == JOURNAL_MAGIC_V2:
+        return _journal_files(parsed), None
+    if not isinstance(parsed, dict) or set(parsed) != {"begun", "files"}:
+        raise UnsafePath("the journal is not a list of files: it was not applied", hint=_JOURNAL_HINT)
+    return _journal_files(parsed["files"]), _journal_begun(parsed["begun"])
 
 
-def _journal_files(body: bytes) -> list[tuple[str, bytes]]:
+def _journal_files(entries: Any) -> JournalFiles:
     """The files of a whole journal's body; UnsafePath when it is not a list of [path, text] pairs.
 
     Its checksum holds, so it is not torn: a body medsec did not write was put there.
     """
-    try:
-        entries = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        entries = None
     if not isinstance(entries, list) or not all(
             isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str) for entry in entries):
         raise UnsafePath("the journal is not a list of files: it was not applied", hint=_JOURNAL_HINT)
     return [(rel, text.encode()) for rel, text in entries]
+
+
+def _journal_begun(begun: Any) -> Begun | None:
+    """Who began a journaled commit; UnsafePath when it is not what medsec writes there."""
+    if begun is None:
+        return None
+    if not isinstance(begun, dict) or not all(isinstance(v, str) for v in begun.values()):
+        raise UnsafePath("the journal's 'begun' is not who began it: it was not applied", hint=_JOURNAL_HINT)
+    return begun
+
+
+def _reason(root: str, e: OSError) -> str:
+    """An OSError as the user reads it: what failed and on which file of the data directory."""
+    reason = str(e.strerror or e)
+    reason = reason[:1].lower() + reason[1:]
+    if isinstance(e.filename, str):
+        # A temp file's name says which file it was becoming.
+        rel = os.path.relpath(e.filename, root).partition(".tmp-")[0]
+        reason += f" ({rel})"
+    return reason
+
+
+def _announce(begun: Begun | None) -> None:
+    """Say on stderr that this command is finishing another's change (before it does)."""
+    if begun is None:
+        who = "an earlier medsec command"
+    else:
+        who = f"'{begun.get('command', '?')}' of {begun.get('user', '?')} at {begun.get('at', '?')}"
+    print(f"medsec: completing an interrupted change begun by {who}", file=sys.stderr)
 
 
 class Store:
@@ -413,6 +502,12 @@ class Store:
 
     def __init__(self, root: str):
         self.root = os.path.abspath(root)
+        # Who commits: set by the command's context (medsec.context), so that every commit
+        # is audited before it is made. A store without one (init, tests) audits nothing.
+        self.actor: Callable[[], Actor] | None = None
+        # The commit this process began last: the audit entries after it name it.
+        self.commit_id: str | None = None
+        self.committed = False  # whether that commit was made and confirmed
 
     def path(self, rel: str) -> str:
         return os.path.join(self.root, rel)
@@ -435,17 +530,42 @@ class Store:
         """Roll an interrupted commit forward (call with the lock held).
 
         A torn journal (the commit never began) is discarded; one that names a
-        file a commit may not write raises UnsafePath and stays, unapplied.
+        file a commit may not write raises UnsafePath and stays, unapplied. A
+        roll-forward is announced on stderr and audited first, in the name of
+        whoever began the commit; when it cannot be audited or completed, the
+        journal stays for the next command (CommitFailed, exit 3).
         """
         raw = read_bytes(self.path(JOURNAL))
         if raw is None:
             return False
-        files = self._journaled(raw)
-        if files is not None:
-            self._apply(files)
-        os.unlink(self.path(JOURNAL))
-        fsync_dir(self.root)
-        return files is not None
+        journal = self._journaled(raw)
+        # A torn journal is a commit that never began: nothing to complete, only to discard.
+        state = "journaled" if journal is not None else "not made"
+        try:
+            if journal is not None:
+                files, begun = journal
+                _announce(begun)
+                self._audit_recovery(begun)
+                self._apply(files)
+            os.unlink(self.path(JOURNAL))
+            state = "made"
+            fsync_dir(self.root)
+        except OSError as e:
+            what = "an interrupted change could not be completed" if journal else "a torn journal could not be removed"
+            raise CommitFailed(f"{what}: {_reason(self.root, e)}", state) from e
+        return journal is not None
+
+    def _audit_recovery(self, begun: Begun | None) -> None:
+        """The "recovered" entry of a rolled-forward commit: who began it, which command
+        completes it; an OSError (the journal stays) when the audit log cannot be written."""
+        begun = begun or {}
+        extra = {"commit": begun.get("commit", ""), "began": begun.get("at", "")}
+        at = clock.now()
+        if self.actor is not None:
+            user, command, at = self.actor()
+            extra["completed_by"] = f"{command} ({user})"
+        audit.record(self.root, user=begun.get("user", "unknown"), command=begun.get("command", "unknown"),
+                     action="recovered", at=at, **extra)
 
     def journal_problem(self) -> str | None:
         """Why the journal on disk would not be applied (for `medsec check`), or None."""
@@ -457,12 +577,12 @@ class Store:
             return e.message
         return None
 
-    def _journaled(self, raw: bytes) -> list[tuple[str, bytes]] | None:
-        """The files of a journal, each one a commit may write; None when it is torn."""
-        files = _decode_journal(raw)
-        if files is not None:
-            self.refuse_unsafe([rel for rel, _data in files], journal=True)
-        return files
+    def _journaled(self, raw: bytes) -> tuple[JournalFiles, Begun | None] | None:
+        """The files of a journal, each one a commit may write, and who began it; None when it is torn."""
+        journal = _decode_journal(raw)
+        if journal is not None:
+            self.refuse_unsafe([rel for rel, _data in journal[0]], journal=True)
+        return journal
 
     def refuse_unsafe(self, rels: list[str], journal: bool) -> None:
         """UnsafePath unless every file is one a commit writes (catalog layout), in a
@@ -484,18 +604,53 @@ class Store:
                                  hint="run 'medsec check'")
 
     def commit(self, txn: Transaction) -> None:
+        """Audit the change as begun, then make it: all of it or none.
+
+        The commit point is the journal's rename (or, for one file, that file's).
+        A failure is reported as CommitFailed, saying which side of it the data is on.
+        """
         files = txn.serialized()
         if not files:
             return
         self.refuse_unsafe([rel for rel, _data in files], journal=False)
-        if len(files) == 1:
-            # One file is atomic by itself; no journal needed.
-            write_atomic(self.path(files[0][0]), files[0][1])
-            return
-        write_atomic(self.path(JOURNAL), _encode_journal(files))
-        self._apply(files)
-        os.unlink(self.path(JOURNAL))
-        fsync_dir(self.root)
+        begun = self._audit_begin()
+        self.committed = False
+        state = "not made"
+        try:
+            if len(files) == 1:
+                # One file is atomic by itself; no journal needed.
+                rel, data = files[0]
+                write_atomic(self.path(rel), data, sync_dir=False)
+                state = "made"
+                fsync_dir(os.path.dirname(self.path(rel)))
+            else:
+                write_atomic(self.path(JOURNAL), _encode_journal(files, begun), sync_dir=False)
+                state = "journaled"
+                fsync_dir(self.root)
+                self._apply(files)
+                os.unlink(self.path(JOURNAL))
+                state = "made"
+                fsync_dir(self.root)
+        except OSError as e:
+            raise CommitFailed(_reason(self.root, e), state) from e
+        self.committed = True
+
+    def _audit_begin(self) -> Begun | None:
+        """Append the "begun" audit entry of a commit about to be made (None without an
+        actor); CommitFailed, with nothing written, when the audit log cannot take it."""
+        if self.actor is None:
+            return None
+        user, command, at = self.actor()
+        commit_id = secrets.token_hex(6)
+        try:
+            audit.record(self.root, user=user, command=command, action="commit", outcome="begun", at=at,
+                         commit=commit_id)
+        except OSError as e:
+            raise CommitFailed(f"the audit log cannot be written: {_reason(self.root, e)}", "not made",
+                               hint="make audit/ writable or free space, then run the command again") from e
+        self.commit_id = commit_id
+        return {"commit": commit_id, "user": user, "command": command,
+                "at": at.replace(microsecond=0).isoformat()}
 
     def _apply(self, files: list[tuple[str, bytes]]) -> None:
         dirs = set()
