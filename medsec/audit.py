@@ -4,7 +4,6 @@ One JSON line per event in audit/YYYY-MM.jsonl, appended with a single
 O_APPEND write, so concurrent commands never interleave inside a line.
 """
 
-import getpass
 import os
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -76,6 +75,8 @@ def entries(root: str, *, record_id: str | None = None, user: str | None = None,
 
 def os_user() -> str:
     try:
+        import getpass  # only when no user is given; most commands never need it
+
         return getpass.getuser()
     except Exception:
         return f"uid{os.getuid()}"

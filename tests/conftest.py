@@ -37,6 +37,14 @@ def practice(medsec) -> Medsec:
     return medsec
 
 
+@pytest.fixture
+def two_patients(practice) -> Medsec:
+    """The empty practice with P1 Ann Smith and P2 Bob Jones."""
+    practice.ok("patient", "add", "--first", "Ann", "--last", "Smith", "--dob", "1970-01-01")
+    practice.ok("patient", "add", "--first", "Bob", "--last", "Jones", "--dob", "1971-01-01")
+    return practice
+
+
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory) -> Templates:
     """Practices built once per run, copied into a test's data directory on request."""

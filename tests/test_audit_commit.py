@@ -58,13 +58,6 @@ def unblock_audit(home: Path) -> None:
         (home / "audit" / MONTH_FILE).rmdir()
 
 
-@pytest.fixture
-def two_patients(practice):
-    practice.ok("patient", "add", "--first", "Ann", "--last", "Smith", "--dob", "1970-01-01")
-    practice.ok("patient", "add", "--first", "Bob", "--last", "Jones", "--dob", "1971-01-01")
-    return practice
-
-
 @pytest.mark.parametrize("how", ["folder is a file", "month file is a folder"])
 @pytest.mark.parametrize("command", [ADD, ("patient", "note", "P1", "called back"),
                                      ("appt", "book", "P1", "--provider", "S1", "--at", "2026-12-01 09:00",

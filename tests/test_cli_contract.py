@@ -85,6 +85,23 @@ def test_json_show_pays_for_no_tables_yaml_or_plugins(demo):
     assert "tinydb" in loaded
 
 
+# OpenSSL (hashlib, secrets, hmac) costs ~5 ms to load: the everyday reads and
+# writes must not pay for it (attachments and backups hash, and load it then).
+OPENSSL = ("_hashlib", "hashlib", "secrets", "hmac")
+
+
+@pytest.mark.parametrize("command", [
+    ["patient", "show", "P1", "--json"],
+    ["appt", "day", "2026-11-26", "--provider", "S1", "--json"],
+    ["patient", "add", "--first", "Nia", "--last", "Okafor", "--dob", "1990-02-03", "--json"],
+])
+def test_everyday_commands_do_not_load_openssl(demo, command):
+    demo.ok("patient", "show", "P1")  # warms the configuration cache, as any earlier command would
+    loaded = _imported_modules("--data-dir", str(demo.home), "--user", "tester", *command)
+    assert "medsec.store.store" in loaded and "tinydb" in loaded  # the command got to its records
+    assert [m for m in OPENSSL if m in loaded] == []
+
+
 def test_python_dash_m(practice):
     proc = subprocess.run([sys.executable, "-m", "medsec", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("medsec ")

@@ -13,12 +13,12 @@ from contextlib import redirect_stderr, redirect_stdout
 import orjson
 import pytest
 from helpers.files import snapshot
+from helpers.journal import staged_commit
 
 from medsec.cli import cli
 from medsec.fileio import is_temp_name, write_atomic
 from medsec.records.patients import new_record
-from medsec.store import Store, Transaction
-from medsec.store.catalog import PATIENTS
+from medsec.store import Store
 from medsec.store.store import JOURNAL, _encode_journal
 
 # A writer that never stops: 50-row imports (journal + shard + ~60 index files),
@@ -187,24 +187,6 @@ def test_writers_killed_mid_commit_leave_all_or_nothing(practice, tmp_path):
 
 
 # -- Store.recover ----------------------------------------------------------------
-def staged_commit(home) -> list[tuple[str, bytes]]:
-    """A multi-file commit, serialized but not applied: P3 added, P1 renamed."""
-    store = Store(str(home))
-    with store.lock():
-        txn = Transaction(store.root)
-        old = txn.get(PATIENTS, "P1")
-        (pid,) = txn.reserve_ids(PATIENTS)
-        txn.put_many(PATIENTS, [{**old, "last": "Kowalski"},
-                                new_record(pid, {"first": "Ola", "last": "Nowak", "dob": "1990-03-03"}, "")],
-                     {"P1": old})
-        return txn.serialized()
-
-
-@pytest.fixture
-def two_patients(practice):
-    practice.ok("patient", "add", "--first", "Ann", "--last", "Smith", "--dob", "1970-01-01")
-    practice.ok("patient", "add", "--first", "Bob", "--last", "Jones", "--dob", "1971-01-01")
-    return practice
 
 
 def data_files(home) -> dict:

@@ -18,35 +18,13 @@ from pathlib import Path
 
 import pytest
 from helpers.files import snapshot
+from helpers.journal import staged_commit
 
 from medsec.config import CONFIG_FILES
 from medsec.fileio import write_atomic
-from medsec.records.patients import new_record
-from medsec.store import Store, Transaction
-from medsec.store.catalog import PATIENTS
 from medsec.store.layout import commit_path_problem
 from medsec.store.store import JOURNAL, JOURNAL_MAGIC, _encode_journal
 from medsec.store.upgrade import V1_JOURNAL_MAGIC
-
-
-@pytest.fixture
-def two_patients(practice):
-    practice.ok("patient", "add", "--first", "Ann", "--last", "Smith", "--dob", "1970-01-01")
-    practice.ok("patient", "add", "--first", "Bob", "--last", "Jones", "--dob", "1971-01-01")
-    return practice
-
-
-def staged_commit(home: Path) -> list[tuple[str, bytes]]:
-    """A real multi-file commit, serialized but not applied: P3 added, P1 renamed."""
-    store = Store(str(home))
-    with store.lock():
-        txn = Transaction(store.root)
-        old = txn.get(PATIENTS, "P1")
-        (pid,) = txn.reserve_ids(PATIENTS)
-        txn.put_many(PATIENTS, [{**old, "last": "Kowalski"},
-                                new_record(pid, {"first": "Ola", "last": "Nowak", "dob": "1990-03-03"}, "")],
-                     {"P1": old})
-        return txn.serialized()
 
 
 def everything(root: Path, skip: Path) -> dict[str, object]:

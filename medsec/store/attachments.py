@@ -1,7 +1,6 @@
 """Attachments (faxes, scans, lab reports) kept under files/ by content hash."""
 
 import contextlib
-import hashlib
 import os
 from typing import BinaryIO
 
@@ -40,6 +39,8 @@ def put_bytes(root: str, data: bytes) -> tuple[str, int]:
     Returns (sha256, size), as `put_file` does; what is kept is exactly what
     was checked, however the file changed since.
     """
+    import hashlib  # loads OpenSSL (~4 ms): only commands that keep a file pay for it
+
     sha = hashlib.sha256(data).hexdigest()
     target = os.path.join(root, "files", sha[:2], sha)
     if not os.path.exists(target):
@@ -49,6 +50,8 @@ def put_bytes(root: str, data: bytes) -> tuple[str, int]:
 
 def _copy_hashed(source: BinaryIO, tmp: str) -> tuple[str, int]:
     """Copy `source` to the new private file `tmp`, synced; (sha256, size) of what was copied."""
+    import hashlib  # loads OpenSSL (~4 ms): only commands that keep a file pay for it
+
     digest = hashlib.sha256()
     size = 0
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
