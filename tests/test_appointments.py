@@ -307,7 +307,7 @@ def test_a_reader_during_a_move_between_providers_sees_it_once(clinic):
     from medsec.fileio import write_atomic
     from medsec.store import Snapshot, Transaction
     from medsec.store.catalog import APPOINTMENTS
-    from medsec.store.store import JOURNAL, _encode_journal
+    from medsec.store.journal import JOURNAL, encode_journal
 
     clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", f"{FRI} 09:00", "--type", "follow-up")
     clinic.ok("appt", "book", "P2", "--provider", "S2", "--at", f"{FRI} 10:00", "--type", "follow-up")
@@ -317,7 +317,7 @@ def test_a_reader_during_a_move_between_providers_sees_it_once(clinic):
     files = txn.serialized()
     # the visit reaches S2's file before it leaves S1's
     assert [rel for rel, _ in files][:2] == [f"appointments/2026/{FRI}/S2.json", f"appointments/2026/{FRI}/S1.json"]
-    write_atomic(str(clinic.home / JOURNAL), _encode_journal(files))
+    write_atomic(str(clinic.home / JOURNAL), encode_journal(files))
     for rel, data in files:
         view = Snapshot(str(clinic.home))  # began before the commit: it does not look for the journal
         write_atomic(str(clinic.home / rel), data)

@@ -23,7 +23,7 @@ from helpers.files import snapshot
 from medsec.fileio import write_atomic
 from medsec.store import Store, Transaction
 from medsec.store.catalog import PATIENTS
-from medsec.store.store import JOURNAL, JOURNAL_MAGIC, JOURNAL_MAGIC_V2
+from medsec.store.journal import JOURNAL, JOURNAL_MAGIC, JOURNAL_MAGIC_V2
 
 ADD = ("patient", "add", "--first", "Zed", "--last", "Zorn", "--dob", "1980-01-01")
 MONTH_FILE = "2026-11.jsonl"  # the tests' clock: 2026-11-26

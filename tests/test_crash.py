@@ -19,7 +19,7 @@ from medsec.cli import cli
 from medsec.fileio import is_temp_name, write_atomic
 from medsec.records.patients import new_record
 from medsec.store import Store
-from medsec.store.store import JOURNAL, _encode_journal
+from medsec.store.journal import JOURNAL, encode_journal
 
 # A writer that never stops: 50-row imports (journal + shard + ~60 index files),
 # renames that move index entries between files, notes (a one-file commit).
@@ -198,7 +198,7 @@ def test_recover_rolls_a_complete_journal_forward(two_patients, applied):
     home = two_patients.home
     files = staged_commit(home)
     assert len(files) > 3
-    write_atomic(str(home / JOURNAL), _encode_journal(files))
+    write_atomic(str(home / JOURNAL), encode_journal(files))
     done = {"none": 0, "records": 1, "all-but-counters": len(files) - 1}[applied]
     for rel, data in files[:done]:  # the writer died part-way through applying
         write_atomic(str(home / rel), data)
@@ -218,7 +218,7 @@ def test_recover_rolls_a_complete_journal_forward(two_patients, applied):
 def test_any_command_finishes_an_interrupted_commit_first(two_patients, first_command):
     home = two_patients.home
     files = staged_commit(home)
-    write_atomic(str(home / JOURNAL), _encode_journal(files))
+    write_atomic(str(home / JOURNAL), encode_journal(files))
     write_atomic(str(home / files[0][0]), files[0][1])
     r = two_patients(*first_command)
     assert r.exit_code == 0, r.stderr
@@ -247,7 +247,7 @@ def test_recover_discards_a_torn_journal_and_keeps_the_data(two_patients, how):
     home = two_patients.home
     files = staged_commit(home)
     before = data_files(home)
-    (home / JOURNAL).write_bytes(torn(_encode_journal(files), how))
+    (home / JOURNAL).write_bytes(torn(encode_journal(files), how))
     store = Store(str(home))
     with store.lock():
         assert store.recover() is False
@@ -261,7 +261,7 @@ def test_recover_discards_a_torn_journal_and_keeps_the_data(two_patients, how):
 def test_a_reader_discards_a_torn_journal_too(two_patients):
     home = two_patients.home
     before = data_files(home)
-    (home / JOURNAL).write_bytes(torn(_encode_journal(staged_commit(home)), "truncated"))
+    (home / JOURNAL).write_bytes(torn(encode_journal(staged_commit(home)), "truncated"))
     assert [p["id"] for p in two_patients.json("patient", "find", "smith")] == ["P1"]
     assert not (home / JOURNAL).exists()
     assert {k: v for k, v in data_files(home).items() if not k.startswith("audit")} == \

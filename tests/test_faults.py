@@ -16,7 +16,7 @@ import pytest
 from helpers.cli import Medsec, cli_env
 from helpers.faults import Fault, every_fault, faulty_files
 
-from medsec.store.store import JOURNAL
+from medsec.store.journal import JOURNAL
 
 ERRORS = {"write": (errno.ENOSPC, errno.EIO), "fsync": (errno.EIO, errno.ENOSPC),
           "replace": (errno.ENOSPC, errno.EIO, errno.EROFS)}

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from helpers.files import snapshot
 
-from medsec.store.store import JOURNAL, JOURNAL_MAGIC
+from medsec.store.journal import JOURNAL, JOURNAL_MAGIC
 
 PATIENT_SHARD = "patients/00000.json"
 DAY_SHARD = "appointments/2026/2026-11-26/S1.json"

@@ -22,8 +22,8 @@ from helpers.journal import staged_commit
 
 from medsec.config import CONFIG_FILES
 from medsec.fileio import write_atomic
+from medsec.store.journal import JOURNAL, JOURNAL_MAGIC, encode_journal
 from medsec.store.layout import commit_path_problem
-from medsec.store.store import JOURNAL, JOURNAL_MAGIC, _encode_journal
 from medsec.store.upgrade import V1_JOURNAL_MAGIC
 
 
@@ -67,7 +67,7 @@ def assert_stops_on_the_journal(medsec, tmp_path: Path, planted: bytes) -> None:
 
 
 def plant(home: Path, files: list[tuple[str, bytes]]) -> bytes:
-    raw = _encode_journal(files)
+    raw = encode_journal(files)
     write_atomic(str(home / JOURNAL), raw)
     return raw
 

@@ -21,10 +21,11 @@ from medsec import config
 from medsec.errors import InvalidInput
 from medsec.fileio import is_temp_name, temp_owner_alive, write_atomic
 from medsec.store.catalog import ALL_KINDS, INDEXES, PATIENT_RECORDS, PATIENTS, STAFF
+from medsec.store.journal import JOURNAL, UnsafePath
 from medsec.store.kinds import IndexEntry, Record, RecordKind
 from medsec.store.layout import leftover_staging
 from medsec.store.seal import SEAL, ShardSeal, counters_seal, shard_bytes
-from medsec.store.store import COUNTERS, JOURNAL, TABLE, Snapshot, Store, Transaction, UnsafePath
+from medsec.store.store import COUNTERS, TABLE, Snapshot, Store, Transaction
 
 # What clears a finding: `check --repair`; a backup (records lost or changed outside
 # medsec); or a person looking at the file named (a journal that was not applied).

@@ -1,8 +1,6 @@
 """Snapshots (lock-free reads) and transactions (locked, journaled writes)."""
 
 import os
-import sys
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from types import TracebackType
@@ -24,56 +22,30 @@ from medsec.fileio import (
 )
 from medsec.store import seal
 from medsec.store.catalog import INDEX_SHARDS, RECORD_DIRS
+from medsec.store.journal import (
+    JOURNAL,
+    JOURNAL_HINT,
+    Begun,
+    CommitFailed,
+    JournalFiles,
+    UnsafePath,
+    announce,
+    decode_journal,
+    encode_journal,
+)
 from medsec.store.kinds import IndexEntry, Record, RecordKind
 from medsec.store.layout import commit_path_problem, inside
 from medsec.store.lock import DirectoryLock
 from medsec.store.seal import SEAL, counters_bytes, counters_seal, is_shard, shard_bytes
 
-JOURNAL = "journal"
-JOURNAL_MAGIC = b"medsec-journal 3 "  # {"begun": who began the commit, "files": [[path, text], ...]}
-JOURNAL_MAGIC_V2 = b"medsec-journal 2 "  # [[path, text], ...]: still rolled forward, as begun by nobody known
 COUNTERS = "meta/counters.json"
 TABLE = seal.TABLE
 
 # An index entry and the id of the record it points at, as `apply_index` moves them.
 IndexMove = tuple[IndexEntry, str]
 
-_JOURNAL_HINT = "run 'medsec check'; move the journal aside once looked at, or restore from a backup"
-
 # Who commits, and when: (user, command, time), asked of the command's context at each commit.
 Actor = tuple[str, str, datetime]
-# Who began a commit: {"commit": its id, "user", "command", "at"}, carried in its journal so that
-# a roll-forward by a later command is audited in their name.
-Begun = dict[str, str]
-JournalFiles = list[tuple[str, bytes]]
-
-# What a failed commit leaves, as the user is told it (see CommitFailed).
-_COMMIT_STATES = {
-    "not made": ("the change was not made; nothing changed",
-                 "free space or mend the disk, then run the command again"),
-    "journaled": ("the change is recorded in the journal and will be completed by the next medsec command",
-                  "free space or mend the disk first"),
-    "made": ("the change was made, but the disk did not confirm it", "run 'medsec check'"),
-}
-
-
-class CommitFailed(EnvironmentFailure):
-    """A commit stopped by the file system (a full disk, EIO, read-only) or by an audit log
-    that cannot be written. `state` says what the data directory holds now: "not made"
-    (as before), "journaled" (the next command completes it) or "made"."""
-
-    def __init__(self, reason: str, state: str, hint: str | None = None):
-        outcome, default_hint = _COMMIT_STATES[state]
-        super().__init__(f"{reason}: {outcome}", hint=hint or default_hint)
-        self.state = state
-
-
-class UnsafePath(EnvironmentFailure):
-    """A journal or a commit names a file a commit may not write (outside the data
-    directory's layout, or reached through a symbolic link that leads out of it).
-    Nothing is written; a journal that does so stays where it is, as evidence."""
-
-
 class ShardStorage(Storage):
     """TinyDB storage for one shard file, read and written through a view.
 
@@ -427,55 +399,6 @@ class Transaction(Snapshot):
         return on_disk is None or counters_seal(on_disk)[1]
 
 
-def _encode_journal(files: JournalFiles, begun: Begun | None = None) -> bytes:
-    body = orjson.dumps({"begun": begun, "files": [[rel, data.decode()] for rel, data in files]})
-    return JOURNAL_MAGIC + b"%d %08x\n" % (len(body), zlib.crc32(body)) + body
-
-
-def _decode_journal(raw: bytes) -> tuple[JournalFiles, Begun | None] | None:
-    """The journal's files and who began it, or None when it is torn (the commit never began).
-
-    A torn journal is short or has stale bytes: its length and CRC-32 (what
-    file systems and databases use for torn-write detection) say so. A journal
-    of the previous format (a bare list of files) is read too: who began it is unknown.
-    """
-    magic = next((m for m in (JOURNAL_MAGIC, JOURNAL_MAGIC_V2) if raw.startswith(m)), None)
-    if magic is None:
-        return None
-    header, _, body = raw[len(magic):].partition(b"\n")
-    if header != b"%d %08x" % (len(body), zlib.crc32(body)):
-        return None
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if magic == JOURNAL_MAGIC_V2:
-        return _journal_files(parsed), None
-    if not isinstance(parsed, dict) or set(parsed) != {"begun", "files"}:
-        raise UnsafePath("the journal is not a list of files: it was not applied", hint=_JOURNAL_HINT)
-    return _journal_files(parsed["files"]), _journal_begun(parsed["begun"])
-
-
-def _journal_files(entries: Any) -> JournalFiles:
-    """The files of a whole journal's body; UnsafePath when it is not a list of [path, text] pairs.
-
-    Its checksum holds, so it is not torn: a body medsec did not write was put there.
-    """
-    if not isinstance(entries, list) or not all(
-            isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str) for entry in entries):
-        raise UnsafePath("the journal is not a list of files: it was not applied", hint=_JOURNAL_HINT)
-    return [(rel, text.encode()) for rel, text in entries]
-
-
-def _journal_begun(begun: Any) -> Begun | None:
-    """Who began a journaled commit; UnsafePath when it is not what medsec writes there."""
-    if begun is None:
-        return None
-    if not isinstance(begun, dict) or not all(isinstance(v, str) for v in begun.values()):
-        raise UnsafePath("the journal's 'begun' is not who began it: it was not applied", hint=_JOURNAL_HINT)
-    return begun
-
-
 def _reason(root: str, e: OSError) -> str:
     """An OSError as the user reads it: what failed and on which file of the data directory."""
     reason = str(e.strerror or e)
@@ -485,15 +408,6 @@ def _reason(root: str, e: OSError) -> str:
         rel = os.path.relpath(e.filename, root).partition(".tmp-")[0]
         reason += f" ({rel})"
     return reason
-
-
-def _announce(begun: Begun | None) -> None:
-    """Say on stderr that this command is finishing another's change (before it does)."""
-    if begun is None:
-        who = "an earlier medsec command"
-    else:
-        who = f"'{begun.get('command', '?')}' of {begun.get('user', '?')} at {begun.get('at', '?')}"
-    print(f"medsec: completing an interrupted change begun by {who}", file=sys.stderr)
 
 
 class Store:
@@ -543,7 +457,7 @@ class Store:
         try:
             if journal is not None:
                 files, begun = journal
-                _announce(begun)
+                announce(begun)
                 self._audit_recovery(begun)
                 self._apply(files)
             os.unlink(self.path(JOURNAL))
@@ -578,7 +492,7 @@ class Store:
 
     def _journaled(self, raw: bytes) -> tuple[JournalFiles, Begun | None] | None:
         """The files of a journal, each one a commit may write, and who began it; None when it is torn."""
-        journal = _decode_journal(raw)
+        journal = decode_journal(raw)
         if journal is not None:
             self.refuse_unsafe([rel for rel, _data in journal[0]], journal=True)
         return journal
@@ -598,7 +512,7 @@ class Store:
             if problem is not None:
                 if journal:
                     raise UnsafePath(f"the journal names {rel!r} ({problem}): it was not applied",
-                                     hint=_JOURNAL_HINT)
+                                     hint=JOURNAL_HINT)
                 raise UnsafePath(f"a commit would write {rel!r} ({problem}): nothing was written",
                                  hint="run 'medsec check'")
 
@@ -623,7 +537,7 @@ class Store:
                 state = "made"
                 fsync_dir(os.path.dirname(self.path(rel)))
             else:
-                write_atomic(self.path(JOURNAL), _encode_journal(files, begun), sync_dir=False)
+                write_atomic(self.path(JOURNAL), encode_journal(files, begun), sync_dir=False)
                 state = "journaled"
                 fsync_dir(self.root)
                 self._apply(files)

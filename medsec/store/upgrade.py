@@ -23,8 +23,9 @@ from medsec.errors import EnvironmentFailure
 from medsec.fileio import fsync_dir, read_bytes, write_atomic
 from medsec.store.catalog import APPOINTMENTS
 from medsec.store.integrity import check_locked
+from medsec.store.journal import JOURNAL
 from medsec.store.lock import DirectoryLock
-from medsec.store.store import JOURNAL, TABLE, Store
+from medsec.store.store import TABLE, Store
 
 V1_JOURNAL_MAGIC = b"medsec-journal 1 "
 
