@@ -46,6 +46,8 @@ IndexMove = tuple[IndexEntry, str]
 
 # Who commits, and when: (user, command, time), asked of the command's context at each commit.
 Actor = tuple[str, str, datetime]
+
+
 class ShardStorage(Storage):
     """TinyDB storage for one shard file, read and written through a view.
 
