@@ -1,7 +1,10 @@
-"""Name matching: accent- and case-insensitive word prefixes."""
+"""Name matching (accent- and case-insensitive word prefixes), and the rules for text
+people type and text printed back (no control characters either way)."""
 
 import re
 import unicodedata
+
+from medsec.errors import InvalidInput
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -21,3 +24,49 @@ def words(text: str) -> list[str]:
 def matches(query_words: list[str], name_words: list[str]) -> bool:
     """Every query word starts some word of the name."""
     return all(any(w.startswith(q) for w in name_words) for q in query_words)
+
+
+# -- text people type, and text printed back ---------------------------------
+# Characters no typed field may hold: C0 controls (ESC starts terminal escape
+# sequences, CR overwrites a line, NUL truncates in C consumers), DEL, C1
+# controls (U+0080-U+009F, U+009B is a one-character CSI), the line and
+# paragraph separators, and the bidirectional formatting controls that make
+# text display in another order than it is stored (U+202E and friends).
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNPRINTABLE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
+_UNPRINTABLE_BUT_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
+
+
+def clean_text(value, field: str, limit: int, multiline: bool = False) -> str:
+    """`value` as text a record may keep, or InvalidInput naming `field`.
+
+    Refuses control and bidi characters (a multi-line field keeps newlines;
+    CRLF becomes LF) and more than `limit` characters.
+    """
+    text = str(value)
+    if multiline:
+        text = text.replace("\r\n", "\n")
+    bad = (_UNPRINTABLE_BUT_NEWLINE if multiline else _UNPRINTABLE).search(text)
+    if bad:
+        raise InvalidInput(f"{field}: {shown(text)} holds the control character "
+                           f"U+{ord(bad.group()):04X} at position {bad.start() + 1}")
+    if len(text) > limit:
+        raise InvalidInput(f"{field}: {shown(text)} is longer than {limit} characters")
+    return text
+
+
+def escape_controls(text: str, keep_newlines: bool = False) -> str:
+    """`text` with every control or bidi character shown as an escape (`\\x1b`, `\\u202e`),
+    so printing it cannot move the cursor, retitle the terminal or reorder a line."""
+    pattern = _UNPRINTABLE_BUT_NEWLINE if keep_newlines else _UNPRINTABLE
+    if pattern.search(text) is None:
+        return text
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def shown(value, limit: int = 40) -> str:
+    """A bad value as an error message quotes it: a short prefix, escaped, with its length when cut."""
+    text = str(value)
+    if len(text) <= limit:
+        return f"'{escape_controls(text)}'"
+    return f"'{escape_controls(text[:limit])}...' ({len(text)} characters)"
