@@ -5,17 +5,19 @@ oldest still owing), so each charge knows what it still owes and who owes it:
 the payer while a claim for it is open, the patient after.
 """
 
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from medsec import clock
 from medsec.errors import InvalidInput, NotFound, Refused
-from medsec.money import dec, fmt, parse_amount
+from medsec.money import MAX_AMOUNT, check_total, damaged, dec, exact, fmt, parse_amount
 from medsec.records.patients import get_patient
 from medsec.records.staff import get_staff
 from medsec.scheduling.appointments import get_appointment
 from medsec.store.catalog import APPOINTMENTS, CHARGES, CLAIMS, PAYMENTS
+from medsec.text import shown
 
 METHODS = ["cash", "card", "check", "eft"]
 CHARGEABLE = ("arrived", "roomed", "seen", "checked-out")
@@ -85,6 +87,7 @@ def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: Sequenc
     price = parse_amount(amount, "--amount") if amount is not None else _fee(app, entry, patient, units)
     warnings = [f"{d}: {s} ICD-10-CM code" for d in dx_codes if (s := dx_status(app, d)) in ("unknown", "header")]
     with app.store.transaction() as txn:
+        check_account(txn, patient["id"], charged=price)
         (charge_id,) = txn.reserve_ids(CHARGES)
         charge = {"id": charge_id, "patient_id": patient["id"], "appointment_id": appt["id"] if appt else "",
                   "date": when.isoformat(), "provider": member["id"], "code": entry["code"],
@@ -147,7 +150,11 @@ def _fee(app, entry: dict, patient: dict, units: int) -> Decimal:
     fee = fee_for(app, entry["code"], primary_payer(patient))
     if fee is None:
         raise InvalidInput(f"no fee for {entry['code']} in fees.yaml", hint="give --amount")
-    return fee * units
+    price = fee * units
+    if price > MAX_AMOUNT:
+        raise InvalidInput(f"{units} units of {entry['code']} at {fee} come to {fmt(price)}, more than "
+                           f"{MAX_AMOUNT:,}, the most one charge may be", hint="split the charge or give --amount")
+    return price
 
 
 def _usual_provider(app, patient_id: str) -> str:
@@ -173,13 +180,50 @@ def payments_of(view, patient_id: str) -> list[dict]:
                   key=lambda p: (p["date"], int(p["id"][1:])))
 
 
+# -- sums and their bounds --------------------------------------------------------
+@exact
+def check_account(view, patient_id: str, charged: Decimal = Decimal(0), credited: Decimal = Decimal(0)) -> None:
+    """Refuse (InvalidInput) a charge or a credit that would take the patient's total charges, or
+    total payments and adjustments, past MAX_TOTAL; call it inside the transaction, before any put."""
+    if charged:
+        check_total(sum((dec(c.get("amount")) for c in charges_of(view, patient_id)), charged),
+                    f"{patient_id}'s charges")
+    if credited:
+        check_total(sum((dec(p.get("amount")) for p in payments_of(view, patient_id)), credited),
+                    f"{patient_id}'s payments and adjustments")
+
+
+def damaged_amounts(view, patient_id: str) -> list[str]:
+    """Ids of the patient's charges and payments holding an amount that is no amount (each read as 0.00)."""
+    found = [c["id"] for c in charges_of(view, patient_id) if damaged(c.get("amount"))]
+    for p in payments_of(view, patient_id):
+        amounts = [p.get("amount"), p.get("unapplied")] + [a.get("amount") for a in _allocations(p)]
+        if any(damaged(a) for a in amounts):
+            found.append(p["id"])
+    return found
+
+
+def warn_damaged(view, patient_id: str) -> None:
+    """A note on stderr when a patient's account holds damaged amounts: the totals printed count them as 0.00."""
+    found = damaged_amounts(view, patient_id)
+    if found:
+        print(f"medsec: warning: {patient_id}'s account holds {len(found)} damaged amount(s) "
+              f"({', '.join(found[:10])}), counted as 0.00; run 'medsec check'", file=sys.stderr)
+
+
+def _allocations(payment: dict) -> list[dict]:
+    """A payment's allocations, skipping any stored entry that is not one."""
+    return [a for a in payment.get("allocations") or [] if isinstance(a, dict) and a.get("charge_id")]
+
+
 # -- what each charge still owes ------------------------------------------------
+@exact
 def outstanding(view, patient_id: str) -> dict[str, Decimal]:
     """charge id -> amount still owed, after every allocation."""
-    owed = {c["id"]: dec(c["amount"]) for c in charges_of(view, patient_id)}
+    owed = {c["id"]: dec(c.get("amount")) for c in charges_of(view, patient_id)}
     for p in payments_of(view, patient_id):
-        for a in p["allocations"]:
-            owed[a["charge_id"]] = owed.get(a["charge_id"], Decimal(0)) - dec(a["amount"])
+        for a in _allocations(p):
+            owed[a["charge_id"]] = owed.get(a["charge_id"], Decimal(0)) - dec(a.get("amount"))
     return owed
 
 
@@ -216,6 +260,7 @@ def record_payment(app, patient_id: str, *, amount: str, method: str, ref: str =
         raise InvalidInput(f"--method {method!r} is not one of {', '.join(METHODS)}")
     with app.store.transaction() as txn:
         patient = get_patient(app, patient_id, view=txn)
+        check_account(txn, patient["id"], credited=value)
         if charge_id:
             charge = txn.get(CHARGES, charge_id)
             if not charge or charge["patient_id"] != patient["id"]:
@@ -241,6 +286,7 @@ def record_payment(app, patient_id: str, *, amount: str, method: str, ref: str =
     return record
 
 
+@exact
 def account(view, patient_id: str) -> dict:
     """A patient's balance: in total, pending with payers, due from the patient, credit."""
     owed = outstanding(view, patient_id)
@@ -250,7 +296,7 @@ def account(view, patient_id: str) -> dict:
         if left:
             party = responsible(view, charge)
             by_party[party] = by_party.get(party, Decimal(0)) + left
-    unapplied = sum((dec(p["unapplied"]) for p in payments_of(view, patient_id)), Decimal(0))
+    unapplied = sum((dec(p.get("unapplied")) for p in payments_of(view, patient_id)), Decimal(0))
     insurance = sum((v for k, v in by_party.items() if k != "patient"), Decimal(0))
     return {"patient_id": patient_id, "balance": fmt(sum(owed.values(), Decimal(0)) - unapplied),
             "insurance_pending": fmt(insurance), "patient_due": fmt(by_party.get("patient", Decimal(0)) - unapplied),
@@ -261,22 +307,17 @@ def balance(app, patient_id: str) -> dict:
     view = app.store.snapshot()
     patient = get_patient(app, patient_id, view=view)
     app.audit("read", [patient["id"]])
+    warn_damaged(view, patient["id"])
     return account(view, patient["id"])
 
 
+@exact
 def ledger(app, patient_id: str) -> list[dict]:
     """Every charge, payment and adjustment in date order with the running balance."""
     view = app.store.snapshot()
     patient = get_patient(app, patient_id, view=view)
-    events = [(c["date"], 0, c["id"], "charge",
-               f"{c['code']}{'-' + '-'.join(c['modifiers']) if c['modifiers'] else ''} x{c['units']} "
-               f"{c.get('description', '')}".strip(), dec(c["amount"])) for c in charges_of(view, patient["id"])]
-    for p in payments_of(view, patient["id"]):
-        what = {"payment": f"payment ({p['method']}{' ' + p['ref'] if p['ref'] else ''})",
-                "adjustment": f"adjustment: {p['reason']}",
-                "insurance-payment": f"insurance payment {p.get('payer', '')} {p['ref']}".strip(),
-                "insurance-adjustment": f"insurance adjustment {p.get('payer', '')} {p['reason']}".strip()}
-        events.append((p["date"], 1, p["id"], p["kind"], what.get(p["kind"], p["kind"]), -dec(p["amount"])))
+    events = [_charge_event(c) for c in charges_of(view, patient["id"])]
+    events += [_payment_event(p) for p in payments_of(view, patient["id"])]
     events.sort(key=lambda e: (e[0], e[1], int(e[2][1:])))
     running, rows = Decimal(0), []
     for day, _, rid, kind, text, amount in events:
@@ -284,7 +325,31 @@ def ledger(app, patient_id: str) -> list[dict]:
         rows.append({"date": day, "id": rid, "kind": kind, "description": text, "amount": fmt(amount),
                      "balance": fmt(running)})
     app.audit("read", [patient["id"]])
+    warn_damaged(view, patient["id"])
     return rows
+
+
+def _charge_event(c: dict) -> tuple:
+    """(date, order, id, kind, description, amount) of a charge in the ledger."""
+    modifiers = "-".join(c.get("modifiers") or [])
+    text = f"{c.get('code', '')}{'-' + modifiers if modifiers else ''} x{c.get('units', '')} {c.get('description', '')}"
+    return c["date"], 0, c["id"], "charge", text.strip() + _damage_note(c.get("amount")), dec(c.get("amount"))
+
+
+def _payment_event(p: dict) -> tuple:
+    """(date, order, id, kind, description, amount) of a payment or adjustment in the ledger."""
+    ref, payer = p.get("ref") or "", p.get("payer", "")
+    what = {"payment": f"payment ({p.get('method', '')}{' ' + ref if ref else ''})",
+            "adjustment": f"adjustment: {p.get('reason', '')}",
+            "insurance-payment": f"insurance payment {payer} {ref}".strip(),
+            "insurance-adjustment": f"insurance adjustment {payer} {p.get('reason', '')}".strip()}
+    text = what.get(p["kind"], p["kind"]) + _damage_note(p.get("amount"))
+    return p["date"], 1, p["id"], p["kind"], text, -dec(p.get("amount"))
+
+
+def _damage_note(amount) -> str:
+    """What the ledger adds to a line whose stored amount is no amount."""
+    return f" [damaged amount {shown(amount)} counted as 0.00]" if damaged(amount) else ""
 
 
 def list_charges(app, patient_id: str, status: str | None = None) -> list[dict]:

@@ -4,17 +4,22 @@ import hashlib
 from decimal import Decimal
 
 from medsec import clock
+from medsec.billing.accounts import check_account
 from medsec.billing.claims import moved, store_changes
 from medsec.errors import InvalidInput, Refused
 from medsec.inputs import REMITTANCE, read_input
-from medsec.money import dec, fmt
+from medsec.money import check_total, dec, exact, fmt, parse_amount, readable
 from medsec.plugins import collect
 from medsec.store.catalog import CLAIMS, PAYMENTS, REMITTANCES
 from medsec.store.kinds import Record
+from medsec.text import escape_controls
 
 WRITE_OFF_GROUPS = ("CO", "OA", "PI", "CR")  # the payer's side; PR is the patient's to pay
 POSTABLE = ("submitted", "accepted", "appealed", "partially-paid", "denied", "rejected")
 REVERSAL = "22"  # CLP02: the payer takes back an earlier adjudication
+# The amounts of a remittance dict (docs/claim-model.md) by the X12 element each comes from.
+CLAIM_AMOUNTS = {"charge": "CLP03 (charge)", "paid": "CLP04 (paid)", "patient_responsibility": "CLP05 (patient share)"}
+LINE_AMOUNTS = {"charge": "SVC02 (charge)", "paid": "SVC03 (paid)", "allowed": "AMT02 (allowed amount)"}
 
 
 class _DryRun(Exception):
@@ -31,6 +36,38 @@ def _reader(app, raw: bytes, name: str | None):
         if fmt_.detect(raw):
             return fmt_
     raise InvalidInput("not a remittance file medsec can read", hint=f"formats: {', '.join(sorted(formats))}")
+
+
+def check_amounts(remit: dict) -> None:
+    """Every amount of a remittance as medsec takes amounts (plain digits, two places, at most
+    MAX_AMOUNT each, BPR02 within MAX_TOTAL); InvalidInput naming the segment and claim otherwise."""
+    trace = f"remittance {remit.get('trace', '')}"
+    total_paid = remit.get("total_paid")
+    if total_paid not in (None, ""):
+        amount = readable(total_paid)
+        if amount is None:
+            raise InvalidInput(f"{trace}: BPR02 (total paid) is not an amount")
+        check_total(amount, f"{trace}: BPR02 (total paid)")
+    for plb in remit.get("provider_adjustments") or []:
+        _amount(plb.get("amount"), f"{trace}: PLB (provider adjustment {plb.get('reason', '')})")
+    for clp in remit.get("claims") or []:
+        where = f"{trace}, claim {clp.get('claim_id', '')}"
+        _amounts(clp, CLAIM_AMOUNTS, where)
+        for line in clp.get("lines") or []:
+            _amounts(line, LINE_AMOUNTS, f"{where}, service line {line.get('code', '')}")
+
+
+def _amounts(owner: dict, fields: dict[str, str], where: str) -> None:
+    """The amounts of a CLP or SVC (`fields`: key -> element) and of its CAS adjustments."""
+    for key, element in fields.items():
+        if owner.get(key) not in (None, ""):
+            _amount(owner[key], f"{where}: {element}")
+    for adj in owner.get("adjustments") or []:
+        _amount(adj.get("amount"), f"{where}: CAS {adj.get('group', '')}-{adj.get('reason', '')} amount")
+
+
+def _amount(value, where: str) -> None:
+    parse_amount(value, where, allow_zero=True, allow_negative=True)  # InvalidInput (exit 2) names `where`
 
 
 def _trace_key(remit: dict) -> str:
@@ -122,6 +159,7 @@ class _Answer:
         return sum(self.writeoff_by_line.values(), Decimal(0))
 
 
+@exact
 def _post_claim(app, claim: dict, clp: dict, remit: dict, stamp: str,
                 reverses: int | None = None) -> tuple[dict, list[dict], dict]:
     """Payments and write-offs for one claim: (what was posted, ledger records, the claim after).
@@ -144,8 +182,11 @@ def _post_claim(app, claim: dict, clp: dict, remit: dict, stamp: str,
                     "adjustments": clp.get("adjustments") or [], "lines": answer.lines, "trace": remit["trace"],
                     "status_code": clp.get("status_code", ""), "remarks": clp.get("remarks") or [],
                     "patient_responsibility": fmt(answer.responsibility), "status_before": claim["status"]}
-    extra: Record = {"paid": fmt(dec(claim["paid"]) + paid_total),
-                     "patient_responsibility": fmt(dec(claim["patient_responsibility"]) + answer.responsibility),
+    paid_after = dec(claim.get("paid")) + paid_total
+    share_after = dec(claim.get("patient_responsibility")) + answer.responsibility
+    check_total(paid_after, f"{claim['id']}'s payments")
+    check_total(share_after, f"{claim['id']}'s patient responsibility")
+    extra: Record = {"paid": fmt(paid_after), "patient_responsibility": fmt(share_after),
                      "adjudications": adjudications + [adjudication]}
     if status == "denied":
         extra["denial"] = {"reasons": list(dict.fromkeys(answer.reasons)), "remarks": clp.get("remarks") or []}
@@ -194,8 +235,10 @@ def post(app, path: str, *, input_format: str | None = None, dry_run: bool = Fal
     reader = _reader(app, raw, input_format)
     try:
         remits = reader.read(raw)
-    except ValueError as e:
-        raise InvalidInput(f"{path}: {e}") from None
+    except (ValueError, ArithmeticError) as e:  # a reader's own refusal, or an amount it could not hold
+        raise InvalidInput(f"{path}: {escape_controls(str(e))}") from None
+    for remit in remits:
+        check_amounts(remit)
     stamp = clock.iso(app.now())
     summary = {"file": path, "format": reader.name, "dry_run": dry_run, "remittances": [], "posted": [],
                "unmatched": []}
@@ -233,6 +276,7 @@ def _post_remit(app, txn, remit: dict, stamp: str, source: dict, summary: dict) 
             summary["posted"].append(done)
             claims_done.append(done["claim_id"])
             ledger += records
+    _check_credits(txn, ledger)
     store_changes(app, txn, list(changed.values()))  # each claim shard written once
     ids = txn.reserve_ids(PAYMENTS, len(ledger)) if ledger else []
     txn.put_many(PAYMENTS, [{**r, "id": pid} for pid, r in zip(ids, ledger, strict=True)])
@@ -243,6 +287,16 @@ def _post_remit(app, txn, remit: dict, stamp: str, source: dict, summary: dict) 
                           "payments": ids, "posted": stamp, "by": app.user, **source})
     summary["remittances"].append({"id": remit_id, "trace": remit["trace"],
                                    "total_paid": remit.get("total_paid", "")})
+
+
+@exact
+def _check_credits(txn, ledger: list[Record]) -> None:
+    """Refuse a remittance whose payments and write-offs would take a patient's total past MAX_TOTAL."""
+    credited: dict[str, Decimal] = {}
+    for record in ledger:
+        credited[record["patient_id"]] = credited.get(record["patient_id"], Decimal(0)) + dec(record["amount"])
+    for patient_id, amount in credited.items():
+        check_account(txn, patient_id, credited=amount)
 
 
 def _post_answer(app, txn, remit: dict, clp: dict, stamp: str, changed: dict[str, tuple[Record, Record]],

@@ -7,7 +7,7 @@ from medsec import documents
 from medsec.billing.accounts import balance, charges_of, ledger, outstanding, responsible
 from medsec.communications import messaging
 from medsec.errors import InvalidInput, Refused
-from medsec.money import dec, fmt
+from medsec.money import dec, exact, fmt
 from medsec.outputs import write_output
 from medsec.records.patients import get_patient
 from medsec.scheduling.appointments import get_appointment
@@ -34,16 +34,16 @@ def statement(app, patient_id: str, start: date | None, end: date | None, output
         raise InvalidInput(f"--to {end} is before --from {start}")
     patient = get_patient(app, patient_id)
     rows = ledger(app, patient["id"])
-    opening = Decimal(0)
+    opening = "0.00"  # the ledger's own string: re-reading a sum could only lose it
     shown = []
     for row in rows:
         if row["date"] < start.isoformat():
-            opening = dec(row["balance"])
+            opening = row["balance"]
         elif row["date"] <= end.isoformat():
             shown.append(row)
     owed = balance(app, patient["id"])
     context = {"practice": messaging.practice_context(app), "patient": messaging.patient_context(patient),
-               "statement": {"period": f"{start} to {end}", "rows": shown, "opening": fmt(opening),
+               "statement": {"period": f"{start} to {end}", "rows": shown, "opening": opening,
                              "balance": owed["balance"], "insurance_pending": owed["insurance_pending"],
                              "patient_due": owed["patient_due"]}}
     rendered = messaging.render(app, "statement", context, patient.get("language") or "en")
@@ -51,6 +51,7 @@ def statement(app, patient_id: str, start: date | None, end: date | None, output
     return {"patient_id": patient["id"], **context["statement"], **result}
 
 
+@exact
 def invoice(app, appt_id: str, output: str | None = None, as_pdf: bool = True) -> dict:
     appt = get_appointment(app, appt_id)
     patient = get_patient(app, appt["patient_id"])
@@ -61,8 +62,8 @@ def invoice(app, appt_id: str, output: str | None = None, as_pdf: bool = True) -
     owed = outstanding(view, patient["id"])
     schedule = Schedule.load(app)
     lines = [{"code": "-".join([c["code"], *c["modifiers"]]), "description": c.get("description", ""),
-              "units": c["units"], "amount": c["amount"]} for c in charges]
-    total_ = sum((dec(c["amount"]) for c in charges), Decimal(0))
+              "units": c["units"], "amount": fmt(c.get("amount"))} for c in charges]
+    total_ = sum((dec(c.get("amount")) for c in charges), Decimal(0))
     left = sum((owed.get(c["id"], Decimal(0)) for c in charges), Decimal(0))
     info = {"number": f"INV-{appt['id']}", "date": appt["start"][:10],
             "provider": schedule.staff.get(appt["provider"], {}).get("name", appt["provider"]), "lines": lines,
@@ -74,6 +75,7 @@ def invoice(app, appt_id: str, output: str | None = None, as_pdf: bool = True) -
     return {"appointment_id": appt["id"], "patient_id": patient["id"], **info, **_write(app, rendered, output, as_pdf)}
 
 
+@exact
 def aging(app, as_of: date) -> list[dict]:
     """Outstanding amounts by who owes them and how old the charge is."""
     view = app.store.snapshot()
@@ -98,6 +100,7 @@ def aging(app, as_of: date) -> list[dict]:
     return rows
 
 
+@exact
 def claims_report(app, start: date, end: date) -> list[dict]:
     """Claims created in the period: count and amounts by payer and status."""
     view = app.store.snapshot()
@@ -109,8 +112,8 @@ def claims_report(app, start: date, end: date) -> list[dict]:
                                {"payer": claim["payer_id"], "status": claim["status"], "claims": 0,
                                 "billed": Decimal(0), "paid": Decimal(0)})
         row["claims"] += 1
-        row["billed"] += dec(claim["total"])
-        row["paid"] += dec(claim["paid"])
+        row["billed"] += dec(claim.get("total"))
+        row["paid"] += dec(claim.get("paid"))
     return [{**r, "billed": fmt(r["billed"]), "paid": fmt(r["paid"])} for _, r in sorted(table.items())]
 
 

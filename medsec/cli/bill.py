@@ -34,7 +34,8 @@ def bill():
 @click.argument("target", metavar="APPT|PATIENT")
 @click.option("--code", required=True, help="Procedure code (CPT/HCPCS from codes.yaml).")
 @click.option("--modifier", "modifiers", multiple=True, help="Modifier, e.g. 25 (up to 4).")
-@click.option("--units", type=int, default=1, show_default=True, help="How many units of the procedure.")
+@click.option("--units", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many units of the procedure.")
 @dx_option(required=True)
 @click.option("--pointer", "pointers", default=None, help="Which diagnoses this line points to, e.g. 1,2.")
 @provider_option(help="Rendering provider, a staff id (default: the visit's or the usual one).")
@@ -198,9 +199,10 @@ def statement(app, fmt, patient_id, start, end, output):
 
 
 def _show_document(result: dict, fmt: str) -> None:
-    if fmt == "table":
+    """The document on stdout, or with -o in the file alone: then stdout carries nothing."""
+    if result.get("file"):
+        say(f"wrote {result['file']}")
+    elif fmt == "table":
         click.echo(result["text"], nl=False)
-        if result.get("file"):
-            say(f"wrote {result['file']}")
     else:
         render(result, fmt)

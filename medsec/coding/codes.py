@@ -6,10 +6,16 @@ import os
 from medsec import config
 from medsec.errors import InvalidInput, NotFound
 from medsec.inputs import CODE_TABLE, open_input
+from medsec.money import fmt, parse_amount
 from medsec.plugins import collect
+from medsec.text import clean_text, escape_controls
 
 CODES_FILE = "codes.yaml"
 MAX_PROBLEMS = 50
+# Longest text an imported code may carry: CMS's longest HCPCS descriptions
+# (several 80-character continuation records) stay well under these.
+CODE_LIMIT = 16
+DESCRIPTION_LIMIT = 2000
 # What people type for a system, and the systems a table's name covers ("CPT/HCPCS" -> CPT, HCPCS).
 ALIASES = {"ICD10": "ICD-10-CM", "ICD-10": "ICD-10-CM", "ICD10CM": "ICD-10-CM", "HCPCS LEVEL II": "HCPCS"}
 
@@ -119,15 +125,17 @@ def read_codes(app, path: str, fmt: str | None = None) -> tuple[str, dict, dict]
     options: dict = {"skipped": {}}
     codes: dict = {}
     problems: list[tuple[int, str]] = []
-    for line, row in importer.read(path, options):
-        if isinstance(row, Exception):
-            problems.append((line, str(row)))
+    for line, row in _importer_rows(importer, path, options):
+        try:
+            entry = _checked(row)
+        except (InvalidInput, ValueError) as e:
+            problems.append((line, escape_controls(str(e))))
             continue
-        code = str(row["code"]).strip().upper()
+        code = entry["code"]
         if code in codes:
             problems.append((line, f"{code} is listed twice (first on line {codes[code]['line']})"))
         else:
-            codes[code] = {**row, "code": code, "line": line}
+            codes[code] = {**entry, "line": line}
     if problems:
         details = [f"{path}:{line}: {message}" for line, message in sorted(problems)[:MAX_PROBLEMS]]
         if len(problems) > MAX_PROBLEMS:
@@ -137,6 +145,28 @@ def read_codes(app, path: str, fmt: str | None = None) -> tuple[str, dict, dict]
     if not codes:
         raise InvalidInput(f"{path} holds no codes to import")
     return name, codes, options["skipped"]
+
+
+def _importer_rows(importer, path: str, options: dict) -> list:
+    """The importer's (line, row or ValueError) pairs; a file it cannot get through (a CSV field
+    past csv's size limit, an amount too large to hold) is InvalidInput naming the file."""
+    try:
+        return list(importer.read(path, options))
+    except (csv.Error, ArithmeticError, ValueError) as e:
+        raise InvalidInput(f"{os.path.basename(path)}: {escape_controls(str(e))}; nothing was imported") from None
+
+
+def _checked(row) -> dict:
+    """An importer's row as codes.yaml keeps it: code, system and description clean text within
+    their limits, the fee an amount medsec takes; the importer's own refusal (an exception) raised."""
+    if isinstance(row, Exception):
+        raise ValueError(str(row))
+    code = clean_text(str(row.get("code", "")).strip().upper(), "code", CODE_LIMIT)
+    entry = {**row, "code": code, "system": clean_text(str(row.get("system", "")), "system", CODE_LIMIT),
+             "description": clean_text(str(row.get("description", "")), "description", DESCRIPTION_LIMIT)}
+    if row.get("fee") not in (None, ""):
+        entry["fee"] = fmt(parse_amount(row["fee"], "fee", allow_zero=True))
+    return entry
 
 
 def merge(entries: list[dict], codes: dict) -> tuple[list[dict], dict]:

@@ -33,6 +33,7 @@ CPT = re.compile(r"[0-9]{4}[0-9A-Z]")
 MODIFIER = re.compile(r" {3}[0-9A-Z]{2}")
 CSV_COLUMNS = ("code", "description", "fee", "system")
 SYSTEMS = {"HCPCS": LEVEL2, "CPT": CPT}
+FEE = re.compile(r"\$?[0-9][0-9,]*(?:\.[0-9]{1,2})?", re.ASCII)
 
 
 @dataclass
@@ -182,14 +183,13 @@ def _csv_row(out: Read, number: int, row: dict) -> None:
 
 
 def _fee(text: str) -> str | None:
-    """'125' or '$1,250.5' -> '125.00' / '1250.50'; None when it is no amount."""
+    """'125' or '$1,250.5' -> '125.00' / '1250.50'; None when it is no amount (medsec bounds it)."""
+    if not FEE.fullmatch(text.strip()):  # ASCII digits only: no exponent, '_', NaN or other scripts' digits
+        return None
     try:
-        amount = Decimal(text.replace("$", "").replace(",", "").strip())
-    except InvalidOperation:
+        return str(Decimal(text.replace("$", "").replace(",", "").strip()).quantize(Decimal("0.01")))
+    except InvalidOperation:  # more digits than a Decimal holds
         return None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        return None
-    return str(amount.quantize(Decimal("0.01")))
 
 
 # -- the Importer's read --------------------------------------------------------

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 CENT = Decimal("0.01")
 # X12 "R" (decimal) values: an optional minus, digits, an optional point. No
 # exponent, sign "+", thousands separator or currency symbol.
-R_NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+R_NUMBER = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 # Characters outside the X12 basic character set (uppercase letters, digits,
 # space and a few marks) that receivers may refuse; they become spaces.
 NOT_BASIC = re.compile(r"[^A-Z0-9 !\"&'()+,\-./;?=]")
@@ -92,9 +92,13 @@ def money(value, where: str) -> str:
     silently would post a different amount than the payer paid.
     """
     amount = decimal_of(value, where)
-    if amount != amount.quantize(CENT):
+    try:
+        cents = amount.quantize(CENT)
+    except InvalidOperation:  # more digits than a Decimal holds: no payer's amount
+        raise ValueError(f"{where} {value!r} is too large") from None
+    if amount != cents:
         raise ValueError(f"{where} {value!r} has more than two decimals")
-    return str(amount.quantize(CENT))
+    return str(cents)
 
 
 def x12_number(value) -> str:
