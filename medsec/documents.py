@@ -2,6 +2,8 @@
 
 import re
 
+from medsec.text import escape_controls
+
 PDF_MAGIC = b"%PDF-"
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 
@@ -20,18 +22,24 @@ def pdf_pages(data: bytes) -> int:
     return max(1, len(re.findall(rb"/Type\s*/Page(?!s)", data)))
 
 
+def plain_text(text: str) -> str:
+    """`text` as a plain document shows it: lines kept (CRLF as LF), tabs as spaces,
+    every other control character escaped (`\\x1b`), whatever put it there."""
+    return escape_controls(text.replace("\r\n", "\n").expandtabs(), keep_newlines=True)
+
+
 def text_to_pdf(text: str, title: str = "") -> bytes:
     """A letter-size PDF of monospaced text, one line per line, pages as needed."""
     from fpdf import FPDF  # ~180 ms to import: only commands that write a PDF pay for it
 
     pdf = FPDF(format="letter")
-    pdf.set_title(title)
+    pdf.set_title(escape_controls(title))
     pdf.set_creator("medsec")
     pdf.set_auto_page_break(True, margin=18)
     pdf.set_margins(20, 18, 20)
     pdf.add_page()
     pdf.set_font("Courier", size=10.5)
-    for line in text.splitlines() or [""]:
+    for line in plain_text(text).splitlines() or [""]:
         # the core fonts are Latin-1; anything else is shown as '?'
         pdf.multi_cell(0, 5.2, line.encode("latin-1", "replace").decode("latin-1") or " ",
                        new_x="LMARGIN", new_y="NEXT")

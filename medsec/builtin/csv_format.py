@@ -5,7 +5,7 @@ import csv
 import orjson
 
 from medsec.plugin_api import Exporter, Importer, InvalidInput, hookimpl, open_text
-from medsec.spreadsheet import safe_cell
+from medsec.spreadsheet import csv_writer
 
 # Column names people's spreadsheets use for each field (compared folded).
 ALIASES = {
@@ -67,10 +67,20 @@ def _truthy(value: str):
     return v in ("1", "yes", "y", "true", "on")
 
 
+def _csv_rows(reader, path: str):
+    """The reader's rows; a row csv cannot read (a field over its size limit) is
+    bad input naming its line, not an internal error."""
+    try:
+        yield from reader
+    except csv.Error as e:
+        raise InvalidInput(f"{path}:{reader.line_num}: {e}; nothing was imported") from None
+
+
 def read_csv(path: str, options: dict):
     with open_text(path, "patient-import") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
+        rows = _csv_rows(reader, path)
+        header = next(rows, None)
         if not header:
             raise InvalidInput(f"{path} is empty")
         try:
@@ -81,7 +91,7 @@ def read_csv(path: str, options: dict):
         if missing:
             raise InvalidInput(f"{path}: no column for {', '.join(missing)}",
                                hint="name it with --map FIELD=COLUMN")
-        for row in reader:
+        for row in rows:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
@@ -104,11 +114,11 @@ def _row(p: dict) -> dict:
 
 
 def write_csv(records, stream) -> None:
-    writer = csv.writer(stream, lineterminator="\n")
+    writer = csv_writer(stream)
     writer.writerow(EXPORT_COLUMNS)
     for p in records:
         row = _row(p)
-        writer.writerow([safe_cell(row[c]) for c in EXPORT_COLUMNS])
+        writer.writerow([row[c] for c in EXPORT_COLUMNS])
 
 
 def write_json(records, stream) -> None:

@@ -8,7 +8,9 @@ import sys
 import click
 
 from medsec import __version__
+from medsec.cli.textsafety import NAME_LIMIT, guard, printable
 from medsec.errors import MedsecError
+from medsec.text import clean_text
 
 # Built-in commands, imported only when invoked: a cron job running hundreds
 # of commands should not import every domain's module each time.
@@ -47,7 +49,11 @@ def _import(ref: str):
 
 
 class MedsecCLI(click.Group):
-    """Root group: built-ins load on demand; plugin commands come from plugins."""
+    """Root group: built-ins load on demand; plugin commands come from plugins.
+
+    `guard(cli)` below makes every command it hands out (and theirs, at any depth)
+    check its text parameters before it runs (medsec.cli.textsafety).
+    """
 
     def list_commands(self, ctx):
         return sorted(set(BUILTIN_COMMANDS) | set(self._plugin_commands()))
@@ -71,6 +77,11 @@ class MedsecCLI(click.Group):
         return code
 
 
+# An error's message (and its hint) longer than this is cut: one that quotes a huge
+# value (a 100,000-character name, a plugin's exception) must not become a 100 KB line.
+ERROR_TEXT_LIMIT = 300
+
+
 def run_with_error_boundary(group: click.Group, args: list, prog_name: str, extra: dict) -> int:
     ctx = None
     try:
@@ -88,7 +99,7 @@ def run_with_error_boundary(group: click.Group, args: list, prog_name: str, extr
         return _fail(ctx, None, e.format_message(), None, e.exit_code)
     except MedsecError as e:
         for detail in e.details:
-            click.echo(f"medsec: {detail}", err=True)
+            click.echo(f"medsec: {printable(str(detail), ERROR_TEXT_LIMIT)}", err=True)
         return _fail(ctx, None, e.message, e.hint, e.exit_code, e)
     except (click.Abort, KeyboardInterrupt):
         return _fail(ctx, None, "interrupted", None, 1)
@@ -105,9 +116,9 @@ def run_with_error_boundary(group: click.Group, args: list, prog_name: str, extr
 
 
 def _fail(ctx, error_ctx, message, hint, code, exc=None) -> int:
-    line = f"medsec: error: {message}"
+    line = f"medsec: error: {printable(str(message), ERROR_TEXT_LIMIT)}"
     if hint:
-        line += f" ({hint})"
+        line += f" ({printable(str(hint), ERROR_TEXT_LIMIT)})"
     click.echo(line, err=True)
     app = _app_of(error_ctx) or _app_of(ctx)
     if exc is not None and (app and app.debug or "--debug" in sys.argv or os.environ.get("MEDSEC_DEBUG")):
@@ -170,10 +181,13 @@ def cli(ctx, data_dir, user, debug):
 
     ctx.obj = AppContext(
         data_dir=os.path.abspath(data_dir or default_data_dir()),
-        user=user or os.environ.get("MEDSEC_USER") or os_user(),
+        user=user or clean_text(os.environ.get("MEDSEC_USER") or os_user(), "$MEDSEC_USER", NAME_LIMIT),
         debug=debug,
     )
     os.umask(0o077)  # every file and folder medsec creates is private
+
+
+guard(cli)  # every command's text parameters, --user included, are checked before it runs
 
 
 def main() -> None:

@@ -1,6 +1,5 @@
 """One output-options decorator and one render function for every command."""
 
-import csv
 import functools
 import io
 import sys
@@ -10,7 +9,9 @@ from typing import Any
 import click
 import orjson
 
-from medsec.spreadsheet import safe_cell
+from medsec.cli.textsafety import printable
+from medsec.spreadsheet import csv_writer
+from medsec.text import escape_controls
 
 FORMATS = ["table", "json", "csv", "yaml"]
 
@@ -62,16 +63,22 @@ def render_text(data: Any, fmt: str, columns: Sequence[str] | None = None) -> st
         columns = list(columns or rows[0].keys())
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([safe_cell(_flat(row.get(c))) for c in columns])
+            writer.writerow([_flat(row.get(c)) for c in columns])
         return out.getvalue()
     from tabulate import tabulate  # only tables pay for tabulate
 
-    body = [[_flat(row.get(c)) for c in columns] for row in rows]
-    headers = columns if not isinstance(data, dict) else ()
+    body = [[_shown(_flat(row.get(c))) for c in columns] for row in rows]
+    headers = [_shown(str(c)) for c in columns] if not isinstance(data, dict) else ()
     return tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True) + "\n"
+
+
+def _shown(cell: Any) -> Any:
+    """A table cell as it may reach the terminal: any control character escaped (a newline
+    too, so a cell never breaks its row), whatever wrote it (old data, a plugin, staff.yaml)."""
+    return escape_controls(cell) if isinstance(cell, str) else cell
 
 
 def render(data: Any, fmt: str, columns: Sequence[str] | None = None) -> None:
@@ -79,6 +86,11 @@ def render(data: Any, fmt: str, columns: Sequence[str] | None = None) -> None:
     sys.stdout.write(render_text(data, fmt, columns))
 
 
+# A note longer than this is cut: notes quote values (a reason, a file name).
+NOTE_LIMIT = 1_000
+
+
 def say(message: str) -> None:
-    """A human note on stderr, so it never mixes with JSON on stdout."""
-    click.echo(message, err=True)
+    """A human note on stderr, so it never mixes with JSON on stdout; one line,
+    control characters escaped, at most NOTE_LIMIT characters."""
+    click.echo(printable(message, NOTE_LIMIT), err=True)

@@ -4,11 +4,19 @@ No scripts, fonts or images are fetched: the page opens the same offline.
 """
 
 from decimal import Decimal, InvalidOperation
-from html import escape
+from html import escape as escape_markup
+
+from medsec.text import escape_controls
 
 BAR_HEIGHT = 22
 CHART_WIDTH = 640
 LABEL_WIDTH = 180
+
+
+def escape(value) -> str:
+    """`value` as HTML text: markup escaped, and control characters shown as escapes
+    (`\\x1b`; XML forbids most of them in the SVG, and bidi controls would reorder a cell)."""
+    return escape_markup(escape_controls(str(value)))
 
 
 def _number(value) -> Decimal | None:
@@ -40,7 +48,7 @@ def svg_bars(rows: list[dict], label: str, value: str) -> str:
     for i, (row, amount) in enumerate(zip(rows, values, strict=True)):
         y = 24 + i * BAR_HEIGHT
         width = int(span * amount / top)
-        parts.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(str(row.get(label, "")))[:28]}</text>')
+        parts.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(str(row.get(label, ""))[:28])}</text>')
         parts.append(f'<rect x="{LABEL_WIDTH}" y="{y + 2}" width="{width}" height="{BAR_HEIGHT - 6}" '
                      f'fill="#3b6ea5"><title>{escape(str(row.get(value)))}</title></rect>')
         parts.append(f'<text x="{LABEL_WIDTH + width + 6}" y="{y + 14}" font-size="12">'
