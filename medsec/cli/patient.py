@@ -16,14 +16,15 @@ DETAIL_FIELDS = {
     "last": "Last name.",
     "dob": "Date of birth (a date as people type it).",
     "sex": "M, F, X or U (male, female, other, unknown).",
-    "phone": "Phone number, 10 digits in any layout.",
+    "phone": "Phone number, 10 digits in any layout, or +country code; an extension may follow "
+             "(617-555-0100 ext 12).",
     "email": "Email address.",
     "address": "Street address.",
     "city": "City.",
-    "state": "Two-letter state code.",
+    "state": "Two-letter USPS code: a state, DC, a territory (PR, GU ...) or AA, AE, AP.",
     "zip": "5- or 9-digit ZIP code.",
     "language": "Preferred language, a code like en or es.",
-    "guarantor": "Who pays the patient's bills, when not the patient.",
+    "guarantor": "Who pays the patient's bills: a registered patient's id (P42), or 'self'.",
 }
 
 

@@ -12,7 +12,7 @@ NAME_HELP = "Full name as shown to patients, e.g. 'Dr. Ada Byron'."
 ROLE_HELP = "The staff member's role."
 NPI_HELP = "10-digit NPI (required for physicians)."
 EMAIL_HELP = "Email address (memos and meeting invitations go there)."
-PHONE_HELP = "Phone number."
+PHONE_HELP = "Phone number; an extension may follow (617-555-0100 ext 12)."
 
 
 @click.group()

@@ -7,7 +7,7 @@ from datetime import date
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
-from medsec.inputs import PATIENT_IMPORT, check_input, open_text
+from medsec.inputs import PATIENT_IMPORT, open_input, open_text
 from medsec.outputs import write_output
 from medsec.plugins import collect
 from medsec.records.patients import (
@@ -17,7 +17,9 @@ from medsec.records.patients import (
     duplicate_key,
     find_duplicates,
     new_record,
+    resolve_guarantor,
 )
+from medsec.text import shown
 
 
 def parse_mapping(pairs) -> dict[str, str]:
@@ -27,9 +29,9 @@ def parse_mapping(pairs) -> dict[str, str]:
         field, sep, column = pair.partition("=")
         field, column = field.strip(), column.strip()
         if not sep or not field or not column:
-            raise InvalidInput(f"--map {pair!r}: expected FIELD=COLUMN")
+            raise InvalidInput(f"--map {shown(pair)}: expected FIELD=COLUMN")
         if field not in FIELDS:
-            raise InvalidInput(f"--map {pair!r}: unknown field {field!r}",
+            raise InvalidInput(f"--map {shown(pair)}: unknown field {shown(field)}",
                                hint=f"fields: {', '.join(FIELDS)}")
         mapping[field] = column
     return mapping
@@ -41,6 +43,8 @@ def read_header(path: str) -> list[str]:
             return next(csv.reader(f), [])
     except UnicodeDecodeError:
         raise InvalidInput(f"{path}: not UTF-8 text") from None
+    except csv.Error as e:  # a header cell over csv's field size limit
+        raise InvalidInput(f"{path}:1: {e}") from None
 
 
 def choose_importer(app, path: str, name: str | None, mapping: dict):
@@ -48,7 +52,7 @@ def choose_importer(app, path: str, name: str | None, mapping: dict):
                  if r.item.kind == "patient"}
     if name:
         if name not in importers:
-            raise InvalidInput(f"unknown input format {name!r}", hint=f"known: {', '.join(sorted(importers))}")
+            raise InvalidInput(f"unknown input format {shown(name)}", hint=f"known: {', '.join(sorted(importers))}")
         return importers[name]
     if mapping and "csv" in importers:
         return importers["csv"]
@@ -68,11 +72,12 @@ def import_patients(app, path: str, *, input_format: str | None = None, mapping:
     Bad rows and duplicates (of existing patients or of earlier rows) stop
     the import unless `skip_bad`; the report names each row's line.
     """
-    check_input(path, PATIENT_IMPORT)  # before any importer, a plugin's too, opens it
+    refuse_nul(path)  # before any importer, a plugin's too, opens it
     importer = choose_importer(app, path, input_format, mapping or {})
     rows = importer.read(path, {"mapping": mapping or {}})
     good, problems, invalid = _checked_rows(rows, app.today(), allow_duplicate, progress)
     with app.store.transaction() as txn:
+        good, invalid = _with_guarantors(txn, good, problems, invalid)
         if not allow_duplicate:
             good = _without_registered(txn, good, problems)
         problems.sort(key=lambda p: p["line"])
@@ -97,6 +102,35 @@ def import_patients(app, path: str, *, input_format: str | None = None, mapping:
         "dry_run": dry_run,
         "problems": problems,
     }
+
+
+def refuse_nul(path: str) -> None:
+    """InvalidInput (exit 2) naming the line if the file holds a NUL byte: no text
+    file people export has one, and a cell holding one would truncate in C
+    consumers. Also refuses, through open_input, anything but a regular file
+    within the size limit, so that a FIFO or a device is never handed on."""
+    line = 1
+    with open_input(path, PATIENT_IMPORT) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            at = chunk.find(b"\0")
+            if at >= 0:
+                line += chunk.count(b"\n", 0, at)
+                raise InvalidInput(f"{path}:{line}: the file holds a NUL byte; "
+                                   f"it is not a text file (nothing was imported)")
+            line += chunk.count(b"\n")
+
+
+def _with_guarantors(txn, good: list[tuple[int, dict]], problems: list[dict], invalid: int):
+    """The rows whose guarantor is a registered patient (or none), and the count of
+    invalid rows; a row naming a patient no record holds becomes a problem."""
+    kept = []
+    for line, fields in good:
+        try:
+            kept.append((line, resolve_guarantor(txn, fields)))
+        except InvalidInput as e:
+            problems.append({"line": line, "message": e.message})
+            invalid += 1
+    return kept, invalid
 
 
 def _clean_row(fields, today: date) -> dict:
@@ -164,7 +198,7 @@ def export_patients(app, fmt: str, output: str | None, status: str = "active") -
     exporters = {k: r.item for k, r in collect(app.plugins, "register_exporters").items()
                  if r.item.kind == "patient"}
     if fmt not in exporters:
-        raise InvalidInput(f"unknown export format {fmt!r}", hint=f"known: {', '.join(sorted(exporters))}")
+        raise InvalidInput(f"unknown export format {shown(fmt)}", hint=f"known: {', '.join(sorted(exporters))}")
     view = app.store.snapshot()
     records = [p for p in view.scan(PATIENTS) if status == "all" or p.get("status") == status]
     if output:

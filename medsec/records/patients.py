@@ -10,10 +10,10 @@ from typing import NamedTuple
 from medsec import clock
 from medsec.config import CHANNEL_KINDS
 from medsec.errors import InvalidInput, NotFound, Refused
-from medsec.identifiers import email_valid, format_phone, phone_digits, phone_valid, zip_valid
+from medsec.identifiers import email_valid, parse_phone, phone_digits, state_valid, zip_valid
 from medsec.store.attachments import put_file
 from medsec.store.catalog import PATIENT_RECORDS, PATIENTS, name_shard
-from medsec.text import fold, matches, words
+from medsec.text import clean_text, fold, matches, shown, words
 
 FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
           "language", "preferred_channel", "reminders", "guarantor", "external_id"]
@@ -22,12 +22,33 @@ RELATIONSHIPS = ["self", "spouse", "child", "other"]
 RANKS = ["primary", "secondary", "tertiary"]
 SUMMARY_COLUMNS = ["id", "last", "first", "dob", "phone", "status"]
 
+# The most characters each text a patient's record keeps may hold. Every one
+# refuses control and bidi characters (medsec.text.clean_text); only a note
+# keeps line breaks. Names: 60, well past real names (and the old rule);
+# subscriber: a whole name. Street address: 200, two envelope lines with room
+# to spare. Ids other systems give (external id, member id, group): 64, past
+# any payer's. Coded fields (sex, state, ZIP, language, phone, email) get room
+# for a mistyped value, so that their own rule names what is wrong with it.
+TEXT_LIMITS = {
+    "first": 60, "last": 60, "address": 200, "city": 60, "external_id": 64, "guarantor": 20,
+    "sex": 20, "phone": 40, "email": 254, "state": 40, "zip": 20, "language": 20,
+    "preferred_channel": 20, "dob": 40,
+    "payer": 64, "member_id": 64, "group": 64, "subscriber": 120,
+    "note": 4000, "reason": 200, "label": 200, "file name": 255,
+}
+MULTILINE = frozenset({"note"})
+
+
+def clean(field: str, value) -> str:
+    """`value` as a record may keep it: no control characters, within the field's limit."""
+    return clean_text(value, field, TEXT_LIMITS[field], multiline=field in MULTILINE)
+
 
 # -- validation -------------------------------------------------------------
 def parse_dob(value, today: date) -> str:
     text = str(value).strip()
     if not (re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text)):
-        raise InvalidInput(f"dob: cannot read date of birth {text!r} (use YYYY-MM-DD)")
+        raise InvalidInput(f"dob: cannot read date of birth {shown(text)} (use YYYY-MM-DD)")
     try:
         dob = clock.parse_date(text, field="date of birth")
     except InvalidInput as e:
@@ -42,66 +63,74 @@ def parse_dob(value, today: date) -> str:
 def _clean_name(key: str, value: str) -> str:
     if not value:
         raise InvalidInput(f"{key}: a name cannot be empty")
-    if len(value) > 60 or not any(ch.isalpha() for ch in value):
-        raise InvalidInput(f"{key}: {value!r} is not a name")
+    if not any(ch.isalpha() for ch in value):
+        raise InvalidInput(f"{key}: {shown(value)} is not a name")
     return value
 
 
 def _clean_sex(value) -> str:
     if str(value).lower() not in SEXES:
-        raise InvalidInput(f"sex: {value!r} is not one of M, F, X, U")
+        raise InvalidInput(f"sex: {shown(value)} is not one of M, F, X, U")
     return SEXES[str(value).lower()]
-
-
-def _clean_phone(value: str) -> str:
-    if not phone_valid(value):
-        raise InvalidInput(f"phone: {value!r} is not a 10-digit phone number")
-    return format_phone(value)
 
 
 def _clean_email(value: str) -> str:
     if not email_valid(value):
-        raise InvalidInput(f"email: {value!r} is not an email address")
+        raise InvalidInput(f"email: {shown(value)} is not an email address")
     return value.lower()
 
 
 def _clean_state(value: str) -> str:
-    value = value.upper()
-    if not re.fullmatch(r"[A-Z]{2}", value):
-        raise InvalidInput(f"state: {value!r} is not a two-letter state code")
-    return value
+    code = value.upper()
+    if not state_valid(code):
+        raise InvalidInput(f"state: {shown(value)} is not a US state code (two letters, like MA or PR)")
+    return code
 
 
 def _clean_zip(value: str) -> str:
     if not zip_valid(value):
-        raise InvalidInput(f"zip: {value!r} is not a 5- or 9-digit ZIP")
+        raise InvalidInput(f"zip: {shown(value)} is not a 5- or 9-digit ZIP")
     return value
 
 
 def _clean_language(value: str) -> str:
     value = value.lower()
     if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", value):
-        raise InvalidInput(f"language: {value!r} is not a language code like en or es")
+        raise InvalidInput(f"language: {shown(value)} is not a language code like en or es")
     return value
 
 
 def _clean_channel(value: str) -> str:
     if value not in CHANNEL_KINDS:
-        raise InvalidInput(f"preferred_channel: {value!r} is not one of {', '.join(CHANNEL_KINDS)}")
+        raise InvalidInput(f"preferred_channel: {shown(value)} is not one of {', '.join(CHANNEL_KINDS)}")
     return value
 
 
-# Fields with a rule; the others (address, city, guarantor, external_id) are kept as typed.
+def _clean_guarantor(value: str) -> str:
+    """'self', or a patient id in its own spelling; whether that patient exists is
+    checked against the records when the change is made (resolve_guarantor)."""
+    if value.lower() == "self":
+        return "self"
+    try:
+        return PATIENTS.format_id(PATIENTS.number(value))
+    except InvalidInput:
+        raise InvalidInput(f"guarantor: {shown(value)} is neither a patient id (like P42) nor 'self'") from None
+
+
+# Fields with a rule beyond clean text; the others (address, city, external_id) are kept as typed.
 _CLEANERS: dict[str, Callable] = {
     "first": functools.partial(_clean_name, "first"), "last": functools.partial(_clean_name, "last"),
-    "sex": _clean_sex, "phone": _clean_phone, "email": _clean_email, "state": _clean_state, "zip": _clean_zip,
-    "language": _clean_language, "preferred_channel": _clean_channel, "reminders": bool,
+    "sex": _clean_sex, "phone": parse_phone, "email": _clean_email, "state": _clean_state, "zip": _clean_zip,
+    "language": _clean_language, "preferred_channel": _clean_channel, "guarantor": _clean_guarantor,
 }
 # Fields that may be left blank: their rule applies only to a value.
-_OPTIONAL = frozenset({"phone", "email", "state", "zip", "language", "preferred_channel"})
+_OPTIONAL = frozenset({"phone", "email", "state", "zip", "language", "preferred_channel", "guarantor"})
 
 
 def _clean_value(key: str, value, today: date):
+    if key == "reminders":
+        return bool(value)
+    value = clean(key, value).strip()
     if key == "dob":
         return parse_dob(value, today)
     if key in _OPTIONAL and not value:
@@ -117,13 +146,31 @@ def clean_fields(raw: dict, today: date, partial: bool = False) -> dict:
         if value is None:
             continue
         if key not in FIELDS:
-            raise InvalidInput(f"unknown patient field {key!r}")
-        out[key] = _clean_value(key, value.strip() if isinstance(value, str) else value, today)
+            raise InvalidInput(f"unknown patient field {shown(key)}")
+        out[key] = _clean_value(key, value, today)
     if not partial:
         for key in ("first", "last", "dob"):
             if not out.get(key):
                 raise InvalidInput(f"{key} is required")
     return out
+
+
+def resolve_guarantor(view, fields: dict) -> dict:
+    """`fields` with a guarantor id that names a registered patient; a merged id
+    becomes the record it was merged into (the same person). A guarantor no
+    record holds is bad input (exit 2), refused before anything is written."""
+    guarantor = fields.get("guarantor")
+    if not guarantor or guarantor == "self":
+        return fields
+    record = view.get(PATIENTS, guarantor)
+    seen = set()
+    while record is not None and record.get("status") == "merged" and record["id"] not in seen:
+        seen.add(record["id"])
+        record = view.get(PATIENTS, record.get("merged_into") or guarantor)
+    if record is None or record.get("status") == "merged":
+        raise InvalidInput(f"guarantor: there is no patient {guarantor}",
+                           hint="give a registered patient's id, or 'self'")
+    return {**fields, "guarantor": record["id"]}
 
 
 def duplicate_key(p: dict) -> tuple:
@@ -154,6 +201,7 @@ def new_record(patient_id: str, fields: dict, stamp: str) -> dict:
 def add_patient(app, raw: dict, allow_duplicate: bool = False) -> dict:
     fields = clean_fields(raw, app.today())
     with app.store.transaction() as txn:
+        fields = resolve_guarantor(txn, fields)
         dupes = find_duplicates(txn, fields)
         if dupes and not allow_duplicate:
             raise Refused(f"a patient with the same name and date of birth exists: {', '.join(dupes)}",
@@ -191,11 +239,11 @@ def edit_patient(app, patient_id: str, raw: dict, clear: Sequence[str] = ()) -> 
         if key in ("first", "last", "dob"):
             raise InvalidInput(f"{key} cannot be cleared")
         if key not in FIELDS:
-            raise InvalidInput(f"unknown patient field {key!r}")
+            raise InvalidInput(f"unknown patient field {shown(key)}")
         changes[key] = ""
     if not changes:
         raise InvalidInput("nothing to change", hint="give at least one field option")
-    return change_patient(app, patient_id, lambda old: {**old, **changes})
+    return change_patient(app, patient_id, lambda old, txn: {**old, **resolve_guarantor(txn, changes)})
 
 
 def _require_live(record: dict) -> None:
@@ -206,12 +254,13 @@ def _require_live(record: dict) -> None:
 def change_patient(app, patient_id: str, change, action: str = "update") -> dict:
     """Read, change and write one live patient under the lock; audited.
 
-    `change(old)` returns the new record (or raises to refuse).
+    `change(old, txn)` returns the new record (or raises to refuse); the
+    transaction is there to check other records the change names.
     """
     with app.store.transaction() as txn:
         old = get_patient(app, patient_id, follow=False, view=txn)
         _require_live(old)
-        record = {**change(old), "updated": clock.iso(app.now())}
+        record = {**change(old, txn), "updated": clock.iso(app.now())}
         txn.put(PATIENTS, record, old)
     app.audit(action, [record["id"]])
     return record
@@ -219,8 +268,9 @@ def change_patient(app, patient_id: str, change, action: str = "update") -> dict
 
 def archive_patient(app, patient_id: str, reason: str = "", restore: bool = False) -> dict:
     wanted = "active" if restore else "archived"
+    reason = clean("reason", reason).strip()
 
-    def change(old):
+    def change(old, _txn):
         if old["status"] == wanted:
             raise Refused(f"{old['id']} is already {wanted}")
         return {**old, "status": wanted, "archive_reason": "" if restore else reason}
@@ -241,11 +291,11 @@ class _Search(NamedTuple):
             raise InvalidInput("nothing to search for", hint="give a name, date of birth, phone or id")
         query_words = words(name) if name else []
         if name and not query_words:
-            raise InvalidInput(f"{name!r} has no letters or digits to search for")
+            raise InvalidInput(f"{shown(name)} has no letters or digits to search for")
         iso_dob = parse_dob(dob, date.max) if dob else None
         digits = phone_digits(phone) if phone else None
         if digits is not None and len(digits) < 4:
-            raise InvalidInput(f"phone: give at least 4 digits, got {phone!r}")
+            raise InvalidInput(f"phone: give at least 4 digits, got {shown(phone)}")
         return cls(query_words, iso_dob, digits)
 
     def index_hits(self, view) -> set[str]:
@@ -343,24 +393,23 @@ def add_coverage(app, patient_id: str, *, payer: str, member_id: str, group: str
                  rank: str = "primary", subscriber: str = "", subscriber_dob: str = "",
                  relationship: str = "self", start: str = "", end: str = "",
                  replace: bool = False) -> dict:
-    payers = {str(p["id"]).upper(): p for p in app.config("payers.yaml").get("payers", [])}
-    if payer.upper() not in payers:
-        known = ", ".join(sorted(payers)) or "none in payers.yaml"
-        raise InvalidInput(f"unknown payer {payer!r}", hint=f"known payers: {known}")
     if rank not in RANKS:
-        raise InvalidInput(f"rank {rank!r} is not one of {', '.join(RANKS)}")
+        raise InvalidInput(f"rank {shown(rank)} is not one of {', '.join(RANKS)}")
     if relationship not in RELATIONSHIPS:
-        raise InvalidInput(f"relationship {relationship!r} is not one of {', '.join(RELATIONSHIPS)}")
-    if not member_id.strip():
+        raise InvalidInput(f"relationship {shown(relationship)} is not one of {', '.join(RELATIONSHIPS)}")
+    texts = {key: clean(key, value).strip() for key, value in
+             (("payer", payer), ("member_id", member_id), ("group", group), ("subscriber", subscriber))}
+    if not texts["member_id"]:
         raise InvalidInput("member id is required")
-    if relationship != "self" and not subscriber:
+    if relationship != "self" and not texts["subscriber"]:
         raise InvalidInput("a subscriber name is required when the patient is not the subscriber")
-    coverage = {"rank": rank, "payer": payers[payer.upper()]["id"], "member_id": member_id.strip(),
-                "group": group, "relationship": relationship, "subscriber": subscriber,
+    coverage = {"rank": rank, "payer": _payer_id(app, texts["payer"]), "member_id": texts["member_id"],
+                "group": texts["group"], "relationship": relationship, "subscriber": texts["subscriber"],
                 "subscriber_dob": parse_dob(subscriber_dob, app.today()) if subscriber_dob else "",
                 "start": app.parse_date(start).isoformat() if start else "",
                 "end": app.parse_date(end).isoformat() if end else ""}
-    def change(old):
+
+    def change(old, _txn):
         kept = [c for c in old["coverages"] if c["rank"] != rank]
         if len(kept) != len(old["coverages"]) and not replace:
             raise Refused(f"{old['id']} already has a {rank} coverage", hint="use --replace to change it")
@@ -370,8 +419,17 @@ def add_coverage(app, patient_id: str, *, payer: str, member_id: str, group: str
     return coverage
 
 
+def _payer_id(app, payer: str) -> str:
+    """The payers.yaml id of `payer` (typed in any case)."""
+    payers = {str(p["id"]).upper(): p for p in app.config("payers.yaml").get("payers", [])}
+    if payer.upper() not in payers:
+        known = ", ".join(sorted(payers)) or "none in payers.yaml"
+        raise InvalidInput(f"unknown payer {shown(payer)}", hint=f"known payers: {known}")
+    return str(payers[payer.upper()]["id"])
+
+
 def remove_coverage(app, patient_id: str, rank: str) -> dict:
-    def change(old):
+    def change(old, _txn):
         kept = [c for c in old["coverages"] if c["rank"] != rank]
         if len(kept) == len(old["coverages"]):
             raise NotFound(f"{old['id']} has no {rank} coverage")
@@ -382,20 +440,22 @@ def remove_coverage(app, patient_id: str, rank: str) -> dict:
 
 # -- notes and attachments ---------------------------------------------------
 def add_note(app, patient_id: str, text: str) -> dict:
-    if not text.strip():
+    text = clean("note", text).strip()
+    if not text:
         raise InvalidInput("a note cannot be empty")
-    note = {"at": clock.iso(app.now()), "by": app.user, "text": text.strip()}
-    change_patient(app, patient_id, lambda old: {**old, "notes": old["notes"] + [note]})
+    note = {"at": clock.iso(app.now()), "by": app.user, "text": text}
+    change_patient(app, patient_id, lambda old, _txn: {**old, "notes": old["notes"] + [note]})
     return note
 
 
 def attach_file(app, patient_id: str, path: str, label: str = "") -> dict:
+    label, name = clean("label", label).strip(), clean("file name", os.path.basename(path))
     get_patient(app, patient_id, follow=False)  # fail fast before copying
     # The content lands first: a crash leaves at most an unreferenced file.
     sha, size = put_file(app.store.root, path)
-    attachment = {"sha256": sha, "name": os.path.basename(path), "size": size,
+    attachment = {"sha256": sha, "name": name, "size": size,
                   "label": label, "added": clock.iso(app.now()), "by": app.user}
-    change_patient(app, patient_id, lambda old: {**old, "attachments": old["attachments"] + [attachment]},
+    change_patient(app, patient_id, lambda old, _txn: {**old, "attachments": old["attachments"] + [attachment]},
                    "attach")
     return attachment
 

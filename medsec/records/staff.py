@@ -6,8 +6,9 @@ import re
 from medsec import clock, config
 from medsec.config import DAYS, ROLES
 from medsec.errors import InvalidInput, NotFound, Refused
-from medsec.identifiers import email_valid, format_phone, npi_valid, phone_valid
+from medsec.identifiers import email_valid, npi_valid, parse_phone
 from medsec.store.catalog import STAFF
+from medsec.text import clean_text, shown
 
 PROVIDER_ROLES = ("physician",)
 HEADER = (
@@ -18,6 +19,12 @@ HEADER = (
     "# time_off: list of {from: DATE, to: DATE, reason: TEXT}, both days included.\n"
 )
 LIST_COLUMNS = ["id", "name", "role", "npi", "email", "phone", "active"]
+
+# The most characters each text a roster entry keeps may hold (no control or
+# bidi characters in any): a name with its titles, an email address's maximum,
+# room for a mistyped NPI, phone or role so that their own rule names the
+# mistake, a time-off reason of a line.
+TEXT_LIMITS = {"name": 120, "role": 40, "npi": 20, "email": 254, "phone": 40, "reason": 200}
 
 
 def roster(app) -> list[dict]:
@@ -39,28 +46,49 @@ def get_staff(app, staff_id: str, members: list[dict] | None = None) -> dict:
     raise NotFound(f"no staff member {staff_id.upper()}", hint="see 'medsec staff list'")
 
 
+def _clean_name(value: str) -> str:
+    if not value:
+        raise InvalidInput("name cannot be empty")
+    return value
+
+
+def _clean_role(value: str) -> str:
+    role = value.lower().replace("_", "-").replace(" ", "-")
+    if role not in ROLES:
+        raise InvalidInput(f"role {shown(value)} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def _clean_npi(value: str) -> str:
+    if not npi_valid(value):
+        raise InvalidInput(f"npi {shown(value)} is not a valid NPI (10 digits with a Luhn check digit)")
+    return value
+
+
+def _clean_email(value: str) -> str:
+    if not email_valid(value):
+        raise InvalidInput(f"email {shown(value)} is not an email address")
+    return value
+
+
+# Each field's rule after clean text; npi, email and phone may be left blank.
+_RULES = {"name": _clean_name, "role": _clean_role, "npi": _clean_npi, "email": _clean_email,
+          "phone": parse_phone}
+_OPTIONAL = frozenset({"npi", "email", "phone"})
+
+
+def _clean_value(key: str, value):
+    if not isinstance(value, str):  # active: a flag
+        return value
+    text = clean_text(value, key, TEXT_LIMITS[key]).strip()
+    if key in _OPTIONAL and not text:
+        return text
+    return _RULES[key](text)
+
+
 def _clean(fields: dict) -> dict:
-    out = {}
-    for key, value in fields.items():
-        if value is None:
-            continue
-        value = value.strip() if isinstance(value, str) else value
-        if key == "name" and not value:
-            raise InvalidInput("name cannot be empty")
-        if key == "role":
-            value = value.lower().replace("_", "-").replace(" ", "-")
-            if value not in ROLES:
-                raise InvalidInput(f"role {value!r} is not one of {', '.join(ROLES)}")
-        if key == "npi" and value and not npi_valid(value):
-            raise InvalidInput(f"npi {value!r} is not a valid NPI (10 digits with a Luhn check digit)")
-        if key == "email" and value and not email_valid(value):
-            raise InvalidInput(f"email {value!r} is not an email address")
-        if key == "phone" and value:
-            if not phone_valid(value):
-                raise InvalidInput(f"phone {value!r} is not a 10-digit phone number")
-            value = format_phone(value)
-        out[key] = value
-    return out
+    """Validated, normalised roster fields; InvalidInput names the field."""
+    return {key: _clean_value(key, value) for key, value in fields.items() if value is not None}
 
 
 def _save(app, txn, members: list[dict]) -> None:
@@ -106,15 +134,15 @@ def parse_days(values) -> list[str]:
             if "-" in part:
                 a, _, b = part.partition("-")
                 if a[:3] not in DAYS or b[:3] not in DAYS:
-                    raise InvalidInput(f"cannot read days {part!r} (e.g. mon-fri)")
+                    raise InvalidInput(f"cannot read days {shown(part)} (e.g. mon-fri)")
                 i, j = DAYS.index(a[:3]), DAYS.index(b[:3])
                 if j < i:
-                    raise InvalidInput(f"days {part!r} run backwards")
+                    raise InvalidInput(f"days {shown(part)} run backwards")
                 days += DAYS[i:j + 1]
             elif part[:3] in DAYS:
                 days.append(part[:3])
             else:
-                raise InvalidInput(f"cannot read day {part!r} (use mon, tue, ... or mon-fri)")
+                raise InvalidInput(f"cannot read day {shown(part)} (use mon, tue, ... or mon-fri)")
     return sorted(set(days), key=DAYS.index)
 
 
@@ -162,6 +190,7 @@ def add_time_off(app, staff_id: str, start: str, end: str | None, reason: str = 
     last = app.parse_date(end, "--to") if end else first
     if last < first:
         raise InvalidInput(f"time off ends ({last}) before it starts ({first})")
+    reason = clean_text(reason, "reason", TEXT_LIMITS["reason"]).strip()
     entry = {"from": first.isoformat(), "to": last.isoformat(), "reason": reason}
     with app.store.transaction() as txn:
         members = roster(app)
@@ -189,4 +218,5 @@ def remove_time_off(app, staff_id: str, start: str) -> dict:
 
 
 def is_valid_id(text: str) -> bool:
-    return bool(re.fullmatch(r"[sS]\d+", text.strip()))
+    """Whether `text` is a staff id as medsec writes it (S9, s9; not S09)."""
+    return bool(re.fullmatch(r"[sS][1-9][0-9]{0,8}", text))

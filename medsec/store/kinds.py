@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from medsec.errors import InvalidInput
+from medsec.text import shown
 
 # A record as stored: a JSON object whose fields its domain defines and checks.
 Record = dict[str, Any]
@@ -13,6 +14,7 @@ Record = dict[str, Any]
 # index/<name>/<shard>.json maps key -> sorted list of record ids.
 IndexEntry = tuple[str, str, str]
 _PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 
 
 class RecordKind(NamedTuple):
@@ -36,14 +38,18 @@ class RecordKind(NamedTuple):
     day_part: str | None = None
 
     def number(self, record_id: str) -> int:
-        """The numeric part of an id, accepted case-insensitively."""
-        text = str(record_id).strip()
-        if text[: len(self.prefix)].upper() == self.prefix and text[len(self.prefix):].isdigit():
-            n = int(text[len(self.prefix):])
-            if n > 0:
-                return n
+        """The numeric part of an id, accepted case-insensitively.
+
+        Only the id exactly as medsec writes it: ASCII digits without a
+        leading zero ('P00001' is not another spelling of P1, and '٤٢' or
+        '²' are no digits here), at most nine of them.
+        """
+        text = str(record_id)
+        digits = text[len(self.prefix):]
+        if text[: len(self.prefix)].upper() == self.prefix and _NUMBER.fullmatch(digits):
+            return int(digits)
         raise InvalidInput(
-            f"{record_id!r} is not a {self.name[:-1]} id (expected like {self.prefix}42)"
+            f"{shown(record_id)} is not a {self.name.removesuffix('s')} id (expected like {self.prefix}42)"
         )
 
     def format_id(self, n: int) -> str:

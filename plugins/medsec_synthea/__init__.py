@@ -9,7 +9,7 @@ not imported: the front office does not need them.
 import csv
 
 from medsec import hookimpl
-from medsec.plugin_api import open_text
+from medsec.plugin_api import InvalidInput, open_text
 from medsec.plugin_types import Importer
 
 STATES = {
@@ -24,7 +24,8 @@ STATES = {
     "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
     "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA",
     "washington": "WA", "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY",
-    "puerto rico": "PR",
+    "puerto rico": "PR", "guam": "GU", "virgin islands": "VI", "u.s. virgin islands": "VI",
+    "american samoa": "AS", "northern mariana islands": "MP",
 }
 REQUIRED = {"BIRTHDATE", "FIRST", "LAST", "GENDER", "ADDRESS", "CITY", "STATE"}
 
@@ -35,32 +36,44 @@ def detect(header: list[str]) -> bool:
 
 
 def _state(value: str) -> str:
+    """A state's code; a name Synthea does not use is kept, for the import to refuse by name."""
     v = value.strip()
-    return v.upper() if len(v) == 2 else STATES.get(v.lower(), "")
+    return STATES.get(v.lower(), v)
 
 
 def read(path: str, options: dict):
     with open_text(path, "patient-import") as f:
         reader = csv.DictReader(f)
-        for row in reader:
-            line = reader.line_num
-            if None in row or any(v is None for v in row.values()):
-                yield line, ValueError(f"expected {len(reader.fieldnames)} columns")
-                continue
-            fields = {
-                "external_id": row.get("Id") or row.get("ID") or "",
-                "first": row["FIRST"],
-                "last": row["LAST"],
-                "dob": row["BIRTHDATE"],
-                "sex": row["GENDER"] or "U",
-                "address": row["ADDRESS"],
-                "city": row["CITY"],
-                "state": _state(row["STATE"]),
-                "zip": row.get("ZIP", ""),
-            }
-            if row.get("DEATHDATE"):
-                fields["reminders"] = False
-            yield line, {k: v for k, v in fields.items() if v not in ("", None)}
+        try:
+            yield from _read_rows(reader, path)
+        except csv.Error as e:  # a field over csv's size limit: bad input naming its line
+            raise InvalidInput(f"{path}:{reader.reader.line_num}: {e}; nothing was imported") from None
+
+
+def _read_rows(reader: csv.DictReader, path: str):
+    missing = REQUIRED - {h.strip() for h in reader.fieldnames or []}
+    if missing:  # --input-format synthea on another file
+        raise InvalidInput(f"{path}: not a Synthea patients.csv (no {', '.join(sorted(missing))} column); "
+                           "nothing was imported")
+    for row in reader:
+        line = reader.line_num
+        if None in row or any(v is None for v in row.values()):
+            yield line, ValueError(f"expected {len(reader.fieldnames or [])} columns")
+            continue
+        fields = {
+            "external_id": row.get("Id") or row.get("ID") or "",
+            "first": row["FIRST"],
+            "last": row["LAST"],
+            "dob": row["BIRTHDATE"],
+            "sex": row["GENDER"] or "U",
+            "address": row["ADDRESS"],
+            "city": row["CITY"],
+            "state": _state(row["STATE"]),
+            "zip": row.get("ZIP", ""),
+        }
+        if row.get("DEATHDATE"):
+            fields["reminders"] = False
+        yield line, {k: v for k, v in fields.items() if v not in ("", None)}
 
 
 @hookimpl
