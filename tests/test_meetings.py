@@ -19,7 +19,7 @@ def staffed(small_practice, smtp):
     (medsec.home / "channels.yaml").write_text(
         f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
     medsec.ok("config", "show")
-    medsec.inbox = inbox
+    medsec.inbox, medsec.inbox_port = inbox, port
     return medsec
 
 
@@ -107,7 +107,8 @@ def test_conflicts_are_refused_with_the_next_time_that_suits_all(staffed):
 
 @pytest.mark.parametrize("args,text", [
     (["--at", "2026-11-27 10:00", "--end", "2026-11-27 09:00"], "--end 2026-11-27 09:00 is not after --at"),
-    (["--at", "2026-11-27 10:00", "--duration", "0"], "--duration 0 must be more than 0"),
+    (["--at", "2026-11-27 10:00", "--duration", "0"], "--duration '0' must be from 1 to 1440 minutes"),
+    (["--at", "2026-11-27 10:00", "--duration", "1" + "0" * 30], "must be from 1 to 1440 minutes"),
     (["--at", "2026-11-27 10:00", "--duration", "30", "--attendees", "S1,S9"], "unknown attendee S9"),
     (["--at", "2026-11-27 10:00", "--duration", "30", "--room", "attic"], "unknown room 'attic'"),
     (["--at", "2026-11-25 10:00", "--duration", "30"], "is in the past"),
@@ -128,14 +129,30 @@ def test_attendee_not_reached_is_recorded_and_invited_again(staffed):
     staff_yaml.write_text(staff_yaml.read_text().replace("nursec@example.org", "''"))
     result = staffed("meeting", "schedule", "--title", "Huddle", "--at", "2026-11-27 10:00", "--end",
                      "2026-11-27 10:30", "--attendees", "S1,S3", "--json")
-    assert result.exit_code == 1 and "S3: not sent: S3 has no email address" in result.stderr
+    # Booked and recorded: a missing address is a warning (exit 0), not a failure to retry blindly.
+    assert result.exit_code == 0 and "S3: not sent: S3 has no email address" in result.stderr
     assert "meeting invite MT1" in result.stderr
-    assert [(n["staff_id"], n["status"]) for n in result.json()["notices"]] == [("S1", "sent"), ("S3", "failed")]
+    assert [(n["staff_id"], n["status"]) for n in result.json()["notices"]] == [("S1", "sent"), ("S3", "skipped")]
     staffed.ok("staff", "edit", "S3", "--email", "nursec@example.org")
     again = staffed.json("meeting", "invite", "MT1")
     assert [(n["staff_id"], n["status"]) for n in again["notices"]] == \
-        [("S1", "sent"), ("S3", "failed"), ("S3", "sent")]
+        [("S1", "sent"), ("S3", "skipped"), ("S3", "sent")]
     assert [rcpts for rcpts, _ in staffed.inbox.messages] == [["dra@example.org"], ["nursec@example.org"]]
+
+
+def test_a_channel_that_fails_is_exit_3_and_the_meeting_stands(staffed):
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on: the SMTP connection is refused
+        closed.bind(("127.0.0.1", 0))
+        dead = closed.getsockname()[1]
+    channels = staffed.home / "channels.yaml"
+    channels.write_text(channels.read_text().replace(f"port: {staffed.inbox_port}", f"port: {dead}"))
+    result = staffed("meeting", "schedule", "--title", "Huddle", "--at", "2026-11-27 10:00", "--duration", "30",
+                     "--attendees", "S1")
+    assert result.exit_code == 3 and "1 of the MT1 notices not sent" in result.stderr
+    assert "the meeting is recorded" in result.stderr
+    assert staffed.json("meeting", "show", "MT1")["notices"][0]["status"] == "failed"
 
 
 def test_a_meeting_blocks_visits_with_its_attendees(staffed):

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import click
 
+from medsec import clock
 from medsec.cli.common import pass_app
 from medsec.cli.options import (
     appt_type_option,
@@ -12,6 +13,7 @@ from medsec.cli.options import (
     dry_run_option,
     limit_option,
     note_option,
+    output_path,
     patient_option,
     provider_option,
     reason_option,
@@ -27,9 +29,16 @@ from medsec.scheduling.slots import free_slots
 from medsec.scheduling.walkins import walk_in
 
 
+def _day(app, text, field):
+    """A day a command reads, within the horizon (clock.HORIZON_YEARS of today)."""
+    return clock.parse_date(text, app.tz, field, horizon=True)
+
+
 def _range(app, start, end, default_days=0):
-    first = app.parse_date(start, "--from") if start else app.today()
-    last = app.parse_date(end, "--to") if end else first + timedelta(days=default_days)
+    """--from/--to: days within the horizon, in order, spanning no more than it."""
+    first = _day(app, start, "--from") if start else app.today()
+    last = _day(app, end, "--to") if end else first + timedelta(days=default_days)
+    clock.check_range(first, last)
     return first, last
 
 
@@ -95,7 +104,7 @@ def slots(app, fmt, provider, any_provider, type_name, start, days, first, patie
     if bool(provider) == any_provider:
         raise InvalidInput("give --provider ID or --any")
     found = free_slots(app, provider=provider, type_name=type_name,
-                       start=app.parse_date(start, "--from") if start else app.today(),
+                       start=_day(app, start, "--from") if start else app.today(),
                        days=days, first=first, patient=patient, limit=limit)
     render(found, fmt, ["start", "end", "provider", "room"])
 
@@ -136,7 +145,7 @@ def day(app, fmt, day, provider):
       medsec appt day
       medsec appt day tomorrow --provider S1
     """
-    when = app.parse_date(day, "DAY") if day else app.today()
+    when = _day(app, day, "DAY") if day else app.today()
     render(day_sheet(app, when, provider), fmt,
            ["time", "id", "patient", "patient_id", "type", "status", "room", "balance_due", "provider"])
 
@@ -344,7 +353,7 @@ def waitlist_remove(app, fmt, entry_id):
 
 @appt.command("export")
 @click.option("--ics", "path", required=True, type=click.Path(dir_okay=False), metavar="FILE",
-              help="The .ics file to write.")
+              callback=output_path, help="The .ics file to write.")
 @provider_option()
 @date_range_options(first="today", last="90 days on")
 @click.option("--with-ids", is_flag=True, help="Add patient and provider ids (X-MEDSEC-*).")

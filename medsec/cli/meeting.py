@@ -2,22 +2,30 @@
 
 import click
 
+from medsec import clock
 from medsec.cli.common import pass_app
 from medsec.cli.options import date_range_options, limit_option, status_filter_option, when_option
 from medsec.cli.output import output_options, render, say
-from medsec.errors import Refused
+from medsec.errors import EnvironmentFailure
 from medsec.workflows import meetings as svc
 
 
 def _render_sent(record: dict, fmt: str) -> None:
-    """Print the meeting; exit 1 when an attendee could not be reached (the meeting itself stands)."""
-    failed = record.pop("failed")
+    """Print the meeting (it is recorded either way) and say who was not reached.
+
+    An attendee with no email address is a warning (exit 0: nothing to retry
+    until someone adds it); a channel that failed is the environment (exit 3).
+    """
+    failed, skipped = record.pop("failed"), record.pop("skipped")
     render(record, fmt)
-    for notice in failed:
+    for notice in skipped + failed:
         say(f"{notice['staff_id']}: not sent: {notice['reason']}")
+    again = f"send again with 'medsec meeting invite {record['id']}'"
     if failed:
-        raise Refused(f"{len(failed)} of the {record['id']} notices not sent",
-                      hint=f"the meeting is recorded; send again with 'medsec meeting invite {record['id']}'")
+        raise EnvironmentFailure(f"{len(failed)} of the {record['id']} notices not sent",
+                                 hint=f"the meeting is recorded; {again}")
+    if skipped:
+        say(f"the meeting is recorded; add the email addresses, then {again}")
 
 
 @click.group()
@@ -34,7 +42,7 @@ def meeting():
 @meeting.command("schedule")
 @click.option("--title", required=True, help="What the meeting is about.")
 @when_option("--at", "at", help="Start", required=True)
-@click.option("--duration", type=int, default=None, help="Minutes (or give --end).")
+@click.option("--duration", type=int, default=None, metavar="MINUTES", help="Minutes (or give --end).")
 @when_option("--end", "until", help="End, instead of --duration")
 @click.option("--attendees", required=True, help="Staff ids, comma-separated: S1,S2.")
 @click.option("--room", default="", help="A room from practice.yaml.")
@@ -71,8 +79,10 @@ def list_(app, fmt, start, end, status, attendee, limit):
       medsec meeting list
       medsec meeting list --attendee S2 --to +2w
     """
-    first = app.parse_date(start, "--from") if start else app.today()
-    last = app.parse_date(end, "--to") if end else None
+    first = clock.parse_date(start, app.tz, "--from", horizon=True) if start else app.today()
+    last = clock.parse_date(end, app.tz, "--to", horizon=True) if end else None
+    if last:
+        clock.check_range(first, last)
     render(svc.list_meetings(app, start=first, end=last, status=status, attendee=attendee, limit=limit), fmt,
            svc.COLUMNS)
 

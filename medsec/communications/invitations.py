@@ -95,7 +95,7 @@ def send(app, schedule, route: messaging.Route, meeting: dict, staff_ids: list[s
         notice = {"staff_id": staff_id, "to": to, "method": method, "sequence": meeting["sequence"],
                   "at": clock.iso(app.now()), "status": "sent", "delivery_id": "", "reason": ""}
         if not to:
-            notice.update(status="failed", reason=f"{staff_id} has no email address")
+            notice.update(status="skipped", reason=f"{staff_id} has no email address")
         else:
             message = Message(kind="email", to=to, subject=rendered.subject, body=rendered.text,
                               attachments=[("invite.ics" if method == "REQUEST" else "cancel.ics",
@@ -111,10 +111,12 @@ def send(app, schedule, route: messaging.Route, meeting: dict, staff_ids: list[s
 
 def send_and_record(app, schedule, route: messaging.Route, meeting: dict,
                     staff_ids: list[str] | None = None) -> dict:
-    """Send, then add the notices to the stored meeting; returns it with `failed` (those not reached)."""
+    """Send, then add the notices to the stored meeting; returns it with `failed` (the channel
+    failed) and `skipped` (no address to send to)."""
     notices = send(app, schedule, route, meeting, meeting["attendees"] if staff_ids is None else staff_ids)
     with app.store.transaction() as txn:
         old = txn.get(MEETINGS, meeting["id"])
         record = {**old, "notices": old["notices"] + notices}
         txn.put(MEETINGS, record, old)
-    return {**record, "failed": [n for n in notices if n["status"] != "sent"]}
+    return {**record, "failed": [n for n in notices if n["status"] == "failed"],
+            "skipped": [n for n in notices if n["status"] == "skipped"]}

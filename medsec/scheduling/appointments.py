@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.records.patients import get_patient
-from medsec.scheduling import waitlist
+from medsec.scheduling import recurrence, waitlist
 from medsec.scheduling.schedule import (
     Schedule,
     conflicts,
@@ -85,26 +85,11 @@ def _patient_places(view, patient_id: str) -> set[str]:
 
 
 # -- booking ----------------------------------------------------------------
-def occurrence_starts(start: datetime, rrule: str | None, tz) -> list[datetime]:
-    """The series' starts at the same local wall-clock time (DST-safe)."""
+def occurrence_starts(start: datetime, rrule: str | None, tz, today: date) -> list[datetime]:
+    """The series' starts at the same local wall-clock time (DST-safe); the rule is checked first."""
     if not rrule:
         return [start]
-    from dateutil.rrule import rrulestr  # ~8 ms to import: only a series pays for it
-
-    text = rrule.strip()
-    if text.upper().startswith("RRULE:"):
-        text = text[6:]
-    if "COUNT=" not in text.upper() and "UNTIL=" not in text.upper():
-        raise InvalidInput("--repeat needs COUNT= or UNTIL= (a series must end)")
-    try:
-        rule = rrulestr(text, dtstart=start.replace(tzinfo=None))
-        naive = []
-        for moment in rule:
-            naive.append(moment)
-            if len(naive) > MAX_SERIES:
-                raise InvalidInput(f"--repeat makes more than {MAX_SERIES} appointments")
-    except (ValueError, TypeError) as e:
-        raise InvalidInput(f"--repeat {rrule!r} is not a valid RRULE: {e}") from None
+    naive = recurrence.expand(rrule, start.replace(tzinfo=None), today, limit=MAX_SERIES)
     return [m.replace(tzinfo=tz) for m in naive]
 
 
@@ -184,7 +169,7 @@ def book(app, patient_id: str, *, provider: str, at: str, type_name: str, room: 
     start = clock.parse_datetime(at, schedule.tz, "--at")
     schedule.check_performer(provider, type_name)
     length, _ = schedule.length(type_name, duration)
-    starts = occurrence_starts(start, repeat, schedule.tz)
+    starts = occurrence_starts(start, repeat, schedule.tz, schedule.now.date())
     if not allow_past and start < schedule.now:
         raise InvalidInput(f"{start:%Y-%m-%d %H:%M} is in the past", hint="use --allow-past to record it")
     if room:
@@ -236,7 +221,7 @@ def set_status(app, appt_id: str, status: str, reason: str = "") -> dict:
         if status not in TRANSITIONS.get(old["status"], set()):
             raise Refused(f"{old['id']} is {old['status']}; it cannot become {status}",
                           hint=_allowed_hint(old["status"]))
-        start = datetime.fromisoformat(old["start"]).astimezone(app.tz)
+        start = clock.stored_moment(old["start"], app.tz)
         if status == "arrived" and start.date() != now.date():
             raise Refused(f"{old['id']} is on {start.date()}; check-in happens on the appointment's day")
         if status == "no-show" and now < start:
@@ -276,7 +261,7 @@ def cancel(app, appt_id: str, reason: str = "", series: bool = False) -> list[di
             raise Refused(f"{first['id']} is {first['status']}; only booked or confirmed visits can be cancelled")
         updated = []
         for old in targets:
-            start = datetime.fromisoformat(old["start"]).astimezone(app.tz)
+            start = clock.stored_moment(old["start"], app.tz)
             late = start - now < LATE_CANCEL
             updated.append({**old, "status": "cancelled", "cancel_reason": reason, "late_cancel": late,
                             "updated": clock.iso(now),
@@ -299,8 +284,8 @@ def _shifted(old: dict, day_shift: timedelta, new_start: datetime, tz) -> tuple[
 
     The same wall-clock shift for every occurrence of a series, across DST.
     """
-    old_start = datetime.fromisoformat(old["start"]).astimezone(tz)
-    old_end = datetime.fromisoformat(old["end"]).astimezone(tz)
+    old_start = clock.stored_moment(old["start"], tz)
+    old_end = clock.stored_moment(old["end"], tz)
     moment = datetime.combine(old_start.date() + day_shift, new_start.timetz())
     return moment, moment + (old_end - old_start)
 
@@ -370,7 +355,7 @@ def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = Fals
         if not targets:
             raise Refused(f"{first['id']} is {first['status']}; only booked or confirmed visits can move")
         new_provider = schedule.check_performer(provider, first["type"])["id"] if provider else None
-        first_start = datetime.fromisoformat(first["start"]).astimezone(schedule.tz)
+        first_start = clock.stored_moment(first["start"], schedule.tz)
         updated, problems = _plan_moves(app, txn, schedule, targets, day_shift=new_start.date() - first_start.date(),
                                         new_start=new_start, new_provider=new_provider, reason=reason)
         if problems:

@@ -16,9 +16,14 @@ from medsec.errors import InvalidInput, Refused
 from medsec.inputs import ICS, read_input
 from medsec.outputs import write_output
 from medsec.records.patients import get_patient
+from medsec.scheduling import recurrence
 from medsec.scheduling.schedule import HOLD, Schedule, conflicts, hold
 from medsec.store.catalog import APPOINTMENTS
+from medsec.text import clean_text, shown
 
+MAX_UID_CHARS = 255
+# The free-text properties of an imported event, with their length limits.
+_TEXTS = [("summary", 500, False), ("location", 200, False), ("description", 10_000, True)]
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(;[A-Za-z0-9-]+=(\"[^\"]*\"|[^;:,\"]*)(,(\"[^\"]*\"|[^;:,\"]*))*)*:")
 
 
@@ -70,8 +75,8 @@ def _event(appt: dict, patient: dict | None, tz, with_ids: bool, stamp: datetime
     event = Event()
     event.add("uid", appt["uid"])
     event.add("dtstamp", stamp)
-    event.add("dtstart", datetime.fromisoformat(appt["start"]).astimezone(tz))
-    event.add("dtend", datetime.fromisoformat(appt["end"]).astimezone(tz))
+    event.add("dtstart", clock.stored_moment(appt["start"], tz))
+    event.add("dtend", clock.stored_moment(appt["end"], tz))
     who = _initials(patient) if patient else ""
     event.add("summary", f"{appt['type']} - {who}" if who else appt["type"])
     if appt.get("room"):
@@ -118,7 +123,7 @@ def export_ics(app, path: str, *, start: date, end: date, provider: str | None =
                 continue
             done_series.add(appt["series_id"])
             members = _series_of(view, appt["series_id"])
-            for event in _series_events(members, patient_of(members[0]), tz, with_ids, stamp):
+            for event in _series_events(members, patient_of(members[0]), schedule, with_ids, stamp):
                 cal.add_component(event)
                 count += 1
         elif appt["status"] != "cancelled":
@@ -134,26 +139,34 @@ def _original(member: dict) -> str:
     return member.get("recurrence_id") or member["start"]
 
 
-def _series_events(members: list[dict], patient: dict | None, tz, with_ids: bool, stamp):
-    """The master VEVENT (RRULE, EXDATEs) and the moved occurrences' overrides."""
-    from dateutil.rrule import rrulestr
+def _series_events(members: list[dict], patient: dict | None, schedule: Schedule, with_ids: bool, stamp):
+    """The master VEVENT (RRULE, EXDATEs) and the moved occurrences' overrides.
 
+    A stored rule this version would refuse (older versions took any) is not
+    expanded: the series' visits are written as events of their own instead.
+    """
+    tz = schedule.tz
     first = members[0]
-    dtstart = datetime.fromisoformat(_original(first)).astimezone(tz)
+    dtstart = clock.stored_moment(_original(first), tz)
+    rule = recurrence.rule_text(first["series"]["rrule"] or "")
+    try:
+        starts = recurrence.expand(rule, dtstart.replace(tzinfo=None), schedule.now.date(),
+                                   limit=recurrence.MAX_COUNT)
+    except InvalidInput:
+        return [_event({**m, "uid": f"{m['id']}.{m['uid']}"}, patient, tz, with_ids, stamp)
+                for m in members if m["status"] != "cancelled"]
     length = datetime.fromisoformat(first["end"]) - datetime.fromisoformat(first["start"])
-    master_record = {**first, "start": clock.iso(dtstart), "end": clock.iso(dtstart + length)}
+    master_record = {**first, "start": clock.iso(dtstart), "end": clock.iso(clock.later(dtstart, length))}
     master = _event(master_record, patient, tz, with_ids, stamp)
     if with_ids:
         master.pop("x-medsec-id")
         master.add("x-medsec-series", first["series_id"])
-    rule = first["series"]["rrule"]
-    rule = rule[6:] if rule.upper().startswith("RRULE:") else rule
     from icalendar import vRecur
 
     master.add("rrule", vRecur.from_ical(rule))
-    by_original = {datetime.fromisoformat(_original(m)).astimezone(tz).replace(tzinfo=None): m for m in members}
+    by_original = {clock.stored_moment(_original(m), tz).replace(tzinfo=None): m for m in members}
     overrides = []
-    for moment in rrulestr(rule, dtstart=dtstart.replace(tzinfo=None)):
+    for moment in starts:
         member = by_original.get(moment)
         local = moment.replace(tzinfo=tz)
         if member is None or member["status"] == "cancelled":
@@ -173,7 +186,7 @@ def _check_syntax(text: str, path: str) -> None:
         if not line.strip() or line[0] in " \t":
             continue  # blank, or a folded continuation
         if not _CONTENT_LINE.match(line):
-            raise InvalidInput(f"{path}:{number}: not an iCalendar content line: {line[:60]!r}")
+            raise InvalidInput(f"{path}:{number}: not an iCalendar content line: {shown(line, 60)}")
         name, _, value = line.partition(":")
         if name.upper() == "BEGIN":
             depth.append(value.strip().upper())
@@ -198,17 +211,25 @@ def read_events(path: str):
     return list(cal.walk("VEVENT"))
 
 
-def _moment(prop, tz) -> datetime:
-    value = prop.dt
+def _moment(prop, tz, today: date) -> datetime:
+    """A DTSTART, DTEND, EXDATE or RECURRENCE-ID as a moment in `tz`, within the horizon."""
+    value = getattr(prop, "dt", None)
     if not isinstance(value, datetime):
-        raise ValueError("all-day events cannot be booked")
-    return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+        raise ValueError("all-day events cannot be booked" if isinstance(value, date) else "not a date and time")
+    try:
+        moment = value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+    except OverflowError:
+        moment = value.replace(tzinfo=None)  # the edge of the calendar: refused below
+    first, last = clock.window_around(today)
+    if not first <= moment.date() <= last:
+        raise ValueError(f"{value:%Y-%m-%d} is more than {clock.HORIZON_YEARS} years from today")
+    return moment
 
 
-def _span(event, tz) -> tuple[datetime, datetime]:
+def _span(event, tz, today: date) -> tuple[datetime, datetime]:
     if "dtstart" not in event or "dtend" not in event:
         raise ValueError("an event needs DTSTART and DTEND")
-    start, end = _moment(event["dtstart"], tz), _moment(event["dtend"], tz)
+    start, end = _moment(event["dtstart"], tz, today), _moment(event["dtend"], tz, today)
     if end <= start:
         raise ValueError(f"DTEND {end:%Y-%m-%d %H:%M} is not after DTSTART {start:%Y-%m-%d %H:%M}")
     return start, end
@@ -217,36 +238,37 @@ def _span(event, tz) -> tuple[datetime, datetime]:
 # One instance of a calendar event: start, end, the VEVENT it comes from, and
 # its RECURRENCE-ID when it is a moved instance of a series.
 Occurrence = tuple[datetime, datetime, object, str | None]
+MAX_IMPORTED_SERIES = 500  # occurrences of one imported series
 
 
-def _occurrences(master, overrides, tz) -> list[Occurrence]:
+def _exdates(master, tz, today: date) -> set[datetime]:
+    """The EXDATEs of a series' master event, as naive local moments."""
+    found = master.get("exdate")
+    groups = found if isinstance(found, list) else [found] if found else []
+    return {_moment(d, tz, today).replace(tzinfo=None) for group in groups for d in group.dts}
+
+
+def _occurrences(master, overrides, tz, today: date) -> list[Occurrence]:
     """(start, end, event, recurrence id) for every instance of one UID."""
-    from dateutil.rrule import rrulestr
-
     if master is None:
-        return [(*_span(o, tz), o, None) for o in overrides]
-    start, end = _span(master, tz)
-    if "rrule" not in master:
+        return [(*_span(o, tz, today), o, None) for o in overrides]
+    start, end = _span(master, tz, today)
+    rule = _rrule_of(master)
+    if rule is None:
         return [(start, end, master, None)]
-    rule = master["rrule"].to_ical().decode()
-    exdates = set()
-    for group in master.get("exdate", []) if isinstance(master.get("exdate"), list) else \
-            [master.get("exdate")] if master.get("exdate") else []:
-        for d in group.dts:
-            exdates.add(_moment(d, tz).replace(tzinfo=None))
-    moved = {_moment(o["recurrence-id"], tz).replace(tzinfo=None): o for o in overrides}
+    exdates = _exdates(master, tz, today)
+    moved = {_moment(o["recurrence-id"], tz, today).replace(tzinfo=None): o for o in overrides}
+    starts = recurrence.expand(rule, start.replace(tzinfo=None), today, limit=MAX_IMPORTED_SERIES, field="RRULE")
     out: list[Occurrence] = []
-    for moment in rrulestr(rule, dtstart=start.replace(tzinfo=None)):
+    for moment in starts:
         if moment in exdates:
             continue
         local = moment.replace(tzinfo=tz)
         if moment in moved:
             o = moved[moment]
-            out.append((*_span(o, tz), o, clock.iso(local)))
+            out.append((*_span(o, tz, today), o, clock.iso(local)))
         else:
             out.append((local, local + (end - start), master, None))
-        if len(out) > 500:
-            raise ValueError("the series is too long to import")
     return out
 
 
@@ -268,7 +290,7 @@ def _by_uid(events: list, path: str) -> dict[str, dict]:
     """The events grouped by UID: the master event and the overrides (RECURRENCE-ID) of each."""
     groups: dict[str, dict] = {}
     for event in events:
-        uid = str(event.get("uid") or "")
+        uid = clean_text(event.get("uid") or "", f"{path}: UID", MAX_UID_CHARS)
         if not uid:
             raise InvalidInput(f"{path}: an event has no UID")
         group = groups.setdefault(uid, {"master": None, "overrides": []})
@@ -292,7 +314,9 @@ def _event_fields(app, view, schedule: Schedule, uid: str, head, group: dict,
             patient_id = get_patient(app, patient_id, view=view)["id"]
         type_name = str(head.get("x-medsec-type") or HOLD)
         schedule.type(type_name)
-        instances = _occurrences(group["master"], group["overrides"], schedule.tz)
+        for event in filter(None, [group["master"], *group["overrides"]]):
+            _check_texts(event)
+        instances = _occurrences(group["master"], group["overrides"], schedule.tz, schedule.now.date())
     except (ValueError, KeyError) as e:
         raise InvalidInput(f"{uid}: {e}") from None
     except (InvalidInput, Refused) as e:
@@ -302,14 +326,26 @@ def _event_fields(app, view, schedule: Schedule, uid: str, head, group: dict,
 
 def _rrule_of(master) -> str | None:
     """The RRULE of a UID's master event; None for a single event."""
-    return master["rrule"].to_ical().decode() if master and "rrule" in master else None
+    if not master or "rrule" not in master:
+        return None
+    rule = master["rrule"]
+    if isinstance(rule, list):
+        raise ValueError("an event may have one RRULE")
+    return rule.to_ical().decode()
+
+
+def _check_texts(event) -> None:
+    """The event's free text holds no control character (InvalidInput naming the property)."""
+    for name, limit, multiline in _TEXTS:
+        if name in event:
+            clean_text(str(event[name]), name.upper(), limit, multiline)
 
 
 def _place(view, schedule: Schedule, uid: str, fields: tuple, cache: dict) -> tuple[list[dict], list[str]]:
     """The appointments of one UID's instances that are free, and the double bookings of the others."""
     provider, patient_id, type_name, instances = fields
     batch, problems = [], []
-    for start, end, event, recurrence in instances:
+    for start, end, event, recurrence_id in instances:
         room = str(event.get("location") or "")
         room = room if schedule.room_exists(room) else ""
         found = conflicts(view, schedule, provider=provider, patient=patient_id or None, type_name=type_name,
@@ -319,7 +355,7 @@ def _place(view, schedule: Schedule, uid: str, fields: tuple, cache: dict) -> tu
             continue
         record = {"patient_id": patient_id, "provider": provider, "type": type_name,
                   "start": clock.iso(start), "end": clock.iso(end), "room": room,
-                  "recurrence_id": recurrence or "", "uid": uid}
+                  "recurrence_id": recurrence_id or "", "uid": uid}
         batch.append(record)
         hold(cache, record)
     return batch, problems

@@ -4,6 +4,7 @@ from collections.abc import Collection
 from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
+from medsec import clock
 from medsec.config import ROLES
 from medsec.errors import InvalidInput, NotFound
 from medsec.scheduling import availability as av
@@ -93,9 +94,9 @@ class Schedule(NamedTuple):
 
 def span_of(appt: dict, schedule: Schedule) -> av.Span:
     """The time an appointment takes, its type's buffer included."""
-    start = datetime.fromisoformat(appt["start"]).astimezone(schedule.tz)
-    end = datetime.fromisoformat(appt["end"]).astimezone(schedule.tz)
-    return start, end + schedule.buffer_of(appt)
+    start = clock.stored_moment(appt["start"], schedule.tz)
+    end = clock.stored_moment(appt["end"], schedule.tz)
+    return start, clock.later(end, schedule.buffer_of(appt))
 
 
 def taken(day_records: list[dict], schedule: Schedule, *, provider=None, patient=None, room=None,
@@ -115,8 +116,7 @@ def meeting_spans(view, schedule: Schedule, day: date, staff_id: str = "",
                   room: str = "") -> list[tuple[av.Span, str]]:
     """(span, meeting id) of the staff meetings on `day` that hold `staff_id`
     or `room`: no visits for that person, or in that room, then."""
-    return [((datetime.fromisoformat(m["start"]).astimezone(schedule.tz),
-              datetime.fromisoformat(m["end"]).astimezone(schedule.tz)), m["id"])
+    return [((clock.stored_moment(m["start"], schedule.tz), clock.stored_moment(m["end"], schedule.tz)), m["id"])
             for m in view.day(MEETINGS, day.isoformat()) if m["status"] != "cancelled"
             and ((staff_id and staff_id in m["attendees"]) or (room and m.get("room") == room))]
 

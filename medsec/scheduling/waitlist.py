@@ -1,7 +1,5 @@
 """The waitlist: patients who want an earlier visit, offered freed slots."""
 
-from datetime import datetime
-
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.records.patients import get_patient
@@ -21,7 +19,7 @@ def add_entry(app, patient_id: str, *, type_name: str, provider: str | None = No
         provider = schedule.check_performer(provider, type_name)["id"]
     if times not in TIMES:
         raise InvalidInput(f"--times {times!r} is not one of {', '.join(TIMES)}")
-    until = app.parse_date(before, "--before").isoformat() if before else ""
+    until = clock.parse_date(before, app.tz, "--before", horizon=True).isoformat() if before else ""
     with app.store.transaction() as txn:
         patient = get_patient(app, patient_id, view=txn)
         (entry_id,) = txn.reserve_ids(WAITLIST)
@@ -57,7 +55,7 @@ def matches(entry: dict, appt: dict, tz) -> bool:
         return False
     if entry["type"] != appt["type"] or (entry["provider"] and entry["provider"] != appt["provider"]):
         return False
-    start = datetime.fromisoformat(appt["start"]).astimezone(tz)
+    start = clock.stored_moment(appt["start"], tz)
     if entry["before"] and start.date().isoformat() > entry["before"]:
         return False
     low, high = TIMES[entry.get("times") or "any"]

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from medsec import clock
 from medsec.errors import Refused
+from medsec.records.patients import get_patient
 from medsec.scheduling.appointments import book, set_status
 from medsec.scheduling.schedule import Schedule, find_slots
 from medsec.store.catalog import APPOINTMENTS
@@ -58,8 +59,9 @@ def walk_in(app, patient_id: str, *, provider: str | None = None, type_name: str
         [m["id"] for m in schedule.performers(type_name)]
     view = app.store.snapshot()
     now = schedule.now
+    patient = get_patient(app, patient_id, view=view)["id"]  # a typed id is checked before the indexes use it
     options = find_slots(view, schedule, providers=providers, type_name=type_name, start_day=now.date(),
-                         days=1, not_before=now, patient=patient_id.upper())
+                         days=1, not_before=now, patient=patient)
     if not options:
         who = provider.upper() if provider else "any provider"
         raise Refused(f"no opening today for a {type_name} with {who}",

@@ -16,6 +16,7 @@ from medsec.errors import InvalidInput, Refused
 from medsec.scheduling import availability as av
 from medsec.scheduling.schedule import Schedule, day_records, meeting_spans, taken
 from medsec.store.catalog import MEETINGS
+from medsec.text import shown
 
 SEARCH_DAYS = 14
 COLUMNS = ["id", "start", "end", "title", "attendees", "room", "status", "sequence"]
@@ -99,8 +100,8 @@ def _span(schedule: Schedule, at: str, duration: int | None, until: str | None) 
         if end <= start:
             raise InvalidInput(f"--end {end:%Y-%m-%d %H:%M} is not after --at {start:%Y-%m-%d %H:%M}")
     elif duration is not None and until is None:
-        if duration <= 0:
-            raise InvalidInput(f"--duration {duration} must be more than 0 minutes")
+        if not 0 < duration <= 24 * 60:
+            raise InvalidInput(f"--duration {shown(duration)} must be from 1 to 1440 minutes (a day)")
         end = start + timedelta(minutes=duration)
     else:
         raise InvalidInput("give --duration or --end (one of them)")

@@ -64,7 +64,7 @@ def add_task(app, text: str, *, owner: str, due: str | None = None, patient_id: 
         raise InvalidInput("a task needs some text")
     if priority not in PRIORITIES:
         raise InvalidInput(f"--priority {priority!r} is not one of {', '.join(PRIORITIES)}")
-    due_day = app.parse_date(due, "--due") if due else None
+    due_day = clock.parse_date(due, app.tz, "--due", horizon=True) if due else None
     if due_day and due_day < app.today():
         raise InvalidInput(f"--due {due_day} is in the past")
     owner_id = _owner(app, owner)
