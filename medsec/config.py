@@ -4,14 +4,27 @@ People edit YAML; commands should not pay for PyYAML on every run. Each file
 is parsed and validated once after it changes, and the result is cached as
 JSON under index/config/ (derived, rebuildable), keyed by the file's mtime
 and size.
+
+Every file is bounded before it is trusted: its size is checked before it is
+read whole, and its node tree (where an alias is one shared node, so an
+"alias bomb" stays small) is measured before any data is constructed from
+it: its depth, recursive aliases, and the number of values it would hold with
+every alias expanded (`Limits`). Aliases stay allowed: staff.yaml's office
+hours are a natural use of them; only their expansion is bounded.
+
+Secrets never live in these files: a setting holding a password, token or
+key (`password`, `api_key`, a URL with a password ...) is an error naming the
+file, line and setting, so every command that reads the file refuses it
+(exit 3); the file names an environment variable instead (`password_env`).
 """
 
 import contextlib
 import os
+import re
+import stat
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import orjson
 
@@ -19,6 +32,8 @@ from medsec.clock import parse_clock
 from medsec.errors import ConfigError, InvalidInput
 from medsec.fileio import read_bytes, write_atomic
 from medsec.identifiers import email_valid, npi_valid, tax_id_valid, zip_valid
+from medsec.inputs import size_text
+from medsec.money import parse_amount
 
 SCHEMA_VERSION = 2  # 2: appointments one file per provider per day (medsec upgrade)
 CONFIG_FILES = [
@@ -31,6 +46,31 @@ CONFIG_FILES = [
     "codes.yaml",
     "channels.yaml",
 ]
+
+
+class Limits(NamedTuple):
+    """What one configuration file may hold."""
+
+    size: int  # bytes
+    nodes: int  # values (keys, scalars, lists, mappings), every alias counted where it is used
+    depth: int = 32  # nesting; medsec's deepest setting (staff[i].hours.mon[j][k]) is 6
+
+
+MB = 1024 * 1024
+# Real files are kilobytes: staff.yaml of a 300-provider practice is 61 KB.
+DEFAULT_LIMITS = Limits(size=1 * MB, nodes=250_000)
+# codes.yaml holds a whole imported HCPCS Level II list (some 8,000 codes with
+# their long descriptions: about 2 MB and 70,000 values).
+LIMITS = {"codes.yaml": Limits(size=16 * MB, nodes=2_000_000)}
+
+# A setting whose name says it holds a secret (`password`, `smtp_password`, `api_key`,
+# `auth_token`, `client_secret` ...): its value must come from the environment.
+SECRET_WORDS = ("password", "passwd", "passphrase", "pwd", "secret", "token", "credentials", "key", "apikey")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]*@")
+# Parse-cache entries hold data that passed these checks: entries written
+# before a check existed (no "checks", or an older number) are parsed again.
+CACHE_CHECKS = 2  # 2: bounds and literal secrets
 ROLES = ["front-desk", "physician", "nurse", "biller", "manager", "admin"]
 CHANNEL_KINDS = ["email", "sms", "voice", "letter"]
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -50,12 +90,46 @@ class Problem(NamedTuple):
         return f"{self.where}: {self.severity}: {self.message}"
 
 
-class YamlSyntaxError(ConfigError):
-    """A configuration file is not valid YAML; `problem` says where and why."""
+class ConfigFileError(ConfigError):
+    """A configuration file cannot be read as configuration at all; `problem` says where and why."""
 
     def __init__(self, problem: Problem):
         super().__init__(f"{problem.where}: {problem.message}")
         self.problem = problem
+
+
+class YamlSyntaxError(ConfigFileError):
+    """A configuration file is not valid YAML, or over its limits."""
+
+
+def limits_of(name: str) -> Limits:
+    return LIMITS.get(name, DEFAULT_LIMITS)
+
+
+def read_config(root: str, name: str) -> bytes | None:
+    """The bytes of configuration file `name` (None when absent), never more than its size limit.
+
+    Opened without blocking and refused unless a regular file: a FIFO or a
+    device put in its place is not waited on or read without end.
+    """
+    limit = limits_of(name).size
+    try:
+        fd = os.open(os.path.join(root, name), os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise ConfigFileError(Problem(name, None, "not a regular file"))
+        raw = f.read(limit + 1) if status.st_size <= limit else b""
+    if status.st_size > limit or len(raw) > limit:  # too big, or grew past the limit while read
+        _too_big(name, max(status.st_size, len(raw)), limit)
+    return raw
+
+
+def _too_big(name: str, size: int, limit: int) -> NoReturn:
+    raise ConfigFileError(Problem(name, None, f"{size_text(size)}, over the {size_text(limit)} limit "
+                                              "for this configuration file"))
 
 
 # -- parsing --------------------------------------------------------------
@@ -71,17 +145,85 @@ def _loader():
 
 
 def parse_yaml(name: str, text: str):
-    """(data, node tree) of a YAML text, or YamlSyntaxError naming file and line."""
+    """(data, node tree) of a YAML text, or YamlSyntaxError naming file and line.
+
+    The text is composed into nodes once, the nodes checked against the
+    file's limits, and only then is the data constructed from them.
+    """
     yaml = _yaml()
+    limits = limits_of(name)
+    size = len(text) if len(text) > limits.size else len(text.encode("utf-8", errors="replace"))
+    if size > limits.size:
+        _too_big(name, size, limits.size)
+    loader = _loader()(text)
     try:
-        node = yaml.compose(text, Loader=_loader())
-        data = yaml.load(text, Loader=_loader())
+        node = loader.get_single_node()
+        _check_shape(name, node, limits)
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise YamlSyntaxError(Problem(name, line, f"YAML syntax error: {problem}")) from None
+    except (ValueError, OverflowError) as e:  # a value of a type YAML knows, out of range: 2026-02-30
+        raise YamlSyntaxError(Problem(name, None, f"YAML value error: {e}")) from None
+    finally:
+        loader.dispose()
     return data, node
+
+
+def _children(node) -> list:
+    """The nodes directly under a node: a mapping's keys and values (pairs), a list's items."""
+    if isinstance(node.value, str):  # a scalar
+        return []
+    return [part for item in node.value for part in (item if isinstance(item, tuple) else (item,))]
+
+
+def _check_shape(name: str, root, limits: Limits) -> None:
+    """Refuse a node tree deeper than `limits.depth`, with a recursive alias, or that holds more
+    than `limits.nodes` values once every alias is expanded (a "billion laughs").
+
+    One walk over the distinct nodes (each alias is a shared node, visited
+    once), keeping each one's expanded size and height: nothing is expanded.
+    """
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (values under it, expanded; its height)
+    open_nodes: set[int] = set()  # the nodes on the path being walked: met again, a recursive alias
+    stack = [(root, 1, False)] if root is not None else []
+    while stack:
+        node, depth, finished = stack.pop()
+        if finished:
+            open_nodes.discard(id(node))
+            sizes = [measured[id(child)] for child in _children(node)]
+            measured[id(node)] = (1 + sum(s for s, _ in sizes), 1 + max((h for _, h in sizes), default=0))
+            if measured[id(node)][0] > limits.nodes:
+                _shape_error(name, node, f"with its aliases expanded this holds more than {limits.nodes:,} "
+                                         "values, the limit for the file (an alias bomb?)")
+            continue
+        if id(node) in open_nodes:
+            _shape_error(name, node, "an alias refers to a value that contains it")
+        _check_scalar(name, node)
+        height = measured[id(node)][1] if id(node) in measured else 1
+        if depth + height - 1 > limits.depth:
+            _shape_error(name, node, f"nested more than {limits.depth} levels deep")
+        if id(node) not in measured:
+            open_nodes.add(id(node))
+            stack.append((node, depth, True))
+            stack.extend((child, depth + 1, False) for child in _children(node))
+
+
+# An integer medsec keeps must fit in 64 bits (JSON caches and orjson hold no more);
+# no setting needs more than 18 digits.
+_INT_DIGITS = 18
+
+
+def _check_scalar(name: str, node) -> None:
+    """Refuse an integer too long for any setting (YAML reads '99999999999999999999999' as an int)."""
+    if node.tag.endswith(":int") and sum(ch.isdigit() for ch in node.value) > _INT_DIGITS:
+        _shape_error(name, node, f"a number of more than {_INT_DIGITS} digits")
+
+
+def _shape_error(name: str, node, message: str) -> NoReturn:
+    raise YamlSyntaxError(Problem(name, node.start_mark.line + 1, message))
 
 
 def line_of(node, path: tuple) -> int | None:
@@ -294,12 +436,14 @@ def _check_payers(c, data):
 
 
 def _money(c, value, path):
+    """A fee as medsec takes any amount (medsec.money.parse_amount): plain digits, two places, the ceiling."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        c.error(path, f"{_dotted(path)} is not an amount like 125.00 (a {type(value).__name__})")
+        return
     try:
-        amount = Decimal(str(value))
-        if amount < 0 or amount != amount.quantize(Decimal("0.01")):
-            raise InvalidOperation
-    except InvalidOperation:
-        c.error(path, f"{_dotted(path)}: {value!r} is not an amount like 125.00")
+        parse_amount(value, _dotted(path), allow_zero=True)
+    except InvalidInput as e:
+        c.error(path, e.message)
 
 
 def _check_fees(c, data):
@@ -326,10 +470,45 @@ def _check_channels(c, data):
     for section, settings in data.items():
         settings = c.mapping(settings, [section])
         for key, value in settings.items():
-            if key.endswith("_env") and value and not os.environ.get(str(value)):
+            if key.endswith("_env") and ENV_NAME.fullmatch(str(value)) and not os.environ.get(str(value)):
                 c.warn([section, key], f"{section}.{key}: environment variable {value} is not set")
         if section == "email" and settings.get("security") not in (None, "none", "starttls", "ssl"):
             c.error([section, "security"], "email.security must be none, starttls or ssl")
+
+
+def is_secret_setting(key) -> bool:
+    """Whether a setting's name says it holds a secret (`password`, `api_key`; not `password_env`)."""
+    name = str(key).lower().replace("-", "_")
+    return not name.endswith("_env") and any(name == w or name.endswith("_" + w) for w in SECRET_WORDS)
+
+
+def _is_literal(value) -> bool:
+    """A value that could be a secret itself (not empty, not a flag, not a section of settings)."""
+    return value not in (None, "") and not isinstance(value, (bool, dict))
+
+
+def _check_secrets(c: _Checker, data, path: list) -> None:
+    """Every file: no secret written in it, and `*_env` settings that name a variable (not hold the secret).
+
+    The messages never quote the value: it may be the secret.
+    """
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            _check_secrets(c, item, path + [i])
+    elif isinstance(data, str) and URL_WITH_PASSWORD.match(data):
+        c.error(path, f"{_dotted(path)}: a URL with a password in it: put the password in an environment "
+                      "variable and name that variable with a *_env setting")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            where = path + [key]
+            if is_secret_setting(key) and _is_literal(value):
+                c.error(where, f"{_dotted(where)}: a secret written in the file: put it in an environment variable "
+                               f"and name that variable with {key}_env")
+            elif str(key).endswith("_env") and value not in (None, "") and not ENV_NAME.fullmatch(str(value)):
+                c.error(where, f"{_dotted(where)} must name an environment variable (letters, digits and _), "
+                               "not hold the secret")
+            else:
+                _check_secrets(c, value, where)
 
 
 VALIDATORS: dict[str, Callable] = {
@@ -349,8 +528,12 @@ def validate(name: str, text: str) -> tuple[Any, list[Problem]]:
     data, node = parse_yaml(name, text)
     checker = _Checker()
     VALIDATORS.get(name, lambda c, d: None)(checker, data)
-    problems = [Problem(name, line_of(node, path), message, severity) for path, message, severity in checker.found]
-    return data, problems
+    _check_secrets(checker, data, [])
+    return data, _problems(name, node, checker)
+
+
+def _problems(name: str, node, checker: _Checker) -> list[Problem]:
+    return [Problem(name, line_of(node, path), message, severity) for path, message, severity in checker.found]
 
 
 # -- loading with a cache -------------------------------------------------
@@ -360,25 +543,28 @@ def cache_rel(name: str) -> str:
 
 def cache_entry(raw: bytes, data: Any) -> dict:
     """The cache record for a YAML file's bytes: valid while the bytes are the
-    same (compared whole: a few kilobytes, exact, and no hash to compute)."""
-    return {"yaml": raw.decode("latin-1"), "data": data}
+    same (compared whole: a few kilobytes, exact, and no hash to compute) and
+    were checked by this medsec's checks (`CACHE_CHECKS`)."""
+    return {"yaml": raw.decode("latin-1"), "data": data, "checks": CACHE_CHECKS}
 
 
 def load(root: str, name: str) -> Any:
     """The data of one configuration file ({} when the file is absent).
 
-    Raises ConfigError (exit 3) naming the file and line when it is broken.
-    Reading the YAML costs well under a millisecond; parsing it with PyYAML
-    costs tens, so the parse is cached and reused while the bytes are the same.
+    Raises ConfigError (exit 3) naming the file and line when it is broken,
+    over its limits or holds a secret. Reading the YAML costs well under a
+    millisecond; parsing it with PyYAML costs tens, so the parse is cached and
+    reused while the bytes are the same (and were read within the limits:
+    an oversized file is refused before its cache is looked at).
     """
-    raw = read_bytes(os.path.join(root, name))
+    raw = read_config(root, name)
     if raw is None:
         return {}
     cached = read_bytes(os.path.join(root, cache_rel(name)))
     if cached:
         try:
             entry = orjson.loads(cached)
-            if entry.get("yaml") == raw.decode("latin-1"):
+            if entry.get("checks") == CACHE_CHECKS and entry.get("yaml") == raw.decode("latin-1"):
                 return entry["data"]
         except (orjson.JSONDecodeError, AttributeError):
             pass
@@ -413,17 +599,58 @@ def check_all(root: str) -> list[Problem]:
     """Every problem in every configuration file (for `medsec config check`)."""
     problems: list[Problem] = []
     for name in CONFIG_FILES:
-        path = os.path.join(root, name)
-        if not os.path.exists(path):
-            if name in ("medsec.yaml", "practice.yaml"):
-                problems.append(Problem(name, None, "file is missing"))
-            continue
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
         try:
-            _, found = validate(name, text)
-        except YamlSyntaxError as e:
+            raw = read_config(root, name)
+            if raw is None:
+                if name in ("medsec.yaml", "practice.yaml"):
+                    problems.append(Problem(name, None, "file is missing"))
+                continue
+            _, found = validate(name, raw.decode("utf-8", errors="replace"))
+        except ConfigFileError as e:
             problems.append(e.problem)
             continue
         problems.extend(found)
     return problems
+
+
+def _secret_paths(root: str, name: str) -> tuple[Any, list[Problem], list[tuple]]:
+    """(data, problems, setting paths) of the literal secrets in one file; none when it
+    is absent or cannot be parsed (that is `config check`'s to report)."""
+    try:
+        raw = read_config(root, name)
+        data, node = parse_yaml(name, raw.decode("utf-8", errors="replace")) if raw else (None, None)
+    except ConfigFileError:
+        return None, [], []
+    checker = _Checker()
+    _check_secrets(checker, data, [])
+    return data, _problems(name, node, checker), [path for path, _, _ in checker.found]
+
+
+def literal_secrets(root: str) -> list[Problem]:
+    """The secrets written in the configuration files of the data directory at `root` (for backups)."""
+    return [problem for name in CONFIG_FILES for problem in _secret_paths(root, name)[1]]
+
+
+def remove_literal_secrets(root: str) -> list[Problem]:
+    """Take every secret written in a configuration file out of it (a restored backup's copy,
+    before it is installed): the setting is dropped and the file rewritten (its comments are
+    lost). The settings removed, as problems naming file, line and setting."""
+    removed: list[Problem] = []
+    for name in CONFIG_FILES:
+        data, found, paths = _secret_paths(root, name)
+        if not found:
+            continue
+        for path in paths:
+            *parents, last = path
+            holder = data
+            for part in parents:
+                holder = holder[part]
+            if isinstance(holder, dict):
+                holder.pop(last, None)  # None: reached again through an alias, already gone
+            else:
+                holder[last] = None  # a list keeps its length: the other paths' indexes stay right
+        header = (f"# {name} - rewritten by medsec restore: secrets written here were removed;\n"
+                  "# name the environment variables that hold them with *_env settings.\n")
+        write_atomic(os.path.join(root, name), dump_yaml(data, header).encode())
+        removed.extend(found)
+    return removed

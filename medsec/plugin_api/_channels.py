@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 Settings = Mapping[str, Any]
 
+# A gateway's answer is a few hundred bytes of JSON (an id, a status); more than
+# this is not read (a gateway gone wrong, or an answer that never ends).
+MAX_ANSWER_BYTES = 1024 * 1024
+
 
 # -- channel settings -----------------------------------------------------------
 def secret(settings: Settings, key: str, label: str) -> str | None:
@@ -24,8 +28,12 @@ def secret(settings: Settings, key: str, label: str) -> str | None:
 
     None when the settings name no variable; a named but unset variable is a
     permanent DeliveryError (secrets never live in channels.yaml, and
-    retrying will not set it).
+    retrying will not set it). `key` must be a ``*_env`` setting: one of
+    another name would hold the secret itself, which channels.yaml refuses.
     """
+    if not key.endswith("_env"):
+        raise DeliveryError(f"{label}: secrets are read from environment variables named by *_env settings, "
+                            f"not from setting {key}", temporary=False)
     var = settings.get(key)
     if not var:
         return None
@@ -75,7 +83,11 @@ def http_post(url: str | None, data: bytes, headers: Mapping[str, str], timeout:
 
     Redirects are not followed (that would send the credentials elsewhere).
     Every failure is a DeliveryError: HTTP 5xx, 408 and 429, timeouts and
-    unreachable gateways are temporary, other answers permanent.
+    unreachable gateways are temporary, other answers permanent. An answer
+    is read up to MAX_ANSWER_BYTES; a longer one, or one that begins as JSON
+    but is not (cut short, or nested past what a parser takes), is a
+    temporary failure naming the channel, as an answer cut off in transit is.
+    A 2xx answer that is not JSON at all ("queued") was still accepted.
     """
     import http.client
     import urllib.error
@@ -88,18 +100,30 @@ def http_post(url: str | None, data: bytes, headers: Mapping[str, str], timeout:
     request = urllib.request.Request(str(url), data=data, headers=dict(headers), method="POST")
     try:
         with _no_redirect_opener().open(request, timeout=timeout) as response:
-            body: bytes = response.read()
+            body: bytes = response.read(MAX_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as e:
         temporary = e.code >= 500 or e.code in (408, 429)
         raise DeliveryError(f"{label}: gateway answered {e.code}: {_error_text(e)}", temporary) from e
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", None) or e or type(e).__name__
         raise DeliveryError(f"{label}: gateway unreachable: {reason}", temporary=True) from e
-    try:
-        answer = json.loads(body or b"{}")
-    except ValueError:
-        answer = {}
+    answer = _json_answer(body, label)
     return answer if isinstance(answer, dict) else {}
+
+
+def _json_answer(body: bytes, label: str) -> Any:
+    """A gateway's 2xx answer parsed: {} for one that is not JSON; DeliveryError (temporary) for one
+    over MAX_ANSWER_BYTES or that begins as JSON and is broken."""
+    if len(body) > MAX_ANSWER_BYTES:
+        raise DeliveryError(f"{label}: the gateway's answer is longer than {MAX_ANSWER_BYTES // 1024} KB; "
+                            "it was not read", temporary=True)
+    try:
+        return json.loads(body or b"{}")
+    except (ValueError, RecursionError) as e:  # RecursionError: nested deeper than the parser goes
+        if body.lstrip()[:1] in (b"{", b"["):
+            raise DeliveryError(f"{label}: the gateway's answer is not valid JSON ({type(e).__name__})",
+                                temporary=True) from None
+        return {}
 
 
 def _no_redirect_opener() -> urllib.request.OpenerDirector:
@@ -116,7 +140,7 @@ def _no_redirect_opener() -> urllib.request.OpenerDirector:
 def _error_text(e: urllib.error.HTTPError) -> str:
     """The gateway's own explanation, short: its JSON message or the body's start."""
     try:
-        raw = e.read()[:2000].decode("utf-8", "replace")
+        raw = e.read(2000).decode("utf-8", "replace")
     except Exception:  # the error body is a courtesy; never fail on reading it
         raw = ""
     finally:

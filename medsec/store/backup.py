@@ -10,13 +10,19 @@ A restore changes nothing until the backup has passed every check:
 2. extraction into a hidden staging directory beside the data directory
    (`.NAME.restoring-PID`), streamed in chunks, each file checked against its
    size and its SHA-256 in the manifest;
-3. an older schema upgraded, then the configuration and the full integrity
-   check (`medsec check`) run on the staged copy;
+3. an older schema upgraded, any secret written in a configuration file
+   taken out of it (and named in the summary: a backup made by an older
+   medsec may hold one), then the configuration and the full integrity check
+   (`medsec check`) run on the staged copy;
 
 and only then is the live directory set aside (under a name no other restore
 uses) and the staged one put in its place. On any failure the staging
 directory goes and the live directory is as it was. A backup that fails a
 check is bad input (exit 2); a failure of the machine (a full disk) is exit 3.
+
+A backup never carries a secret: `medsec backup` refuses (exit 3, naming the
+file, line and setting) while a configuration file holds one, as every
+command reading that file does.
 """
 
 import contextlib
@@ -37,7 +43,7 @@ from typing import IO, Any, BinaryIO, NamedTuple, NotRequired, Protocol, TypedDi
 import orjson
 
 from medsec import __version__, clock, config, inputs
-from medsec.errors import EnvironmentFailure, InvalidInput, Refused
+from medsec.errors import ConfigError, EnvironmentFailure, InvalidInput, Refused
 from medsec.fileio import is_temp_name, make_private_dirs
 from medsec.outputs import check_output, write_output
 from medsec.store.catalog import RECORD_DIRS
@@ -117,7 +123,7 @@ class BackupSummary(TypedDict):
 # What `medsec restore` prints ("from" is a keyword, hence this form).
 RestoreSummary = TypedDict("RestoreSummary", {
     "restored": str, "files": int, "from": str, "backup_created": str | None, "previous_kept_at": str | None,
-    "upgraded_from_schema": int | None,
+    "upgraded_from_schema": int | None, "secrets_removed": NotRequired[list[str]],
 })
 
 
@@ -145,6 +151,7 @@ def backup(app: CommandContext, target: str) -> BackupSummary:
     store = app.store
     target = check_output(target, store.root)  # refused (exit 2) before the lock is taken
     schema = config.load(store.root, "medsec.yaml").get("schema_version")
+    _refuse_secrets(store.root)
     hashes: dict[str, str] = {}
     left_out: list[str] = []
 
@@ -168,6 +175,14 @@ def backup(app: CommandContext, target: str) -> BackupSummary:
     if left_out:
         summary["left_out"] = left_out
     return summary
+
+
+def _refuse_secrets(root: str) -> None:
+    """Exit 3 while a configuration file holds a secret: a backup is copied and kept where secrets must not be."""
+    found = config.literal_secrets(root)
+    if found:
+        raise ConfigError(f"{found[0].where}: {found[0].message}",
+                          hint="a backup never carries a secret; no backup was written")
 
 
 def _read_own(path: str) -> bytes:
@@ -369,15 +384,22 @@ def restore(app: CommandContext, source: str) -> RestoreSummary:
             from medsec.store.upgrade import upgrade  # yaml and the migrations (~11 ms): backup need not pay
 
             upgrade(staging)  # before the swap: the live directory is replaced only by a current one
+        # A backup by an older medsec may hold a secret: taken out and named in the summary,
+        # not refused (a restore is how a practice recovers).
+        removed = config.remove_literal_secrets(staging)
         _verify_staged(source, staging)
         aside = _swap(root, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     app.audit("restore")
-    return {"restored": root, "files": len(manifest["files"]), "from": os.path.abspath(source),
-            "backup_created": manifest.get("created"), "previous_kept_at": aside,
-            "upgraded_from_schema": schema if schema < config.SCHEMA_VERSION else None}
+    summary: RestoreSummary = {
+        "restored": root, "files": len(manifest["files"]), "from": os.path.abspath(source),
+        "backup_created": manifest.get("created"), "previous_kept_at": aside,
+        "upgraded_from_schema": schema if schema < config.SCHEMA_VERSION else None}
+    if removed:
+        summary["secrets_removed"] = [f"{p.where}: {p.message.split(':', 1)[0]}" for p in removed]
+    return summary
 
 
 def _refuse_foreign(root: str) -> None:

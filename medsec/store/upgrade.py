@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any, TypedDict, cast
 
 import orjson
-import yaml
 
 from medsec import clock, config
 from medsec.errors import EnvironmentFailure
@@ -33,16 +32,20 @@ V1_JOURNAL_MAGIC = b"medsec-journal 1 "
 UpgradeSummary = TypedDict("UpgradeSummary", {"data_dir": str, "from": int, "to": int, "steps": list[str]})
 
 
-def schema_of(root: str) -> int:
-    """The schema_version medsec.yaml names (without refusing another one)."""
-    raw = read_bytes(os.path.join(root, "medsec.yaml"))
+def _medsec_yaml(root: str) -> dict[str, Any]:
+    """medsec.yaml's settings, read and parsed within its limits (config.read_config, config.parse_yaml:
+    ConfigError naming the file and line when it is over them or is not YAML)."""
+    raw = config.read_config(root, "medsec.yaml")
     if raw is None:
         raise EnvironmentFailure(f"{root} is not a medsec data directory (no medsec.yaml)",
                                  hint="run 'medsec init' there first")
-    try:
-        version = (yaml.safe_load(raw) or {}).get("schema_version")
-    except (yaml.YAMLError, AttributeError):
-        version = None
+    data, _node = config.parse_yaml("medsec.yaml", raw.decode("utf-8", errors="replace"))
+    return data if isinstance(data, dict) else {}
+
+
+def schema_of(root: str) -> int:
+    """The schema_version medsec.yaml names (without refusing another one)."""
+    version = _medsec_yaml(root).get("schema_version")
     if not isinstance(version, int) or version < 1:
         raise EnvironmentFailure(f"{root}/medsec.yaml: schema_version {version!r} is not a schema version")
     return version
@@ -67,11 +70,10 @@ def upgrade(root: str) -> UpgradeSummary:
 
 
 def _write_schema(root: str) -> None:
-    path = os.path.join(root, "medsec.yaml")
-    data = yaml.safe_load(cast(bytes, read_bytes(path))) or {}  # there: schema_of read it under this lock
+    data = _medsec_yaml(root)  # there: schema_of read it under this lock
     data.update(schema_version=config.SCHEMA_VERSION, upgraded=clock.iso(clock.now()))
-    text = "# medsec.yaml - written by medsec; do not edit.\n" + yaml.safe_dump(data, sort_keys=False)
-    write_atomic(path, text.encode())
+    text = config.dump_yaml(data, "# medsec.yaml - written by medsec; do not edit.\n")
+    write_atomic(os.path.join(root, "medsec.yaml"), text.encode())
 
 
 # -- schema 1 -> 2 ----------------------------------------------------------------
