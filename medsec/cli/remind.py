@@ -2,12 +2,14 @@
 
 import click
 
+from medsec import clock
 from medsec.cli.common import pass_app
 from medsec.cli.options import date_option, dry_run_option, limit_option
 from medsec.cli.output import output_options, render, say
 from medsec.communications.followups import COLUMNS as FOLLOWUP_COLUMNS
 from medsec.communications.followups import due_followups
 from medsec.errors import InvalidInput, Refused
+from medsec.text import escape_controls
 
 
 @click.group()
@@ -49,7 +51,8 @@ def send(app, fmt, for_day, within, channel, dry_run):
 
     if for_day and within:
         raise InvalidInput("give --for or --within, not both")
-    summary = reminders.send(app, for_day=app.parse_date(for_day, "--for") if for_day else None,
+    day = clock.parse_date(for_day, app.tz, "--for", horizon=True) if for_day else None
+    summary = reminders.send(app, for_day=day,
                              within=reminders.parse_within(within) if within else None,
                              channel=channel, dry_run=dry_run)
     for r in summary["reminders"]:
@@ -84,13 +87,14 @@ def preview(app, fmt, appt_id, channel):
 
     shown = reminders.preview(app, appt_id, channel)
     if fmt == "table":
-        click.echo(f"To: {shown['to']} ({shown['channel']}, {shown['kind']})")
+        # Plain text for a terminal: what a template made of stored data is printed escaped.
+        click.echo(escape_controls(f"To: {shown['to']} ({shown['channel']}, {shown['kind']})"))
         if shown["subject"]:
-            click.echo(f"Subject: {shown['subject']}")
+            click.echo(escape_controls(f"Subject: {shown['subject']}"))
         if shown["attachments"]:
-            click.echo(f"Attachments: {', '.join(shown['attachments'])}")
+            click.echo(escape_controls(f"Attachments: {', '.join(shown['attachments'])}"))
         click.echo("")
-        click.echo(shown["text"])
+        click.echo(escape_controls(shown["text"], keep_newlines=True))
         if shown["opted_out"]:
             say("note: this patient opted out of reminders; none will be sent")
     else:

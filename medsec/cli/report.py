@@ -26,6 +26,8 @@ def _make(name: str, description: str) -> click.Command:
     @pass_app
     def run(app, fmt, as_json, start, end, output):
         fmt = "json" if as_json else fmt
+        if fmt == "html" and not output:
+            raise InvalidInput("--format html needs -o FILE")
         last = app.parse_date(end, "--to") if end else app.today()
         first = app.parse_date(start, "--from") if start else last - timedelta(days=30)
         columns, rows = run_report(app, name, first, last)
@@ -33,11 +35,9 @@ def _make(name: str, description: str) -> click.Command:
             text = render_page(f"{name.capitalize()} report", f"{description}; {first} to {last}", columns, rows)
         else:
             text = render_text(rows, fmt, columns)
-        if output:
+        if output:  # the file, and nothing on stdout: a note for people on stderr
             write_output(output, text.encode(), data_dir=app.data_dir)
             say(f"wrote {output}")
-        elif fmt == "html":
-            raise InvalidInput("--format html needs -o FILE")
         else:
             click.echo(text, nl=False)
 

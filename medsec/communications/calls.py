@@ -1,14 +1,17 @@
 """Phone calls and messages taken: logged, assigned, returned, closed."""
 
 from medsec import clock
+from medsec.communications import fields
 from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.records.patients import find_patients, get_patient
 from medsec.records.staff import acting_members, get_staff
 from medsec.store.catalog import CALLS
+from medsec.text import shown
 
 COLUMNS = ["id", "created", "urgent", "from_number", "patient_id", "for_staff", "reason", "status", "attempts"]
 OUTCOMES = ["reached", "left-message", "no-answer", "wrong-number"]
+MAX_LINE = 99  # phone lines of the practice's switchboard
 
 
 def _find_patient_by_phone(app, digits: str) -> str:
@@ -19,9 +22,10 @@ def _find_patient_by_phone(app, digits: str) -> str:
 def log_call(app, *, caller: str, reason: str, for_staff: str | None = None, line: int | None = None,
              urgent: bool = False) -> dict:
     """`caller` is a phone number or a patient id; a known number finds its patient."""
-    if not reason.strip():
-        raise InvalidInput("--reason cannot be empty")
-    caller = caller.strip()
+    reason = fields.body(reason, "--reason", required=True)
+    caller = fields.line(caller, "--from", required=True)
+    if line is not None and not 1 <= line <= MAX_LINE:
+        raise InvalidInput(f"--line {shown(line)} is not a phone line (1 to {MAX_LINE})")
     patient_id, number = "", ""
     if caller[:1].upper() == "P" and caller[1:].isdigit():
         patient = get_patient(app, caller)
@@ -30,12 +34,12 @@ def log_call(app, *, caller: str, reason: str, for_staff: str | None = None, lin
         number = format_phone(caller)
         patient_id = _find_patient_by_phone(app, number)
     else:
-        raise InvalidInput(f"--from {caller!r} is neither a phone number nor a patient id")
+        raise InvalidInput(f"--from {shown(caller)} is neither a phone number nor a patient id")
     staff_id = get_staff(app, for_staff)["id"] if for_staff else ""
     with app.store.transaction() as txn:
         (call_id,) = txn.reserve_ids(CALLS)
         record = {"id": call_id, "created": clock.iso(app.now()), "taken_by": app.user, "from_number": number,
-                  "patient_id": patient_id, "reason": reason.strip(), "for_staff": staff_id, "line": line or "",
+                  "patient_id": patient_id, "reason": reason, "for_staff": staff_id, "line": line or "",
                   "urgent": urgent, "status": "open", "attempts": [], "closed": "", "close_note": ""}
         txn.put(CALLS, record)
         app.after_commit(txn, "message_created", [{**record, "kind": "call"}], "message")
@@ -86,7 +90,8 @@ def assign(app, call_id: str, staff_id: str) -> dict:
 
 def return_call(app, call_id: str, note: str, outcome: str = "reached") -> dict:
     if outcome not in OUTCOMES:
-        raise InvalidInput(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        raise InvalidInput(f"outcome {shown(outcome)} is not one of {', '.join(OUTCOMES)}")
+    note = fields.body(note, "--note")
     attempt = {"at": clock.iso(app.now()), "by": app.user, "outcome": outcome, "note": note}
 
     def change(old):
@@ -98,6 +103,8 @@ def return_call(app, call_id: str, note: str, outcome: str = "reached") -> dict:
 
 
 def close(app, call_id: str, note: str = "") -> dict:
+    note = fields.body(note, "--note")
+
     def change(old):
         if old["status"] != "open":
             raise Refused(f"{old['id']} is already closed")

@@ -1,9 +1,7 @@
 """Faxes: incoming ones filed (unmatched ones queued), outgoing ones sent with a cover."""
 
-import os
-
 from medsec import clock, documents
-from medsec.communications import messaging
+from medsec.communications import fields, messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.inputs import ATTACHMENT, read_input
@@ -11,6 +9,7 @@ from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
 from medsec.store.attachments import put_bytes
 from medsec.store.catalog import FAXES
+from medsec.text import shown
 
 COLUMNS = ["id", "created", "direction", "number", "patient_id", "pages", "status", "subject"]
 
@@ -20,19 +19,21 @@ def _read_document(path: str) -> tuple[bytes, str]:
     data = read_input(path, ATTACHMENT)
     kind = documents.kind_of(data)
     if kind is None:
-        raise InvalidInput(f"{path} is not a PDF or TIFF file")
+        raise InvalidInput(f"{shown(path)} is not a PDF or TIFF file")
     return data, kind
 
 
 def _number(value: str, option: str) -> str:
+    value = fields.line(value, option)
     if not phone_valid(value):
-        raise InvalidInput(f"{option} {value!r} is not a fax number")
+        raise InvalidInput(f"{option} {shown(value)} is not a fax number")
     return format_phone(value)
 
 
 def receive(app, path: str, *, sender: str, patient_id: str | None = None, subject: str = "") -> dict:
-    data, kind = _read_document(path)
+    name, subject = fields.file_name(path), fields.line(subject, "--subject")
     number = _number(sender, "--from")
+    data, kind = _read_document(path)
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
     sha, size = put_bytes(app.store.root, data)
     with app.store.transaction() as txn:
@@ -40,7 +41,7 @@ def receive(app, path: str, *, sender: str, patient_id: str | None = None, subje
         record = {"id": fax_id, "created": clock.iso(app.now()), "direction": "in", "number": number,
                   "patient_id": patient, "pages": documents.pdf_pages(data) if kind == "pdf" else 1,
                   "status": "filed" if patient else "unassigned", "subject": subject, "by": app.user,
-                  "files": [{"sha256": sha, "name": os.path.basename(path), "size": size, "kind": kind}],
+                  "files": [{"sha256": sha, "name": name, "size": size, "kind": kind}],
                   "delivery_id": "", "channel": ""}
         txn.put(FAXES, record)
         app.after_commit(txn, "message_created", [{**record, "kind": "fax"}], "message")
@@ -63,13 +64,14 @@ def assign(app, fax_id: str, patient_id: str) -> dict:
 def send(app, path: str, *, to: str, patient_id: str | None = None, cover: bool = False,
          subject: str = "", note: str = "") -> dict:
     """Send a PDF/TIFF; recorded only once the gateway has taken it."""
-    data, kind = _read_document(path)
+    name, subject, note = fields.file_name(path), fields.line(subject, "--subject"), fields.body(note, "--note")
     number = _number(to, "--to")
+    data, kind = _read_document(path)
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
     r = messaging.route(app, "fax")
     pages = documents.pdf_pages(data) if kind == "pdf" else 1
     mime = "application/pdf" if kind == "pdf" else "image/tiff"
-    attachments = [(os.path.basename(path), mime, data)]
+    attachments = [(name, mime, data)]
     if cover:
         rendered = messaging.render(app, "fax-cover", {
             "practice": messaging.practice_context(app),
@@ -88,7 +90,7 @@ def send(app, path: str, *, to: str, patient_id: str | None = None, cover: bool 
         (fax_id,) = txn.reserve_ids(FAXES)
         record = {"id": fax_id, "created": clock.iso(app.now()), "direction": "out", "number": number,
                   "patient_id": patient, "pages": pages, "status": "sent", "subject": subject, "by": app.user,
-                  "files": [{"sha256": sha, "name": os.path.basename(path), "size": size, "kind": kind}],
+                  "files": [{"sha256": sha, "name": name, "size": size, "kind": kind}],
                   "cover": cover, "delivery_id": delivery, "channel": r.name}
         txn.put(FAXES, record)
         app.after_commit(txn, "message_created", [{**record, "kind": "fax"}], "message")

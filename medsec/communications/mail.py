@@ -1,10 +1,9 @@
 """Mail: incoming post logged and filed; letters and emails generated from templates."""
 
 import csv
-import os
 
 from medsec import clock, documents, templating
-from medsec.communications import messaging
+from medsec.communications import fields, messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.inputs import ID_LIST, open_text
 from medsec.plugin_types import DeliveryError, Message
@@ -13,22 +12,23 @@ from medsec.scheduling.appointments import get_appointment
 from medsec.scheduling.schedule import Schedule
 from medsec.store.attachments import put_file
 from medsec.store.catalog import MAIL
+from medsec.text import clean_text, shown
 
 COLUMNS = ["id", "created", "direction", "patient_id", "template", "channel", "status", "subject"]
 KINDS = ("letter", "email")
 
 
 def receive(app, *, sender: str, subject: str, patient_id: str | None = None, scan: str | None = None) -> dict:
-    if not sender.strip():
-        raise InvalidInput("--from cannot be empty")
+    sender, subject = fields.line(sender, "--from", required=True), fields.line(subject, "--subject")
+    name = fields.file_name(scan) if scan else ""
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
     files = []
     if scan:
         sha, size = put_file(app.store.root, scan)
-        files.append({"sha256": sha, "name": os.path.basename(scan), "size": size})
+        files.append({"sha256": sha, "name": name, "size": size})
     with app.store.transaction() as txn:
         (mail_id,) = txn.reserve_ids(MAIL)
-        record = {"id": mail_id, "created": clock.iso(app.now()), "direction": "in", "from": sender.strip(),
+        record = {"id": mail_id, "created": clock.iso(app.now()), "direction": "in", "from": sender,
                   "subject": subject, "patient_id": patient, "files": files, "template": "", "channel": "",
                   "status": "filed" if patient else "unassigned", "by": app.user, "delivery_id": ""}
         txn.put(MAIL, record)
@@ -37,27 +37,34 @@ def receive(app, *, sender: str, subject: str, patient_id: str | None = None, sc
     return record
 
 
+ID_LIMIT = 40  # far longer than any patient id: a longer cell is not one
+
+
 def read_id_list(path: str) -> list[str]:
-    """Patient ids from a CSV with an `id` column (e.g. `patient find --format csv`) or one id per line."""
+    """Patient ids from a CSV with an `id` column (e.g. `patient find --format csv`) or one id per line.
+
+    A cell holding a control character or longer than ID_LIMIT is bad input naming its line.
+    """
     try:
         with open_text(path, ID_LIST) as f:
             rows = list(csv.reader(f))
     except UnicodeDecodeError:
-        raise InvalidInput(f"cannot read {path!r}: not UTF-8 text") from None
+        raise InvalidInput(f"cannot read {shown(path)}: not UTF-8 text") from None
+    except csv.Error as e:
+        raise InvalidInput(f"cannot read {shown(path)}: not CSV ({e})") from None
     if not rows:
         return []
     header = [c.strip().lower() for c in rows[0]]
-    if "id" in header:
-        col = header.index("id")
-        return [r[col].strip() for r in rows[1:] if len(r) > col and r[col].strip()]
-    return [r[0].strip() for r in rows if r and r[0].strip()]
+    col, first = (header.index("id"), 2) if "id" in header else (0, 1)
+    ids = [(number, r[col].strip()) for number, r in enumerate(rows[first - 1:], first) if len(r) > col]
+    return [clean_text(cell, f"{shown(path)}, line {number}", ID_LIMIT) for number, cell in ids if cell]
 
 
 def send(app, *, patients: list[str], template: str, kind: str = "letter", appointment: str | None = None,
          channel: str | None = None, dry_run: bool = False) -> dict:
     """Mail merge: one letter or email per patient; a failure is reported, not fatal."""
     if kind not in KINDS:
-        raise InvalidInput(f"--channel {kind!r}: use letter or email")
+        raise InvalidInput(f"--channel {shown(kind)}: use letter or email")
     if not patients:
         raise InvalidInput("no patients to write to", hint="give --patient ID or --to-list FILE")
     r = messaging.route(app, kind, channel)
@@ -79,7 +86,7 @@ def send(app, *, patients: list[str], template: str, kind: str = "letter", appoi
 def _require_template(app, template: str) -> None:
     templating.require_valid(app.store.root, [template])
     if template not in templating.available(app.store.root):
-        raise InvalidInput(f"no template {template!r}",
+        raise InvalidInput(f"no template {shown(template)}",
                            hint=f"templates: {', '.join(templating.available(app.store.root))}")
 
 

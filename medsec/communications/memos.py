@@ -9,12 +9,13 @@ the memo's deliveries; the other recipients still get theirs.
 from dataclasses import replace
 
 from medsec import clock, documents
-from medsec.communications import messaging
+from medsec.communications import fields, messaging
 from medsec.errors import InvalidInput
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.staff import acting_members, get_staff
 from medsec.store.catalog import MEMOS
 from medsec.store.kinds import Record
+from medsec.text import shown
 
 RESERVED = ("practice", "memo", "today")  # names the template's own context uses
 COLUMNS = ["id", "created", "from", "to", "subject", "template"]
@@ -27,10 +28,21 @@ def parse_vars(pairs) -> dict:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
-            raise InvalidInput(f"--var {pair!r}: use key=value (key a plain name)")
+            raise InvalidInput(f"--var {shown(pair)}: use key=value (key a plain name)")
         if key in RESERVED:
             raise InvalidInput(f"--var {key}: that name is the template's own", hint=f"reserved: {', '.join(RESERVED)}")
         out[key] = value
+    return _checked_vars(out)
+
+
+def _checked_vars(variables: dict) -> dict:
+    """The template's values, each under the rule for a memo's body (so a plugin's vars obey it too)."""
+    out = {}
+    for key, value in variables.items():
+        if not str(key).isidentifier() or key in RESERVED:
+            raise InvalidInput(f"--var {shown(key)}: a template value needs a plain name, not a reserved one",
+                               hint=f"reserved: {', '.join(RESERVED)}")
+        out[key] = fields.body(value, f"--var {key}") if isinstance(value, str) else value
     return out
 
 
@@ -76,14 +88,16 @@ def new_memo(app, *, template: str, to: list[str], subject: str | None = None,
 
     `subject`, when given, is the memo's subject whatever the template's subject line says.
     """
+    subject = fields.line(subject, "--subject")
+    variables = _checked_vars(variables or {})
     members = _recipients(app, to)
     senders = acting_members(app)
     sender = senders[0] if senders else {"id": "", "name": app.user}
-    context = {**(variables or {}), "practice": messaging.practice_context(app),
-               "memo": {"subject": (subject or "").strip(), "from": sender["name"],
+    context = {**variables, "practice": messaging.practice_context(app),
+               "memo": {"subject": subject, "from": sender["name"],
                         "to": ", ".join(m["name"] for m in members)}}
     rendered = messaging.render(app, template, context)
-    title = (subject or "").strip() or rendered.subject
+    title = subject or rendered.subject
     pdf = documents.text_to_pdf(rendered.text, title)
     email = _email_route(app)
     memo = Message(kind="letter", to="", subject=title, body=rendered.text, html=rendered.html,

@@ -7,9 +7,11 @@ from medsec import __version__, clock, templating
 from medsec.errors import InvalidInput
 from medsec.plugin_types import Channel, DeliveryError, Message
 from medsec.scheduling.calendar_ics import add_timezones
+from medsec.text import escape_controls, shown
 
 # Which channel carries each kind of message unless channels.yaml `routes` says otherwise.
 DEFAULT_ROUTES = {"email": "email", "sms": "sms", "fax": "fax", "voice": "outbox", "letter": "outbox"}
+OUTSIDE_LIMIT = 500  # characters kept of a gateway's delivery id or error
 
 
 @dataclass
@@ -35,23 +37,34 @@ def route(app, kind: str, forced: str | None = None) -> Route:
     settings = channel_settings(app)
     name = forced or (settings.get("routes") or {}).get(kind) or DEFAULT_ROUTES.get(kind, "outbox")
     if name not in known:
-        raise InvalidInput(f"unknown channel {name!r}", hint=f"channels: {', '.join(sorted(known))}")
+        raise InvalidInput(f"unknown channel {shown(name)}", hint=f"channels: {', '.join(sorted(known))}")
     channel = known[name].item
     if kind not in channel.kinds:
-        raise InvalidInput(f"channel {name!r} does not carry {kind} messages")
+        raise InvalidInput(f"channel {shown(name)} does not carry {kind} messages")
     if name != "outbox" and name not in settings:
-        raise InvalidInput(f"channel {name!r} is not set up in channels.yaml")
+        raise InvalidInput(f"channel {shown(name)} is not set up in channels.yaml")
     return Route(name, channel, settings.get(name) or {})
 
 
 def deliver(app, r: Route, message: Message) -> str:
-    """Send; a DeliveryError keeps its temporary/permanent verdict, anything else is temporary."""
+    """Send; a DeliveryError keeps its temporary/permanent verdict, anything else is temporary.
+
+    What the channel answers (its delivery id, its reason for failing) comes
+    from outside, a gateway, and is kept with our records and printed: it is
+    stored with control characters escaped and cut to a sane length.
+    """
     try:
-        return r.channel.send(message, r.settings, app.store.root)
-    except DeliveryError:
-        raise
+        return _outside_text(r.channel.send(message, r.settings, app.store.root))
+    except DeliveryError as e:
+        raise DeliveryError(_outside_text(e), temporary=e.temporary) from e
     except Exception as e:  # a plugin's bug must not stop a batch
-        raise DeliveryError(f"channel {r.name} failed: {type(e).__name__}: {e}", temporary=True) from e
+        raise DeliveryError(_outside_text(f"channel {r.name} failed: {type(e).__name__}: {e}"), temporary=True) from e
+
+
+def _outside_text(value) -> str:
+    """A gateway's answer as a record may keep it: control characters escaped, at most OUTSIDE_LIMIT characters."""
+    text = escape_controls("" if value is None else str(value))
+    return text if len(text) <= OUTSIDE_LIMIT else f"{text[:OUTSIDE_LIMIT]}..."
 
 
 # -- context ----------------------------------------------------------------

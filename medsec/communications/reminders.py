@@ -21,9 +21,11 @@ from medsec.records.patients import get_patient
 from medsec.scheduling.appointments import get_appointment
 from medsec.scheduling.schedule import Schedule
 from medsec.store.catalog import APPOINTMENTS, REMINDERS
+from medsec.text import shown
 
 STALE_CLAIM = timedelta(minutes=15)
 MAX_ATTEMPTS = 5
+MAX_WITHIN = timedelta(days=366)  # reminders further ahead than a year are not reminders
 DEFAULT_LEAD_HOURS = [24]
 ACTIVE = ("booked", "confirmed")
 TEMPLATES = {"email": "reminder-email", "sms": "reminder-sms", "voice": "reminder-sms",
@@ -112,10 +114,18 @@ def _pick_route(app, patient: dict, forced: str | None) -> tuple[str, messaging.
     """The patient's preferred kind of message, on its channel or on the one forced."""
     kind = messaging.preferred_kind(patient)
     if forced:
-        carried = messaging.channels(app)[forced].item.kinds
+        carried = _channel(app, forced).kinds
         if kind not in carried:
             kind = carried[0]
     return kind, messaging.route(app, kind, forced)
+
+
+def _channel(app, name: str):
+    """The registered channel `name`; InvalidInput (exit 2) for a name no plugin registers."""
+    known = messaging.channels(app)
+    if name not in known:
+        raise InvalidInput(f"unknown channel {shown(name)}", hint=f"channels: {', '.join(sorted(known))}")
+    return known[name].item
 
 
 def compose(app, schedule: Schedule, appt: dict, patient: dict, kind: str) -> Message:
@@ -153,10 +163,12 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
          dry_run: bool = False) -> dict:
     """Send every due reminder once; the summary says what happened to each."""
     schedule = Schedule.load(app)
-    if channel and channel not in messaging.channels(app):
-        raise InvalidInput(f"unknown channel {channel!r}",
-                           hint=f"channels: {', '.join(sorted(messaging.channels(app)))}")
+    if channel:
+        _channel(app, channel)
     templating.require_valid(app.store.root, sorted(set(TEMPLATES.values())))
+    # A broken channels.yaml (a secret written in it ...) fails the command (exit 3) before
+    # anything is claimed, instead of failing every reminder one by one.
+    messaging.channel_settings(app)
     now = schedule.now
     token = secrets.token_hex(4)
     stamp = clock.iso(now)
@@ -232,7 +244,11 @@ def list_reminders(app, *, failed: bool = False, status: str | None = None, limi
 
 
 def parse_within(text: str) -> timedelta:
-    m = re.fullmatch(r"(\d+)\s*([hd])", text.strip().lower())
+    """`48h` or `2d` as a window of at most MAX_WITHIN; anything else is bad input."""
+    m = re.fullmatch(r"0*([0-9]{1,6})\s*([hd])", text.strip().lower())
     if not m or int(m.group(1)) == 0:
-        raise InvalidInput(f"--within {text!r}: use hours or days, e.g. 48h or 2d")
-    return timedelta(hours=int(m.group(1)) * (24 if m.group(2) == "d" else 1))
+        raise InvalidInput(f"--within {shown(text)}: use hours or days, e.g. 48h or 2d")
+    window = timedelta(hours=int(m.group(1)) * (24 if m.group(2) == "d" else 1))
+    if window > MAX_WITHIN:
+        raise InvalidInput(f"--within {shown(text)}: at most {MAX_WITHIN.days} days ahead")
+    return window

@@ -19,11 +19,20 @@ from medsec.records.patients import get_patient
 from medsec.store.attachments import put_bytes
 from medsec.store.catalog import LAB_RESULTS, LABS
 from medsec.store.kinds import Record
+from medsec.text import clean_text, shown
 from medsec.workflows import labs
 
 SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
 BATCH_SEGMENTS = ("FHS", "BHS", "FTS", "BTS")
 CODED = ("CE", "CWE", "CNE")
+FIELD = 200  # a name, a number, a code, a unit: one line
+VALUE = 20_000  # an observation's value: formatted text keeps its line breaks
+# The escape sequences (HL7 v2 chapter 2.7) read as text: the separators,
+# highlighting, formatting with a count of at most two digits, hex bytes.
+# python-hl7 would repeat a character for any count (\.sp999999999\ is a
+# gigabyte), fail on a count that is no number, and log the others to stderr:
+# those are refused, naming the segment.
+KNOWN_ESCAPE = re.compile(r"[FSTREHN]|\.(?:br|sp|fi|nf|in|ti|sk|ce)(?:[+-]?[0-9]{1,2})?|X(?:[0-9A-Fa-f]{2})+")
 RESULT_COLUMNS = ["id", "received", "status", "order_id", "placer_number", "filler_number", "patient_name",
                   "test", "reason"]
 
@@ -50,11 +59,38 @@ class ResultMessage:
 
 
 # -- reading ------------------------------------------------------------------
-def _value(segment, number: int, component: int = 1) -> str:
+def _value(segment, here: str, number: int, component: int = 1) -> str:
+    """Field `number` (its component `component`), unescaped, as a result may keep it: one line of at most
+    FIELD characters, or InvalidInput naming the segment (`here`) and the field."""
     try:
-        return str(segment.extract_field(1, number, 1, component, 1)).strip()
+        text = str(segment.extract_field(1, number, 1, component, 1)).strip()
     except IndexError:  # the field has no such component
         return ""
+    return clean_text(text, f"{here}: {str(segment[0])}-{number}", FIELD)
+
+
+def _observation_value(message, segment, here: str) -> str:
+    """OBX-5 as text: components joined as sent, escapes read, line breaks (\\.br\\) kept as newlines."""
+    if len(segment) <= 5:
+        return ""
+    text = message.unescape(str(segment(5))).replace("\r\n", "\n").replace("\r", "\n")
+    return clean_text(text, f"{here}: OBX-5", VALUE, multiline=True)
+
+
+def _check_escapes(message, where: str) -> None:
+    """Every escape sequence of the message one that KNOWN_ESCAPE allows; InvalidInput naming the segment."""
+    esc = message.esc
+    if not esc:
+        return
+    sequence = re.compile(f"{re.escape(esc)}([^{re.escape(esc)}]*){re.escape(esc)}")
+    for number, segment in enumerate(message, 1):
+        text = str(segment)
+        if number == 1:  # MSH-1 and MSH-2 are the separators themselves, the escape character among them
+            text = text.split(message.separators[1], 2)[-1]
+        for found in sequence.finditer(text):
+            if not KNOWN_ESCAPE.fullmatch(found.group(1)):
+                raise InvalidInput(f"{where}, segment {number} ({str(segment[0])[:3]}): the escape sequence "
+                                   f"{shown(found.group())} is not one medsec reads")
 
 
 def _hl7_date(text: str) -> str:
@@ -62,16 +98,16 @@ def _hl7_date(text: str) -> str:
     return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}" if len(digits) == 8 and digits.isdigit() else text
 
 
-def _observation(message, segment) -> dict:
-    value_type = _value(segment, 2)
+def _observation(message, segment, here: str) -> dict:
+    value_type = _value(segment, here, 2)
     if value_type in CODED:
-        value = _value(segment, 5, 2) or _value(segment, 5)
+        value = _value(segment, here, 5, 2) or _value(segment, here, 5)
     else:
-        value = message.unescape(str(segment(5))) if len(segment) > 5 else ""
-    return {"set_id": _value(segment, 1), "type": value_type, "code": _value(segment, 3),
-            "name": _value(segment, 3, 2), "value": value, "units": _value(segment, 6),
-            "range": _value(segment, 7), "flag": _value(segment, 8), "status": _value(segment, 11),
-            "observed": _value(segment, 14)}
+        value = _observation_value(message, segment, here)
+    return {"set_id": _value(segment, here, 1), "type": value_type, "code": _value(segment, here, 3),
+            "name": _value(segment, here, 3, 2), "value": value, "units": _value(segment, here, 6),
+            "range": _value(segment, here, 7), "flag": _value(segment, here, 8),
+            "status": _value(segment, here, 11), "observed": _value(segment, here, 14)}
 
 
 def _parse(text: str, where: str):
@@ -80,44 +116,46 @@ def _parse(text: str, where: str):
 
     try:
         return hl7.parse(text)
-    except (hl7.HL7Exception, ValueError, IndexError) as e:
-        raise InvalidInput(f"{where}: cannot parse: {e}") from None
+    except (hl7.HL7Exception, ValueError, IndexError, AssertionError) as e:  # python-hl7 asserts its separators
+        why = shown(e, 80) if str(e) else "the separators of MSH-1 and MSH-2 are broken"
+        raise InvalidInput(f"{where}: cannot parse: {why}") from None
 
 
 def _check_header(msh, where: str) -> str:
     """The message control id, once MSH says this is an HL7 v2 ORU^R01 message."""
-    kind, trigger = _value(msh, 9, 1), _value(msh, 9, 2)
+    here = f"{where}, segment 1 (MSH)"
+    kind, trigger = _value(msh, here, 9, 1), _value(msh, here, 9, 2)
     if (kind, trigger) != ("ORU", "R01"):
         found = "^".join(x for x in (kind, trigger) if x) or "empty"
-        raise InvalidInput(f"{where}, segment 1 (MSH): MSH-9 message type is {found}, not ORU^R01")
-    control_id = _value(msh, 10)
+        raise InvalidInput(f"{here}: MSH-9 message type is {found}, not ORU^R01")
+    control_id = _value(msh, here, 10)
     if not control_id:
-        raise InvalidInput(f"{where}, segment 1 (MSH): MSH-10 (message control id) is empty")
-    version = _value(msh, 12)
+        raise InvalidInput(f"{here}: MSH-10 (message control id) is empty")
+    version = _value(msh, here, 12)
     if version and not version.startswith("2."):
-        raise InvalidInput(f"{where}, segment 1 (MSH): MSH-12 version {version!r} is not HL7 v2")
+        raise InvalidInput(f"{here}: MSH-12 version {shown(version)} is not HL7 v2")
     return control_id
 
 
 def _order_group(segment, orc: list[str], here: str) -> OrderGroup:
     """An OBR's order numbers (its own, else those of the ORC before it) and test."""
-    placer = list(dict.fromkeys(n for n in (orc[0] if orc else "", _value(segment, 2)) if n))
-    filler = _value(segment, 3) or (orc[1] if orc else "")
+    placer = list(dict.fromkeys(n for n in (orc[0] if orc else "", _value(segment, here, 2)) if n))
+    filler = _value(segment, here, 3) or (orc[1] if orc else "")
     if not placer and not filler:
         raise InvalidInput(f"{here}: no order number (ORC-2, OBR-2 or OBR-3)")
-    test = _value(segment, 4, 2) or _value(segment, 4)
+    test = _value(segment, here, 4, 2) or _value(segment, here, 4)
     if not test:
         raise InvalidInput(f"{here}: OBR-4 (the test ordered) is empty")
-    return OrderGroup(placer, filler, test, _value(segment, 25))
+    return OrderGroup(placer, filler, test, _value(segment, here, 25))
 
 
 def _add_observation(message, segment, groups: list[OrderGroup], here: str) -> None:
     """An OBX's observation, added to the OBR group before it."""
     if not groups:
         raise InvalidInput(f"{here}: an OBX before any OBR")
-    if not _value(segment, 3):
+    if not _value(segment, here, 3):
         raise InvalidInput(f"{here}: OBX-3 (what was observed) is empty")
-    groups[-1].observations.append(_observation(message, segment))
+    groups[-1].observations.append(_observation(message, segment, here))
 
 
 def _read_segments(message, where: str) -> tuple[dict, list[OrderGroup]]:
@@ -129,14 +167,15 @@ def _read_segments(message, where: str) -> tuple[dict, list[OrderGroup]]:
         name = str(segment[0])
         here = f"{where}, segment {number} ({name[:12]})"
         if not SEGMENT_ID.fullmatch(name):
-            raise InvalidInput(f"{where}, segment {number} ({name[:20]!r}): broken, {name[:20]!r} is not a segment id")
+            raise InvalidInput(f"{where}, segment {number} ({shown(name, 20)}): broken, {shown(name, 20)} "
+                               "is not a segment id")
         if name == "MSH" and number > 1:
             raise InvalidInput(f"{here}: a second MSH inside one message")
         if name == "PID":
-            patient = {"id_in_message": _value(segment, 3), "family": _value(segment, 5, 1),
-                       "given": _value(segment, 5, 2), "dob": _hl7_date(_value(segment, 7))}
+            patient = {"id_in_message": _value(segment, here, 3), "family": _value(segment, here, 5, 1),
+                       "given": _value(segment, here, 5, 2), "dob": _hl7_date(_value(segment, here, 7))}
         elif name == "ORC":
-            orc = [_value(segment, 2), _value(segment, 3)]
+            orc = [_value(segment, here, 2), _value(segment, here, 3)]
         elif name == "OBR":
             groups.append(_order_group(segment, orc, here))
             orc = []
@@ -150,11 +189,13 @@ def _read_segments(message, where: str) -> tuple[dict, list[OrderGroup]]:
 def _read_message(text: str, where: str) -> ResultMessage:
     """One message, checked segment by segment; InvalidInput names the segment at fault."""
     message = _parse(text, where)
+    _check_escapes(message, where)
     msh = message[0]
     control_id = _check_header(msh, where)
     patient, groups = _read_segments(message, where)
-    sender = "/".join(x for x in (_value(msh, 3), _value(msh, 4)) if x)
-    return ResultMessage(f"{sender}|{control_id}", control_id, sender, _value(msh, 7), patient, groups)
+    here = f"{where}, segment 1 (MSH)"
+    sender = "/".join(x for x in (_value(msh, here, 3), _value(msh, here, 4)) if x)
+    return ResultMessage(f"{sender}|{control_id}", control_id, sender, _value(msh, here, 7), patient, groups)
 
 
 def read_messages(path: str, raw: bytes) -> list[ResultMessage]:
@@ -207,7 +248,7 @@ def patient_mismatch(patient: dict, named: dict) -> str:
     """Why the message's patient is not the order's ('' when name and birth date agree)."""
     problems = []
     if named.get("family") and named["family"].casefold() != str(patient.get("last", "")).casefold():
-        problems.append(f"name {named['family']!r}")
+        problems.append(f"name {shown(named['family'])}")
     if named.get("dob") and named["dob"] != patient.get("dob"):
         problems.append(f"birth date {named['dob']}")
     return f"the message's patient ({', '.join(problems)}) is not {patient['id']}" if problems else ""
@@ -319,6 +360,8 @@ def list_unmatched(app, limit: int | None = None) -> list[dict]:
 
 def match(app, result_id: str, order_id: str, *, force: bool = False) -> dict:
     """File a queued result with an order by hand; a patient mismatch needs `force`."""
+    LAB_RESULTS.number(result_id)  # a malformed id is bad input (exit 2) before any look-up
+    LABS.number(order_id)
     with app.store.transaction() as txn:
         result = labs.get_result(app, result_id, txn)
         if result["status"] != "unmatched":

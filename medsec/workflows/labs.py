@@ -6,17 +6,17 @@ scanned report (`attach_report`) or an HL7 message (`lab_results`), always
 puts the order back to `resulted`, so a corrected result is reviewed again.
 """
 
-import os
 from datetime import date, timedelta
 
 from medsec import clock, documents
-from medsec.communications import messaging
+from medsec.communications import fields, messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.inputs import ATTACHMENT, read_input
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
 from medsec.store.attachments import put_bytes
 from medsec.store.catalog import LAB_RESULTS, LABS
+from medsec.text import shown
 
 STATUSES = ["ordered", "scheduled", "collected", "resulted", "reviewed", "patient-notified", "cancelled"]
 AWAITING = ("ordered", "scheduled", "collected")  # no result yet
@@ -43,12 +43,10 @@ def _audit_ids(record: dict) -> list[str]:
 def order(app, patient_id: str, *, facility: str, test: str, due: str | None = None, fasting: bool = False,
           appt_at: str | None = None, note: str = "") -> dict:
     """A new order; with an appointment at the facility it starts as `scheduled`."""
-    facility, test = facility.strip(), test.strip()
-    if not facility:
-        raise InvalidInput("--facility cannot be empty")
-    if not test:
-        raise InvalidInput("--test cannot be empty")
-    due_day = app.parse_date(due, "--due") if due else app.today() + timedelta(days=DEFAULT_DUE_DAYS)
+    facility, test = fields.line(facility, "--facility", required=True), fields.line(test, "--test", required=True)
+    note = fields.body(note, "--note")
+    due_day = clock.parse_date(due, app.tz, "--due", horizon=True) if due else \
+        app.today() + timedelta(days=DEFAULT_DUE_DAYS)
     if due_day < app.today():
         raise InvalidInput(f"--due {due_day} is in the past")
     appointment = clock.iso(clock.parse_datetime(appt_at, app.tz, "--appt-at")) if appt_at else ""
@@ -102,7 +100,7 @@ def list_orders(app, *, status: str | None = None, pending: bool = False, overdu
                 patient_id: str | None = None, limit: int | None = None) -> list[dict]:
     """Orders, oldest first; `pending` awaits a result, `overdue` awaits one past its due date."""
     if status and status not in STATUSES:
-        raise InvalidInput(f"unknown status {status!r}", hint=f"one of {', '.join(STATUSES)}")
+        raise InvalidInput(f"unknown status {shown(status)}", hint=f"one of {', '.join(STATUSES)}")
     view = app.store.snapshot()
     if patient_id:
         pid = get_patient(app, patient_id, view=view)["id"]
@@ -130,9 +128,10 @@ def _change(app, lab_id: str, change) -> dict:
 def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | None = None) -> dict:
     """Move an order along by hand; `scheduled` may carry (or move) the facility appointment."""
     if status not in STATUSES:
-        raise InvalidInput(f"unknown status {status!r}", hint=f"one of {', '.join(STATUSES)}")
+        raise InvalidInput(f"unknown status {shown(status)}", hint=f"one of {', '.join(STATUSES)}")
     if appt_at and status != "scheduled":
         raise InvalidInput("--appt-at goes with status scheduled")
+    note = fields.body(note, "--note")
     appointment = clock.iso(clock.parse_datetime(appt_at, app.tz, "--appt-at")) if appt_at else None
 
     def change(old):
@@ -162,14 +161,16 @@ def with_result(app, old: dict, *, result_id: str = "", file: dict | None = None
 
 def attach_report(app, lab_id: str, path: str, note: str = "") -> dict:
     """A result report (PDF or TIFF), stored by content hash; the order becomes `resulted`."""
+    name, note = fields.file_name(path), fields.body(note, "--note")
     data = read_input(path, ATTACHMENT)  # kept as read: what is filed is what was checked
     kind = documents.kind_of(data)
     if kind is None:
-        raise InvalidInput(f"{path} is not a PDF or TIFF file")
-    if get_order(app, lab_id)["status"] == "cancelled":  # refuse before copying the file in
-        raise Refused(f"{lab_id.upper()} is cancelled")
+        raise InvalidInput(f"{shown(path)} is not a PDF or TIFF file")
+    order = get_order(app, lab_id)
+    if order["status"] == "cancelled":  # refuse before copying the file in
+        raise Refused(f"{order['id']} is cancelled")
     sha, size = put_bytes(app.store.root, data)
-    entry = {"sha256": sha, "name": os.path.basename(path), "size": size, "kind": kind,
+    entry = {"sha256": sha, "name": name, "size": size, "kind": kind,
              "received": clock.iso(app.now())}
     return _change(app, lab_id, lambda old: with_result(app, old, file=entry, note=note))
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from medsec import clock, documents, templating
-from medsec.communications import messaging
+from medsec.communications import fields, messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
@@ -34,6 +34,7 @@ from medsec.scheduling.appointments import get_appointment
 from medsec.scheduling.schedule import Schedule
 from medsec.scheduling.slots import free_slots
 from medsec.store.catalog import PATIENTS, REFERRALS
+from medsec.text import shown
 from medsec.workflows.care_team import physician, queue_for, usual_physician
 from medsec.workflows.tasks import finish_tasks, open_task
 
@@ -53,6 +54,8 @@ TRANSITIONS = {
 VIAS = ["fax", "mail"]
 COLUMNS = ["id", "created", "direction", "patient_id", "to", "from", "urgent", "status", "due"]
 ICD10_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
+ADDRESS = 500  # a postal address, several lines
+AUTH_NUMBER = 60  # a payer's authorization number
 
 
 @dataclass(frozen=True)
@@ -87,18 +90,12 @@ def _history(app, status: str, note: str = "") -> dict:
 
 
 def _fax_number(value: str | None, option: str = "--fax") -> str:
+    value = fields.line(value, option)
     if not value:
         return ""
     if not phone_valid(value):
-        raise InvalidInput(f"{option} {value!r} is not a fax number")
+        raise InvalidInput(f"{option} {shown(value)} is not a fax number")
     return format_phone(value)
-
-
-def _text(value: str | None, option: str) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise InvalidInput(f"{option} cannot be empty")
-    return text
 
 
 def diagnoses(app, codes) -> list[dict]:
@@ -108,9 +105,9 @@ def diagnoses(app, codes) -> list[dict]:
     icd10 = [r.item for r in tables(app).values() if r.item.system.upper() == "ICD-10-CM"]
     out = []
     for raw in codes:
-        code = raw.strip().upper()
+        code = str(raw).strip().upper()
         if not ICD10_SHAPE.fullmatch(code):
-            raise InvalidInput(f"--dx {raw!r} is not an ICD-10-CM code (like I10 or R07.9)")
+            raise InvalidInput(f"--dx {shown(raw)} is not an ICD-10-CM code (like I10 or R07.9)")
         found = icd10[0].lookup(app.store.root, code) if icd10 else None
         if icd10 and not found:
             raise InvalidInput(f"--dx {code} is not in ICD-10-CM", hint=f"search with 'medsec code search {code}'")
@@ -157,7 +154,8 @@ def add(app, patient_id: str, *, to: str, reason: str, dx: list[str], urgent: bo
         auth_required: bool = False, fax: str | None = None, address: str = "", physician_id: str | None = None,
         note: str = "") -> dict:
     """An outgoing referral; the referring physician defaults to the patient's usual one."""
-    to, reason = _text(to, "--to"), _text(reason, "--reason")
+    to, reason = fields.line(to, "--to", required=True), fields.body(reason, "--reason", required=True)
+    address, note = fields.body(address, "--address", ADDRESS), fields.body(note, "--note")
     if not dx:
         raise InvalidInput("give at least one --dx diagnosis code")
     codes = diagnoses(app, dx)
@@ -169,7 +167,7 @@ def add(app, patient_id: str, *, to: str, reason: str, dx: list[str], urgent: bo
         referrer = referrer or usual_physician(app, patient["id"], txn)
         (referral_id,) = txn.reserve_ids(REFERRALS)
         record = _new(app, referral_id, patient["id"], "out", to=to, reason=reason, dx=codes, urgent=urgent,
-                      auth_required=auth_required, fax=number, address=address.strip(),
+                      auth_required=auth_required, fax=number, address=address,
                       physician=referrer["id"] if referrer else "")
         record = _enter(app, txn, record, "authorization-pending" if auth_required else "draft", note)
         txn.put(REFERRALS, record)
@@ -209,15 +207,17 @@ def send(app, referral_id: str, *, via: str | None = None, fax: str | None = Non
     channel took the message.
     """
     if via and via not in VIAS:
-        raise InvalidInput(f"--via {via!r} is not one of {', '.join(VIAS)}")
+        raise InvalidInput(f"--via {shown(via)} is not one of {', '.join(VIAS)}")
+    address, note = fields.body(address, "--address", ADDRESS), fields.body(note, "--note")
+    auth_number = fields.line(auth_number, "--auth", AUTH_NUMBER)
     view = app.store.snapshot()
     record = get_referral(app, referral_id, view)
     if record["direction"] != "out":
         raise Refused(f"{record['id']} is an incoming referral")
     if record["status"] not in ("draft", "authorization-pending"):
         raise Refused(f"{record['id']} is {record['status']}; only a draft or one waiting on authorization is sent")
-    record = {**record, "fax": _fax_number(fax) or record["fax"], "address": (address or "").strip() or
-              record["address"], "auth_number": (auth_number or "").strip() or record["auth_number"]}
+    record = {**record, "fax": _fax_number(fax) or record["fax"], "address": address or record["address"],
+              "auth_number": auth_number or record["auth_number"]}
     if record["status"] == "authorization-pending" and not record["auth_number"]:
         raise Refused(f"{record['id']} is waiting on the payer's authorization",
                       hint="give --auth NUMBER once it is granted")
@@ -278,7 +278,8 @@ def receive(app, *, sender: str, reason: str, patient_id: str | None = None, fir
     The proposal (`proposed`) is not booked: 'medsec appt book' does that,
     then 'medsec referral status ID appointment-scheduled --appt A..'.
     """
-    sender, reason = _text(sender, "--from"), _text(reason, "--reason")
+    sender, reason = fields.line(sender, "--from", required=True), fields.body(reason, "--reason", required=True)
+    note = fields.body(note, "--note")
     codes = diagnoses(app, dx)
     schedule = Schedule.load(app)  # an unknown type or provider is bad input before anything is written
     if provider:
@@ -320,7 +321,7 @@ def list_referrals(app, *, status: str = "open", overdue: bool = False, directio
                    patient_id: str | None = None, limit: int | None = None) -> list[dict]:
     """Referrals by due date (soonest first); `open` is every status but closed."""
     if status not in STATUSES + ["open", "all"]:
-        raise InvalidInput(f"--status {status!r} is not one of {', '.join(STATUSES + ['open', 'all'])}")
+        raise InvalidInput(f"--status {shown(status)} is not one of {', '.join(STATUSES + ['open', 'all'])}")
     view = app.store.snapshot()
     if patient_id:
         pid = get_patient(app, patient_id, view=view)["id"]
@@ -356,9 +357,10 @@ def set_status(app, referral_id: str, status: str, *, note: str = "", appt_at: s
                appt_id: str | None = None) -> dict:
     """Move a referral along by hand; invalid changes are refused (exit 1)."""
     if status not in STATUSES:
-        raise InvalidInput(f"unknown status {status!r}", hint=f"one of {', '.join(STATUSES)}")
+        raise InvalidInput(f"unknown status {shown(status)}", hint=f"one of {', '.join(STATUSES)}")
     if (appt_at or appt_id) and status != "appointment-scheduled":
         raise InvalidInput("--appt-at and --appt go with status appointment-scheduled")
+    note = fields.body(note, "--note")
     current = get_referral(app, referral_id)
     appointment = _appointment(app, current, appt_at, appt_id) if status == "appointment-scheduled" else None
     with app.store.transaction() as txn:

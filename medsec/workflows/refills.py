@@ -13,13 +13,14 @@ physician's decision.
 from datetime import date, timedelta
 
 from medsec import clock, documents
-from medsec.communications import messaging
+from medsec.communications import fields, messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
 from medsec.records.staff import acting_members, get_staff
 from medsec.store.catalog import REFILLS
+from medsec.text import shown
 from medsec.workflows.care_team import physician, usual_physician
 from medsec.workflows.tasks import finish_tasks, open_task
 
@@ -33,21 +34,16 @@ def _ids(record: dict) -> list[str]:
     return [record["id"], record["patient_id"]]
 
 
-def _text(value: str | None, option: str) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise InvalidInput(f"{option} cannot be empty")
-    return text
-
-
 def request(app, patient_id: str, *, drug: str, dose: str, pharmacy: str, via: str,
             pharmacy_fax: str | None = None, physician_id: str | None = None, note: str = "") -> dict:
     """A refill request in a physician's queue: `physician_id`, else the patient's usual physician."""
-    drug, dose, pharmacy = _text(drug, "--drug"), _text(dose, "--dose"), _text(pharmacy, "--pharmacy")
+    drug, dose = fields.line(drug, "--drug", required=True), fields.line(dose, "--dose", required=True)
+    pharmacy, note = fields.line(pharmacy, "--pharmacy", required=True), fields.body(note, "--note")
+    pharmacy_fax = fields.line(pharmacy_fax, "--pharmacy-fax")
     if via not in VIAS:
-        raise InvalidInput(f"--via {via!r} is not one of {', '.join(VIAS)}")
+        raise InvalidInput(f"--via {shown(via)} is not one of {', '.join(VIAS)}")
     if pharmacy_fax and not phone_valid(pharmacy_fax):
-        raise InvalidInput(f"--pharmacy-fax {pharmacy_fax!r} is not a fax number")
+        raise InvalidInput(f"--pharmacy-fax {shown(pharmacy_fax)} is not a fax number")
     prescriber = physician(app, physician_id, "--for") if physician_id else None
     with app.store.transaction() as txn:
         patient = get_patient(app, patient_id, view=txn)
@@ -89,7 +85,7 @@ def list_refills(app, *, status: str = "pending", for_staff: str | None = None, 
                  overdue: bool = False, patient_id: str | None = None, limit: int | None = None) -> list[dict]:
     """Requests, oldest first: a physician's queue with `for_staff` (or `mine`)."""
     if status not in STATUSES + ["all"]:
-        raise InvalidInput(f"--status {status!r} is not one of {', '.join(STATUSES + ['all'])}")
+        raise InvalidInput(f"--status {shown(status)} is not one of {', '.join(STATUSES + ['all'])}")
     view = app.store.snapshot()
     wanted: set[str] | None  # the physicians whose queue is asked for; None: everyone's
     if mine:
@@ -114,7 +110,7 @@ def _acting_physician(app, verb: str) -> dict:
     for member in acting_members(app):
         if member.get("role") == "physician" and member.get("active", True):
             return member
-    raise Refused(f"only a physician may {verb} a refill request, and {app.user!r} is no physician on the roster",
+    raise Refused(f"only a physician may {verb} a refill request, and {shown(app.user)} is no physician on the roster",
                   hint="act as the physician: --user or MEDSEC_USER (staff id, login or email)")
 
 
@@ -160,6 +156,8 @@ def _notify(app, record: dict, prescriber: dict) -> list[dict]:
 def decide(app, refill_id: str, approve: bool, note: str = "") -> dict:
     """Approve or deny as the acting physician, then notify pharmacy and patient."""
     status = "approved" if approve else "denied"
+    REFILLS.number(refill_id)  # a malformed id is bad input (exit 2), whoever is acting
+    note = fields.body(note, "--note")
     prescriber = _acting_physician(app, "approve" if approve else "deny")
     with app.store.transaction() as txn:
         old = get_refill(app, refill_id, txn)
