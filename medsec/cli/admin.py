@@ -6,7 +6,7 @@ import click
 
 from medsec import PLUGIN_API_VERSION, audit
 from medsec.cli.common import pass_app
-from medsec.cli.options import date_option, limit_option
+from medsec.cli.options import date_option, limit_option, output_path
 from medsec.cli.output import output_options, render, say
 from medsec.config import CONFIG_FILES, Problem
 from medsec.config import check_all as check_config
@@ -150,7 +150,7 @@ def audit_command(app, fmt, record_id, who, since, limit):
 
 
 @click.command("backup")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), callback=output_path)
 @output_options
 @pass_app
 def backup_command(app, fmt, file):

@@ -132,10 +132,22 @@ def dry_run_option(help: str = "Check everything and report what would happen; c
     return click.option("--dry-run", is_flag=True, help=help)
 
 
+def output_path(ctx, param, value):
+    """A FILE to write: '-' is standard output where the output has a default (as for
+    every Unix tool), else refused; '' is no file name. Never a file named '-'."""
+    if value == "":
+        raise click.BadParameter("an empty file name", ctx, param)
+    if value == "-":
+        if param.required:
+            raise click.BadParameter("'-' (standard output) is not a file here; name a file", ctx, param)
+        return None
+    return value
+
+
 def output_file_option(help: str = "Write to FILE (default: standard output).", required: bool = False):
-    """`-o/--output FILE`, passed as `output`: a file outside the data directory."""
+    """`-o/--output FILE`, passed as `output`: a file outside the data directory ('-' is standard output)."""
     return click.option("-o", "--output", type=click.Path(dir_okay=False), **_default(None, required),
-                        required=required, metavar="FILE", help=help)
+                        required=required, metavar="FILE", callback=output_path, help=help)
 
 
 limit_option = click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
