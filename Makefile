@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_HOME ?= $(CURDIR)/.demo
 
-.PHONY: test lint docs demo bench clean
+.PHONY: test lint docs demo bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest
+
+# Property-based fuzzing of every command (tests/test_fuzz.py) with fresh randomness and
+# FUZZ_EXAMPLES examples per command; `make test` runs a few fixed ones. E.g. `make fuzz FUZZ_EXAMPLES=2000`.
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	MEDSEC_FUZZ_PROFILE=fuzz MEDSEC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -p no:cacheprovider tests/test_fuzz.py $(FUZZ_ARGS)
 
 # Regenerate the CLI reference from the command tree's --help (a test fails when it drifts).
 docs: $(STAMP)

@@ -84,3 +84,12 @@ def gateway(monkeypatch):
         monkeypatch.delenv(var, raising=False)  # talk to 127.0.0.1 directly
     with http_gateway() as gw:
         yield gw
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hypothesis_home(tmp_path_factory):
+    """Hypothesis keeps its caches (unicode data, constants, any example database) in this run's
+    temporary folder: no .hypothesis folder in the tree."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
