@@ -3,6 +3,7 @@
 import contextlib
 import importlib
 import os
+import re
 import sys
 
 import click
@@ -93,7 +94,8 @@ def run_with_error_boundary(group: click.Group, args: list, prog_name: str, extr
             return e.exit_code
     except click.UsageError as e:
         where = e.ctx.command_path if e.ctx else prog_name
-        message = e.format_message().rstrip(".")
+        # click lays some messages out over lines ("Choose from:\n\tcash,\n\tcard"): one line here.
+        message = re.sub(r"\s*\n\s*", " ", e.format_message()).rstrip(".")
         return _fail(ctx, e.ctx, message[0].lower() + message[1:], f"try '{where} --help'", 2)
     except click.ClickException as e:
         return _fail(ctx, None, e.format_message(), None, e.exit_code)
