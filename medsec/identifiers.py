@@ -60,7 +60,7 @@ def state_valid(value: str) -> bool:
 
 # Where an extension starts in a phone number as stored ("617-555-0100 ext. 12")
 # or as people write it ("x12", ";ext=12", "#12"): the digits after it are not dialled.
-_EXTENSION = re.compile(r"\s*(?:;\s*ext=|ext\b|extension\b|x|#)", re.IGNORECASE)
+_EXTENSION = r"\s*(?:;\s*ext=|ext\b|extension\b|x|#)"
 
 
 def _nanp_digits(text: str) -> str:
@@ -72,7 +72,7 @@ def _nanp_digits(text: str) -> str:
 
 def phone_digits(value: str) -> str:
     """The digits of a North American number, without a leading 1 or an extension."""
-    return _nanp_digits(_EXTENSION.split(str(value), maxsplit=1)[0])
+    return _nanp_digits(re.split(_EXTENSION, str(value), maxsplit=1, flags=re.IGNORECASE)[0])
 
 
 def phone_valid(value: str) -> bool:

@@ -32,11 +32,10 @@ MAX_TOTAL = Decimal("99999999.99")
 # only as whole thousands groups (1,234,567), at most two decimals; blanks and
 # tabs around it. No exponent, no "_", no other script's digits, no NaN/Infinity.
 AMOUNT_PATTERN = r"[ \t]*([+-]?)\$?((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]{1,2})?|\.[0-9]{1,2})[ \t]*"
-_AMOUNT = re.compile(AMOUNT_PATTERN, re.ASCII)
 # A stored amount that still reads: a plain decimal of at most STORED_DIGITS
 # digits each side of the point (an older medsec stored up to 28 and more).
 STORED_DIGITS = 40
-_STORED = re.compile(rf"[ ]*-?[0-9]{{1,{STORED_DIGITS}}}(?:\.[0-9]{{1,{STORED_DIGITS}}})?[ ]*", re.ASCII)
+_STORED = rf"[ ]*-?[0-9]{{1,{STORED_DIGITS}}}(?:\.[0-9]{{1,{STORED_DIGITS}}})?[ ]*"
 # Sums of stored amounts: 100 digits hold any count of STORED_DIGITS-digit
 # amounts exactly; no trap can fire on them. A computed sum reads while it
 # has fewer than SUM_DIGITS digits (room left for its two places).
@@ -54,7 +53,7 @@ def parse_amount(text, field: str = "amount", allow_zero: bool = False, allow_ne
     and zero or negative amounts unless allowed. '-0' is zero.
     """
     raw = str(text)
-    match = _AMOUNT.fullmatch(raw)
+    match = re.fullmatch(AMOUNT_PATTERN, raw, re.ASCII)
     if match is None:
         if re.fullmatch(r"[ \t]*[+-]?\$?[0-9,]*\.[0-9]{3,}[ \t]*", raw, re.ASCII):
             raise InvalidInput(f"{field} {shown(raw)} has more than two decimal places")
@@ -92,7 +91,7 @@ def readable(value) -> Decimal | None:
     if isinstance(value, int) and value.bit_length() > 4 * STORED_DIGITS:
         return None  # str() of a huge int is slow, past 4300 digits an error
     text = str(value)
-    if not _STORED.fullmatch(text):
+    if not re.fullmatch(_STORED, text, re.ASCII):
         return None
     amount = Decimal(text).quantize(CENT, context=EXACT)
     return amount if amount else ZERO  # '-0' reads as 0.00, not -0.00

@@ -10,15 +10,15 @@ import re
 # The characters OWASP lists as a formula's start (the ASCII ones and their
 # full-width forms, which some spreadsheets fold to ASCII), also after leading
 # whitespace: ' =1+1' and '\t=cmd' are formulas to a spreadsheet too.
-_FORMULA_START = re.compile("^[\\s\u3000]*[=+\\-@\t\r\n\uff1d\uff0b\uff0d\uff20]")
+_FORMULA_START = "[\\s\u3000]*[=+\\-@\t\r\n\uff1d\uff0b\uff0d\uff20]"
 # A plain number ('-12.50', '+3') stays as it is: neutralising it would turn it into text.
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+_NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 
 
 def safe_cell(value) -> str:
     """`value` as a CSV cell: a formula start is neutralised with a leading apostrophe."""
     text = "" if value is None else str(value)
-    if _FORMULA_START.match(text) and not _NUMBER.fullmatch(text):
+    if text and re.match(_FORMULA_START, text) and not re.fullmatch(_NUMBER, text):
         return "'" + text
     return text
 

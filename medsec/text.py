@@ -33,8 +33,10 @@ def matches(query_words: list[str], name_words: list[str]) -> bool:
 # paragraph separators, and the bidirectional formatting controls that make
 # text display in another order than it is stored (U+202E and friends).
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_UNPRINTABLE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
-_UNPRINTABLE_BUT_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
+# Patterns are left to re's cache: most text is printable (str.isprintable, in C, says
+# so first), and a command that never meets a control character never compiles them.
+_UNPRINTABLE = f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]"
+_UNPRINTABLE_BUT_NEWLINE = f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]"
 
 
 def clean_text(value, field: str, limit: int, multiline: bool = False) -> str:
@@ -46,7 +48,7 @@ def clean_text(value, field: str, limit: int, multiline: bool = False) -> str:
     text = str(value)
     if multiline:
         text = text.replace("\r\n", "\n")
-    bad = (_UNPRINTABLE_BUT_NEWLINE if multiline else _UNPRINTABLE).search(text)
+    bad = None if text.isprintable() else re.search(_UNPRINTABLE_BUT_NEWLINE if multiline else _UNPRINTABLE, text)
     if bad:
         raise InvalidInput(f"{field}: {shown(text)} holds the control character "
                            f"U+{ord(bad.group()):04X} at position {bad.start() + 1}")
@@ -58,10 +60,10 @@ def clean_text(value, field: str, limit: int, multiline: bool = False) -> str:
 def escape_controls(text: str, keep_newlines: bool = False) -> str:
     """`text` with every control or bidi character shown as an escape (`\\x1b`, `\\u202e`),
     so printing it cannot move the cursor, retitle the terminal or reorder a line."""
-    pattern = _UNPRINTABLE_BUT_NEWLINE if keep_newlines else _UNPRINTABLE
-    if pattern.search(text) is None:
+    if text.isprintable():
         return text
-    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    pattern = _UNPRINTABLE_BUT_NEWLINE if keep_newlines else _UNPRINTABLE
+    return re.sub(pattern, lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def shown(value, limit: int = 40) -> str:
