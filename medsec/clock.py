@@ -39,6 +39,11 @@ def _zone(name: str) -> tzinfo:
     return ZoneInfo(name)
 
 
+# The years MEDSEC_NOW (a clock for tests and rehearsals) may set: every window around
+# "today" (HISTORY_YEARS back, HORIZON_YEARS ahead) then holds real dates.
+NOW_YEARS = (1900, 2999)
+
+
 def now(tz: tzinfo | None = None) -> datetime:
     """The current time in `tz` (UTC if None); MEDSEC_NOW overrides the clock.
 
@@ -51,6 +56,8 @@ def now(tz: tzinfo | None = None) -> datetime:
             moment = datetime.fromisoformat(fixed.strip())
         except ValueError:
             raise InvalidInput(f"MEDSEC_NOW={shown(fixed)} is not an ISO datetime") from None
+        if not NOW_YEARS[0] <= moment.year <= NOW_YEARS[1]:  # room for every window around it
+            raise InvalidInput(f"MEDSEC_NOW={shown(fixed)} is not between the years {NOW_YEARS[0]} and {NOW_YEARS[1]}")
         if moment.tzinfo is None:
             return moment.replace(tzinfo=tz)
         return moment.astimezone(tz)

@@ -84,6 +84,15 @@ def test_dates_within_the_horizon_still_work(clinic):
     assert clinic.json("appt", "slots", "--provider", "S1", "--type", "follow-up", "--from", "+10y", "--first")
 
 
+@pytest.mark.parametrize("fixed", ["9999-12-31T10:00:00", "0001-01-02T00:00:00", "1899-12-31T23:00:00"])
+def test_a_clock_set_where_no_window_fits_is_refused(clinic, fixed):
+    """MEDSEC_NOW near the ends of the calendar would overflow the horizon's arithmetic."""
+    result = clinic("task", "add", "call", "--for", "S1", "--due", "tomorrow", env={"MEDSEC_NOW": fixed})
+    assert result.exit_code == 2 and "is not between the years 1900 and 2999" in result.stderr
+    late = clinic.json("task", "add", "call", "--for", "S1", "--due", "+10y", env={"MEDSEC_NOW": "2999-12-31T12:00"})
+    assert late["due"] == "3009-12-31"
+
+
 def test_dates_of_birth_may_go_back_further_than_bookings(clinic):
     """Historical dates have their own, longer window: an old patient is not refused."""
     assert clinic.json("patient", "add", "--first", "Old", "--last", "Timer", "--dob", "1920-02-29")["dob"] == \
