@@ -5,6 +5,8 @@ and copied into each test's data directory (helpers/templates.py). Loopback
 servers for the channel tests: `smtp` (aiosmtpd) and `gateway` (HTTP).
 """
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -86,10 +88,14 @@ def gateway(monkeypatch):
         yield gw
 
 
-@pytest.fixture(scope="session", autouse=True)
-def hypothesis_home(tmp_path_factory):
-    """Hypothesis keeps its caches (unicode data, constants, any example database) in this run's
-    temporary folder: no .hypothesis folder in the tree."""
+def pytest_configure(config):
+    """Hypothesis keeps its caches (unicode data, constants, any example database) in a temporary
+    folder: no .hypothesis folder in the tree. Set before collection, which already writes them."""
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    config.hypothesis_home = tempfile.mkdtemp(prefix="medsec-hypothesis-")
+    set_hypothesis_home_dir(config.hypothesis_home)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "hypothesis_home", ""), ignore_errors=True)
