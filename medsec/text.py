@@ -31,12 +31,15 @@ def matches(query_words: list[str], name_words: list[str]) -> bool:
 # sequences, CR overwrites a line, NUL truncates in C consumers), DEL, C1
 # controls (U+0080-U+009F, U+009B is a one-character CSI), the line and
 # paragraph separators, and the bidirectional formatting controls that make
-# text display in another order than it is stored (U+202E and friends).
+# text display in another order than it is stored (U+202E and friends). Lone
+# surrogates too: Python's stand-ins for bytes that were not UTF-8 (an argument
+# typed in another encoding), which no file or terminal can take as text.
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_SURROGATES = "\ud800-\udfff"
 # Patterns are left to re's cache: most text is printable (str.isprintable, in C, says
 # so first), and a command that never meets a control character never compiles them.
-_UNPRINTABLE = f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]"
-_UNPRINTABLE_BUT_NEWLINE = f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]"
+_UNPRINTABLE = f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}{_SURROGATES}]"
+_UNPRINTABLE_BUT_NEWLINE = f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI}{_SURROGATES}]"
 
 
 def clean_text(value, field: str, limit: int, multiline: bool = False) -> str:
@@ -50,8 +53,10 @@ def clean_text(value, field: str, limit: int, multiline: bool = False) -> str:
         text = text.replace("\r\n", "\n")
     bad = None if text.isprintable() else re.search(_UNPRINTABLE_BUT_NEWLINE if multiline else _UNPRINTABLE, text)
     if bad:
-        raise InvalidInput(f"{field}: {shown(text)} holds the control character "
-                           f"U+{ord(bad.group()):04X} at position {bad.start() + 1}")
+        code = f"U+{ord(bad.group()):04X}"
+        what = f"a byte that is not UTF-8 ({code})" if "\ud800" <= bad.group() <= "\udfff" \
+            else f"the control character {code}"
+        raise InvalidInput(f"{field}: {shown(text)} holds {what} at position {bad.start() + 1}")
     if len(text) > limit:
         raise InvalidInput(f"{field}: {shown(text)} is longer than {limit} characters")
     return text

@@ -95,6 +95,22 @@ def test_installed_console_script_refuses_a_title_escape_in_user(clinic):
     assert proc.stderr == "medsec: error: --user: '\\x1b]0;x\\x07' holds the control character U+001B at position 1\n"
 
 
+def test_an_argument_that_was_not_utf8_is_refused_and_a_file_name_still_prints(clinic, tmp_path):
+    """Bytes that are not UTF-8 reach Python as lone surrogates ('\\udcff'): no record may keep
+    them (JSON cannot), and a file named so is written and reported, escaped."""
+    proc = clinic.run("--user", "\udcff\udcfe", "audit", check=False)  # the process gets bytes ff fe
+    assert proc.returncode == 2
+    assert proc.stderr == "medsec: error: --user: '\\udcff\\udcfe' holds a byte that is not UTF-8 (U+DCFF) " \
+                          "at position 1\n"
+    before = snapshot(clinic.home)
+    refused = clinic.run("patient", "archive", "P1", "--reason", "ok\udcff", check=False)
+    assert refused.returncode == 2 and "--reason" in refused.stderr and snapshot(clinic.home) == before
+    target = f"{tmp_path}/\udcff.tgz"
+    done = clinic.run("backup", target, "--json", check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["file"].endswith("\\udcff.tgz")
+
+
 def test_multi_line_text_keeps_its_newlines_and_crlf_becomes_lf(clinic):
     clinic.ok("patient", "note", "P1", "first line\r\nsecond line\n")
     notes = clinic.json("patient", "note", "P1")

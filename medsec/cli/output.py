@@ -39,6 +39,25 @@ def _flat(value: Any) -> Any:
     return value
 
 
+def _json(data: Any, option: int = 0) -> bytes:
+    """`data` as JSON. A lone surrogate (a file name that was not UTF-8, as Python reads
+    it) is no JSON text: it is written as its escape ('\\udcff') instead of failing."""
+    try:
+        return orjson.dumps(data, option=option, default=str)
+    except TypeError:
+        return orjson.dumps(_without_surrogates(data), option=option, default=str)
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_surrogates(v) for v in value]
+    return value
+
+
 def render_text(data: Any, fmt: str, columns: Sequence[str] | None = None) -> str:
     """The text of `data` (a record or a list of records) in `fmt`.
 
@@ -47,12 +66,11 @@ def render_text(data: Any, fmt: str, columns: Sequence[str] | None = None) -> st
     and '[]' in JSON.
     """
     if fmt == "json":
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+        return _json(data, orjson.OPT_INDENT_2).decode() + "\n"
     if fmt == "yaml":
         import yaml  # only YAML output pays for yaml
 
-        return yaml.safe_dump(orjson.loads(orjson.dumps(data, default=str)), sort_keys=False,
-                              allow_unicode=True)
+        return yaml.safe_dump(orjson.loads(_json(data)), sort_keys=False, allow_unicode=True)
     if isinstance(data, dict):
         rows = [{"field": k, "value": _flat(v)} for k, v in data.items()]
         columns = ["field", "value"]
