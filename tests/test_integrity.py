@@ -140,6 +140,28 @@ def test_a_clean_demo_is_ok_and_stays_ok_after_repair(demo):
     assert demo.json("check") == []
 
 
+@pytest.mark.parametrize("value", ["abc", "1e309", "NaN", "9" * 400, ["5"]])
+def test_an_amount_that_holds_no_amount_is_reported_even_when_sealed(demo, value):
+    """Written through the store, so its seal is valid (an older medsec, a plugin): balances
+    count it as 0.00 and say so, and `check` must not call the directory healthy."""
+    from medsec.store.catalog import CHARGES, PAYMENTS
+    from medsec.store.store import Store
+
+    demo.ok("bill", "charge", "A1", "--code", "99213", "--dx", "I10")
+    payment = demo.json("bill", "pay", "P1", "--method", "cash", "--amount", "20")
+    assert demo("check").stderr == "data directory ok\n"
+    with Store(str(demo.home)).transaction() as txn:
+        old = txn.get(PAYMENTS, payment["id"])
+        txn.put(PAYMENTS, {**old, "amount": value}, old)
+        charge = txn.get(CHARGES, "H1")
+        txn.put(CHARGES, {**charge, "amount": "99999999999999999999999999.99"}, charge)  # large, but an amount
+    result = demo("check", "--json")
+    assert result.exit_code == 3
+    (found,) = result.json()
+    assert found["problem"].startswith(f"{payment['id']}: amount '") and "is not an amount" in found["problem"]
+    assert found["file"].startswith("payments/") and found["remedy"] == "restore"
+
+
 def test_every_shard_and_the_counters_carry_a_seal(demo):
     shards = list(demo.home.glob("patients/*.json")) + list(demo.home.glob("appointments/*/*/*.json"))
     assert shards

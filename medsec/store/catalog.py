@@ -2,6 +2,7 @@
 
 import zlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from medsec.identifiers import phone_digits
 from medsec.store.kinds import IndexEntry, Record, RecordKind
@@ -116,6 +117,25 @@ def lab_result_index_entries(r: Record) -> Iterator[IndexEntry]:
         yield ("labresult-unmatched", "00000", "unmatched")
 
 
+def charge_amounts(c: Record) -> Iterator[tuple[str, Any]]:
+    yield "amount", c.get("amount")
+
+
+def payment_amounts(p: Record) -> Iterator[tuple[str, Any]]:
+    """A payment or adjustment: its amount, what is left to apply, and each allocation."""
+    yield "amount", p.get("amount")
+    yield "unapplied", p.get("unapplied")
+    for i, allocation in enumerate(p.get("allocations") or []):
+        yield f"allocations[{i}].amount", allocation.get("amount") if isinstance(allocation, dict) else allocation
+
+
+def claim_amounts(c: Record) -> Iterator[tuple[str, Any]]:
+    for key in ("total", "paid", "patient_responsibility"):
+        yield key, c.get(key)
+    for i, line in enumerate(c.get("lines") or []):
+        yield f"lines[{i}].amount", line.get("amount") if isinstance(line, dict) else line
+
+
 PATIENTS = RecordKind("patients", "P", 100, patient_index_entries)
 APPOINTMENTS = RecordKind("appointments", "A", 1000, appointment_index_entries, by_day=True,
                           day_part="provider")
@@ -124,9 +144,9 @@ REMINDERS = RecordKind("reminders", "R", 1000, reminder_index_entries)
 CALLS = RecordKind("calls", "T", 500, call_index_entries)
 FAXES = RecordKind("faxes", "F", 500)
 MAIL = RecordKind("mail", "L", 500)
-CHARGES = RecordKind("charges", "H", 1000, by_patient("charge-patient"))
-CLAIMS = RecordKind("claims", "C", 1000, claim_index_entries)
-PAYMENTS = RecordKind("payments", "Y", 1000, by_patient("payment-patient"))
+CHARGES = RecordKind("charges", "H", 1000, by_patient("charge-patient"), amounts=charge_amounts)
+CLAIMS = RecordKind("claims", "C", 1000, claim_index_entries, amounts=claim_amounts)
+PAYMENTS = RecordKind("payments", "Y", 1000, by_patient("payment-patient"), amounts=payment_amounts)
 REMITTANCES = RecordKind("remittances", "E", 1000, remittance_index_entries)
 LABS = RecordKind("labs", "LB", 500, lab_index_entries)
 LAB_RESULTS = RecordKind("labresults", "LR", 500, lab_result_index_entries)

@@ -20,12 +20,14 @@ import orjson
 from medsec import config
 from medsec.errors import InvalidInput
 from medsec.fileio import is_temp_name, temp_owner_alive, write_atomic
+from medsec.money import damaged
 from medsec.store.catalog import ALL_KINDS, INDEXES, PATIENT_RECORDS, PATIENTS, STAFF
 from medsec.store.journal import JOURNAL, UnsafePath
 from medsec.store.kinds import IndexEntry, Record, RecordKind
 from medsec.store.layout import leftover_staging
 from medsec.store.seal import SEAL, ShardSeal, counters_seal, shard_bytes
 from medsec.store.store import COUNTERS, TABLE, Snapshot, Store, Transaction
+from medsec.text import shown
 
 # What clears a finding: `check --repair`; a backup (records lost or changed outside
 # medsec); or a person looking at the file named (a journal that was not applied).
@@ -185,8 +187,15 @@ class _Checker:
             for name, shard, key in _entries(kind, record):
                 scan.expected.setdefault(f"index/{name}/{shard}.json", {}).setdefault(key, []).append(record["id"])
             scan.attachments.extend((record["id"], a["sha256"]) for a in record.get("attachments", []))
+            self._amounts(kind, rel, record)
             if names_patients and record.get("patient_id"):
                 scan.references.setdefault(rel, []).append((record["id"], str(record["patient_id"])))
+
+    def _amounts(self, kind: RecordKind, rel: str, record: Record) -> None:
+        """A money field that holds no amount: balances count it as 0.00, so it is damage to report."""
+        for name, value in kind.amounts(record):
+            if damaged(value):
+                self.report(f"{record['id']}: {name} {shown(str(value))} is not an amount", rel, remedy="restore")
 
     def _sealed(self, kind: RecordKind, rel: str, raw: dict[str, Any], scan: _Scan) -> None:
         """The shard's records against its seal: changed or added ones reported here,

@@ -27,7 +27,8 @@ class RecordKind(NamedTuple):
     provider) each day is a folder holding one file per value of that
     field, so one provider's day parses a few kilobytes however busy the
     practice. Where a record lives (its place: the day, or day/part) is
-    kept in the kind's locator, a derived index like any other.
+    kept in the kind's locator, a derived index like any other. `amounts`
+    names a record's money fields, which `check` verifies still read as amounts.
     """
 
     name: str
@@ -36,6 +37,7 @@ class RecordKind(NamedTuple):
     index_entries: Callable[[Record], Iterable[IndexEntry]] = lambda record: ()
     by_day: bool = False
     day_part: str | None = None
+    amounts: Callable[[Record], Iterable[tuple[str, Any]]] = lambda record: ()
 
     def number(self, record_id: str) -> int:
         """The numeric part of an id, accepted case-insensitively.
