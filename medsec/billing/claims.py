@@ -410,7 +410,7 @@ def list_claims(app, *, status: str | None = None, payer: str | None = None, pat
     if status:
         if status not in STATUSES:
             raise InvalidInput(f"unknown claim status {status!r}")
-        ids = view.index("claim-status", "00000").get(status, [])
+        ids = view.lookup("claim-status", status)
         claims = view.get_many(CLAIMS, sorted(ids, key=lambda i: int(i[1:])))
         claims = [c for c in claims if c["status"] == status]
     elif patient:

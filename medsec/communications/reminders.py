@@ -99,8 +99,8 @@ def plan(view, schedule: Schedule, now: datetime, *, for_day=None, within: timed
 
 def _retries(view, now: datetime) -> list[dict]:
     """Earlier failures whose time has come, and claims left by a run that died."""
-    pending = view.index("reminder-pending", "00000")
-    ids = sorted(set(pending.get("retry", []) + pending.get("sending", [])), key=lambda i: int(i[1:]))
+    ids = sorted(set(view.lookup("reminder-pending", "retry") + view.lookup("reminder-pending", "sending")),
+                 key=lambda i: int(i[1:]))
     return [r for r in view.get_many(REMINDERS, ids) if _due_again(r, now)]
 
 

@@ -12,7 +12,7 @@ from medsec.config import CHANNEL_KINDS
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import email_valid, parse_phone, phone_digits, state_valid, zip_valid
 from medsec.store.attachments import put_file
-from medsec.store.catalog import PATIENT_RECORDS, PATIENTS, name_shard
+from medsec.store.catalog import PATIENT_RECORDS, PATIENTS
 from medsec.text import clean_text, fold, matches, shown, words
 
 FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
@@ -182,7 +182,7 @@ def find_duplicates(view, fields: dict) -> list[str]:
     if not fields.get("dob"):
         return []
     key = duplicate_key(fields)
-    ids = view.index("patient-dob", fields["dob"][:4]).get(fields["dob"], [])
+    ids = view.lookup("patient-dob", fields["dob"])
     return [p["id"] for p in view.get_many(PATIENTS, ids)
             if p.get("status") != "merged" and duplicate_key(p) == key]
 
@@ -302,16 +302,11 @@ class _Search(NamedTuple):
         """Ids that every given criterion's index lists."""
         hits = []
         for w in self.words:
-            # a one-letter word reads every shard it starts; longer ones read one
-            shards = [name_shard(w)] if len(w) > 1 else [s for s in view.index_shards("patient-name")
-                                                           if s.startswith(w)]
-            hits.append({i for shard in shards for key, ids in view.index("patient-name", shard).items()
-                         if key.startswith(w) for i in ids})
+            hits.append({i for ids in view.lookup_prefix("patient-name", w).values() for i in ids})
         if self.dob:
-            hits.append(set(view.index("patient-dob", self.dob[:4]).get(self.dob, [])))
+            hits.append(set(view.lookup("patient-dob", self.dob)))
         if self.digits:
-            shard = view.index("patient-phone", self.digits[-2:])
-            hits.append({i for key, ids in shard.items() if key.endswith(self.digits) for i in ids})
+            hits.append({i for ids in view.lookup_suffix("patient-phone", self.digits).values() for i in ids})
         return set.intersection(*hits)
 
     def matches(self, p: dict) -> bool:

@@ -55,9 +55,8 @@ def list_appointments(app, *, start: date, end: date, provider: str | None = Non
     if patient:
         patient = get_patient(app, patient, view=view)["id"]
         first, last = start.isoformat(), end.isoformat()
-        files = sorted({APPOINTMENTS.place_shard(place) for place in _patient_places(view, patient)
-                        if first <= place[:10] <= last})
-        found = [a for rel in files for a in view.records_in(rel)]
+        found = [a for a in view.get_many(APPOINTMENTS, view.lookup("appt-patient", patient))
+                 if first <= a["start"][:10] <= last]
     else:
         found = [a for i in range((end - start).days + 1)
                  for a in view.day(APPOINTMENTS, (start + timedelta(days=i)).isoformat(), provider)]
@@ -75,13 +74,6 @@ def list_appointments(app, *, start: date, end: date, provider: str | None = Non
         out = out[:limit]
     app.audit("list", {a["id"] for a in out} | {a["patient_id"] for a in out if a.get("patient_id")})
     return out
-
-
-def _patient_places(view, patient_id: str) -> set[str]:
-    """Where the patient's appointments live (day/provider), from the indexes alone."""
-
-    ids = view.lookup("appt-patient", patient_id)
-    return {place for place in (view.locate(APPOINTMENTS, i) for i in ids) if place}
 
 
 # -- booking ----------------------------------------------------------------

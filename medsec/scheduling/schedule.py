@@ -204,7 +204,7 @@ def day_records(view, day: date, cache: dict | None, *, provider: str | None = N
             found.update((a["id"], a) for a in view.day(APPOINTMENTS, iso, provider))
         wanted = []
         if patient:
-            wanted += _on_day(view, view.lookup("appt-patient", patient), iso)
+            wanted += view.lookup("appt-patient", patient)
         if room:
             wanted += view.lookup("appt-room", f"{iso} {room}")
         for appt in view.get_many(APPOINTMENTS, [i for i in wanted if i not in found]):
@@ -220,11 +220,6 @@ def hold(cache: dict, record: dict) -> None:
     """Count `record`, planned by this command but not stored yet, as busy in
     the later checks that share `cache` (the rest of a series or an import)."""
     cache.setdefault(PLANNED, []).append({**record, "id": "new", "status": "booked"})
-
-
-def _on_day(view, ids: list[str], day: str) -> list[str]:
-    """The ids among `ids` whose locator places them on `day`."""
-    return [i for i in ids if (view.locate(APPOINTMENTS, i) or "")[:10] == day]
 
 
 def room_free(view, schedule: Schedule, type_name: str, room: str, start: datetime, end: datetime,

@@ -1,120 +1,82 @@
 """Record kinds kept in shards, and their derived indexes."""
 
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from medsec.identifiers import phone_digits
-from medsec.store.kinds import IndexEntry, Record, RecordKind
+from medsec.store.kinds import IndexKey, Record, RecordKind
 from medsec.text import words
 
 
-def name_shard(word: str) -> str:
-    """Name words are indexed by their first two letters (one letter for 'a')."""
-    return word[:2]
-
-
-def patient_index_entries(p: Record) -> Iterator[IndexEntry]:
+def patient_index_entries(p: Record) -> Iterator[IndexKey]:
     """Name words, date of birth and phone, for patients that are not merged away."""
     if p.get("status") == "merged":
         return
     for w in set(words(f"{p.get('first', '')} {p.get('last', '')}")):
-        yield ("patient-name", name_shard(w), w)
+        yield ("patient-name", w)
     if p.get("dob"):
-        yield ("patient-dob", dob_year(p["dob"]), p["dob"])
+        yield ("patient-dob", p["dob"])
     digits = phone_digits(p.get("phone") or "")
     if len(digits) >= 4:
-        yield ("patient-phone", last_two(digits), digits)
+        yield ("patient-phone", digits)
 
 
-def _bucket(record_id: str, size: int) -> str:
-    return f"{(int(record_id[1:]) - 1) // size:05d}"
-
-
-def by_person(record_id: str) -> str:
-    """Keys that are patient ids: shards of 100 patients."""
-    return _bucket(record_id, 100)
-
-
-def by_thousand(record_id: str) -> str:
-    """Keys that are appointment or series ids: shards of 1,000."""
-    return _bucket(record_id, 1000)
-
-
-def dob_year(dob: str) -> str:
-    return dob[:4]
-
-
-def last_two(digits: str) -> str:
-    return digits[-2:]
-
-
-def month_of(key: str) -> str:
-    """"2026-12-01 Room 1" (a day and a room) or an ISO datetime: its month."""
-    return key[:7]
-
-
-def uid_shard(uid: str) -> str:
-    """One of 4,096 shards by CRC-32: ~250 keys each at a million appointments."""
-    return f"{zlib.crc32(uid.encode()) & 0xFFF:03x}"
-
-
-def appointment_index_entries(a: Record) -> Iterator[IndexEntry]:
+def appointment_index_entries(a: Record) -> Iterator[IndexKey]:
     """Patient -> appointments, series -> occurrences, iCalendar UID -> appointment,
     "day room" -> appointments (a room's day without reading every provider's)."""
     if a.get("room"):
-        yield ("appt-room", month_of(a["start"]), f"{a['start'][:10]} {a['room']}")
+        yield ("appt-room", f"{a['start'][:10]} {a['room']}")
     if a.get("patient_id"):
-        yield ("appt-patient", by_person(a["patient_id"]), a["patient_id"])
+        yield ("appt-patient", a["patient_id"])
     if a.get("series_id"):
-        yield ("appt-series", by_thousand(a["series_id"]), a["series_id"])
+        yield ("appt-series", a["series_id"])
     if a.get("uid"):
-        yield ("appt-uid", uid_shard(a["uid"]), a["uid"])
+        yield ("appt-uid", a["uid"])
 
 
-def reminder_index_entries(r: Record) -> Iterator[IndexEntry]:
+def reminder_index_entries(r: Record) -> Iterator[IndexKey]:
     """Appointment -> reminders; and the few still in flight, so cron need not scan all."""
-    yield ("reminder-appt", by_thousand(r["appointment_id"]), r["appointment_id"])
+    yield ("reminder-appt", r["appointment_id"])
     if r["status"] in ("sending", "retry"):
-        yield ("reminder-pending", "00000", r["status"])
+        yield ("reminder-pending", r["status"])
 
 
-def call_index_entries(c: Record) -> Iterator[IndexEntry]:
+def call_index_entries(c: Record) -> Iterator[IndexKey]:
     if c.get("patient_id"):
-        yield ("call-patient", by_person(c["patient_id"]), c["patient_id"])
+        yield ("call-patient", c["patient_id"])
 
 
-def by_patient(index: str) -> Callable[[Record], Iterator[IndexEntry]]:
+def by_patient(index: str) -> Callable[[Record], Iterator[IndexKey]]:
     """Index entries patient -> record ids, for records that name a patient."""
 
-    def entries(r: Record) -> Iterator[IndexEntry]:
+    def entries(r: Record) -> Iterator[IndexKey]:
         if r.get("patient_id"):
-            yield (index, by_person(r["patient_id"]), r["patient_id"])
+            yield (index, r["patient_id"])
 
     return entries
 
 
-def claim_index_entries(c: Record) -> Iterator[IndexEntry]:
-    yield ("claim-patient", by_person(c["patient_id"]), c["patient_id"])
-    yield ("claim-status", "00000", c["status"])
+def claim_index_entries(c: Record) -> Iterator[IndexKey]:
+    yield ("claim-patient", c["patient_id"])
+    yield ("claim-status", c["status"])
 
 
-def remittance_index_entries(r: Record) -> Iterator[IndexEntry]:
-    yield ("remit-trace", uid_shard(r["trace_key"]), r["trace_key"])
+def remittance_index_entries(r: Record) -> Iterator[IndexKey]:
+    yield ("remit-trace", r["trace_key"])
 
 
-def lab_index_entries(o: Record) -> Iterator[IndexEntry]:
+def lab_index_entries(o: Record) -> Iterator[IndexKey]:
     """Patient -> lab orders; the lab's own (filler) order number -> order, once a result named it."""
-    yield ("lab-patient", by_person(o["patient_id"]), o["patient_id"])
+    yield ("lab-patient", o["patient_id"])
     if o.get("filler_number"):
-        yield ("lab-filler", uid_shard(o["filler_number"]), o["filler_number"])
+        yield ("lab-filler", o["filler_number"])
 
 
-def lab_result_index_entries(r: Record) -> Iterator[IndexEntry]:
+def lab_result_index_entries(r: Record) -> Iterator[IndexKey]:
     """HL7 message key -> results (a message imported twice is skipped); the unmatched queue."""
-    yield ("labresult-message", uid_shard(r["message_key"]), r["message_key"])
+    yield ("labresult-message", r["message_key"])
     if r["status"] == "unmatched":
-        yield ("labresult-unmatched", "00000", "unmatched")
+        yield ("labresult-unmatched", "unmatched")
 
 
 def charge_amounts(c: Record) -> Iterator[tuple[str, Any]]:
@@ -170,11 +132,11 @@ ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CH
              REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
-           "appt-room": APPOINTMENTS, APPOINTMENTS.locator: APPOINTMENTS, "reminder-appt": REMINDERS,
+           "appt-room": APPOINTMENTS, "reminder-appt": REMINDERS,
            "reminder-pending": REMINDERS, "call-patient": CALLS, "charge-patient": CHARGES,
            "claim-patient": CLAIMS, "claim-status": CLAIMS, "payment-patient": PAYMENTS,
            "remit-trace": REMITTANCES, "lab-patient": LABS, "lab-filler": LABS,
-           "labresult-message": LAB_RESULTS, "labresult-unmatched": LAB_RESULTS, MEETINGS.locator: MEETINGS,
+           "labresult-message": LAB_RESULTS, "labresult-unmatched": LAB_RESULTS,
            "referral-patient": REFERRALS, "refill-patient": REFILLS}
 
 # The folders a new data directory starts with.
@@ -184,12 +146,3 @@ RECORD_DIRS = ["patients", "appointments", "waitlist", "index", "audit", "files"
 # record kind. Anything else at the top (besides the configuration files) is
 # not medsec's: a backup leaves it out and a restore refuses it.
 DATA_FOLDERS = frozenset(RECORD_DIRS) | {kind.name for kind in ALL_KINDS}
-
-# How each index picks the shard of a key: `Snapshot.lookup(index, key)`
-# finds a key's ids with it, so no domain knows how an index is sharded.
-INDEX_SHARDS = {"patient-name": name_shard, "patient-dob": dob_year, "patient-phone": last_two,
-                "appt-patient": by_person, "appt-series": by_thousand, "appt-uid": uid_shard,
-                "appt-room": month_of, "reminder-appt": by_thousand, "call-patient": by_person,
-                "charge-patient": by_person, "claim-patient": by_person, "payment-patient": by_person,
-                "remit-trace": uid_shard, "lab-patient": by_person, "lab-filler": uid_shard,
-                "labresult-message": uid_shard, "referral-patient": by_person, "refill-patient": by_person}

@@ -21,12 +21,14 @@ from medsec import config
 from medsec.errors import InvalidInput
 from medsec.fileio import is_temp_name, temp_owner_alive, write_atomic
 from medsec.money import damaged
-from medsec.store.catalog import ALL_KINDS, INDEXES, PATIENT_RECORDS, PATIENTS, STAFF
+from medsec.store import indexfiles
+from medsec.store.catalog import ALL_KINDS, PATIENT_RECORDS, PATIENTS, STAFF
+from medsec.store.indexfiles import IndexEntry
 from medsec.store.journal import JOURNAL, UnsafePath
-from medsec.store.kinds import IndexEntry, Record, RecordKind
+from medsec.store.kinds import Record, RecordKind
 from medsec.store.layout import leftover_staging
-from medsec.store.seal import SEAL, ShardSeal, counters_seal, shard_bytes
-from medsec.store.store import COUNTERS, TABLE, Snapshot, Store, Transaction
+from medsec.store.seal import SEAL, TABLE, ShardSeal, counters_seal, shard_bytes
+from medsec.store.store import COUNTERS, Snapshot, Store, Transaction
 from medsec.text import shown
 
 # What clears a finding: `check --repair`; a backup (records lost or changed outside
@@ -316,7 +318,7 @@ class _Checker:
     def indexes(self, expected: dict[str, dict[str, list[str]]]) -> None:
         """Every index file as the records imply it; one no record implies goes."""
         view = self.view
-        present = {f"index/{name}/{shard}.json" for name in INDEXES for shard in view.index_shards(name)}
+        present = {indexfiles.file_of(name, shard) for name in indexfiles.OWNERS for shard in view.indexes.shards(name)}
         kept: dict[str, int] = {}  # index -> files that differ, kept as they are
         for rel in sorted(present | set(expected)):
             try:
@@ -325,7 +327,7 @@ class _Checker:
                 actual = None
             if actual is None or _normal(actual) != _normal(expected.get(rel, {})):
                 name = rel.split("/")[1]
-                if INDEXES[name].prefix in self.lost_kinds:
+                if indexfiles.OWNERS[name].prefix in self.lost_kinds:
                     kept[name] = kept.get(name, 0) + 1
                     continue
                 self.report("index does not match the records", rel, self.repair)
@@ -389,7 +391,7 @@ def _shard_of(kind: RecordKind, record: Record) -> str | None:
 
 def _entries(kind: RecordKind, record: Record) -> set[IndexEntry]:
     try:
-        return kind.entries(record)
+        return indexfiles.entries(kind, record)
     except (InvalidInput, KeyError):
         return set()
 

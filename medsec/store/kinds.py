@@ -10,9 +10,9 @@ from medsec.text import shown
 # A record as stored: a JSON object whose fields its domain defines and checks.
 Record = dict[str, Any]
 
-# An index entry: (index name, shard name, key). The index file
-# index/<name>/<shard>.json maps key -> sorted list of record ids.
-IndexEntry = tuple[str, str, str]
+# An index key of a record: (index name, key). A look-up of the key in the
+# index finds the ids of the records that have it (a backend keeps the ids).
+IndexKey = tuple[str, str]
 _PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 
@@ -34,7 +34,7 @@ class RecordKind(NamedTuple):
     name: str
     prefix: str
     bucket: int = 100
-    index_entries: Callable[[Record], Iterable[IndexEntry]] = lambda record: ()
+    index_entries: Callable[[Record], Iterable[IndexKey]] = lambda record: ()
     by_day: bool = False
     day_part: str | None = None
     amounts: Callable[[Record], Iterable[tuple[str, Any]]] = lambda record: ()
@@ -83,16 +83,6 @@ class RecordKind(NamedTuple):
             return self.place_shard(self.place(record))
         return self.shard_of(self.number(record["id"]))
 
-    @property
-    def locator(self) -> str:
-        return f"{self.name}-day"
-
-    def locator_shard(self, n: int) -> str:
-        return f"{(n - 1) // 1000:05d}"
-
-    def entries(self, record: Record) -> set[IndexEntry]:
-        """Every index entry of a record, the day locator included."""
-        found = set(self.index_entries(record))
-        if self.by_day:
-            found.add((self.locator, self.locator_shard(self.number(record["id"])), self.place(record)))
-        return found
+    def entries(self, record: Record) -> set[IndexKey]:
+        """Every index key of a record."""
+        return set(self.index_entries(record))

@@ -46,10 +46,48 @@ def digest(value: Any) -> int:
     return zlib.crc32(orjson.dumps(value))
 
 
+# A shard as medsec writes it: one record per line, so a reader that wants a
+# few records of a file parses only their lines (`record_line`). Still one
+# JSON document: TinyDB, `check` and any JSON tool read it whole.
+_LINES_START = b'{"' + TABLE.encode() + b'":{\n'
+
+
 def shard_bytes(data: dict[str, Any]) -> bytes:
-    """A shard's file: its records and their seal (a stale seal it was read with is dropped)."""
+    """A shard's file: its records, one per line, and their seal (a stale seal it was read with
+    is dropped). Each record is serialized once, for its line and its checksum."""
     table: dict[str, Any] = data.get(TABLE, {})
-    return orjson.dumps({TABLE: table, SEAL: {doc_id: digest(record) for doc_id, record in table.items()}})
+    lines = []
+    checksums = {}
+    for doc_id, record in table.items():
+        raw = orjson.dumps(record)
+        checksums[doc_id] = zlib.crc32(raw)
+        lines.append(orjson.dumps(str(doc_id)) + b":" + raw)
+    return (_LINES_START + b",\n".join(lines) + b"\n},\"" + SEAL.encode() + b'":' + orjson.dumps(checksums)
+            + b"}")
+
+
+def record_line(raw: bytes, n: int, record_id: str) -> tuple[bool, dict[str, Any] | None]:
+    """Record n of a shard's bytes from its own line: (whether the lines answered, the record).
+
+    (True, None): the file is in lines and has no record n. (False, None): the
+    file is not as medsec writes it (older, or edited), or the line does not
+    hold record `record_id`: parse the whole file instead.
+    """
+    if not raw.startswith(_LINES_START):
+        return False, None
+    marker = b'\n"%d":' % n
+    at = raw.find(marker)
+    if at < 0:
+        return True, None
+    end = raw.find(b"\n", at + 1)
+    line = raw[at + len(marker):end].rstrip(b",")
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False, None
+    if isinstance(record, dict) and record.get("id") == record_id:
+        return True, record
+    return False, None
 
 
 def counters_bytes(counters: dict[str, int], shards_sealed: bool) -> bytes:

@@ -24,7 +24,8 @@ from medsec.store.catalog import APPOINTMENTS
 from medsec.store.integrity import check_locked
 from medsec.store.journal import JOURNAL
 from medsec.store.lock import DirectoryLock
-from medsec.store.store import TABLE, Store
+from medsec.store.seal import TABLE
+from medsec.store.store import Store
 
 V1_JOURNAL_MAGIC = b"medsec-journal 1 "
 

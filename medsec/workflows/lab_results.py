@@ -350,7 +350,7 @@ def import_file(app, path: str, *, dry_run: bool = False) -> dict:
 def list_unmatched(app, limit: int | None = None) -> list[dict]:
     """The queue of results that match no order, oldest first."""
     view = app.store.snapshot()
-    ids = view.index("labresult-unmatched", "00000").get("unmatched", [])
+    ids = view.lookup("labresult-unmatched", "unmatched")
     out = [r for r in view.get_many(LAB_RESULTS, ids) if r["status"] == "unmatched"]
     out.sort(key=lambda r: LAB_RESULTS.number(r["id"]))
     out = out[:limit] if limit else out

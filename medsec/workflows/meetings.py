@@ -182,13 +182,8 @@ def list_meetings(app, *, start: date, end: date | None = None, status: str = "s
         raise InvalidInput(f"--to {end} is before --from {start}")
     who = attendee.strip().upper() if attendee else None
     view = app.store.snapshot()
-    out = []
-    for rel in view.shard_files(MEETINGS):
-        day = rel.rsplit("/", 1)[1][:10]
-        if day < start.isoformat() or (end and day > end.isoformat()):
-            continue
-        out += [m for m in view.records_in(rel)
-                if (status == "all" or m["status"] == status) and (not who or who in m["attendees"])]
+    out = [m for m in view.days(MEETINGS, start.isoformat(), end.isoformat() if end else None)
+           if (status == "all" or m["status"] == status) and (not who or who in m["attendees"])]
     out.sort(key=lambda m: (m["start"], MEETINGS.number(m["id"])))
     out = out[:limit] if limit else out
     app.audit("list", [m["id"] for m in out])
