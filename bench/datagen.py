@@ -5,8 +5,13 @@ Used by bench/run.py; also runnable alone to look at the data:
 
 Last names are skewed like a real practice's: "Smith" is ~1% of patients,
 the next common surnames follow Zipf's law (Johnson 1/2 of that, Williams
-1/3 ...), and the rest come from a long tail of invented syllable names with
-a handful of patients each.
+1/3 ...), and the rest (~96% of patients) come from a long tail of invented
+syllable names with a handful of patients each. The tail clusters as real
+surnames do (Mc-, Ma-, Sa-), and harder: half of its names, and so about half
+of all patients, start with the same two letters, "Ma" ("Mabekoru"); the
+other half spread over the remaining two-letter starts ("Bakoru"). The
+queries are the common name, a rare tail name outside the cluster and a rare
+one inside it.
 """
 
 import argparse
@@ -41,17 +46,30 @@ CITIES = [("Boston", "02115"), ("Cambridge", "02139"), ("Somerville", "02143"), 
           ("Brookline", "02445"), ("Newton", "02458"), ("Medford", "02155"), ("Waltham", "02451")]
 AREA_CODES = ["617", "857", "781", "508", "978", "339"]
 RARE_HITS = range(3, 7)  # "a handful" of patients share the rare query name
+CLUSTER = "Ma"  # the two letters half of the tail surnames start with
+CLUSTER_SHARE = 0.5
+
+
+def syllables(rng: random.Random, count: int) -> str:
+    return "".join(rng.choice(ONSETS) + rng.choice(VOWELS) for _ in range(count))
 
 
 def tail_names(rng: random.Random, count: int) -> list[str]:
-    """`count` distinct invented surnames of three consonant-vowel syllables ('Bakoru').
+    """`count` distinct invented surnames, CLUSTER_SHARE of them "Ma" + three
+    consonant-vowel syllables ('Mabekoru'), the rest three syllables that do
+    not start with "Ma" ('Bakoru').
 
-    All have the same length, so none is a prefix of another, and their
-    initials spread over many letters, as real surnames' do.
+    None is a prefix of another (the clustered ones start with "Ma", the
+    others do not and are all of one length, as the clustered ones are).
     """
+    clustered = round(count * CLUSTER_SHARE)
     names: set[str] = set()
+    while len(names) < clustered:
+        names.add((CLUSTER + syllables(rng, 3)).title())
     while len(names) < count:
-        names.add("".join(rng.choice(ONSETS) + rng.choice(VOWELS) for _ in range(3)).title())
+        name = syllables(rng, 3).title()
+        if not name.startswith(CLUSTER):
+            names.add(name)
     return sorted(names)
 
 
@@ -104,11 +122,12 @@ def name_words(row: dict) -> list[str]:
     return re.findall(r"[a-z0-9]+", f"{row['first']} {row['last']}".lower())
 
 
-def choose_rare(last_counts: Counter, words: set[str]) -> str:
-    """A tail surname with a handful of patients that starts no other name word."""
+def choose_rare(last_counts: Counter, words: set[str], clustered: bool) -> str:
+    """A tail surname with a handful of patients that starts no other name word:
+    one inside the "Ma" cluster, or one outside it."""
     real = {COMMON_LAST, *FREQUENT_LAST}
     for name in sorted(last_counts):
-        if name in real or last_counts[name] not in RARE_HITS:
+        if name in real or last_counts[name] not in RARE_HITS or name.startswith(CLUSTER) != clustered:
             continue
         word = name.lower()
         if not any(w != word and w.startswith(word) for w in words):
@@ -117,7 +136,8 @@ def choose_rare(last_counts: Counter, words: set[str]) -> str:
 
 
 def write_csv(path: str, patients: int, seed: int) -> dict:
-    """Write the CSV; return the queries (common and rare name) and their hit counts."""
+    """Write the CSV; return the queries (common name, rare name outside and inside the cluster)
+    and their hit counts."""
     rng = random.Random(seed)
     last_counts: Counter = Counter()
     words: set[str] = set()
@@ -128,9 +148,11 @@ def write_csv(path: str, patients: int, seed: int) -> dict:
             writer.writerow(row)
             last_counts[row["last"]] += 1
             words.update(name_words(row))
-    rare = choose_rare(last_counts, words)
+    rare = choose_rare(last_counts, words, clustered=False)
+    clustered = choose_rare(last_counts, words, clustered=True)
     return {"common": COMMON_LAST, "common_hits": last_counts[COMMON_LAST],
-            "rare": rare, "rare_hits": last_counts[rare]}
+            "rare": rare, "rare_hits": last_counts[rare],
+            "clustered": clustered, "clustered_hits": last_counts[clustered]}
 
 
 def main() -> None:

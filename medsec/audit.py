@@ -12,6 +12,9 @@ import orjson
 
 from medsec.fileio import FILE_MODE, append_line, make_private_dirs
 
+# Who acts, and when: (user, command, time), as a store asks it of the command at each commit.
+Actor = tuple[str, str, datetime]
+
 
 def record(root: str, *, user: str, command: str, action: str, ids: Iterable[str] = (), outcome: str = "ok",
            at: datetime | None = None, **extra: str) -> None:

@@ -422,9 +422,7 @@ def stage(txn, name: str, data: Any, header: str = "") -> None:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise InvalidInput(errors[0].message)
-    txn.put_text(name, text)
-    plain = orjson.loads(orjson.dumps(parsed if parsed is not None else {}, default=str))
-    txn.stage(cache_rel(name), cache_entry(text.encode(), plain))
+    txn.put_document(name, text, orjson.loads(orjson.dumps(parsed if parsed is not None else {}, default=str)))
 
 
 def check_all(root: str) -> list[Problem]:

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from medsec import audit, clock, config
 from medsec.errors import EnvironmentFailure
-from medsec.store import Store, Transaction
-from medsec.store.kinds import Record
+from medsec.store.api import Backend, Record, Writer, open_store
 
 if TYPE_CHECKING:
     from medsec.plugins import MedsecPluginManager
@@ -35,7 +34,7 @@ class AppContext:
     user: str
     debug: bool = False
     command: str = ""
-    _store: Store | None = field(default=None, repr=False)
+    _store: Backend | None = field(default=None, repr=False)
     _tz: tzinfo | None = field(default=None, repr=False)
     _plugins: "MedsecPluginManager | None" = field(default=None, repr=False)
 
@@ -44,7 +43,7 @@ class AppContext:
         return os.path.exists(os.path.join(self.data_dir, "medsec.yaml"))
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Backend:
         """The data directory; exit 3 with a hint when it is not set up."""
         if self._store is None:
             if not os.path.isdir(self.data_dir):
@@ -58,7 +57,7 @@ class AppContext:
                     hint="run 'medsec init' there first",
                 )
             config.load(self.data_dir, "medsec.yaml")  # refuses another schema version (exit 3)
-            self._store = Store(self.data_dir)
+            self._store = open_store(self.data_dir)
             self._store.actor = self._actor  # every commit is audited as begun before it is made
             self._probe_audit()
         return self._store
@@ -110,7 +109,7 @@ class AppContext:
             self._plugins = get_plugin_manager()
         return self._plugins
 
-    def after_commit(self, txn: Transaction, hook: str, records: list[Record], arg: str, **extra: object) -> None:
+    def after_commit(self, txn: Writer, hook: str, records: list[Record], arg: str, **extra: object) -> None:
         """Fire event `hook` once per record (as argument `arg`) after `txn` commits.
 
         The plugin manager is built now, inside the transaction, so a plugin

@@ -6,7 +6,9 @@ that import; and that the contracts' module lists cover every module, so a
 new one cannot slip past them unchecked.
 """
 
+import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +48,34 @@ def test_every_module_is_in_a_layer_or_the_kernel():
 def test_plugins_are_forbidden_every_module_but_the_public_api():
     forbidden = set(CONTRACTS["plugins-public-api"]["forbidden_modules"])
     assert forbidden == top_level_modules() - PUBLIC
+
+
+# The storage interface: what a domain may import of medsec.store (docs/storage.md).
+STORE_INTERFACE = {"medsec.store.api", "medsec.store.catalog", "medsec.store.kinds"}
+DOMAINS = ["records", "coding", "scheduling", "communications", "billing", "workflows", "reports", "practice"]
+
+
+def test_domains_are_forbidden_every_store_module_but_the_interface():
+    store = {f"medsec.store.{p.stem}" for p in (ROOT / "medsec" / "store").glob("*.py") if p.stem != "__init__"}
+    assert set(CONTRACTS["store-interface"]["forbidden_modules"]) == store - STORE_INTERFACE
+    # the default plugins too (the outbox channel writes its own folder, as any channel may)
+    assert {f"medsec.{d}" for d in [*DOMAINS, "builtin"]} <= set(CONTRACTS["store-interface"]["source_modules"])
+
+
+# What would name a file of the data directory: its folders, shard and index file names.
+DATA_PATH = re.compile(r"(^|/)(index|meta|files|audit|outbox|appointments|patients)/|\.json$")
+
+
+def test_no_domain_names_a_file_of_the_data_directory():
+    """String literals in the domains never spell a path in the data directory (a
+    backend decides where things are kept): only user-chosen files, by argument."""
+    found = []
+    for domain in DOMAINS:
+        for path in sorted((ROOT / "medsec" / domain).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and DATA_PATH.search(node.value):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
+    assert found == []
 
 
 def test_the_kernel_may_not_import_any_domain():
@@ -132,3 +162,10 @@ def test_a_plugin_reaching_past_the_public_surface_is_caught(tree):
     result = tree()
     assert result.returncode == 1
     assert "medsec_email -> medsec.plugin_api._email" in result.stdout
+
+
+def test_a_domain_reaching_into_the_data_directory_backend_is_caught(tree):
+    add_import(tree.root / "medsec" / "records" / "patients.py", "from medsec.store import indexfiles  # noqa")
+    result = tree()
+    assert result.returncode == 1
+    assert "medsec.records.patients -> medsec.store.indexfiles" in result.stdout

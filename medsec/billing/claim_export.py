@@ -5,8 +5,8 @@ from medsec.billing.claims import get_claim, list_claims, moved, scrubber, store
 from medsec.errors import InvalidInput, Refused
 from medsec.outputs import check_output, write_output
 from medsec.plugins import collect
+from medsec.store.api import RecordKind
 from medsec.store.catalog import CLAIMS
-from medsec.store.kinds import RecordKind
 
 # Interchange (ISA13) and group (GS06) control numbers: one counter, never reused.
 INTERCHANGES = RecordKind("interchanges", "X")

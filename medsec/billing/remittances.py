@@ -10,8 +10,8 @@ from medsec.errors import InvalidInput, Refused
 from medsec.inputs import REMITTANCE, read_input
 from medsec.money import check_total, dec, exact, fmt, parse_amount, readable
 from medsec.plugins import collect
+from medsec.store.api import Record
 from medsec.store.catalog import CLAIMS, PAYMENTS, REMITTANCES
-from medsec.store.kinds import Record
 from medsec.text import escape_controls
 
 WRITE_OFF_GROUPS = ("CO", "OA", "PI", "CR")  # the payer's side; PR is the patient's to pay

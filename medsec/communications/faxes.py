@@ -7,7 +7,6 @@ from medsec.identifiers import format_phone, phone_valid
 from medsec.inputs import ATTACHMENT, read_input
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
-from medsec.store.attachments import put_bytes
 from medsec.store.catalog import FAXES
 from medsec.text import shown
 
@@ -35,7 +34,7 @@ def receive(app, path: str, *, sender: str, patient_id: str | None = None, subje
     number = _number(sender, "--from")
     data, kind = _read_document(path)
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
-    sha, size = put_bytes(app.store.root, data)
+    sha, size = app.store.attach_bytes(data)
     with app.store.transaction() as txn:
         (fax_id,) = txn.reserve_ids(FAXES)
         record = {"id": fax_id, "created": clock.iso(app.now()), "direction": "in", "number": number,
@@ -85,7 +84,7 @@ def send(app, path: str, *, to: str, patient_id: str | None = None, cover: bool 
     except DeliveryError as e:
         error = EnvironmentFailure if e.temporary else Refused
         raise error(f"fax to {number} not sent: {e}", hint="try again later" if e.temporary else None) from None
-    sha, size = put_bytes(app.store.root, data)
+    sha, size = app.store.attach_bytes(data)
     with app.store.transaction() as txn:
         (fax_id,) = txn.reserve_ids(FAXES)
         record = {"id": fax_id, "created": clock.iso(app.now()), "direction": "out", "number": number,

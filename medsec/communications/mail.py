@@ -10,7 +10,6 @@ from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
 from medsec.scheduling.appointments import get_appointment
 from medsec.scheduling.schedule import Schedule
-from medsec.store.attachments import put_file
 from medsec.store.catalog import MAIL
 from medsec.text import clean_text, shown
 
@@ -24,7 +23,7 @@ def receive(app, *, sender: str, subject: str, patient_id: str | None = None, sc
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
     files = []
     if scan:
-        sha, size = put_file(app.store.root, scan)
+        sha, size = app.store.attach_file(scan)
         files.append({"sha256": sha, "name": name, "size": size})
     with app.store.transaction() as txn:
         (mail_id,) = txn.reserve_ids(MAIL)

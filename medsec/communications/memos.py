@@ -13,8 +13,8 @@ from medsec.communications import fields, messaging
 from medsec.errors import InvalidInput
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.staff import acting_members, get_staff
+from medsec.store.api import Record
 from medsec.store.catalog import MEMOS
-from medsec.store.kinds import Record
 from medsec.text import shown
 
 RESERVED = ("practice", "memo", "today")  # names the template's own context uses

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from medsec.context import AppContext
+from medsec.store.api import RecordKind
 from medsec.store.catalog import APPOINTMENTS, CALLS, CLAIMS, PATIENTS, REFERRALS, REMINDERS, TASKS
-from medsec.store.kinds import RecordKind
 
 # -- reading records --------------------------------------------------------------
 _FILE_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what can name a provider's file (RecordKind.place)

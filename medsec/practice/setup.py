@@ -13,9 +13,8 @@ from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import npi_with_check_digit
 from medsec.records.patients import PATIENTS, new_record
 from medsec.scheduling import availability as av
-from medsec.store import Store
+from medsec.store.api import Record, create_store
 from medsec.store.catalog import APPOINTMENTS, STAFF
-from medsec.store.kinds import Record
 from medsec.text import fold
 
 
@@ -45,7 +44,7 @@ def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_Yor
     if os.path.isdir(root) and os.listdir(root):
         raise Refused(f"{root} is not empty", hint="choose a new folder for the data directory")
     _refuse_shared_folder(root)
-    store = Store.create(root)
+    store = create_store(root)
     tz = clock._zone(tz_name)
     now = clock.now(tz)
     summary = {"data_dir": root, "demo": demo}
@@ -60,8 +59,7 @@ def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_Yor
             for name in config.CONFIG_FILES[1:]:
                 text = example_config(name)
                 data, _ = config.validate(name, text)
-                txn.put_text(name, text)
-                txn.stage(config.cache_rel(name), config.cache_entry(text.encode(), data or {}))
+                txn.put_document(name, text, data or {})
     return summary
 
 

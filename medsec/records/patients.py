@@ -11,7 +11,6 @@ from medsec import clock
 from medsec.config import CHANNEL_KINDS
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import email_valid, parse_phone, phone_digits, state_valid, zip_valid
-from medsec.store.attachments import put_file
 from medsec.store.catalog import PATIENT_RECORDS, PATIENTS
 from medsec.text import clean_text, fold, matches, shown, words
 
@@ -447,7 +446,7 @@ def attach_file(app, patient_id: str, path: str, label: str = "") -> dict:
     label, name = clean("label", label).strip(), clean("file name", os.path.basename(path))
     get_patient(app, patient_id, follow=False)  # fail fast before copying
     # The content lands first: a crash leaves at most an unreferenced file.
-    sha, size = put_file(app.store.root, path)
+    sha, size = app.store.attach_file(path)
     attachment = {"sha256": sha, "name": name, "size": size,
                   "label": label, "added": clock.iso(app.now()), "by": app.user}
     change_patient(app, patient_id, lambda old, _txn: {**old, "attachments": old["attachments"] + [attachment]},

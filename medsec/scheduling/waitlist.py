@@ -4,8 +4,8 @@ from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.records.patients import get_patient
 from medsec.scheduling.schedule import Schedule
+from medsec.store.api import Record
 from medsec.store.catalog import WAITLIST
-from medsec.store.kinds import Record
 
 TIMES = {"any": (0, 24), "mornings": (0, 12), "afternoons": (12, 24)}
 COLUMNS = ["id", "patient_id", "provider", "type", "before", "times", "status", "created"]

@@ -18,6 +18,7 @@ from tinydb.table import Document
 from medsec.errors import EnvironmentFailure, NotFound
 from medsec.fileio import read_bytes
 from medsec.store import indexfiles
+from medsec.store.commit import Journaled
 from medsec.store.indexfiles import IndexEntry
 from medsec.store.journal import JOURNAL
 from medsec.store.kinds import Record, RecordKind
@@ -141,10 +142,8 @@ class Snapshot:
 
     def settle(self) -> None:
         """Wait for a commit in progress, finish a crashed one, forget cached files."""
-        from medsec.store.store import Store  # the store hands out views: imported when needed
-
         with DirectoryLock(self.root):
-            Store(self.root).recover()
+            Journaled(self.root).recover()
         self._cache.clear()
 
     def locate(self, kind: RecordKind, record_id: str) -> str | None:
@@ -273,6 +272,14 @@ class Transaction(Snapshot):
     def put_text(self, rel: str, text: str) -> None:
         """Stage a whole text file (YAML configuration written by medsec)."""
         self._texts[rel] = text
+
+    def put_document(self, name: str, text: str, parsed: Any) -> None:
+        """A configuration file and its parse cache (medsec.config reads the cache while the
+        file's bytes are the same)."""
+        from medsec import config  # the configuration's own rules: only a writer of it needs them
+
+        self.put_text(name, text)
+        self.stage(config.cache_rel(name), config.cache_entry(text.encode(), parsed))
 
     @property
     def touched(self) -> bool:

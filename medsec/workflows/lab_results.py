@@ -16,9 +16,8 @@ from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.inputs import HL7, read_input
 from medsec.records.patients import get_patient
-from medsec.store.attachments import put_bytes
+from medsec.store.api import Record
 from medsec.store.catalog import LAB_RESULTS, LABS
-from medsec.store.kinds import Record
 from medsec.text import clean_text, shown
 from medsec.workflows import labs
 
@@ -275,7 +274,7 @@ def _stored_file(app, path: str, raw: bytes, dry_run: bool) -> dict:
     """The HL7 file (its bytes as read) kept with the results by content hash; nothing on a dry run."""
     if dry_run:
         return {}
-    sha, size = put_bytes(app.store.root, raw)
+    sha, size = app.store.attach_bytes(raw)
     return {"sha256": sha, "name": os.path.basename(path), "size": size}
 
 

@@ -14,7 +14,6 @@ from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.inputs import ATTACHMENT, read_input
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
-from medsec.store.attachments import put_bytes
 from medsec.store.catalog import LAB_RESULTS, LABS
 from medsec.text import shown
 
@@ -169,7 +168,7 @@ def attach_report(app, lab_id: str, path: str, note: str = "") -> dict:
     order = get_order(app, lab_id)
     if order["status"] == "cancelled":  # refuse before copying the file in
         raise Refused(f"{order['id']} is cancelled")
-    sha, size = put_bytes(app.store.root, data)
+    sha, size = app.store.attach_bytes(data)
     entry = {"sha256": sha, "name": name, "size": size, "kind": kind,
              "received": clock.iso(app.now())}
     return _change(app, lab_id, lambda old: with_result(app, old, file=entry, note=note))
