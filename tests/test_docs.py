@@ -167,3 +167,16 @@ def test_changelog_has_this_version():
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert re.search(rf"^## \[{re.escape(__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M)
 
+
+
+# -- the storage interface (docs/storage.md) ---------------------------------------
+def test_every_member_of_the_storage_interface_is_documented():
+    from medsec.store import api
+
+    doc = (ROOT / "docs" / "storage.md").read_text(encoding="utf-8")
+    members = {name for protocol in (api.Reader, api.Writer, api.Backend)
+               for name in [*vars(protocol), *getattr(protocol, "__annotations__", {})]
+               if not name.startswith("_")}
+    members |= {"open_store", "create_store"}
+    assert {"get_many", "lookup_prefix", "reserve_ids", "attach_file", "actor"} <= members
+    assert sorted(m for m in members if f"`{m}" not in doc) == []

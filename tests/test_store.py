@@ -12,7 +12,7 @@ import orjson
 import pytest
 from helpers.files import snapshot
 
-import medsec.store.store as store_module
+import medsec.store.commit as store_module
 from medsec.errors import LockTimeout
 from medsec.fileio import append_line, make_private_dirs, temp_owner_alive, write_atomic
 from medsec.store import Store, Transaction
