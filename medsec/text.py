@@ -11,7 +11,10 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 def fold(text: str) -> str:
     """'Quiñonez-Zyzzyva' -> 'quinonez-zyzzyva' (no accents, case folded)."""
-    decomposed = unicodedata.normalize("NFKD", str(text))
+    text = str(text)
+    if text.isascii():
+        return text.lower()  # nothing to decompose; for ASCII casefold is lower
+    decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return stripped.casefold()
 

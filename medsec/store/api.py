@@ -26,7 +26,9 @@ __all__ = ["Actor", "Backend", "IndexKey", "Record", "RecordKind", "Reader", "Wr
 
 
 class Reader(Protocol):
-    """A consistent-enough view for one command: lock-free, never blocking a writer."""
+    """A view for one command: lock-free, never blocking a writer. It never sees an
+    uncommitted change and sees each record whole (as before or after a commit); it
+    may see commits made while it reads, so two reads of one record may differ."""
 
     def get(self, kind: RecordKind, record_id: str) -> Record | None:
         """The record with this id, or None (a malformed id is InvalidInput)."""
@@ -35,7 +37,7 @@ class Reader(Protocol):
         """`get`, or NotFound (exit 1) saying "no <what> <ID>"."""
 
     def get_many(self, kind: RecordKind, ids: Iterable[str]) -> list[Record]:
-        """The records of `ids` that exist, in the order given."""
+        """The records of `ids` that exist, in the order given (an id given twice, twice)."""
 
     def lookup(self, index: str, key: str) -> list[str]:
         """The ids an index holds under one key."""
@@ -68,7 +70,8 @@ class Writer(Reader, Protocol):
     after_commit: list[Callable[[], None]]  # run once the commit is made (hooks, notices)
 
     def reserve_ids(self, kind: RecordKind, count: int = 1) -> list[str]:
-        """`count` new ids, never handed out before (even if the transaction fails, never reused)."""
+        """`count` new ids, sequential, never handed out by a committed transaction (a transaction
+        that fails commits none: its ids are handed out again)."""
 
     def put(self, kind: RecordKind, record: Record, old: Record | None = None) -> None:
         """Insert or replace a record; `old` (the record as read) says which index keys go."""

@@ -46,10 +46,11 @@ def digest(value: Any) -> int:
     return zlib.crc32(orjson.dumps(value))
 
 
-# A shard as medsec writes it: one record per line, so a reader that wants a
-# few records of a file parses only their lines (`record_line`). Still one
-# JSON document: TinyDB, `check` and any JSON tool read it whole.
-_LINES_START = b'{"' + TABLE.encode() + b'":{\n'
+# A shard as medsec writes it: one record per line, in id order, so a reader
+# that wants a few records of a file reads and parses only their lines
+# (`record_line`). Still one JSON document: TinyDB, `check` and any JSON tool
+# read it whole.
+LINES_START = b'{"' + TABLE.encode() + b'":{\n'
 
 
 def shard_bytes(data: dict[str, Any]) -> bytes:
@@ -58,28 +59,31 @@ def shard_bytes(data: dict[str, Any]) -> bytes:
     table: dict[str, Any] = data.get(TABLE, {})
     lines = []
     checksums = {}
-    for doc_id, record in table.items():
+    for doc_id in sorted(table, key=_number):
+        record = table[doc_id]
         raw = orjson.dumps(record)
         checksums[doc_id] = zlib.crc32(raw)
         lines.append(orjson.dumps(str(doc_id)) + b":" + raw)
-    return (_LINES_START + b",\n".join(lines) + b"\n},\"" + SEAL.encode() + b'":' + orjson.dumps(checksums)
+    return (LINES_START + b",\n".join(lines) + b"\n},\"" + SEAL.encode() + b'":' + orjson.dumps(checksums)
             + b"}")
 
 
-def record_line(raw: bytes, n: int, record_id: str) -> tuple[bool, dict[str, Any] | None]:
-    """Record n of a shard's bytes from its own line: (whether the lines answered, the record).
+def record_line(raw: bytes, n: int, record_id: str, whole: bool = True) -> tuple[bool, dict[str, Any] | None]:
+    """Record n from a shard's bytes (`whole`: the file; else a part of its lines), by its own
+    line: (whether the lines answered, the record).
 
-    (True, None): the file is in lines and has no record n. (False, None): the
-    file is not as medsec writes it (older, or edited), or the line does not
-    hold record `record_id`: parse the whole file instead.
+    (True, None): the whole file is in lines and has no record n. (False,
+    None): the file is not as medsec writes it (older, or edited), the part
+    does not hold the line, or the line does not hold record `record_id`:
+    read the whole file instead.
     """
-    if not raw.startswith(_LINES_START):
+    if whole and not raw.startswith(LINES_START):
         return False, None
     marker = b'\n"%d":' % n
     at = raw.find(marker)
-    if at < 0:
-        return True, None
     end = raw.find(b"\n", at + 1)
+    if at < 0 or end < 0:
+        return whole and at < 0, None
     line = raw[at + len(marker):end].rstrip(b",")
     try:
         record = orjson.loads(line)

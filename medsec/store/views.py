@@ -8,7 +8,7 @@ commits a transaction's staged files.
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from tinydb import TinyDB
@@ -23,7 +23,16 @@ from medsec.store.indexfiles import IndexEntry
 from medsec.store.journal import JOURNAL
 from medsec.store.kinds import Record, RecordKind
 from medsec.store.lock import DirectoryLock
-from medsec.store.seal import SEAL, TABLE, counters_bytes, counters_seal, is_shard, record_line, shard_bytes
+from medsec.store.seal import (
+    LINES_START,
+    SEAL,
+    TABLE,
+    counters_bytes,
+    counters_seal,
+    is_shard,
+    record_line,
+    shard_bytes,
+)
 
 COUNTERS = "meta/counters.json"
 
@@ -57,6 +66,28 @@ def _parsed(rel: str, raw: bytes | None) -> Any:
         return None if raw is None else orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise EnvironmentFailure(f"{rel} is not valid JSON ({e})", hint="run 'medsec check'") from None
+
+
+# How much of a big shard `_by_window` reads on either side of where a record's line should be.
+_WINDOW = 4096
+
+
+def _by_window(f: BinaryIO, kind: RecordKind, numbers: list[int], found: dict[int, Record]) -> list[int]:
+    """Records of a big shard read from only the part of the file where their lines should
+    be (medsec writes one line per record, in id order, of about equal length): those found
+    go into `found`; the numbers not found there are returned, to look for in the whole file."""
+    size = os.fstat(f.fileno()).st_size
+    if kind.by_day or len(numbers) > 4 or size < 4 * _WINDOW or f.read(len(LINES_START)) != LINES_START:
+        return numbers
+    rest = []
+    for n in numbers:
+        f.seek(max(0, size * ((n - 1) % kind.bucket) // kind.bucket - _WINDOW))
+        _, record = record_line(f.read(2 * _WINDOW), n, kind.format_id(n), whole=False)
+        if record is None:
+            rest.append(n)
+        else:
+            found[n] = record
+    return rest
 
 
 class Snapshot:
@@ -113,20 +144,37 @@ class Snapshot:
         return record
 
     def _document(self, rel: str, kind: RecordKind, n: int) -> Record | None:
-        """Record n of shard `rel`: from the parsed file when this view holds it, else
-        from its own line of the file (see medsec.store.seal), so a look-up of a few
-        records parses only theirs; a file written otherwise is parsed whole."""
+        return self._documents(rel, kind, [n]).get(n)
+
+    def _documents(self, rel: str, kind: RecordKind, numbers: list[int]) -> dict[int, Record]:
+        """Records `numbers` of shard `rel` that exist: from the parsed file when this view
+        holds it, else each from its own line of the file (see medsec.store.seal), so a
+        look-up of a few records parses only theirs; a file written otherwise is parsed whole."""
         held = self.held(rel)
+        found: dict[int, Record] = {}
         if held is _ABSENT:
-            raw = read_bytes(self.path(rel))
-            if raw is None:
-                return None
-            answered, record = record_line(raw, n, kind.format_id(n))
-            if answered:
-                return record
-            held = _parsed(rel, raw)
-        found = ((held or {}).get(TABLE) or {}).get(str(n))
-        return dict(found) if isinstance(found, dict) else None
+            try:
+                with open(self.path(rel), "rb") as f:
+                    numbers = _by_window(f, kind, numbers, found)
+                    f.seek(0)
+                    raw = f.read() if numbers else b""
+            except FileNotFoundError:
+                return found
+            for n in numbers:
+                answered, record = record_line(raw, n, kind.format_id(n))
+                if not answered:
+                    held = _parsed(rel, raw)
+                    break
+                if record is not None:
+                    found[n] = record
+            else:
+                return found
+        table = (held or {}).get(TABLE) or {}
+        for n in numbers:
+            record = table.get(str(n))
+            if isinstance(record, dict):
+                found[n] = dict(record)
+        return found
 
     def _located(self, kind: RecordKind, record_id: str, n: int) -> Record | None:
         """A by-day record from the file its locator names."""
@@ -157,11 +205,18 @@ class Snapshot:
 
     def get_many(self, kind: RecordKind, ids: Iterable[str]) -> list[Record]:
         """Records for `ids` that exist, in the order given (an id twice, twice)."""
+        ids = list(ids)
         found: dict[str, Record | None] = {}
-        for record_id in ids:
-            key = record_id.upper()
-            if key not in found:
-                found[key] = self.get(kind, record_id)
+        if kind.by_day:
+            for record_id in ids:
+                found[record_id.upper()] = self.get(kind, record_id)
+        else:
+            by_shard: dict[str, list[int]] = {}
+            for record_id in ids:
+                n = kind.number(record_id)
+                by_shard.setdefault(kind.shard_of(n), []).append(n)
+            for rel, numbers in by_shard.items():
+                found.update((kind.format_id(n), record) for n, record in self._documents(rel, kind, numbers).items())
         return [record for i in ids if (record := found.get(i.upper())) is not None]
 
     def shard_files(self, kind: RecordKind) -> list[str]:
@@ -265,6 +320,20 @@ class Transaction(Snapshot):
 
     def held(self, rel: str) -> Any:
         return self._staged[rel] if rel in self._staged else super().held(rel)
+
+    def listdir(self, rel: str) -> list[str]:
+        """The folder's JSON files, on disk or staged here (a transaction reads its own writes)."""
+        staged = {name for name in self._staged_in(rel) if "/" not in name and name.endswith(".json")}
+        return sorted(set(super().listdir(rel)) | staged)
+
+    def _subdirs(self, rel: str, digits: bool = False) -> list[str]:
+        staged = {name.split("/", 1)[0] for name in self._staged_in(rel) if "/" in name}
+        staged = {name for name in staged if not digits or name.isdigit()}
+        return sorted(set(super()._subdirs(rel, digits)) | staged)
+
+    def _staged_in(self, rel: str) -> list[str]:
+        """Staged files under folder `rel`, by their path inside it."""
+        return [path[len(rel) + 1:] for path in self._staged if path.startswith(rel + "/")]
 
     def stage(self, rel: str, data: Any) -> None:
         self._staged[rel] = data

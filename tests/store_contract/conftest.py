@@ -25,22 +25,6 @@ def _directory(tmp_path: Path) -> Made:
 
 BACKENDS: dict[str, Callable[[Path], Made]] = {"directory": _directory}
 
-# Contract tests a backend fails today, by test name (its backend in brackets), with the defect:
-# marked strict xfail, so that the fix shows as a failure until its entry here goes.
-_UNLISTED = ("a transaction lists folders on disk, not the files it has staged (medsec/store/views.py "
-             "Snapshot.listdir and _subdirs, used by day, days, scan and the index shards of prefix, suffix "
-             "and range queries): a record or key whose file is new in the transaction is not seen")
-KNOWN_DEFECTS = {f"test_a_transaction_reads_its_own_writes[directory-{question}]": _UNLISTED
-                 for question in ("lookup_prefix", "lookup_suffix", "lookup_range", "day", "days", "scan")}
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        reason = KNOWN_DEFECTS.get(item.name)
-        if reason and item.path.parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
-
-
 @pytest.fixture(params=list(BACKENDS))
 def made(request, tmp_path) -> Made:
     return BACKENDS[request.param](tmp_path)

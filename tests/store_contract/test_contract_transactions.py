@@ -67,7 +67,7 @@ def test_a_transaction_that_ends_commits_all_of_it(backend):
 # Each question is asked on a fresh store, of a write whose files (for the data directory) do
 # not exist yet: a record in a new shard, a key in a new index shard, a new day or provider.
 OWN_WRITES: dict[str, tuple[Callable[[Reader], Any], Any]] = {
-    "get": (lambda r: r.get(PATIENTS, "p1")["last"], "Smith"),
+    "get": (lambda r: (r.get(PATIENTS, "p1") or {}).get("last"), "Smith"),
     "get_many": (lambda r: [p["id"] for p in r.get_many(PATIENTS, ["P1"])], ["P1"]),
     "lookup": (lambda r: r.lookup("patient-name", "smith"), ["P1"]),
     "lookup_prefix": (lambda r: r.lookup_prefix("patient-name", "s"), {"smith": ["P1"]}),
