@@ -85,6 +85,22 @@ def test_json_show_pays_for_no_tables_yaml_or_plugins(demo):
     assert "tinydb" in loaded
 
 
+@pytest.mark.parametrize("command", [
+    ["patient", "add", "--first", "Nia", "--last", "Okafor", "--dob", "1990-02-03", "--phone", "617-555-0142"],
+    ["appt", "book", "P1", "--provider", "S1", "--at", "{slot}", "--type", "follow-up"],
+])
+def test_a_write_as_json_pays_for_no_tables_nor_the_day_sheet(demo, command):
+    """A write printed as JSON costs no tabulate (nor the importlib.metadata it loads),
+    and a booking none of the billing the day sheet reads."""
+    slot = demo.json("appt", "slots", "--provider", "S1", "--type", "follow-up", "--patient", "P1")[0]["start"]
+    command = [arg.replace("{slot}", slot) for arg in command] + ["--json"]
+    loaded = _imported_modules("--data-dir", str(demo.home), *command)
+    assert "medsec.store.commit" in loaded and "pluggy" in loaded  # it committed and fired its event
+    for heavy in ("tabulate", "importlib.metadata", "email.parser", "medsec.reports.daysheet",
+                  "medsec.billing.accounts"):
+        assert heavy not in loaded, heavy
+
+
 # OpenSSL (hashlib, secrets, hmac) costs ~5 ms to load: the everyday reads and
 # writes must not pay for it (attachments and backups hash, and load it then).
 OPENSSL = ("_hashlib", "hashlib", "secrets", "hmac")

@@ -22,7 +22,6 @@ from medsec.cli.options import (
 )
 from medsec.cli.output import output_options, render, say
 from medsec.errors import InvalidInput
-from medsec.reports.daysheet import day_sheet
 from medsec.scheduling import appointments as svc
 from medsec.scheduling import waitlist as wl
 from medsec.scheduling.slots import free_slots
@@ -145,6 +144,8 @@ def day(app, fmt, day, provider):
       medsec appt day
       medsec appt day tomorrow --provider S1
     """
+    from medsec.reports.daysheet import day_sheet  # billing's accounts: only the day sheet pays for them
+
     when = _day(app, day, "DAY") if day else app.today()
     render(day_sheet(app, when, provider), fmt,
            ["time", "id", "patient", "patient_id", "type", "status", "room", "balance_due", "provider"])
