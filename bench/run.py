@@ -41,7 +41,7 @@ import time
 import appt_bench
 import billing_bench
 import remind_bench
-from datagen import COLUMNS, write_csv
+from datagen import CLUSTER, COLUMNS, write_csv
 from harness import (
     BENCH,
     DATA,
@@ -59,7 +59,7 @@ from harness import (
 )
 
 RESULTS = os.path.join(BENCH, "results", "latest.json")
-DATA_VERSION = 3  # bump when datagen.py, apptgen.py or the reference schema change what is built
+DATA_VERSION = 4  # bump when datagen.py, apptgen.py or the reference schema change what is built
 IMPORT_MS_PER_100K = 30_000
 STORAGE_CODE = ["medsec/store", "medsec/store/catalog.py"]  # data written by other code is rebuilt
 
@@ -121,6 +121,8 @@ def cases(data: Dataset) -> list[Case]:
         Case("--version  (ref: python -c 'import click')", lambda i: [MEDSEC, "--version"],
              lambda i: [PYTHON, "-c", "import click"], Target(max_ratio=1.5)),
         find(f"patient find {q['rare']} (rare, {q['rare_hits']} hits)", q["rare"], Target(150, 1.5)),
+        find(f"patient find {q['clustered']} (rare in the {CLUSTER}- cluster, {q['clustered_hits']} hits)",
+             q["clustered"], Target(150, 1.5)),
         find(f"patient find {q['common']} (common, {q['common_hits']:,} hits)", q["common"], None),
         Case(f"patient show {show_id}", lambda i: [MEDSEC, "patient", "show", show_id, "--json"],
              lambda i: ref + ["show", show_id], Target(150, 1.5), same_records),

@@ -13,7 +13,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
 import orjson
 
@@ -23,7 +23,7 @@ from medsec.fileio import is_temp_name, temp_owner_alive, write_atomic
 from medsec.money import damaged
 from medsec.store import indexfiles
 from medsec.store.catalog import ALL_KINDS, PATIENT_RECORDS, PATIENTS, STAFF
-from medsec.store.indexfiles import IndexEntry
+from medsec.store.indexfiles import IndexEntry, Shard
 from medsec.store.journal import JOURNAL, UnsafePath
 from medsec.store.kinds import Record, RecordKind
 from medsec.store.layout import leftover_staging
@@ -45,13 +45,20 @@ _NEXT_STEP: dict[Remedy, str] = {
 
 
 def _id_order(record_id: str) -> tuple[str, int]:
-    """Ids in numeric order whatever the prefix's length (P9 < P10, RF2 < RF10)."""
+    """Ids in numeric order whatever the prefix's length (P9 < P10, RF2 < RF10); other
+    strings (the shards a split shard lists) as they are."""
     prefix = record_id.rstrip("0123456789")
-    return prefix, int(record_id[len(prefix):])
+    digits = record_id[len(prefix):]
+    return prefix, int(digits) if digits else -1
 
 
-def _normal(index: dict[str, list[str]]) -> dict[str, list[str]]:
+def _normal(index: Shard) -> Shard:
     return {k: sorted(v, key=_id_order) for k, v in index.items() if v}
+
+
+# The kinds in the order they are read: patients first, so that the records naming a
+# patient are checked against them as they are read (nothing else depends on the order).
+_KINDS = [PATIENTS] + [kind for kind in ALL_KINDS if kind is not PATIENTS]
 
 
 class Problem(TypedDict):
@@ -71,15 +78,46 @@ def next_step(problems: list[Problem], repaired: bool) -> str | None:
 
 
 @dataclass
+class _Kind:
+    """What the pass over one kind's shards gathers; boiled down into `_Scan` and dropped after it.
+
+    The index entries are kept as the (key, id) pairs each index file should hold, one JSON
+    array a line (`_pair`): a million appointments' three million entries take ~100 MB so,
+    and over 300 MB as dicts of lists of strings.
+    """
+
+    present: set[int] = field(default_factory=set)  # id numbers found
+    sealed: dict[int, str] = field(default_factory=dict)  # id number a seal lists, its file does not hold -> file
+    index: dict[tuple[str, str], bytearray] = field(default_factory=dict)  # (index, shard) -> its pairs
+
+
+class _Absent(NamedTuple):
+    """A kind's ids that no file holds, in little room whatever the number of records: the runs
+    of numbers missing below the highest found, and the ids a seal lists but no file holds."""
+
+    highest: int  # the highest id number found (0: none)
+    runs: list[tuple[int, int]]  # (first, last) of each run of numbers below `highest` that no file holds
+    sealed: dict[int, str]  # id number a seal lists and no file holds -> the (last) file whose seal lists it
+
+
+class _Stale(NamedTuple):
+    """An index file that does not match the records."""
+
+    kind: RecordKind  # the kind it indexes
+    rebuilt: Shard | None  # what the records imply, when repairing (else None)
+
+
+@dataclass
 class _Scan:
     """What one pass over every record implies for the other checks."""
 
     max_ids: dict[str, int] = field(default_factory=dict)  # prefix -> the highest id number in use
-    expected: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # index file -> key -> ids
+    absent: dict[str, _Absent] = field(default_factory=dict)  # prefix -> the ids no file holds
+    stale: dict[str, _Stale] = field(default_factory=dict)  # index file -> what it should hold
     attachments: list[tuple[str, str]] = field(default_factory=list)  # (record id, sha256) named
-    present: dict[str, set[int]] = field(default_factory=dict)  # prefix -> id numbers found
-    sealed: dict[str, dict[int, str]] = field(default_factory=dict)  # prefix -> id number -> file sealing it
-    references: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # file -> (id, patient id)
+    patients: set[str] = field(default_factory=set)  # the patient ids found
+    dangling: dict[str, list[str]] = field(default_factory=dict)  # file -> "id (patient id)" naming no patient
+    any_sealed: bool = False  # some shard carries a seal
     unsealed: list[str] = field(default_factory=list)  # shards without a seal
     unreadable: list[str] = field(default_factory=list)  # shards that are not valid JSON
 
@@ -110,7 +148,7 @@ def check_locked(store: Store, repair: bool) -> list[Problem]:
         return checker.problems  # indexes cannot be judged against unreadable records
     checker.staff_ids(scan.max_ids)
     checker.counters(scan.max_ids)
-    checker.indexes(scan.expected)
+    checker.indexes(scan.stale)
     checker.attachments(scan.attachments)
     checker.temp_files()
     checker.config_caches()
@@ -150,18 +188,31 @@ class _Checker:
             self.repair = False  # a repair's commit would replace the journal
 
     def records(self) -> _Scan:
-        """One pass over every record, each shard parsed and dropped (peek): the
-        indexes they imply and the attachments they name are gathered on the way."""
+        """One pass over every record, each shard parsed and dropped (peek), kind by kind.
+        A kind's index files are compared with what its records imply as soon as they are
+        all read; then only what the later checks need is kept: a few numbers, the findings."""
         scan = _Scan()
-        for kind in ALL_KINDS:
+        for kind in _KINDS:
+            found = _Kind()
             for rel in self.view.shard_files(kind):
                 raw = self._shard_file(rel)
                 if raw is None:
                     scan.unreadable.append(rel)
                     continue
-                self._shard(kind, rel, raw[TABLE], scan)
-                self._sealed(kind, rel, raw, scan)
+                self._shard(kind, rel, raw[TABLE], found, scan)
+                self._sealed(kind, rel, raw, found, scan)
+            self._kind_done(kind, found, scan)
         return scan
+
+    def _kind_done(self, kind: RecordKind, found: _Kind, scan: _Scan) -> None:
+        """One kind read: its highest id, the ids no file holds, its index files that do not match."""
+        if found.present:
+            scan.max_ids[kind.prefix] = max(found.present)
+        if kind is PATIENTS:
+            scan.patients = {kind.format_id(n) for n in found.present}
+        scan.absent[kind.prefix] = _absent(found.present, found.sealed)
+        if not scan.unreadable:  # else indexes are not judged (`check_locked`)
+            self._compare_indexes(kind, found.index, scan.stale)
 
     def _shard_file(self, rel: str) -> dict[str, Any] | None:
         """A shard's parsed file (parsed and dropped), or None, reported, when it is not one."""
@@ -177,21 +228,26 @@ class _Checker:
             return None
         return {**raw, TABLE: table}
 
-    def _shard(self, kind: RecordKind, rel: str, table: dict[str, Record], scan: _Scan) -> None:
-        present = scan.present.setdefault(kind.prefix, set())
-        names_patients = kind in PATIENT_RECORDS
+    def _shard(self, kind: RecordKind, rel: str, table: dict[str, Record], found: _Kind, scan: _Scan) -> None:
+        """A shard's records: each in its place, its index entries gathered, its money fields
+        amounts, the patient it names there (all patients are read before any other kind)."""
+        index = found.index
+        patients = scan.patients if kind in PATIENT_RECORDS else None
         for doc_id, record in table.items():
-            n = int(doc_id)
-            if record.get("id") != kind.format_id(n) or _shard_of(kind, record) != rel:
-                self.report(f"document {doc_id} holds {record.get('id')!r}: misplaced", rel, remedy="restore")
-            scan.max_ids[kind.prefix] = max(scan.max_ids.get(kind.prefix, 0), n)
-            present.add(n)
+            record_id = record.get("id")
+            if record_id != kind.format_id(int(doc_id)) or _shard_of(kind, record) != rel:
+                self.report(f"document {doc_id} holds {record_id!r}: misplaced", rel, remedy="restore")
             for name, shard, key in _entries(kind, record):
-                scan.expected.setdefault(f"index/{name}/{shard}.json", {}).setdefault(key, []).append(record["id"])
-            scan.attachments.extend((record["id"], a["sha256"]) for a in record.get("attachments", []))
+                pairs = index.get((name, shard))
+                if pairs is None:
+                    pairs = index[name, shard] = bytearray()
+                pairs += _pair(key, record_id)
+            if record.get("attachments"):
+                scan.attachments.extend((record["id"], a["sha256"]) for a in record["attachments"])
             self._amounts(kind, rel, record)
-            if names_patients and record.get("patient_id"):
-                scan.references.setdefault(rel, []).append((record["id"], str(record["patient_id"])))
+            if patients is not None and record.get("patient_id") and str(record["patient_id"]).upper() not in patients:
+                scan.dangling.setdefault(rel, []).append(f"{record['id']} ({record['patient_id']})")
+        found.present.update(map(int, table))
 
     def _amounts(self, kind: RecordKind, rel: str, record: Record) -> None:
         """A money field that holds no amount: balances count it as 0.00, so it is damage to report."""
@@ -199,9 +255,9 @@ class _Checker:
             if damaged(value):
                 self.report(f"{record['id']}: {name} {shown(str(value))} is not an amount", rel, remedy="restore")
 
-    def _sealed(self, kind: RecordKind, rel: str, raw: dict[str, Any], scan: _Scan) -> None:
-        """The shard's records against its seal: changed or added ones reported here,
-        the ids it lists gathered (`lost` reports those no file holds)."""
+    def _sealed(self, kind: RecordKind, rel: str, raw: dict[str, Any], found: _Kind, scan: _Scan) -> None:
+        """The shard's records against its seal: changed or added ones reported here, the ids it
+        lists but does not hold gathered (`lost` reports those that no other file holds either)."""
         seal = raw.get(SEAL)
         if seal is None:
             scan.unsealed.append(rel)
@@ -209,9 +265,12 @@ class _Checker:
         if not isinstance(seal, dict):
             self.report("its seal was changed outside medsec", rel, remedy="restore")
             return
-        sealed = scan.sealed.setdefault(kind.prefix, {})
-        sealed.update((int(doc_id), rel) for doc_id in seal if str(doc_id).isdigit())
-        found = ShardSeal(raw[TABLE], seal)
+        scan.any_sealed = True
+        sealed = ShardSeal(raw[TABLE], seal)
+        found.sealed.update((int(doc_id), rel) for doc_id in sealed.missing if str(doc_id).isdigit())
+        self._seal_findings(kind, rel, sealed)
+
+    def _seal_findings(self, kind: RecordKind, rel: str, found: ShardSeal) -> None:
         if found.changed:
             ids = _id_list(kind, [int(d) for d in found.changed])
             self.report(f"changed outside medsec (not as medsec wrote them): {ids}", rel, remedy="restore")
@@ -232,7 +291,7 @@ class _Checker:
             self.counters_trusted = False
             self.report("the id counters were changed outside medsec: which ids were handed out is "
                         "not known for sure", COUNTERS, remedy="restore")
-        elif raw is None and scan.sealed:
+        elif raw is None and scan.any_sealed:
             self.counters_trusted = False
             self.report("the id counters are missing: which ids were handed out is not known", COUNTERS,
                         remedy="restore")
@@ -245,14 +304,14 @@ class _Checker:
         """Ids handed out (at or below their counter, or listed in a seal) that no file holds."""
         counters = self.view.counters() if self.counters_trusted else {}
         for kind in ALL_KINDS:
-            present = scan.present.get(kind.prefix, set())
-            sealed = scan.sealed.get(kind.prefix, {})
+            absent = scan.absent[kind.prefix]
             top = counters.get(kind.prefix, 0) if isinstance(counters.get(kind.prefix), int) else 0
-            missing = [n for n in range(1, top + 1) if n not in present]
-            missing += sorted(n for n in sealed if n > top and n not in present)
+            missing = [n for first, last in absent.runs for n in range(first, min(last, top) + 1)]
+            missing += range(absent.highest + 1, top + 1)
+            missing += sorted(n for n in absent.sealed if n > top)
             by_file: dict[str, list[int]] = {}
             for n in missing:
-                by_file.setdefault(sealed.get(n) or self._home_of(kind, n), []).append(n)
+                by_file.setdefault(absent.sealed.get(n) or self._home_of(kind, n), []).append(n)
             for rel, numbers in sorted(by_file.items()):
                 self.lost_kinds.add(kind.prefix)
                 self.report(f"records lost (handed out, found in no file): {_id_list(kind, numbers)}", rel,
@@ -270,14 +329,9 @@ class _Checker:
         return kind.place_shard(place) if place else f"{kind.name}/"
 
     def references(self, scan: _Scan) -> None:
-        """Records that name a patient who is not there (lost, or never was)."""
-        patients = {PATIENTS.format_id(n) for n in scan.present.get(PATIENTS.prefix, set())}
-        for rel, refs in sorted(scan.references.items()):
-            dangling = [f"{record_id} ({patient_id})" for record_id, patient_id in refs
-                        if patient_id.upper() not in patients]
-            if dangling:
-                self.report(f"records name a patient who is not there: {', '.join(dangling)}", rel,
-                            remedy="restore")
+        """Records that name a patient who is not there (lost, or never was): found by `_shard`."""
+        for rel, dangling in sorted(scan.dangling.items()):
+            self.report(f"records name a patient who is not there: {', '.join(dangling)}", rel, remedy="restore")
 
     def seal_all(self, store: Store, unsealed: list[str]) -> None:
         """Seal the shards an older medsec wrote (the directory is sound), then mark the
@@ -315,26 +369,36 @@ class _Checker:
         if fixed_counters != counters:
             self.view.stage(COUNTERS, fixed_counters)
 
-    def indexes(self, expected: dict[str, dict[str, list[str]]]) -> None:
-        """Every index file as the records imply it; one no record implies goes."""
-        view = self.view
-        present = {indexfiles.file_of(name, shard) for name in indexfiles.OWNERS for shard in view.indexes.shards(name)}
-        kept: dict[str, int] = {}  # index -> files that differ, kept as they are
-        for rel in sorted(present | set(expected)):
+    def _compare_indexes(self, kind: RecordKind, index: dict[tuple[str, str], bytearray],
+                         stale: dict[str, _Stale]) -> None:
+        """A kind's index files, those there and those its records imply (`index`), each read,
+        compared and dropped; those that differ are kept in `stale` (`indexes` reports them)."""
+        implied = _implied(index)
+        for name, shard in _index_shards(self.view, kind) | set(implied):
+            rel = _index_file(name, shard)
             try:
-                actual = view.load(rel) or {}
+                actual = self.view.peek(rel) or {}
             except Exception:
                 actual = None
-            if actual is None or _normal(actual) != _normal(expected.get(rel, {})):
+            wanted = implied.get((name, shard)) or {}
+            if not _same(actual, wanted):
+                stale[rel] = _Stale(kind, _rebuilt(wanted) if self.repair else None)
+
+    def indexes(self, stale: dict[str, _Stale]) -> None:
+        """Every index file as the records imply it (`_compare_indexes` found those that are not);
+        one no record implies goes."""
+        kept: dict[str, int] = {}  # index -> files that differ, kept as they are
+        for rel in sorted(stale):
+            kind, rebuilt = stale[rel]
+            if kind.prefix in self.lost_kinds:
                 name = rel.split("/")[1]
-                if indexfiles.OWNERS[name].prefix in self.lost_kinds:
-                    kept[name] = kept.get(name, 0) + 1
-                    continue
-                self.report("index does not match the records", rel, self.repair)
-                if rel in expected:
-                    view.stage(rel, _normal(expected[rel]))
-                elif self.repair:
-                    os.unlink(os.path.join(self.root, rel))
+                kept[name] = kept.get(name, 0) + 1
+                continue
+            self.report("index does not match the records", rel, self.repair)
+            if rebuilt is not None:
+                self.view.stage(rel, _normal(rebuilt))
+            elif self.repair:
+                os.unlink(os.path.join(self.root, rel))
         for name, count in kept.items():
             self.report(f"{count} index file(s) do not match the records (kept: they still name records "
                         "that are lost)", f"index/{name}/", remedy="restore")
@@ -389,11 +453,93 @@ def _shard_of(kind: RecordKind, record: Record) -> str | None:
         return None  # no start, or a part that cannot name a file: misplaced wherever it is
 
 
+# The index files' layout (medsec.store.indexfiles) is named in these four functions only:
+# a record's entries (index, shard, key), the file of a shard, the shards of a kind's indexes
+# that are there, and the files an index's entries imply (a shard that splits, laid out).
 def _entries(kind: RecordKind, record: Record) -> set[IndexEntry]:
     try:
         return indexfiles.entries(kind, record)
     except (InvalidInput, KeyError):
         return set()
+
+
+def _index_file(name: str, shard: str) -> str:
+    return indexfiles.file_of(name, shard)
+
+
+def _index_shards(view: Snapshot, kind: RecordKind) -> set[tuple[str, str]]:
+    """(index, shard) of each file there of the indexes of `kind`."""
+    return {(name, shard) for name, owner in indexfiles.OWNERS.items() if owner is kind
+            for shard in view.indexes.shards(name)}
+
+
+def _implied(index: dict[tuple[str, str], bytearray]) -> dict[tuple[str, str], bytearray | Shard]:
+    """The files (index, shard) -> contents that a kind's entries (`_Kind.index`) imply: as
+    gathered, but for an index whose shards split, where each shard becomes its layout."""
+    files: dict[tuple[str, str], bytearray | Shard] = {}
+    for (name, shard), pairs in index.items():
+        if indexfiles.splits(name):
+            files.update(((name, part), data) for part, data in indexfiles.layout(shard, _index_of(pairs)).items())
+        else:
+            files[name, shard] = pairs
+    return files
+
+
+def _pair(key: str, record_id: Any) -> bytes:
+    """An index entry as `_Kind.index` holds it: one line, the JSON array [key, id]."""
+    return orjson.dumps((key, record_id), option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _pairs(contents: bytearray | Shard) -> list[bytes] | None:
+    """An index file's (key, id) pairs (`_pair` without the newline), in no order; keys with
+    no ids left out. None when `contents` (parsed from the file) maps a key to anything else."""
+    if isinstance(contents, bytearray):
+        pairs = bytes(contents).split(b"\n")
+        pairs.pop()  # what follows the last newline
+        return pairs
+    if not isinstance(contents, dict) or not all(isinstance(ids, list) or not ids for ids in contents.values()):
+        return None
+    return [orjson.dumps((key, record_id)) for key, ids in contents.items() if ids for record_id in ids]
+
+
+def _same(actual: Any, wanted: bytearray | Shard) -> bool:
+    """Does an index file (parsed) hold what the records imply, whatever the order of its keys and ids?"""
+    found, implied = _pairs(actual), _pairs(wanted)
+    if found is None or implied is None or len(found) != len(implied):
+        return False
+    distinct = set(found)
+    if len(distinct) == len(found):  # no id twice under a key (as ever but in damage): sets suffice
+        return distinct == set(implied)
+    found.sort()
+    implied.sort()
+    return found == implied
+
+
+def _rebuilt(wanted: bytearray | Shard) -> Shard | None:
+    """An index file's contents as the records imply them; None: none (the file goes)."""
+    return (_index_of(wanted) if isinstance(wanted, bytearray) else wanted) or None
+
+
+def _index_of(pairs: bytearray) -> Shard:
+    """An index file's contents from its (key, id) pairs (`_Kind.index`)."""
+    index: Shard = {}
+    for line in bytes(pairs).split(b"\n")[:-1]:
+        key, record_id = orjson.loads(line)
+        index.setdefault(key, []).append(record_id)
+    return index
+
+
+def _absent(present: set[int], sealed: dict[int, str]) -> _Absent:
+    """The ids of a kind no file holds (`_Absent`), from the id numbers found and those the seals list."""
+    highest = max(present, default=0)
+    runs: list[tuple[int, int]] = []
+    if len(present) != highest or 0 in present:  # else they are 1..highest, all there
+        previous = 0
+        for n in sorted(present):
+            if n > previous + 1:
+                runs.append((previous + 1, n - 1))
+            previous = n
+    return _Absent(highest, runs, {n: rel for n, rel in sealed.items() if n not in present})
 
 
 def _id_list(kind: RecordKind, numbers: list[int]) -> str:

@@ -13,7 +13,6 @@ from typing import Any, BinaryIO
 import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Document
 
 from medsec.errors import EnvironmentFailure, NotFound
 from medsec.fileio import read_bytes
@@ -93,10 +92,14 @@ def _by_window(f: BinaryIO, kind: RecordKind, numbers: list[int], found: dict[in
 class Snapshot:
     """A lock-free view of the data directory for one command."""
 
+    # Whether a read that meets a commit half-applied may wait for it (a transaction,
+    # which holds the lock, never meets one).
+    _waits = True
+
     def __init__(self, root: str):
         self.root = root
         self._cache: dict[str, Any] = {}
-        self.indexes = indexfiles.Reader(self.load, self.listdir)
+        self.indexes = indexfiles.Reader(self.load, self.listdir, self.settle if self._waits else None)
 
     # -- raw JSON files -------------------------------------------------
     def path(self, rel: str) -> str:
@@ -304,6 +307,8 @@ class Snapshot:
 class Transaction(Snapshot):
     """Staged writes, committed all-or-nothing by `Store.transaction()`."""
 
+    _waits = False
+
     def __init__(self, root: str):
         super().__init__(root)
         self._staged: dict[str, Any] = {}
@@ -380,27 +385,28 @@ class Transaction(Snapshot):
         """Insert or replace records, touching each shard and index file once.
 
         `old` maps id -> the record as it was, so stale index entries go.
+        Each shard's table is edited as the dict it is in the file (TinyDB's
+        format, {"_default": {doc id: record}}), not through TinyDB's Table:
+        that copies the whole table twice per call and re-reads it per record
+        (`contains`), which a bulk write of a million records pays for
+        thousands of files. A record is replaced whole (a replaced record may
+        drop fields) and keeps its place in the file.
         """
         old = old or {}
-        by_shard: dict[str, list[Document]] = {}
-        moved_from: dict[str, list[int]] = {}
+        by_shard: dict[str, dict[str, Record]] = {}
+        moved_from: dict[str, list[str]] = {}
         for rec in records:
-            n = kind.number(rec["id"])
             rel = kind.shard_for(rec)
-            by_shard.setdefault(rel, []).append(Document(rec, doc_id=n))
+            doc_id = str(kind.number(rec["id"]))
+            by_shard.setdefault(rel, {})[doc_id] = dict(rec)
             prev = old.get(rec["id"])
-            if prev and kind.shard_for(prev) != rel:  # a by-day record moved to another day
-                moved_from.setdefault(kind.shard_for(prev), []).append(n)
+            if prev and (prev_rel := kind.shard_for(prev)) != rel:  # a by-day record moved to another day
+                moved_from.setdefault(prev_rel, []).append(doc_id)
         self._moved_out |= set(moved_from)
         for rel, doc_ids in moved_from.items():
-            self.db(rel).table(TABLE).remove(doc_ids=doc_ids)
+            self._remove_documents(rel, doc_ids)
         for rel, docs in by_shard.items():
-            table = self.db(rel).table(TABLE)
-            # Replace, not TinyDB's update: a replaced record may drop fields.
-            existing = [d.doc_id for d in docs if table.contains(doc_id=d.doc_id)]
-            if existing:
-                table.remove(doc_ids=existing)
-            table.insert_multiple(docs)
+            self._shard_table(rel).update(docs)
         removals: list[IndexMove] = []
         additions: list[IndexMove] = []
         for rec in records:
@@ -410,6 +416,32 @@ class Transaction(Snapshot):
             removals += [(e, rec["id"]) for e in before - after]
             additions += [(e, rec["id"]) for e in after - before]
         self.apply_index(removals, additions)
+
+    def _shard_table(self, rel: str) -> dict[str, Record]:
+        """Shard `rel`'s table (doc id -> record), staged, to change in place.
+
+        A copy of the file as this view holds it: the parsed files the view
+        read stay as read (the counters' seal is judged by the file on disk).
+        The file's other keys (the seal it was read with) are kept, as TinyDB
+        keeps other tables; `shard_bytes` writes a fresh seal.
+        """
+        data = self.load(rel) or {}
+        table = data.get(TABLE, {}) if isinstance(data, dict) else None
+        if not isinstance(table, dict):
+            raise EnvironmentFailure(f"{rel} is not a table of records", hint="run 'medsec check'")
+        copy: dict[str, Record] = dict(table)
+        self.stage(rel, {**data, TABLE: copy})
+        return copy
+
+    def _remove_documents(self, rel: str, doc_ids: list[str]) -> None:
+        """Take records out of shard `rel` (moved to another file); a file that holds none
+        of them is left as it is (not written)."""
+        table = self.load(rel)
+        held = (table.get(TABLE) if isinstance(table, dict) else None) or {}
+        if any(doc_id in held for doc_id in doc_ids):
+            shard = self._shard_table(rel)
+            for doc_id in doc_ids:
+                shard.pop(doc_id, None)
 
     def apply_index(self, removals: Iterable[IndexMove], additions: Iterable[IndexMove]) -> None:
         """Move index entries; each index file is read and staged once."""
@@ -423,7 +455,9 @@ class Transaction(Snapshot):
         point at them, never an index entry before its record. A record that
         moves to another file (another day or provider) reaches its new file
         before it leaves its old one: a reader may meet it twice (and waits
-        for the commit, see `day`), never not at all.
+        for the commit, see `day`), never not at all. Index keys that a split
+        or merged name shard moves likewise reach their new file first
+        (`indexfiles.commit_rank`).
         """
 
         def phase(rel: str) -> int:
@@ -435,7 +469,11 @@ class Transaction(Snapshot):
 
         items = [(rel, self._file_bytes(rel, data)) for rel, data in self._staged.items()]
         items += [(rel, text.encode()) for rel, text in self._texts.items()]
-        return sorted(items, key=lambda item: (phase(item[0]), item[0]))
+
+        def order(rel: str) -> tuple[int, tuple[int, int], str]:
+            return phase(rel), indexfiles.commit_rank(rel, self._staged.get(rel)), rel
+
+        return sorted(items, key=lambda item: order(item[0]))
 
     def _file_bytes(self, rel: str, data: Any) -> bytes:
         """A staged file as written: shards and the counters sealed (see medsec.store.seal)."""
