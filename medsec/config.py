@@ -41,7 +41,7 @@ from medsec.yamlfile import (
     read_bounded,
 )
 
-SCHEMA_VERSION = 2  # 2: appointments one file per provider per day (medsec upgrade)
+SCHEMA_VERSION = 3  # 2: appointments one file per provider per day; 3: split name-index shards (medsec upgrade)
 CONFIG_FILES = [
     "medsec.yaml",
     "practice.yaml",

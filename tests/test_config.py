@@ -5,6 +5,8 @@ import stat
 
 from helpers.files import snapshot
 
+from medsec import config
+
 
 def test_init_writes_commented_valid_examples(medsec):
     medsec.ok("init")
@@ -13,7 +15,7 @@ def test_init_writes_commented_valid_examples(medsec):
                  "channels.yaml", "appointment-types.yaml", "medsec.yaml"):
         assert (home / name).read_text().startswith("#"), name
     assert medsec("config", "check").exit_code == 0
-    assert "schema_version: 2" in (home / "medsec.yaml").read_text()
+    assert f"schema_version: {config.SCHEMA_VERSION}" in (home / "medsec.yaml").read_text()
     # private: folders 0700, files 0600
     for path in [home, *home.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -68,6 +70,7 @@ def test_config_cache_follows_hand_edits(practice):
 
 def test_other_schema_version_is_refused(practice):
     path = practice.home / "medsec.yaml"
-    path.write_text(path.read_text().replace("schema_version: 2", "schema_version: 3"))
+    newer = config.SCHEMA_VERSION + 1
+    path.write_text(path.read_text().replace(f"schema_version: {config.SCHEMA_VERSION}", f"schema_version: {newer}"))
     result = practice("patient", "list")
-    assert result.exit_code == 3 and "medsec.yaml:2: schema_version 3" in result.stderr
+    assert result.exit_code == 3 and f"medsec.yaml:2: schema_version {newer}" in result.stderr

@@ -160,6 +160,24 @@ def test_a_data_directory_with_two_letter_shards_reads_and_then_splits(practice,
     assert same_files(name_files(practice.home), implied(practice.home))
 
 
+def test_upgrade_from_schema_2_lays_the_name_index_out(practice, tmp_path, monkeypatch):
+    """A directory written before shards split (schema 2): every command asks for the upgrade,
+    which lays the name index out (check clean after it), and search answers as before."""
+    monkeypatch.setattr(indexfiles, "SPLIT_ABOVE", 10**9)
+    import_rows(practice, tmp_path, [(FIRST[i % 4], last) for i, last in enumerate(clustered(40))])
+    yaml_path = practice.home / "medsec.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("schema_version: 3", "schema_version: 2"))
+    monkeypatch.setattr(indexfiles, "SPLIT_ABOVE", LIMIT)
+    refused = practice("patient", "find", "ma")
+    assert refused.exit_code == 3 and "medsec upgrade" in refused.stderr
+    result = practice.json("upgrade")
+    assert (result["from"], result["to"]) == (2, 3)
+    assert result["steps"][0].startswith("name index:")
+    assert indexfiles.SPLIT in name_files(practice.home)[f"index/{NAME}/ma.json"]
+    assert practice.json("check") == []
+    assert_search_right(practice, ["m", "ma", "mabe", clustered(40)[5].lower()])
+
+
 # -- lock-free readers ---------------------------------------------------------------------------------
 def staged(home, change) -> list[tuple[str, bytes]]:
     """The files of a commit (not applied) that `change` makes, in the order it writes them."""

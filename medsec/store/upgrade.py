@@ -121,5 +121,13 @@ def _recover_v1_journal(root: str) -> None:
     fsync_dir(root)
 
 
+# -- schema 2 -> 3 ----------------------------------------------------------------
+def _from_2(root: str) -> str:
+    """Name-index shards past SPLIT_ABOVE ids split into longer prefixes: the index rebuild that
+    follows every upgrade lays them out (medsec.store.indexfiles); no record moves."""
+    Store(root).recover()
+    return "name index: shards that hold too many names split by longer prefixes"
+
+
 # Schema n -> the step that turns it into n + 1 (and says what it did).
-STEPS: dict[int, Callable[[str], str]] = {1: _from_1}
+STEPS: dict[int, Callable[[str], str]] = {1: _from_1, 2: _from_2}
