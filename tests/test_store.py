@@ -7,12 +7,13 @@ import stat
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pytest
 from helpers.files import snapshot
 
-import medsec.store.commit as store_module
+from medsec import fileio
 from medsec.errors import LockTimeout
 from medsec.fileio import append_line, make_private_dirs, temp_owner_alive, write_atomic
 from medsec.store import Store, Transaction
@@ -262,13 +263,13 @@ def test_counter_behind_refuses_to_overwrite_an_existing_record(practice):
 # -- bulk writes -------------------------------------------------------------
 def test_put_many_writes_each_file_once(practice, tmp_path, monkeypatch):
     writes = Counter()
-    real = store_module.write_atomic
+    real = fileio._synced_temp  # what every atomic write (one file, or a commit's) writes through
 
-    def counting(path, data, *args, **kw):
+    def counting(path, data):
         writes[os.path.relpath(path, practice.home)] += 1
-        return real(path, data, *args, **kw)
+        return real(path, data)
 
-    monkeypatch.setattr(store_module, "write_atomic", counting)
+    monkeypatch.setattr(fileio, "_synced_temp", counting)
     rows = [(f"Pat{i}", f"{'ABCDEFGHIJ'[i % 10]}name", f"19{50 + i % 40}-01-{1 + i % 28:02d}", f"e{i}")
             for i in range(250)]
     practice.ok("patient", "import", csv_file(tmp_path / "p.csv", rows))
@@ -384,3 +385,30 @@ def test_temp_owner_alive_reads_the_pid_in_the_name(tmp_path):
     assert temp_owner_alive(f"00000.json.tmp-{os.getpid()}-3")
     assert not temp_owner_alive(f"00000.json.tmp-{child.pid}-3")
     assert not temp_owner_alive("00000.json.tmp-garbage")
+
+
+def test_write_all_atomic_replaces_every_file_in_order_from_threads(tmp_path, monkeypatch):
+    """A big commit writes its temp files from threads; the renames still follow the given order."""
+    files = [(str(tmp_path / f"d{i % 7}" / f"f{i}.json"), f"{i}".encode()) for i in range(300)]
+    renamed = []
+    real = os.replace
+    monkeypatch.setattr(fileio.os, "replace", lambda src, dst: (renamed.append(dst), real(src, dst)))
+    fileio.write_all_atomic(files)
+    assert renamed == [path for path, _data in files]
+    assert all(Path(path).read_bytes() == data for path, data in files)
+    assert not [p for p in tmp_path.rglob("*") if fileio.is_temp_name(p.name)]
+
+
+def test_write_all_atomic_that_fails_leaves_no_temp_file_and_replaces_nothing(tmp_path, monkeypatch):
+    files = [(str(tmp_path / f"f{i}.json"), b"new") for i in range(100)]
+    real = fileio._synced_temp
+
+    def full_disk(path, data):
+        if path.endswith("f57.json"):
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(fileio, "_synced_temp", full_disk)
+    with pytest.raises(OSError):
+        fileio.write_all_atomic(files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

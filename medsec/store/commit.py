@@ -13,7 +13,7 @@ from typing import Protocol
 
 from medsec import audit, clock
 from medsec.audit import Actor
-from medsec.fileio import fsync_dir, read_bytes, write_atomic
+from medsec.fileio import fsync_dir, read_bytes, write_all_atomic, write_atomic
 from medsec.store.journal import (
     JOURNAL,
     JOURNAL_HINT,
@@ -187,10 +187,5 @@ class Journaled:
                 "at": at.replace(microsecond=0).isoformat()}
 
     def _apply(self, files: list[tuple[str, bytes]]) -> None:
-        dirs = set()
-        for rel, data in files:
-            path = self.path(rel)
-            write_atomic(path, data, sync_dir=False)
-            dirs.add(os.path.dirname(path))
-        for d in dirs:
-            fsync_dir(d)
+        """Each file replaced atomically, in the journal's order; then their folders synced."""
+        write_all_atomic([(self.path(rel), data) for rel, data in files])

@@ -35,6 +35,7 @@ reader that finds one empty met a merge half-applied: it waits for the
 commit (its view's `settle`) and reads again.
 """
 
+import re
 import zlib
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -82,13 +83,24 @@ def uid_shard(key: str) -> str:
 
 
 _HASHED = Sharding(uid_shard)
+_OWN_UID = re.compile(r"A([1-9][0-9]{0,8})-[^@]*@medsec")
+
+
+def appt_uid_shard(key: str) -> str:
+    """A UID medsec made ("<appointment or series id>-<instance>@medsec") is filed by its id's
+    thousands ("a00012"), as the locator is: a bulk write touches the shards of its new ids
+    only, not all 4,096 hashed ones. Any other UID (an imported calendar's) stays hashed."""
+    own = _OWN_UID.fullmatch(key)
+    return f"a{(int(own.group(1)) - 1) // 1000:05d}" if own else uid_shard(key)
+
 _ONE = Sharding(lambda key: "00000")  # small indexes (statuses, queues): one file
 _BY_PERSON = _bucket(100)  # keys that are patient ids
 _BY_THOUSAND = _bucket(1000)  # keys that are appointment or series ids
 
 SHARDING: dict[str, Sharding] = {
     "patient-name": _leading(2, splits=True), "patient-dob": _leading(4), "patient-phone": _trailing(2),
-    "appt-patient": _BY_PERSON, "appt-series": _BY_THOUSAND, "appt-uid": _HASHED, "appt-room": _leading(7),
+    "appt-patient": _BY_PERSON, "appt-series": _BY_THOUSAND, "appt-uid": Sharding(appt_uid_shard),
+    "appt-room": _leading(7),
     "reminder-appt": _BY_THOUSAND, "reminder-pending": _ONE, "call-patient": _BY_PERSON,
     "charge-patient": _BY_PERSON, "claim-patient": _BY_PERSON, "claim-status": _ONE,
     "payment-patient": _BY_PERSON, "remit-trace": _HASHED, "lab-patient": _BY_PERSON, "lab-filler": _HASHED,
@@ -107,16 +119,22 @@ def locator_shard(n: int) -> str:
     return f"{(n - 1) // 1000:05d}"
 
 
-def entries(kind: RecordKind, record: Record) -> set[IndexEntry]:
-    """Every index entry of a record as stored: the kind's keys and, for a by-day kind, its locator.
+def entries(kind: RecordKind, record: Record, place: str | None = None) -> set[IndexEntry]:
+    """Every index entry of a record as stored: the kind's keys and, for a by-day kind, its locator
+    (its `place`: given by a caller that has it already, `medsec check`, which reads a million).
 
     For an index whose shards split, the shard named is the key's root: its
     file is found from there (`apply`), and `laid_out` lays out a whole index.
     """
-    found = {(name, SHARDING[name].shard(key), key) for name, key in kind.entries(record)}
+    found = {(name, _SHARD_OF[name](key), key) for name, key in kind.index_entries(record)}
     if kind.by_day:
-        found.add((locator(kind), locator_shard(kind.number(record["id"])), kind.place(record)))
+        found.add((locator(kind), locator_shard(kind.number(record["id"])),
+                   kind.place(record) if place is None else place))
     return found
+
+
+# Each index's `Sharding.shard`, looked up once per entry by `entries`.
+_SHARD_OF = {name: sharding.shard for name, sharding in SHARDING.items()}
 
 
 def file_of(name: str, shard: str) -> str:
