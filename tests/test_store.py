@@ -412,3 +412,13 @@ def test_write_all_atomic_that_fails_leaves_no_temp_file_and_replaces_nothing(tm
     with pytest.raises(OSError):
         fileio.write_all_atomic(files)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_shard_medsec_writes_is_a_tinydb_database(practice):
+    """Record files stay TinyDB's format (one record per line is still one JSON document):
+    TinyDB, through a view, reads the records medsec wrote."""
+    practice.ok("patient", "add", "--first", "Tia", "--last", "Db", "--dob", "1990-01-01")
+    view = Store(str(practice.home)).snapshot()
+    table = view.db("patients/00000.json").table("_default")
+    assert {doc.doc_id: doc["last"] for doc in table.all()} == {1: "Db"}
+    assert view.get(PATIENTS, "P1") == dict(table.get(doc_id=1))

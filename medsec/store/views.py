@@ -121,7 +121,9 @@ class Snapshot:
         raise EnvironmentFailure("internal: write attempted in a read-only snapshot")
 
     def db(self, rel: str) -> TinyDB:
-        """A fresh TinyDB over one shard (never a long-lived handle)."""
+        """A fresh TinyDB over one shard, read through this view (never a long-lived handle):
+        record files are TinyDB's format, which medsec itself reads and writes directly
+        (orjson, one record per line) for speed."""
         return TinyDB(rel, storage=lambda r: ShardStorage(self, r))
 
     def listdir(self, rel: str) -> list[str]:
