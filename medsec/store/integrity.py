@@ -12,13 +12,15 @@ import contextlib
 import hashlib
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, TypedDict
+from itertools import repeat
+from typing import Any, Literal, NamedTuple, TypedDict, TypeVar
 
 import orjson
 
 from medsec import config
-from medsec.errors import InvalidInput
+from medsec.errors import EnvironmentFailure, InvalidInput
 from medsec.fileio import is_temp_name, temp_owner_alive, write_atomic
 from medsec.money import damaged
 from medsec.store import indexfiles
@@ -79,16 +81,43 @@ def next_step(problems: list[Problem], repaired: bool) -> str | None:
 
 @dataclass
 class _Kind:
-    """What the pass over one kind's shards gathers; boiled down into `_Scan` and dropped after it.
+    """What the pass over one kind's shards (or some of them: `_Checker._read_kind`) gathers;
+    boiled down into `_Scan` and dropped after it.
 
     The index entries are kept as the (key, id) pairs each index file should hold, one JSON
-    array a line (`_pair`): a million appointments' three million entries take ~100 MB so,
-    and over 300 MB as dicts of lists of strings.
+    array [key, id] a line (`_Checker._shard` appends them): a million appointments' three
+    million entries take ~100 MB so, and over 300 MB as dicts of lists of strings.
     """
 
     present: set[int] = field(default_factory=set)  # id numbers found
     sealed: dict[int, str] = field(default_factory=dict)  # id number a seal lists, its file does not hold -> file
     index: dict[tuple[str, str], bytearray] = field(default_factory=dict)  # (index, shard) -> its pairs
+    attachments: list[tuple[str, str]] = field(default_factory=list)  # (record id, sha256) named
+    dangling: dict[str, list[str]] = field(default_factory=dict)  # file -> "id (patient id)" naming no patient
+    any_sealed: bool = False  # some shard carries a seal
+    unsealed: list[str] = field(default_factory=list)  # shards without a seal
+    unreadable: list[str] = field(default_factory=list)  # shards that are not valid JSON
+
+    def add(self, later: "_Kind") -> None:
+        """Take in what the files after these gave (but their index entries: `add_pairs`)."""
+        if self.present:
+            self.present |= later.present
+        else:  # the first part read: its million ids taken as they are, not copied
+            self.present = later.present
+        self.sealed.update(later.sealed)  # an id two seals list: the later file's, as one pass gives
+        self.attachments += later.attachments
+        self.dangling.update(later.dangling)
+        self.any_sealed = self.any_sealed or later.any_sealed
+        self.unsealed += later.unsealed
+        self.unreadable += later.unreadable
+
+    def add_pairs(self, index_shard: tuple[str, str], pairs: bytearray) -> None:
+        """Take in an index file's entries from the files after these."""
+        mine = self.index.get(index_shard)
+        if mine is None:
+            self.index[index_shard] = pairs
+        else:
+            mine += pairs
 
 
 class _Absent(NamedTuple):
@@ -98,6 +127,13 @@ class _Absent(NamedTuple):
     highest: int  # the highest id number found (0: none)
     runs: list[tuple[int, int]]  # (first, last) of each run of numbers below `highest` that no file holds
     sealed: dict[int, str]  # id number a seal lists and no file holds -> the (last) file whose seal lists it
+
+
+class _Part(NamedTuple):
+    """What reading some of a kind's shards found (`_Checker._read_kind`), but its index entries."""
+
+    problems: list[Problem]  # its findings, in order
+    found: _Kind
 
 
 class _Stale(NamedTuple):
@@ -193,19 +229,52 @@ class _Checker:
         all read; then only what the later checks need is kept: a few numbers, the findings."""
         scan = _Scan()
         for kind in _KINDS:
-            found = _Kind()
-            for rel in self.view.shard_files(kind):
-                raw = self._shard_file(rel)
-                if raw is None:
-                    scan.unreadable.append(rel)
-                    continue
-                self._shard(kind, rel, raw[TABLE], found, scan)
-                self._sealed(kind, rel, raw, found, scan)
-            self._kind_done(kind, found, scan)
+            self._kind_done(kind, self._read_kind(kind, scan.patients), scan)
         return scan
+
+    def _read_kind(self, kind: RecordKind, patients: set[str]) -> _Kind:
+        """A kind's shards read, in order; the later half by a second process at the same time
+        when they are many (`_in_halves`: a million appointments take seconds), its findings and
+        entries put after the first half's, so that the outcome is one pass's."""
+        found = _Kind()
+        for item in _in_halves(self.view.shard_files(kind), lambda files: self._read_part(kind, files, patients)):
+            if isinstance(item, _Part):
+                self.problems += item.problems
+                found.add(item.found)
+            else:
+                found.add_pairs(*item)
+        return found
+
+    def _read_part(self, kind: RecordKind, files: list[str], patients: set[str]) -> Iterator[Any]:
+        """`_read`, as `_read_kind` takes it in (from another process, maybe): the findings and what
+        was gathered (`_Part`), then each index file's entries by itself (not ~50 MB in a message)."""
+        mark = len(self.problems)
+        found = self._read(kind, files, patients)
+        problems = self.problems[mark:]
+        del self.problems[mark:]
+        index, found.index = found.index, {}
+        yield _Part(problems, found)
+        yield from index.items()
+
+    def _read(self, kind: RecordKind, files: list[str], patients: set[str]) -> _Kind:
+        """Shards of a kind, each read and dropped: its records, then its seal."""
+        found = _Kind()
+        for rel in files:
+            raw = self._shard_file(rel)
+            if raw is None:
+                found.unreadable.append(rel)
+                continue
+            self._shard(kind, rel, raw[TABLE], found, patients)
+            self._sealed(kind, rel, raw, found)
+        return found
 
     def _kind_done(self, kind: RecordKind, found: _Kind, scan: _Scan) -> None:
         """One kind read: its highest id, the ids no file holds, its index files that do not match."""
+        scan.attachments += found.attachments
+        scan.dangling.update(found.dangling)
+        scan.any_sealed = scan.any_sealed or found.any_sealed
+        scan.unsealed += found.unsealed
+        scan.unreadable += found.unreadable
         if found.present:
             scan.max_ids[kind.prefix] = max(found.present)
         if kind is PATIENTS:
@@ -222,50 +291,53 @@ class _Checker:
             self.report(f"not valid JSON: {getattr(e, 'message', e)}", rel, remedy="restore")
             return None
         table = raw.get(TABLE, {}) if isinstance(raw, dict) else None
-        if not isinstance(table, dict) or not all(
-                str(doc_id).isdigit() and isinstance(record, dict) for doc_id, record in table.items()):
+        if not isinstance(table, dict) or not all(map(str.isdigit, table)) or not all(
+                map(isinstance, table.values(), repeat(dict))):
             self.report("not valid JSON: not a shard of records", rel, remedy="restore")
             return None
         return {**raw, TABLE: table}
 
-    def _shard(self, kind: RecordKind, rel: str, table: dict[str, Record], found: _Kind, scan: _Scan) -> None:
+    def _shard(self, kind: RecordKind, rel: str, table: dict[str, Record], found: _Kind, patients: set[str]) -> None:
         """A shard's records: each in its place, its index entries gathered, its money fields
-        amounts, the patient it names there (all patients are read before any other kind)."""
+        amounts, the patient it names there (all patients are read before any other kind).
+
+        The loop every record of the directory goes through (a million appointments: most of
+        `check`'s time): a by-day record's place is worked out once, for where it lives and
+        for its locator entry, and whether a place is this file's once per place.
+        """
         index = found.index
-        patients = scan.patients if kind in PATIENT_RECORDS else None
+        named = patients if kind in PATIENT_RECORDS else None
+        homes: dict[str, bool] = {}  # place -> is this file its file
         for doc_id, record in table.items():
             record_id = record.get("id")
-            if record_id != kind.format_id(int(doc_id)) or _shard_of(kind, record) != rel:
+            place = _place(kind, record)
+            if record_id != kind.format_id(int(doc_id)) or not _placed(kind, rel, record, place, homes):
                 self.report(f"document {doc_id} holds {record_id!r}: misplaced", rel, remedy="restore")
-            for name, shard, key in _entries(kind, record):
+            for name, shard, key in _entries(kind, record, place):
                 pairs = index.get((name, shard))
                 if pairs is None:
                     pairs = index[name, shard] = bytearray()
-                pairs += _pair(key, record_id)
+                pairs += orjson.dumps((key, record_id), option=orjson.OPT_APPEND_NEWLINE)
             if record.get("attachments"):
-                scan.attachments.extend((record["id"], a["sha256"]) for a in record["attachments"])
-            self._amounts(kind, rel, record)
-            if patients is not None and record.get("patient_id") and str(record["patient_id"]).upper() not in patients:
-                scan.dangling.setdefault(rel, []).append(f"{record['id']} ({record['patient_id']})")
+                found.attachments.extend((record["id"], a["sha256"]) for a in record["attachments"])
+            for name, value in kind.amounts(record):
+                if damaged(value):  # balances count it as 0.00: damage to report
+                    self.report(f"{record['id']}: {name} {shown(str(value))} is not an amount", rel, remedy="restore")
+            if named is not None and record.get("patient_id") and str(record["patient_id"]).upper() not in named:
+                found.dangling.setdefault(rel, []).append(f"{record['id']} ({record['patient_id']})")
         found.present.update(map(int, table))
 
-    def _amounts(self, kind: RecordKind, rel: str, record: Record) -> None:
-        """A money field that holds no amount: balances count it as 0.00, so it is damage to report."""
-        for name, value in kind.amounts(record):
-            if damaged(value):
-                self.report(f"{record['id']}: {name} {shown(str(value))} is not an amount", rel, remedy="restore")
-
-    def _sealed(self, kind: RecordKind, rel: str, raw: dict[str, Any], found: _Kind, scan: _Scan) -> None:
+    def _sealed(self, kind: RecordKind, rel: str, raw: dict[str, Any], found: _Kind) -> None:
         """The shard's records against its seal: changed or added ones reported here, the ids it
         lists but does not hold gathered (`lost` reports those that no other file holds either)."""
         seal = raw.get(SEAL)
         if seal is None:
-            scan.unsealed.append(rel)
+            found.unsealed.append(rel)
             return
         if not isinstance(seal, dict):
             self.report("its seal was changed outside medsec", rel, remedy="restore")
             return
-        scan.any_sealed = True
+        found.any_sealed = True
         sealed = ShardSeal(raw[TABLE], seal)
         found.sealed.update((int(doc_id), rel) for doc_id in sealed.missing if str(doc_id).isdigit())
         self._seal_findings(kind, rel, sealed)
@@ -374,15 +446,22 @@ class _Checker:
         """A kind's index files, those there and those its records imply (`index`), each read,
         compared and dropped; those that differ are kept in `stale` (`indexes` reports them)."""
         implied = _implied(index)
-        for name, shard in _index_shards(self.view, kind) | set(implied):
-            rel = _index_file(name, shard)
+        files = sorted(_index_shards(self.view, kind) | set(implied))
+        files = files[::2] + files[1::2]  # halves of like work (an index's files are alike, indexes differ)
+        for name, shard in _in_halves(files, lambda part: self._differing(part, implied)):
+            stale[_index_file(name, shard)] = _Stale(kind, _rebuilt(implied.get((name, shard)) or {})
+                                                     if self.repair else None)
+
+    def _differing(self, files: list[tuple[str, str]],
+                   implied: dict[tuple[str, str], bytearray | Shard]) -> Iterator[tuple[str, str]]:
+        """The index files (index, shard) of `files` that do not hold what the records imply."""
+        for name, shard in files:
             try:
-                actual = self.view.peek(rel) or {}
+                actual = self.view.peek(_index_file(name, shard)) or {}
             except Exception:
                 actual = None
-            wanted = implied.get((name, shard)) or {}
-            if not _same(actual, wanted):
-                stale[rel] = _Stale(kind, _rebuilt(wanted) if self.repair else None)
+            if not _same(actual, implied.get((name, shard)) or {}):
+                yield name, shard
 
     def indexes(self, stale: dict[str, _Stale]) -> None:
         """Every index file as the records imply it (`_compare_indexes` found those that are not);
@@ -446,19 +525,41 @@ class _Checker:
                     os.unlink(cache)
 
 
-def _shard_of(kind: RecordKind, record: Record) -> str | None:
+def _place(kind: RecordKind, record: Record) -> str | None:
+    """A by-day record's place; None for another kind's, or when it has none (no start, or a
+    part that cannot name a file: misplaced wherever it is, and no locator entry)."""
+    if not kind.by_day:
+        return None
     try:
-        return kind.shard_for(record)
+        return kind.place(record)
     except (InvalidInput, KeyError):
-        return None  # no start, or a part that cannot name a file: misplaced wherever it is
+        return None
+
+
+def _placed(kind: RecordKind, rel: str, record: Record, place: str | None, homes: dict[str, bool]) -> bool:
+    """Is `rel` the file the record lives in (`RecordKind.shard_for`)? `homes`: the answers for
+    the places met so far in `rel`."""
+    if not kind.by_day:
+        try:
+            return kind.shard_for(record) == rel
+        except (InvalidInput, KeyError):
+            return False
+    if place is None:
+        return False
+    if place not in homes:
+        homes[place] = kind.place_shard(place) == rel
+    return homes[place]
 
 
 # The index files' layout (medsec.store.indexfiles) is named in these four functions only:
 # a record's entries (index, shard, key), the file of a shard, the shards of a kind's indexes
 # that are there, and the files an index's entries imply (a shard that splits, laid out).
-def _entries(kind: RecordKind, record: Record) -> set[IndexEntry]:
+def _entries(kind: RecordKind, record: Record, place: str | None) -> set[IndexEntry]:
+    """A record's entries (none when it has none that can be worked out); `place`: `_place`'s."""
+    if kind.by_day and place is None:
+        return set()  # `entries` would fail on the place, as `_place` did
     try:
-        return indexfiles.entries(kind, record)
+        return indexfiles.entries(kind, record, place)
     except (InvalidInput, KeyError):
         return set()
 
@@ -485,14 +586,10 @@ def _implied(index: dict[tuple[str, str], bytearray]) -> dict[tuple[str, str], b
     return files
 
 
-def _pair(key: str, record_id: Any) -> bytes:
-    """An index entry as `_Kind.index` holds it: one line, the JSON array [key, id]."""
-    return orjson.dumps((key, record_id), option=orjson.OPT_APPEND_NEWLINE)
-
-
 def _pairs(contents: bytearray | Shard) -> list[bytes] | None:
-    """An index file's (key, id) pairs (`_pair` without the newline), in no order; keys with
-    no ids left out. None when `contents` (parsed from the file) maps a key to anything else."""
+    """An index file's (key, id) pairs (as `_Kind.index` holds them, without the newline), in no
+    order; keys with no ids left out. None when `contents` (parsed from the file) maps a key to
+    anything else."""
     if isinstance(contents, bytearray):
         pairs = bytes(contents).split(b"\n")
         pairs.pop()  # what follows the last newline
@@ -559,3 +656,103 @@ def _sha256(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# -- two processes -------------------------------------------------------------------------
+# Reading every record is Python work for each (parse, place, index entries, seal): a
+# million appointments take ~15 s of one CPU. From SPLIT_FROM files on (a kind's shards,
+# its index files) a forked process reads the later half while this one reads the first
+# (`_in_halves`): about half the time on two CPUs, for ~300 MB between the two processes
+# (proportional set size; one process alone: ~210 MB). A thousand files hold 15,000
+# appointments or 100,000 patients, or the index entries of ~30,000 records; a fork costs
+# a few milliseconds.
+SPLIT_FROM = 1000
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _in_halves(items: list[T], work: Callable[[list[T]], Iterator[R]]) -> Iterator[R]:
+    """What `work(items)` yields. From SPLIT_FROM items on (on two CPUs), the first half's
+    worked on here while a forked process works on the later half (`_Forked`), and the
+    later half's yielded after the first's: the same items in the same order."""
+    if len(items) < SPLIT_FROM or not _two_cpus():
+        yield from work(items)
+        return
+    half = len(items) // 2
+    with _Forked(lambda: work(items[half:])) as later:
+        yield from work(items[:half])
+        yield from later.items
+
+
+def _two_cpus() -> bool:
+    """Whether this process may run on two CPUs. Only where the scheduler says which (Linux):
+    elsewhere a check is one process, as fork is not safe everywhere (macOS)."""
+    return hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1
+
+
+class _Forked:
+    """A generator run in a forked process while this one goes on; `with` ends and waits for
+    that process on the way out. `items` yields here what it yields there, then raises what
+    it raised; a process that ends before it said so raises EnvironmentFailure.
+
+    Forked, the process starts with this one's state (the lock held, the patients read):
+    it only reads, and sends back what it found.
+    """
+
+    def __init__(self, work: Callable[[], Iterator[Any]]):
+        import multiprocessing  # only a check of a big directory forks
+
+        context = multiprocessing.get_context("fork")
+        self._receiver, sender = context.Pipe(duplex=False)
+        self._process = context.Process(target=_send_all, args=(work, sender))
+        self._process.start()
+        sender.close()
+        self._done = False
+        self.items = self._received()
+
+    def _received(self) -> Iterator[Any]:
+        while True:
+            try:
+                item = self._receiver.recv()
+            except EOFError:
+                self._process.join()
+                raise EnvironmentFailure("a process of 'medsec check' ended before it said what it found "
+                                         f"(exit code {self._process.exitcode})") from None
+            if isinstance(item, _Sent):
+                self._done = True
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+
+    def __enter__(self) -> "_Forked":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._done:  # this process failed first: the other's findings are not wanted
+            self._process.terminate()
+        self._process.join()
+        self._receiver.close()
+
+
+class _Sent(NamedTuple):
+    """A forked process's last message (`_Forked`): what it raised, if anything."""
+
+    error: BaseException | None
+
+
+def _send_all(work: Callable[[], Iterator[Any]], sender: Any) -> None:
+    """A forked process's body: each item `work` yields, then `_Sent`."""
+    try:
+        for item in work():
+            sender.send(item)
+        end = _Sent(None)
+    except BaseException as e:  # raised again in the parent, with where it was raised here
+        import traceback
+
+        e.add_note(f"raised in a forked process of 'medsec check':\n{traceback.format_exc()}")
+        end = _Sent(e)
+    try:
+        sender.send(end)
+    except Exception:  # an error that does not pickle: its words
+        sender.send(_Sent(EnvironmentFailure(f"'medsec check' failed: {end.error!r}")))
