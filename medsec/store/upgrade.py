@@ -124,10 +124,12 @@ def _recover_v1_journal(root: str) -> None:
 # -- schema 2 -> 3 ----------------------------------------------------------------
 def _from_2(root: str) -> str:
     """Name-index shards past SPLIT_ABOVE ids split into longer prefixes, and medsec's own
-    appointment UIDs filed by appointment number: the index rebuild that follows every upgrade
+    appointment UIDs filed by appointment number, a patient's appointments by thousands of
+    patients: the index rebuild that follows every upgrade
     lays them out (medsec.store.indexfiles); no record moves."""
     Store(root).recover()
-    return "name index: shards that hold too many names split by longer prefixes; own UIDs filed by number"
+    return ("name index: shards that hold too many names split by longer prefixes; own UIDs filed by number; "
+            "appointments by patient in thousands")
 
 
 # Schema n -> the step that turns it into n + 1 (and says what it did).
