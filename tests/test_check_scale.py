@@ -13,7 +13,7 @@ from helpers.cli import Medsec
 from helpers.files import snapshot
 
 from medsec.errors import EnvironmentFailure, InvalidInput
-from medsec.store import integrity, kinds
+from medsec.store import halves, integrity, kinds
 from medsec.store.catalog import APPOINTMENTS, LABS, MAIL, PATIENTS
 from medsec.store.integrity import _absent
 from medsec.store.lock import DirectoryLock
@@ -130,8 +130,8 @@ def test_absent_ids_as_runs(present, sealed, expected):
 def split_in_two(monkeypatch) -> None:
     """Every kind's files and index files, from two on, read by two processes (as a big
     directory's are), even on one CPU."""
-    monkeypatch.setattr(integrity, "SPLIT_FROM", 2)
-    monkeypatch.setattr(integrity, "_two_cpus", lambda: True)
+    monkeypatch.setattr(halves, "SPLIT_FROM", 2)
+    monkeypatch.setattr(halves, "_two_cpus", lambda: True)
 
 
 @pytest.fixture

@@ -12,19 +12,20 @@ import contextlib
 import hashlib
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, Literal, NamedTuple, TypedDict, TypeVar
+from typing import Any, Literal, NamedTuple, TypedDict
 
 import orjson
 
 from medsec import config
-from medsec.errors import EnvironmentFailure, InvalidInput
+from medsec.errors import InvalidInput
 from medsec.fileio import is_temp_name, temp_owner_alive, write_atomic
 from medsec.money import damaged
-from medsec.store import indexfiles
+from medsec.store import indexcheck, indexfiles
 from medsec.store.catalog import ALL_KINDS, PATIENT_RECORDS, PATIENTS, STAFF
+from medsec.store.halves import in_halves
 from medsec.store.indexfiles import IndexEntry, Shard
 from medsec.store.journal import JOURNAL, UnsafePath
 from medsec.store.kinds import Record, RecordKind
@@ -234,10 +235,10 @@ class _Checker:
 
     def _read_kind(self, kind: RecordKind, patients: set[str]) -> _Kind:
         """A kind's shards read, in order; the later half by a second process at the same time
-        when they are many (`_in_halves`: a million appointments take seconds), its findings and
+        when they are many (`in_halves`: a million appointments take seconds), its findings and
         entries put after the first half's, so that the outcome is one pass's."""
         found = _Kind()
-        for item in _in_halves(self.view.shard_files(kind), lambda files: self._read_part(kind, files, patients)):
+        for item in in_halves(self.view.shard_files(kind), lambda files: self._read_part(kind, files, patients)):
             if isinstance(item, _Part):
                 self.problems += item.problems
                 found.add(item.found)
@@ -445,11 +446,11 @@ class _Checker:
                          stale: dict[str, _Stale]) -> None:
         """A kind's index files, those there and those its records imply (`index`), each read,
         compared and dropped; those that differ are kept in `stale` (`indexes` reports them)."""
-        implied = _implied(index)
+        implied = indexcheck.implied(index)
         files = sorted(_index_shards(self.view, kind) | set(implied))
         files = files[::2] + files[1::2]  # halves of like work (an index's files are alike, indexes differ)
-        for name, shard in _in_halves(files, lambda part: self._differing(part, implied)):
-            stale[_index_file(name, shard)] = _Stale(kind, _rebuilt(implied.get((name, shard)) or {})
+        for name, shard in in_halves(files, lambda part: self._differing(part, implied)):
+            stale[indexfiles.file_of(name, shard)] = _Stale(kind, indexcheck.rebuilt(implied.get((name, shard)) or {})
                                                      if self.repair else None)
 
     def _differing(self, files: list[tuple[str, str]],
@@ -457,10 +458,10 @@ class _Checker:
         """The index files (index, shard) of `files` that do not hold what the records imply."""
         for name, shard in files:
             try:
-                actual = self.view.peek(_index_file(name, shard)) or {}
+                actual = self.view.peek(indexfiles.file_of(name, shard)) or {}
             except Exception:
                 actual = None
-            if not _same(actual, implied.get((name, shard)) or {}):
+            if not indexcheck.same(actual, implied.get((name, shard)) or {}):
                 yield name, shard
 
     def indexes(self, stale: dict[str, _Stale]) -> None:
@@ -551,9 +552,8 @@ def _placed(kind: RecordKind, rel: str, record: Record, place: str | None, homes
     return homes[place]
 
 
-# The index files' layout (medsec.store.indexfiles) is named in these four functions only:
-# a record's entries (index, shard, key), the file of a shard, the shards of a kind's indexes
-# that are there, and the files an index's entries imply (a shard that splits, laid out).
+# The index files' layout (medsec.store.indexfiles) is named here and in medsec.store.indexcheck:
+# a record's entries (index, shard, key) and the shards of a kind's indexes that are there.
 def _entries(kind: RecordKind, record: Record, place: str | None) -> set[IndexEntry]:
     """A record's entries (none when it has none that can be worked out); `place`: `_place`'s."""
     if kind.by_day and place is None:
@@ -564,66 +564,10 @@ def _entries(kind: RecordKind, record: Record, place: str | None) -> set[IndexEn
         return set()
 
 
-def _index_file(name: str, shard: str) -> str:
-    return indexfiles.file_of(name, shard)
-
-
 def _index_shards(view: Snapshot, kind: RecordKind) -> set[tuple[str, str]]:
     """(index, shard) of each file there of the indexes of `kind`."""
     return {(name, shard) for name, owner in indexfiles.OWNERS.items() if owner is kind
             for shard in view.indexes.shards(name)}
-
-
-def _implied(index: dict[tuple[str, str], bytearray]) -> dict[tuple[str, str], bytearray | Shard]:
-    """The files (index, shard) -> contents that a kind's entries (`_Kind.index`) imply: as
-    gathered, but for an index whose shards split, where each shard becomes its layout."""
-    files: dict[tuple[str, str], bytearray | Shard] = {}
-    for (name, shard), pairs in index.items():
-        if indexfiles.splits(name):
-            files.update(((name, part), data) for part, data in indexfiles.layout(shard, _index_of(pairs)).items())
-        else:
-            files[name, shard] = pairs
-    return files
-
-
-def _pairs(contents: bytearray | Shard) -> list[bytes] | None:
-    """An index file's (key, id) pairs (as `_Kind.index` holds them, without the newline), in no
-    order; keys with no ids left out. None when `contents` (parsed from the file) maps a key to
-    anything else."""
-    if isinstance(contents, bytearray):
-        pairs = bytes(contents).split(b"\n")
-        pairs.pop()  # what follows the last newline
-        return pairs
-    if not isinstance(contents, dict) or not all(isinstance(ids, list) or not ids for ids in contents.values()):
-        return None
-    return [orjson.dumps((key, record_id)) for key, ids in contents.items() if ids for record_id in ids]
-
-
-def _same(actual: Any, wanted: bytearray | Shard) -> bool:
-    """Does an index file (parsed) hold what the records imply, whatever the order of its keys and ids?"""
-    found, implied = _pairs(actual), _pairs(wanted)
-    if found is None or implied is None or len(found) != len(implied):
-        return False
-    distinct = set(found)
-    if len(distinct) == len(found):  # no id twice under a key (as ever but in damage): sets suffice
-        return distinct == set(implied)
-    found.sort()
-    implied.sort()
-    return found == implied
-
-
-def _rebuilt(wanted: bytearray | Shard) -> Shard | None:
-    """An index file's contents as the records imply them; None: none (the file goes)."""
-    return (_index_of(wanted) if isinstance(wanted, bytearray) else wanted) or None
-
-
-def _index_of(pairs: bytearray) -> Shard:
-    """An index file's contents from its (key, id) pairs (`_Kind.index`)."""
-    index: Shard = {}
-    for line in bytes(pairs).split(b"\n")[:-1]:
-        key, record_id = orjson.loads(line)
-        index.setdefault(key, []).append(record_id)
-    return index
 
 
 def _absent(present: set[int], sealed: dict[int, str]) -> _Absent:
@@ -651,108 +595,5 @@ def _id_list(kind: RecordKind, numbers: list[int]) -> str:
 
 
 def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# -- two processes -------------------------------------------------------------------------
-# Reading every record is Python work for each (parse, place, index entries, seal): a
-# million appointments take ~15 s of one CPU. From SPLIT_FROM files on (a kind's shards,
-# its index files) a forked process reads the later half while this one reads the first
-# (`_in_halves`): about half the time on two CPUs, for ~300 MB between the two processes
-# (proportional set size; one process alone: ~210 MB). A thousand files hold 15,000
-# appointments or 100,000 patients, or the index entries of ~30,000 records; a fork costs
-# a few milliseconds.
-SPLIT_FROM = 1000
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def _in_halves(items: list[T], work: Callable[[list[T]], Iterator[R]]) -> Iterator[R]:
-    """What `work(items)` yields. From SPLIT_FROM items on (on two CPUs), the first half's
-    worked on here while a forked process works on the later half (`_Forked`), and the
-    later half's yielded after the first's: the same items in the same order."""
-    if len(items) < SPLIT_FROM or not _two_cpus():
-        yield from work(items)
-        return
-    half = len(items) // 2
-    with _Forked(lambda: work(items[half:])) as later:
-        yield from work(items[:half])
-        yield from later.items
-
-
-def _two_cpus() -> bool:
-    """Whether this process may run on two CPUs. Only where the scheduler says which (Linux):
-    elsewhere a check is one process, as fork is not safe everywhere (macOS)."""
-    return hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) > 1
-
-
-class _Forked:
-    """A generator run in a forked process while this one goes on; `with` ends and waits for
-    that process on the way out. `items` yields here what it yields there, then raises what
-    it raised; a process that ends before it said so raises EnvironmentFailure.
-
-    Forked, the process starts with this one's state (the lock held, the patients read):
-    it only reads, and sends back what it found.
-    """
-
-    def __init__(self, work: Callable[[], Iterator[Any]]):
-        import multiprocessing  # only a check of a big directory forks
-
-        context = multiprocessing.get_context("fork")
-        self._receiver, sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=_send_all, args=(work, sender))
-        self._process.start()
-        sender.close()
-        self._done = False
-        self.items = self._received()
-
-    def _received(self) -> Iterator[Any]:
-        while True:
-            try:
-                item = self._receiver.recv()
-            except EOFError:
-                self._process.join()
-                raise EnvironmentFailure("a process of 'medsec check' ended before it said what it found "
-                                         f"(exit code {self._process.exitcode})") from None
-            if isinstance(item, _Sent):
-                self._done = True
-                if item.error is not None:
-                    raise item.error
-                return
-            yield item
-
-    def __enter__(self) -> "_Forked":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if not self._done:  # this process failed first: the other's findings are not wanted
-            self._process.terminate()
-        self._process.join()
-        self._receiver.close()
-
-
-class _Sent(NamedTuple):
-    """A forked process's last message (`_Forked`): what it raised, if anything."""
-
-    error: BaseException | None
-
-
-def _send_all(work: Callable[[], Iterator[Any]], sender: Any) -> None:
-    """A forked process's body: each item `work` yields, then `_Sent`."""
-    try:
-        for item in work():
-            sender.send(item)
-        end = _Sent(None)
-    except BaseException as e:  # raised again in the parent, with where it was raised here
-        import traceback
-
-        e.add_note(f"raised in a forked process of 'medsec check':\n{traceback.format_exc()}")
-        end = _Sent(e)
-    try:
-        sender.send(end)
-    except Exception:  # an error that does not pickle: its words
-        sender.send(_Sent(EnvironmentFailure(f"'medsec check' failed: {end.error!r}")))
+        return hashlib.file_digest(f, "sha256").hexdigest()
