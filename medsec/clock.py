@@ -236,7 +236,7 @@ def later(moment: datetime, delta: timedelta) -> datetime:
 
 def iso(moment: datetime) -> str:
     """ISO 8601 to the second, with the UTC offset."""
-    return moment.replace(microsecond=0).isoformat()
+    return moment.isoformat(timespec="seconds")
 
 
 def _weekday_full(i: int) -> str:

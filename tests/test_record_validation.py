@@ -9,6 +9,7 @@ import re
 import pytest
 from helpers.files import snapshot
 
+from medsec.errors import InvalidInput
 from medsec.identifiers import US_STATES, parse_phone, phone_digits
 from medsec.plugin_api import DeliveryError, to_e164
 
@@ -286,6 +287,41 @@ def test_import_refuses_a_guarantor_that_is_no_patient(two_patients, tmp_path):
 def test_phones_are_parsed_and_normalised(two_patients, typed, stored):
     assert two_patients.json("patient", "edit", "P1", "--phone", typed)["phone"] == stored
     assert parse_phone(typed) == stored
+
+
+def _phonenumbers_answer(typed: str):
+    """What parse_phone answers when it asks phonenumbers (no fast path)."""
+    import medsec.identifiers as ids
+
+    fast = ids._PLAIN_NANP
+    ids._PLAIN_NANP = re.compile(r"(?!)")  # never matches
+    try:
+        return ids.parse_phone(typed)
+    except InvalidInput as e:
+        return str(e)
+    finally:
+        ids._PLAIN_NANP = fast
+
+
+def test_the_everyday_phone_layouts_read_as_phonenumbers_reads_them():
+    """parse_phone answers plain North American numbers without phonenumbers;
+    every layout its pattern takes (and valid or invalid area codes and
+    exchanges) must get exactly phonenumbers' answer."""
+    layouts = []
+    for country in ["", "1", "1 ", "1-", "1.", "+1", "+1 ", "+1-", "+1."]:
+        for area in ["617", "(617)", "(617) "]:
+            for sep1 in ["", " ", "-", "."]:
+                for sep2 in ["", " ", "-", "."]:
+                    layouts.append(f"{country}{area}{sep1 if '(' not in area else ''}555{sep2}0142")
+    others = ["017-555-0142", "617-155-0142", "217-055-0142", "999-999-9999", "200-200-0000",
+              "(617)555-0142", " 617-555-0142 ", "617--555-0142", "617 -555-0142", "(617-555-0142",
+              "617)-555-0142", "+16175550142", "16175550142", "61755501420", "1-800-555-0199"]
+    for typed in layouts + others:
+        try:
+            fast = parse_phone(typed)
+        except InvalidInput as e:
+            fast = str(e)
+        assert fast == _phonenumbers_answer(typed), typed
 
 
 @pytest.mark.parametrize("typed", ["617-555-0100 ext DROP TABLE", "617-555-0100 ext 12 please", "call 617-555-0100",

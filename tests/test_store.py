@@ -263,13 +263,13 @@ def test_counter_behind_refuses_to_overwrite_an_existing_record(practice):
 # -- bulk writes -------------------------------------------------------------
 def test_put_many_writes_each_file_once(practice, tmp_path, monkeypatch):
     writes = Counter()
-    real = fileio._synced_temp  # what every atomic write (one file, or a commit's) writes through
+    real = fileio._temp_with  # what every atomic write (one file, or a commit's) writes through
 
-    def counting(path, data):
+    def counting(path, data, sync):
         writes[os.path.relpath(path, practice.home)] += 1
-        return real(path, data)
+        return real(path, data, sync)
 
-    monkeypatch.setattr(fileio, "_synced_temp", counting)
+    monkeypatch.setattr(fileio, "_temp_with", counting)
     rows = [(f"Pat{i}", f"{'ABCDEFGHIJ'[i % 10]}name", f"19{50 + i % 40}-01-{1 + i % 28:02d}", f"e{i}")
             for i in range(250)]
     practice.ok("patient", "import", csv_file(tmp_path / "p.csv", rows))
@@ -401,17 +401,51 @@ def test_write_all_atomic_replaces_every_file_in_order_from_threads(tmp_path, mo
 
 def test_write_all_atomic_that_fails_leaves_no_temp_file_and_replaces_nothing(tmp_path, monkeypatch):
     files = [(str(tmp_path / f"f{i}.json"), b"new") for i in range(100)]
-    real = fileio._synced_temp
+    real = fileio._temp_with
 
-    def full_disk(path, data):
+    def full_disk(path, data, sync):
         if path.endswith("f57.json"):
             raise OSError(28, "No space left on device")
-        return real(path, data)
+        return real(path, data, sync)
 
-    monkeypatch.setattr(fileio, "_synced_temp", full_disk)
+    monkeypatch.setattr(fileio, "_temp_with", full_disk)
     with pytest.raises(OSError):
         fileio.write_all_atomic(files)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_bulk_write_is_on_disk_before_any_rename_and_a_failed_flush_replaces_nothing(tmp_path, monkeypatch):
+    """A big commit's temp files are flushed by one syncfs per file system, before the first
+    rename; when the flush fails, no file is replaced and no temp file is left."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    files = [(str(tmp_path / "ab"[i % 2] / f"f{i}.json"), b"new %d" % i) for i in range(40)]
+    events = []
+    real_syncfs, real_replace = fileio._syncfs, fileio.os.replace
+    monkeypatch.setattr(fileio, "_syncfs", lambda folders: (events.append("syncfs"), real_syncfs(folders)))
+    monkeypatch.setattr(fileio.os, "replace", lambda src, dst: (events.append("rename"), real_replace(src, dst)))
+    fileio.write_all_atomic(files)
+    assert events[0] == "syncfs" and events.count("rename") == 40
+    assert all(Path(path).read_bytes() == data for path, data in files)
+
+    def failing(folders):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fileio, "_syncfs", failing)
+    with pytest.raises(OSError):
+        fileio.write_all_atomic([(path, b"newer") for path, _data in files])
+    assert all(Path(path).read_bytes() == data for path, data in files)
+    assert not [p for p in tmp_path.rglob("*") if fileio.is_temp_name(p.name)]
+
+
+def test_without_syncfs_a_bulk_write_fsyncs_each_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(fileio, "_can_syncfs", lambda: False)
+    synced = []
+    real = fileio.os.fsync
+    monkeypatch.setattr(fileio.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    files = [(str(tmp_path / f"f{i}.json"), b"x") for i in range(40)]
+    fileio.write_all_atomic(files)
+    assert len(synced) >= 40 and all(Path(path).read_bytes() == b"x" for path, _data in files)
 
 
 def test_a_shard_medsec_writes_is_a_tinydb_database(practice):

@@ -10,11 +10,9 @@ import gc
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
-from tinydb import TinyDB
-from tinydb.storages import Storage
 
 from medsec.errors import EnvironmentFailure, NotFound
 from medsec.fileio import read_bytes
@@ -35,31 +33,15 @@ from medsec.store.seal import (
     shard_bytes,
 )
 
+if TYPE_CHECKING:
+    from tinydb import TinyDB
+
 COUNTERS = "meta/counters.json"
 
 # An index entry and the id of the record it points at, as `apply_index` moves them.
 IndexMove = tuple[IndexEntry, str]
 
 _ABSENT = object()
-
-
-class ShardStorage(Storage):
-    """TinyDB storage for one shard file, read and written through a view.
-
-    Reads parse the file once per command (orjson) and reuse it; writes are
-    staged in the transaction and reach the disk only when it commits.
-    """
-
-    def __init__(self, view: "Snapshot", rel: str):
-        self._view = view
-        self._rel = rel
-
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        tables: dict[str, dict[str, Any]] | None = self._view.load(self._rel)
-        return tables
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        self._view.stage(self._rel, data)
 
 
 def _parsed(rel: str, raw: bytes | None) -> Any:
@@ -120,11 +102,13 @@ class Snapshot:
     def stage(self, rel: str, data: Any) -> None:
         raise EnvironmentFailure("internal: write attempted in a read-only snapshot")
 
-    def db(self, rel: str) -> TinyDB:
+    def db(self, rel: str) -> "TinyDB":
         """A fresh TinyDB over one shard, read through this view (never a long-lived handle):
         record files are TinyDB's format, which medsec itself reads and writes directly
         (orjson, one record per line) for speed."""
-        return TinyDB(rel, storage=lambda r: ShardStorage(self, r))
+        from medsec.store.tinyview import open_shard  # tinydb: not paid by every command
+
+        return open_shard(self, rel)
 
     def listdir(self, rel: str) -> list[str]:
         try:
