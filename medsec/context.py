@@ -113,9 +113,14 @@ class AppContext:
         """Fire event `hook` once per record (as argument `arg`) after `txn` commits.
 
         The plugin manager is built now, inside the transaction, so a plugin
-        that fails to load stops the command before anything is written.
+        that fails to load stops the command before anything is written; it
+        is not built when only plugins that implement no event would load.
         """
-        from medsec.plugins import fire  # pluggy: only commands that fire events pay for it
+        from medsec.plugin_discovery import events_may_be_heard
+
+        if self._plugins is None and not events_may_be_heard():
+            return
+        from medsec.plugins import fire  # pluggy: only when a plugin may listen
 
         pm = self.plugins
 

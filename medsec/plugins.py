@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Container, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypedDict, TypeVar, overload
 
 import pluggy
 
 from medsec import hookspecs
 from medsec.errors import PluginError
+from medsec.plugin_discovery import GROUP, plugins_to_load, split_env
 
 if TYPE_CHECKING:
     import click
@@ -26,20 +27,6 @@ if TYPE_CHECKING:
         Report,
     )
 
-GROUP = "medsec"
-
-# Built-in features with a plugin shape, registered through the same hooks
-# third parties use (so they can be disabled the same way).
-DEFAULT_PLUGINS = {
-    "csv": "medsec.builtin.csv_format",
-    "outbox": "medsec.builtin.outbox",
-    "yaml-codes": "medsec.builtin.yaml_codes",
-    "reports": "medsec.builtin.reports",
-    "practice-reports": "medsec.builtin.practice_reports",
-    "workflow-reports": "medsec.builtin.workflow_reports",
-}
-
-
 Item = TypeVar("Item")
 
 
@@ -49,54 +36,6 @@ class Registered(NamedTuple, Generic[Item]):
     name: str
     item: Item
     plugin: str
-
-
-def _split_env(name: str) -> list[str]:
-    return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
-
-
-def discover_entry_points(group: str = GROUP) -> list[tuple[str, str, str]]:
-    """(name, "module:attr", distribution) for each entry point in `group`.
-
-    Reads the installed distributions' entry_points.txt directly: importing
-    importlib.metadata costs tens of ms of start-up on every command. One
-    distribution found twice on sys.path counts once (the first, as with
-    importlib.metadata); two distributions using one name are both returned,
-    so the manager can refuse the clash.
-    """
-    found: dict[tuple[str, str], tuple[str, str, str]] = {}
-    for folder in sys.path:
-        try:
-            names = os.listdir(folder or ".")
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            continue
-        for dist in sorted(names):
-            if not dist.endswith((".dist-info", ".egg-info")):
-                continue
-            path = os.path.join(folder, dist, "entry_points.txt")
-            try:
-                with open(path, encoding="utf-8") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            label = dist.rsplit(".", 1)[0].replace("-", " ", 1)
-            project = label.split(" ")[0].lower().replace("-", "_")
-            for name, ref in _entry_points_in(text, group):
-                found.setdefault((name, project), (name, ref, label))
-    return list(found.values())
-
-
-def _entry_points_in(text: str, group: str) -> Iterator[tuple[str, str]]:
-    section = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-        elif section == group and "=" in line:
-            name, _, ref = line.partition("=")
-            yield name.strip(), ref.split("[")[0].strip()
 
 
 def _load(ref: str) -> Any:
@@ -150,23 +89,12 @@ def get_plugin_manager(disabled: list[str] | None = None, extra: list[str] | Non
     without installing them, "module" or "name=module:attr".
     """
     pm = MedsecPluginManager(trace_hooks=bool(os.environ.get("MEDSEC_TRACE_HOOKS")))
-    for name in _split_env("MEDSEC_DISABLE_PLUGINS") if disabled is None else disabled:
+    for name in split_env("MEDSEC_DISABLE_PLUGINS") if disabled is None else disabled:
         pm.set_blocked(name)
-    for name, ref, source in _plugins_to_load(extra, entry_points):
+    for name, ref, source in plugins_to_load(extra, entry_points):
         pm.load(name, ref, source)
     _refuse_unknown_hooks(pm)
     return pm
-
-
-def _plugins_to_load(extra: list[str] | None, entry_points: bool) -> Iterator[tuple[str, str, str]]:
-    """(name, ref, source) of every plugin, in load order: defaults, installed, MEDSEC_PLUGINS."""
-    for name, ref in DEFAULT_PLUGINS.items():
-        yield name, ref, "default"
-    if entry_points:
-        yield from discover_entry_points()
-    for spec in _split_env("MEDSEC_PLUGINS") if extra is None else extra:
-        name, _, ref = spec.rpartition("=")
-        yield name or ref.partition(":")[0], ref, "MEDSEC_PLUGINS"
 
 
 def _refuse_unknown_hooks(pm: MedsecPluginManager) -> None:

@@ -11,15 +11,19 @@ hook, an implementation with a wrong argument name is refused
 
 import importlib
 import json
+import re
 import sys
 import textwrap
+import tomllib
 import uuid
+from pathlib import Path
 
 import pluggy
 import pytest
 
 from medsec import hookspecs
 from medsec.errors import PluginError
+from medsec.plugin_discovery import DEFAULT_PLUGINS, EVENT_HOOKS, SHIPPED_PLUGINS, events_may_be_heard
 from medsec.plugins import collect, fire, get_plugin_manager
 
 
@@ -559,3 +563,28 @@ def test_fire_passes_each_implementation_the_arguments_it_asks_for(plugin):
     patient = {"id": "P7", "seen": []}
     fire(manager(first, second), "patient_created", patient=patient, app="APP")
     assert patient["seen"] == [("second", "APP"), "first"]
+
+
+# -- which commands build the plugin manager to fire events ----------------------
+def test_event_hooks_are_the_hookspecs_events_section():
+    source = Path(hookspecs.__file__).read_text(encoding="utf-8")
+    events = source.split("# -- events (after commit)")[1]
+    assert set(re.findall(r"^def (\w+)\(", events, flags=re.M)) == EVENT_HOOKS
+
+
+def test_the_plugins_medsec_ships_implement_no_event_hook():
+    """`events_may_be_heard` skips building the plugin manager for events when only the
+    default and shipped plugins would load: that holds only while none of them listens."""
+    pyproject = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))
+    assert set(pyproject["project"]["entry-points"]["medsec"].values()) == SHIPPED_PLUGINS
+    pm = get_plugin_manager(disabled=[], extra=[])  # the default and the installed (shipped) plugins
+    assert len(pm.list_name_plugin()) == len(SHIPPED_PLUGINS) + len(DEFAULT_PLUGINS)
+    for hook in EVENT_HOOKS:
+        assert [impl.plugin_name for impl in getattr(pm.hook, hook).get_hookimpls()] == [], hook
+
+
+def test_events_may_be_heard_only_when_another_plugin_would_load(monkeypatch, plugin):
+    monkeypatch.delenv("MEDSEC_PLUGINS", raising=False)
+    assert not events_may_be_heard()
+    monkeypatch.setenv("MEDSEC_PLUGINS", plugin("def nothing():\n    pass\n"))
+    assert events_may_be_heard()
