@@ -200,5 +200,5 @@ def cases(data: Dataset, launcher: Launcher, runs: int) -> list[Case]:
              Target(150, 1.5), same_booking),
         Case(f"appt list --patient {list_patient}",
              lambda i: [MEDSEC, "appt", "list", "--patient", list_patient, "--json"],
-             lambda i: ref + ["appt-list", "--patient", list_patient], None, same_ids),
+             lambda i: ref + ["appt-list", "--patient", list_patient], Target(150, 1.5), same_ids),
     ]

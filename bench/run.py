@@ -123,12 +123,12 @@ def cases(data: Dataset) -> list[Case]:
         find(f"patient find {q['rare']} (rare, {q['rare_hits']} hits)", q["rare"], Target(150, 1.5)),
         find(f"patient find {q['clustered']} (rare in the {CLUSTER}- cluster, {q['clustered_hits']} hits)",
              q["clustered"], Target(150, 1.5)),
-        find(f"patient find {q['common']} (common, {q['common_hits']:,} hits)", q["common"], None),
+        find(f"patient find {q['common']} (common, {q['common_hits']:,} hits)", q["common"], Target(150, 1.5)),
         Case(f"patient show {show_id}", lambda i: [MEDSEC, "patient", "show", show_id, "--json"],
              lambda i: ref + ["show", show_id], Target(150, 1.5), same_records),
         Case("patient add (new patient each run)",
              lambda i: [MEDSEC, "patient", "add", *add_args(i), "--json"],
-             lambda i: ref + ["add", *add_args(i)]),
+             lambda i: ref + ["add", *add_args(i)], Target(150, 1.5)),
     ]
 
 
