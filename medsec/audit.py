@@ -7,6 +7,7 @@ O_APPEND write, so concurrent commands never interleave inside a line.
 import os
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import orjson
 
@@ -16,12 +17,16 @@ from medsec.fileio import FILE_MODE, append_line, make_private_dirs
 Actor = tuple[str, str, datetime]
 
 
-def record(root: str, *, user: str, command: str, action: str, ids: Iterable[str] = (), outcome: str = "ok",
-           at: datetime | None = None, **extra: str) -> None:
-    """Append one entry. `extra` adds keys such as `commit` (the id that ties a change's
-    "begun" entry, its outcome and a later "recovered" entry together)."""
+# One audit entry: {"at", "user", "command", "action", "ids", "outcome", and extras such as "commit"}.
+Entry = dict[str, Any]
+
+
+def entry(*, user: str, command: str, action: str, ids: Iterable[str] = (), outcome: str = "ok",
+          at: datetime | None = None, **extra: str) -> Entry:
+    """One entry as every store keeps it. `extra` adds keys such as `commit` (the id that ties
+    a change's "begun" entry, its outcome and a later "recovered" entry together)."""
     at = at or datetime.now(UTC)
-    entry = {
+    return {
         "at": at.replace(microsecond=0).isoformat(),
         "user": user,
         "command": command,
@@ -30,7 +35,16 @@ def record(root: str, *, user: str, command: str, action: str, ids: Iterable[str
         "outcome": outcome,
         **extra,
     }
-    append_line(_month_file(root, at), orjson.dumps(entry) + b"\n")
+
+
+def record(root: str, **fields: Any) -> None:
+    """Append one entry (the fields of `entry`) to the data directory at `root`."""
+    append(root, entry(**fields))
+
+
+def append(root: str, item: Entry) -> None:
+    """Append an entry to its month's file in the data directory at `root`."""
+    append_line(_month_file(root, datetime.fromisoformat(item["at"])), orjson.dumps(item) + b"\n")
 
 
 def probe(root: str, at: datetime) -> None:
@@ -46,8 +60,8 @@ def _month_file(root: str, at: datetime) -> str:
 
 
 def entries(root: str, *, record_id: str | None = None, user: str | None = None,
-            since: date | None = None) -> list[dict]:
-    """Audit entries, oldest first, filtered by record id, user and date."""
+            since: date | None = None) -> list[Entry]:
+    """The data directory's audit entries, oldest first, filtered by record id, user and date."""
     folder = os.path.join(root, "audit")
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".jsonl"))

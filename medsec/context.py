@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from medsec import audit, clock, config
 from medsec.errors import EnvironmentFailure
-from medsec.store.api import Backend, Record, Writer, open_store
+from medsec.store.api import Backend, Record, StoreLocation, Writer, locate_store, open_store
 
 if TYPE_CHECKING:
     from medsec.plugins import MedsecPluginManager
@@ -34,42 +34,58 @@ class AppContext:
     user: str
     debug: bool = False
     command: str = ""
+    store_url: str | None = None  # --store / $MEDSEC_STORE: a PostgreSQL store
     _store: Backend | None = field(default=None, repr=False)
     _tz: tzinfo | None = field(default=None, repr=False)
     _plugins: "MedsecPluginManager | None" = field(default=None, repr=False)
+    _location: StoreLocation | None = field(default=None, repr=False)
+
+    @property
+    def location(self) -> StoreLocation:
+        """Where the store is: the data directory, or the PostgreSQL database that --store,
+        $MEDSEC_STORE or the data directory's pointer file names (InvalidInput when two differ)."""
+        if self._location is None:
+            self._location = locate_store(self.data_dir, self.store_url)
+        return self._location
 
     @property
     def initialized(self) -> bool:
-        return os.path.exists(os.path.join(self.data_dir, "medsec.yaml"))
+        return self.location.url is not None or os.path.exists(os.path.join(self.data_dir, "medsec.yaml"))
 
     @property
     def store(self) -> Backend:
-        """The data directory; exit 3 with a hint when it is not set up."""
+        """The practice's store; exit 3 with a hint when it is not set up."""
         if self._store is None:
-            if not os.path.isdir(self.data_dir):
-                raise EnvironmentFailure(
-                    f"no data directory at {self.data_dir}",
-                    hint="run 'medsec init' or set --data-dir / MEDSEC_HOME",
-                )
-            if not self.initialized:
-                raise EnvironmentFailure(
-                    f"{self.data_dir} is not a medsec data directory (no medsec.yaml)",
-                    hint="run 'medsec init' there first",
-                )
-            config.load(self.data_dir, "medsec.yaml")  # refuses another schema version (exit 3)
-            self._store = open_store(self.data_dir)
+            where = self.location
+            if where.url is None:
+                self._check_data_dir()
+            self._store = open_store(self.data_dir, where.url, where.password_env)
             self._store.actor = self._actor  # every commit is audited as begun before it is made
-            self._probe_audit()
+            self._probe_audit(self._store)
         return self._store
 
-    def _probe_audit(self) -> None:
-        """Refuse (exit 3) any command on a data directory whose audit log cannot be
-        appended to: nothing may be read or changed unaudited. A full disk shows only
-        on a write: the commit (see Store.commit) and `audit` below refuse then."""
+    def _check_data_dir(self) -> None:
+        if not os.path.isdir(self.data_dir):
+            raise EnvironmentFailure(
+                f"no data directory at {self.data_dir}",
+                hint="run 'medsec init' or set --data-dir / MEDSEC_HOME",
+            )
+        if not self.initialized:
+            raise EnvironmentFailure(
+                f"{self.data_dir} is not a medsec data directory (no medsec.yaml)",
+                hint="run 'medsec init' there first",
+            )
+        config.load(self.data_dir, "medsec.yaml")  # refuses another schema version (exit 3)
+
+    @staticmethod
+    def _probe_audit(store: Backend) -> None:
+        """Refuse (exit 3) any command on a store whose audit log cannot be appended to:
+        nothing may be read or changed unaudited. A full disk shows only on a write:
+        the commit (see Store.commit) and `audit` below refuse then."""
         try:
             # In UTC: the practice's zone needs practice.yaml, which `config check` must
             # be able to report on (near a month's end this may touch the next month's file).
-            audit.probe(self.data_dir, clock.now())
+            store.probe_audit(clock.now())
         except OSError as e:
             raise EnvironmentFailure(f"the audit log cannot be written: {_reason(e)}: refused, nothing was "
                                      "read or changed", hint="make audit/ a writable folder") from e
@@ -79,8 +95,8 @@ class AppContext:
         return self.user, self.command or "?", clock.now(self.tz)
 
     def config(self, name: str) -> Any:
-        """The data of configuration file `name` (parsed YAML)."""
-        return config.load(self.store.root, name)
+        """The data of configuration document `name` (parsed YAML, checked)."""
+        return self.store.document(name)
 
     @property
     def tz(self) -> tzinfo:
@@ -143,8 +159,8 @@ class AppContext:
         commit_id = store.commit_id if store is not None else None
         extra = {"commit": commit_id} if commit_id else {}
         try:
-            audit.record(self.store.root, user=self.user, command=self.command, action=action,
-                         ids=ids, outcome=outcome, at=clock.now(self.tz), **extra)
+            self.store.audit(audit.entry(user=self.user, command=self.command, action=action,
+                                         ids=ids, outcome=outcome, at=clock.now(self.tz), **extra))
         except OSError as e:
             reason = f"the audit log cannot be written: {_reason(e)}"
             if store is None or not store.committed:

@@ -2,7 +2,8 @@
 
 The practices tests start from (helpers/practices.py) are built once per run
 and copied into each test's data directory (helpers/templates.py). Loopback
-servers for the channel tests: `smtp` (aiosmtpd) and `gateway` (HTTP).
+servers for the channel tests: `smtp` (aiosmtpd) and `gateway` (HTTP). A real
+PostgreSQL server for the PostgreSQL backend's tests: `pg_server`, `pg_url` (helpers/pg.py).
 """
 
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from helpers.cli import Medsec, cli_env
 from helpers.gateway import http_gateway
+from helpers.pg import PgServer, require_postgres, skip_or_fail, start_server
 from helpers.practices import init_demo, setup_office, setup_practice, use_test_channel
 from helpers.smtp import inbox_server
 from helpers.templates import Templates
@@ -86,6 +88,25 @@ def gateway(monkeypatch):
         monkeypatch.delenv(var, raising=False)  # talk to 127.0.0.1 directly
     with http_gateway() as gw:
         yield gw
+
+
+@pytest.fixture(scope="session")
+def pg_server(request) -> PgServer:
+    """A real PostgreSQL server (helpers.pg.PgServer) started once per session (per xdist worker).
+    Skipped without PostgreSQL or psycopg, failed instead when MEDSEC_REQUIRE_SERVICES=1 (CI)."""
+    reason = require_postgres()
+    if reason:
+        skip_or_fail(reason)
+    server = start_server()
+    request.addfinalizer(server.close)  # at the session's end, and after a Ctrl-C too
+    return server
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL (psycopg conninfo, the superuser over the Unix socket, no password) of a new empty
+    database on pg_server, one per test."""
+    return pg_server.url(pg_server.create_database())
 
 
 def pytest_configure(config):

@@ -161,12 +161,15 @@ def _version(ctx, param, value):
 @click.group(cls=MedsecCLI, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Data directory (default: $MEDSEC_HOME, else the user data directory).")
+@click.option("--store", "store_url", default=None, envvar="MEDSEC_STORE", metavar="URL",
+              help="A PostgreSQL store, postgresql://HOST/DB (default: $MEDSEC_STORE, else the data "
+                   "directory's store.yaml, else the data directory itself).")
 @click.option("--user", default=None, help="Acting staff member (default: $MEDSEC_USER, else the login).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
               help="Show the version and exit.")
 @click.pass_context
-def cli(ctx, data_dir, user, debug):
+def cli(ctx, data_dir, store_url, user, debug):
     """medsec - the front office of a clinic, from the shell.
 
     Each command group below has its own --help, with examples.
@@ -186,6 +189,7 @@ def cli(ctx, data_dir, user, debug):
         data_dir=os.path.abspath(data_dir or default_data_dir()),
         user=user or clean_text(os.environ.get("MEDSEC_USER") or os_user(), "$MEDSEC_USER", NAME_LIMIT),
         debug=debug,
+        store_url=store_url or None,
     )
     os.umask(0o077)  # every file and folder medsec creates is private
 

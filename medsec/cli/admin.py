@@ -4,7 +4,7 @@ import os
 
 import click
 
-from medsec import PLUGIN_API_VERSION, audit
+from medsec import PLUGIN_API_VERSION
 from medsec.cli.common import pass_app
 from medsec.cli.options import date_option, limit_option, output_path
 from medsec.cli.output import output_options, render, say
@@ -17,22 +17,48 @@ from medsec.templating import check_all as check_templates
 @click.command("init")
 @click.option("--demo", is_flag=True, help="Fill it with a synthetic demo practice.")
 @click.option("--time-zone", default="America/New_York", show_default=True, help="The practice's IANA time zone.")
+@click.option("--store", "store_url", default=None, metavar="URL",
+              help="Keep the practice in this PostgreSQL database (postgresql://HOST/DB) instead.")
+@click.option("--password-env", default=None, metavar="NAME",
+              help="With --store: the environment variable that holds the database password.")
 @output_options
 @pass_app
-def init_command(app, fmt, demo, time_zone):
+def init_command(app, fmt, demo, time_zone, store_url, password_env):
     """Create a data directory to set up a practice.
 
     At --data-dir, else $MEDSEC_HOME, else the user data directory: example
     configuration files to edit, or with --demo a whole synthetic practice.
+    With --store (or the global --store, $MEDSEC_STORE) the practice is
+    kept in a PostgreSQL database that several terminals share, and the
+    folder only points to it (store.yaml). The URL must not hold a password:
+    use peer authentication, a PGPASSFILE, or --password-env.
 
     \b
     Examples:
       medsec init --demo
       medsec --data-dir ./second-clinic init --time-zone America/Chicago
+      medsec --data-dir ~/medsec init --store postgresql://db.clinic.lan/medsec
     """
     from medsec.practice.setup import init_data_dir  # the demo generator (~8 ms): only init pays for it
 
-    render(init_data_dir(app.data_dir, demo=demo, tz_name=time_zone), fmt)
+    render(init_data_dir(app.data_dir, demo=demo, tz_name=time_zone,
+                         location=_init_location(app, store_url, password_env)), fmt)
+
+
+def _init_location(app, store_url, password_env):
+    """Where `init` puts the practice: its --store, else the global one; never two different ones."""
+    from medsec.store.api import StoreLocation, locate_store
+
+    if store_url and app.store_url and store_url != app.store_url:
+        raise InvalidInput("init --store and the global --store ($MEDSEC_STORE) name different stores")
+    url = store_url or app.store_url
+    if password_env and not url:
+        raise InvalidInput("--password-env is for a PostgreSQL store: give --store too")
+    if password_env and not password_env.replace("_", "").isalnum():
+        raise InvalidInput(f"--password-env: {password_env!r} is not an environment variable's name")
+    if url is None:
+        return StoreLocation()
+    return StoreLocation(locate_store(app.data_dir, url).url, password_env)
 
 
 @click.group("config")
@@ -142,8 +168,8 @@ def audit_command(app, fmt, record_id, who, since, limit):
       medsec audit --patient P1 --limit 5
       medsec audit --user maria --since today --format csv
     """
-    entries = audit.entries(app.store.root, record_id=record_id, user=who,
-                            since=app.parse_date(since, "--since") if since else None)
+    entries = app.store.audit_entries(record_id=record_id, user=who,
+                                      since=app.parse_date(since, "--since") if since else None)
     if limit:
         entries = entries[-limit:]
     render(entries, fmt, ["at", "user", "command", "action", "ids", "outcome"])

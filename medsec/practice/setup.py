@@ -13,7 +13,7 @@ from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import npi_with_check_digit
 from medsec.records.patients import PATIENTS, new_record
 from medsec.scheduling import availability as av
-from medsec.store.api import Record, create_store
+from medsec.store.api import POINTER, Record, StoreLocation, create_store, write_pointer
 from medsec.store.catalog import APPOINTMENTS, STAFF
 from medsec.text import fold
 
@@ -37,17 +37,27 @@ def _header(text: str) -> str:
     return "".join(lines)
 
 
-def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_York") -> dict:
+def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_York",
+                  location: StoreLocation | None = None) -> dict:
+    """A new practice: a data directory at `root`, or (with `location.url`) a store in that
+    PostgreSQL database and, at `root`, this terminal's folder pointing to it."""
     root = os.path.abspath(root)
+    location = location or StoreLocation()
     if os.path.exists(os.path.join(root, "medsec.yaml")):
         raise Refused(f"{root} is already a medsec data directory")
+    if os.path.exists(os.path.join(root, POINTER)):
+        raise Refused(f"{root} already points to a medsec store ({POINTER})")
     if os.path.isdir(root) and os.listdir(root):
         raise Refused(f"{root} is not empty", hint="choose a new folder for the data directory")
     _refuse_shared_folder(root)
-    store = create_store(root)
     tz = clock._zone(tz_name)
+    store = create_store(root, location.url, location.password_env)
+    if location.url:
+        write_pointer(root, location)
     now = clock.now(tz)
-    summary = {"data_dir": root, "demo": demo}
+    summary: dict = {"data_dir": root, "demo": demo}
+    if location.url:
+        summary["store"] = location.url.split("?")[0]
     with store.transaction() as txn:
         # `instance` makes this directory's iCalendar UIDs its own.
         meta = {"schema_version": config.SCHEMA_VERSION, "created_by": f"medsec {__version__}",

@@ -14,15 +14,20 @@ Index look-ups may be stale or ahead of a commit in progress: a domain
 verifies each hit against the record it reads.
 """
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from datetime import date, datetime
+from typing import Any, NamedTuple, Protocol
 
-from medsec.audit import Actor
+from medsec.audit import Actor, Entry
+from medsec.errors import ConfigError, InvalidInput
 from medsec.store.kinds import IndexKey, Record, RecordKind
 from medsec.store.store import Store
+from medsec.text import shown
 
-__all__ = ["Actor", "Backend", "IndexKey", "Record", "RecordKind", "Reader", "Writer", "create_store", "open_store"]
+__all__ = ["POINTER", "Actor", "Backend", "IndexKey", "Reader", "Record", "RecordKind", "StoreLocation", "Writer",
+           "create_store", "locate_store", "open_store", "read_pointer", "write_pointer"]
 
 
 class Reader(Protocol):
@@ -108,12 +113,108 @@ class Backend(Protocol):
     def attach_bytes(self, data: bytes) -> tuple[str, int]:
         """Keep bytes already read and checked, as `attach_file` does."""
 
+    def document(self, name: str) -> Any:
+        """A configuration document's data (medsec.config.CONFIG_FILES), checked by
+        medsec.config's rules ({} when there is none); ConfigError when it is broken."""
 
-def open_store(root: str) -> Backend:
-    """The store of the data directory at `root`."""
+    def document_text(self, name: str) -> str | None:
+        """A configuration document as its text (the YAML people edit), None when there is none."""
+
+    def audit(self, entry: Entry) -> None:
+        """Append one entry (medsec.audit.entry) to the append-only audit log."""
+
+    def audit_entries(self, record_id: str | None = None, user: str | None = None,
+                      since: date | None = None) -> list[Entry]:
+        """Audit entries, oldest first: those naming `record_id`, by `user`, from `since` on."""
+
+    def probe_audit(self, at: datetime) -> None:
+        """OSError (or EnvironmentFailure) when the audit log cannot be appended to now:
+        a command is refused before it reads or changes anything unaudited."""
+
+
+# The pointer file a terminal's folder holds when its store is a PostgreSQL database.
+POINTER = "store.yaml"
+_POINTER_KEYS = ("url", "password_env")
+
+
+class StoreLocation(NamedTuple):
+    """Where a command's store is: `url` None for the data directory itself."""
+
+    url: str | None = None
+    password_env: str | None = None
+
+
+def locate_store(root: str, given: str | None = None) -> StoreLocation:
+    """The store a command uses, from --store or $MEDSEC_STORE (`given`) and the folder `root`.
+
+    `root` is a data directory, or a terminal's folder whose pointer file
+    (store.yaml: `url:` and optionally `password_env:`) names a PostgreSQL
+    store. Given a URL too, the two must agree: a URL for a folder that is a
+    data directory, or whose pointer names another store, is InvalidInput (exit 2).
+    """
+    pointer = read_pointer(root)
+    if given is None:
+        return pointer
+    if not given.startswith(("postgresql://", "postgres://")):
+        raise InvalidInput(f"--store: {shown(given)} is not a PostgreSQL URL (postgresql://HOST/DB)")
+    if pointer.url is not None and pointer.url != given:
+        raise InvalidInput(f"--store names {given.split('?')[0]} but {os.path.join(root, POINTER)} names "
+                           f"{pointer.url.split('?')[0]}", hint="give one of them, or make them agree")
+    if pointer.url is None and os.path.exists(os.path.join(root, "medsec.yaml")):
+        raise InvalidInput(f"--store names a PostgreSQL store but {root} is a data directory of its own",
+                           hint="use another --data-dir for this terminal's folder, or leave --store out")
+    return StoreLocation(given, pointer.password_env)
+
+
+def read_pointer(root: str) -> StoreLocation:
+    """The pointer file's store (an empty StoreLocation when there is none); ConfigError (exit 3)
+    when it is not `key: value` lines of the two keys, with a PostgreSQL URL."""
+    path = os.path.join(root, POINTER)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read(4096)
+    except FileNotFoundError:
+        return StoreLocation()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path} cannot be read: {e}") from None
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or key.strip() not in _POINTER_KEYS or key.strip() in found:
+            raise ConfigError(f"{path}:{number}: expected 'url: postgresql://...' or 'password_env: NAME'")
+        found[key.strip()] = value.strip().strip("'\"")
+    if not found.get("url", "").startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{path}: 'url' must be a PostgreSQL URL (postgresql://HOST/DB)")
+    return StoreLocation(found["url"], found.get("password_env") or None)
+
+
+def write_pointer(root: str, location: StoreLocation) -> None:
+    """Write the pointer file of a terminal's folder (`medsec init --store`)."""
+    from medsec.fileio import write_atomic
+
+    lines = ["# This folder's practice is kept in PostgreSQL (written by medsec init --store).",
+             f"url: {location.url}"]
+    if location.password_env:
+        lines.append(f"password_env: {location.password_env}")
+    write_atomic(os.path.join(root, POINTER), ("\n".join(lines) + "\n").encode())
+
+
+def open_store(root: str, url: str | None = None, password_env: str | None = None) -> Backend:
+    """The store of the data directory at `root`; with a PostgreSQL `url`, the store in that
+    database, `root` being this terminal's local folder."""
+    if url is not None:
+        from medsec.store.postgres import PgStore  # psycopg: only a PostgreSQL store pays for it
+
+        return PgStore(root, url, password_env)
     return Store(root)
 
 
-def create_store(root: str) -> Backend:
-    """A new, empty store at `root` (`medsec init`)."""
+def create_store(root: str, url: str | None = None, password_env: str | None = None) -> Backend:
+    """A new, empty store at `root` (`medsec init`); with `url`, in that PostgreSQL database."""
+    if url is not None:
+        from medsec.store.postgres import PgStore
+
+        return PgStore.create(root, url, password_env)
     return Store.create(root)

@@ -1,8 +1,12 @@
 """The data directory's store: lock-free snapshots, locked transactions, journaled commits."""
 
 import os
+from datetime import date, datetime
 from types import TracebackType
+from typing import Any
 
+from medsec import audit as audit_log
+from medsec.audit import Entry
 from medsec.fileio import append_line, make_private_dirs
 from medsec.store import attachments
 from medsec.store.catalog import RECORD_DIRS
@@ -37,6 +41,28 @@ class Store(Journaled):
 
     def attach_bytes(self, data: bytes) -> tuple[str, int]:
         return attachments.put_bytes(self.root, data)
+
+    def document(self, name: str) -> Any:
+        """A configuration file's checked data (medsec.config.load: the YAML beside the records)."""
+        from medsec import config
+
+        return config.load(self.root, name)
+
+    def document_text(self, name: str) -> str | None:
+        from medsec import config
+
+        raw = config.read_config(self.root, name)
+        return None if raw is None else raw.decode("utf-8", errors="replace")
+
+    def audit(self, entry: Entry) -> None:
+        audit_log.append(self.root, entry)
+
+    def audit_entries(self, record_id: str | None = None, user: str | None = None,
+                      since: date | None = None) -> list[Entry]:
+        return audit_log.entries(self.root, record_id=record_id, user=user, since=since)
+
+    def probe_audit(self, at: datetime) -> None:
+        audit_log.probe(self.root, at)
 
     def append(self, rel: str, line: bytes) -> None:
         append_line(self.path(rel), line)

@@ -9,13 +9,13 @@ commit is no frozen point in time: records it reads after the commit may be the 
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from store_contract.shapes import add, appointment, patient, replace
 
-from medsec import audit, config
+from medsec import audit
 from medsec.errors import InvalidInput
 from medsec.store.api import Reader
 from medsec.store.catalog import APPOINTMENTS, PATIENTS
@@ -51,7 +51,7 @@ def test_a_transaction_that_raises_leaves_nothing(backend):
         stage_both(txn)
         raise RuntimeError("the command failed")
     assert everything(backend.snapshot()) == before
-    assert config.load(backend.root, "payers.yaml") == {}
+    assert backend.document("payers.yaml") == {}
 
 
 def test_a_transaction_that_ends_commits_all_of_it(backend):
@@ -146,17 +146,18 @@ def test_after_commit_callbacks_do_not_run_when_the_transaction_raises(backend):
 def test_a_configuration_document_is_written_with_the_records(backend):
     with backend.transaction() as txn:
         stage_both(txn)
-        assert config.load(backend.root, "payers.yaml") == {}
-    assert config.load(backend.root, "payers.yaml") == PAYERS_DATA
+        assert backend.document("payers.yaml") == {}
+    assert backend.document("payers.yaml") == PAYERS_DATA
+    assert backend.document_text("payers.yaml") == PAYERS and backend.document_text("fees.yaml") is None
     changed = "payers:\n- id: BETA\n  name: Beta Mutual\n"
     with backend.transaction() as txn:
         txn.put_document("payers.yaml", changed, {"payers": [{"id": "BETA", "name": "Beta Mutual"}]})
-    assert config.load(backend.root, "payers.yaml") == {"payers": [{"id": "BETA", "name": "Beta Mutual"}]}
+    assert backend.document("payers.yaml") == {"payers": [{"id": "BETA", "name": "Beta Mutual"}]}
 
 
 # -- the audit of each commit ------------------------------------------------------
 def commits(backend) -> list[dict]:
-    return [e for e in audit.entries(backend.root) if e["action"] == "commit"]
+    return [e for e in backend.audit_entries() if e["action"] == "commit"]
 
 
 def test_a_commit_is_audited_as_begun_before_it_is_made(backend):
@@ -190,6 +191,21 @@ def test_each_commit_has_its_own_id_and_a_failed_transaction_none(backend):
 def test_a_store_without_an_actor_audits_nothing(backend):
     add(backend, PATIENTS, patient("Ann", "Smith"))
     assert commits(backend) == [] and backend.commit_id is None
+
+
+def test_audit_entries_are_appended_and_found_by_record_user_and_day(backend):
+    first = audit.entry(user="maria", command="patient show", action="show", ids=["P1"], at=AT)
+    later = audit.entry(user="sam", command="appt book", action="book", ids=["A7", "P1"],
+                        at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    backend.probe_audit(AT)
+    backend.audit(first)
+    backend.audit(later)
+    assert backend.audit_entries() == [first, later]
+    assert backend.audit_entries(record_id="p1") == [first, later]
+    assert backend.audit_entries(record_id="A7") == [later]
+    assert backend.audit_entries(user="maria") == [first]
+    assert backend.audit_entries(since=date(2026, 11, 27)) == [later]
+    assert backend.audit_entries(record_id="P2") == []
 
 
 # -- attachments -------------------------------------------------------------------

@@ -1,0 +1,97 @@
+"""The PostgreSQL backend's schema: tables, constraints and their versioned migrations.
+
+Everything medsec keeps lives in the `medsec` schema of the database, so a
+database that also serves another application is left alone, and a database
+without it is not a medsec store. `medsec.meta` says which application and
+which version of this schema; `migrate` brings an older one up, serialized by
+an advisory lock so two terminals never upgrade at once.
+
+The design is relational, not files in rows:
+- one table per record kind: the record as a JSONB document, its number (the
+  primary key: ids are `prefix + n`) and, for by-day kinds, its day and part;
+  appointments also keep their room, status and the time they take as a
+  `tstzrange`, and two exclusion constraints (btree_gist) refuse a provider or
+  a room booked twice at once, whatever client writes;
+- `index_entries`: every index key of every record (medsec.store.catalog),
+  in byte order (COLLATE "C"), so exact, prefix and range look-ups are one
+  B-tree range scan, and suffix look-ups one more on the reversed key;
+- `counters`: each kind's highest id, changed inside the writer's transaction
+  (a transaction that fails hands its ids out again, as in the data
+  directory: no gaps in claim numbers);
+- `documents`: the configuration (practice.yaml ...) as each terminal shares
+  it, its text and its checked data;
+- `attachments`: scans and faxes by SHA-256, so every terminal sees them;
+- `audit`: append-only (a trigger refuses UPDATE, DELETE and TRUNCATE; the
+  deployment guide also revokes them from the application's role).
+"""
+
+from medsec.store.catalog import ALL_KINDS, APPOINTMENTS
+from medsec.store.kinds import RecordKind
+
+SCHEMA = "medsec"
+APPLICATION = "medsec"
+VERSION = 1  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
+
+# The key of the advisory locks medsec takes: writers (held per transaction) and upgrades.
+WRITER_LOCK = 0x6D656473  # "meds"
+UPGRADE_LOCK = 0x6D656475
+
+
+def table(kind: RecordKind) -> str:
+    return f"{SCHEMA}.{kind.name}"
+
+
+def _kind_table(kind: RecordKind) -> list[str]:
+    name = table(kind)
+    columns = ["n bigint PRIMARY KEY CHECK (n > 0)", "id text NOT NULL UNIQUE", "doc jsonb NOT NULL"]
+    if kind.by_day:
+        columns += ["day date NOT NULL", "part text"]
+    if kind is APPOINTMENTS:
+        columns += ["room text NOT NULL DEFAULT ''", "status text NOT NULL DEFAULT ''", "during tstzrange"]
+    statements = [f"CREATE TABLE {name} ({', '.join(columns)})"]
+    if kind.by_day:
+        statements.append(f"CREATE INDEX {kind.name}_by_day ON {name} (day, part, n)")
+    if kind is APPOINTMENTS:
+        # The database itself refuses a double booking: a provider (the day's part) or a room
+        # in two visits that are not cancelled at overlapping times. Deferred to the commit, so
+        # a transaction may move two visits past each other.
+        statements += [
+            f"ALTER TABLE {name} ADD CONSTRAINT provider_booked_once EXCLUDE USING gist "
+            "(part WITH =, during WITH &&) WHERE (status <> 'cancelled') DEFERRABLE INITIALLY DEFERRED",
+            f"ALTER TABLE {name} ADD CONSTRAINT room_booked_once EXCLUDE USING gist "
+            "(room WITH =, during WITH &&) WHERE (status <> 'cancelled' AND room <> '') "
+            "DEFERRABLE INITIALLY DEFERRED",
+        ]
+    return statements
+
+
+def _version_1() -> list[str]:
+    s = SCHEMA
+    statements = [
+        "CREATE EXTENSION IF NOT EXISTS btree_gist",
+        f"CREATE TABLE {s}.meta (key text PRIMARY KEY, value text NOT NULL)",
+        f"CREATE TABLE {s}.counters (prefix text PRIMARY KEY, n bigint NOT NULL CHECK (n >= 0))",
+        f"CREATE TABLE {s}.documents (name text PRIMARY KEY, text text NOT NULL, data jsonb NOT NULL, "
+        "updated timestamptz NOT NULL DEFAULT now())",
+        f"CREATE TABLE {s}.attachments (sha256 text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{{64}}$'), "
+        "size bigint NOT NULL, data bytea NOT NULL, CHECK (length(data) = size))",
+        f"CREATE TABLE {s}.audit (seq bigserial PRIMARY KEY, at timestamptz NOT NULL, entry jsonb NOT NULL)",
+        f"CREATE INDEX audit_at ON {s}.audit (at)",
+        f"""CREATE FUNCTION {s}.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the medsec audit log is append-only'; END $$""",
+        f"CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON {s}.audit "
+        f"FOR EACH ROW EXECUTE FUNCTION {s}.audit_append_only()",
+        f"CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON {s}.audit "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_append_only()",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON {s}.audit FROM PUBLIC",
+        f"CREATE TABLE {s}.index_entries (name text NOT NULL, key text COLLATE \"C\" NOT NULL, "
+        "id text NOT NULL, seq bigserial, PRIMARY KEY (name, key, id))",
+        f"CREATE INDEX index_entries_suffix ON {s}.index_entries (name, (reverse(key)) COLLATE \"C\")",
+    ]
+    for kind in ALL_KINDS:
+        statements += _kind_table(kind)
+    return statements
+
+
+# Each version's statements, run in order by `migrate` from the version a database is at.
+MIGRATIONS: dict[int, list[str]] = {1: _version_1()}

@@ -1,0 +1,522 @@
+"""The PostgreSQL backend: the storage interface (medsec.store.api) over tables (psycopg 3).
+
+For a practice that shares medsec between terminals: records, indexes,
+counters, configuration, attachments and the audit log live in one database
+(its `medsec` schema, medsec.store.pgschema). A local folder (`root`) still
+holds what belongs to one terminal: the pointer to the store, the outbox and
+the message templates.
+
+- Readers use an autocommit connection: each question is one statement, which
+  sees committed data only (as a data-directory snapshot may see commits made
+  while it reads).
+- A transaction takes the writers' advisory lock first, so medsec's writers
+  run one at a time, as with the data directory's lock: a booking's
+  check-then-book is race-free, and the exclusion constraints on appointments
+  refuse a double booking from any other client too. Its reads see its own
+  writes; a failure rolls all of it back.
+- Passwords never travel in the URL (one that carries a password is refused):
+  peer or Unix-socket authentication, PGPASSFILE, or `password_env` naming an
+  environment variable that holds it.
+- A server that cannot be reached, refuses us or goes away mid-command is
+  exit 3 with one line (EnvironmentFailure); nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from medsec.audit import Actor, Entry
+from medsec.errors import ConfigError, EnvironmentFailure, InvalidInput, LockTimeout, NotFound, Refused
+from medsec.fileio import make_private_dirs
+from medsec.inputs import ATTACHMENT, open_input
+from medsec.store import pgschema
+from medsec.store.catalog import ALL_KINDS, APPOINTMENTS
+from medsec.store.journal import CommitFailed
+from medsec.store.kinds import Record, RecordKind
+from medsec.store.pgschema import SCHEMA, table
+
+if TYPE_CHECKING:
+    import psycopg
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+CONNECT_TIMEOUT = 10  # seconds to reach the server
+LOCK_TIMEOUT = "30s"  # how long a writer waits for another (the data directory's lock waits as long)
+_BATCH = 5000  # records a scan fetches at a time
+
+
+def is_url(location: str | None) -> bool:
+    return bool(location) and str(location).startswith(URL_SCHEMES)
+
+
+def shown_url(url: str) -> str:
+    """The URL without its query (which may name files and options), for messages."""
+    return url.split("?", 1)[0]
+
+
+def connect(url: str, password_env: str | None = None, autocommit: bool = True) -> psycopg.Connection:
+    """A connection to the store at `url`; EnvironmentFailure (exit 3) with one line when
+    the URL carries a password, the driver is missing or the server cannot be reached."""
+    try:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise EnvironmentFailure("the PostgreSQL store needs psycopg, which is not installed",
+                                 hint="pip install 'medsec[postgresql]'") from None
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as e:
+        raise EnvironmentFailure(f"{shown_url(url)} is not a PostgreSQL URL ({_first_line(e)})") from None
+    if params.get("password"):
+        raise EnvironmentFailure("the store URL carries a password: refused, as URLs end up in shell "
+                                 "histories and process lists",
+                                 hint="use peer authentication, a PGPASSFILE, or password_env in store.yaml")
+    extra: dict[str, Any] = {}
+    if password_env:
+        if password_env not in os.environ:
+            raise EnvironmentFailure(f"password_env names ${password_env}, which is not set")
+        extra["password"] = os.environ[password_env]
+    try:
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT,
+                               application_name="medsec", **extra)
+    except psycopg.Error as e:
+        raise EnvironmentFailure(f"cannot connect to the store at {shown_url(url)}: {_first_line(e)}") from None
+    return conn
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0].removeprefix("connection failed: ") if text else type(e).__name__
+
+
+def _failure(e: Exception, doing: str) -> EnvironmentFailure:
+    """A driver error as one line: the server went away, refused, or the schema is not ours."""
+    return EnvironmentFailure(f"the PostgreSQL store failed while {doing}: {_first_line(e)}",
+                              hint="run the command again once the server is back; nothing was half-written")
+
+
+def _jsonb(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _loads(value: Any) -> Any:
+    """A JSONB value as the driver returns it (already parsed, or text when told not to parse)."""
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+class PgReader:
+    """The storage interface's questions answered by SQL (one statement each)."""
+
+    def __init__(self, store: PgStore, conn: psycopg.Connection):
+        self._store = store
+        self._conn = conn
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(sql, tuple(params))
+                return cur.fetchall() if cur.description else []
+        except psycopg.errors.LockNotAvailable:
+            raise LockTimeout("another medsec command held the store too long",
+                              hint="run the command again") from None
+        except psycopg.OperationalError as e:
+            raise _failure(e, "reading") from None
+
+    # -- records --------------------------------------------------------
+    def get(self, kind: RecordKind, record_id: str) -> Record | None:
+        rows = self._rows(f"SELECT doc FROM {table(kind)} WHERE n = %s", [kind.number(record_id)])
+        return _loads(rows[0][0]) if rows else None
+
+    def require(self, kind: RecordKind, record_id: str, what: str, hint: str | None = None) -> Record:
+        record = self.get(kind, record_id)
+        if record is None:
+            raise NotFound(f"no {what} {str(record_id).upper()}", hint=hint)
+        return record
+
+    def get_many(self, kind: RecordKind, ids: Iterable[str]) -> list[Record]:
+        numbers = [kind.number(i) for i in ids]
+        if not numbers:
+            return []
+        found = {n: _loads(doc) for n, doc in
+                 self._rows(f"SELECT n, doc FROM {table(kind)} WHERE n = ANY(%s)", [sorted(set(numbers))])}
+        return [dict(found[n]) for n in numbers if n in found]
+
+    # -- indexes --------------------------------------------------------
+    def lookup(self, index: str, key: str) -> list[str]:
+        return [row[0] for row in self._rows(
+            f"SELECT id FROM {SCHEMA}.index_entries WHERE name = %s AND key = %s ORDER BY seq", [index, key])]
+
+    def lookup_prefix(self, index: str, prefix: str) -> dict[str, list[str]]:
+        return self._keys("key LIKE %s", [_like_prefix(prefix)], index)
+
+    def lookup_suffix(self, index: str, suffix: str) -> dict[str, list[str]]:
+        return self._keys('reverse(key) COLLATE "C" LIKE %s', [_like_prefix(suffix[::-1])], index)
+
+    def lookup_range(self, index: str, low: str, high: str) -> dict[str, list[str]]:
+        return self._keys("key >= %s AND key < %s", [low, high], index)
+
+    def _keys(self, where: str, params: list[Any], index: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for key, record_id in self._rows(f"SELECT key, id FROM {SCHEMA}.index_entries WHERE name = %s AND "
+                                         f"{where} ORDER BY key, seq", [index, *params]):
+            found.setdefault(key, []).append(record_id)
+        return found
+
+    # -- days and scans -------------------------------------------------
+    def day(self, kind: RecordKind, day: str, part: str | None = None) -> list[Record]:
+        _by_day(kind)
+        where, params = ("day = %s", [_date(day)]) if part is None else ("day = %s AND part = %s", [_date(day), part])
+        return [_loads(doc) for (doc,) in self._rows(f"SELECT doc FROM {table(kind)} WHERE {where} ORDER BY n", params)]
+
+    def days(self, kind: RecordKind, first: str, last: str | None = None) -> list[Record]:
+        _by_day(kind)
+        where, params = ("day >= %s", [_date(first)]) if last is None else \
+            ("day BETWEEN %s AND %s", [_date(first), _date(last)])
+        return [_loads(doc) for (doc,) in
+                self._rows(f"SELECT doc FROM {table(kind)} WHERE {where} ORDER BY day, n", params)]
+
+    def scan(self, kind: RecordKind) -> Iterator[Record]:
+        after = 0
+        while True:
+            rows = self._rows(f"SELECT n, doc FROM {table(kind)} WHERE n > %s ORDER BY n LIMIT {_BATCH}", [after])
+            for n, doc in rows:
+                after = n
+                yield _loads(doc)
+            if len(rows) < _BATCH:
+                return
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._rows(f"SELECT prefix, n FROM {SCHEMA}.counters"))
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern for keys starting with `text` (its own % _ and \\ taken literally)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _by_day(kind: RecordKind) -> None:
+    if not kind.by_day:
+        raise InvalidInput(f"{kind.name} are not kept by day")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+class PgTransaction(PgReader):
+    """A writer's transaction: its statements run inside one PostgreSQL transaction."""
+
+    def __init__(self, store: PgStore, conn: psycopg.Connection):
+        super().__init__(store, conn)
+        self.after_commit: list[Callable[[], None]] = []
+
+    def reserve_ids(self, kind: RecordKind, count: int = 1) -> list[str]:
+        if count < 1:
+            return []
+        (last,), = self._rows(f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES (%s, %s) ON CONFLICT (prefix) "
+                              f"DO UPDATE SET n = counters.n + EXCLUDED.n RETURNING n", [kind.prefix, count])
+        first = last - count + 1
+        if self._rows(f"SELECT 1 FROM {table(kind)} WHERE n = %s", [first]):
+            raise EnvironmentFailure(f"the id counter for {kind.name} is behind: {kind.format_id(first)} "
+                                     "already exists", hint="run 'medsec check --repair'")
+        return [kind.format_id(n) for n in range(first, last + 1)]
+
+    def put(self, kind: RecordKind, record: Record, old: Record | None = None) -> None:
+        self.put_many(kind, [record])
+
+    def put_many(self, kind: RecordKind, records: list[Record], old: dict[str, Record] | None = None) -> None:
+        """Insert or replace records and move their index entries. The entries that go are
+        those of each record as stored (read here), whatever `old` the caller holds."""
+        if not records:
+            return
+        latest = {kind.number(r["id"]): r for r in records}  # a record given twice: the last one stands
+        stored = {n: _loads(doc) for n, doc in self._rows(
+            f"SELECT n, doc FROM {table(kind)} WHERE n = ANY(%s)", [sorted(latest)])}
+        removals: list[tuple[str, str, str]] = []
+        additions: list[tuple[str, str, str]] = []
+        for n, record in latest.items():
+            record_id = kind.format_id(n)
+            new = kind.entries(record)
+            before = kind.entries(stored[n]) if n in stored else set()
+            removals += [(name, key, record_id) for name, key in before - new]
+            additions += [(name, key, record_id) for name, key in sorted(new - before)]
+        self._executemany(*_upsert(kind), [_row(kind, n, r) for n, r in latest.items()])
+        if removals:
+            self._executemany(f"DELETE FROM {SCHEMA}.index_entries WHERE name = %s AND key = %s AND id = %s",
+                              removals)
+        if additions:
+            self._executemany(f"INSERT INTO {SCHEMA}.index_entries (name, key, id) VALUES (%s, %s, %s) "
+                              "ON CONFLICT DO NOTHING", additions)
+
+    def put_document(self, name: str, text: str, parsed: Any) -> None:
+        self._rows(f"INSERT INTO {SCHEMA}.documents (name, text, data) VALUES (%s, %s, %s::jsonb) "
+                   "ON CONFLICT (name) DO UPDATE SET text = EXCLUDED.text, data = EXCLUDED.data, updated = now()",
+                   [name, text, _jsonb(parsed)])
+
+    def _executemany(self, sql: str, rows: list[Any]) -> None:
+        import psycopg
+
+        try:
+            with self._conn.cursor() as cur:
+                cur.executemany(sql, rows)
+        except psycopg.OperationalError as e:
+            raise _failure(e, "writing") from None
+        except psycopg.errors.ExclusionViolation as e:
+            raise _double_booking(e) from None
+
+
+def _upsert(kind: RecordKind) -> tuple[str]:
+    columns = _columns(kind)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[1:])
+    values = ", ".join("%s::jsonb" if c == "doc" else "%s" for c in columns)
+    return (f"INSERT INTO {table(kind)} ({', '.join(columns)}) VALUES ({values}) "
+            f"ON CONFLICT (n) DO UPDATE SET {updates}",)
+
+
+def _columns(kind: RecordKind) -> list[str]:
+    columns = ["n", "id", "doc"]
+    if kind.by_day:
+        columns += ["day", "part"]
+    if kind is APPOINTMENTS:
+        columns += ["room", "status", "during"]
+    return columns
+
+
+def _row(kind: RecordKind, n: int, record: Record) -> list[Any]:
+    """A record's row: its number, id, document and the columns queried or constrained."""
+    if record.get("id") != kind.format_id(n):
+        record = {**record, "id": kind.format_id(n)}
+    row: list[Any] = [n, record["id"], _jsonb(record)]
+    if kind.by_day:
+        row += [_date(str(record.get("start", ""))[:10]),
+                str(record.get(kind.day_part) or "") if kind.day_part else None]
+    if kind is APPOINTMENTS:
+        row += [str(record.get("room") or ""), str(record.get("status") or ""), _during(record)]
+    return row
+
+
+def _during(record: Record) -> Any:
+    """The time a visit takes, [start, end), for the exclusion constraints (None: not a span)."""
+    from psycopg.types.range import Range
+
+    try:
+        start, end = datetime.fromisoformat(record["start"]), datetime.fromisoformat(record["end"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if start.tzinfo is None or end.tzinfo is None or not start < end:
+        return None
+    return Range(start, end, "[)")
+
+
+def _double_booking(e: Exception) -> Refused:
+    constraint = getattr(getattr(e, "diag", None), "constraint_name", "") or ""
+    who = "a room" if "room" in constraint else "a provider"
+    return Refused(f"the database refused a double booking: {who} would be in two visits at once",
+                   hint="look at the day again; another terminal may have just booked that time")
+
+
+class PgStore:
+    """One practice's store in a PostgreSQL database (the storage interface's Backend)."""
+
+    def __init__(self, root: str, url: str, password_env: str | None = None):
+        self._root = os.path.abspath(root)
+        self.url = url
+        self.password_env = password_env
+        self.actor: Callable[[], Actor] | None = None
+        self.commit_id: str | None = None
+        self.committed = False
+        self._reader: psycopg.Connection | None = None
+
+    @property
+    def root(self) -> str:
+        return self._root
+
+    def _connection(self) -> psycopg.Connection:
+        if self._reader is None:
+            conn = connect(self.url, self.password_env)
+            self._check_schema(conn)
+            self._reader = conn
+        return self._reader
+
+    def _check_schema(self, conn: psycopg.Connection) -> None:
+        """Exit 3 unless the database holds a medsec store of this version."""
+        reader = PgReader(self, conn)
+        if not reader._rows("SELECT 1 FROM pg_namespace WHERE nspname = %s", [SCHEMA]):
+            raise EnvironmentFailure(f"{shown_url(self.url)} holds no medsec store (no '{SCHEMA}' schema)",
+                                     hint="run 'medsec init --store URL' to create one")
+        meta = dict(reader._rows(f"SELECT key, value FROM {SCHEMA}.meta"))
+        if meta.get("application") != pgschema.APPLICATION:
+            raise EnvironmentFailure(f"the '{SCHEMA}' schema of {shown_url(self.url)} belongs to another application")
+        version = int(meta.get("schema_version", "0"))
+        if version > pgschema.VERSION:
+            raise EnvironmentFailure(f"the store at {shown_url(self.url)} has schema version {version}, newer than "
+                                     f"this medsec's {pgschema.VERSION}", hint="upgrade medsec on this terminal")
+        if version < pgschema.VERSION:
+            raise EnvironmentFailure(f"the store at {shown_url(self.url)} has schema version {version}",
+                                     hint="run 'medsec upgrade'")
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    # -- the interface ----------------------------------------------------
+    def snapshot(self) -> PgReader:
+        return PgReader(self, self._connection())
+
+    def transaction(self) -> _PgScope:
+        self._connection()  # the schema is checked before anything is written
+        return _PgScope(self)
+
+    def attach_file(self, path: str) -> tuple[str, int]:
+        with open_input(path, ATTACHMENT) as source:
+            data = source.read()
+        return self.attach_bytes(data)
+
+    def attach_bytes(self, data: bytes) -> tuple[str, int]:
+        sha = hashlib.sha256(data).hexdigest()
+        PgReader(self, self._connection())._rows(
+            f"INSERT INTO {SCHEMA}.attachments (sha256, size, data) VALUES (%s, %s, %s) "
+            "ON CONFLICT (sha256) DO NOTHING", [sha, len(data), data])
+        return sha, len(data)
+
+    def attachment(self, sha: str) -> bytes | None:
+        rows = self.snapshot()._rows(f"SELECT data FROM {SCHEMA}.attachments WHERE sha256 = %s", [sha])
+        return bytes(rows[0][0]) if rows else None
+
+    def document(self, name: str) -> Any:
+        rows = self.snapshot()._rows(f"SELECT data FROM {SCHEMA}.documents WHERE name = %s", [name])
+        data = _loads(rows[0][0]) if rows else {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{name} in the store is not a mapping", hint="run 'medsec config check'")
+        return data
+
+    def document_text(self, name: str) -> str | None:
+        rows = self.snapshot()._rows(f"SELECT text FROM {SCHEMA}.documents WHERE name = %s", [name])
+        return rows[0][0] if rows else None
+
+    def audit(self, entry: Entry) -> None:
+        self.snapshot()._rows(f"INSERT INTO {SCHEMA}.audit (at, entry) VALUES (%s, %s::jsonb)",
+                              [datetime.fromisoformat(entry["at"]), _jsonb(entry)])
+
+    def audit_entries(self, record_id: str | None = None, user: str | None = None,
+                      since: date | None = None) -> list[Entry]:
+        where, params = ["TRUE"], []
+        if record_id:
+            where.append("entry->'ids' ? %s")
+            params.append(record_id.upper())
+        if user:
+            where.append("entry->>'user' = %s")
+            params.append(user)
+        if since:
+            where.append("(entry->>'at') >= %s")
+            params.append(since.isoformat())
+        return [_loads(e) for (e,) in self.snapshot()._rows(
+            f"SELECT entry FROM {SCHEMA}.audit WHERE {' AND '.join(where)} ORDER BY seq", params)]
+
+    def probe_audit(self, at: datetime) -> None:
+        ok = self.snapshot()._rows(f"SELECT has_table_privilege('{SCHEMA}.audit', 'INSERT')")
+        if not ok or not ok[0][0]:
+            raise EnvironmentFailure("this role may not append to the store's audit log")
+
+    # -- creating -----------------------------------------------------------
+    @classmethod
+    def create(cls, root: str, url: str, password_env: str | None = None) -> PgStore:
+        """A new, empty medsec store in the database at `url` (its `medsec` schema), and the
+        local folder `root`. Refused when the database holds one already."""
+        import psycopg
+
+        conn = connect(url, password_env, autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [pgschema.UPGRADE_LOCK])
+                cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [SCHEMA])
+                if cur.fetchone():
+                    raise Refused(f"{shown_url(url)} holds a medsec store already (or another '{SCHEMA}' schema)")
+                cur.execute(f"CREATE SCHEMA {SCHEMA}")
+                for statement in pgschema.MIGRATIONS[1]:
+                    cur.execute(statement)
+                cur.executemany(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES (%s, %s)",
+                                [("application", pgschema.APPLICATION), ("schema_version", str(pgschema.VERSION))])
+                cur.executemany(f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES (%s, 0)",
+                                [(kind.prefix,) for kind in ALL_KINDS])
+            conn.commit()
+        except psycopg.Error as e:
+            raise _failure(e, "creating the store") from None
+        finally:
+            conn.close()
+        make_private_dirs(root)
+        return cls(root, url, password_env)
+
+
+class _PgScope:
+    """`with store.transaction() as txn:` - the writers' lock, then one database transaction."""
+
+    def __init__(self, store: PgStore):
+        self.store = store
+        self.conn: psycopg.Connection | None = None
+        self.txn: PgTransaction | None = None
+
+    def __enter__(self) -> PgTransaction:
+        conn = connect(self.store.url, self.store.password_env, autocommit=False)
+        self.conn = conn
+        self.txn = PgTransaction(self.store, conn)
+        try:
+            self.txn._rows(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            self.txn._rows("SELECT pg_advisory_xact_lock(%s)", [pgschema.WRITER_LOCK])
+        except BaseException:
+            conn.close()
+            raise
+        return self.txn
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self.conn is not None and self.txn is not None
+        try:
+            if exc_type is not None:
+                self.conn.rollback()
+                return
+            self._commit()
+        finally:
+            self.conn.close()
+        for callback in self.txn.after_commit:
+            callback()
+
+    def _commit(self) -> None:
+        """Audit the change with it (one transaction: the entry exists exactly when the change
+        does), then commit; a failure says which side of the commit the store is on."""
+        import psycopg
+
+        store, txn = self.store, self.txn
+        assert txn is not None and self.conn is not None
+        store.committed = False
+        if store.actor is not None:
+            user, command, at = store.actor()
+            store.commit_id = os.urandom(6).hex()
+            from medsec import audit
+
+            txn._rows(f"INSERT INTO {SCHEMA}.audit (at, entry) VALUES (%s, %s::jsonb)",
+                      [at, _jsonb(audit.entry(user=user, command=command, action="commit", outcome="begun",
+                                              at=at, commit=store.commit_id))])
+        try:
+            self.conn.commit()
+        except psycopg.errors.ExclusionViolation as e:
+            raise _double_booking(e) from None
+        except psycopg.OperationalError as e:
+            # The server may have committed before the connection dropped: say we cannot tell.
+            raise CommitFailed(f"the PostgreSQL store went away while committing: {_first_line(e)}", "made",
+                               hint="run 'medsec audit' or look again before repeating the command") from None
+        except psycopg.Error as e:
+            raise CommitFailed(f"the PostgreSQL store refused the commit: {_first_line(e)}", "not made") from None
+        store.committed = True
