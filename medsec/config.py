@@ -355,13 +355,41 @@ VALIDATORS: dict[str, Callable] = {
 }
 
 
-def validate(name: str, text: str) -> tuple[Any, list[Problem]]:
-    """Parse and check one file; (data, problems). YAML syntax errors raise."""
+def validate(name: str, text: str, store_version: int | None = None) -> tuple[Any, list[Problem]]:
+    """Parse and check one file; (data, problems). YAML syntax errors raise.
+
+    With `store_version` (the schema_version of the store it would go into),
+    a medsec.yaml of any other schema version is an error too.
+    """
     data, node = parse_yaml(name, text)
     checker = _Checker()
     VALIDATORS.get(name, lambda c, d: None)(checker, data)
     _check_secrets(checker, data, [])
+    if name == "medsec.yaml" and store_version is not None:
+        _check_store_version(checker, data, store_version)
     return data, _problems(name, node, checker)
+
+
+def _check_store_version(c: _Checker, data, store_version: int) -> None:
+    """medsec.yaml's schema_version is the store's: another version's would describe records the store does not hold."""
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    reported = any(path == ("schema_version",) for path, _, _ in c.found)
+    if isinstance(version, int) and version != store_version and not reported:
+        c.error(["schema_version"], f"schema_version {version} is not the store's ({store_version})")
+
+
+def check_document(name: str, text: str, store_version: int | None = None) -> tuple[Any, list[Problem]]:
+    """(data, problems) of a document's text as a person wrote it (`config edit`, `config import`).
+
+    Unlike `validate`, a YAML syntax error or a text over its limits is a
+    problem in the list, not raised; the data is as a store keeps it (JSON
+    types, {} for an empty file).
+    """
+    try:
+        data, problems = validate(name, text, store_version)
+    except ConfigFileError as e:
+        return {}, [e.problem]
+    return orjson.loads(orjson.dumps(data if data is not None else {}, default=str)), problems
 
 
 def _problems(name: str, node, checker: _Checker) -> list[Problem]:
@@ -425,22 +453,32 @@ def stage(txn, name: str, data: Any, header: str = "") -> None:
     txn.put_document(name, text, orjson.loads(orjson.dumps(parsed if parsed is not None else {}, default=str)))
 
 
-def check_all(root: str) -> list[Problem]:
-    """Every problem in every configuration file (for `medsec config check`)."""
+def check_texts(text_of: Callable[[str], str | None]) -> list[Problem]:
+    """Every problem in every configuration document, each read by `text_of` (None: absent):
+    a store's `document_text` for `medsec config check`, so a PostgreSQL store is checked too."""
     problems: list[Problem] = []
     for name in CONFIG_FILES:
         try:
-            raw = read_config(root, name)
-            if raw is None:
-                if name in ("medsec.yaml", "practice.yaml"):
-                    problems.append(Problem(name, None, "file is missing"))
-                continue
-            _, found = validate(name, raw.decode("utf-8", errors="replace"))
+            text = text_of(name)
         except ConfigFileError as e:
             problems.append(e.problem)
             continue
-        problems.extend(found)
+        if text is None:
+            if name in ("medsec.yaml", "practice.yaml"):
+                problems.append(Problem(name, None, "file is missing"))
+            continue
+        problems.extend(check_document(name, text)[1])
     return problems
+
+
+def check_all(root: str) -> list[Problem]:
+    """Every problem in every configuration file of the folder `root` (a backup being restored)."""
+
+    def text_of(name: str) -> str | None:
+        raw = read_config(root, name)
+        return None if raw is None else raw.decode("utf-8", errors="replace")
+
+    return check_texts(text_of)
 
 
 def _secret_paths(root: str, name: str) -> tuple[Any, list[Problem], list[tuple]]:
