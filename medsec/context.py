@@ -59,9 +59,10 @@ class AppContext:
             where = self.location
             if where.url is None:
                 self._check_data_dir()
-            self._store = open_store(self.data_dir, where.url, where.password_env)
-            self._store.actor = self._actor  # every commit is audited as begun before it is made
-            self._probe_audit(self._store)
+            store = open_store(self.data_dir, where.url, where.password_env)
+            store.actor = self._actor  # every commit is audited as begun before it is made
+            self._store = store  # a refusal below is still audited there, if it can be
+            self._probe_audit(store)
         return self._store
 
     def _check_data_dir(self) -> None:

@@ -3,7 +3,8 @@
 The practices tests start from (helpers/practices.py) are built once per run
 and copied into each test's data directory (helpers/templates.py). Loopback
 servers for the channel tests: `smtp` (aiosmtpd) and `gateway` (HTTP). A real
-PostgreSQL server for the PostgreSQL backend's tests: `pg_server`, `pg_url` (helpers/pg.py).
+PostgreSQL server for the PostgreSQL backend's tests: `pg_server`, `pg_url` (helpers/pg.py),
+and `pg_office`, a practice kept there.
 """
 
 import shutil
@@ -107,6 +108,17 @@ def pg_url(pg_server) -> str:
     """The URL (psycopg conninfo, the superuser over the Unix socket, no password) of a new empty
     database on pg_server, one per test."""
     return pg_server.url(pg_server.create_database())
+
+
+@pytest.fixture
+def pg_office(tmp_path, pg_url, monkeypatch) -> Medsec:
+    """A practice kept in a fresh PostgreSQL database, this terminal's folder in tmp_path."""
+    env = {**cli_env(tmp_path / "terminal"), "MEDSEC_STORE": pg_url}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    office = Medsec(tmp_path / "terminal", env)
+    office.ok("init")
+    return office
 
 
 def pytest_configure(config):

@@ -1,21 +1,8 @@
 """medsec end to end on a PostgreSQL store: init, the everyday commands, the audit, the
 database's own guarantees (double bookings, an append-only audit) and every way a store
 can be wrong (a password in the URL, a server that is not there, another application's
-database, a newer schema, two stores named at once). A real server (tests/helpers/pg.py)."""
-
-import pytest
-from helpers.cli import Medsec, cli_env
-
-
-@pytest.fixture
-def pg_office(tmp_path, pg_url, monkeypatch) -> Medsec:
-    """A practice kept in a fresh PostgreSQL database, this terminal's folder in tmp_path."""
-    env = {**cli_env(tmp_path / "terminal"), "MEDSEC_STORE": pg_url}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    office = Medsec(tmp_path / "terminal", env)
-    office.ok("init")
-    return office
+database, a newer schema, two stores named at once). A real server (tests/helpers/pg.py).
+Its practice is the `pg_office` fixture (tests/conftest.py)."""
 
 
 def test_a_practice_lives_in_postgresql(pg_office):

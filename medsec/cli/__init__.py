@@ -40,6 +40,7 @@ BUILTIN_COMMANDS = {
     "audit": "medsec.cli.admin:audit_command",
     "backup": "medsec.cli.admin:backup_command",
     "restore": "medsec.cli.admin:restore_command",
+    "store": "medsec.cli.storecmd:store_group",
     "upgrade": "medsec.cli.admin:upgrade_command",
     "plugins": "medsec.cli.admin:plugins_command",
 }
@@ -142,7 +143,10 @@ def _app_of(ctx):
 def _audit_refusal(app, error_ctx, code, commit_state=None) -> None:
     """A refused or failed attempt is audited too (command path only, no values); a failed
     commit says what it left ("exit 3: not made", "exit 3: journaled", "exit 3: made")."""
-    if app is None or not app.initialized:
+    try:
+        if app is None or not app.initialized:
+            return
+    except MedsecError:  # the store itself is misnamed: nowhere to audit
         return
     if error_ctx is not None:
         app.command = error_ctx.command_path.partition(" ")[2]

@@ -8,8 +8,7 @@ from medsec import PLUGIN_API_VERSION
 from medsec.cli.common import pass_app
 from medsec.cli.options import date_option, limit_option, output_path
 from medsec.cli.output import output_options, render, say
-from medsec.config import CONFIG_FILES, Problem
-from medsec.config import check_all as check_config
+from medsec.config import CONFIG_FILES, Problem, check_texts
 from medsec.errors import ConfigError, EnvironmentFailure, InvalidInput
 from medsec.templating import check_all as check_templates
 
@@ -63,12 +62,17 @@ def _init_location(app, store_url, password_env):
 
 @click.group("config")
 def config_group():
-    """Show and check the YAML configuration.
+    """Show, check and change the configuration.
+
+    The YAML documents (practice, staff, ...) are kept by the store: files in
+    a data directory, rows in a PostgreSQL store. Change them with `config
+    edit`, or `config export` to a folder and `config import` back.
 
     \b
     Examples:
       medsec config show practice
       medsec config check
+      medsec config edit staff
     """
 
 
@@ -100,15 +104,16 @@ def config_show(app, fmt, name):
 def config_check(app):
     """Validate every configuration file.
 
-    Problems are printed with file and line; exit 3 on errors (warnings do
-    not fail).
+    The store's documents (in a data directory or a PostgreSQL store) and
+    this folder's templates. Problems are printed with file and line; exit 3
+    on errors (warnings do not fail).
 
     \b
     Examples:
       medsec config check
     """
     root = app.store.root  # through the store, so that a missing data directory is reported as such
-    problems = check_config(root)
+    problems = check_texts(app.store.document_text)
     problems += [Problem(p.split(":", 1)[0], None, p.split(":", 2)[-1].strip())
                  for p in check_templates(root)]
     for problem in problems:
@@ -119,27 +124,110 @@ def config_check(app):
     click.echo(f"configuration ok ({len(problems)} warning(s))" if problems else "configuration ok")
 
 
+@config_group.command("edit")
+@click.argument("name")
+@output_options
+@pass_app
+def config_edit(app, fmt, name):
+    """Edit a configuration file in your editor.
+
+    Opens $VISUAL, else $EDITOR, else vi on a private temporary copy of NAME
+    (practice, staff.yaml ...) and saves it as you wrote it once it passes
+    `config check`'s checks. A YAML or validation error is refused (exit 2,
+    naming file and line) and nothing is saved; so is an editor that fails
+    or is abandoned with a non-zero exit (vi's :cq) (exit 3), and an edit
+    made while another terminal changed NAME (exit 1). An unchanged file
+    saves nothing. The copy is removed afterwards.
+
+    \b
+    Examples:
+      medsec config edit practice
+      EDITOR=nano medsec config edit staff.yaml
+    """
+    from medsec.cli.configdocs import edit_document
+
+    result = edit_document(app, name)
+    if fmt != "table":
+        render(result, fmt)
+    else:
+        say(f"saved {result['document']}" if result["saved"] else f"{result['document']}: no change")
+
+
+@config_group.command("export")
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite files already in DIR.")
+@output_options
+@pass_app
+def config_export(app, fmt, folder, force):
+    """Write the configuration files to a folder.
+
+    Each document the store holds becomes DIR/NAME (practice.yaml ...), its
+    text exactly as stored, private (0600). Files already there are refused
+    (exit 2) unless --force. DIR may not be inside the data directory.
+
+    \b
+    Examples:
+      medsec config export ./clinic-config
+      medsec config export ./clinic-config --force --json
+    """
+    from medsec.cli.configdocs import export_documents
+
+    render(export_documents(app, folder, force), fmt)
+
+
+@config_group.command("import")
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False))
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@output_options
+@pass_app
+def config_import(app, fmt, folder, names):
+    """Load configuration files from a folder.
+
+    Reads DIR/NAME for each NAME (practice, staff.yaml ...), else every
+    configuration file in DIR, and checks them all first: any error is exit
+    2 naming file and line, and nothing is stored. Then the changed ones are
+    stored together, exactly as written. A medsec.yaml of another schema
+    version than the store's is refused.
+
+    \b
+    Examples:
+      medsec config import ./clinic-config
+      medsec config import ./clinic-config practice staff --json
+    """
+    from medsec.cli.configdocs import import_documents
+
+    render(import_documents(app, folder, names), fmt)
+
+
 @click.command("check")
 @click.option("--repair", is_flag=True, help="Rebuild indexes, fix counters, sweep leftovers.")
 @output_options
 @pass_app
 def check_command(app, fmt, repair):
-    """Verify the data directory.
+    """Verify the data directory or database.
 
     Records against their seals and the id counters (lost, changed outside
     medsec, or naming a patient who is not there), indexes, attachments and
     leftovers of interrupted writes; exit 3 if anything is wrong and not
     repaired. --repair rebuilds only what is derived: lost or altered records
     are reported until a backup is restored, their files left as they are.
+    On PostgreSQL: the schema's constraints and triggers, every record row,
+    the index entries, counters, configuration documents and attachments,
+    read in one snapshot (--repair: under the writers' lock).
 
     \b
     Examples:
       medsec check
       medsec check --repair
     """
-    from medsec.store.integrity import check, next_step  # hashlib, the index rebuild (~3 ms): only check pays
+    store = app.store  # a store that cannot be reached or is not set up: exit 3 here
+    if app.location.url:
+        from medsec.store import pgcheck as checks  # psycopg's queries: only a PostgreSQL store pays
+    else:
+        from medsec.store import integrity as checks  # hashlib, the index rebuild (~3 ms): only check pays
+    check, next_step = checks.check, checks.next_step
 
-    problems = check(app.store, repair=repair)
+    problems = check(store, repair=repair)
     if fmt != "table" or problems:
         render(problems, fmt, ["problem", "file", "repaired"])
     left = [p for p in problems if not p["repaired"]]
@@ -147,7 +235,8 @@ def check_command(app, fmt, repair):
         found = f"{len(problems)} problem(s) found" + (f", {len(left)} not repaired" if repair else "")
         raise EnvironmentFailure(found, hint=next_step(left, repaired=repair))
     if fmt == "table":
-        say("data directory ok" if not problems else f"repaired {len(problems)} problem(s)")
+        healthy = "store ok" if app.location.url else "data directory ok"
+        say(healthy if not problems else f"repaired {len(problems)} problem(s)")
 
 
 @click.command("audit")
@@ -188,9 +277,19 @@ def backup_command(app, fmt, file):
     Examples:
       medsec backup ./clinic-backup.tar.gz
     """
+    _refuse_on_postgresql(app, "backup")
     from medsec.store.backup import backup  # tarfile and its compressors (~7 ms): only backup pays for them
 
     render(backup(app, file), fmt)
+
+
+def _refuse_on_postgresql(app, command: str) -> None:
+    """`backup` and `restore` archive a data directory; a PostgreSQL store is backed up by its
+    server (pg_dump, point-in-time recovery) or copied whole with `store copy` (exit 2 here)."""
+    if app.location.url:
+        raise InvalidInput(f"{command} works on a data directory; this practice is kept in PostgreSQL",
+                           hint="back the server up with pg_dump (docs/postgresql.md), or copy the practice "
+                                "to a data directory with 'medsec store copy --to DIR' and back that up")
 
 
 @click.command("restore")
@@ -207,6 +306,7 @@ def restore_command(app, fmt, file):
     Examples:
       medsec restore ./clinic-backup.tar.gz
     """
+    _refuse_on_postgresql(app, "restore")
     from medsec.store.backup import restore  # tarfile, its compressors (~7 ms): only restore pays for them
 
     render(restore(app, file), fmt)
@@ -216,27 +316,35 @@ def restore_command(app, fmt, file):
 @output_options
 @pass_app
 def upgrade_command(app, fmt):
-    """Upgrade a data directory to this medsec.
+    """Upgrade the store to this medsec.
 
-    Brings a data directory written by an older medsec to this version; safe
-    to run again. Take a backup first.
+    Brings a store written by an older medsec to this version; safe to run
+    again. On PostgreSQL the migrations run in one transaction under a lock,
+    so two terminals cannot upgrade at once. Take a backup first.
 
     \b
     Examples:
       medsec backup ./before-upgrade.tar.gz
       medsec upgrade
     """
-    from medsec.store.upgrade import upgrade  # yaml and the migrations (~11 ms): only upgrade pays for them
+    if app.location.url:
+        from medsec.store.postgres import PgStore  # psycopg: only a PostgreSQL store pays for it
 
-    result = upgrade(os.path.abspath(app.data_dir))
+        result = dict(PgStore(app.data_dir, app.location.url, app.location.password_env).upgrade())
+        where = result["store"]
+    else:
+        from medsec.store.upgrade import upgrade  # yaml and the migrations (~11 ms): only upgrade pays for them
+
+        result = dict(upgrade(os.path.abspath(app.data_dir)))
+        where = result["data_dir"]
     if fmt != "table":
         render(result, fmt)
     elif result["steps"]:
-        say(f"upgraded {result['data_dir']} from schema {result['from']} to {result['to']}")
+        say(f"upgraded {where} from schema {result['from']} to {result['to']}")
         for step in result["steps"]:
             say(f"  {step}")
     else:
-        say(f"{result['data_dir']} is at schema {result['to']}: nothing to do")
+        say(f"{where} is at schema {result['to']}: nothing to do")
 
 
 @click.command("plugins")

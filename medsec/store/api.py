@@ -113,6 +113,12 @@ class Backend(Protocol):
     def attach_bytes(self, data: bytes) -> tuple[str, int]:
         """Keep bytes already read and checked, as `attach_file` does."""
 
+    def attachments(self) -> Iterator[str]:
+        """The SHA-256 of every file kept (`medsec store copy` moves them all)."""
+
+    def attachment(self, sha: str) -> bytes | None:
+        """The bytes of the file kept under `sha`, None when there is none."""
+
     def document(self, name: str) -> Any:
         """A configuration document's data (medsec.config.CONFIG_FILES), checked by
         medsec.config's rules ({} when there is none); ConfigError when it is broken."""

@@ -127,8 +127,10 @@ class PgReader:
         except psycopg.errors.LockNotAvailable:
             raise LockTimeout("another medsec command held the store too long",
                               hint="run the command again") from None
-        except psycopg.OperationalError as e:
-            raise _failure(e, "reading") from None
+        except psycopg.errors.ExclusionViolation as e:
+            raise _double_booking(e) from None
+        except psycopg.Error as e:  # gone, refused, read-only (a standby), a privilege missing
+            raise _failure(e, "answering") from None
 
     # -- records --------------------------------------------------------
     def get(self, kind: RecordKind, record_id: str) -> Record | None:
@@ -227,7 +229,7 @@ class PgTransaction(PgReader):
         (last,), = self._rows(f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES (%s, %s) ON CONFLICT (prefix) "
                               f"DO UPDATE SET n = counters.n + EXCLUDED.n RETURNING n", [kind.prefix, count])
         first = last - count + 1
-        if self._rows(f"SELECT 1 FROM {table(kind)} WHERE n = %s", [first]):
+        if kind in ALL_KINDS and self._rows(f"SELECT 1 FROM {table(kind)} WHERE n = %s", [first]):
             raise EnvironmentFailure(f"the id counter for {kind.name} is behind: {kind.format_id(first)} "
                                      "already exists", hint="run 'medsec check --repair'")
         return [kind.format_id(n) for n in range(first, last + 1)]
@@ -251,7 +253,7 @@ class PgTransaction(PgReader):
             before = kind.entries(stored[n]) if n in stored else set()
             removals += [(name, key, record_id) for name, key in before - new]
             additions += [(name, key, record_id) for name, key in sorted(new - before)]
-        self._executemany(*_upsert(kind), [_row(kind, n, r) for n, r in latest.items()])
+        self._executemany(_upsert(kind), [_row(kind, n, r) for n, r in latest.items()])
         if removals:
             self._executemany(f"DELETE FROM {SCHEMA}.index_entries WHERE name = %s AND key = %s AND id = %s",
                               removals)
@@ -270,18 +272,19 @@ class PgTransaction(PgReader):
         try:
             with self._conn.cursor() as cur:
                 cur.executemany(sql, rows)
-        except psycopg.OperationalError as e:
-            raise _failure(e, "writing") from None
         except psycopg.errors.ExclusionViolation as e:
             raise _double_booking(e) from None
+        except psycopg.Error as e:
+            raise _failure(e, "writing") from None
 
 
-def _upsert(kind: RecordKind) -> tuple[str]:
+def _upsert(kind: RecordKind) -> str:
+    """The statement that inserts a record's row, or replaces it whole."""
     columns = _columns(kind)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[1:])
     values = ", ".join("%s::jsonb" if c == "doc" else "%s" for c in columns)
     return (f"INSERT INTO {table(kind)} ({', '.join(columns)}) VALUES ({values}) "
-            f"ON CONFLICT (n) DO UPDATE SET {updates}",)
+            f"ON CONFLICT (n) DO UPDATE SET {updates}")
 
 
 def _columns(kind: RecordKind) -> list[str]:
@@ -337,34 +340,75 @@ class PgStore:
         self.commit_id: str | None = None
         self.committed = False
         self._reader: psycopg.Connection | None = None
+        self._failed: EnvironmentFailure | None = None
 
     @property
     def root(self) -> str:
         return self._root
 
     def _connection(self) -> psycopg.Connection:
+        if self._failed is not None:
+            raise self._failed  # once refused, not asked again within the command (a timeout each)
         if self._reader is None:
-            conn = connect(self.url, self.password_env)
-            self._check_schema(conn)
+            try:
+                conn = connect(self.url, self.password_env)
+                self._check_schema(conn)
+            except EnvironmentFailure as e:
+                self._failed = e
+                raise
             self._reader = conn
         return self._reader
 
     def _check_schema(self, conn: psycopg.Connection) -> None:
         """Exit 3 unless the database holds a medsec store of this version."""
+        version = self._version(conn)
+        if version < pgschema.VERSION:
+            raise EnvironmentFailure(f"the store at {shown_url(self.url)} has schema version {version}",
+                                     hint="run 'medsec upgrade'")
+
+    def _version(self, conn: psycopg.Connection) -> int:
+        """The version of the database's medsec schema; exit 3 when it has none, another
+        application's, or a newer one than this medsec knows."""
         reader = PgReader(self, conn)
         if not reader._rows("SELECT 1 FROM pg_namespace WHERE nspname = %s", [SCHEMA]):
             raise EnvironmentFailure(f"{shown_url(self.url)} holds no medsec store (no '{SCHEMA}' schema)",
                                      hint="run 'medsec init --store URL' to create one")
-        meta = dict(reader._rows(f"SELECT key, value FROM {SCHEMA}.meta"))
+        try:
+            meta = dict(reader._rows(f"SELECT key, value FROM {SCHEMA}.meta"))
+        except EnvironmentFailure:
+            meta = {}
         if meta.get("application") != pgschema.APPLICATION:
             raise EnvironmentFailure(f"the '{SCHEMA}' schema of {shown_url(self.url)} belongs to another application")
         version = int(meta.get("schema_version", "0"))
         if version > pgschema.VERSION:
             raise EnvironmentFailure(f"the store at {shown_url(self.url)} has schema version {version}, newer than "
                                      f"this medsec's {pgschema.VERSION}", hint="upgrade medsec on this terminal")
-        if version < pgschema.VERSION:
-            raise EnvironmentFailure(f"the store at {shown_url(self.url)} has schema version {version}",
-                                     hint="run 'medsec upgrade'")
+        return version
+
+    def upgrade(self) -> dict[str, Any]:
+        """Bring the database's schema to this medsec's version (`medsec upgrade`): each
+        migration in order, all in one transaction, under the upgrade lock so two
+        terminals never upgrade at once (the second finds nothing to do)."""
+        import psycopg
+
+        conn = connect(self.url, self.password_env, autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [pgschema.UPGRADE_LOCK])
+                version = self._version(conn)
+                steps = []
+                for target in range(version + 1, pgschema.VERSION + 1):
+                    for statement in pgschema.MIGRATIONS[target]:
+                        cur.execute(statement)
+                    steps.append(f"schema {target}")
+                cur.execute(f"UPDATE {SCHEMA}.meta SET value = %s WHERE key = 'schema_version'",
+                            [str(pgschema.VERSION)])
+            conn.commit()
+        except psycopg.Error as e:
+            raise _failure(e, "upgrading") from None
+        finally:
+            conn.close()
+        return {"store": shown_url(self.url), "from": version, "to": pgschema.VERSION, "steps": steps}
 
     def close(self) -> None:
         if self._reader is not None:
@@ -390,6 +434,17 @@ class PgStore:
             f"INSERT INTO {SCHEMA}.attachments (sha256, size, data) VALUES (%s, %s, %s) "
             "ON CONFLICT (sha256) DO NOTHING", [sha, len(data), data])
         return sha, len(data)
+
+    def attachments(self) -> Iterator[str]:
+        """Every kept file's SHA-256, in order, a page at a time (not their bytes)."""
+        after = ""
+        while True:
+            rows = self.snapshot()._rows(f"SELECT sha256 FROM {SCHEMA}.attachments WHERE sha256 > %s "
+                                         f"ORDER BY sha256 LIMIT {_BATCH}", [after])
+            yield from (sha for (sha,) in rows)
+            if len(rows) < _BATCH:
+                return
+            after = rows[-1][0]
 
     def attachment(self, sha: str) -> bytes | None:
         rows = self.snapshot()._rows(f"SELECT data FROM {SCHEMA}.attachments WHERE sha256 = %s", [sha])

@@ -1,13 +1,15 @@
 """The data directory's store: lock-free snapshots, locked transactions, journaled commits."""
 
 import os
+import re
+from collections.abc import Iterator
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
 from medsec import audit as audit_log
 from medsec.audit import Entry
-from medsec.fileio import append_line, make_private_dirs
+from medsec.fileio import append_line, make_private_dirs, read_bytes
 from medsec.store import attachments
 from medsec.store.catalog import RECORD_DIRS
 from medsec.store.commit import Journaled
@@ -16,6 +18,8 @@ from medsec.store.lock import DirectoryLock
 from medsec.store.views import COUNTERS, Snapshot, Transaction
 
 __all__ = ["COUNTERS", "Snapshot", "Store", "Transaction"]
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class Store(Journaled):
@@ -41,6 +45,26 @@ class Store(Journaled):
 
     def attach_bytes(self, data: bytes) -> tuple[str, int]:
         return attachments.put_bytes(self.root, data)
+
+    def attachments(self) -> Iterator[str]:
+        """Every file kept under files/<sha[:2]>/<sha>, by hash; temp files of a copy in
+        flight (and anything else that is no hash in its own folder) are not kept files."""
+        folder = self.path("files")
+        try:
+            prefixes = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            return
+        for prefix in prefixes:
+            try:
+                names = sorted(os.listdir(os.path.join(folder, prefix)))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            yield from (name for name in names if _SHA256.fullmatch(name) and name[:2] == prefix)
+
+    def attachment(self, sha: str) -> bytes | None:
+        if not _SHA256.fullmatch(sha):
+            return None
+        return read_bytes(self.path(os.path.join("files", sha[:2], sha)))
 
     def document(self, name: str) -> Any:
         """A configuration file's checked data (medsec.config.load: the YAML beside the records)."""

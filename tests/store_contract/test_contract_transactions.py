@@ -220,6 +220,19 @@ def test_attachments_are_kept_by_content(backend, tmp_path):
     assert (other, size) == (hashlib.sha256(b"%PDF-1.4 another scan\n").hexdigest(), 22) and other != sha
 
 
+def test_kept_attachments_are_listed_and_read_back(backend, tmp_path):
+    assert list(backend.attachments()) == []
+    scan, fax = b"%PDF-1.4 synthetic scan\n", b"II*\x00 synthetic fax"
+    (tmp_path / "scan.pdf").write_bytes(scan)
+    kept = {backend.attach_file(str(tmp_path / "scan.pdf"))[0], backend.attach_bytes(fax)[0]}
+    backend.attach_bytes(fax)  # kept once
+    listed = list(backend.attachments())
+    assert sorted(listed) == listed and set(listed) == kept and len(listed) == 2
+    assert backend.attachment(hashlib.sha256(scan).hexdigest()) == scan
+    assert backend.attachment(hashlib.sha256(fax).hexdigest()) == fax
+    assert backend.attachment(hashlib.sha256(b"never kept").hexdigest()) is None
+
+
 def test_an_attachment_that_cannot_be_read_is_invalid_input(backend, tmp_path):
     for path in (tmp_path / "missing.pdf", tmp_path):
         with pytest.raises(InvalidInput):
