@@ -172,7 +172,16 @@ def test_upgrade_migrates_an_older_store_once_even_from_two_terminals(pg_clinic,
                          "AND table_name = 'meta' AND column_name = 'note'", dbname(pg_url)) == [(1,)]
 
 
-def test_backup_and_restore_say_how_a_postgresql_store_is_backed_up(pg_clinic, tmp_path):
-    one_line_error(pg_clinic("backup", str(tmp_path / "b.tar.gz")), 2, "PostgreSQL")
-    one_line_error(pg_clinic("restore", str(tmp_path / "b.tar.gz")), 2, "PostgreSQL")
-    assert not (tmp_path / "b.tar.gz").exists()
+def test_a_postgresql_practice_is_backed_up_in_the_usual_format_and_restores_into_a_directory(pg_clinic, tmp_path):
+    pg_clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-30 09:00", "--type", "follow-up")
+    archive = tmp_path / "b.tar.gz"
+    assert pg_clinic.json("backup", str(archive))["file"] == str(archive)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".medsec-backup-")] == []
+    assert pg_clinic.json("audit")[-1]["action"] == "backup"
+    one_line_error(pg_clinic("restore", str(archive)), 2, "PostgreSQL")
+    restored = terminal(tmp_path, None, name="restored")
+    restored.ok("init")
+    restored.ok("restore", str(archive))
+    restored.ok("check")
+    assert restored.json("patient", "show", "P1") == pg_clinic.json("patient", "show", "P1")
+    assert restored.json("appt", "list", "--patient", "P1") == pg_clinic.json("appt", "list", "--patient", "P1")

@@ -269,27 +269,42 @@ def audit_command(app, fmt, record_id, who, since, limit):
 @output_options
 @pass_app
 def backup_command(app, fmt, file):
-    """Back the data directory up to a .tar.gz FILE.
+    """Back the practice up to a .tar.gz FILE.
 
-    A consistent snapshot, taken while others keep working.
+    A consistent snapshot, taken while others keep working. A practice kept
+    in PostgreSQL is first copied (and verified) into a private temporary
+    data directory beside FILE: the backup has the same format, and
+    restores into a data directory anywhere.
 
     \b
     Examples:
       medsec backup ./clinic-backup.tar.gz
     """
-    _refuse_on_postgresql(app, "backup")
     from medsec.store.backup import backup  # tarfile and its compressors (~7 ms): only backup pays for them
 
-    render(backup(app, file), fmt)
+    if not app.location.url:
+        render(backup(app, file), fmt)
+        return
+    import tempfile
+
+    from medsec.context import AppContext
+    from medsec.practice.storecopy import copy_store, refuse_differences
+
+    with tempfile.TemporaryDirectory(prefix=".medsec-backup-", dir=os.path.dirname(os.path.abspath(file))) as tmp:
+        folder = os.path.join(tmp, "practice")
+        refuse_differences(copy_store(app, folder), folder)
+        summary = backup(AppContext(data_dir=folder, user=app.user, command=app.command), file)
+    app.audit("backup")
+    render(summary, fmt)
 
 
 def _refuse_on_postgresql(app, command: str) -> None:
-    """`backup` and `restore` archive a data directory; a PostgreSQL store is backed up by its
-    server (pg_dump, point-in-time recovery) or copied whole with `store copy` (exit 2 here)."""
+    """A backup is restored into a data directory; onto PostgreSQL it goes with `store copy`."""
     if app.location.url:
-        raise InvalidInput(f"{command} works on a data directory; this practice is kept in PostgreSQL",
-                           hint="back the server up with pg_dump (docs/postgresql.md), or copy the practice "
-                                "to a data directory with 'medsec store copy --to DIR' and back that up")
+        raise InvalidInput(f"{command} replaces a data directory; this practice is kept in PostgreSQL",
+                           hint="restore into a new data directory (medsec --data-dir DIR restore FILE), then "
+                                "'medsec --data-dir DIR store copy --to URL' into a new database; or use pg_dump "
+                                "(docs/postgresql.md)")
 
 
 @click.command("restore")
