@@ -167,8 +167,17 @@ class AppContext:
             if store is None or not store.committed:
                 raise EnvironmentFailure(f"{reason}: refused, as patient data is not shown unaudited",
                                          hint="make audit/ writable or free space") from e
-            print(f"medsec: warning: {reason}; the change was made and is audited as begun "
-                  f"(commit {commit_id})", file=sys.stderr)
+            self._audited_as_begun(reason)
+        except EnvironmentFailure as e:  # a database store that went away: its own one-line reason
+            if store is None or not store.committed:
+                raise
+            self._audited_as_begun(f"the audit log cannot be written: {e.message}")
+
+    def _audited_as_begun(self, reason: str) -> None:
+        """Say that a change made stands, audited only by its "begun" entry."""
+        commit_id = self._store.commit_id if self._store is not None else None
+        print(f"medsec: warning: {reason}; the change was made and is audited as begun "
+              f"(commit {commit_id})", file=sys.stderr)
 
 
 def _reason(e: OSError) -> str:

@@ -35,13 +35,16 @@ _COMMIT_STATES = {
     "journaled": ("the change is recorded in the journal and will be completed by the next medsec command",
                   "free space or mend the disk first"),
     "made": ("the change was made, but the disk did not confirm it", "run 'medsec check'"),
+    "unknown": ("whether the change was made is not known (the server did not answer the commit)",
+                "look before running the command again"),
 }
 
 
 class CommitFailed(EnvironmentFailure):
     """A commit stopped by the file system (a full disk, EIO, read-only) or by an audit log
-    that cannot be written. `state` says what the data directory holds now: "not made"
-    (as before), "journaled" (the next command completes it) or "made"."""
+    that cannot be written. `state` says what the store holds now: "not made" (as
+    before), "journaled" (the next command completes it), "made", or "unknown" (a
+    database server that went away while committing)."""
 
     def __init__(self, reason: str, state: str, hint: str | None = None):
         outcome, default_hint = _COMMIT_STATES[state]

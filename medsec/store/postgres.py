@@ -23,6 +23,7 @@ the message templates.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -60,6 +61,16 @@ def shown_url(url: str) -> str:
     return url.split("?", 1)[0]
 
 
+def _quiet_driver() -> None:
+    """psycopg logs what it ignores while a connection breaks (e.g. a pipeline it cannot end)
+    through `logging`, which prints it to stderr when nobody configured logging: a command's
+    failure is one line, which the store's own error says."""
+    import logging
+
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    logging.getLogger("psycopg").propagate = False
+
+
 def connect(url: str, password_env: str | None = None, autocommit: bool = True) -> psycopg.Connection:
     """A connection to the store at `url`; EnvironmentFailure (exit 3) with one line when
     the URL carries a password, the driver is missing or the server cannot be reached."""
@@ -69,6 +80,7 @@ def connect(url: str, password_env: str | None = None, autocommit: bool = True) 
     except ImportError:
         raise EnvironmentFailure("the PostgreSQL store needs psycopg, which is not installed",
                                  hint="pip install 'medsec[postgresql]'") from None
+    _quiet_driver()
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as e:
@@ -462,8 +474,18 @@ class PgStore:
         return rows[0][0] if rows else None
 
     def audit(self, entry: Entry) -> None:
-        self.snapshot()._rows(f"INSERT INTO {SCHEMA}.audit (at, entry) VALUES (%s, %s::jsonb)",
-                              [datetime.fromisoformat(entry["at"]), _jsonb(entry)])
+        """Append an entry; on a connection lost since the last statement (a server restarted
+        while the command worked), once more on a new one: it may follow a change just made."""
+        statement = f"INSERT INTO {SCHEMA}.audit (at, entry) VALUES (%s, %s::jsonb)"
+        params = [datetime.fromisoformat(entry["at"]), _jsonb(entry)]
+        try:
+            self.snapshot()._rows(statement, params)
+        except EnvironmentFailure:
+            if self._reader is None or not self._reader.broken:
+                raise
+            self._reader.close()
+            self._reader = None
+            self.snapshot()._rows(statement, params)
 
     def audit_entries(self, record_id: str | None = None, user: str | None = None,
                       since: date | None = None) -> list[Entry]:
@@ -540,7 +562,10 @@ class _PgScope:
         assert self.conn is not None and self.txn is not None
         try:
             if exc_type is not None:
-                self.conn.rollback()
+                import psycopg
+
+                with contextlib.suppress(psycopg.Error):  # a lost connection: the server rolled it back
+                    self.conn.rollback()
                 return
             self._commit()
         finally:
@@ -570,8 +595,8 @@ class _PgScope:
             raise _double_booking(e) from None
         except psycopg.OperationalError as e:
             # The server may have committed before the connection dropped: say we cannot tell.
-            raise CommitFailed(f"the PostgreSQL store went away while committing: {_first_line(e)}", "made",
-                               hint="run 'medsec audit' or look again before repeating the command") from None
+            raise CommitFailed(f"the PostgreSQL store went away while committing: {_first_line(e)}", "unknown",
+                               hint="look (e.g. 'medsec audit') before running the command again") from None
         except psycopg.Error as e:
             raise CommitFailed(f"the PostgreSQL store refused the commit: {_first_line(e)}", "not made") from None
         store.committed = True
