@@ -16,7 +16,10 @@ booked at most once a day. Visits before `now` are checked out (a few
 no-shows and cancellations), later ones booked or confirmed (a few
 cancelled).
 
-Usage (bench/run.py writes the spec): python apptgen.py medsec|ref SPEC.json
+The `medsec-pg` side writes the same records the same way into a PostgreSQL
+store (spec.url; bench/pg_bench.py), its configuration read from the store.
+
+Usage (bench/run.py writes the spec): python apptgen.py medsec|medsec-pg|ref SPEC.json
 Prints what it built as JSON.
 """
 
@@ -24,9 +27,10 @@ import json
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 GAP = timedelta(minutes=15)
 FILL = 0.9  # chance that a visit, not a gap, comes next while filling a block
@@ -54,6 +58,17 @@ class Spec:
     db: str = ""  # the reference's SQLite file
     one_each: bool = False  # each patient once, in a shuffled order (reminders)
     all_booked: bool = False  # every visit booked (reminders)
+    url: str = ""  # medsec-pg: the PostgreSQL store (`home` is then its terminal's folder)
+
+
+Documents = Callable[[str], Any]  # a configuration document's data by name (practice.yaml ...)
+
+
+def yaml_documents(home: str) -> Documents:
+    """The data directory's configuration files."""
+    from medsec import config
+
+    return lambda name: config.load(home, name)
 
 
 @dataclass(frozen=True)
@@ -137,13 +152,14 @@ def months(days: list[date]) -> list[list[date]]:
     return list(grouped.values())
 
 
-def plan(spec: Spec) -> Iterator[list[Visit]]:
-    """The visits, month by month, sorted by start and provider; exactly spec.appointments."""
-    from medsec import config
+def plan(spec: Spec, documents: Documents) -> Iterator[list[Visit]]:
+    """The visits, month by month, sorted by start and provider; exactly spec.appointments.
 
-    tz = zone(spec.home)
-    durations = type_durations(config.load(spec.home, "appointment-types.yaml"))
-    roster = {m["id"]: m for m in config.load(spec.home, "staff.yaml").get("staff") or []}
+    `documents` gives the practice's configuration: the same on every side, so the same plan.
+    """
+    tz = zone_of(documents)
+    durations = type_durations(documents("appointment-types.yaml"))
+    roster = {m["id"]: m for m in documents("staff.yaml").get("staff") or []}
     members = [roster[p] for p in spec.providers]
     groups = months(weekdays(date.fromisoformat(spec.first_day), date.fromisoformat(spec.last_day)))
     now = datetime.fromisoformat(spec.now)
@@ -187,12 +203,15 @@ class Patients:
 
 
 def zone(home: str):
+    """The practice's time zone (the data directory's practice.yaml) as a ZoneInfo."""
+    return zone_of(yaml_documents(home))
+
+
+def zone_of(documents: Documents):
     """The practice's time zone (practice.yaml) as a ZoneInfo."""
     from zoneinfo import ZoneInfo
 
-    from medsec import config
-
-    return ZoneInfo(config.load(home, "practice.yaml").get("time_zone") or "UTC")
+    return ZoneInfo(documents("practice.yaml").get("time_zone") or "UTC")
 
 
 def type_durations(types: dict) -> dict[str, int]:
@@ -222,23 +241,38 @@ def record(appt_id: str, visit: Visit, instance: str, user: str, stamp: str) -> 
     }
 
 
-def instance_of(home: str) -> str:
-    """The data directory's instance name, part of each appointment's iCalendar UID."""
-    from medsec import config
-
-    return config.load(home, "medsec.yaml").get("instance", "local")
+def instance_of(documents: Documents) -> str:
+    """The practice's instance name (medsec.yaml), part of each appointment's iCalendar UID."""
+    return documents("medsec.yaml").get("instance", "local")
 
 
 # -- writing ------------------------------------------------------------------------
 def write_medsec(spec: Spec) -> dict:
-    """One transaction per month: reserve the month's ids, put_many its records."""
+    """Into the data directory at spec.home."""
     from medsec.store import Store
-    from medsec.store.catalog import APPOINTMENTS
 
     store = Store(spec.home)
-    instance = instance_of(spec.home)
+    return write_store(store, spec, yaml_documents(spec.home))
+
+
+def write_medsec_pg(spec: Spec) -> dict:
+    """Into the PostgreSQL store at spec.url (open_store: the backend commands use)."""
+    from medsec.store.api import open_store
+
+    store = open_store(spec.home, spec.url)
+    try:
+        return write_store(store, spec, store.document)
+    finally:
+        getattr(store, "close", lambda: None)()  # its connection (the Backend interface has no close)
+
+
+def write_store(store, spec: Spec, documents: Documents) -> dict:
+    """One transaction per month: reserve the month's ids, put_many its records."""
+    from medsec.store.catalog import APPOINTMENTS
+
+    instance = instance_of(documents)
     first = ""
-    for visits in plan(spec):
+    for visits in plan(spec, documents):
         with store.transaction() as txn:
             ids = txn.reserve_ids(APPOINTMENTS, len(visits))
             txn.put_many(APPOINTMENTS, [record(i, v, instance, spec.user, spec.now)
@@ -255,12 +289,13 @@ def write_ref(spec: Spec) -> dict:
 
     db = sqlite3.connect(spec.db)
     db.executescript(APPT_SCHEMA)
-    instance = instance_of(spec.home)
+    documents = yaml_documents(spec.home)
+    instance = instance_of(documents)
     with db:
         first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM appointments").fetchone()[0]
         copy_setup(db, spec.home)
         n = first
-        for visits in plan(spec):
+        for visits in plan(spec, documents):
             rows = [appointment_row(record(f"A{n + i}", v, instance, spec.user, spec.now))
                     for i, v in enumerate(visits)]
             db.executemany(f"INSERT INTO appointments VALUES ({', '.join('?' * len(rows[0]))})", rows)
@@ -293,12 +328,12 @@ def copy_setup(db, home: str) -> None:
 
 
 def main() -> None:
-    """apptgen.py medsec|ref SPEC.json: build one side; print the ids and seconds as JSON."""
+    """apptgen.py medsec|medsec-pg|ref SPEC.json: build one side; print the ids and seconds as JSON."""
     side, path = sys.argv[1:3]
     with open(path) as f:
         spec = Spec(**json.load(f))
     started = time.perf_counter()
-    built = {"medsec": write_medsec, "ref": write_ref}[side](spec)
+    built = {"medsec": write_medsec, "medsec-pg": write_medsec_pg, "ref": write_ref}[side](spec)
     print(json.dumps({**built, "seconds": round(time.perf_counter() - started, 1)}))
 
 

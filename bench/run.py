@@ -20,10 +20,18 @@ Then billing (bench/billing_bench.py): `medsec claim batch` of 10,000 claims
 to one 837P (judged by pyx12) and `medsec claim post-remit` of an 835
 answering 1,000 of them, in a data directory of its own.
 
+Then PostgreSQL (bench/pg_bench.py): a server of its own (fsync on) holding
+the same patients (imported with `medsec patient import`, timed) and the same
+appointments, kept in bench/.data/p<N>/pg/ between runs; the same commands
+timed against a copy of the reference, and 16 clients booking at once
+(throughput, p95 latency). Skipped, with the reason, where no PostgreSQL
+server can be run.
+
     make bench                                  # 100k patients, 1M appointments
     make bench BENCH_ARGS="--patients 2000 --appointments 20000"     # a quick run
     .venv/bin/python bench/run.py [--patients N] [--appointments N] [--runs 7] [--seed S]
-        [--rebuild] [--skip-appointments] [--skip-reminders] [--skip-billing] [--only billing|reminders]
+        [--rebuild] [--skip-appointments] [--skip-reminders] [--skip-billing] [--skip-postgresql]
+        [--only billing|reminders|postgresql]
 """
 
 import argparse
@@ -40,6 +48,7 @@ import time
 
 import appt_bench
 import billing_bench
+import pg_bench
 import remind_bench
 from datagen import CLUSTER, COLUMNS, write_csv
 from harness import (
@@ -219,13 +228,16 @@ def parse_args() -> argparse.Namespace:
                         help="no appointment build and no calendar commands")
     parser.add_argument("--skip-reminders", action="store_true", help="no reminder run")
     parser.add_argument("--skip-billing", action="store_true", help="no claim batch and remittance posting")
-    parser.add_argument("--only", choices=["billing", "reminders"], default=None,
-                        help="run only this part (its own small data directory; no patient dataset)")
+    parser.add_argument("--skip-postgresql", action="store_true", help="no PostgreSQL part")
+    parser.add_argument("--only", choices=["billing", "reminders", "postgresql"], default=None,
+                        help="run only this part (billing, reminders: their own small data directory; "
+                             "postgresql: the dataset's CSV and reference, built when missing, --rebuild "
+                             "rebuilding only the PostgreSQL store)")
     args = parser.parse_args()
     if args.patients < 1000 or args.runs < 1:
         parser.error("--patients must be at least 1000 and --runs at least 1")
     most = appt_bench.max_appointments(args.patients)
-    if not args.skip_appointments and not 1000 <= args.appointments <= most:
+    if (not args.skip_appointments or args.only == "postgresql") and not 1000 <= args.appointments <= most:
         parser.error(f"--appointments must be from 1000 to {most:,} for {args.patients:,} patients "
                      f"(a patient is booked at most once a day); or --skip-appointments")
     return args
@@ -256,6 +268,8 @@ def report(rows: list[dict], data: Dataset, info: dict) -> int:
         if "received" in r:
             print(f"\nreminders: {r['sent']:,} sent, {r['received']:,} received by the SMTP server, "
                   f"exit code {r['exit_code']}")
+        if "concurrent" in r:
+            print("\n" + pg_bench.describe_concurrent(r))
     print_checks(rows)
     print(f"\nimport timed when the data was built ({data.meta['built']}, "
           f"medsec {data.meta['built_from']}); --rebuild re-times it")
@@ -279,6 +293,31 @@ def standalone(part: str, args: argparse.Namespace, info: dict) -> int:
     return 1 if any(r.get("result") == "FAIL" for r in rows) else 0
 
 
+def postgresql_only(args: argparse.Namespace, info: dict) -> int:
+    """`--only postgresql`: that part on this scale's dataset (its CSV and reference), which is
+    built first when missing; its data directory's storage code need not be current."""
+    data = Dataset(os.path.join(DATA, f"p{args.patients}"))
+    base = {"patients": args.patients, "seed": args.seed, "version": DATA_VERSION}
+    if not (data.load(base) and appt_bench.is_current(data.meta, args.appointments, args.seed)):
+        with Launcher(data.env) as launcher:
+            prepare(data, launcher, argparse.Namespace(**{**vars(args), "rebuild": False,
+                                                          "skip_appointments": False}))
+    rows, meta = pg_bench.measure_part(data, args.runs, args.seed, args.rebuild, storage_digest(), cases)
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    print_table(rows)
+    disagree = [r["command"] for r in rows if r.get("same_answer") is False]
+    for name in disagree:
+        print(f"MISMATCH: medsec and the reference gave different answers for {name}")
+    for r in rows:
+        if "concurrent" in r:
+            print("\n" + pg_bench.describe_concurrent(r))
+    print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
+    write_results({"machine": info, "args": vars(args), "data": data.meta, "postgresql": meta, "rows": rows})
+    print(f"results: {os.path.relpath(RESULTS)}")
+    broken = any(r.get("result") == "FAIL" for r in rows if "concurrent" in r)
+    return 1 if disagree or broken else 0
+
+
 def print_checks(rows: list[dict]) -> None:
     """What each billing row verified about its output (pyx12, counts, totals)."""
     for r in rows:
@@ -291,6 +330,8 @@ def main() -> int:
     info = machine()
     print(f"machine: {info['nproc']} cpus, python {info['python']}, {info['platform']}, "
           f"load {info['loadavg_start']}; medsec {info['medsec_source']}")
+    if args.only == "postgresql":
+        return postgresql_only(args, info)
     if args.only:
         return standalone(args.only, args, info)
     data = Dataset(os.path.join(DATA, f"p{args.patients}"))
@@ -305,15 +346,23 @@ def main() -> int:
         if not args.skip_appointments:
             measured += appt_bench.cases(data, launcher, args.runs)
         rows = [measure(case, launcher, args.runs) for case in measured] + [import_row(data)]
+    postgresql: dict = {}
     if not args.skip_appointments:
         rows += appt_bench.build_rows(data.meta)
+        if not args.skip_postgresql:
+            pg_rows, postgresql = pg_bench.measure_part(data, args.runs, args.seed, args.rebuild,
+                                                        storage_digest(), cases)
+            rows += pg_rows
+    elif not args.skip_postgresql:
+        print("postgresql: skipped: it times the calendar too (leave out --skip-appointments)")
     if not args.skip_reminders:
         rows.append(remind_bench.measure(args.seed))
     if not args.skip_billing:
         rows += billing_bench.measure(args.seed)
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     code = report(rows, data, info)
-    write_results({"machine": info, "args": vars(args), "data": data.meta, "rows": rows})
+    write_results({"machine": info, "args": vars(args), "data": data.meta, "postgresql": postgresql,
+                   "rows": rows})
     print(f"results: {os.path.relpath(RESULTS)}")
     return code
 

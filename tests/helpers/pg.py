@@ -6,7 +6,9 @@ tests of passwords, which the socket's trust authentication never asks for).
 initdb and pg_ctl refuse to run as root, so as root they run as the `postgres`
 system user (runuser) in a directory that user owns; otherwise as the current user.
 Durability is switched off (fsync, synchronous_commit, full_page_writes): a test
-server that dies takes only throwaway data with it.
+server that dies takes only throwaway data with it. `durable=True` keeps the
+server's defaults (fsync on), for timings that mean what a real server's do
+(the benchmark, bench/pg_bench.py).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ import pytest
 
 SUPERUSER = "medsec_test"
 REQUIRE_ENV = "MEDSEC_REQUIRE_SERVICES"  # "1": a missing PostgreSQL fails the tests instead of skipping them
-_SETTINGS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-             " -c password_encryption=scram-sha-256")
+_SETTINGS = "-c max_connections=100 -c password_encryption=scram-sha-256"
+_NOT_DURABLE = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _RUN_TIMEOUT = 120  # seconds for one initdb or pg_ctl call (pg_ctl itself waits at most 60 s)
 
@@ -106,8 +108,9 @@ class PgServerError(RuntimeError):
 class PgServer:
     """One PostgreSQL server in a temporary directory. Use start_server() for a running one."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, durable: bool = False) -> None:
         self.bindir = bindir
+        self.durable = durable  # the server's own durability settings (fsync on), else all off
         self._owner = pwd.getpwnam("postgres") if _as_root() else None
         # /tmp, not a long TMPDIR: a Unix socket's path must stay under 108 bytes.
         base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
@@ -147,7 +150,7 @@ class PgServer:
     def init(self) -> None:
         """initdb: superuser medsec_test, trust on the socket, SCRAM passwords over TCP, UTF8."""
         args = ["-D", str(self.datadir), "-U", SUPERUSER, "--auth-local=trust", "--auth-host=scram-sha-256",
-                "-E", "UTF8", "--no-sync"]
+                "-E", "UTF8", *([] if self.durable else ["--no-sync"])]
         try:
             self._run("initdb", *args, "--locale=C.UTF-8")
         except PgServerError:
@@ -158,7 +161,8 @@ class PgServer:
         """Start the server (pg_ctl waits until it accepts connections, at most 60 s). A port taken
         since free_port() chose it is retried on another."""
         for attempt in range(3):
-            options = f"-k {self.socket_dir} -h 127.0.0.1 -p {self.port} {_SETTINGS}"
+            settings = _SETTINGS if self.durable else f"{_NOT_DURABLE} {_SETTINGS}"
+            options = f"-k {self.socket_dir} -h 127.0.0.1 -p {self.port} {settings}"
             done = self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60",
                              "-o", options, "start", check=False)
             if done.returncode == 0:
@@ -257,13 +261,14 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def start_server(bindir: Path | None = None) -> PgServer:
+def start_server(bindir: Path | None = None, durable: bool = False) -> PgServer:
     """A running server, initialised in a new directory; closed again if any step fails (Ctrl-C too),
-    and at exit of the process should no one close it."""
+    and at exit of the process should no one close it. `durable`: the server's default durability
+    (fsync on) instead of none."""
     found = bindir or find_bindir()
     if found is None:
         raise PgServerError("no PostgreSQL server binaries (initdb) found")
-    server = PgServer(found)
+    server = PgServer(found, durable)
     atexit.register(server.close)
     try:
         server.init()
