@@ -3,7 +3,7 @@
 import csv
 import io
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
@@ -169,17 +169,48 @@ def _checked_rows(rows, today: date, allow_duplicate: bool, progress: bool):
     return good, problems, invalid
 
 
+# From this many rows on, an import reads the registered patients of all its birth dates at once
+# (one range look-up and one read of the records) instead of asking row by row: with a database
+# store each question is a round trip (100,000 rows: 12 s of them).
+_AT_ONCE_FROM = 500
+
+
 def _without_registered(txn, good: list[tuple[int, dict]], problems: list[dict]) -> list[tuple[int, dict]]:
     """The rows that duplicate no registered patient; each one that does becomes a problem."""
+    if len(good) >= _AT_ONCE_FROM:
+        same = _registered_by_dob(txn, {fields["dob"] for _, fields in good if fields.get("dob")})
+
+        def duplicates(fields: dict) -> list[str]:
+            key = duplicate_key(fields)
+            return [p["id"] for p in same.get(fields.get("dob") or "", []) if duplicate_key(p) == key]
+    else:
+        def duplicates(fields: dict) -> list[str]:
+            return find_duplicates(txn, fields)
     kept = []
     for line, fields in good:
-        dupes = find_duplicates(txn, fields)
+        dupes = duplicates(fields)
         if dupes:
             problems.append({"line": line, "message": f"duplicate of {', '.join(dupes)} "
                                                       f"(same name and date of birth)"})
         else:
             kept.append((line, fields))
     return kept
+
+
+def _registered_by_dob(view, dobs: set[str]) -> dict[str, list[dict]]:
+    """The live (not merged) registered patients born on each of `dobs`, as find_duplicates
+    sees them: the birth-date index's keys from the first to the last, in one look-up."""
+    if not dobs:
+        return {}
+    last = max(dobs)
+    after = (date.fromisoformat(last) + timedelta(days=1)).isoformat() if last < "9999-12-31" else "9999-12-32"
+    found = view.lookup_range("patient-dob", min(dobs), after)
+    ids = [pid for dob, pids in found.items() if dob in dobs for pid in pids]
+    by_dob: dict[str, list[dict]] = {}
+    for p in view.get_many(PATIENTS, ids):
+        if p.get("status") != "merged" and p.get("dob") in dobs:
+            by_dob.setdefault(p["dob"], []).append(p)
+    return by_dob
 
 
 def _refuse(path: str, good: int, problems: list[dict], invalid: int):

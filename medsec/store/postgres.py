@@ -50,6 +50,7 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT = 10  # seconds to reach the server
 LOCK_TIMEOUT = "30s"  # how long a writer waits for another (the data directory's lock waits as long)
 _BATCH = 5000  # records a scan fetches at a time
+_COPY_FROM = 200  # new rows a put_many writes by COPY rather than INSERT
 
 
 def is_url(location: str | None) -> bool:
@@ -265,11 +266,26 @@ class PgTransaction(PgReader):
             before = kind.entries(stored[n]) if n in stored else set()
             removals += [(name, key, record_id) for name, key in before - new]
             additions += [(name, key, record_id) for name, key in sorted(new - before)]
-        self._executemany(_upsert(kind), [_row(kind, n, r) for n, r in latest.items()])
+        fresh = [n for n in latest if n not in stored]
+        if len(fresh) >= _COPY_FROM:  # a bulk write: new rows by COPY (held by the writers' lock: none can clash)
+            self._copy(table(kind), _columns(kind), [_row(kind, n, latest[n]) for n in fresh])
+            replaced = [n for n in latest if n in stored]
+        else:
+            replaced = list(latest)
+        if replaced:
+            self._executemany(_upsert(kind), [_row(kind, n, latest[n]) for n in replaced])
         if removals:
             self._executemany(f"DELETE FROM {SCHEMA}.index_entries WHERE name = %s AND key = %s AND id = %s",
                               removals)
-        if additions:
+        if len(additions) >= _COPY_FROM:
+            # Through a scratch table, so an entry already there (left by a change made outside
+            # medsec, which `check` reports) is kept, not a failed import.
+            self._rows("CREATE TEMP TABLE IF NOT EXISTS entries_in (name text, key text, id text)")
+            self._copy("entries_in", ["name", "key", "id"], additions)
+            self._rows(f"INSERT INTO {SCHEMA}.index_entries (name, key, id) SELECT name, key, id FROM entries_in "
+                       "ORDER BY ctid ON CONFLICT DO NOTHING")
+            self._rows("TRUNCATE entries_in")
+        elif additions:
             self._executemany(f"INSERT INTO {SCHEMA}.index_entries (name, key, id) VALUES (%s, %s, %s) "
                               "ON CONFLICT DO NOTHING", additions)
 
@@ -277,6 +293,19 @@ class PgTransaction(PgReader):
         self._rows(f"INSERT INTO {SCHEMA}.documents (name, text, data) VALUES (%s, %s, %s::jsonb) "
                    "ON CONFLICT (name) DO UPDATE SET text = EXCLUDED.text, data = EXCLUDED.data, updated = now()",
                    [name, text, _jsonb(parsed)])
+
+    def _copy(self, into: str, columns: list[str], rows: list[Any]) -> None:
+        """Rows into a table by COPY (a bulk write's new rows: several times faster than INSERTs)."""
+        import psycopg
+
+        try:
+            with self._conn.cursor() as cur, cur.copy(f"COPY {into} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.ExclusionViolation as e:
+            raise _double_booking(e) from None
+        except psycopg.Error as e:
+            raise _failure(e, "writing") from None
 
     def _executemany(self, sql: str, rows: list[Any]) -> None:
         import psycopg
