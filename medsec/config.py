@@ -389,7 +389,8 @@ def check_document(name: str, text: str, store_version: int | None = None) -> tu
         data, problems = validate(name, text, store_version)
     except ConfigFileError as e:
         return {}, [e.problem]
-    return orjson.loads(orjson.dumps(data if data is not None else {}, default=str)), problems
+    return orjson.loads(orjson.dumps(data if data is not None else {}, default=str,
+                                     option=orjson.OPT_NON_STR_KEYS)), problems
 
 
 def _problems(name: str, node, checker: _Checker) -> list[Problem]:
@@ -408,6 +409,17 @@ def cache_entry(raw: bytes, data: Any) -> dict:
     return {"yaml": raw.decode("latin-1"), "data": data, "checks": CACHE_CHECKS}
 
 
+# Folders whose configuration is kept in a store elsewhere (a PostgreSQL practice's terminal
+# folder), with how to read a document there: `load` asks it, so code handed only the folder
+# (a coding table's `lookup(data_dir, code)`) reads what every terminal shares.
+_STORED_ELSEWHERE: dict[str, Callable[[str], Any]] = {}
+
+
+def kept_in_store(root: str, document: Callable[[str], Any]) -> None:
+    """Say that the configuration of folder `root` is the store's (`document(name)`)."""
+    _STORED_ELSEWHERE[os.path.abspath(root)] = document
+
+
 def load(root: str, name: str) -> Any:
     """The data of one configuration file ({} when the file is absent).
 
@@ -417,6 +429,9 @@ def load(root: str, name: str) -> Any:
     reused while the bytes are the same (and were read within the limits:
     an oversized file is refused before its cache is looked at).
     """
+    elsewhere = _STORED_ELSEWHERE.get(os.path.abspath(root))
+    if elsewhere is not None:
+        return elsewhere(name)
     raw = read_config(root, name)
     if raw is None:
         return {}

@@ -60,6 +60,8 @@ class AppContext:
             if where.url is None:
                 self._check_data_dir()
             store = open_store(self.data_dir, where.url, where.password_env)
+            if where.url:
+                config.kept_in_store(self.data_dir, store.document)
             store.actor = self._actor  # every commit is audited as begun before it is made
             self._store = store  # a refusal below is still audited there, if it can be
             self._probe_audit(store)

@@ -18,7 +18,7 @@ def store_group():
 
 
 @store_group.command("copy")
-@click.option("--to", "target", required=True, metavar="TARGET",
+@click.option("--to", "target", required=True, metavar="TARGET", type=click.Path(),
               help="A PostgreSQL URL (postgresql://HOST/DB), or a new or empty folder for a data directory.")
 @click.option("--force", is_flag=True,
               help="Copy into a target that holds records or configuration (a re-run after an interrupted copy).")

@@ -195,17 +195,13 @@ def merge(entries: list[dict], codes: dict) -> tuple[list[dict], dict]:
     return merged, counts
 
 
-def _header(root: str) -> str:
+def _header(text: str | None) -> str:
     """The comment lines at the top of codes.yaml (kept when it is rewritten)."""
     lines = []
-    try:
-        with open(os.path.join(root, CODES_FILE), encoding="utf-8") as f:
-            for line in f:
-                if not line.startswith("#"):
-                    break
-                lines.append(line)
-    except FileNotFoundError:
-        pass
+    for line in (text or "").splitlines(keepends=True):
+        if not line.startswith("#"):
+            break
+        lines.append(line)
     return "".join(lines)
 
 
@@ -213,11 +209,11 @@ def import_codes(app, path: str, fmt: str | None = None, dry_run: bool = False) 
     """Merge the codes of `path` into codes.yaml; bad rows refuse the whole file (exit 2)."""
     name, codes, skipped = read_codes(app, path, fmt)
     with app.store.transaction() as txn:
-        current = config.load(app.store.root, CODES_FILE) or {}
+        current = app.config(CODES_FILE) or {}
         entries = [e for e in current.get("codes") or [] if isinstance(e, dict)]
         merged, counts = merge(entries, codes)
         if not dry_run and (counts["added"] or counts["updated"]):
-            config.stage(txn, CODES_FILE, {**current, "codes": merged}, _header(app.store.root))
+            config.stage(txn, CODES_FILE, {**current, "codes": merged}, _header(app.store.document_text(CODES_FILE)))
     if not dry_run:
         app.audit("code-import")
     return {"file": path, "format": name, "codes_read": len(codes), **counts,
