@@ -5,17 +5,23 @@ and copied into each test's data directory (helpers/templates.py). Loopback
 servers for the channel tests: `smtp` (aiosmtpd) and `gateway` (HTTP). A real
 PostgreSQL server for the PostgreSQL backend's tests: `pg_server`, `pg_url` (helpers/pg.py),
 and `pg_office`, a practice kept there.
+
+A module marked `pytest.mark.both_backends` runs its tests that use `medsec` (and the
+fixtures built on it) on the data directory and on PostgreSQL: `backend_name`,
+helpers/backends.py.
 """
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from helpers.backends import MARKERS, POSTGRESQL, backend_params, new_database
 from helpers.cli import Medsec, cli_env
 from helpers.gateway import http_gateway
 from helpers.pg import PgServer, require_postgres, skip_or_fail, start_server
-from helpers.practices import init_demo, setup_office, setup_practice, use_test_channel
+from helpers.practices import init_demo, init_practice, setup_office, setup_practice, use_test_channel
 from helpers.smtp import inbox_server
 from helpers.templates import Templates
 
@@ -26,20 +32,32 @@ def home(tmp_path) -> Path:
 
 
 @pytest.fixture
-def medsec(home, monkeypatch) -> Medsec:
-    env = cli_env(home)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return Medsec(home, env)
+def backend_name(request) -> str:
+    """Where the test's practice is kept: "directory" (the data directory), or "postgresql" in
+    a both_backends module's second run (pytest_generate_tests)."""
+    return getattr(request, "param", "directory")
 
 
 @pytest.fixture
-def practice(medsec) -> Medsec:
-    """An empty practice (init without --demo) with two payers."""
-    medsec.ok("init")
-    (medsec.home / "payers.yaml").write_text(
-        "payers:\n  - {id: ACME, name: Acme Health}\n  - {id: BETA, name: Beta Mutual}\n")
-    return medsec
+def medsec(home, backend_name, monkeypatch, request) -> Medsec:
+    """medsec on the test's practice: the data directory `home`; on PostgreSQL `home` is the
+    terminal's folder and MEDSEC_STORE a database of the test's own (dropped afterwards)."""
+    env = cli_env(home)
+    pg = None
+    if backend_name == POSTGRESQL:
+        pg = new_database(request.getfixturevalue("pg_server"))
+        request.addfinalizer(pg.drop)
+        env["MEDSEC_STORE"] = pg.url
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Medsec(home, env, pg)
+
+
+@pytest.fixture
+def practice(medsec, templates) -> Medsec:
+    """An empty practice (init without --demo) with two payers; made in the test on the data
+    directory, a copy of one made once on PostgreSQL (a database's init takes a fifth of a second)."""
+    return templates.copy(medsec, init_practice) if medsec.pg else init_practice(medsec)
 
 
 @pytest.fixture
@@ -121,14 +139,32 @@ def pg_office(tmp_path, pg_url, monkeypatch) -> Medsec:
     return office
 
 
+def pytest_generate_tests(metafunc):
+    """A both_backends module's tests that use `medsec` run on each backend (helpers/backends.py)."""
+    if "backend_name" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend_name", backend_params(metafunc.definition), indirect=True)
+
+
 def pytest_configure(config):
     """Hypothesis keeps its caches (unicode data, constants, any example database) in a temporary
     folder: no .hypothesis folder in the tree. Set before collection, which already writes them."""
     from hypothesis.configuration import set_hypothesis_home_dir
 
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
     config.hypothesis_home = tempfile.mkdtemp(prefix="medsec-hypothesis-")
     set_hypothesis_home_dir(config.hypothesis_home)
 
 
 def pytest_unconfigure(config):
     shutil.rmtree(getattr(config, "hypothesis_home", ""), ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_written_where_the_tests_run():
+    """No command a test runs writes into the folder the tests are run from (a relative
+    path a test or the fuzzer hands a command must be the test's own)."""
+    before = set(os.listdir())
+    yield
+    left = sorted(name for name in set(os.listdir()) - before if not name.startswith("."))
+    assert left == [], f"written into {os.getcwd()} by a test: {left}"

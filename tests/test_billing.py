@@ -8,6 +8,7 @@ from helpers.files import snapshot
 from medsec.billing.claims import get_claim, scrub
 from medsec.context import AppContext
 
+pytestmark = pytest.mark.both_backends
 PLUGINS = {"MEDSEC_PLUGINS": "helpers.billingplugins"}
 
 

@@ -8,6 +8,7 @@ import pytest
 from helpers.cli import MEDSEC_BIN, finish
 from helpers.practices import setup_practice
 
+pytestmark = pytest.mark.both_backends
 WEEKDAYS = [d.isoformat() for d in (date(2026, 12, 1) + timedelta(days=i) for i in range(40))
             if d.weekday() < 5 and d != date(2026, 12, 25)]
 

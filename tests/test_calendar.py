@@ -6,8 +6,11 @@ import icalendar
 import pytest
 import recurring_ical_events
 import vobject
+from helpers.backends import another_practice
 from helpers.files import snapshot
 from helpers.practices import setup_practice
+
+pytestmark = pytest.mark.both_backends
 
 OCT = {"MEDSEC_NOW": "2026-10-20T10:00:00"}  # before DST ends (2026-11-01)
 
@@ -71,7 +74,7 @@ def test_export_with_ids_reproduces_in_a_copy_and_reimport_changes_nothing(clini
     assert (again["booked"], again["skipped_known_uids"]) == (0, 2)
     assert snapshot(clinic.home) == before
     # a copy of the practice without those appointments gets them back
-    copy = type(clinic)(tmp_path / "copy", {**clinic.env, "MEDSEC_HOME": str(tmp_path / "copy")})
+    copy = another_practice(clinic, tmp_path / "copy")
     setup_practice(copy)
     result = copy.json("appt", "import", out)
     assert result["booked"] == 4

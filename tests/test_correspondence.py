@@ -3,8 +3,11 @@
 import json
 
 import pytest
+from helpers.backends import read_config, write_config
 from helpers.files import snapshot
 from helpers.practices import use_test_channel
+
+pytestmark = pytest.mark.both_backends
 
 CHANNELS = "testchannel: {}\nroutes: {email: testchannel, letter: testchannel, fax: testchannel}\n"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Count 2 >> endobj\n" \
@@ -14,7 +17,7 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /
 @pytest.fixture
 def office(small_practice, tmp_path):
     medsec = use_test_channel(small_practice(4), tmp_path / "sent.jsonl")
-    (medsec.home / "channels.yaml").write_text(CHANNELS)
+    write_config(medsec, "channels.yaml", CHANNELS)
     medsec.ok("config", "show")
     medsec.events = tmp_path / "events.jsonl"
     return medsec
@@ -145,9 +148,9 @@ def test_mail_receive_and_noshow_followups(office, tmp_path):
 
 
 def test_visit_follow_up_interval(office):
-    types = office.home / "appointment-types.yaml"
-    types.write_text(types.read_text().replace("follow-up: {duration: 20}",
-                                               "follow-up: {duration: 20, follow_up_days: 90}"))
+    types = read_config(office, "appointment-types.yaml")
+    write_config(office, "appointment-types.yaml", types.replace("follow-up: {duration: 20}",
+                                                                 "follow-up: {duration: 20, follow_up_days: 90}"))
     office.ok("appt", "book", "P4", "--provider", "S1", "--at", "2026-11-26 08:00", "--type", "follow-up",
               "--allow-past")
     for status in ("arrived", "roomed", "seen", "checked-out"):

@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+from helpers.backends import read_config
 from helpers.files import snapshot
 
 from medsec.context import AppContext
@@ -15,10 +17,11 @@ ANNUAL = FIXTURES / "HCPC2026_JAN_ANWEB_sample.txt"
 BAD_ANNUAL = FIXTURES / "HCPC2026_bad_rows.txt"
 CSV = FIXTURES / "codes.csv"
 BAD_CSV = FIXTURES / "bad.csv"
+pytestmark = pytest.mark.both_backends
 
 
 def codes_yaml(m) -> dict:
-    return {e["code"]: e for e in yaml.safe_load((m.home / "codes.yaml").read_text())["codes"]}
+    return {e["code"]: e for e in yaml.safe_load(read_config(m, "codes.yaml"))["codes"]}
 
 
 def unchanged(m):
@@ -40,7 +43,7 @@ def test_import_the_cms_annual_file(practice):
     assert codes["E0114"] == {"code": "E0114", "system": "HCPCS", "description":
                               "Crutches underarm, other than wood, adjustable or fixed, pair, with pads, "
                               "tips and handgrips"}  # the continuation record joined on
-    assert (practice.home / "codes.yaml").read_text().startswith("# codes.yaml")  # its comments kept
+    assert read_config(practice, "codes.yaml").startswith("# codes.yaml")  # its comments kept
     shown = practice.json("code", "show", "J1100", "--system", "practice")
     assert (shown["system"], shown["description"]) == ("HCPCS", "Injection, dexamethasone sodium phosphate, 1 mg")
     assert [h["code"] for h in practice.json("code", "search", "crutches", "--system", "practice")] == ["E0114"]
@@ -67,7 +70,7 @@ def test_keeps_the_practice_fees_and_cpt_list(demo):
     assert final["A0428"]["description"].endswith("transport, (bls)")  # ... the description is replaced
     assert {c: e for c, e in final.items() if c in cpt and c != "99213"} == \
         {c: e for c, e in cpt.items() if c != "99213"}
-    assert [e["code"] for e in yaml.safe_load((demo.home / "codes.yaml").read_text())["codes"]][:len(cpt)] == \
+    assert [e["code"] for e in yaml.safe_load(read_config(demo, "codes.yaml"))["codes"]][:len(cpt)] == \
         list(cpt)  # existing entries keep their order; new ones follow
     charge = demo.json("bill", "charge", "A1", "--code", "A0428", "--dx", "I10")
     assert charge["amount"] == "350.00"

@@ -3,8 +3,11 @@
 from pathlib import Path
 
 import pytest
+from helpers.backends import stored_file, write_config
 from helpers.files import snapshot
 from helpers.practices import use_test_channel
+
+pytestmark = pytest.mark.both_backends
 
 HL7 = Path(__file__).parent / "fixtures" / "hl7"
 VALID = ["lipid_panel_LB1.hl7", "lipid_panel_corrected.hl7", "batch_two_results.hl7", "unknown_order.hl7"]
@@ -16,7 +19,7 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /
 def clinic(small_practice, tmp_path):
     """Patients P1 Ana Lopez (email), P2 Bo Lind, P3 Cy Moss, P4 Di Park; messages land in a test channel."""
     medsec = use_test_channel(small_practice(4), tmp_path / "sent.jsonl")
-    (medsec.home / "channels.yaml").write_text("testchannel: {}\nroutes: {email: testchannel, letter: testchannel}\n")
+    write_config(medsec, "channels.yaml", "testchannel: {}\nroutes: {email: testchannel, letter: testchannel}\n")
     medsec.ok("patient", "edit", "P1", "--email", "ana@example.com")
     return medsec
 
@@ -145,7 +148,7 @@ def test_result_report_file_and_bad_input(clinic, tmp_path):
     filed = clinic.json("lab", "result", "LB1", "--file", report)
     assert filed["status"] == "resulted" and filed["files"][0]["kind"] == "pdf"
     sha = filed["files"][0]["sha256"]
-    assert (clinic.home / "files" / sha[:2] / sha).read_bytes() == PDF
+    assert stored_file(clinic, sha) == PDF
     text = tmp_path / "xray.txt"
     text.write_text("not a report")
     before = snapshot(clinic.home)

@@ -4,8 +4,10 @@ import email
 
 import pytest
 import vobject
+from helpers.backends import read_config, write_config
 from helpers.files import snapshot
 
+pytestmark = pytest.mark.both_backends
 ICAL = "text/calendar"
 
 
@@ -16,8 +18,8 @@ def staffed(small_practice, smtp):
     medsec = small_practice(2)
     for sid, address in (("S1", "dra@example.org"), ("S2", "drb@example.org"), ("S3", "nursec@example.org")):
         medsec.ok("staff", "edit", sid, "--email", address)
-    (medsec.home / "channels.yaml").write_text(
-        f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
+    write_config(medsec, "channels.yaml",
+                 f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
     medsec.ok("config", "show")
     medsec.inbox, medsec.inbox_port = inbox, port
     return medsec
@@ -125,8 +127,7 @@ def test_bad_meeting_input_writes_and_sends_nothing(staffed, args, text):
 
 
 def test_attendee_not_reached_is_recorded_and_invited_again(staffed):
-    staff_yaml = staffed.home / "staff.yaml"
-    staff_yaml.write_text(staff_yaml.read_text().replace("nursec@example.org", "''"))
+    write_config(staffed, "staff.yaml", read_config(staffed, "staff.yaml").replace("nursec@example.org", "''"))
     result = staffed("meeting", "schedule", "--title", "Huddle", "--at", "2026-11-27 10:00", "--end",
                      "2026-11-27 10:30", "--attendees", "S1,S3", "--json")
     # Booked and recorded: a missing address is a warning (exit 0), not a failure to retry blindly.
@@ -146,8 +147,8 @@ def test_a_channel_that_fails_is_exit_3_and_the_meeting_stands(staffed):
     with socket.socket() as closed:  # a port nobody listens on: the SMTP connection is refused
         closed.bind(("127.0.0.1", 0))
         dead = closed.getsockname()[1]
-    channels = staffed.home / "channels.yaml"
-    channels.write_text(channels.read_text().replace(f"port: {staffed.inbox_port}", f"port: {dead}"))
+    channels = read_config(staffed, "channels.yaml")
+    write_config(staffed, "channels.yaml", channels.replace(f"port: {staffed.inbox_port}", f"port: {dead}"))
     result = staffed("meeting", "schedule", "--title", "Huddle", "--at", "2026-11-27 10:00", "--duration", "30",
                      "--attendees", "S1")
     assert result.exit_code == 3 and "1 of the MT1 notices not sent" in result.stderr

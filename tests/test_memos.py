@@ -4,8 +4,10 @@ outbox; practice templates and their variables; bad input writing and sending no
 import json
 
 import pytest
+from helpers.backends import write_config
 from helpers.files import snapshot
 
+pytestmark = pytest.mark.both_backends
 BODY = "body=Flu shots for staff on Saturday, 9 to 12, in Exam 1."
 
 
@@ -47,7 +49,7 @@ def test_memo_by_email_and_outbox(office):
 
 
 def test_without_an_email_channel_everything_goes_to_the_outbox(office):
-    (office.home / "channels.yaml").write_text("outbox: {folder: outbox}\n")
+    write_config(office, "channels.yaml", "outbox: {folder: outbox}\n")
     memo = office.json("memo", "new", "--to", "S1,S2", "--var", BODY)
     assert {(d["channel"], d["kind"]) for d in memo["deliveries"]} == {("outbox", "letter")}
     assert sorted(m["to"] for m in outbox(office).values()) == ["Dr A", "Dr B"]

@@ -4,6 +4,8 @@ registered, a slot proposed), overdue lists as the clock moves, tasks for each n
 import pytest
 from helpers.files import snapshot
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def office(front_office):
@@ -180,6 +182,8 @@ def test_referrals_report_and_check(office, tmp_path):
     assert "<svg" in page.read_text() and "Boston Cardiology" in page.read_text()
 
     assert office.json("check") == []
+    if office.pg is not None:
+        return  # what follows damages the data directory's index file
     index = office.home / "index" / "referral-patient" / "00000.json"
     index.write_text('{"P1": ["RF2"]}')
     damaged = office("check", "--json")

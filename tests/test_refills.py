@@ -4,6 +4,8 @@ physicians only (others refused and audited), pharmacy and patient told, bad inp
 import pytest
 from helpers.files import snapshot
 
+pytestmark = pytest.mark.both_backends
+
 REQUEST = ["--drug", "Atorvastatin", "--dose", "20 mg daily", "--pharmacy", "CVS Main St", "--via", "phone"]
 
 

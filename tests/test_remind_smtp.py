@@ -4,17 +4,22 @@ import email
 import os
 import subprocess
 
+import pytest
 import vobject
+from helpers.backends import read_config, write_config
 from helpers.cli import MEDSEC_BIN, finish
 from helpers.practices import setup_practice
+
+pytestmark = pytest.mark.both_backends
 
 
 def email_practice(medsec, port, patients):
     setup_practice(medsec, patients=0)
-    types = medsec.home / "appointment-types.yaml"
-    types.write_text(types.read_text() + "  quick: {duration: 5, lead_hours: [48], performers: [physician, nurse]}\n")
-    (medsec.home / "channels.yaml").write_text(
-        f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
+    types = read_config(medsec, "appointment-types.yaml")
+    write_config(medsec, "appointment-types.yaml",
+                 types + "  quick: {duration: 5, lead_hours: [48], performers: [physician, nurse]}\n")
+    write_config(medsec, "channels.yaml",
+                 f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
     rows = ["first,last,dob,email,preferred_channel"]
     rows += [f"Pat,Person{chr(97 + i // 26)}{chr(97 + i % 26)},1980-01-01,p{i}@example.com,email"
              for i in range(patients)]
@@ -70,8 +75,8 @@ def test_two_cron_jobs_send_each_reminder_once(medsec, smtp):
 def test_smtp_down_means_retry_later(medsec, smtp):
     inbox, port = smtp
     email_practice(medsec, port, 1)
-    (medsec.home / "channels.yaml").write_text(
-        "email: {host: 127.0.0.1, port: 1, security: none, from: desk@example.org, timeout: 2}\n")
+    write_config(medsec, "channels.yaml",
+                 "email: {host: 127.0.0.1, port: 1, security: none, from: desk@example.org, timeout: 2}\n")
     medsec.ok("config", "show")
     medsec.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-27 09:00", "--type", "follow-up")
     result = medsec("remind", "send", "--json")

@@ -2,8 +2,11 @@
 
 
 import pytest
+from helpers.backends import write_config
 from helpers.files import snapshot
 from helpers.practices import use_test_channel
+
+pytestmark = pytest.mark.both_backends
 
 CHANNELS = """\
 testchannel: {}
@@ -14,7 +17,7 @@ routes: {email: testchannel, sms: testchannel, voice: testchannel, letter: testc
 @pytest.fixture
 def office(small_practice, tmp_path):
     medsec = use_test_channel(small_practice(6), tmp_path / "sent.jsonl")
-    (medsec.home / "channels.yaml").write_text(CHANNELS)
+    write_config(medsec, "channels.yaml", CHANNELS)
     medsec.ok("config", "show")
     return medsec
 

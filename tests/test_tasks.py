@@ -3,6 +3,8 @@
 import pytest
 from helpers.files import snapshot
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def office(front_office):

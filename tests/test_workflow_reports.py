@@ -1,8 +1,11 @@
 """The noshows, productivity, coverage and labs reports: hand-counted numbers, CSV, JSON and HTML alike."""
 
 import pytest
+from helpers.backends import read_config, write_config
 from helpers.files import snapshot
 from helpers.practices import setup_practice
+
+pytestmark = pytest.mark.both_backends
 
 NOW = "2026-11-27T18:00:00"  # Friday evening: the week Mon 11-23 .. Fri 11-27 is over
 WEEK = ["--from", "2026-11-23", "--to", "2026-11-27"]
@@ -23,10 +26,10 @@ def setup_week(medsec):
     """Dr A (S1), Dr B (S2), Nurse C (S3), front desk S4 (Mon-Tue only); a week of visits."""
     setup_practice(medsec, patients=4)
     medsec.env["MEDSEC_NOW"] = NOW
-    practice = medsec.home / "practice.yaml"
-    practice.write_text(practice.read_text() + "office_hours: {mon: ['08:00-17:00'], tue: ['08:00-17:00'], "
-                        "wed: ['08:00-17:00'], thu: ['08:00-17:00'], fri: ['08:00-17:00']}\n")
-    (medsec.home / "codes.yaml").write_text(CODES)
+    hours = ("office_hours: {mon: ['08:00-17:00'], tue: ['08:00-17:00'], wed: ['08:00-17:00'], "
+             "thu: ['08:00-17:00'], fri: ['08:00-17:00']}\n")
+    write_config(medsec, "practice.yaml", read_config(medsec, "practice.yaml") + hours)
+    write_config(medsec, "codes.yaml", CODES)
     medsec.ok("staff", "add", "--name", "Desk D", "--role", "front-desk")
     medsec.ok("staff", "hours", "S4", "--day", "mon-tue", "--from", "08:00", "--to", "17:00")
     seen = ["arrived", "roomed", "seen"]

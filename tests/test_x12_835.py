@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.backends import read_config, write_config
 from helpers.files import shared_data
 from helpers.x12 import pyx12_judge
 
 from medsec_x12 import detect, read
 
+pytestmark = pytest.mark.both_backends  # the CLI tests
 FIXTURES = Path(__file__).parent / "fixtures" / "x12"
 
 
@@ -411,12 +413,11 @@ def test_reversal_and_correction_of_a_paid_claim(office, tmp_path):
 def test_payer_filing_indicator_and_insurance_type_reach_the_837p(office, tmp_path):
     """payers.yaml's filing_indicator (SBR09) and insurance_type (SBR05, Medicare as a secondary
     payer) go into the claim and the 837P; prior payers' lines carry their charge ids."""
-    path = office.home / "payers.yaml"
-    payers = yaml.safe_load(path.read_text())
+    payers = yaml.safe_load(read_config(office, "payers.yaml"))
     for payer in payers["payers"]:
         if payer["id"] == "MEDICARE":
             payer.update(filing_indicator="mb", insurance_type="47")
-    path.write_text(yaml.safe_dump(payers))
+    write_config(office, "payers.yaml", yaml.safe_dump(payers))
     office.ok("bill", "charge", "A1", "--code", "99213", "--dx", "E11.9")
     (made,) = office.json("claim", "create", "--appt", "A1")
     pid = made["patient_id"]

@@ -33,13 +33,17 @@ class Result:
 
 
 class Medsec:
-    """Runs the real CLI in-process against one data directory."""
+    """Runs the real CLI in-process against one data directory (or, with `pg`, the terminal's
+    folder of a practice kept in that PostgreSQL database: helpers/backends.py)."""
 
-    def __init__(self, home: Path, env: dict):
+    def __init__(self, home: Path, env: dict, pg=None):
         self.home = home
         self.env = env
+        self.pg = pg  # helpers.backends.PgDatabase, or None: the data directory
 
     def __call__(self, *args, input=None, env=None) -> Result:
+        if self.pg is not None:
+            self.pg.ensure()
         runner = CliRunner()
         result = runner.invoke(cli, [str(a) for a in args], input=input,
                                env={**self.env, **(env or {})}, catch_exceptions=False)
@@ -55,6 +59,8 @@ class Medsec:
 
     def run(self, *args, env=None, check=True, **kw) -> subprocess.CompletedProcess:
         """The installed console script in a real process."""
+        if self.pg is not None:
+            self.pg.ensure()
         full_env = {**os.environ, **self.env, **(env or {})}
         proc = subprocess.run([MEDSEC_BIN, *map(str, args)], capture_output=True, text=True,
                               env=full_env, **kw)

@@ -8,8 +8,11 @@ SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def snapshot(root: Path, skip=("audit",)) -> dict:
-    """Every file's bytes under root (audit log excluded): for 'nothing written'."""
-    out = {}
+    """Every file's bytes under root (audit log excluded): for 'nothing written'. A terminal's
+    folder of a PostgreSQL store adds that store's rows (helpers.backends.store_rows)."""
+    from .backends import store_rows
+
+    out = store_rows(root)
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if path.is_file() and rel.parts[0] not in skip:

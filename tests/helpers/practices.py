@@ -1,6 +1,7 @@
 """The practices tests start from, each built by a function of a `Medsec` (see templates.py).
 
 - `init_demo`: the demo practice (8 staff, 300 patients, weeks of appointments).
+- `init_practice`: an empty practice (`init` without --demo) with two payers.
 - `setup_practice`: a small practice with a hand-checkable schedule, for the scheduling tests.
 - `setup_office`: that practice plus a front desk and a biller, every message kind routed to
   the recording test channel (helpers/testchannel.py), for the workflow tests.
@@ -8,6 +9,8 @@
 
 import json
 from pathlib import Path
+
+from .backends import write_config
 
 PRACTICE = """\
 name: Test Clinic
@@ -39,12 +42,20 @@ def init_demo(medsec):
     return medsec
 
 
+def init_practice(medsec):
+    """An empty practice (init without --demo) with two payers."""
+    medsec.ok("init")
+    write_config(medsec, "payers.yaml",
+                 "payers:\n  - {id: ACME, name: Acme Health}\n  - {id: BETA, name: Beta Mutual}\n")
+    return medsec
+
+
 def setup_practice(medsec, patients=4):
     """Dr A (S1) and Dr B (S2) work Mon-Fri 08-12 and 13-17; nurse S3; patients P1.."""
     medsec.ok("init")
-    (medsec.home / "practice.yaml").write_text(PRACTICE)
-    (medsec.home / "appointment-types.yaml").write_text(TYPES)
-    (medsec.home / "payers.yaml").write_text("payers:\n  - {id: ACME, name: Acme Health}\n")
+    write_config(medsec, "practice.yaml", PRACTICE)
+    write_config(medsec, "appointment-types.yaml", TYPES)
+    write_config(medsec, "payers.yaml", "payers:\n  - {id: ACME, name: Acme Health}\n")
     medsec.ok("staff", "add", "--name", "Dr A", "--role", "physician", "--npi", "1234567893")
     medsec.ok("staff", "add", "--name", "Dr B", "--role", "physician", "--npi", "1245319599")
     medsec.ok("staff", "add", "--name", "Nurse C", "--role", "nurse")
@@ -75,6 +86,6 @@ def setup_office(medsec):
     setup_practice(medsec, patients=4)
     medsec.ok("staff", "add", "--name", "Fran Desk", "--role", "front-desk", "--email", "fran@example.org")
     medsec.ok("staff", "add", "--name", "Bill Biller", "--role", "biller")
-    (medsec.home / "channels.yaml").write_text(OFFICE_CHANNELS)
+    write_config(medsec, "channels.yaml", OFFICE_CHANNELS)
     medsec.ok("config", "show")
     return medsec

@@ -7,15 +7,25 @@ every test starts with (the fixed clock, user `tester`), so the copy a test gets
 is the directory that building it in the test would have left: the same
 records, caches and audit log. Only the random `instance` id of medsec.yaml is
 shared by the copies of one build.
+
+On PostgreSQL (a `medsec` whose `pg` is set, helpers/backends.py) each built
+practice is copied once into a template database (`medsec store copy --to`
+from a scratch copy of the directory, which keeps the directory's audit log
+as built), and each test's database is made from it by `CREATE DATABASE ...
+TEMPLATE` (a few hundredths of a second); the test's folder becomes the
+terminal's folder pointing to it. Its audit log ends with the store copy's
+entry, as a practice moved into PostgreSQL does.
 """
 
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from .backends import make_terminal
 from .cli import Medsec, cli_env
 
 
@@ -25,16 +35,47 @@ class Templates:
     def __init__(self, root: Path):
         self.root = root
         self.built: dict[tuple, Path] = {}
+        self.databases: dict[tuple, str] = {}  # PostgreSQL template databases by the same keys
 
     def copy(self, medsec: Medsec, build: Callable, *args) -> Medsec:
-        """Put a copy of build(medsec, *args)'s data directory at medsec.home; returns medsec."""
+        """Put a copy of build(medsec, *args)'s practice at medsec.home (on PostgreSQL: into
+        medsec.pg, medsec.home pointing to it); returns medsec."""
         key = (build, *args)
         if key not in self.built:
             self.built[key] = self._build(build, args)
+        if medsec.pg is not None:
+            return self._copy_database(medsec, key)
         # Files get this moment's mtime (as if just written); modes are kept:
         # the data directory is private (0700 folders, 0600 files).
         shutil.copytree(self.built[key], medsec.home, symlinks=True, copy_function=shutil.copy)
         return medsec
+
+    def _copy_database(self, medsec: Medsec, key: tuple) -> Medsec:
+        """The test's (empty) database replaced by a clone of the practice's template database."""
+        server = medsec.pg.server
+        if key not in self.databases:
+            self.databases[key] = self._template_database(server, self.built[key])
+        medsec.pg.clone(self.databases[key])
+        make_terminal(medsec.home, medsec.pg.url)
+        return medsec
+
+    def _template_database(self, server, built: Path) -> str:
+        """A database holding the practice built at `built`, for CREATE DATABASE ... TEMPLATE."""
+        scratch = Path(tempfile.mkdtemp(prefix="to-postgresql-", dir=self.root)) / "data"
+        shutil.copytree(built, scratch, symlinks=True, copy_function=shutil.copy)
+        name = server.create_database(f"template_{len(self.databases)}_{uuid.uuid4().hex[:8]}")
+        env = cli_env(scratch)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("MEDSEC_STORE", raising=False)  # the test's own; the copy's source is the directory
+            for k, value in env.items():
+                patch.setenv(k, value)
+            Medsec(scratch, env).ok("store", "copy", "--to", server.url(name))
+        shutil.rmtree(scratch.parent)
+        # A database with sessions cannot be copied: none may come (autovacuum included) and none
+        # may stay (an in-process run's may linger until it is collected).
+        server.sql(f"ALTER DATABASE {name} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")
+        server.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        return name
 
     def _build(self, build: Callable, args: tuple) -> Path:
         # A folder of its own per attempt: a build that fails fails again, the same way, for the next test.
@@ -42,6 +83,7 @@ class Templates:
         home = folder / "data"
         env = cli_env(home)
         with pytest.MonkeyPatch.context() as patch:  # as the `medsec` fixture sets it for a test
+            patch.delenv("MEDSEC_STORE", raising=False)  # built as a data directory, for either backend
             for key, value in env.items():
                 patch.setenv(key, value)
             build(Medsec(home, env), *args)
