@@ -451,11 +451,6 @@ class PgStore:
             conn.close()
         return {"store": shown_url(self.url), "from": version, "to": pgschema.VERSION, "steps": steps}
 
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-
     # -- the interface ----------------------------------------------------
     def snapshot(self) -> PgReader:
         return PgReader(self, self._connection())
