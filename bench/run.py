@@ -258,8 +258,9 @@ def prepare(data: Dataset, launcher: Launcher, args: argparse.Namespace) -> None
         appt_bench.build(data, launcher, args.appointments, args.seed)
 
 
-def report(rows: list[dict], data: Dataset, info: dict) -> int:
-    """The table and notes; 1 when medsec and the reference disagreed anywhere."""
+def print_rows(rows: list[dict]) -> list[str]:
+    """The table, each disagreement with the reference, and the reminder and concurrency lines;
+    the commands whose answers disagreed."""
     print_table(rows)
     disagree = [r["command"] for r in rows if r.get("same_answer") is False]
     for name in disagree:
@@ -270,6 +271,12 @@ def report(rows: list[dict], data: Dataset, info: dict) -> int:
                   f"exit code {r['exit_code']}")
         if "concurrent" in r:
             print("\n" + pg_bench.describe_concurrent(r))
+    return disagree
+
+
+def report(rows: list[dict], data: Dataset, info: dict) -> int:
+    """The table and notes; 1 when medsec and the reference disagreed anywhere."""
+    disagree = print_rows(rows)
     print_checks(rows)
     print(f"\nimport timed when the data was built ({data.meta['built']}, "
           f"medsec {data.meta['built_from']}); --rebuild re-times it")
@@ -304,13 +311,7 @@ def postgresql_only(args: argparse.Namespace, info: dict) -> int:
                                                           "skip_appointments": False}))
     rows, meta = pg_bench.measure_part(data, args.runs, args.seed, args.rebuild, storage_digest(), cases)
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    print_table(rows)
-    disagree = [r["command"] for r in rows if r.get("same_answer") is False]
-    for name in disagree:
-        print(f"MISMATCH: medsec and the reference gave different answers for {name}")
-    for r in rows:
-        if "concurrent" in r:
-            print("\n" + pg_bench.describe_concurrent(r))
+    disagree = print_rows(rows)
     print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
     write_results({"machine": info, "args": vars(args), "data": data.meta, "postgresql": meta, "rows": rows})
     print(f"results: {os.path.relpath(RESULTS)}")

@@ -389,8 +389,22 @@ def check_document(name: str, text: str, store_version: int | None = None) -> tu
         data, problems = validate(name, text, store_version)
     except ConfigFileError as e:
         return {}, [e.problem]
-    return orjson.loads(orjson.dumps(data if data is not None else {}, default=str,
-                                     option=orjson.OPT_NON_STR_KEYS)), problems
+    return stored_form(data), problems
+
+
+def stored_form(data: Any) -> Any:
+    """Parsed YAML as a store keeps it: JSON types ({} for an empty file; dates and YAML's
+    integer keys, such as a fee schedule's `99213:`, as strings)."""
+    return orjson.loads(orjson.dumps(data if data is not None else {}, default=str, option=orjson.OPT_NON_STR_KEYS))
+
+
+def checked(name: str, text: str, hint: str) -> Any:
+    """A document's data in its stored form; ConfigError (with `hint`) naming the first error."""
+    data, problems = validate(name, text)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ConfigError(f"{errors[0].where}: {errors[0].message}", hint=hint)
+    return stored_form(data)
 
 
 def _problems(name: str, node, checker: _Checker) -> list[Problem]:
@@ -443,12 +457,7 @@ def load(root: str, name: str) -> Any:
                 return entry["data"]
         except (orjson.JSONDecodeError, AttributeError):
             pass
-    data, problems = validate(name, raw.decode("utf-8", errors="replace"))
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise ConfigError(f"{errors[0].where}: {errors[0].message}",
-                          hint="run 'medsec config check' for every problem")
-    data = orjson.loads(orjson.dumps(data if data is not None else {}, default=str))
+    data = checked(name, raw.decode("utf-8", errors="replace"), hint="run 'medsec config check' for every problem")
     with contextlib.suppress(OSError):  # a read-only data directory still works, just slower
         write_atomic(os.path.join(root, cache_rel(name)), orjson.dumps(cache_entry(raw, data)),
                      sync_dir=False)
@@ -465,7 +474,7 @@ def stage(txn, name: str, data: Any, header: str = "") -> None:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise InvalidInput(errors[0].message)
-    txn.put_document(name, text, orjson.loads(orjson.dumps(parsed if parsed is not None else {}, default=str)))
+    txn.put_document(name, text, stored_form(parsed))
 
 
 def check_texts(text_of: Callable[[str], str | None]) -> list[Problem]:

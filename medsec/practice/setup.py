@@ -69,7 +69,7 @@ def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_Yor
             for name in config.CONFIG_FILES[1:]:
                 text = example_config(name)
                 data, _ = config.validate(name, text)
-                txn.put_document(name, text, data or {})
+                txn.put_document(name, text, config.stored_form(data))
     return summary
 
 

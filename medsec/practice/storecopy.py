@@ -29,13 +29,21 @@ from typing import Protocol, TypedDict
 
 import orjson
 
-from medsec.config import CONFIG_FILES, validate
-from medsec.errors import ConfigError, EnvironmentFailure, InvalidInput, Refused
-from medsec.store.api import Backend, Reader, Record, RecordKind, StoreLocation, create_store, open_store
+from medsec.config import CONFIG_FILES, checked
+from medsec.errors import EnvironmentFailure, InvalidInput, Refused
+from medsec.store.api import (
+    Backend,
+    Reader,
+    Record,
+    RecordKind,
+    StoreLocation,
+    create_store,
+    is_store_url,
+    open_store,
+)
 from medsec.store.catalog import ALL_KINDS, STAFF
 
 BATCH = 5000  # records a target transaction takes
-URL_SCHEMES = ("postgresql://", "postgres://")
 # The configuration document that makes a folder a data directory: written first, so that
 # a copy into a folder interrupted at any later point is a data directory a re-run opens.
 FIRST_DOCUMENT = "medsec.yaml"
@@ -63,13 +71,9 @@ class Checked(TypedDict):
     match: bool  # the target holds the same
 
 
-def is_url(target: str) -> bool:
-    return target.startswith(URL_SCHEMES)
-
-
 def shown_target(target: str) -> str:
     """The target as messages name it: a URL without its query (options, file names)."""
-    return target.split("?", 1)[0] if is_url(target) else os.path.abspath(target)
+    return target.split("?", 1)[0] if is_store_url(target) else os.path.abspath(target)
 
 
 def copy_store(app: CommandContext, target: str, force: bool = False, password_env: str | None = None,
@@ -102,7 +106,7 @@ def copy_store(app: CommandContext, target: str, force: bool = False, password_e
 
 def _refuse_same_store(app: CommandContext, target: str) -> None:
     """A target that is the practice's own store, or a folder inside its folder, is refused."""
-    if is_url(target):
+    if is_store_url(target):
         if app.location.url is not None and shown_target(app.location.url) == shown_target(target):
             raise InvalidInput(f"{shown_target(target)} is this practice's own store")
         return
@@ -120,7 +124,7 @@ def _target_store(source: Backend, target: str, password_env: str | None) -> Ite
     is a private temporary one: a copy writes nothing there (records, documents, attachments and
     the audit log all live in the database), and the source's folder is left untouched.
     """
-    if is_url(target):
+    if is_store_url(target):
         with tempfile.TemporaryDirectory(prefix="medsec-copy-") as folder:
             try:
                 store, created = create_store(folder, target, password_env), True
@@ -176,12 +180,7 @@ def _copy_documents(source: Backend, dest: Backend) -> None:
 def _checked(name: str, text: str | None) -> object:
     """A document's data as medsec.config checks it (as `config.stage` writes it: JSON types);
     ConfigError for one that does not pass (the source's own configuration is broken)."""
-    data, problems = validate(name, text or "")
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise ConfigError(f"{errors[0].where}: {errors[0].message}",
-                          hint="fix it first ('medsec config check'): a broken document is not copied")
-    return orjson.loads(orjson.dumps(data if data is not None else {}, default=str))
+    return checked(name, text or "", hint="fix it first ('medsec config check'): a broken document is not copied")
 
 
 def _copy_counters(dest: Backend, start: dict[str, int]) -> None:

@@ -27,7 +27,7 @@ from medsec.store.store import Store
 from medsec.text import shown
 
 __all__ = ["POINTER", "Actor", "Backend", "IndexKey", "Reader", "Record", "RecordKind", "StoreLocation", "Writer",
-           "create_store", "locate_store", "open_store", "read_pointer", "write_pointer"]
+           "create_store", "is_store_url", "locate_store", "open_store", "read_pointer", "write_pointer"]
 
 
 class Reader(Protocol):
@@ -143,6 +143,11 @@ POINTER = "store.yaml"
 _POINTER_KEYS = ("url", "password_env")
 
 
+def is_store_url(location: str) -> bool:
+    """Whether `location` names a PostgreSQL store (else it is a folder)."""
+    return location.startswith(("postgresql://", "postgres://"))
+
+
 class StoreLocation(NamedTuple):
     """Where a command's store is: `url` None for the data directory itself."""
 
@@ -161,7 +166,7 @@ def locate_store(root: str, given: str | None = None) -> StoreLocation:
     pointer = read_pointer(root)
     if given is None:
         return pointer
-    if not given.startswith(("postgresql://", "postgres://")):
+    if not is_store_url(given):
         raise InvalidInput(f"--store: {shown(given)} is not a PostgreSQL URL (postgresql://HOST/DB)")
     if pointer.url is not None and pointer.url != given:
         raise InvalidInput(f"--store names {given.split('?')[0]} but {os.path.join(root, POINTER)} names "
@@ -191,7 +196,7 @@ def read_pointer(root: str) -> StoreLocation:
         if not sep or key.strip() not in _POINTER_KEYS or key.strip() in found:
             raise ConfigError(f"{path}:{number}: expected 'url: postgresql://...' or 'password_env: NAME'")
         found[key.strip()] = value.strip().strip("'\"")
-    if not found.get("url", "").startswith(("postgresql://", "postgres://")):
+    if not is_store_url(found.get("url", "")):
         raise ConfigError(f"{path}: 'url' must be a PostgreSQL URL (postgresql://HOST/DB)")
     return StoreLocation(found["url"], found.get("password_env") or None)
 

@@ -36,8 +36,9 @@ from medsec.money import damaged
 from medsec.store import pgschema
 from medsec.store.catalog import ALL_KINDS, APPOINTMENTS, INDEXES, PATIENT_RECORDS, PATIENTS, STAFF
 from medsec.store.kinds import IndexKey, Record, RecordKind
+from medsec.store.pgconnect import connect
 from medsec.store.pgschema import SCHEMA, table
-from medsec.store.postgres import PgStore, connect
+from medsec.store.postgres import PgStore, visit_span
 from medsec.text import shown
 
 if TYPE_CHECKING:
@@ -510,7 +511,9 @@ def _implied_columns(kind: RecordKind, doc: Record) -> list[Any]:
     if kind.by_day:
         values += [_day(doc.get("start")), str(doc.get(kind.day_part) or "") if kind.day_part else None]
     if kind is APPOINTMENTS:
-        values += [str(doc.get("room") or ""), str(doc.get("status") or ""), _span(doc) or (None, None, True)]
+        span = visit_span(doc)
+        values += [str(doc.get("room") or ""), str(doc.get("status") or ""),
+                   (None, None, True) if span is None else (*span, True)]
     return values
 
 
@@ -519,17 +522,6 @@ def _day(start: Any) -> date | None:
         return date.fromisoformat(str(start or "")[:10])
     except ValueError:
         return None
-
-
-def _span(doc: Record) -> tuple[datetime, datetime, bool] | None:
-    """A visit's [start, end) as the exclusion constraints see it (None: not a span)."""
-    try:
-        start, end = datetime.fromisoformat(doc["start"]), datetime.fromisoformat(doc["end"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if start.tzinfo is None or end.tzinfo is None or not start < end:
-        return None
-    return start, end, True
 
 
 def _text(value: Any) -> str:

@@ -41,77 +41,15 @@ from medsec.store import pgschema
 from medsec.store.catalog import ALL_KINDS, APPOINTMENTS
 from medsec.store.journal import CommitFailed
 from medsec.store.kinds import Record, RecordKind
+from medsec.store.pgconnect import connect, failure, first_line, shown_url
 from medsec.store.pgschema import SCHEMA, table
 
 if TYPE_CHECKING:
     import psycopg
 
-URL_SCHEMES = ("postgresql://", "postgres://")
-CONNECT_TIMEOUT = 10  # seconds to reach the server
 LOCK_TIMEOUT = "30s"  # how long a writer waits for another (the data directory's lock waits as long)
 _BATCH = 5000  # records a scan fetches at a time
 _COPY_FROM = 200  # new rows a put_many writes by COPY rather than INSERT
-
-
-def is_url(location: str | None) -> bool:
-    return bool(location) and str(location).startswith(URL_SCHEMES)
-
-
-def shown_url(url: str) -> str:
-    """The URL without its query (which may name files and options), for messages."""
-    return url.split("?", 1)[0]
-
-
-def _quiet_driver() -> None:
-    """psycopg logs what it ignores while a connection breaks (e.g. a pipeline it cannot end)
-    through `logging`, which prints it to stderr when nobody configured logging: a command's
-    failure is one line, which the store's own error says."""
-    import logging
-
-    logging.getLogger("psycopg").addHandler(logging.NullHandler())
-    logging.getLogger("psycopg").propagate = False
-
-
-def connect(url: str, password_env: str | None = None, autocommit: bool = True) -> psycopg.Connection:
-    """A connection to the store at `url`; EnvironmentFailure (exit 3) with one line when
-    the URL carries a password, the driver is missing or the server cannot be reached."""
-    try:
-        import psycopg
-        from psycopg.conninfo import conninfo_to_dict
-    except ImportError:
-        raise EnvironmentFailure("the PostgreSQL store needs psycopg, which is not installed",
-                                 hint="pip install 'medsec[postgresql]'") from None
-    _quiet_driver()
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as e:
-        raise EnvironmentFailure(f"{shown_url(url)} is not a PostgreSQL URL ({_first_line(e)})") from None
-    if params.get("password"):
-        raise EnvironmentFailure("the store URL carries a password: refused, as URLs end up in shell "
-                                 "histories and process lists",
-                                 hint="use peer authentication, a PGPASSFILE, or password_env in store.yaml")
-    extra: dict[str, Any] = {}
-    if password_env:
-        if password_env not in os.environ:
-            raise EnvironmentFailure(f"password_env names ${password_env}, which is not set")
-        extra["password"] = os.environ[password_env]
-    try:
-        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT,
-                               application_name="medsec", **extra)
-    except psycopg.Error as e:
-        raise EnvironmentFailure(f"cannot connect to the store at {shown_url(url)}: {_first_line(e)}") from None
-    return conn
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0].removeprefix("connection failed: ") if text else type(e).__name__
-
-
-def _failure(e: Exception, doing: str) -> EnvironmentFailure:
-    """A driver error as one line: the server went away, refused, or the schema is not ours."""
-    return EnvironmentFailure(f"the PostgreSQL store failed while {doing}: {_first_line(e)}",
-                              hint="run the command again once the server is back; nothing was half-written")
 
 
 def _jsonb(value: Any) -> str:
@@ -143,7 +81,7 @@ class PgReader:
         except psycopg.errors.ExclusionViolation as e:
             raise _double_booking(e) from None
         except psycopg.Error as e:  # gone, refused, read-only (a standby), a privilege missing
-            raise _failure(e, "answering") from None
+            raise failure(e, "answering") from None
 
     # -- records --------------------------------------------------------
     def get(self, kind: RecordKind, record_id: str) -> Record | None:
@@ -305,7 +243,7 @@ class PgTransaction(PgReader):
         except psycopg.errors.ExclusionViolation as e:
             raise _double_booking(e) from None
         except psycopg.Error as e:
-            raise _failure(e, "writing") from None
+            raise failure(e, "writing") from None
 
     def _executemany(self, sql: str, rows: list[Any]) -> None:
         import psycopg
@@ -316,7 +254,7 @@ class PgTransaction(PgReader):
         except psycopg.errors.ExclusionViolation as e:
             raise _double_booking(e) from None
         except psycopg.Error as e:
-            raise _failure(e, "writing") from None
+            raise failure(e, "writing") from None
 
 
 def _upsert(kind: RecordKind) -> str:
@@ -351,16 +289,23 @@ def _row(kind: RecordKind, n: int, record: Record) -> list[Any]:
 
 
 def _during(record: Record) -> Any:
-    """The time a visit takes, [start, end), for the exclusion constraints (None: not a span)."""
+    """The time a visit takes as a range, for the exclusion constraints (None: not a span)."""
     from psycopg.types.range import Range
 
+    span = visit_span(record)
+    return None if span is None else Range(*span, "[)")
+
+
+def visit_span(record: Record) -> tuple[datetime, datetime] | None:
+    """A visit's [start, end) as the `during` column keeps it: None unless both are moments with
+    a UTC offset and the start comes first (medsec.store.pgcheck expects the same)."""
     try:
         start, end = datetime.fromisoformat(record["start"]), datetime.fromisoformat(record["end"])
     except (KeyError, TypeError, ValueError):
         return None
     if start.tzinfo is None or end.tzinfo is None or not start < end:
         return None
-    return Range(start, end, "[)")
+    return start, end
 
 
 def _double_booking(e: Exception) -> Refused:
@@ -446,7 +391,7 @@ class PgStore:
                             [str(pgschema.VERSION)])
             conn.commit()
         except psycopg.Error as e:
-            raise _failure(e, "upgrading") from None
+            raise failure(e, "upgrading") from None
         finally:
             conn.close()
         return {"store": shown_url(self.url), "from": version, "to": pgschema.VERSION, "steps": steps}
@@ -554,7 +499,7 @@ class PgStore:
                                 [(kind.prefix,) for kind in ALL_KINDS])
             conn.commit()
         except psycopg.Error as e:
-            raise _failure(e, "creating the store") from None
+            raise failure(e, "creating the store") from None
         finally:
             conn.close()
         make_private_dirs(root)
@@ -619,8 +564,8 @@ class _PgScope:
             raise _double_booking(e) from None
         except psycopg.OperationalError as e:
             # The server may have committed before the connection dropped: say we cannot tell.
-            raise CommitFailed(f"the PostgreSQL store went away while committing: {_first_line(e)}", "unknown",
+            raise CommitFailed(f"the PostgreSQL store went away while committing: {first_line(e)}", "unknown",
                                hint="look (e.g. 'medsec audit') before running the command again") from None
         except psycopg.Error as e:
-            raise CommitFailed(f"the PostgreSQL store refused the commit: {_first_line(e)}", "not made") from None
+            raise CommitFailed(f"the PostgreSQL store refused the commit: {first_line(e)}", "not made") from None
         store.committed = True
