@@ -14,11 +14,14 @@ patients added here and those of the data-directory part never meet.
 
 Then the data-directory part's commands, fresh processes interleaved with the
 reference, medians, answers compared (a booking's id aside: the two stores
-count from different histories); and CLIENTS clients booking at once, each
-from a launcher of its own, its own provider's free slots for patients free
-that day, one `medsec appt book` process after another: throughput and
-latency percentiles; each booking must be made or cleanly refused (exit 1,
-one line).
+count from different histories), as users run them on PostgreSQL: through the
+agent (medsec.agent, started before the timing); the targets are theirs. Then
+CLIENTS clients booking at once (through the agent), each from a launcher of
+its own, its own provider's free slots for patients free that day, one
+`medsec appt book` process after another: throughput and latency percentiles;
+each booking must be made or cleanly refused (exit 1, one line). Last, the same
+commands each in a process of its own (MEDSEC_AGENT=off), without targets: what
+the agent saves.
 """
 
 import contextlib
@@ -30,6 +33,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -174,8 +178,14 @@ def same_booking(medsec_out: bytes, ref_out: bytes) -> bool:
     return [medsec[k] for k in keys] == [ref[k] for k in keys]
 
 
-def pg_cases(measured: list[Case]) -> list[Case]:
-    """The data-directory part's cases, named for this part, with this part's targets."""
+# How the part's commands run: through the agent (medsec.agent: a PostgreSQL store's default),
+# the targets' case; and each in a process of its own (MEDSEC_AGENT=off), timed without a target.
+THROUGH_AGENT, ON_ITS_OWN = "pg", "pg, MEDSEC_AGENT=off"
+
+
+def pg_cases(measured: list[Case], how: str) -> list[Case]:
+    """The data-directory part's cases, named for this part; with this part's targets when
+    they run as users' commands do (through the agent)."""
     out = []
     for case in measured:
         argv = case.medsec(0)
@@ -184,8 +194,8 @@ def pg_cases(measured: list[Case]) -> list[Case]:
             continue  # --version touches no store
         ms = TARGETS.get(command)
         same = same_booking if command == ("appt", "book") else case.same_answer
-        out.append(dataclasses.replace(case, name=f"pg: {case.name}", target=Target(ms) if ms else None,
-                                       same_answer=same))
+        target = Target(ms) if ms and how == THROUGH_AGENT else None
+        out.append(dataclasses.replace(case, name=f"{how}: {case.name}", target=target, same_answer=same))
     return out
 
 
@@ -364,17 +374,25 @@ def measure_part(data: Dataset, runs: int, seed: int, rebuild: bool, storage: st
         if fresh:
             server.create_database(DATABASE)
         url = server.url(DATABASE)
-        env = {**pgdata.env, "MEDSEC_STORE": url}
-        with Launcher(env) as launcher:
+        runtime = tempfile.mkdtemp(prefix="medsec-bench-agent-")  # the bench's own agent (MEDSEC_AGENT)
+        env = {**pgdata.env, "MEDSEC_STORE": url, "XDG_RUNTIME_DIR": runtime, "MEDSEC_AGENT": "off"}
+        with Launcher(env) as launcher, Launcher({**env, "MEDSEC_AGENT": "auto"}) as agent:
             if fresh:
                 build(data, pgdata, launcher, url, wanted)
             else:
                 point_at(pgdata, url)
             print(f"postgresql: {server.bindir.parent.name} at {server.socket_dir} (fsync on), "
                   f"store {pgdata.folder}\n", flush=True)
-            measured = pg_cases(patient_cases(pgdata) + appt_bench.cases(pgdata, launcher, runs))
-            rows = [measure(case, launcher, runs) for case in measured]
-            rows.append(concurrent_row(pgdata, launcher, env, url, seed))
+            agent.checked([MEDSEC, "agent", "start"])
+            try:
+                rows = [measure(case, agent, runs) for case in pg_cases(
+                    patient_cases(pgdata) + appt_bench.cases(pgdata, launcher, runs), THROUGH_AGENT)]
+                rows.append(concurrent_row(pgdata, launcher, {**env, "MEDSEC_AGENT": "auto"}, url, seed))
+                rows += [measure(case, launcher, runs) for case in pg_cases(
+                    patient_cases(pgdata) + appt_bench.cases(pgdata, launcher, runs), ON_ITS_OWN)]
+            finally:
+                launcher.spawn([MEDSEC, "agent", "stop"])  # (MEDSEC_AGENT only routes commands)
+                shutil.rmtree(runtime, ignore_errors=True)
     finally:
         server.close()
     return rows + build_rows(pgdata.meta), pgdata.meta

@@ -15,16 +15,6 @@ if TYPE_CHECKING:
     from medsec.plugins import MedsecPluginManager
 
 
-def default_data_dir() -> str:
-    """MEDSEC_HOME, else the platform's user data directory."""
-    if os.environ.get("MEDSEC_HOME"):
-        return os.environ["MEDSEC_HOME"]
-    if sys.platform == "darwin":
-        return os.path.expanduser("~/Library/Application Support/medsec")
-    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return os.path.join(base, "medsec")
-
-
 @dataclass
 class AppContext:
     """Who runs which command on which data directory; the store, the

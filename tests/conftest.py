@@ -13,12 +13,13 @@ helpers/backends.py.
 
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 from helpers.backends import MARKERS, POSTGRESQL, backend_params, new_database
-from helpers.cli import Medsec, cli_env
+from helpers.cli import MEDSEC_BIN, Medsec, cli_env
 from helpers.gateway import http_gateway
 from helpers.pg import PgServer, require_postgres, skip_or_fail, start_server
 from helpers.practices import init_demo, init_practice, setup_office, setup_practice, use_test_channel
@@ -158,6 +159,22 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     shutil.rmtree(getattr(config, "hypothesis_home", ""), ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def agents_of_their_own():
+    """The agents the tests start (medsec.agent: `agent start`, the README's examples) listen in a
+    runtime folder of the session's, never the developer's; any left are stopped at the end."""
+    folder = tempfile.mkdtemp(prefix="msa-session-")
+    previous = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = folder
+    yield
+    subprocess.run([MEDSEC_BIN, "agent", "stop"], capture_output=True, timeout=60, check=False)
+    if previous is None:
+        del os.environ["XDG_RUNTIME_DIR"]
+    else:
+        os.environ["XDG_RUNTIME_DIR"] = previous
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

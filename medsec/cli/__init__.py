@@ -43,6 +43,7 @@ BUILTIN_COMMANDS = {
     "store": "medsec.cli.storecmd:store_group",
     "upgrade": "medsec.cli.admin:upgrade_command",
     "plugins": "medsec.cli.admin:plugins_command",
+    "agent": "medsec.cli.agentcmd:agent_group",
 }
 
 
@@ -187,7 +188,8 @@ def cli(ctx, data_dir, store_url, user, debug):
     """
     # The store, tinydb and the audit log: --version does not pay for them.
     from medsec.audit import os_user
-    from medsec.context import AppContext, default_data_dir
+    from medsec.context import AppContext
+    from medsec.locations import default_data_dir
 
     ctx.obj = AppContext(
         data_dir=os.path.abspath(data_dir or default_data_dir()),

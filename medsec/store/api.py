@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, Protocol
 
 from medsec.audit import Actor, Entry
 from medsec.errors import ConfigError, InvalidInput
+from medsec.locations import POINTER
 from medsec.store.kinds import IndexKey, Record, RecordKind
 from medsec.store.store import Store
 from medsec.text import shown
@@ -138,8 +139,6 @@ class Backend(Protocol):
         a command is refused before it reads or changes anything unaudited."""
 
 
-# The pointer file a terminal's folder holds when its store is a PostgreSQL database.
-POINTER = "store.yaml"
 _POINTER_KEYS = ("url", "password_env")
 
 

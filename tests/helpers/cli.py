@@ -19,7 +19,8 @@ def cli_env(home: Path) -> dict[str, str]:
     """The environment every test runs medsec in: its data directory, the fixed clock, a
     known user and no plugins beyond the bundled ones."""
     return {"MEDSEC_HOME": str(home), "MEDSEC_NOW": NOW, "MEDSEC_USER": "tester",
-            "MEDSEC_DISABLE_PLUGINS": "", "MEDSEC_PLUGINS": ""}
+            "MEDSEC_DISABLE_PLUGINS": "", "MEDSEC_PLUGINS": "",
+            "MEDSEC_AGENT": "off"}  # commands in processes of their own (test_agent.py tests the agent)
 
 
 @dataclass
