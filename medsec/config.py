@@ -51,6 +51,7 @@ CONFIG_FILES = [
     "fees.yaml",
     "codes.yaml",
     "channels.yaml",
+    "roles.yaml",
 ]
 
 # Real files are kilobytes: staff.yaml of a 300-provider practice is 61 KB.
@@ -66,8 +67,55 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]*@")
 # Parse-cache entries hold data that passed these checks: entries written
 # before a check existed (no "checks", or an older number) are parsed again.
-CACHE_CHECKS = 2  # 2: bounds and literal secrets
+CACHE_CHECKS = 3  # 2: bounds and literal secrets; 3: sign-in settings, roles.yaml
 ROLES = ["front-desk", "physician", "nurse", "biller", "manager", "admin"]
+# What a role may be granted (roles.yaml): permission -> what it allows. Kept here, beside the
+# roles, so that checking roles.yaml can name an unknown one; medsec.security.permissions maps
+# every command and default role onto these.
+PERMISSIONS: dict[str, str] = {
+    "patients.read": "see patients' records: demographics, coverage, notes",
+    "patients.write": "register patients and change their records, coverage and notes; import, merge, archive",
+    "patients.restrict": "restrict a patient's chart to some roles (staff members, VIPs)",
+    "patients.export": "write patients' records out of medsec in bulk (patient export)",
+    "schedule.read": "see the schedule, open slots, the waitlist and meetings",
+    "schedule.book": "book, move and cancel appointments and meetings; keep the waitlist",
+    "schedule.checkin": "check patients in, fit in walk-ins, move a visit through its day, mark no-shows",
+    "calls": "log, assign, return and close phone calls; the follow-up calls due",
+    "messages.send": "send and read reminders, memos, post and faxes; tell patients results are ready",
+    "documents.file": "file incoming faxes, post, scans and lab results with their patient or order",
+    "documents.sign": "sign clinical documents and letters as their author",
+    "referrals": "take in, write, send and follow referrals",
+    "tasks": "add, see and close the office's tasks",
+    "refills.request": "take refill requests and follow them",
+    "refills.approve": "approve or deny refill requests (the prescriber's decision)",
+    "labs.order": "order labs and follow their orders and results",
+    "labs.review": "mark lab results reviewed, or move a lab order's status by hand",
+    "billing.read": "see charges, balances, ledgers, invoices, statements and claims",
+    "billing.charge": "post charges and adjustments",
+    "billing.pay": "take patients' payments",
+    "claims.submit": "create, scrub, export and submit claims and change their status",
+    "remittances.post": "post payers' remittances (835) to claims and ledgers",
+    "codes.read": "look up diagnosis and procedure codes",
+    "codes.manage": "import codes into the practice's code list",
+    "reports.read": "run the office's reports",
+    "staff.read": "see the staff list, their roles and hours",
+    "staff.manage": "add, change and deactivate staff members, their hours, time off and passphrases",
+    "roles.manage": "change what each role may do, and the practice's security mode",
+    "tokens.manage": "create, list and revoke service tokens for automation",
+    "audit.read": "read the audit log and the emergency (break-glass) accesses",
+    "config.read": "see and check the practice's configuration and plugins",
+    "config.change": "change the practice's configuration files",
+    "backup": "back the practice up",
+    "restore": "restore the practice from a backup, replacing what it holds",
+    "store.manage": "verify and repair the store, upgrade it, copy it to another store",
+    "admin": "run plugin commands that declare no permission of their own",
+}
+SECURITY_MODES = ["open", "signed-in"]  # practice.yaml `security` (absent: open)
+# practice.yaml `sign_in`: setting -> (least, most); medsec.security.sessions holds the defaults
+# (15 minutes idle, 12 hours in all, 5 wrong passphrases lock the account for 15 minutes).
+SIGN_IN_LIMITS = {"idle_minutes": (1, 480), "absolute_hours": (1, 24), "lockout_attempts": (3, 20),
+                  "lockout_minutes": (1, 1440)}
+ROLE_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 CHANNEL_KINDS = ["email", "sms", "voice", "letter"]
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -190,6 +238,22 @@ def _check_practice(c, data):
     for i, closure in enumerate(c.seq(data.get("closures"), ["closures"])):
         value = closure.get("date") if isinstance(closure, dict) else closure
         _check_date(c, value, ["closures", i])
+    _check_sign_in(c, data)
+
+
+def _check_sign_in(c, data: dict) -> None:
+    """practice.yaml's security mode and its sign-in limits (whole numbers within SIGN_IN_LIMITS):
+    a mistyped setting would silently leave sessions at their defaults, so it is an error."""
+    security = data.get("security")
+    if security is not None and security not in SECURITY_MODES:
+        c.error(["security"], f"security must be open or signed-in, not {security!r}")
+    for key, value in c.mapping(data.get("sign_in"), ["sign_in"]).items():
+        if key not in SIGN_IN_LIMITS:
+            c.error(["sign_in", key], f"sign_in.{key}: unknown setting (use {', '.join(SIGN_IN_LIMITS)})")
+            continue
+        least, most = SIGN_IN_LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+            c.error(["sign_in", key], f"sign_in.{key} must be a whole number from {least} to {most}")
 
 
 def _check_date(c, value, path):
@@ -224,6 +288,68 @@ def _check_staff(c, data):
             for key in ("from", "to"):
                 if c.required(off, key, path + ["time_off", j]):
                     _check_date(c, str(off[key])[:10], path + ["time_off", j, key])
+
+
+def _check_roles(c, data):
+    """roles.yaml: `roles`, role name -> a list of permissions, or {like: ROLE, add: [...], remove: [...]}.
+
+    Everything else is an error, for a file that grants power: an unknown permission or setting,
+    a malformed role, or a change to admin (it always holds every permission).
+    """
+    data = c.mapping(data, [])
+    for key in data:
+        if key != "roles":
+            c.error([key], f"{key}: unknown setting (roles.yaml holds only 'roles')")
+    roles = c.mapping(data.get("roles"), ["roles"])
+    for name, spec in roles.items():
+        path = ["roles", name]
+        if not isinstance(name, str) or not ROLE_NAME.fullmatch(name):
+            c.error(path, f"roles.{name}: a role's name is lower-case letters, digits and -, at most 40")
+        elif name == "admin":
+            c.error(path, "roles.admin: the admin role always holds every permission; it cannot be changed")
+        elif isinstance(spec, dict):
+            _check_role_like(c, name, spec, roles)
+        else:
+            _check_permissions(c, spec, path)
+
+
+def _check_role_like(c, name: str, spec: dict, roles: dict) -> None:
+    """A role as another one changed: `like` a default role or a role listed in the file (not one
+    itself made with `like`, but for a default role changed in place: `nurse: {like: nurse}`)."""
+    path = ["roles", name]
+    for key in spec:
+        if key not in ("like", "add", "remove"):
+            c.error(path + [key], f"roles.{name}.{key}: unknown setting (use like, add, remove)")
+    if not c.required(spec, "like", path):
+        return
+    base = spec["like"] if isinstance(spec["like"], str) else None
+    listed = base is not None and isinstance(roles.get(base), list)
+    in_place = base == name and name in ROLES
+    if not (listed or in_place or (base in ROLES and base not in roles)):
+        c.error(path + ["like"], f"roles.{name}.like: {spec['like']!r} must be a default role ({', '.join(ROLES)}) "
+                                 "or a role listed in this file (not one made with like)")
+    for key in ("add", "remove"):
+        if key in spec:
+            _check_permissions(c, spec[key], path + [key])
+
+
+def _check_permissions(c, items, path) -> None:
+    """A role's list of permissions: each one medsec knows (PERMISSIONS), none twice."""
+    if not isinstance(items, list):
+        c.error(path, f"{_dotted(path)} must be a list of permissions ([] for none)")
+        return
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or item not in PERMISSIONS:
+            import difflib  # only for a mistake
+
+            close = difflib.get_close_matches(str(item), PERMISSIONS, n=1)
+            hint = f"did you mean {close[0]}?" if close else "see the permissions in roles.yaml's comments"
+            c.error(path + [i], f"{_dotted(path)}: unknown permission {item!r} ({hint})")
+        elif item in seen:
+            c.warn(path + [i], f"{_dotted(path)}: {item} is listed twice")
+        else:
+            seen.add(item)
 
 
 _TYPE_MINUTES = {"duration": 1, "buffer": 0}  # the default and least number of minutes of each
@@ -352,6 +478,7 @@ VALIDATORS: dict[str, Callable] = {
     "fees.yaml": _check_fees,
     "codes.yaml": _check_codes,
     "channels.yaml": _check_channels,
+    "roles.yaml": _check_roles,
 }
 
 

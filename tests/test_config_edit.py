@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from helpers.cli import Medsec
 
+from medsec.config import CONFIG_FILES
+
 # A Python "editor": applies the plan in a JSON file (replacements, text to append, an exit
 # code) to the file it is given, and logs that file's path and permissions.
 EDITOR_SCRIPT = """\
@@ -200,7 +202,7 @@ def test_a_change_made_meanwhile_by_another_terminal_is_not_overwritten(practice
 def test_export_writes_every_document_as_stored_privately(office, tmp_path):
     folder = tmp_path / "exported"
     summary = office.json("config", "export", folder)
-    assert summary["written"][:2] == ["medsec.yaml", "practice.yaml"] and len(summary["written"]) == 8
+    assert summary["written"][:2] == ["medsec.yaml", "practice.yaml"] and len(summary["written"]) == len(CONFIG_FILES)
     assert summary["absent"] == [] and summary["folder"] == str(folder)
     for name in summary["written"]:
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
@@ -219,7 +221,7 @@ def test_export_refuses_to_overwrite_without_force(office, tmp_path):
     assert (folder / "staff.yaml").read_text() == "mine\n"
     office.ok("config", "export", folder, "--force")
     assert (folder / "staff.yaml").read_text().startswith("# staff.yaml")
-    assert len(list(folder.iterdir())) == 8
+    assert len(list(folder.iterdir())) == len(CONFIG_FILES)
 
 
 def test_export_into_the_data_directory_is_refused(practice):
@@ -235,7 +237,7 @@ def test_import_stores_changed_files_as_written(office, tmp_path):
     practice_yaml = folder / "practice.yaml"
     practice_yaml.write_text(practice_yaml.read_text().replace("name: My Practice", "name: Imported Clinic # new"))
     summary = office.json("config", "import", folder)
-    assert summary["imported"] == ["practice.yaml"] and len(summary["unchanged"]) == 7
+    assert summary["imported"] == ["practice.yaml"] and len(summary["unchanged"]) == len(CONFIG_FILES) - 1
     assert office.json("config", "show", "practice")["name"] == "Imported Clinic"
     assert stored(office, tmp_path)["practice.yaml"] == practice_yaml.read_text()
     assert [e["ids"] for e in office.json("audit") if e["action"] == "config-import"] == [["practice.yaml"]]
