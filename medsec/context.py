@@ -13,6 +13,7 @@ from medsec.store.api import Backend, Record, StoreLocation, Writer, locate_stor
 
 if TYPE_CHECKING:
     from medsec.plugins import MedsecPluginManager
+    from medsec.security.principal import Principal
 
 
 @dataclass
@@ -25,6 +26,8 @@ class AppContext:
     debug: bool = False
     command: str = ""
     store_url: str | None = None  # --store / $MEDSEC_STORE: a PostgreSQL store
+    named_user: str | None = None  # who --user or $MEDSEC_USER names (None: the login was taken)
+    principal: "Principal | None" = None  # who acts, once the gate let the command run (medsec.security)
     _store: Backend | None = field(default=None, repr=False)
     _tz: tzinfo | None = field(default=None, repr=False)
     _plugins: "MedsecPluginManager | None" = field(default=None, repr=False)

@@ -148,10 +148,11 @@ def test_upgrade_migrates_an_older_store_once_even_from_two_terminals(pg_clinic,
     from medsec.store import pgschema
     from medsec.store.postgres import PgStore
 
-    assert pg_clinic.json("upgrade") == {"store": pg_url.split("?")[0], "from": 1, "to": 1, "steps": []}
-    monkeypatch.setattr(pgschema, "VERSION", 2)
-    monkeypatch.setitem(pgschema.MIGRATIONS, 2, ["SELECT pg_sleep(0.5)",
-                                                 "ALTER TABLE medsec.meta ADD COLUMN note text"])
+    now = pgschema.VERSION
+    assert pg_clinic.json("upgrade") == {"store": pg_url.split("?")[0], "from": now, "to": now, "steps": []}
+    monkeypatch.setattr(pgschema, "VERSION", now + 1)
+    monkeypatch.setitem(pgschema.MIGRATIONS, now + 1, ["SELECT pg_sleep(0.5)",
+                                                       "ALTER TABLE medsec.meta ADD COLUMN note text"])
     one_line_error(pg_clinic("patient", "show", "P1"), 3, "medsec upgrade")
     results, errors = [], []
 
@@ -170,6 +171,22 @@ def test_upgrade_migrates_an_older_store_once_even_from_two_terminals(pg_clinic,
     assert pg_clinic.json("patient", "show", "P1")["last"] == "Smith"
     assert pg_server.sql("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'medsec' "
                          "AND table_name = 'meta' AND column_name = 'note'", dbname(pg_url)) == [(1,)]
+
+
+def test_a_version_1_store_gets_the_sign_in_tables_by_upgrade(pg_clinic, pg_url, pg_server):
+    """A store made before sign-in (schema 1: no credentials or sessions) is refused until
+    `medsec upgrade`, which adds them; its records are as they were."""
+    db = dbname(pg_url)
+    for statement in ("DROP TABLE medsec.credentials", "DROP TABLE medsec.sessions",
+                      "DELETE FROM medsec.counters WHERE prefix IN ('CR', 'SN')",
+                      "UPDATE medsec.meta SET value = '1' WHERE key = 'schema_version'"):
+        pg_server.sql(statement, db)
+    one_line_error(pg_clinic("patient", "show", "P1"), 3, "medsec upgrade")
+    assert pg_clinic.json("upgrade")["steps"] != []
+    assert pg_clinic.json("patient", "show", "P1")["last"] == "Smith"
+    assert pg_server.sql("SELECT prefix, n FROM medsec.counters WHERE prefix IN ('CR', 'SN') ORDER BY prefix",
+                         db) == [("CR", 0), ("SN", 0)]
+    pg_clinic.ok("check")
 
 
 def test_a_postgresql_practice_is_backed_up_in_the_usual_format_and_restores_into_a_directory(pg_clinic, tmp_path):

@@ -44,6 +44,10 @@ BUILTIN_COMMANDS = {
     "upgrade": "medsec.cli.admin:upgrade_command",
     "plugins": "medsec.cli.admin:plugins_command",
     "agent": "medsec.cli.agentcmd:agent_group",
+    "login": "medsec.cli.signin:login",
+    "logout": "medsec.cli.signin:logout",
+    "whoami": "medsec.cli.signin:whoami",
+    "security": "medsec.cli.signin:security_group",
 }
 
 
@@ -191,11 +195,13 @@ def cli(ctx, data_dir, store_url, user, debug):
     from medsec.context import AppContext
     from medsec.locations import default_data_dir
 
+    named = user or clean_text(os.environ.get("MEDSEC_USER") or "", "$MEDSEC_USER", NAME_LIMIT) or None
     ctx.obj = AppContext(
         data_dir=os.path.abspath(data_dir or default_data_dir()),
-        user=user or clean_text(os.environ.get("MEDSEC_USER") or os_user(), "$MEDSEC_USER", NAME_LIMIT),
+        user=named or clean_text(os_user(), "the login name", NAME_LIMIT),
         debug=debug,
         store_url=store_url or None,
+        named_user=named,
     )
     os.umask(0o077)  # every file and folder medsec creates is private
 

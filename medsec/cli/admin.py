@@ -20,9 +20,18 @@ from medsec.templating import check_all as check_templates
               help="Keep the practice in this PostgreSQL database (postgresql://HOST/DB) instead.")
 @click.option("--password-env", default=None, metavar="NAME",
               help="With --store: the environment variable that holds the database password.")
+@click.option("--security", "security_mode", type=click.Choice(["open", "signed-in"]), default="open",
+              show_default=True, help="signed-in: every command needs a session and a role that allows it.")
+@click.option("--admin", "admin_name", default=None, metavar="NAME",
+              help="With --security signed-in: the first administrator's full name (staff member S1).")
+@click.option("--admin-passphrase-file", type=click.Path(dir_okay=False), default=None,
+              help="The administrator's passphrase, first line of FILE (mode 600); else asked on the terminal.")
+@click.option("--rehearsal", is_flag=True,
+              help="A practice for rehearsals and tests: MEDSEC_NOW may move its clock when signed in.")
 @output_options
 @pass_app
-def init_command(app, fmt, demo, time_zone, store_url, password_env):
+def init_command(app, fmt, demo, time_zone, store_url, password_env, security_mode, admin_name,
+                 admin_passphrase_file, rehearsal):
     """Create a data directory to set up a practice.
 
     At --data-dir, else $MEDSEC_HOME, else the user data directory: example
@@ -40,8 +49,45 @@ def init_command(app, fmt, demo, time_zone, store_url, password_env):
     """
     from medsec.practice.setup import init_data_dir  # the demo generator (~8 ms): only init pays for it
 
-    render(init_data_dir(app.data_dir, demo=demo, tz_name=time_zone,
-                         location=_init_location(app, store_url, password_env)), fmt)
+    admin = _first_admin(security_mode, admin_name, admin_passphrase_file)
+    summary = init_data_dir(app.data_dir, demo=demo, tz_name=time_zone, rehearsal=rehearsal,
+                            location=_init_location(app, store_url, password_env))
+    if admin:
+        summary.update(_signed_in_practice(app, *admin))
+    render(summary, fmt)
+
+
+def _first_admin(security_mode, name, passphrase_file) -> tuple[str, str] | None:
+    """(name, passphrase hash) of a signed-in practice's first administrator, asked and checked
+    before anything is made; None for an open practice."""
+    if security_mode == "open":
+        if name or passphrase_file:
+            raise InvalidInput("--admin and --admin-passphrase-file are for --security signed-in")
+        return None
+    if not name:
+        raise InvalidInput("--security signed-in needs its first administrator: --admin NAME")
+    from medsec.security.passphrase import check_strength, hash_passphrase, read_passphrase
+
+    text = read_passphrase(file=passphrase_file, fd=None, prompt=f"passphrase for {name} (S1): ",
+                           confirm=passphrase_file is None)
+    check_strength(text, staff_id="S1", name=name)
+    return name, hash_passphrase(text)
+
+
+def _signed_in_practice(app, name: str, passphrase_hash: str) -> dict:
+    """The new practice's first staff member, an administrator with a passphrase; sign-in on."""
+    from medsec import config
+    from medsec.records.staff import add_staff
+    from medsec.security.sessions import set_passphrase
+
+    app.command = "init"
+    admin = add_staff(app, name=name, role="admin")
+    set_passphrase(app, admin["id"], passphrase_hash)
+    practice = {**app.config("practice.yaml"), "security": "signed-in"}
+    with app.store.transaction() as txn:
+        config.stage(txn, "practice.yaml", practice)
+    app.audit("init", [admin["id"]], outcome="signed-in practice, first administrator")
+    return {"security": "signed-in", "admin": admin["id"]}
 
 
 def _init_location(app, store_url, password_env):

@@ -65,6 +65,15 @@ def _read_text(path: str, name: str, shown_as: str) -> str | None:
         raise InvalidInput(f"{shown_as}: not UTF-8 text (byte {e.start})") from None
 
 
+def _may_change(app, names) -> None:
+    """Changing who may do what (the roster, roles.yaml, practice.yaml's sign-in) needs roles.manage."""
+    from medsec.security.principal import AUTHORIZATION_DOCUMENTS, require
+
+    for name in names:
+        if name in AUTHORIZATION_DOCUMENTS:
+            require(app, "roles.manage", f"changing {name}")
+
+
 # -- config edit ------------------------------------------------------------------------
 def edit_document(app, name: str) -> dict[str, Any]:
     """Let the user edit document `name` in their editor; save it if it changed and passes the checks."""
@@ -75,6 +84,7 @@ def edit_document(app, name: str) -> dict[str, Any]:
         return {"document": name, "saved": False}
     data, problems = config.check_document(name, text, _store_version(app))
     _refuse_errors(problems, "nothing was saved")
+    _may_change(app, [name])
     with app.store.transaction() as txn:
         # The writers' lock is held: another terminal's change made while the editor was open shows here.
         if app.store.document_text(name) != before:
@@ -173,6 +183,7 @@ def import_documents(app, folder: str, names: tuple[str, ...]) -> dict[str, Any]
         problems += [p._replace(file=os.path.join(folder, name)) for p in found]
     _refuse_errors(problems, "nothing was imported")
     changed = [name for name, text in texts.items() if app.store.document_text(name) != text]
+    _may_change(app, changed)
     if changed:
         with app.store.transaction() as txn:
             for name in changed:

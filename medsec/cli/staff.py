@@ -4,9 +4,12 @@ import click
 
 from medsec.cli.common import pass_app
 from medsec.cli.options import date_option, reason_option
-from medsec.cli.output import output_options, render
+from medsec.cli.output import output_options, render, say
+from medsec.cli.signin import passphrase_options
 from medsec.config import ROLES
+from medsec.errors import Refused
 from medsec.records import staff as svc
+from medsec.security.principal import may_grant
 
 NAME_HELP = "Full name as shown to patients, e.g. 'Dr. Ada Byron'."
 ROLE_HELP = "The staff member's role."
@@ -43,6 +46,7 @@ def add(app, fmt, **fields):
       medsec staff add --name "Dr. Ada Byron" --role physician --npi 1234567893 \\
           --email ada.byron@example.org
     """
+    may_grant(app, fields["role"])
     render(svc.add_staff(app, **fields), fmt)
 
 
@@ -94,6 +98,8 @@ def edit(app, fmt, staff_id, **fields):
       medsec staff edit S9 --phone 617-555-0190
       medsec staff edit S4 --inactive
     """
+    if fields.get("role"):
+        may_grant(app, fields["role"])
     render(svc.edit_staff(app, staff_id, **fields), fmt)
 
 
@@ -148,3 +154,38 @@ def off(app, fmt, staff_id, start, end, reason, remove):
     else:
         member = svc.get_staff(app, staff_id)
     render(member.get("time_off") or [], fmt, ["from", "to", "reason"])
+
+
+@staff.command("passphrase")
+@click.argument("staff_id")
+@passphrase_options
+@pass_app
+def passphrase(app, staff_id, passphrase_file, passphrase_fd):
+    """Set or reset a staff member's passphrase.
+
+    Asked twice on the terminal (or read from --passphrase-file or
+    --passphrase-fd). At least 12 characters, not a common one, and not
+    holding the person's id or name. A reset forgets failed attempts; the
+    member's sessions go on until they end.
+
+    \b
+    Examples:
+      medsec staff passphrase S3
+      medsec staff passphrase S3 --passphrase-file ./s3-passphrase
+    """
+    from medsec.security.passphrase import check_strength, hash_passphrase, read_passphrase
+    from medsec.security.principal import SIGNED_IN, mode, signed_in
+    from medsec.security.sessions import set_passphrase
+
+    member = svc.get_staff(app, staff_id)
+    if mode(app) == SIGNED_IN:  # your own, or anyone's with staff.manage
+        me = signed_in(app)
+        if me.user != member["id"] and "staff.manage" not in me.permissions:
+            raise Refused(f"{me.user} ({me.role}) may set only their own passphrase: setting {member['id']}'s "
+                          "needs the permission 'staff.manage'")
+    text = read_passphrase(file=passphrase_file, fd=passphrase_fd, prompt=f"new passphrase for {member['id']}: ",
+                           confirm=passphrase_file is None and passphrase_fd is None)
+    check_strength(text, staff_id=member["id"], name=str(member.get("name") or ""))
+    set_passphrase(app, member["id"], hash_passphrase(text))
+    app.audit("passphrase set", [member["id"]])
+    say(f"passphrase set for {member['id']}")

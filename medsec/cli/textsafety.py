@@ -17,6 +17,7 @@ import functools
 
 import click
 
+from medsec.cli.gate import gated
 from medsec.text import clean_text, escape_controls
 
 # The longest value a typed parameter may hold, by its parameter name. Generous
@@ -46,7 +47,9 @@ def guard(command: click.Command) -> click.Command:
         return command
     setattr(command, _GUARDED, True)
     if command.callback is not None:
-        command.callback = _checked(command.callback)
+        # A command (not a group) also passes the gate: who acts, and may they (medsec.cli.gate).
+        callback = command.callback if isinstance(command, click.Group) else gated(command.callback)
+        command.callback = _checked(callback)
     if isinstance(command, click.Group):
         command.get_command = _guarding(command.get_command)  # type: ignore[method-assign]
     return command

@@ -38,7 +38,7 @@ def _header(text: str) -> str:
 
 
 def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_York",
-                  location: StoreLocation | None = None) -> dict:
+                  location: StoreLocation | None = None, rehearsal: bool = False) -> dict:
     """A new practice: a data directory at `root`, or (with `location.url`) a store in that
     PostgreSQL database and, at `root`, this terminal's folder pointing to it."""
     root = os.path.abspath(root)
@@ -55,13 +55,15 @@ def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_Yor
     if location.url:
         write_pointer(root, location)
     now = clock.now(tz)
-    summary: dict = {"data_dir": root, "demo": demo}
+    summary: dict = {"data_dir": root, "demo": demo, "rehearsal": rehearsal}
     if location.url:
         summary["store"] = location.url.split("?")[0]
     with store.transaction() as txn:
         # `instance` makes this directory's iCalendar UIDs its own.
         meta = {"schema_version": config.SCHEMA_VERSION, "created_by": f"medsec {__version__}",
                 "created": clock.iso(now), "instance": secrets.token_hex(6)}
+        if rehearsal:  # its clock may be moved (MEDSEC_NOW) when signed in: for rehearsals and tests
+            meta["rehearsal"] = True
         config.stage(txn, "medsec.yaml", meta, "# medsec.yaml - written by medsec init; do not edit.\n")
         if demo:
             summary.update(_demo(txn, now.date()))

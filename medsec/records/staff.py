@@ -108,6 +108,7 @@ def add_staff(app, *, name: str, role: str, npi: str = "", email: str = "", phon
                   "npi": fields.get("npi", ""), "email": fields.get("email", ""),
                   "phone": fields.get("phone", ""), "active": True, "hours": {}, "time_off": []}
         _save(app, txn, members + [member])
+    app.audit("staff-add", [staff_id], outcome=f"ok: role {member['role']}")
     return member
 
 
@@ -122,6 +123,10 @@ def edit_staff(app, staff_id: str, **changes) -> dict:
         if updated["role"] in PROVIDER_ROLES and not updated.get("npi"):
             raise InvalidInput(f"a {updated['role']} needs an NPI")
         _save(app, txn, [updated if m is member else m for m in members])
+    # What changed, by field name; the role, activity and NPI with their values (the roster's, not PHI).
+    changed = [f"{k} {member.get(k)!s} -> {v!s}" if k in ("role", "active", "npi") else k
+               for k, v in fields.items() if member.get(k) != v]
+    app.audit("staff-edit", [member["id"]], outcome="ok: " + ("; ".join(changed) or "no change"))
     return updated
 
 

@@ -119,6 +119,16 @@ REFILLS = RecordKind("refills", "RX", 500, by_patient("refill-patient"))
 MEMOS = RecordKind("memos", "M", 500)
 STAFF = RecordKind("staff", "S")  # ids only: the roster itself lives in staff.yaml
 
+
+def credential_index_entries(c: Record) -> Iterator[IndexKey]:
+    yield ("credential-staff", c["staff_id"])
+
+
+# Sign-in (medsec.security): a staff member's passphrase hash and failed attempts; the
+# sessions, each stored with the SHA-256 of its secret, never the secret.
+CREDENTIALS = RecordKind("credentials", "CR", 100, credential_index_entries)
+SESSIONS = RecordKind("sessions", "SN", 1000)
+
 # Kinds whose records name a patient (patient_id), with the index that finds
 # a patient's (None: few enough to scan). A merge moves them all. Reminders
 # stay as sent; meetings, memos and remittances name no patient.
@@ -129,7 +139,7 @@ PATIENT_RECORDS = {APPOINTMENTS: "appt-patient", CALLS: "call-patient", CHARGES:
 
 # Every sharded kind, for `medsec check` and backups.
 ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,
-             REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS]
+             REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS, CREDENTIALS, SESSIONS]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
            "appt-room": APPOINTMENTS, "reminder-appt": REMINDERS,
@@ -137,7 +147,7 @@ INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": P
            "claim-patient": CLAIMS, "claim-status": CLAIMS, "payment-patient": PAYMENTS,
            "remit-trace": REMITTANCES, "lab-patient": LABS, "lab-filler": LABS,
            "labresult-message": LAB_RESULTS, "labresult-unmatched": LAB_RESULTS,
-           "referral-patient": REFERRALS, "refill-patient": REFILLS}
+           "referral-patient": REFERRALS, "refill-patient": REFILLS, "credential-staff": CREDENTIALS}
 
 # The folders a new data directory starts with.
 RECORD_DIRS = ["patients", "appointments", "waitlist", "index", "audit", "files", "meta", "outbox", "templates"]

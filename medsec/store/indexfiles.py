@@ -107,7 +107,7 @@ SHARDING: dict[str, Sharding] = {
     "charge-patient": _BY_PERSON, "claim-patient": _BY_PERSON, "claim-status": _ONE,
     "payment-patient": _BY_PERSON, "remit-trace": _HASHED, "lab-patient": _BY_PERSON, "lab-filler": _HASHED,
     "labresult-message": _HASHED, "labresult-unmatched": _ONE, "referral-patient": _BY_PERSON,
-    "refill-patient": _BY_PERSON,
+    "refill-patient": _BY_PERSON, "credential-staff": _ONE,
 }
 
 

@@ -25,12 +25,14 @@ The design is relational, not files in rows:
   deployment guide also revokes them from the application's role).
 """
 
-from medsec.store.catalog import ALL_KINDS, APPOINTMENTS
+from medsec.store.catalog import ALL_KINDS, APPOINTMENTS, CREDENTIALS, SESSIONS
 from medsec.store.kinds import RecordKind
 
 SCHEMA = "medsec"
 APPLICATION = "medsec"
-VERSION = 1  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
+VERSION = 2  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
+# The kinds each version brought (a kind's table is made by the version that brought it).
+_KINDS_OF = {2: [CREDENTIALS, SESSIONS]}
 
 # The key of the advisory locks medsec takes: writers (held per transaction) and upgrades.
 WRITER_LOCK = 0x6D656473  # "meds"
@@ -88,10 +90,18 @@ def _version_1() -> list[str]:
         "id text NOT NULL, seq bigserial, PRIMARY KEY (name, key, id))",
         f"CREATE INDEX index_entries_suffix ON {s}.index_entries (name, (reverse(key)) COLLATE \"C\")",
     ]
+    later = {kind for kinds in _KINDS_OF.values() for kind in kinds}
     for kind in ALL_KINDS:
-        statements += _kind_table(kind)
+        if kind not in later:
+            statements += _kind_table(kind)
     return statements
 
 
+def _version_2() -> list[str]:
+    """Sign-in: staff members' credentials and their sessions."""
+    return [statement for kind in _KINDS_OF[2] for statement in _kind_table(kind)] + [
+        f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES {', '.join(f'({k.prefix!r}, 0)' for k in _KINDS_OF[2])}"]
+
+
 # Each version's statements, run in order by `migrate` from the version a database is at.
-MIGRATIONS: dict[int, list[str]] = {1: _version_1()}
+MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2()}

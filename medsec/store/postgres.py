@@ -491,11 +491,12 @@ class PgStore:
                 if cur.fetchone():
                     raise Refused(f"{shown_url(url)} holds a medsec store already (or another '{SCHEMA}' schema)")
                 cur.execute(f"CREATE SCHEMA {SCHEMA}")
-                for statement in pgschema.MIGRATIONS[1]:
-                    cur.execute(statement)
+                for version in range(1, pgschema.VERSION + 1):
+                    for statement in pgschema.MIGRATIONS[version]:
+                        cur.execute(statement)
                 cur.executemany(f"INSERT INTO {SCHEMA}.meta (key, value) VALUES (%s, %s)",
                                 [("application", pgschema.APPLICATION), ("schema_version", str(pgschema.VERSION))])
-                cur.executemany(f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES (%s, 0)",
+                cur.executemany(f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES (%s, 0) ON CONFLICT DO NOTHING",
                                 [(kind.prefix,) for kind in ALL_KINDS])
             conn.commit()
         except psycopg.Error as e:

@@ -1,0 +1,177 @@
+"""Signing in and out: `login`, `logout`, `whoami`, `security mode` (and `staff passphrase`:
+medsec.cli.staff)."""
+
+import os
+import shlex
+
+import click
+
+from medsec.cli.common import pass_app
+from medsec.cli.output import output_options, render, say
+from medsec.errors import InvalidInput, Refused
+from medsec.records.staff import get_staff
+
+PASSPHRASE_FILE_HELP = "Read the passphrase from the first line of FILE (private to you: mode 600)."
+PASSPHRASE_FD_HELP = "Read the passphrase from file descriptor N up to a newline (e.g. 0 with a pipe)."
+
+
+def passphrase_options(func):
+    """--passphrase-file and --passphrase-fd: a passphrase never comes from the command line."""
+    func = click.option("--passphrase-fd", type=click.IntRange(0, 1023), default=None, help=PASSPHRASE_FD_HELP)(func)
+    return click.option("--passphrase-file", type=click.Path(dir_okay=False), default=None,
+                        help=PASSPHRASE_FILE_HELP)(func)
+
+
+@click.command("login")
+@click.argument("staff_id", required=False)
+@passphrase_options
+@pass_app
+def login(app, staff_id, passphrase_file, passphrase_fd):
+    """Sign in, for a session in this shell.
+
+    Prints the shell line that sets your session ($MEDSEC_SESSION).
+    STAFF_ID defaults to --user or $MEDSEC_USER. The passphrase is asked
+    on the terminal, never taken from the command line. The session ends
+    after the practice's idle time and its longest session (practice.yaml
+    sign_in: 15 minutes and 12 hours unless set), at `medsec logout`, or
+    when you are deactivated. Wrong passphrases in a row lock the account
+    for a while.
+
+    \b
+    Examples:
+      eval "$(medsec login S3)"
+      eval "$(medsec login S3 --passphrase-file ~/.medsec-passphrase)"
+    """
+    from medsec.security.passphrase import read_passphrase
+    from medsec.security.principal import SIGNED_IN, mode
+    from medsec.security.sessions import SESSION_ENV, check_passphrase, open_session
+
+    staff_id = staff_id or app.named_user
+    if not staff_id:
+        raise InvalidInput("whom to sign in: give STAFF_ID (or --user / $MEDSEC_USER)")
+    member = get_staff(app, staff_id)
+    staff_id = member["id"]
+    if mode(app) != SIGNED_IN:
+        raise Refused("this practice does not use sign-in (security: open)",
+                      hint="an administrator turns it on: medsec security mode signed-in")
+    if member.get("active") is False:
+        raise Refused(f"{staff_id} is deactivated")
+    passphrase = read_passphrase(file=passphrase_file, fd=passphrase_fd, prompt=f"passphrase for {staff_id}: ",
+                                 confirm=False)
+    app.user = staff_id
+    try:
+        check_passphrase(app, staff_id, passphrase)
+    except Refused:
+        app.audit("login", [staff_id], outcome="refused: wrong passphrase or locked")
+        raise
+    token = open_session(app, staff_id)
+    app.audit("login", [staff_id, token.partition(".")[0]])
+    click.echo(f"export {SESSION_ENV}={shlex.quote(token)}")
+    say(f"signed in as {staff_id} ({member.get('name')}, {member.get('role')})")
+
+
+@click.command("logout")
+@pass_app
+def logout(app):
+    """End your session.
+
+    Prints the shell line that forgets it.
+
+    \b
+    Examples:
+      eval "$(medsec logout)"
+    """
+    from medsec.security.principal import authorize
+    from medsec.security.sessions import SESSION_ENV, end_sessions, session_of
+
+    token = os.environ.get(SESSION_ENV)
+    if not token:
+        raise Refused("not signed in")
+    session = session_of(app, token)
+    app.user = session["staff_id"]
+    authorize(app, None)
+    end_sessions(app, session_id=session["id"], why="signed out")
+    app.audit("logout", [session["staff_id"], session["id"]])
+    click.echo(f"unset {SESSION_ENV}")
+
+
+@click.command("whoami")
+@output_options
+@pass_app
+def whoami(app, fmt):
+    """Who you act as, and until when.
+
+    With the practice's security mode.
+    Exit 1 when the practice uses sign-in and you are not signed in.
+
+    \b
+    Examples:
+      medsec whoami
+      medsec whoami --json
+    """
+    from medsec.security.principal import OPEN, mode, rehearsal
+    from medsec.security.sessions import SESSION_ENV, session_of, settings
+
+    info = {"mode": mode(app), "rehearsal": rehearsal(app)}
+    if info["mode"] == OPEN:
+        render({"user": app.user, **info, "signed_in": False}, fmt)
+        return
+    token = os.environ.get(SESSION_ENV)
+    if not token:
+        raise Refused("not signed in", hint='eval "$(medsec login)"')
+    session = session_of(app, token)
+    member = get_staff(app, session["staff_id"])
+    limits = settings(app)
+    render({"user": member["id"], "name": member.get("name"), "role": member.get("role"), **info,
+            "signed_in": True, "session": session["id"], "since": session["created"],
+            "expires": session["expires"], "idle_minutes": limits["idle_minutes"]}, fmt)
+
+
+@click.group("security")
+def security_group():
+    """The practice's sign-in mode.
+
+    \b
+    Examples:
+      medsec security mode
+      medsec security mode signed-in
+    """
+
+
+@security_group.command("mode")
+@click.argument("new_mode", required=False, type=click.Choice(["open", "signed-in"]))
+@output_options
+@pass_app
+def security_mode(app, fmt, new_mode):
+    """Show the mode, or switch it.
+
+    signed-in: every command needs a session (`medsec login`) and a role
+    that allows it. open: whoever --user names acts, unchecked (a
+    one-person laptop). Switching to signed-in needs an administrator with
+    a passphrase set, or nobody could sign in.
+
+    \b
+    Examples:
+      medsec security mode
+      medsec security mode signed-in
+    """
+    from medsec import config
+    from medsec.security.principal import SIGNED_IN, mode
+    from medsec.security.sessions import credential
+
+    before = mode(app)
+    if new_mode and new_mode != before:
+        if new_mode == SIGNED_IN:
+            view = app.store.snapshot()
+            admins = [m["id"] for m in app.config("staff.yaml").get("staff") or []
+                      if m.get("role") == "admin" and m.get("active") is not False
+                      and (credential(view, m["id"]) or {}).get("passphrase")]
+            if not admins:
+                raise Refused("no administrator could sign in: none has a passphrase",
+                              hint="medsec staff add --role admin ..., then medsec staff passphrase ID")
+        practice = dict(app.config("practice.yaml"))
+        practice["security"] = new_mode
+        with app.store.transaction() as txn:
+            config.stage(txn, "practice.yaml", practice)
+        app.audit("security mode", outcome=f"{before} -> {new_mode}")
+    render({"mode": new_mode or before}, fmt)

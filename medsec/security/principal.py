@@ -1,0 +1,125 @@
+"""Who runs a command, and whether they may: the gate every command passes before it runs.
+
+`authorize` is called for every command (medsec.cli.gate) with the permission the command
+declares (medsec.security.permissions). In open mode it only records who acts. In signed-in
+mode the session in $MEDSEC_SESSION decides who acts (--user or $MEDSEC_USER naming anyone
+else is refused), the clock cannot be moved (MEDSEC_NOW) unless the practice is a rehearsal,
+and the acting member's role must hold the permission. Each refusal is one line, exit 1,
+audited by the error boundary (medsec.cli).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from medsec.errors import EnvironmentFailure, Refused
+
+if TYPE_CHECKING:
+    from medsec.context import AppContext
+
+OPEN, SIGNED_IN = "open", "signed-in"
+MODES = (OPEN, SIGNED_IN)
+# Commands that report on or repair a practice whose configuration or schema is broken: when the
+# mode cannot be read (practice.yaml does not parse, the store wants `upgrade`), they still run.
+# Whoever can break those files already has the files (docs/security.md).
+DIAGNOSTICS = frozenset({"config check", "upgrade", "check"})
+# The documents that say who may do what: changing them needs roles.manage, whoever else may
+# change configuration (a manager with staff.manage must not make themselves an administrator).
+AUTHORIZATION_DOCUMENTS = frozenset({"staff.yaml", "roles.yaml", "practice.yaml"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who acts: a staff member (in open mode, whoever the user is said to be)."""
+
+    user: str
+    role: str | None = None
+    session: str | None = None  # the session's id, signed in
+    permissions: frozenset[str] = frozenset()
+
+
+def mode(app: AppContext) -> str:
+    """The practice's security mode (practice.yaml `security`; absent: open)."""
+    return str(app.config("practice.yaml").get("security") or OPEN)
+
+
+def rehearsal(app: AppContext) -> bool:
+    """Whether the practice was made as a rehearsal (medsec.yaml): its clock may be moved."""
+    return bool(app.config("medsec.yaml").get("rehearsal"))
+
+
+def authorize(app: AppContext, permission: str | None) -> Principal:
+    """The principal of this command, once it may run with `permission` (None: a command
+    anyone may run, such as `login`); Refused otherwise."""
+    if app.principal is not None:
+        return app.principal
+    if permission is None or not app.initialized or _mode_for(app) == OPEN:
+        principal = Principal(app.user)
+    else:
+        principal = signed_in(app)
+        if permission not in principal.permissions:
+            raise Refused(f"{principal.user} ({principal.role}) may not do this: it needs the permission "
+                          f"'{permission}'", hint="an administrator grants permissions to roles (roles.yaml)")
+    app.principal = principal
+    return principal
+
+
+def _mode_for(app: AppContext) -> str:
+    """The mode, for the gate: a diagnostic command runs when it cannot be read."""
+    try:
+        return mode(app)
+    except EnvironmentFailure:
+        if app.command in DIAGNOSTICS:
+            return OPEN
+        raise
+
+
+def require(app: AppContext, permission: str, what: str) -> None:
+    """Refuse `what` (e.g. "changing a role") unless the signed-in member holds `permission`
+    too (a command's second permission, for some of what it may do); nothing in open mode."""
+    principal = app.principal
+    if principal is not None and principal.session is not None and permission not in principal.permissions:
+        raise Refused(f"{principal.user} ({principal.role}) may not do this: {what} needs the permission "
+                      f"'{permission}'", hint="an administrator grants permissions to roles (roles.yaml)")
+
+
+def may_grant(app: AppContext, role: str) -> None:
+    """Refuse giving someone `role` unless the signed-in member holds every permission it carries
+    (no one grants what they do not hold: a manager cannot make an administrator)."""
+    from medsec.security.permissions import role_permissions
+
+    principal = app.principal
+    if principal is None or principal.session is None:
+        return
+    beyond = role_permissions(app.config("roles.yaml") or None).get(role, frozenset()) - principal.permissions
+    if beyond:
+        raise Refused(f"{principal.user} ({principal.role}) may not give the role {role}: it holds "
+                      f"{', '.join(sorted(beyond)[:3])}{' ...' if len(beyond) > 3 else ''}, which they do not")
+
+
+def signed_in(app: AppContext) -> Principal:
+    """The principal of the session in $MEDSEC_SESSION (the acting user becomes its member);
+    Refused (exit 1) when there is none, it ended, or the clock was moved."""
+    from medsec.security.permissions import role_permissions
+    from medsec.security.sessions import SESSION_ENV, require_token_shape, session_of
+
+    if os.environ.get("MEDSEC_NOW") and not rehearsal(app):
+        raise Refused("MEDSEC_NOW is refused on a signed-in practice (sessions expire by the real clock)",
+                      hint="unset MEDSEC_NOW; only a practice made with 'medsec init --rehearsal' may move it")
+    token = os.environ.get(SESSION_ENV)
+    if not token:
+        raise Refused("not signed in", hint='eval "$(medsec login)"')
+    session = session_of(app, require_token_shape(token))
+    staff_id = session["staff_id"]
+    member = next((m for m in app.config("staff.yaml").get("staff") or [] if m.get("id") == staff_id), None)
+    if member is None or member.get("active") is False:
+        raise Refused(f"{staff_id} is not an active member of the staff", hint="ask an administrator")
+    if app.named_user is not None and app.named_user != staff_id:
+        raise Refused(f"signed in as {staff_id}: --user/$MEDSEC_USER may not name {app.named_user}",
+                      hint="sign in as that person to act as them")
+    app.user = staff_id  # who the audit names from here on
+    role = str(member.get("role"))
+    roles = role_permissions(app.config("roles.yaml") or None)
+    return Principal(staff_id, role, session["id"], roles.get(role, frozenset()))

@@ -1,0 +1,179 @@
+"""Sessions and credentials in the practice's store (every terminal sees a session end at once).
+
+A session token is `SN<n>.<secret>`: the record's id and 32 random bytes (URL-safe base64).
+The store keeps only the secret's SHA-256, so a copy of the store (a backup, a replica) holds
+no token that works. A session ends when it has been idle longer than `sign_in.idle_minutes`,
+when it is older than `sign_in.absolute_hours` (practice.yaml), at `logout`, or when its staff
+member is deactivated. Its last use is written at most once a minute (a read command does not
+write on every run), so idle time is known to the minute.
+
+A credential (one per staff member, found by the index `credential-staff`) holds the Argon2id
+hash of the passphrase and the failed attempts since the last good one: `lockout_attempts` in a
+row lock the account for `lockout_minutes`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from medsec.errors import InvalidInput, Refused
+from medsec.store.api import Record
+from medsec.store.catalog import CREDENTIALS, SESSIONS
+
+if TYPE_CHECKING:
+    from medsec.context import AppContext
+
+DEFAULTS = {"idle_minutes": 15, "absolute_hours": 12, "lockout_attempts": 5, "lockout_minutes": 15}
+TOUCH_EVERY = timedelta(minutes=1)  # how stale a session's last use may be before a command rewrites it
+SESSION_ENV = "MEDSEC_SESSION"
+
+
+def settings(app: AppContext) -> dict[str, int]:
+    """practice.yaml's sign_in settings (checked by medsec.config), the defaults for those not set."""
+    given = app.config("practice.yaml").get("sign_in") or {}
+    return {key: int(given.get(key, default)) for key, default in DEFAULTS.items()}
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def open_session(app: AppContext, staff_id: str, via: str = "passphrase") -> str:
+    """A new session for `staff_id`; its token (shown once, never stored)."""
+    secret = secrets.token_urlsafe(32)
+    now = app.now()
+    hours = settings(app)["absolute_hours"]
+    with app.store.transaction() as txn:
+        (session_id,) = txn.reserve_ids(SESSIONS)
+        txn.put(SESSIONS, {"id": session_id, "staff_id": staff_id, "secret_sha256": _digest(secret), "via": via,
+                           "created": now.isoformat(timespec="seconds"), "last_used": now.isoformat(timespec="seconds"),
+                           "expires": (now + timedelta(hours=hours)).isoformat(timespec="seconds"),
+                           "ended": None, "ended_why": None})
+    return f"{session_id}.{secret}"
+
+
+def session_of(app: AppContext, token: str) -> Record:
+    """The live session `token` names, its last use brought up to date; Refused (exit 1) for a
+    token that names none, or a session that ended (the reason, and to sign in again)."""
+    session_id, _, secret = token.strip().partition(".")
+    record = None
+    if secret and SESSIONS.number(session_id) is not None:
+        record = app.store.snapshot().get(SESSIONS, session_id)
+    if record is None or not hmac.compare_digest(record.get("secret_sha256", ""), _digest(secret)):
+        raise Refused(f"${SESSION_ENV} is not a session of this practice", hint=_AGAIN)
+    why = ended(app, record)
+    if why:
+        raise Refused(f"your session {record['id']} {why}", hint=_AGAIN)
+    if app.now() - datetime.fromisoformat(record["last_used"]) >= TOUCH_EVERY:
+        _touch(app, record["id"])
+    return record
+
+
+_AGAIN = 'sign in again: eval "$(medsec login)"'
+
+
+def ended(app: AppContext, record: Record) -> str | None:
+    """Why session `record` is over ("ended at logout" ...), None while it is live."""
+    if record.get("ended"):
+        return f"ended ({record.get('ended_why') or 'signed out'})"
+    now = app.now()
+    if now >= datetime.fromisoformat(record["expires"]):
+        return f"expired at {record['expires']} (sessions last {settings(app)['absolute_hours']} h)"
+    idle = timedelta(minutes=settings(app)["idle_minutes"])
+    if now - datetime.fromisoformat(record["last_used"]) >= idle:
+        return f"expired after {settings(app)['idle_minutes']} min without a command"
+    return None
+
+
+def _touch(app: AppContext, session_id: str) -> None:
+    with app.store.transaction() as txn:
+        record = txn.get(SESSIONS, session_id)
+        if record is not None and not record.get("ended"):
+            txn.put(SESSIONS, {**record, "last_used": app.now().isoformat(timespec="seconds")}, old=record)
+
+
+def end_sessions(app: AppContext, staff_id: str | None = None, session_id: str | None = None,
+                 why: str = "signed out") -> list[str]:
+    """End one session, or every live session of `staff_id`; the ids ended."""
+    done = []
+    with app.store.transaction() as txn:
+        records = ([txn.get(SESSIONS, session_id)] if session_id else
+                   [r for r in txn.scan(SESSIONS) if r.get("staff_id") == staff_id])
+        for record in records:
+            if record is not None and not record.get("ended"):
+                txn.put(SESSIONS, {**record, "ended": app.now().isoformat(timespec="seconds"), "ended_why": why},
+                        old=record)
+                done.append(record["id"])
+    return done
+
+
+# -- credentials --------------------------------------------------------------------------------
+def credential(view: Any, staff_id: str) -> Record | None:
+    ids = view.lookup("credential-staff", staff_id)
+    return view.get(CREDENTIALS, ids[0]) if ids else None
+
+
+def set_passphrase(app: AppContext, staff_id: str, passphrase_hash: str) -> None:
+    """Store a new passphrase hash for `staff_id` (its failed attempts forgotten)."""
+    with app.store.transaction() as txn:
+        old = credential(txn, staff_id)
+        record_id = old["id"] if old else txn.reserve_ids(CREDENTIALS)[0]
+        txn.put(CREDENTIALS, {"id": record_id, "staff_id": staff_id, "passphrase": passphrase_hash,
+                              "set": app.now().isoformat(timespec="seconds"), "failures": 0, "locked_until": None},
+                old=old)
+
+
+def clear_passphrase(app: AppContext, staff_id: str) -> bool:
+    """Forget `staff_id`'s passphrase (offboarding); whether there was one."""
+    with app.store.transaction() as txn:
+        old = credential(txn, staff_id)
+        if old is None or old.get("passphrase") is None:
+            return False
+        txn.put(CREDENTIALS, {**old, "passphrase": None, "failures": 0, "locked_until": None}, old=old)
+    return True
+
+
+def check_passphrase(app: AppContext, staff_id: str, passphrase: str) -> None:
+    """Nothing when `passphrase` is `staff_id`'s; Refused (exit 1) when it is not, when the account
+    is locked, or when no passphrase is set. Failures are counted (and lock the account) in the
+    same transaction that reads them, so parallel guesses are counted too."""
+    from medsec.security.passphrase import hash_passphrase, needs_rehash, verify
+
+    limits = settings(app)
+    with app.store.transaction() as txn:
+        record = credential(txn, staff_id)
+        if record is None or not record.get("passphrase"):
+            raise Refused(f"{staff_id} has no passphrase", hint=f"an administrator sets one: medsec staff passphrase "
+                                                                f"{staff_id}")
+        now = app.now()
+        locked = record.get("locked_until")
+        if locked and now < datetime.fromisoformat(locked):
+            raise Refused(f"{staff_id} is locked after {limits['lockout_attempts']} wrong passphrases until {locked}")
+        if verify(record["passphrase"], passphrase):
+            stored = hash_passphrase(passphrase) if needs_rehash(record["passphrase"]) else record["passphrase"]
+            if record.get("failures") or locked or stored != record["passphrase"]:  # (new parameters: a new hash)
+                txn.put(CREDENTIALS, {**record, "passphrase": stored, "failures": 0, "locked_until": None},
+                        old=record)
+            return
+        failures = int(record.get("failures") or 0) + 1
+        lock = None
+        if failures >= limits["lockout_attempts"]:
+            lock = (now + timedelta(minutes=limits["lockout_minutes"])).isoformat(timespec="seconds")
+            failures = 0
+        txn.put(CREDENTIALS, {**record, "failures": failures, "locked_until": lock}, old=record)
+    # Outside the transaction: the failure is counted (committed) before the refusal is raised.
+    if lock:
+        raise Refused(f"wrong passphrase: {staff_id} is locked until {lock}")
+    raise Refused("wrong passphrase", hint=f"{limits['lockout_attempts'] - failures} more before the account locks")
+
+
+def require_token_shape(token: str) -> str:
+    """A token as typed or read (whitespace trimmed); InvalidInput when it cannot be one."""
+    token = token.strip()
+    if not token or len(token) > 200 or any(not (c.isalnum() or c in "._-") for c in token):
+        raise InvalidInput(f"${SESSION_ENV} does not hold a session token")
+    return token
