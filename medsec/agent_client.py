@@ -77,27 +77,22 @@ def run(argv: list[str]) -> int | None:
     path = socket_path()
     if path is None:
         return None
+    try:
+        request = _request(argv)
+        for fd in (0, 1, 2):
+            os.fstat(fd)  # a closed standard stream cannot be passed
+    except OSError:  # (or the working folder is gone): run here, where the command says what is wrong
+        return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
-    except OSError:
-        sock.close()
-        start_agent(path)
-        return None
-    try:
-        for fd in (0, 1, 2):
-            os.fstat(fd)  # a closed standard stream cannot be passed: run here
-    except OSError:
-        sock.close()
-        return None
-    try:
-        send_frame(sock, _request(argv), [0, 1, 2])
+        send_frame(sock, request, [0, 1, 2])
         answer = sock.recv(1)
     except OSError:
         answer = b""
     if answer != b"A":
         sock.close()
-        if answer != b"N":  # it is leaving (its code changed on disk): a new one, for the next command
+        if answer != b"N":  # none listens, or it is leaving (upgraded): a new one, for the next command
             start_agent(path)
         return None  # run here
     return _wait(sock)

@@ -27,7 +27,9 @@ class AppContext:
     command: str = ""
     store_url: str | None = None  # --store / $MEDSEC_STORE: a PostgreSQL store
     named_user: str | None = None  # who --user or $MEDSEC_USER names (None: the login was taken)
+    token_file: str | None = None  # --token-file: a service token (medsec.security.tokens)
     principal: "Principal | None" = None  # who acts, once the gate let the command run (medsec.security)
+    break_glass: str | None = None  # --break-glass: why a restricted chart is opened (medsec.records.patients)
     _store: Backend | None = field(default=None, repr=False)
     _tz: tzinfo | None = field(default=None, repr=False)
     _plugins: "MedsecPluginManager | None" = field(default=None, repr=False)

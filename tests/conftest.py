@@ -23,6 +23,7 @@ from helpers.cli import MEDSEC_BIN, Medsec, cli_env
 from helpers.gateway import http_gateway
 from helpers.pg import PgServer, require_postgres, skip_or_fail, start_server
 from helpers.practices import init_demo, init_practice, setup_office, setup_practice, use_test_channel
+from helpers.signin import clinic, secrets_dir  # noqa: F401 (fixtures: a signed-in practice)
 from helpers.smtp import inbox_server
 from helpers.templates import Templates
 

@@ -177,15 +177,15 @@ def test_a_version_1_store_gets_the_sign_in_tables_by_upgrade(pg_clinic, pg_url,
     """A store made before sign-in (schema 1: no credentials or sessions) is refused until
     `medsec upgrade`, which adds them; its records are as they were."""
     db = dbname(pg_url)
-    for statement in ("DROP TABLE medsec.credentials", "DROP TABLE medsec.sessions",
-                      "DELETE FROM medsec.counters WHERE prefix IN ('CR', 'SN')",
+    for statement in ("DROP TABLE medsec.credentials", "DROP TABLE medsec.sessions", "DROP TABLE medsec.tokens",
+                      "DELETE FROM medsec.counters WHERE prefix IN ('CR', 'SN', 'TK')",
                       "UPDATE medsec.meta SET value = '1' WHERE key = 'schema_version'"):
         pg_server.sql(statement, db)
     one_line_error(pg_clinic("patient", "show", "P1"), 3, "medsec upgrade")
     assert pg_clinic.json("upgrade")["steps"] != []
     assert pg_clinic.json("patient", "show", "P1")["last"] == "Smith"
-    assert pg_server.sql("SELECT prefix, n FROM medsec.counters WHERE prefix IN ('CR', 'SN') ORDER BY prefix",
-                         db) == [("CR", 0), ("SN", 0)]
+    assert pg_server.sql("SELECT prefix, n FROM medsec.counters WHERE prefix IN ('CR', 'SN', 'TK') "
+                         "ORDER BY prefix", db) == [("CR", 0), ("SN", 0), ("TK", 0)]
     pg_clinic.ok("check")
 
 

@@ -5,57 +5,7 @@ The practices here are rehearsal practices (`init --rehearsal`) where the test m
 (MEDSEC_NOW), except where the test is that a normal one refuses a moved clock."""
 
 import pytest
-from helpers.cli import NOW
-
-PASS = {"S1": "violet-harbor-lantern-42", "S2": "quiet-meadow-copper-17", "S3": "amber-canyon-whistle-88",
-        "S4": "silver-orchard-puzzle-63"}
-
-
-@pytest.fixture
-def secrets_dir(tmp_path):
-    folder = tmp_path / "secrets"
-    folder.mkdir(mode=0o700)
-    for staff_id, text in PASS.items():
-        path = folder / staff_id
-        path.write_text(text + "\n")
-        path.chmod(0o600)
-    return folder
-
-
-@pytest.fixture
-def clinic(medsec, secrets_dir):
-    """A signed-in rehearsal practice: S1 the administrator (made by init), S2 front desk, S3 a
-    physician, S4 a biller, each with a passphrase."""
-    medsec.ok("init", "--security", "signed-in", "--rehearsal", "--admin", "Ada Admin",
-              "--admin-passphrase-file", secrets_dir / "S1")
-    admin = signed_in(medsec, "S1", secrets_dir)
-    for name, role, extra in (("Fred Desk", "front-desk", []), ("Dr Phil Sician", "physician", ["--npi", "1234567893"]),
-                              ("Bill Ing", "biller", [])):
-        medsec.ok("staff", "add", "--name", name, "--role", role, *extra, env=admin)
-    for staff_id in ("S2", "S3", "S4"):
-        medsec.ok("staff", "passphrase", staff_id, "--passphrase-file", secrets_dir / staff_id, env=admin)
-    medsec.ok("patient", "add", "--first", "Ann", "--last", "Smith", "--dob", "1970-01-01", env=admin)
-    return medsec
-
-
-def login(medsec, staff_id, secrets_dir, env=None):
-    return medsec("login", staff_id, "--passphrase-file", secrets_dir / staff_id, env=env)
-
-
-def signed_in(medsec, staff_id, secrets_dir, now=NOW):
-    """The environment of a shell that ran `eval "$(medsec login STAFF_ID)"` at `now`."""
-    result = login(medsec, staff_id, secrets_dir, env={"MEDSEC_NOW": now})
-    assert result.exit_code == 0, result.stderr
-    line = result.stdout.strip()
-    assert line.startswith("export MEDSEC_SESSION=") and "\n" not in line
-    return {"MEDSEC_SESSION": line.partition("=")[2].strip("'"), "MEDSEC_NOW": now, "MEDSEC_USER": ""}
-
-
-def one_line(result, code, *words):
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("medsec: error: "), result.stderr
-    for word in words:
-        assert word in result.stderr, result.stderr
+from helpers.signin import login, one_line, signed_in
 
 
 def audit_of(medsec, env, *args):

@@ -8,7 +8,7 @@ from medsec.billing.accounts import charges_of, dx_status, outstanding
 from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import npi_valid, phone_digits
 from medsec.money import dec, total
-from medsec.records.patients import get_patient
+from medsec.records.patients import get_patient, opened
 from medsec.records.staff import roster
 from medsec.scheduling.appointments import get_appointment
 from medsec.store.catalog import CHARGES, CLAIMS
@@ -227,7 +227,8 @@ def _claim_groups(charges: list[dict]) -> list[tuple[str, list[dict]]]:
 
 
 def get_claim(app, claim_id: str, view=None) -> dict:
-    return (view or app.store.snapshot()).require(CLAIMS, claim_id, "claim", "see 'medsec claim list'")
+    found = (view or app.store.snapshot()).require(CLAIMS, claim_id, "claim", "see 'medsec claim list'")
+    return opened(app, found, view)
 
 
 # -- the scrubber -----------------------------------------------------------------

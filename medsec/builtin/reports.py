@@ -1,4 +1,4 @@
-"""Default plugin: the manager's reports on reminders and calls."""
+"""Default plugin: the manager's reports on reminders, calls, money and emergency (break-glass) access."""
 
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -51,9 +51,19 @@ def claims_report(app, options: dict):
     return ["payer", "status", "claims", "billed", "paid"], build(app, options["start"], options["end"])
 
 
+def break_glass_report(app, options: dict):
+    """Every emergency opening of a restricted chart: when, who, which patient, why (for review).
+    The command needs audit.read (medsec.security.permissions), not reports.read: it reads the audit log."""
+    from medsec.reports.breakglass import COLUMNS, accesses  # only this report pays for it
+
+    return COLUMNS, accesses(app, options["start"], options["end"])
+
+
 @hookimpl
 def register_reports(register):
     register(Report("reminders", "reminders per day and channel, by outcome", reminders_report))
     register(Report("calls", "calls per staff member: open, urgent, time to call back and close", calls_report))
     register(Report("aging", "accounts receivable aging: 0-30 ... 120+ days by payer and patient", aging_report))
     register(Report("claims", "claims by payer and status: count, billed, paid", claims_report))
+    register(Report("break-glass", "emergency (break-glass) openings of restricted charts: when, who, patient, "
+                                   "reason", break_glass_report))

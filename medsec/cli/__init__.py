@@ -48,6 +48,7 @@ BUILTIN_COMMANDS = {
     "logout": "medsec.cli.signin:logout",
     "whoami": "medsec.cli.signin:whoami",
     "security": "medsec.cli.signin:security_group",
+    "token": "medsec.cli.signin:token_group",
 }
 
 
@@ -174,11 +175,16 @@ def _version(ctx, param, value):
               help="A PostgreSQL store, postgresql://HOST/DB (default: $MEDSEC_STORE, else the data "
                    "directory's store.yaml, else the data directory itself).")
 @click.option("--user", default=None, help="Acting staff member (default: $MEDSEC_USER, else the login).")
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None,
+              help="A service token's file (mode 600), for scripts on a signed-in practice (default: $MEDSEC_TOKEN).")
+@click.option("--break-glass", "break_glass", default=None, metavar="REASON",
+              help="Open a restricted patient's chart in an emergency, saying why (10 to 200 characters): "
+                   "physicians and nurses of a signed-in practice; audited, reviewed in 'report break-glass'.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
               help="Show the version and exit.")
 @click.pass_context
-def cli(ctx, data_dir, store_url, user, debug):
+def cli(ctx, data_dir, store_url, user, token_file, break_glass, debug):
     """medsec - the front office of a clinic, from the shell.
 
     Each command group below has its own --help, with examples.
@@ -202,8 +208,19 @@ def cli(ctx, data_dir, store_url, user, debug):
         debug=debug,
         store_url=store_url or None,
         named_user=named,
+        token_file=token_file,
+        break_glass=_break_glass_reason(break_glass),
     )
     os.umask(0o077)  # every file and folder medsec creates is private
+
+
+def _break_glass_reason(text: str | None) -> str | None:
+    """--break-glass's reason, checked before any command runs (exit 2 when too short or long)."""
+    if text is None:
+        return None
+    from medsec.records.patients import break_glass_reason  # only a command given one pays for it
+
+    return break_glass_reason(text)
 
 
 guard(cli)  # every command's text parameters, --user included, are checked before it runs

@@ -297,6 +297,37 @@ def attach(app, fmt, patient_id, file, label):
     render(svc.attach_file(app, patient_id, file, label), fmt)
 
 
+@patient.command("restrict")
+@click.argument("patient_id")
+@click.option("--to-role", "roles", multiple=True, metavar="ROLE",
+              help="A role whose members may open the chart (repeatable).")
+@click.option("--clear", is_flag=True, help="Lift the restriction.")
+@output_options
+@pass_app
+def restrict(app, fmt, patient_id, roles, clear):
+    """Restrict a patient's chart to some roles.
+
+    For a staff member's chart, or a VIP's. On a signed-in practice, a
+    member whose role is not listed is refused (exit 1, audited) by every
+    command that opens this patient by id: show, edit, notes, coverages,
+    attachments, booking and listing their appointments, their bills and
+    claims, refills, labs, referrals. Searches and lists across patients
+    (patient find and list, appt day, appt export, remind followups) still
+    show the name and id, so that the front desk sees the patient on the
+    day and does not register them twice. In an emergency a physician or
+    nurse opens the chart with medsec --break-glass "REASON" ...: granted,
+    audited with the reason, listed by report break-glass. An open practice
+    keeps the restriction but does not enforce it.
+
+    \b
+    Examples:
+      medsec patient restrict P12 --to-role physician
+      medsec patient restrict P12 --to-role physician --to-role nurse
+      medsec patient restrict P12 --clear
+    """
+    render(svc.restrict_patient(app, patient_id, roles, clear), fmt)
+
+
 @patient.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @input_format_option()

@@ -1,5 +1,5 @@
-"""Signing in and out: `login`, `logout`, `whoami`, `security mode` (and `staff passphrase`:
-medsec.cli.staff)."""
+"""Signing in and out: `login`, `logout`, `whoami`, `security mode`, service tokens (`token`);
+and `staff passphrase`: medsec.cli.staff."""
 
 import os
 import shlex
@@ -175,3 +175,84 @@ def security_mode(app, fmt, new_mode):
             config.stage(txn, "practice.yaml", practice)
         app.audit("security mode", outcome=f"{before} -> {new_mode}")
     render({"mode": new_mode or before}, fmt)
+
+
+@click.group("token")
+def token_group():
+    """Service tokens for cron and scripts.
+
+    A token acts with a role (not as a person) on a signed-in practice:
+    give it in $MEDSEC_TOKEN or with `medsec --token-file FILE` (a file
+    only you may read). Shown once, at create; kept as a digest.
+
+    \b
+    Examples:
+      medsec token create nightly-reminders --role front-desk --expires 365d
+      medsec token list
+      medsec token revoke TK3
+    """
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option("--role", required=True, help="The role it acts with (a default role or one of roles.yaml).")
+@click.option("--expires", default="365d", show_default=True, help="Days it is valid, e.g. 90d (at most 1826d).")
+@output_options
+@pass_app
+def token_create(app, fmt, name, role, expires):
+    """Create a token and print it (once).
+
+    NAME says what uses it (lower-case letters, digits, dashes). You may
+    give only a role whose permissions you hold yourself.
+
+    \b
+    Examples:
+      medsec token create nightly-reminders --role front-desk --expires 365d
+      medsec token create billing-export --role biller --expires 90d --json
+    """
+    from medsec.security.permissions import role_permissions
+    from medsec.security.principal import may_grant
+    from medsec.security.tokens import create_token, expiry_days
+
+    days = expiry_days(expires)
+    if role not in role_permissions(app.config("roles.yaml") or None):
+        raise InvalidInput(f"--role {role[:40]!r} is not a role (the defaults, or roles.yaml's)")
+    may_grant(app, role)
+    record, token = create_token(app, name, role, days)
+    app.audit("token-create", [record["id"]], outcome=f"ok: {name}, role {role}, until {record['expires']}")
+    render({"id": record["id"], "name": name, "role": role, "expires": record["expires"], "token": token}, fmt)
+    if fmt == "table":
+        say("the token is shown this once: keep it in a file only its user may read (chmod 600)")
+
+
+@token_group.command("list")
+@output_options
+@pass_app
+def token_list(app, fmt):
+    """List the tokens (never their secrets).
+
+    \b
+    Examples:
+      medsec token list
+      medsec token list --json
+    """
+    from medsec.security.tokens import list_tokens
+
+    render(list_tokens(app), fmt, ["id", "name", "role", "created", "created_by", "expires", "revoked"])
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+@pass_app
+def token_revoke(app, token_id):
+    """Revoke a token, at once.
+
+    \b
+    Examples:
+      medsec token revoke TK3
+    """
+    from medsec.security.tokens import revoke
+
+    done = revoke(app, token_id=token_id)
+    app.audit("token-revoke", [token_id.upper()], outcome="ok" if done else "ok: already revoked")
+    say(f"{token_id.upper()} revoked" if done else f"{token_id.upper()} was revoked already")

@@ -103,6 +103,27 @@ def edit(app, fmt, staff_id, **fields):
     render(svc.edit_staff(app, staff_id, **fields), fmt)
 
 
+@staff.command("deactivate")
+@click.argument("staff_id")
+@output_options
+@pass_app
+def deactivate(app, fmt, staff_id):
+    """Offboard a staff member, at once.
+
+    Marks them inactive, ends every session they have (a shell still
+    signed in as them is refused from then on) and forgets their
+    passphrase; audited. Their history stays: they stay on the roster,
+    inactive, and the audit log keeps naming them. Deactivating yourself
+    or the last active administrator is refused (exit 1). To bring them
+    back: staff edit ID --active, then staff passphrase ID.
+
+    \b
+    Examples:
+      medsec staff deactivate S6
+    """
+    render(svc.deactivate_staff(app, staff_id), fmt)
+
+
 @staff.command("hours")
 @click.argument("staff_id")
 @click.option("--day", "days", multiple=True, metavar="DAYS", help="mon, mon-fri or mon,wed (repeatable).")

@@ -4,7 +4,7 @@ from medsec import clock
 from medsec.communications import fields
 from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
-from medsec.records.patients import find_patients, get_patient
+from medsec.records.patients import find_patients, get_patient, opened
 from medsec.records.staff import acting_members, get_staff
 from medsec.store.catalog import CALLS
 from medsec.text import shown
@@ -48,7 +48,7 @@ def log_call(app, *, caller: str, reason: str, for_staff: str | None = None, lin
 
 
 def get_call(app, call_id: str, view=None) -> dict:
-    return (view or app.store.snapshot()).require(CALLS, call_id, "call", "see 'medsec call list'")
+    return opened(app, (view or app.store.snapshot()).require(CALLS, call_id, "call", "see 'medsec call list'"), view)
 
 
 def list_calls(app, *, status: str = "open", mine: bool = False, for_staff: str | None = None,

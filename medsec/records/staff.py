@@ -119,6 +119,8 @@ def edit_staff(app, staff_id: str, **changes) -> dict:
     with app.store.transaction() as txn:
         members = roster(app)
         member = get_staff(app, staff_id, members)
+        if fields.get("active") is False and member.get("active") is not False:
+            _may_deactivate(app, member, members)
         updated = {**member, **fields}
         if updated["role"] in PROVIDER_ROLES and not updated.get("npi"):
             raise InvalidInput(f"a {updated['role']} needs an NPI")
@@ -128,6 +130,51 @@ def edit_staff(app, staff_id: str, **changes) -> dict:
                for k, v in fields.items() if member.get(k) != v]
     app.audit("staff-edit", [member["id"]], outcome="ok: " + ("; ".join(changed) or "no change"))
     return updated
+
+
+def _may_deactivate(app, member: dict, members: list[dict]) -> None:
+    """Refuse making `member` inactive when they are who acts (someone else does it, so that it is
+    seen) or the last active administrator (nobody could manage the staff any more); `staff edit
+    --inactive` and `staff deactivate` alike."""
+    if member["id"] in {m["id"] for m in acting_members(app)}:
+        raise Refused(f"{member['id']} is you: another member with staff.manage deactivates you")
+    if member.get("role") == "admin" and not any(
+            m.get("role") == "admin" and m.get("active") is not False and m is not member for m in members):
+        raise Refused(f"{member['id']} is the last active administrator",
+                      hint="make another member an administrator first")
+
+
+def deactivate_staff(app, staff_id: str) -> dict:
+    """Offboard a member at once: inactive on the roster, every session ended, the passphrase
+    forgotten; audited. What they did stays theirs: they stay on the roster (inactive) and the
+    audit log keeps naming them.
+
+    Being inactive is what takes effect first and at once: a signed-in command of theirs is
+    refused from the roster's change on (medsec.security.principal.signed_in), so ending the
+    sessions and forgetting the passphrase, each its own transaction, only tidy up behind it. A
+    member already inactive is tidied up again (a run interrupted between the steps is finished
+    by running it again). Refused (_may_deactivate): yourself, and the last active administrator.
+    """
+    from medsec.security.sessions import clear_passphrase, end_sessions  # offboarding only
+    from medsec.security.tokens import revoke
+
+    with app.store.transaction() as txn:
+        members = roster(app)
+        member = get_staff(app, staff_id, members)
+        was_active = member.get("active") is not False
+        if was_active:
+            _may_deactivate(app, member, members)
+            _save(app, txn, [{**m, "active": False} if m is member else m for m in members])
+    ended = end_sessions(app, member["id"], why="deactivated")
+    forgotten = clear_passphrase(app, member["id"])
+    revoked = revoke(app, created_by=member["id"])  # the service tokens they made
+    done = ["active True -> False" if was_active else "already inactive", f"{len(ended)} session(s) ended",
+            f"{len(revoked)} token(s) revoked"]
+    if forgotten:
+        done.append("passphrase forgotten")
+    app.audit("staff-deactivate", [member["id"]], outcome="ok: " + "; ".join(done))
+    return {"id": member["id"], "name": member.get("name", ""), "role": member.get("role", ""), "active": False,
+            "sessions_ended": len(ended), "tokens_revoked": len(revoked), "passphrase_forgotten": forgotten}
 
 
 def parse_days(values) -> list[str]:

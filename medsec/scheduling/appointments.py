@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
-from medsec.records.patients import get_patient
+from medsec.records.patients import get_patient, opened
 from medsec.scheduling import recurrence, waitlist
 from medsec.scheduling.schedule import (
     Schedule,
@@ -33,7 +33,8 @@ LIST_COLUMNS = ["id", "start", "patient_id", "provider", "type", "status", "room
 
 # -- reading ----------------------------------------------------------------
 def get_appointment(app, appt_id: str, view=None) -> dict:
-    return (view or app.store.snapshot()).require(APPOINTMENTS, appt_id, "appointment", "see 'medsec appt list'")
+    found = (view or app.store.snapshot()).require(APPOINTMENTS, appt_id, "appointment", "see 'medsec appt list'")
+    return opened(app, found, view)
 
 
 def show_appointment(app, appt_id: str) -> dict:

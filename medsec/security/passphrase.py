@@ -304,6 +304,15 @@ def read_passphrase(*, file: str | None, fd: int | None, prompt: str, confirm: b
     return text
 
 
+def read_secret_file(path: str) -> str:
+    """The first line of `path`, a private regular file (a service token's --token-file); as
+    --passphrase-file is read, and refused (InvalidInput) the same ways."""
+    text = _first_line(_read_private_file(path), path)
+    if not text:
+        raise InvalidInput(f"nothing on the first line of {path}")
+    return text
+
+
 def _read_private_file(path: str) -> bytes:
     """The bytes of `path`, a regular file only its owner may read or write, at most MAX_INPUT_BYTES.
 

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from medsec.errors import EnvironmentFailure, Refused
+from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 
 if TYPE_CHECKING:
     from medsec.context import AppContext
@@ -85,6 +85,32 @@ def require(app: AppContext, permission: str, what: str) -> None:
                       f"'{permission}'", hint="an administrator grants permissions to roles (roles.yaml)")
 
 
+def _service_token(app: AppContext) -> str | None:
+    """The service token given: `--token-file`'s first line, else $MEDSEC_TOKEN (None: none)."""
+    from medsec.security.tokens import TOKEN_ENV
+
+    if app.token_file:
+        from medsec.security.passphrase import read_secret_file
+
+        return read_secret_file(app.token_file)
+    return os.environ.get(TOKEN_ENV) or None
+
+
+def _token_principal(app: AppContext, token: str) -> Principal:
+    """A service token acts as its role, named in the audit as the token (not a person)."""
+    from medsec.security.permissions import role_permissions
+    from medsec.security.sessions import require_token_shape
+    from medsec.security.tokens import token_of
+
+    record = token_of(app, require_token_shape(token))
+    if app.named_user is not None:
+        raise Refused(f"a service token acts as itself ({record['id']}): --user/$MEDSEC_USER may not name "
+                      f"{app.named_user}")
+    app.user = f"token {record['id']} {record['name']}"
+    roles = role_permissions(app.config("roles.yaml") or None)
+    return Principal(app.user, record["role"], record["id"], roles.get(record["role"], frozenset()))
+
+
 def may_grant(app: AppContext, role: str) -> None:
     """Refuse giving someone `role` unless the signed-in member holds every permission it carries
     (no one grants what they do not hold: a manager cannot make an administrator)."""
@@ -108,7 +134,12 @@ def signed_in(app: AppContext) -> Principal:
     if os.environ.get("MEDSEC_NOW") and not rehearsal(app):
         raise Refused("MEDSEC_NOW is refused on a signed-in practice (sessions expire by the real clock)",
                       hint="unset MEDSEC_NOW; only a practice made with 'medsec init --rehearsal' may move it")
+    service = _service_token(app)
     token = os.environ.get(SESSION_ENV)
+    if service and token:
+        raise InvalidInput(f"both a session (${SESSION_ENV}) and a service token: give one")
+    if service:
+        return _token_principal(app, service)
     if not token:
         raise Refused("not signed in", hint='eval "$(medsec login)"')
     session = session_of(app, require_token_shape(token))

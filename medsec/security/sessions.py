@@ -172,8 +172,8 @@ def check_passphrase(app: AppContext, staff_id: str, passphrase: str) -> None:
 
 
 def require_token_shape(token: str) -> str:
-    """A token as typed or read (whitespace trimmed); InvalidInput when it cannot be one."""
+    """A session or service token as given (whitespace trimmed); InvalidInput when it cannot be one."""
     token = token.strip()
-    if not token or len(token) > 200 or any(not (c.isalnum() or c in "._-") for c in token):
-        raise InvalidInput(f"${SESSION_ENV} does not hold a session token")
+    if not token or len(token) > 200 or any(not (c.isascii() and (c.isalnum() or c in "._-")) for c in token):
+        raise InvalidInput("the session or service token given is not one (SN<n>.<secret> or TK<n>.<secret>)")
     return token

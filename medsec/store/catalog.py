@@ -128,6 +128,7 @@ def credential_index_entries(c: Record) -> Iterator[IndexKey]:
 # sessions, each stored with the SHA-256 of its secret, never the secret.
 CREDENTIALS = RecordKind("credentials", "CR", 100, credential_index_entries)
 SESSIONS = RecordKind("sessions", "SN", 1000)
+TOKENS = RecordKind("tokens", "TK", 100)  # service tokens (cron): a role, not a person
 
 # Kinds whose records name a patient (patient_id), with the index that finds
 # a patient's (None: few enough to scan). A merge moves them all. Reminders
@@ -139,7 +140,8 @@ PATIENT_RECORDS = {APPOINTMENTS: "appt-patient", CALLS: "call-patient", CHARGES:
 
 # Every sharded kind, for `medsec check` and backups.
 ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,
-             REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS, CREDENTIALS, SESSIONS]
+             REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS, CREDENTIALS, SESSIONS,
+             TOKENS]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
            "appt-room": APPOINTMENTS, "reminder-appt": REMINDERS,

@@ -25,14 +25,14 @@ The design is relational, not files in rows:
   deployment guide also revokes them from the application's role).
 """
 
-from medsec.store.catalog import ALL_KINDS, APPOINTMENTS, CREDENTIALS, SESSIONS
+from medsec.store.catalog import ALL_KINDS, APPOINTMENTS, CREDENTIALS, SESSIONS, TOKENS
 from medsec.store.kinds import RecordKind
 
 SCHEMA = "medsec"
 APPLICATION = "medsec"
 VERSION = 2  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
 # The kinds each version brought (a kind's table is made by the version that brought it).
-_KINDS_OF = {2: [CREDENTIALS, SESSIONS]}
+_KINDS_OF = {2: [CREDENTIALS, SESSIONS, TOKENS]}
 
 # The key of the advisory locks medsec takes: writers (held per transaction) and upgrades.
 WRITER_LOCK = 0x6D656473  # "meds"
@@ -98,7 +98,7 @@ def _version_1() -> list[str]:
 
 
 def _version_2() -> list[str]:
-    """Sign-in: staff members' credentials and their sessions."""
+    """Sign-in: staff members' credentials, their sessions, and service tokens."""
     return [statement for kind in _KINDS_OF[2] for statement in _kind_table(kind)] + [
         f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES {', '.join(f'({k.prefix!r}, 0)' for k in _KINDS_OF[2])}"]
 

@@ -13,7 +13,7 @@ from medsec.communications import fields, messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.inputs import ATTACHMENT, read_input
 from medsec.plugin_types import DeliveryError, Message
-from medsec.records.patients import get_patient
+from medsec.records.patients import get_patient, opened
 from medsec.store.catalog import LAB_RESULTS, LABS
 from medsec.text import shown
 
@@ -67,7 +67,7 @@ def order(app, patient_id: str, *, facility: str, test: str, due: str | None = N
 
 def get_order(app, lab_id: str, view=None) -> dict:
     """One order; NotFound (exit 1) when there is none."""
-    return (view or app.store.snapshot()).require(LABS, lab_id, "lab order", "see 'medsec lab list'")
+    return opened(app, (view or app.store.snapshot()).require(LABS, lab_id, "lab order", "see 'medsec lab list'"), view)
 
 
 def get_result(app, result_id: str, view=None) -> dict:

@@ -28,7 +28,7 @@ from medsec.communications import fields, messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
-from medsec.records.patients import clean_fields, find_duplicates, get_patient, new_record
+from medsec.records.patients import clean_fields, find_duplicates, get_patient, new_record, opened
 from medsec.records.staff import get_staff
 from medsec.scheduling.appointments import get_appointment
 from medsec.scheduling.schedule import Schedule
@@ -304,7 +304,8 @@ def receive(app, *, sender: str, reason: str, patient_id: str | None = None, fir
 
 # -- both ---------------------------------------------------------------------
 def get_referral(app, referral_id: str, view=None) -> dict:
-    return (view or app.store.snapshot()).require(REFERRALS, referral_id, "referral", "see 'medsec referral list'")
+    found = (view or app.store.snapshot()).require(REFERRALS, referral_id, "referral", "see 'medsec referral list'")
+    return opened(app, found, view)
 
 
 def show_referral(app, referral_id: str) -> dict:

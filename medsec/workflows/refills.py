@@ -17,7 +17,7 @@ from medsec.communications import fields, messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.identifiers import format_phone, phone_valid
 from medsec.plugin_types import DeliveryError, Message
-from medsec.records.patients import get_patient
+from medsec.records.patients import get_patient, opened
 from medsec.records.staff import acting_members, get_staff
 from medsec.store.catalog import REFILLS
 from medsec.text import shown
@@ -68,7 +68,8 @@ def request(app, patient_id: str, *, drug: str, dose: str, pharmacy: str, via: s
 
 
 def get_refill(app, refill_id: str, view=None) -> dict:
-    return (view or app.store.snapshot()).require(REFILLS, refill_id, "refill request", "see 'medsec refill list'")
+    found = (view or app.store.snapshot()).require(REFILLS, refill_id, "refill request", "see 'medsec refill list'")
+    return opened(app, found, view)
 
 
 def show_refill(app, refill_id: str) -> dict:

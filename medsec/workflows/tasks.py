@@ -12,7 +12,7 @@ from datetime import date
 from medsec import clock
 from medsec.config import ROLES
 from medsec.errors import InvalidInput, Refused
-from medsec.records.patients import get_patient
+from medsec.records.patients import get_patient, opened
 from medsec.records.staff import acting_members, get_staff, is_valid_id
 from medsec.store.catalog import TASKS
 
@@ -77,7 +77,7 @@ def add_task(app, text: str, *, owner: str, due: str | None = None, patient_id: 
 
 
 def get_task(app, task_id: str, view=None) -> dict:
-    return (view or app.store.snapshot()).require(TASKS, task_id, "task", "see 'medsec task list'")
+    return opened(app, (view or app.store.snapshot()).require(TASKS, task_id, "task", "see 'medsec task list'"), view)
 
 
 def show_task(app, task_id: str) -> dict:
