@@ -91,8 +91,8 @@ _SPECIAL_FILES = (
 
 # Failures to open that are the user's to fix (a wrong name, no permission):
 # exit 2. Any other (EIO, too many open files) is the environment's: exit 3.
-_USER_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG,
-                errno.ENXIO, errno.EISDIR}
+USER_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG,
+                         errno.ENXIO, errno.EISDIR})
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
@@ -145,7 +145,7 @@ def _open_regular(path: str) -> int:
         _refuse_special(path, os.stat(path).st_mode)
         fd = os.open(path, _OPEN_FLAGS)
     except (OSError, ValueError) as exc:
-        raise _unreadable(path, exc) from None
+        raise unreadable(f"cannot read {path!r}", exc) from None
     try:
         _refuse_special(path, os.fstat(fd).st_mode)
     except BaseException:
@@ -162,13 +162,15 @@ def _refuse_special(path: str, mode: int) -> None:
         raise InvalidInput(f"{path} is not a regular file", hint="name a regular file")
 
 
-def _unreadable(path: str, exc: OSError | ValueError) -> Exception:
-    """The error to raise when `path` cannot be opened: the user's (exit 2) or the environment's."""
+def unreadable(message: str, exc: OSError | ValueError, user_errnos: frozenset[int] = USER_ERRNOS) -> Exception:
+    """The error to raise when a file (or descriptor) cannot be read, `message` saying which: the
+    user's (InvalidInput, exit 2) for a wrong name or no permission, else the OSError itself (the
+    environment's, exit 3)."""
     if isinstance(exc, ValueError):  # a NUL in the name
-        return InvalidInput(f"cannot read {path!r}: the name holds a NUL character")
-    if exc.errno not in _USER_ERRNOS:
+        return InvalidInput(f"{message}: the name holds a NUL character")
+    if exc.errno not in user_errnos:
         return exc
-    return InvalidInput(f"cannot read {path!r}: {(exc.strerror or str(exc)).lower()}")
+    return InvalidInput(f"{message}: {(exc.strerror or str(exc)).lower()}")
 
 
 def _check_size(path: str, kind: str, size: int) -> None:

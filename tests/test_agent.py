@@ -171,23 +171,17 @@ def _patients(medsec: Medsec):
     return [p["id"] for p in medsec.json("patient", "list", "--status", "all")]
 
 
-def test_ctrl_c_reaches_the_command(runtime, two_patients):
+@pytest.mark.parametrize("signum, code, err", [
+    (signal.SIGINT, 1, "medsec: error: interrupted\n"),  # Ctrl-C: the command says so, exit 1
+    (signal.SIGTERM, -signal.SIGTERM, ""),  # ended by the signal, as a process of its own would be
+])
+def test_signals_reach_the_command(runtime, two_patients, signum, code, err):
     _started(runtime)
     proc, lock = _blocked_add(runtime, two_patients.home)
-    proc.send_signal(signal.SIGINT)
-    code, out, err = finish(proc, WAIT)
+    proc.send_signal(signum)
+    result = finish(proc, WAIT)
     lock.close()
-    assert code == 1 and err == "medsec: error: interrupted\n"
-    assert _patients(two_patients) == ["P1", "P2"]
-
-
-def test_sigterm_ends_the_command_as_it_ends_a_process(runtime, two_patients):
-    _started(runtime)
-    proc, lock = _blocked_add(runtime, two_patients.home)
-    proc.send_signal(signal.SIGTERM)
-    code, _, _ = finish(proc, WAIT)
-    lock.close()
-    assert code == -signal.SIGTERM
+    assert (result[0], result[2]) == (code, err)
     assert _patients(two_patients) == ["P1", "P2"]
 
 

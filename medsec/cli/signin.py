@@ -81,7 +81,6 @@ def logout(app):
     Examples:
       eval "$(medsec logout)"
     """
-    from medsec.security.principal import authorize
     from medsec.security.sessions import SESSION_ENV, end_sessions, session_of
 
     token = os.environ.get(SESSION_ENV)
@@ -89,7 +88,6 @@ def logout(app):
         raise Refused("not signed in")
     session = session_of(app, token)
     app.user = session["staff_id"]
-    authorize(app, None)
     end_sessions(app, session_id=session["id"], why="signed out")
     app.audit("logout", [session["staff_id"], session["id"]])
     click.echo(f"unset {SESSION_ENV}")

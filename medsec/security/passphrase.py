@@ -22,6 +22,7 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 from medsec.errors import EnvironmentFailure, InvalidInput
+from medsec.inputs import USER_ERRNOS, unreadable
 from medsec.text import fold
 
 if TYPE_CHECKING:
@@ -272,10 +273,9 @@ MAX_INPUT_BYTES = 4096  # a passphrase file or descriptor's first line: 4 KB, ro
 
 _NO_TERMINAL = "no terminal to ask for the passphrase: use --passphrase-file or --passphrase-fd"
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-# Failures that are the user's to fix (a wrong name or number, no permission): exit 2. Others propagate
-# as OSError, which the CLI reports as the environment's failure (exit 3).
-_USER_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG,
-                errno.ENXIO, errno.EISDIR, errno.EBADF, errno.EINVAL, errno.EAGAIN}
+# Failures that are the user's to fix (a wrong name or descriptor number, no permission): exit 2.
+# Others propagate as OSError, which the CLI reports as the environment's failure (exit 3).
+_USER_ERRNOS = USER_ERRNOS | {errno.EBADF, errno.EINVAL, errno.EAGAIN}
 
 
 def read_passphrase(*, file: str | None, fd: int | None, prompt: str, confirm: bool) -> str:
@@ -324,7 +324,7 @@ def _read_private_file(path: str) -> bytes:
         _check_private_file(path, os.stat(path))
         fd = os.open(path, _OPEN_FLAGS)
     except (OSError, ValueError) as exc:
-        raise _unreadable(f"cannot read {path!r}", exc) from None
+        raise unreadable(f"cannot read {path!r}", exc, _USER_ERRNOS) from None
     try:
         _check_private_file(path, os.fstat(fd))
         os.set_blocking(fd, True)
@@ -378,7 +378,7 @@ def _read_descriptor(fd: int) -> bytes:
             if byte == b"\n":
                 return data
     except OSError as exc:
-        raise _unreadable(f"cannot read {where}", exc) from None
+        raise unreadable(f"cannot read {where}", exc, _USER_ERRNOS) from None
     raise InvalidInput(f"{where} holds more than {MAX_INPUT_BYTES} bytes before its first newline")
 
 
@@ -389,15 +389,6 @@ def _first_line(data: bytes, where: str) -> str:
         return line.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput(f"the passphrase in {where} is not UTF-8 text") from None
-
-
-def _unreadable(message: str, exc: OSError | ValueError) -> Exception:
-    """The error to raise when a file or descriptor cannot be read: the user's (exit 2) or the environment's."""
-    if isinstance(exc, ValueError):  # a NUL in the name
-        return InvalidInput(f"{message}: the name holds a NUL character")
-    if exc.errno not in _USER_ERRNOS:
-        return exc
-    return InvalidInput(f"{message}: {(exc.strerror or str(exc)).lower()}")
 
 
 def _ask_terminal(prompt: str, confirm: bool) -> str:
