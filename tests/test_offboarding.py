@@ -95,17 +95,30 @@ def test_no_one_deactivates_themselves_or_the_last_administrator(clinic, secrets
     secret.chmod(0o600)
     clinic.ok("staff", "passphrase", "S5", "--passphrase-file", secret, env=admin)
     manager = signed_in(clinic, "S5", secrets_dir)
-    one_line(clinic("staff", "deactivate", "S1", env=manager), 1, "S1 is the last active administrator")
-    # `staff edit --inactive` is held to the same two rules.
+    # A manager may not unmake an administrator (no one acts beyond the permissions they hold).
+    one_line(clinic("staff", "deactivate", "S1", env=manager), 1, "may not deactivate a member of the role admin")
+    # `staff edit --inactive` is held to the same rules.
     one_line(clinic("staff", "edit", "S1", "--inactive", env=admin), 1, "S1 is you")
-    one_line(clinic("staff", "edit", "S1", "--inactive", env=manager), 1, "last active administrator")
+    one_line(clinic("staff", "edit", "S1", "--inactive", env=manager), 1, "role admin")
     one_line(clinic("staff", "deactivate", "S1", env=signed_in(clinic, "S2", secrets_dir)), 1, "staff.manage")
     assert clinic.json("staff", "show", "S1", env=admin)["active"] is True
     assert clinic("patient", "list", env=admin).exit_code == 0  # the administrator's session goes on
     # With a second administrator, the first may go.
     clinic.ok("staff", "add", "--name", "Ada Second", "--role", "admin", env=admin)
-    assert clinic.json("staff", "deactivate", "S1", env=manager)["active"] is False
+    second = secrets_dir / "S6"
+    second.write_text("copper-lantern-meadow-58\n")
+    second.chmod(0o600)
+    clinic.ok("staff", "passphrase", "S6", "--passphrase-file", second, env=admin)
+    assert clinic.json("staff", "deactivate", "S1", env=signed_in(clinic, "S6", secrets_dir))["active"] is False
     one_line(clinic("patient", "list", env=admin), 1, "ended (deactivated)")
+
+
+def test_the_last_administrator_stays(practice):
+    """In open mode (no ranks: whoever acts is unchecked) the last rule still holds."""
+    practice.ok("staff", "add", "--name", "Ada Admin", "--role", "admin")
+    one_line(practice("staff", "deactivate", "S1"), 1, "S1 is the last active administrator")
+    practice.ok("staff", "add", "--name", "Ada Second", "--role", "admin")
+    assert practice.json("staff", "deactivate", "S1")["active"] is False
 
 
 # -- restricted charts -------------------------------------------------------------------------------
@@ -162,6 +175,16 @@ def test_lists_and_searches_still_show_a_restricted_patient(ward, clinic):
     day = clinic.json("appt", "day", FRIDAY, env=desk)
     assert [(row["patient_id"], row["patient"]) for row in day] == [("P1", "Smith, Ann")]
     one_line(clinic("appt", "list", "--patient", "P1", env=desk), 1, "P1's chart is restricted")
+
+
+def test_an_export_and_a_patients_tasks_keep_the_restriction(ward, clinic):
+    admin, desk = ward["admin"], ward["desk"]
+    exported = {p["id"]: p for p in clinic.ok("patient", "export", "--format", "json", env=admin).json()}
+    assert exported["P1"] == {"id": "P1", "first": "Ann", "last": "Smith", "status": "active",
+                              "restricted_to": ["physician"]}
+    assert exported["P2"]["dob"] == "1971-01-01"
+    one_line(clinic("task", "list", "--patient", "P1", env=desk), 1, "P1's chart is restricted")
+    assert clinic("task", "list", "--patient", "P2", env=desk).exit_code == 0
 
 
 def test_the_listed_role_opens_the_chart_and_who_may_restrict_changes_it(ward, clinic):

@@ -13,6 +13,7 @@ from medsec.plugins import collect
 from medsec.records.patients import (
     FIELDS,
     PATIENTS,
+    as_listed,
     clean_fields,
     duplicate_key,
     find_duplicates,
@@ -231,7 +232,8 @@ def export_patients(app, fmt: str, output: str | None, status: str = "active") -
     if fmt not in exporters:
         raise InvalidInput(f"unknown export format {shown(fmt)}", hint=f"known: {', '.join(sorted(exporters))}")
     view = app.store.snapshot()
-    records = [p for p in view.scan(PATIENTS) if status == "all" or p.get("status") == status]
+    # A chart restricted to other roles goes out as a list shows it: who the patient is, not the chart.
+    records = [as_listed(app, p) for p in view.scan(PATIENTS) if status == "all" or p.get("status") == status]
     if output:
         buffer = io.StringIO()
         exporters[fmt].write(records, buffer)

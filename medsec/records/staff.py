@@ -136,8 +136,11 @@ def _may_deactivate(app, member: dict, members: list[dict]) -> None:
     """Refuse making `member` inactive when they are who acts (someone else does it, so that it is
     seen) or the last active administrator (nobody could manage the staff any more); `staff edit
     --inactive` and `staff deactivate` alike."""
+    from medsec.security.principal import may_grant
+
     if member["id"] in {m["id"] for m in acting_members(app)}:
         raise Refused(f"{member['id']} is you: another member with staff.manage deactivates you")
+    may_grant(app, str(member.get("role")), "deactivate a member of the role")
     if member.get("role") == "admin" and not any(
             m.get("role") == "admin" and m.get("active") is not False and m is not member for m in members):
         raise Refused(f"{member['id']} is the last active administrator",

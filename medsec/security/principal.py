@@ -111,9 +111,10 @@ def _token_principal(app: AppContext, token: str) -> Principal:
     return Principal(app.user, record["role"], record["id"], roles.get(record["role"], frozenset()))
 
 
-def may_grant(app: AppContext, role: str) -> None:
-    """Refuse giving someone `role` unless the signed-in member holds every permission it carries
-    (no one grants what they do not hold: a manager cannot make an administrator)."""
+def may_grant(app: AppContext, role: str, what: str = "give the role") -> None:
+    """Refuse giving someone `role` (or another act on a member of that role, `what`: "deactivate
+    a member of the role") unless the signed-in member holds every permission it carries: no one
+    grants what they do not hold, and a manager cannot make, or unmake, an administrator."""
     from medsec.security.permissions import role_permissions
 
     principal = app.principal
@@ -121,7 +122,7 @@ def may_grant(app: AppContext, role: str) -> None:
         return
     beyond = role_permissions(app.config("roles.yaml") or None).get(role, frozenset()) - principal.permissions
     if beyond:
-        raise Refused(f"{principal.user} ({principal.role}) may not give the role {role}: it holds "
+        raise Refused(f"{principal.user} ({principal.role}) may not {what} {role}: it holds "
                       f"{', '.join(sorted(beyond)[:3])}{' ...' if len(beyond) > 3 else ''}, which they do not")
 
 

@@ -105,7 +105,7 @@ def list_tasks(app, *, status: str = "open", mine: bool = False, owner: str | No
     if status not in STATUSES + ["all"]:
         raise InvalidInput(f"--status {status!r} is not one of open, done, all")
     wanted = my_owners(app) if mine else ({_owner(app, owner)} if owner else None)
-    patient = patient_id.strip().upper() if patient_id else None
+    patient = get_patient(app, patient_id)["id"] if patient_id else None  # (its chart may be restricted)
     today = app.today()
     out = [t for t in app.store.snapshot().scan(TASKS)
            if (status == "all" or t["status"] == status) and (wanted is None or t["owner"] in wanted)
