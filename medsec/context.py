@@ -30,6 +30,7 @@ class AppContext:
     token_file: str | None = None  # --token-file: a service token (medsec.security.tokens)
     principal: "Principal | None" = None  # who acts, once the gate let the command run (medsec.security)
     break_glass: str | None = None  # --break-glass: why a restricted chart is opened (medsec.records.patients)
+    broke_glass_for: set[str] = field(default_factory=set)  # the patients it opened (audited once each)
     _store: Backend | None = field(default=None, repr=False)
     _tz: tzinfo | None = field(default=None, repr=False)
     _plugins: "MedsecPluginManager | None" = field(default=None, repr=False)

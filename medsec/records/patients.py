@@ -3,7 +3,6 @@
 import functools
 import os
 import re
-import weakref
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import NamedTuple
@@ -571,20 +570,12 @@ def as_listed(app, record: dict) -> dict:
     return {key: record[key] for key in LISTED_FIELDS if key in record}
 
 
-# The patients each command (AppContext, by its id) opened by breaking the glass, so that a
-# command that looks its patient up several times is audited once; an entry goes with its context.
-_OPENED: dict[int, set[str]] = {}
-
-
 def _audit_break_glass(app, patient_id: str, role: str) -> None:
-    key = id(app)
-    opened = _OPENED.get(key)
-    if opened is None:
-        opened = _OPENED[key] = set()
-        weakref.finalize(app, _OPENED.pop, key, None)
-    if patient_id not in opened:
+    """Audit the glass broken for `patient_id`, once a command (one that looks its patient up
+    several times is one opening)."""
+    if patient_id not in app.broke_glass_for:
         app.audit("break-glass", [patient_id], outcome=f"granted as {role}: {app.break_glass}")
-        opened.add(patient_id)
+        app.broke_glass_for.add(patient_id)
 
 
 def restrict_patient(app, patient_id: str, roles: Sequence[str] = (), clear: bool = False) -> dict:
