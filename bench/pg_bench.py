@@ -115,7 +115,7 @@ def build(data: Dataset, pgdata: Dataset, launcher: Launcher, url: str, wanted: 
     print(f"postgresql: building {patients:,} patients and {count:,} appointments in {pgdata.folder} ...",
           flush=True)
     shutil.copyfile(data.db, pgdata.db)
-    launcher.checked([MEDSEC, "init"])
+    launcher.checked([MEDSEC, "init", "--security", "open"])
     print(f"postgresql: adding {len(base['providers'])} providers (CLI) ...", flush=True)
     ids, staff = appt_bench.add_providers(launcher, len(base["providers"]))
     if ids != base["providers"]:

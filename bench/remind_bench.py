@@ -79,7 +79,7 @@ def configure(home: str, port: int) -> None:
 
 def prepare(data: Dataset, launcher: Launcher, port: int, seed: int) -> None:
     """init, patients, configuration, providers, then a week of visits (one per patient)."""
-    launcher.checked([MEDSEC, "--data-dir", data.home, "init"])
+    launcher.checked([MEDSEC, "--data-dir", data.home, "init", "--security", "open"])
     write_patients(data.csv, seed)
     launcher.checked([MEDSEC, "patient", "import", data.csv, "--json"])
     configure(data.home, port)

@@ -57,7 +57,7 @@ def medsec(home, backend_name, monkeypatch, request) -> Medsec:
 
 @pytest.fixture
 def practice(medsec, templates) -> Medsec:
-    """An empty practice (init without --demo) with two payers; made in the test on the data
+    """An empty open practice (`init --security open`) with two payers; made in the test on the data
     directory, a copy of one made once on PostgreSQL (a database's init takes a fifth of a second)."""
     return templates.copy(medsec, init_practice) if medsec.pg else init_practice(medsec)
 
@@ -137,7 +137,7 @@ def pg_office(tmp_path, pg_url, monkeypatch) -> Medsec:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     office = Medsec(tmp_path / "terminal", env)
-    office.ok("init")
+    office.ok("init", "--security", "open")
     return office
 
 

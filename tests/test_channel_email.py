@@ -242,7 +242,7 @@ def test_implicit_tls(tmp_path, certificate):
 
 
 def test_plugins_lists_the_channels(medsec):
-    medsec.ok("init")
+    medsec.ok("init", "--security", "open")
     plugins = {p["name"]: p for p in medsec.json("plugins")}
     for name in ("email", "sms", "fax"):
         assert plugins[name]["registers"].get("channels") == [name]

@@ -216,7 +216,7 @@ def test_claim_export_through_the_cli(demo, tmp_path):
 
 @pytest.mark.parametrize("name", ["cms1500"])
 def test_registered_and_cheap_to_load(medsec, name):
-    medsec.ok("init")
+    medsec.ok("init", "--security", "open")
     plugins = {p["name"]: p for p in medsec.json("plugins")}
     assert plugins[name]["registers"] == {"claim_formats": ["cms1500"]}
     code = "import sys, medsec_cms1500; print('fpdf' in sys.modules, 'medsec_cms1500.form' in sys.modules)"

@@ -9,7 +9,7 @@ from medsec import config
 
 
 def test_init_writes_commented_valid_examples(medsec):
-    medsec.ok("init")
+    medsec.ok("init", "--security", "open")
     home = medsec.home
     for name in ("practice.yaml", "staff.yaml", "payers.yaml", "fees.yaml", "codes.yaml",
                  "channels.yaml", "appointment-types.yaml", "medsec.yaml"):
@@ -20,7 +20,7 @@ def test_init_writes_commented_valid_examples(medsec):
     for path in [home, *home.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
-    again = medsec("init")
+    again = medsec("init", "--security", "open")
     assert again.exit_code == 1 and "already" in again.stderr
 
 

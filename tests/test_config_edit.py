@@ -79,7 +79,8 @@ def stored(office: Medsec, tmp_path: Path) -> dict[str, str]:
 
 
 def edits(office: Medsec) -> list[dict]:
-    return [e for e in office.json("audit") if e["command"] == "config edit" and e["outcome"] in ("ok", "begun")]
+    return [e for e in office.json("audit") if e["command"] == "config edit"
+            and (e["outcome"] == "begun" or e["outcome"].startswith("ok"))]
 
 
 # -- config edit -------------------------------------------------------------------------
@@ -97,6 +98,7 @@ def test_edit_saves_a_valid_change_as_typed_and_config_show_sees_it(office, edit
     assert call["mode"] == 0o600 and call["folder_mode"] == 0o700  # never readable by others
     assert not os.path.exists(call["path"]) and not os.path.exists(os.path.dirname(call["path"]))
     assert [e["action"] for e in edits(office)] == ["commit", "config-edit"]
+    assert edits(office)[-1]["outcome"] == "ok: name"  # the setting changed, not its value
     assert edits(office)[-1]["ids"] == ["practice.yaml"]
 
 
@@ -341,3 +343,15 @@ def test_config_check_reads_the_postgresql_documents(pg_office, pg_url):
     assert result.exit_code == 3
     assert "practice.yaml:2: error: unknown time zone 'Mars/Olympus'" in result.stderr
     assert not (pg_office.home / "practice.yaml").exists()  # no file in the folder was read
+
+
+def test_the_audit_names_the_settings_changed_never_their_values():
+    from medsec.cli.configdocs import settings_changed
+
+    old = {"staff": [{"id": "S1", "role": "admin", "phone": "555-0100"}], "fees": {"99213": "90.00"}}
+    new = {"staff": [{"id": "S1", "role": "admin", "phone": "555-0199"}, {"id": "S2", "role": "nurse"}],
+           "fees": {"99213": "95.00", "99214": "130.00"}}
+    assert settings_changed("x.yaml", old, new) == ["fees.99213", "fees.99214", "staff.S1.phone", "staff.S2"]
+    assert settings_changed("x.yaml", old, old) == []
+    assert settings_changed("x.yaml", {"a": {"b": {"c": {"d": 0}}}}, {"a": {"b": {"c": {"d": 1}}}}) == ["a.b.c"]
+    assert settings_changed("x.yaml", {}, {"a": {"b": 1}}) == ["a"]

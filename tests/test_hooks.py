@@ -107,7 +107,7 @@ def test_a_wrong_argument_name_is_exit_3_on_the_command_line(medsec, plugin):
         def patient_created(pateint):
             pass
     """)
-    medsec.ok("init")
+    medsec.ok("init", "--security", "open")
     result = medsec("plugins", env={"MEDSEC_PLUGINS": name})
     assert result.exit_code == 3
     assert f"plugin {name!r}" in result.stderr and "pateint" in result.stderr

@@ -212,13 +212,13 @@ def test_init_refuses_an_existing_folder_others_can_write(medsec, mode):
     home = medsec.home
     home.mkdir()
     os.chmod(home, mode)
-    result = medsec("init")
+    result = medsec("init", "--security", "open")
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
     assert str(home) in result.stderr and f"chmod 700 {home}" in result.stderr
     assert os.listdir(home) == []  # nothing written
     assert stat.S_IMODE(os.stat(home).st_mode) == mode  # and nothing changed
     os.chmod(home, 0o700)  # the fix it names
-    medsec.ok("init")
+    medsec.ok("init", "--security", "open")
     medsec.ok("check")
 
 
@@ -227,6 +227,6 @@ def test_init_uses_an_existing_empty_folder_only_its_owner_writes(medsec, mode):
     home = medsec.home
     home.mkdir()
     os.chmod(home, mode)
-    medsec.ok("init")
+    medsec.ok("init", "--security", "open")
     assert (home / "medsec.yaml").exists()
     medsec.ok("check")

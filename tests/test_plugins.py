@@ -90,7 +90,7 @@ class Env:
 def env(tmp_path, hello_site) -> Env:
     e = Env(tmp_path)
     e.paths.append(hello_site)
-    e("init")
+    e("init", "--security", "open")
     return e
 
 

@@ -16,7 +16,7 @@ def pg_practice(tmp_path, pg_url) -> Medsec:
     """A PostgreSQL practice: a physician, P1 Ann Smith (a scanned card attached, a visit A1 in
     room 1, a payment) and P2 Bo Li (a phone message)."""
     office = terminal(tmp_path, pg_url)
-    office.ok("init")
+    office.ok("init", "--security", "open")
     office.ok("staff", "add", "--name", "Dr A", "--role", "physician", "--npi", "1234567893")
     office.ok("staff", "hours", "S1", "--day", "mon-fri", "--from", "08:00", "--to", "12:00")
     office.ok("patient", "add", "--first", "Ann", "--last", "Smith", "--dob", "1980-01-02", "--phone", "617-555-0100")

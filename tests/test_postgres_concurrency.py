@@ -137,10 +137,10 @@ def store_rows(url: str) -> tuple[int, int, int, int]:
 
 @pytest.fixture
 def pg_office(tmp_path: Path, pg_url: str) -> Medsec:
-    """A practice kept in a fresh PostgreSQL database (init without --demo: the example
+    """A practice kept in a fresh PostgreSQL database (`init --security open`: the example
     appointment types), this terminal's folder in tmp_path."""
     office = Medsec(tmp_path / "terminal", {**cli_env(tmp_path / "terminal"), "MEDSEC_STORE": pg_url})
-    code, _, err = run(office, "init")
+    code, _, err = run(office, "init", "--security", "open")
     assert code == 0, err
     return office
 

@@ -33,7 +33,7 @@ def terminal(tmp_path, url: str | None, name: str = "terminal", **extra) -> Meds
 def pg_clinic(tmp_path, pg_url) -> Medsec:
     """A PostgreSQL practice with a physician working mon-fri 08:00-12:00 and a patient."""
     office = terminal(tmp_path, pg_url)
-    office.ok("init")
+    office.ok("init", "--security", "open")
     office.ok("staff", "add", "--name", "Dr A", "--role", "physician", "--npi", "1234567893")
     office.ok("staff", "hours", "S1", "--day", "mon-fri", "--from", "08:00", "--to", "12:00")
     office.ok("patient", "add", "--first", "Ann", "--last", "Smith", "--dob", "1980-01-02")
@@ -44,14 +44,14 @@ def test_a_url_with_a_password_is_refused_and_nothing_is_written(tmp_path, pg_se
     db = pg_server.create_database()
     url = f"postgresql://medsec_test:secret@/{db}?host={pg_server.socket_dir}&port={pg_server.port}"
     office = terminal(tmp_path, url)
-    line = one_line_error(office("init"), 3, "password")
+    line = one_line_error(office("init", "--security", "open"), 3, "password")
     assert "secret" not in line and not office.home.exists()
     assert pg_server.sql("SELECT 1 FROM pg_namespace WHERE nspname = 'medsec'", db) == []
 
 
 def test_an_unreachable_server_is_exit_3_with_one_line(tmp_path):
     office = terminal(tmp_path, f"postgresql://nobody@127.0.0.1:{free_port()}/medsec")
-    one_line_error(office("init"), 3, "cannot connect")
+    one_line_error(office("init", "--security", "open"), 3, "cannot connect")
     assert not office.home.exists()
     one_line_error(office("patient", "find", "smith"), 3, "cannot connect")
 
@@ -63,10 +63,11 @@ def test_wrong_credentials_are_exit_3_and_password_env_is_how_a_password_is_give
     url = pg_server.tcp_url(db, "clerk")
     monkeypatch.setenv("CLINIC_DB_PASSWORD", "wrong-one")
     office = terminal(tmp_path, None)
-    one_line_error(office("init", "--store", url, "--password-env", "CLINIC_DB_PASSWORD"), 3, "cannot connect")
+    one_line_error(office("init", "--security", "open", "--store", url, "--password-env", "CLINIC_DB_PASSWORD"), 3,
+                   "cannot connect")
     assert not office.home.exists()
     monkeypatch.setenv("CLINIC_DB_PASSWORD", "right-one")
-    office.ok("init", "--store", url, "--password-env", "CLINIC_DB_PASSWORD")
+    office.ok("init", "--security", "open", "--store", url, "--password-env", "CLINIC_DB_PASSWORD")
     pointer = (office.home / "store.yaml").read_text()
     assert url in pointer and "password_env: CLINIC_DB_PASSWORD" in pointer and "right-one" not in pointer
     assert office.json("patient", "add", "--first", "Bo", "--last", "Li", "--dob", "1990-03-04")["id"] == "P1"
@@ -83,7 +84,7 @@ def test_a_database_without_a_medsec_store_or_of_another_application_is_refused(
                   "INSERT INTO medsec.meta VALUES ('application', 'billing-suite')", other)
     office = terminal(tmp_path, pg_server.url(other))
     one_line_error(office("patient", "find", "smith"), 3, "another application")
-    one_line_error(office("init"), 1, "medsec store already")
+    one_line_error(office("init", "--security", "open"), 1, "medsec store already")
     assert pg_server.sql("SELECT count(*) FROM medsec.meta", other) == [(1,)]
 
 
@@ -95,10 +96,10 @@ def test_a_store_of_a_newer_medsec_is_refused(pg_clinic, pg_url, pg_server):
 
 def test_two_different_stores_named_at_once_are_exit_2(tmp_path, pg_url, pg_server):
     directory = terminal(tmp_path, None, name="clinic")
-    directory.ok("init")
+    directory.ok("init", "--security", "open")
     one_line_error(directory("patient", "find", "smith", env={"MEDSEC_STORE": pg_url}), 2, "data directory")
     office = terminal(tmp_path, pg_url)
-    office.ok("init")
+    office.ok("init", "--security", "open")
     other = pg_server.url(pg_server.create_database())
     one_line_error(office("patient", "find", "smith", env={"MEDSEC_STORE": other}), 2)
     one_line_error(office("--store", "sqlite:///x.db", "patient", "find", "smith"), 2, "PostgreSQL URL")
@@ -197,7 +198,7 @@ def test_a_postgresql_practice_is_backed_up_in_the_usual_format_and_restores_int
     assert pg_clinic.json("audit")[-1]["action"] == "backup"
     one_line_error(pg_clinic("restore", str(archive)), 2, "PostgreSQL")
     restored = terminal(tmp_path, None, name="restored")
-    restored.ok("init")
+    restored.ok("init", "--security", "open")
     restored.ok("restore", str(archive))
     restored.ok("check")
     assert restored.json("patient", "show", "P1") == pg_clinic.json("patient", "show", "P1")

@@ -117,7 +117,7 @@ def test_a_target_holding_a_practice_is_refused_unless_forced(practice, pg_url, 
         assert all(line["match"] for line in practice.json("store", "copy", "--to", target, "--force"))
 
     other = tmp_path / "other"
-    practice.ok("--data-dir", other, "init")  # configuration only: still a practice
+    practice.ok("--data-dir", other, "init", "--security", "open")  # configuration only: still a practice
     assert practice("store", "copy", "--to", other).exit_code == 2
     practice.ok("store", "copy", "--to", other, "--force")
     assert contents(store_of(other)) == contents(store_of(practice.home))

@@ -81,7 +81,7 @@ def test_a_newer_schema_is_refused(old):
 
 
 def test_restoring_an_old_backup_upgrades_it_before_it_goes_live(medsec):
-    medsec.ok("init")
+    medsec.ok("init", "--security", "open")
     result = medsec.json("restore", FIXTURE / "backup.tar.gz")
     assert result["upgraded_from_schema"] == 1
     assert_upgraded(medsec)

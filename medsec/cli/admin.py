@@ -1,6 +1,7 @@
 """Admin commands: init, config, check, audit, backup, restore, upgrade, plugins."""
 
 import os
+import sys
 
 import click
 
@@ -20,10 +21,11 @@ from medsec.templating import check_all as check_templates
               help="Keep the practice in this PostgreSQL database (postgresql://HOST/DB) instead.")
 @click.option("--password-env", default=None, metavar="NAME",
               help="With --store: the environment variable that holds the database password.")
-@click.option("--security", "security_mode", type=click.Choice(["open", "signed-in"]), default="open",
-              show_default=True, help="signed-in: every command needs a session and a role that allows it.")
+@click.option("--security", "security_mode", type=click.Choice(["open", "signed-in"]), default=None,
+              help="signed-in (the default; open with --demo): every command needs a session and a role "
+                   "that allows it. open: whoever --user names acts (a one-person laptop).")
 @click.option("--admin", "admin_name", default=None, metavar="NAME",
-              help="With --security signed-in: the first administrator's full name (staff member S1).")
+              help="Signed in: the first administrator's full name (staff member S1); else asked on the terminal.")
 @click.option("--admin-passphrase-file", type=click.Path(dir_okay=False), default=None,
               help="The administrator's passphrase, first line of FILE (mode 600); else asked on the terminal.")
 @click.option("--rehearsal", is_flag=True,
@@ -36,6 +38,15 @@ def init_command(app, fmt, demo, time_zone, store_url, password_env, security_mo
 
     At --data-dir, else $MEDSEC_HOME, else the user data directory: example
     configuration files to edit, or with --demo a whole synthetic practice.
+
+    A practice is signed in unless told otherwise: every command needs a
+    staff member who signed in (`medsec login`) and a role that allows it.
+    init makes its first administrator, S1: the name and passphrase are
+    asked on the terminal, or given with --admin and
+    --admin-passphrase-file (a script, where nothing can be asked).
+    --security open makes a practice where whoever --user names acts (a
+    one-person laptop); --demo is open unless --security signed-in is given.
+
     With --store (or the global --store, $MEDSEC_STORE) the practice is
     kept in a PostgreSQL database that several terminals share, and the
     folder only points to it (store.yaml). The URL must not hold a password:
@@ -43,13 +54,18 @@ def init_command(app, fmt, demo, time_zone, store_url, password_env, security_mo
 
     \b
     Examples:
+      medsec init
+      medsec init --admin "Ada Byron" --admin-passphrase-file ./s1-passphrase
       medsec init --demo
-      medsec --data-dir ./second-clinic init --time-zone America/Chicago
+      medsec --data-dir ./second-clinic init --security open --time-zone America/Chicago
       medsec --data-dir ~/medsec init --store postgresql://db.clinic.lan/medsec
     """
-    from medsec.practice.setup import init_data_dir  # the demo generator (~8 ms): only init pays for it
+    from medsec.practice.setup import init_data_dir, refuse_used_folder  # (the demo generator, ~8 ms)
 
-    admin = _first_admin(security_mode, admin_name, admin_passphrase_file)
+    refuse_used_folder(app.data_dir)  # before the first administrator is asked for
+    if security_mode is None:
+        security_mode = "open" if demo else "signed-in"
+    admin = _first_admin(security_mode, admin_name, admin_passphrase_file, staff_id=None if demo else "S1")
     summary = init_data_dir(app.data_dir, demo=demo, tz_name=time_zone, rehearsal=rehearsal,
                             location=_init_location(app, store_url, password_env))
     if admin:
@@ -57,27 +73,52 @@ def init_command(app, fmt, demo, time_zone, store_url, password_env, security_mo
     render(summary, fmt)
 
 
-def _first_admin(security_mode, name, passphrase_file) -> tuple[str, str] | None:
+_NO_ADMIN = ("a signed-in practice needs its first administrator: --admin NAME --admin-passphrase-file FILE "
+             "(or --security open)")
+
+
+def _first_admin(security_mode, name, passphrase_file, *, staff_id: str | None) -> tuple[str, str] | None:
     """(name, passphrase hash) of a signed-in practice's first administrator, asked and checked
-    before anything is made; None for an open practice."""
+    before anything is made; None for an open practice.
+
+    Without --admin the name is asked on the terminal (standard input), and then the passphrase
+    (twice) unless --admin-passphrase-file gives it; with no terminal to ask, one line (exit 2).
+    `staff_id` is the id the administrator will have (S1 in a new practice; None in the demo's,
+    which has its staff already): the passphrase may not hold it."""
     if security_mode == "open":
         if name or passphrase_file:
             raise InvalidInput("--admin and --admin-passphrase-file are for --security signed-in")
         return None
-    if not name:
-        raise InvalidInput("--security signed-in needs its first administrator: --admin NAME")
+    if name is None:
+        if not sys.stdin.isatty():
+            raise InvalidInput(_NO_ADMIN)
+        name = click.prompt(f"The first administrator's full name{f' ({staff_id})' if staff_id else ''}")
+    name = _admin_name(name)
     from medsec.security.passphrase import check_strength, hash_passphrase, read_passphrase
 
-    text = read_passphrase(file=passphrase_file, fd=None, prompt=f"passphrase for {name} (S1): ",
+    who = f"{name} ({staff_id})" if staff_id else name
+    text = read_passphrase(file=passphrase_file, fd=None, prompt=f"passphrase for {who}: ",
                            confirm=passphrase_file is None)
-    check_strength(text, staff_id="S1", name=name)
+    check_strength(text, staff_id=staff_id or "", name=name)
     return name, hash_passphrase(text)
+
+
+def _admin_name(value: str) -> str:
+    """The administrator's name as the roster will keep it; InvalidInput (exit 2) before anything is made."""
+    from medsec.records.staff import TEXT_LIMITS
+    from medsec.text import clean_text
+
+    name = clean_text(value, "--admin", TEXT_LIMITS["name"]).strip()
+    if not name:
+        raise InvalidInput("--admin: the administrator's name cannot be empty")
+    return name
 
 
 def _signed_in_practice(app, name: str, passphrase_hash: str) -> dict:
     """The new practice's first staff member, an administrator with a passphrase; sign-in on."""
     from medsec import config
     from medsec.records.staff import add_staff
+    from medsec.security.approval import reseal
     from medsec.security.sessions import set_passphrase
 
     app.command = "init"
@@ -86,6 +127,7 @@ def _signed_in_practice(app, name: str, passphrase_hash: str) -> dict:
     practice = {**app.config("practice.yaml"), "security": "signed-in"}
     with app.store.transaction() as txn:
         config.stage(txn, "practice.yaml", practice)
+        reseal(app, txn, {"practice.yaml": practice})
     app.audit("init", [admin["id"]], outcome="signed-in practice, first administrator")
     return {"security": "signed-in", "admin": admin["id"]}
 
@@ -162,6 +204,7 @@ def config_check(app):
     problems = check_texts(app.store.document_text)
     problems += [Problem(p.split(":", 1)[0], None, p.split(":", 2)[-1].strip())
                  for p in check_templates(root)]
+    problems += [Problem(name, None, what) for name, what in _seal_problems(app)]
     for problem in problems:
         click.echo(str(problem), err=True)
     errors = [p for p in problems if p.severity == "error"]
@@ -274,15 +317,30 @@ def check_command(app, fmt, repair):
     check, next_step = checks.check, checks.next_step
 
     problems = check(store, repair=repair)
+    # Who may do what is read from the store only once it is whole (reading rolls a journal forward).
+    seal = [] if any(not p["repaired"] for p in problems) else _seal_problems(app)
+    problems += [{"problem": what, "file": name, "repaired": False, "remedy": "approve"} for name, what in seal]
     if fmt != "table" or problems:
         render(problems, fmt, ["problem", "file", "repaired"])
     left = [p for p in problems if not p["repaired"]]
     if left:
         found = f"{len(problems)} problem(s) found" + (f", {len(left)} not repaired" if repair else "")
-        raise EnvironmentFailure(found, hint=next_step(left, repaired=repair))
+        raise EnvironmentFailure(found, hint=next_step(left, repaired=repair) if len(left) > len(seal) else
+                                 "an administrator looks at what changed and approves it: medsec security approve")
     if fmt == "table":
         healthy = "store ok" if app.location.url else "data directory ok"
         say(healthy if not problems else f"repaired {len(problems)} problem(s)")
+
+
+def _seal_problems(app) -> list[tuple[str, str]]:
+    """Who may do what, changed outside medsec (medsec.security.approval); nothing to say when a
+    configuration document or the store cannot be read (that is for the checks to report)."""
+    from medsec.security.approval import problems
+
+    try:
+        return problems(app)
+    except EnvironmentFailure:
+        return []
 
 
 @click.command("audit")

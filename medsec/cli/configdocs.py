@@ -16,6 +16,7 @@ from medsec import config
 from medsec.cli.output import say
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.outputs import check_output, write_output
+from medsec.security.approval import reseal
 from medsec.text import shown
 from medsec.yamlfile import ConfigFileError, Problem, read_bounded
 
@@ -74,6 +75,32 @@ def _may_change(app, names) -> None:
             require(app, "roles.manage", f"changing {name}")
 
 
+def settings_changed(name: str, old: Any, new: Any, depth: int = 3) -> list[str]:
+    """The settings of document `name` that differ between its data `old` and `new`, as dotted
+    paths ("fees.99213", "staff.S4.role"), for the audit log: which settings, never their values.
+    Lists of records with ids are compared by id; a path stops `depth` levels down."""
+    new = config.stored_form(new)
+
+    def paths(a: Any, b: Any, where: str, left: int) -> list[str]:
+        if a == b:
+            return []
+        if left and isinstance(a, list) and isinstance(b, list) and all(
+                isinstance(x, dict) and "id" in x for x in a + b):
+            a, b = {str(x["id"]): x for x in a}, {str(x["id"]): x for x in b}
+        if not left or not isinstance(a, dict) or not isinstance(b, dict):
+            return [where]
+        return [p for key in sorted(set(a) | set(b), key=str)
+                for p in paths(a.get(key), b.get(key), f"{where}.{key}", left - 1)]
+
+    return [path.removeprefix(".") or name for path in paths(old or {}, new or {}, "", depth)]
+
+
+def _outcome(changes: list[str]) -> str:
+    """An audit outcome naming the settings changed (at most a few hundred characters)."""
+    text = "; ".join(changes) or "no setting changed (comments or layout)"
+    return f"ok: {text if len(text) <= 400 else text[:400] + ' ...'}"
+
+
 # -- config edit ------------------------------------------------------------------------
 def edit_document(app, name: str) -> dict[str, Any]:
     """Let the user edit document `name` in their editor; save it if it changed and passes the checks."""
@@ -85,13 +112,15 @@ def edit_document(app, name: str) -> dict[str, Any]:
     data, problems = config.check_document(name, text, _store_version(app))
     _refuse_errors(problems, "nothing was saved")
     _may_change(app, [name])
+    changes = settings_changed(name, app.config(name), data)
     with app.store.transaction() as txn:
         # The writers' lock is held: another terminal's change made while the editor was open shows here.
         if app.store.document_text(name) != before:
             raise Refused(f"{name} was changed by someone else while you edited it: nothing was saved",
                           hint=f"run 'medsec config edit {name}' again")
         txn.put_document(name, text, data)
-    app.audit("config-edit", [name])
+        reseal(app, txn, {name: data})
+    app.audit("config-edit", [name], outcome=_outcome(changes))
     _warn(problems)
     return {"document": name, "saved": True}
 
@@ -185,10 +214,12 @@ def import_documents(app, folder: str, names: tuple[str, ...]) -> dict[str, Any]
     changed = [name for name, text in texts.items() if app.store.document_text(name) != text]
     _may_change(app, changed)
     if changed:
+        changes = [f"{name} {c}" for name in changed for c in settings_changed(name, app.config(name), data[name])]
         with app.store.transaction() as txn:
             for name in changed:
                 txn.put_document(name, texts[name], data[name])
-        app.audit("config-import", changed)
+            reseal(app, txn, {name: data[name] for name in changed})
+        app.audit("config-import", changed, outcome=_outcome(changes))
     _warn(problems)
     return {"folder": os.path.abspath(folder), "imported": changed,
             "unchanged": [name for name in texts if name not in changed]}

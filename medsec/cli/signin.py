@@ -42,8 +42,9 @@ def login(app, staff_id, passphrase_file, passphrase_fd):
       eval "$(medsec login S3)"
       eval "$(medsec login S3 --passphrase-file ~/.medsec-passphrase)"
     """
+    from medsec.security.approval import approved_authority, approved_mode
     from medsec.security.passphrase import read_passphrase
-    from medsec.security.principal import SIGNED_IN, mode
+    from medsec.security.principal import SIGNED_IN
     from medsec.security.sessions import SESSION_ENV, check_passphrase, open_session
 
     staff_id = staff_id or app.named_user
@@ -51,10 +52,12 @@ def login(app, staff_id, passphrase_file, passphrase_fd):
         raise InvalidInput("whom to sign in: give STAFF_ID (or --user / $MEDSEC_USER)")
     member = get_staff(app, staff_id)
     staff_id = member["id"]
-    if mode(app) != SIGNED_IN:
+    # As an administrator approved it: a hand edit of the files (which stops every other command)
+    # must not keep the administrator who would approve it from signing in.
+    if approved_mode(app) != SIGNED_IN:
         raise Refused("this practice does not use sign-in (security: open)",
                       hint="an administrator turns it on: medsec security mode signed-in")
-    if member.get("active") is False:
+    if staff_id not in approved_authority(app)[0]:
         raise Refused(f"{staff_id} is deactivated")
     passphrase = read_passphrase(file=passphrase_file, fd=passphrase_fd, prompt=f"passphrase for {staff_id}: ",
                                  confirm=False)
@@ -133,6 +136,7 @@ def security_group():
     Examples:
       medsec security mode
       medsec security mode signed-in
+      medsec security approve
     """
 
 
@@ -154,6 +158,7 @@ def security_mode(app, fmt, new_mode):
       medsec security mode signed-in
     """
     from medsec import config
+    from medsec.security.approval import reseal
     from medsec.security.principal import SIGNED_IN, mode
     from medsec.security.sessions import credential
 
@@ -171,8 +176,36 @@ def security_mode(app, fmt, new_mode):
         practice["security"] = new_mode
         with app.store.transaction() as txn:
             config.stage(txn, "practice.yaml", practice)
+            reseal(app, txn, {"practice.yaml": practice})
         app.audit("security mode", outcome=f"{before} -> {new_mode}")
     render({"mode": new_mode or before}, fmt)
+
+
+@security_group.command("approve")
+@output_options
+@pass_app
+def security_approve(app, fmt):
+    """Approve who may do what, as the files say.
+
+    On a practice that is, or was, signed in, medsec seals the roles on the
+    roster (staff.yaml), roles.yaml and practice.yaml's sign-in settings
+    whenever its commands change them. Changed any other way, every command
+    refuses (exit 3) until an administrator, as they were approved before
+    the change, looks at what changed (listed here) and approves it.
+
+    \b
+    Examples:
+      medsec security approve
+    """
+    from medsec.security.approval import approve
+
+    rows = approve(app)
+    app.audit("security approve", outcome="; ".join(f"{r['document']} {r['setting']}" for r in rows)[:500]
+              or "nothing changed")
+    if fmt != "table" or rows:
+        render(rows, fmt, ["document", "setting", "approved", "now"])
+    if fmt == "table":
+        say(f"approved {len(rows)} change(s)" if rows else "nothing to approve: the files are as approved")
 
 
 @click.group("token")

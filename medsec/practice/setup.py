@@ -37,12 +37,9 @@ def _header(text: str) -> str:
     return "".join(lines)
 
 
-def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_York",
-                  location: StoreLocation | None = None, rehearsal: bool = False) -> dict:
-    """A new practice: a data directory at `root`, or (with `location.url`) a store in that
-    PostgreSQL database and, at `root`, this terminal's folder pointing to it."""
+def refuse_used_folder(root: str) -> None:
+    """Refused unless `root` may become a new practice's folder (absent, or empty and private)."""
     root = os.path.abspath(root)
-    location = location or StoreLocation()
     if os.path.exists(os.path.join(root, "medsec.yaml")):
         raise Refused(f"{root} is already a medsec data directory")
     if os.path.exists(os.path.join(root, POINTER)):
@@ -50,6 +47,15 @@ def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_Yor
     if os.path.isdir(root) and os.listdir(root):
         raise Refused(f"{root} is not empty", hint="choose a new folder for the data directory")
     _refuse_shared_folder(root)
+
+
+def init_data_dir(root: str, demo: bool = False, tz_name: str = "America/New_York",
+                  location: StoreLocation | None = None, rehearsal: bool = False) -> dict:
+    """A new practice: a data directory at `root`, or (with `location.url`) a store in that
+    PostgreSQL database and, at `root`, this terminal's folder pointing to it."""
+    root = os.path.abspath(root)
+    location = location or StoreLocation()
+    refuse_used_folder(root)
     tz = clock._zone(tz_name)
     store = create_store(root, location.url, location.password_env)
     if location.url:

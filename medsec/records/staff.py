@@ -92,7 +92,10 @@ def _clean(fields: dict) -> dict:
 
 
 def _save(app, txn, members: list[dict]) -> None:
+    from medsec.security.approval import reseal
+
     config.stage(txn, "staff.yaml", {"staff": members}, HEADER)
+    reseal(app, txn, {"staff.yaml": {"staff": members}})
 
 
 def add_staff(app, *, name: str, role: str, npi: str = "", email: str = "", phone: str = "") -> dict:

@@ -229,6 +229,7 @@ COMMANDS: dict[str, str | None] = {
     "staff deactivate": "staff.manage",
     "roles show": "staff.read",
     "security mode": "roles.manage",  # shows or switches open / signed-in
+    "security approve": "roles.manage",  # judged by the roles approved before (medsec.security.approval)
     "token create": "tokens.manage",
     "token list": "tokens.manage",
     "token revoke": "tokens.manage",

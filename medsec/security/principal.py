@@ -52,17 +52,49 @@ def rehearsal(app: AppContext) -> bool:
 
 def authorize(app: AppContext, permission: str | None) -> Principal:
     """The principal of this command, once it may run with `permission` (None: a command
-    anyone may run, such as `login`); Refused otherwise."""
+    anyone may run, such as `login`); Refused otherwise. ConfigError (exit 3) when who may do
+    what was changed outside medsec (medsec.security.approval)."""
     if app.principal is not None:
         return app.principal
-    if permission is None or not app.initialized or _mode_for(app) == OPEN:
-        principal = Principal(app.user)
+    if app.initialized and app.command == APPROVE:
+        principal = _approver(app)
     else:
-        principal = signed_in(app)
-        if permission not in principal.permissions:
-            raise Refused(f"{principal.user} ({principal.role}) may not do this: it needs the permission "
-                          f"'{permission}'", hint="an administrator grants permissions to roles (roles.yaml)")
+        if app.initialized and app.command not in UNSEALED:
+            from medsec.security.approval import verify
+
+            verify(app)
+        if permission is None or not app.initialized or _mode_for(app) == OPEN:
+            principal = Principal(app.user)
+        else:
+            principal = signed_in(app)
+            _may(principal, permission)
     app.principal = principal
+    return principal
+
+
+# Commands that run when who may do what was changed outside medsec: signing in and out (an
+# administrator must sign in to approve the change), the diagnostics (which report it), and
+# those that touch no practice.
+UNSEALED = DIAGNOSTICS | {"login", "logout", "whoami", "init", "agent serve", "agent start", "agent status",
+                          "agent stop"}
+APPROVE = "security approve"
+
+
+def _may(principal: Principal, permission: str) -> None:
+    if permission not in principal.permissions:
+        raise Refused(f"{principal.user} ({principal.role}) may not do this: it needs the permission "
+                      f"'{permission}'", hint="an administrator grants permissions to roles (roles.yaml)")
+
+
+def _approver(app: AppContext) -> Principal:
+    """Who approves the documents as they are: judged by what was approved before (the mode, their
+    role, its permissions), so that a hand edit cannot make its author an administrator."""
+    from medsec.security.approval import approved_mode
+
+    if approved_mode(app) == OPEN:
+        return Principal(app.user)
+    principal = signed_in(app, approved=True)
+    _may(principal, "roles.manage")
     return principal
 
 
@@ -96,9 +128,8 @@ def _service_token(app: AppContext) -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
 
-def _token_principal(app: AppContext, token: str) -> Principal:
+def _token_principal(app: AppContext, token: str, roles: dict[str, frozenset[str]]) -> Principal:
     """A service token acts as its role, named in the audit as the token (not a person)."""
-    from medsec.security.permissions import role_permissions
     from medsec.security.sessions import require_token_shape
     from medsec.security.tokens import token_of
 
@@ -107,7 +138,6 @@ def _token_principal(app: AppContext, token: str) -> Principal:
         raise Refused(f"a service token acts as itself ({record['id']}): --user/$MEDSEC_USER may not name "
                       f"{app.named_user}")
     app.user = f"token {record['id']} {record['name']}"
-    roles = role_permissions(app.config("roles.yaml") or None)
     return Principal(app.user, record["role"], record["id"], roles.get(record["role"], frozenset()))
 
 
@@ -126,9 +156,10 @@ def may_grant(app: AppContext, role: str, what: str = "give the role") -> None:
                       f"{', '.join(sorted(beyond)[:3])}{' ...' if len(beyond) > 3 else ''}, which they do not")
 
 
-def signed_in(app: AppContext) -> Principal:
+def signed_in(app: AppContext, approved: bool = False) -> Principal:
     """The principal of the session in $MEDSEC_SESSION (the acting user becomes its member);
-    Refused (exit 1) when there is none, it ended, or the clock was moved."""
+    Refused (exit 1) when there is none, it ended, or the clock was moved. `approved`: roles as an
+    administrator last approved them (medsec.security.approval), not as the documents say now."""
     from medsec.security.permissions import role_permissions
     from medsec.security.sessions import SESSION_ENV, require_token_shape, session_of
 
@@ -139,19 +170,30 @@ def signed_in(app: AppContext) -> Principal:
     token = os.environ.get(SESSION_ENV)
     if service and token:
         raise InvalidInput(f"both a session (${SESSION_ENV}) and a service token: give one")
+    staff_roles, roles_doc = _authority(app, approved)
+    roles = role_permissions(roles_doc)
     if service:
-        return _token_principal(app, service)
+        return _token_principal(app, service, roles)
     if not token:
         raise Refused("not signed in", hint='eval "$(medsec login)"')
     session = session_of(app, require_token_shape(token))
     staff_id = session["staff_id"]
-    member = next((m for m in app.config("staff.yaml").get("staff") or [] if m.get("id") == staff_id), None)
-    if member is None or member.get("active") is False:
+    role = staff_roles.get(staff_id)
+    if role is None:
         raise Refused(f"{staff_id} is not an active member of the staff", hint="ask an administrator")
     if app.named_user is not None and app.named_user != staff_id:
         raise Refused(f"signed in as {staff_id}: --user/$MEDSEC_USER may not name {app.named_user}",
                       hint="sign in as that person to act as them")
     app.user = staff_id  # who the audit names from here on
-    role = str(member.get("role"))
-    roles = role_permissions(app.config("roles.yaml") or None)
     return Principal(staff_id, role, session["id"], roles.get(role, frozenset()))
+
+
+def _authority(app: AppContext, approved: bool) -> tuple[dict[str, str], dict]:
+    """(active member's id -> role, roles.yaml's data) as the documents say, or as approved."""
+    if approved:
+        from medsec.security.approval import approved_authority
+
+        return approved_authority(app)
+    staff = {str(m.get("id")): str(m.get("role")) for m in app.config("staff.yaml").get("staff") or []
+             if m.get("active") is not False}
+    return staff, app.config("roles.yaml") or {}

@@ -1,7 +1,7 @@
 """The practices tests start from, each built by a function of a `Medsec` (see templates.py).
 
 - `init_demo`: the demo practice (8 staff, 300 patients, weeks of appointments).
-- `init_practice`: an empty practice (`init` without --demo) with two payers.
+- `init_practice`: an empty open practice (`init --security open`) with two payers.
 - `setup_practice`: a small practice with a hand-checkable schedule, for the scheduling tests.
 - `setup_office`: that practice plus a front desk and a biller, every message kind routed to
   the recording test channel (helpers/testchannel.py), for the workflow tests.
@@ -43,8 +43,8 @@ def init_demo(medsec):
 
 
 def init_practice(medsec):
-    """An empty practice (init without --demo) with two payers."""
-    medsec.ok("init")
+    """An empty open practice (`init --security open`) with two payers."""
+    medsec.ok("init", "--security", "open")
     write_config(medsec, "payers.yaml",
                  "payers:\n  - {id: ACME, name: Acme Health}\n  - {id: BETA, name: Beta Mutual}\n")
     return medsec
@@ -52,7 +52,7 @@ def init_practice(medsec):
 
 def setup_practice(medsec, patients=4):
     """Dr A (S1) and Dr B (S2) work Mon-Fri 08-12 and 13-17; nurse S3; patients P1.."""
-    medsec.ok("init")
+    medsec.ok("init", "--security", "open")
     write_config(medsec, "practice.yaml", PRACTICE)
     write_config(medsec, "appointment-types.yaml", TYPES)
     write_config(medsec, "payers.yaml", "payers:\n  - {id: ACME, name: Acme Health}\n")
