@@ -27,11 +27,17 @@ timed against a copy of the reference, and 16 clients booking at once
 (throughput, p95 latency). Skipped, with the reason, where no PostgreSQL
 server can be run.
 
+Then signing in (bench/security_bench.py): a practice of its own (10,000
+patients, 100,000 appointments) copied twice, one copy open and one switched
+to signed-in; `medsec login` timed (under 1 s), and `patient show`, `appt
+day`, `appt book` timed in both copies alternately (signed-in at most 1.1x
+open).
+
     make bench                                  # 100k patients, 1M appointments
     make bench BENCH_ARGS="--patients 2000 --appointments 20000"     # a quick run
     .venv/bin/python bench/run.py [--patients N] [--appointments N] [--runs 7] [--seed S]
         [--rebuild] [--skip-appointments] [--skip-reminders] [--skip-billing] [--skip-postgresql]
-        [--only billing|reminders|postgresql]
+        [--skip-security] [--only billing|reminders|postgresql|security]
 """
 
 import argparse
@@ -50,6 +56,7 @@ import appt_bench
 import billing_bench
 import pg_bench
 import remind_bench
+import security_bench
 from datagen import CLUSTER, COLUMNS, write_csv
 from harness import (
     BENCH,
@@ -81,7 +88,7 @@ def build(data: Dataset, launcher: Launcher, wanted: dict) -> None:
     data.meta = dict(wanted, built=time.strftime("%Y-%m-%d %H:%M:%S"), built_from=source_version())
     print(f"building {patients:,} synthetic patients in {data.folder} ...", flush=True)
     data.meta["queries"] = write_csv(data.csv, patients, wanted["seed"])
-    launcher.checked([MEDSEC, "--data-dir", data.home, "init"])
+    launcher.checked([MEDSEC, "--data-dir", data.home, "init", "--security", "open"])
     print("importing (timed once: medsec, then the reference) ...", flush=True)
     imports = {
         "medsec": launcher.checked([MEDSEC, "patient", "import", data.csv, "--json"]),
@@ -229,10 +236,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-reminders", action="store_true", help="no reminder run")
     parser.add_argument("--skip-billing", action="store_true", help="no claim batch and remittance posting")
     parser.add_argument("--skip-postgresql", action="store_true", help="no PostgreSQL part")
-    parser.add_argument("--only", choices=["billing", "reminders", "postgresql"], default=None,
+    parser.add_argument("--skip-security", action="store_true", help="no sign-in part")
+    parser.add_argument("--only", choices=["billing", "reminders", "postgresql", "security"], default=None,
                         help="run only this part (billing, reminders: their own small data directory; "
                              "postgresql: the dataset's CSV and reference, built when missing, --rebuild "
-                             "rebuilding only the PostgreSQL store)")
+                             "rebuilding only the PostgreSQL store; security: its own practice, --rebuild "
+                             "rebuilding only it)")
     args = parser.parse_args()
     if args.patients < 1000 or args.runs < 1:
         parser.error("--patients must be at least 1000 and --runs at least 1")
@@ -319,6 +328,23 @@ def postgresql_only(args: argparse.Namespace, info: dict) -> int:
     return 1 if disagree or broken else 0
 
 
+def security_only(args: argparse.Namespace, info: dict) -> int:
+    """`--only security`: the sign-in part alone, on its own practice (--rebuild rebuilds only that)."""
+    rows, meta = security_bench.measure(args.runs, args.seed, args.rebuild, security_wanted())
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    disagree = print_rows(rows)
+    print("\n" + security_bench.describe(meta))
+    print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
+    write_results({"machine": info, "args": vars(args), "security": meta, "rows": rows})
+    print(f"results: {os.path.relpath(RESULTS)}")
+    return 1 if disagree else 0
+
+
+def security_wanted() -> dict:
+    """What the sign-in part's practice must have been built with, besides its own settings."""
+    return {"storage": storage_digest(), "schema": schema_version()}
+
+
 def print_checks(rows: list[dict]) -> None:
     """What each billing row verified about its output (pyx12, counts, totals)."""
     for r in rows:
@@ -326,15 +352,22 @@ def print_checks(rows: list[dict]) -> None:
             print(f"{r['command']}: " + ", ".join(f"{k} {v}" for k, v in r["checks"].items()))
 
 
+def only(args: argparse.Namespace, info: dict) -> int:
+    """`--only PART`: that part alone."""
+    if args.only == "postgresql":
+        return postgresql_only(args, info)
+    if args.only == "security":
+        return security_only(args, info)
+    return standalone(args.only, args, info)
+
+
 def main() -> int:
     args = parse_args()
     info = machine()
     print(f"machine: {info['nproc']} cpus, python {info['python']}, {info['platform']}, "
           f"load {info['loadavg_start']}; medsec {info['medsec_source']}")
-    if args.only == "postgresql":
-        return postgresql_only(args, info)
     if args.only:
-        return standalone(args.only, args, info)
+        return only(args, info)
     data = Dataset(os.path.join(DATA, f"p{args.patients}"))
     with Launcher(data.env) as launcher:
         prepare(data, launcher, args)
@@ -360,10 +393,16 @@ def main() -> int:
         rows.append(remind_bench.measure(args.seed))
     if not args.skip_billing:
         rows += billing_bench.measure(args.seed)
+    security: dict = {}
+    if not args.skip_security:
+        security_rows, security = security_bench.measure(args.runs, args.seed, False, security_wanted())
+        rows += security_rows
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     code = report(rows, data, info)
+    if security:
+        print(security_bench.describe(security))
     write_results({"machine": info, "args": vars(args), "data": data.meta, "postgresql": postgresql,
-                   "rows": rows})
+                   "security": security, "rows": rows})
     print(f"results: {os.path.relpath(RESULTS)}")
     return code
 
