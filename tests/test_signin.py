@@ -109,6 +109,15 @@ def test_a_moved_clock_is_refused_on_a_real_practice(medsec, secrets_dir):
     one_line(medsec("patient", "list", env={**env, "MEDSEC_NOW": "2026-11-26T10:00:00"}), 1, "MEDSEC_NOW")
     who = medsec.json("whoami", env={**env, **real})
     assert who["user"] == "S1" and who["role"] == "admin" and who["rehearsal"] is False
+    checked = medsec("check", env={**env, **real})
+    assert checked.exit_code == 0 and "rehearsal" not in checked.stdout + checked.stderr
+
+
+def test_check_and_whoami_show_a_rehearsal_practice(clinic, secrets_dir):
+    admin = signed_in(clinic, "S1", secrets_dir)
+    assert clinic.json("whoami", env=admin)["rehearsal"] is True
+    checked = clinic("check", env=admin)
+    assert checked.exit_code == 0 and "a rehearsal practice: MEDSEC_NOW may move its clock" in checked.stderr
 
 
 # -- setting it up -----------------------------------------------------------------------------

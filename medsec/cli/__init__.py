@@ -218,7 +218,7 @@ def _break_glass_reason(text: str | None) -> str | None:
     """--break-glass's reason, checked before any command runs (exit 2 when too short or long)."""
     if text is None:
         return None
-    from medsec.records.patients import break_glass_reason  # only a command given one pays for it
+    from medsec.records.restrictions import break_glass_reason  # only a command given one pays for it
 
     return break_glass_reason(text)
 

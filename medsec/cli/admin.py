@@ -330,6 +330,17 @@ def check_command(app, fmt, repair):
     if fmt == "table":
         healthy = "store ok" if app.location.url else "data directory ok"
         say(healthy if not problems else f"repaired {len(problems)} problem(s)")
+        if _rehearsal(app):
+            say("a rehearsal practice: MEDSEC_NOW may move its clock (medsec.yaml rehearsal: true)")
+
+
+def _rehearsal(app) -> bool:
+    from medsec.security.principal import rehearsal
+
+    try:
+        return rehearsal(app)
+    except EnvironmentFailure:
+        return False
 
 
 def _seal_problems(app) -> list[tuple[str, str]]:

@@ -13,13 +13,13 @@ from medsec.plugins import collect
 from medsec.records.patients import (
     FIELDS,
     PATIENTS,
-    as_listed,
     clean_fields,
     duplicate_key,
     find_duplicates,
     new_record,
     resolve_guarantor,
 )
+from medsec.records.restrictions import as_listed
 from medsec.text import shown
 
 
