@@ -38,6 +38,7 @@ ICS = "ics"
 CODE_TABLE = "code-table"
 ID_LIST = "id-list"
 BACKUP = "backup"
+AUDIT_ANCHOR = "audit-anchor"
 
 # The largest file of each kind medsec reads, in bytes. Tests lower them.
 LIMITS = {
@@ -66,6 +67,8 @@ LIMITS = {
     # file and in total while it is read (medsec.store.backup); the archive
     # itself is never larger than that total.
     BACKUP: 256 * 1024 * MB,
+    # An audit anchor: one line, or a saved mail that holds it.
+    AUDIT_ANCHOR: 1 * MB,
 }
 
 # How messages name each kind.
@@ -78,6 +81,7 @@ NAMES = {
     CODE_TABLE: "a code table",
     ID_LIST: "a list of patient ids",
     BACKUP: "a backup",
+    AUDIT_ANCHOR: "an audit anchor",
 }
 
 # What a file that is not a regular one is, for the message that refuses it.

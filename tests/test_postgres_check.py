@@ -57,7 +57,7 @@ def test_a_sound_practice_passes(pg_practice):
 def test_the_schema_the_migrations_make_is_what_check_expects():
     assert ("medsec.appointments", "provider_booked_once") in pgcheck._CONSTRAINTS
     assert ("medsec.appointments", "room_booked_once") in pgcheck._CONSTRAINTS
-    assert {name for _, name in pgcheck._TRIGGERS} == {"audit_no_change", "audit_no_truncate"}
+    assert {name for _, name in pgcheck._TRIGGERS} == {"audit_no_change", "audit_no_truncate", "audit_chain"}
     assert {"medsec.patients", "medsec.index_entries", "medsec.documents"} <= pgcheck._TABLES
 
 

@@ -376,12 +376,25 @@ def moved(app, old: dict, status: str, note: str = "", extra: dict | None = None
         allowed = ", ".join(sorted(allowed_to)) or "none"
         raise Refused(f"{old['id']} is {old['status']}; it cannot become {status}", hint=f"allowed: {allowed}")
     stamp = stamp or clock.iso(app.now())
-    return {**old, **(extra or {}), "status": status, "updated": stamp,
+    # A submission (not a payer's reversal back to submitted) is the sign-off store_changes signs.
+    submitted = {"submitted": {"at": stamp, "by": app.user, "note": note}} \
+        if status == "submitted" and not reversal else {}
+    return {**old, **(extra or {}), **submitted, "status": status, "updated": stamp,
             "history": old["history"] + [{"at": stamp, "by": app.user, "status": status, "note": note}]}
 
 
 def store_changes(app, txn, pairs: list[tuple[dict, dict]]) -> None:
-    """Write changed claims, (new, old) pairs, at once; claim_status_changed fires after the commit."""
+    """Write changed claims, (new, old) pairs, at once; claim_status_changed fires after the commit.
+    A submission is signed by whoever submits (medsec.security.signoffs)."""
+    submitted = [i for i, (new, old) in enumerate(pairs) if new.get("submitted") is not old.get("submitted")
+                 and new.get("submitted") != old.get("submitted")]
+    if submitted:
+        from medsec.security import signoffs  # (cryptography: only a submission pays for it)
+
+        signer, kind = signoffs.signer(app, txn), signoffs.claim_submission()
+        pairs = list(pairs)
+        for i in submitted:
+            pairs[i] = (signer.sign(kind, pairs[i][0]), pairs[i][1])
     txn.put_many(CLAIMS, [new for new, _ in pairs], {old["id"]: old for _, old in pairs})
     changed: dict[str, list[dict]] = {}
     for new, old in pairs:

@@ -37,6 +37,7 @@ BUILTIN_COMMANDS = {
     "meeting": "medsec.cli.meeting:meeting",
     "config": "medsec.cli.admin:config_group",
     "check": "medsec.cli.admin:check_command",
+    "verify": "medsec.cli.verify:verify_command",
     "audit": "medsec.cli.admin:audit_command",
     "backup": "medsec.cli.admin:backup_command",
     "restore": "medsec.cli.admin:restore_command",

@@ -67,10 +67,19 @@ def login(app, staff_id, passphrase_file, passphrase_fd):
     except Refused:
         app.audit("login", [staff_id], outcome="refused: wrong passphrase or locked")
         raise
-    token = open_session(app, staff_id)
+    from medsec.security.keys import CARRY_SIGNING
+    from medsec.security.sessions import signing_key_at_login
+
+    key = signing_key_at_login(app, staff_id, passphrase)  # the signing key, for the session to carry
+    del passphrase
+    carried = isinstance(key, tuple)
+    token = open_session(app, staff_id, carry={CARRY_SIGNING: key[1]} if isinstance(key, tuple) else None,
+                         carry_key=key[0] if isinstance(key, tuple) else None)
     app.audit("login", [staff_id, token.partition(".")[0]])
     click.echo(f"export {SESSION_ENV}={shlex.quote(token)}")
     say(f"signed in as {staff_id} ({member.get('name')}, {member.get('role')})")
+    if not carried:
+        say(f"note: {key}")
 
 
 @click.command("logout")

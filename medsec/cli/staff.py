@@ -187,7 +187,9 @@ def passphrase(app, staff_id, passphrase_file, passphrase_fd):
     Asked twice on the terminal (or read from --passphrase-file or
     --passphrase-fd). At least 12 characters, not a common one, and not
     holding the person's id or name. A reset forgets failed attempts; the
-    member's sessions go on until they end.
+    member's sessions go on until they end. Your own, changed while signed
+    in, keeps your signing key; set by someone else, a new key pair is made
+    (the old public keys stay, so earlier signatures still verify).
 
     \b
     Examples:
@@ -199,6 +201,7 @@ def passphrase(app, staff_id, passphrase_file, passphrase_fd):
     from medsec.security.sessions import set_passphrase
 
     member = svc.get_staff(app, staff_id)
+    me = None
     if mode(app) == SIGNED_IN:  # your own, or anyone's with staff.manage
         me = signed_in(app)
         if me.user != member["id"] and "staff.manage" not in me.permissions:
@@ -207,6 +210,10 @@ def passphrase(app, staff_id, passphrase_file, passphrase_fd):
     text = read_passphrase(file=passphrase_file, fd=passphrase_fd, prompt=f"new passphrase for {member['id']}: ",
                            confirm=passphrase_file is None and passphrase_fd is None)
     check_strength(text, staff_id=member["id"], name=str(member.get("name") or ""))
-    set_passphrase(app, member["id"], hash_passphrase(text))
+    from medsec.security.sessions import keys_for_new_passphrase
+
+    # The signing key: re-wrapped when you change your own (your session carries it), else a new pair.
+    set_passphrase(app, member["id"], hash_passphrase(text), keys_for_new_passphrase(
+        app, member["id"], text, me.session if me is not None and me.user == member["id"] else None))
     app.audit("passphrase set", [member["id"]])
     say(f"passphrase set for {member['id']}")

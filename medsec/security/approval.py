@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from medsec.digests import equal, hmac_sha256_hex
 from medsec.errors import ConfigError
 from medsec.store.api import Record
 from medsec.store.catalog import CREDENTIALS
@@ -49,11 +50,7 @@ def authority(document) -> dict[str, Any]:
 
 
 def _mac(key: str, approved: dict[str, Any]) -> str:
-    import hashlib  # (OpenSSL: only a practice that is, or was, signed in loads it)
-    import hmac
-
-    return hmac.new(bytes.fromhex(key), orjson.dumps(approved, option=orjson.OPT_SORT_KEYS),
-                    hashlib.sha256).hexdigest()
+    return hmac_sha256_hex(bytes.fromhex(key), orjson.dumps(approved, option=orjson.OPT_SORT_KEYS))
 
 
 def seal_of(view: Any) -> Record | None:
@@ -62,7 +59,7 @@ def seal_of(view: Any) -> Record | None:
     return view.get(CREDENTIALS, ids[0]) if ids else None
 
 
-def reseal(app: AppContext, txn: Any, changed: dict[str, Any], by: str | None = None) -> None:
+def reseal(app: AppContext, txn: Any, changed: dict[str, Any]) -> None:
     """Seal the authority the documents will hold once `txn` commits (`changed`: document name ->
     its new data, the others as they are) when the practice is or was signed in."""
     from medsec.config import stored_form
@@ -74,7 +71,7 @@ def reseal(app: AppContext, txn: Any, changed: dict[str, Any], by: str | None = 
     key = old["key"] if old else os.urandom(32).hex()
     record_id = old["id"] if old else txn.reserve_ids(CREDENTIALS)[0]
     txn.put(CREDENTIALS, {"id": record_id, "staff_id": HOLDER, "key": key, "approved": new,
-                          "mac": _mac(key, new), "by": by or app.user,
+                          "mac": _mac(key, new), "by": app.user,
                           "at": app.now().isoformat(timespec="seconds")}, old=old)
 
 
@@ -96,10 +93,8 @@ def problems(app: AppContext) -> list[tuple[str, str]]:
 def _approved(record: Record) -> dict[str, Any] | None:
     """The authority `record` seals, None when the record itself was changed outside medsec."""
     approved = record.get("approved")
-    import hmac
-
     try:
-        intact = isinstance(approved, dict) and hmac.compare_digest(_mac(record["key"], approved), record["mac"])
+        intact = isinstance(approved, dict) and equal(_mac(record["key"], approved), record["mac"])
     except (KeyError, TypeError, ValueError):
         intact = False
     return approved if intact else None

@@ -241,6 +241,9 @@ COMMANDS: dict[str, str | None] = {
     "config import": "config.change",
     "plugins": "config.read",
     "audit": "audit.read",
+    "audit verify": "audit.read",  # walks the hash chain (and against an anchor)
+    "audit anchor": "audit.read",  # prints the chain's head, to keep elsewhere
+    "verify": "audit.read",  # checks a sign-off's signature and names its signer
     "backup": "backup",
     "restore": "restore",
     "check": "store.manage",  # verifies every record (and with --repair rebuilds what is derived)

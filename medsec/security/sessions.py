@@ -9,18 +9,19 @@ write on every run), so idle time is known to the minute.
 
 A credential (one per staff member, found by the index `credential-staff`) holds the Argon2id
 hash of the passphrase and the failed attempts since the last good one: `lockout_attempts` in a
-row lock the account for `lockout_minutes`.
+row lock the account for `lockout_minutes`; and the member's signing keys (medsec.security.keys):
+every public key they have had, and the current private key wrapped under the passphrase. A
+session opened by a passphrase carries that private key wrapped under its own secret.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
+import os
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from medsec.errors import InvalidInput, Refused
+from medsec.digests import equal, sha256_hex
+from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.store.api import Record
 from medsec.store.catalog import CREDENTIALS, SESSIONS
 
@@ -39,20 +40,30 @@ def settings(app: AppContext) -> dict[str, int]:
 
 
 def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return sha256_hex(secret.encode())
 
 
-def open_session(app: AppContext, staff_id: str, via: str = "passphrase") -> str:
-    """A new session for `staff_id`; its token (shown once, never stored)."""
-    secret = secrets.token_urlsafe(32)
+def open_session(app: AppContext, staff_id: str, via: str = "passphrase",
+                 carry: dict[str, bytes] | None = None, carry_key: str | None = None) -> str:
+    """A new session for `staff_id`; its token (shown once, never stored). `carry`: secrets the
+    session holds until it ends (the signing key, `carry_key` its id), wrapped under a key derived
+    from the token's secret (medsec.security.keys), so that only the token's holder opens them."""
+    import base64  # (only a new session or token pays for it)
+
+    secret = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()  # as secrets.token_urlsafe(32)
     now = app.now()
     hours = settings(app)["absolute_hours"]
     with app.store.transaction() as txn:
         (session_id,) = txn.reserve_ids(SESSIONS)
-        txn.put(SESSIONS, {"id": session_id, "staff_id": staff_id, "secret_sha256": _digest(secret), "via": via,
-                           "created": now.isoformat(timespec="seconds"), "last_used": now.isoformat(timespec="seconds"),
-                           "expires": (now + timedelta(hours=hours)).isoformat(timespec="seconds"),
-                           "ended": None, "ended_why": None})
+        record: dict[str, Any] = {"id": session_id, "staff_id": staff_id, "secret_sha256": _digest(secret), "via": via,
+                  "created": now.isoformat(timespec="seconds"), "last_used": now.isoformat(timespec="seconds"),
+                  "expires": (now + timedelta(hours=hours)).isoformat(timespec="seconds"),
+                  "ended": None, "ended_why": None}
+        if carry:
+            from medsec.security.keys import seal_for_session
+
+            record.update(carry=seal_for_session(session_id, staff_id, secret, carry), carry_key=carry_key)
+        txn.put(SESSIONS, record)
     return f"{session_id}.{secret}"
 
 
@@ -63,7 +74,7 @@ def session_of(app: AppContext, token: str) -> Record:
     record = None
     if secret and SESSIONS.number(session_id) is not None:
         record = app.store.snapshot().get(SESSIONS, session_id)
-    if record is None or not hmac.compare_digest(record.get("secret_sha256", ""), _digest(secret)):
+    if record is None or not equal(record.get("secret_sha256", ""), _digest(secret)):
         raise Refused(f"${SESSION_ENV} is not a session of this practice", hint=_AGAIN)
     why = ended(app, record)
     if why:
@@ -105,8 +116,8 @@ def end_sessions(app: AppContext, staff_id: str | None = None, session_id: str |
                    [r for r in txn.scan(SESSIONS) if r.get("staff_id") == staff_id])
         for record in records:
             if record is not None and not record.get("ended"):
-                txn.put(SESSIONS, {**record, "ended": app.now().isoformat(timespec="seconds"), "ended_why": why},
-                        old=record)
+                txn.put(SESSIONS, {**record, "ended": app.now().isoformat(timespec="seconds"), "ended_why": why,
+                                   **({"carry": None} if record.get("carry") else {})}, old=record)
                 done.append(record["id"])
     return done
 
@@ -117,14 +128,79 @@ def credential(view: Any, staff_id: str) -> Record | None:
     return view.get(CREDENTIALS, ids[0]) if ids else None
 
 
-def set_passphrase(app: AppContext, staff_id: str, passphrase_hash: str) -> None:
-    """Store a new passphrase hash for `staff_id` (its failed attempts forgotten)."""
+def set_passphrase(app: AppContext, staff_id: str, passphrase_hash: str, keys: dict | None = None) -> None:
+    """Store a new passphrase hash for `staff_id` (its failed attempts forgotten). `keys`
+    (keys_for_new_passphrase): the signing key wrapped under the new passphrase,
+    and the new public key if it is a new pair. Without it the old wrapped key, which the new
+    passphrase does not open, is dropped (the next sign-in makes a key pair). Public keys stay."""
+    from medsec.security.keys import merged_keys
+
     with app.store.transaction() as txn:
         old = credential(txn, staff_id)
         record_id = old["id"] if old else txn.reserve_ids(CREDENTIALS)[0]
+        signing = (keys or {}).get("signing")
+        if keys and keys.get("public") is None and signing and \
+                ((old or {}).get("signing") or {}).get("key") != signing["key"]:
+            signing = None  # a re-wrap of a key that is no longer the member's current one
         txn.put(CREDENTIALS, {"id": record_id, "staff_id": staff_id, "passphrase": passphrase_hash,
-                              "set": app.now().isoformat(timespec="seconds"), "failures": 0, "locked_until": None},
+                              "set": app.now().isoformat(timespec="seconds"), "failures": 0, "locked_until": None,
+                              "keys": merged_keys(old, (keys or {}).get("public")), "signing": signing},
                 old=old)
+
+
+def store_new_key(app: AppContext, staff_id: str, public: dict, signing: dict) -> None:
+    """Keep `staff_id`'s new key pair (made at sign-in, for a member who had none)."""
+    from medsec.security.keys import merged_keys
+
+    with app.store.transaction() as txn:
+        old = credential(txn, staff_id)
+        if old is not None:
+            txn.put(CREDENTIALS, {**old, "keys": merged_keys(old, public), "signing": signing}, old=old)
+
+
+def keys_for_new_passphrase(app: AppContext, staff_id: str, passphrase: str, session_id: str | None) -> dict:
+    """The key material `staff passphrase` stores with a new passphrase: the key pair the member's
+    own session (`session_id`, signed in as `staff_id`) carries, re-wrapped, when they change their
+    own; else a new key pair."""
+    from medsec.security.keys import new_key_pair, rewrapped
+
+    carried = _carried_key(app, staff_id, session_id) if session_id else None
+    if carried is not None:
+        kid, private = carried
+        return {"public": None, "signing": rewrapped(staff_id, kid, private, passphrase)}
+    public, signing, _ = new_key_pair(staff_id, passphrase, app.now().isoformat(timespec="seconds"))
+    return {"public": public, "signing": signing}
+
+
+def _carried_key(app: AppContext, staff_id: str, session_id: str) -> tuple[str, bytes] | None:
+    """(key id, private key) session `session_id` of `staff_id` carries; None otherwise."""
+    from medsec.security.keys import CARRY_SIGNING, open_carry
+
+    token = os.environ.get(SESSION_ENV)
+    if not token or not session_id.startswith(SESSIONS.prefix):
+        return None
+    session = app.store.snapshot().get(SESSIONS, session_id)
+    if session is None or session.get("staff_id") != staff_id:
+        return None
+    private = open_carry(session, token, CARRY_SIGNING)
+    kid = session.get("carry_key")
+    return (kid, private) if private is not None and isinstance(kid, str) else None
+
+
+def signing_key_at_login(app: AppContext, staff_id: str, passphrase: str) -> tuple[str, bytes] | str:
+    """At sign-in (the passphrase just checked): (key id, private key) for the session to carry, the
+    key pair made now if the member has none yet; or why there is none (a damaged key: one line)."""
+    from medsec.security.keys import new_key_pair, unwrap_signing
+
+    record = credential(app.store.snapshot(), staff_id) or {}
+    if isinstance(record.get("signing"), dict):
+        try:
+            return unwrap_signing(record, passphrase)
+        except EnvironmentFailure as exc:
+            return f"{exc.message}: this session cannot sign (an administrator resets the passphrase)"
+    public, signing, private = new_key_pair(staff_id, passphrase, app.now().isoformat(timespec="seconds"))
+    store_new_key(app, staff_id, public, signing)
+    return signing["key"], private
 
 
 def clear_passphrase(app: AppContext, staff_id: str) -> bool:
@@ -133,7 +209,9 @@ def clear_passphrase(app: AppContext, staff_id: str) -> bool:
         old = credential(txn, staff_id)
         if old is None or old.get("passphrase") is None:
             return False
-        txn.put(CREDENTIALS, {**old, "passphrase": None, "failures": 0, "locked_until": None}, old=old)
+        # The wrapped private key goes with the passphrase; the public keys stay (old signatures verify).
+        txn.put(CREDENTIALS, {**old, "passphrase": None, "failures": 0, "locked_until": None, "signing": None},
+                old=old)
     return True
 
 

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
-from medsec.audit import Actor, Entry
+from medsec.audit import Actor, Entry, Head, Verdict
 from medsec.errors import ConfigError, InvalidInput
 from medsec.locations import POINTER
 from medsec.store.kinds import IndexKey, Record, RecordKind
@@ -137,6 +137,13 @@ class Backend(Protocol):
     def probe_audit(self, at: datetime) -> None:
         """OSError (or EnvironmentFailure) when the audit log cannot be appended to now:
         a command is refused before it reads or changes anything unaudited."""
+
+    def audit_head(self) -> Head | None:
+        """The last entry of the audit log's hash chain (None before the first): `audit anchor`."""
+
+    def audit_verify(self, anchor: Head | None = None) -> Verdict:
+        """The audit log's hash chain walked: intact (count, head) or where it first breaks;
+        with `anchor`, also whether the log still holds that entry with that hash."""
 
 
 _POINTER_KEYS = ("url", "password_env")

@@ -22,7 +22,11 @@ The design is relational, not files in rows:
   it, its text and its checked data;
 - `attachments`: scans and faxes by SHA-256, so every terminal sees them;
 - `audit`: append-only (a trigger refuses UPDATE, DELETE and TRUNCATE; the
-  deployment guide also revokes them from the application's role).
+  deployment guide also revokes them from the application's role), and
+  hash-chained since version 3 (medsec.audit): a trigger gives every row
+  inserted, whoever inserts it, its number and the previous row's hash in
+  its entry, and its own hash (`sha256`, over the entry's text as
+  PostgreSQL prints it, which `audit verify` reads back and hashes again).
 """
 
 from medsec.store.catalog import ALL_KINDS, APPOINTMENTS, CREDENTIALS, SESSIONS, TOKENS
@@ -30,13 +34,14 @@ from medsec.store.kinds import RecordKind
 
 SCHEMA = "medsec"
 APPLICATION = "medsec"
-VERSION = 2  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
+VERSION = 3  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
 # The kinds each version brought (a kind's table is made by the version that brought it).
 _KINDS_OF = {2: [CREDENTIALS, SESSIONS, TOKENS]}
 
 # The key of the advisory locks medsec takes: writers (held per transaction) and upgrades.
 WRITER_LOCK = 0x6D656473  # "meds"
 UPGRADE_LOCK = 0x6D656475
+AUDIT_LOCK = 0x6D656461  # appends to the audit log's chain, one at a time (held per transaction)
 
 
 def table(kind: RecordKind) -> str:
@@ -103,5 +108,31 @@ def _version_2() -> list[str]:
         f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES {', '.join(f'({k.prefix!r}, 0)' for k in _KINDS_OF[2])}"]
 
 
+def _version_3() -> list[str]:
+    """The audit log's hash chain. The trigger takes the chain's lock, reads the last chained
+    row, numbers the new one (its `seq` too: the chain's order is the table's) and hashes it.
+    Rows from before keep no hash: `audit verify` counts them as before the chain. Written to
+    run again harmlessly (IF NOT EXISTS, OR REPLACE)."""
+    s = SCHEMA
+    return [
+        f"ALTER TABLE {s}.audit ADD COLUMN IF NOT EXISTS sha256 text",
+        f"ALTER TABLE {s}.audit ALTER COLUMN seq DROP DEFAULT",  # the trigger numbers the rows
+        f"""CREATE OR REPLACE FUNCTION {s}.audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE last_n bigint; last_sha text;
+            BEGIN
+              PERFORM pg_advisory_xact_lock({AUDIT_LOCK});
+              SELECT CASE WHEN entry->>'n' ~ '^[0-9]{{1,18}}$' THEN (entry->>'n')::bigint END, sha256
+                INTO last_n, last_sha FROM {s}.audit WHERE sha256 IS NOT NULL ORDER BY seq DESC LIMIT 1;
+              NEW.seq := nextval('{s}.audit_seq_seq');
+              NEW.entry := (NEW.entry - 'n' - 'prev' - 'sha256')
+                || jsonb_build_object('n', coalesce(last_n, 0) + 1, 'prev', coalesce(last_sha, repeat('0', 64)));
+              NEW.sha256 := encode(sha256(convert_to(NEW.entry::text, 'UTF8')), 'hex');
+              RETURN NEW;
+            END $$""",
+        f"DROP TRIGGER IF EXISTS audit_chain ON {s}.audit",
+        f"CREATE TRIGGER audit_chain BEFORE INSERT ON {s}.audit FOR EACH ROW EXECUTE FUNCTION {s}.audit_chain()",
+    ]
+
+
 # Each version's statements, run in order by `migrate` from the version a database is at.
-MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2()}
+MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2(), 3: _version_3()}

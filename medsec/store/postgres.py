@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from medsec.audit import Actor, Entry
+from medsec.audit import Actor, Entry, Head, Link, Verdict, Walk
+from medsec.audit import digest as audit_digest
 from medsec.errors import ConfigError, EnvironmentFailure, InvalidInput, LockTimeout, NotFound, Refused
 from medsec.fileio import make_private_dirs
 from medsec.inputs import ATTACHMENT, open_input
@@ -308,6 +309,33 @@ def visit_span(record: Record) -> tuple[datetime, datetime] | None:
     return start, end
 
 
+# The audit log's rows as the chain is verified: each entry as PostgreSQL prints it (the text
+# its hash was taken over, by pgschema's audit_chain trigger) and the hash kept beside it.
+AUDIT_CHAIN = f"SELECT seq, entry::text, sha256 FROM {SCHEMA}.audit ORDER BY seq"
+
+
+def verify_audit_rows(rows: Iterable[tuple[Any, ...]], anchor: Head | None = None) -> Verdict:
+    """The verdict on the rows of AUDIT_CHAIN, in order (medsec.audit.Walk): a place is a row's seq."""
+    walk = Walk(anchor)
+    last = None
+    for seq, text, sha in rows:
+        last = seq
+        if not walk.add(f"seq {seq}", _audit_link(text, sha)):
+            return walk.finish("")
+    return walk.finish(f"seq {last}" if last is not None else f"{SCHEMA}.audit (no rows)")
+
+
+def _audit_link(text: str, sha: str | None) -> Link:
+    data = text.encode()
+    try:
+        found = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        found = None
+    if not isinstance(found, dict):
+        return Link(None, None, None)
+    return Link(found, sha, audit_digest(data))
+
+
 def _double_booking(e: Exception) -> Refused:
     constraint = getattr(getattr(e, "diag", None), "constraint_name", "") or ""
     who = "a room" if "room" in constraint else "a provider"
@@ -469,7 +497,33 @@ class PgStore:
             where.append("(entry->>'at') >= %s")
             params.append(since.isoformat())
         return [_loads(e) for (e,) in self.snapshot()._rows(
-            f"SELECT entry FROM {SCHEMA}.audit WHERE {' AND '.join(where)} ORDER BY seq", params)]
+            f"SELECT entry - 'n' - 'prev' FROM {SCHEMA}.audit WHERE {' AND '.join(where)} ORDER BY seq", params)]
+
+    def audit_head(self) -> Head | None:
+        """The chain's last entry (pgschema's trigger chains every row inserted)."""
+        rows = self.snapshot()._rows(f"SELECT entry->>'n', entry->>'at', sha256 FROM {SCHEMA}.audit "
+                                     "WHERE sha256 IS NOT NULL ORDER BY seq DESC LIMIT 1")
+        if not rows or not str(rows[0][0] or "").isdigit():
+            return None
+        n, at, sha = rows[0]
+        return Head(int(n), str(at or ""), str(sha))
+
+    def audit_verify(self, anchor: Head | None = None) -> Verdict:
+        """Walk the chain in seq order, in one snapshot (a server-side cursor, a batch at a time)."""
+        import psycopg
+
+        conn = connect(self.url, self.password_env, autocommit=False)
+        try:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            with conn.cursor(name="medsec_audit_verify") as cur:
+                cur.itersize = _BATCH
+                cur.execute(AUDIT_CHAIN)
+                return verify_audit_rows(cur, anchor)
+        except psycopg.Error as e:
+            raise failure(e, "verifying the audit log") from None
+        finally:
+            conn.close()
 
     def probe_audit(self, at: datetime) -> None:
         ok = self.snapshot()._rows(f"SELECT has_table_privilege('{SCHEMA}.audit', 'INSERT')")

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 
 from medsec import audit as audit_log
-from medsec.audit import Entry
+from medsec.audit import Entry, Head, Verdict
 from medsec.fileio import append_line, make_private_dirs, read_bytes
 from medsec.store import attachments
 from medsec.store.catalog import RECORD_DIRS
@@ -87,6 +87,12 @@ class Store(Journaled):
 
     def probe_audit(self, at: datetime) -> None:
         audit_log.probe(self.root, at)
+
+    def audit_head(self) -> Head | None:
+        return audit_log.head(self.root)
+
+    def audit_verify(self, anchor: Head | None = None) -> Verdict:
+        return audit_log.verify(self.root, anchor)
 
     def append(self, rel: str, line: bytes) -> None:
         append_line(self.path(rel), line)

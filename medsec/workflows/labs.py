@@ -132,6 +132,11 @@ def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | 
         raise InvalidInput("--appt-at goes with status scheduled")
     note = fields.body(note, "--note")
     appointment = clock.iso(clock.parse_datetime(appt_at, app.tz, "--appt-at")) if appt_at else None
+    signer = None
+    if status == "reviewed":  # a review is signed (cryptography: only a sign-off pays for it)
+        from medsec.security import signoffs
+
+        signer = signoffs.signer(app)
 
     def change(old):
         allowed = TRANSITIONS.get(old["status"], set())
@@ -141,8 +146,15 @@ def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | 
             raise Refused(f"{old['id']} is {old['status']}; it cannot become {status}", hint=hint)
         if status == "scheduled" and not (appointment or old["appointment"]):
             raise InvalidInput("status scheduled needs --appt-at (the appointment at the facility)")
-        return {**old, "status": status, "appointment": appointment or old["appointment"],
-                "history": old["history"] + [_history(app, status, note)]}
+        record = {**old, "status": status, "appointment": appointment or old["appointment"],
+                  "history": old["history"] + [_history(app, status, note)]}
+        if signer is None:
+            return record
+        # What was reviewed: the results and report files the order holds now (a later result
+        # appends to them and asks for a new review; this one's signature stays valid).
+        review = {"at": clock.iso(app.now()), "by": app.user, "note": note, "results": list(old["results"]),
+                  "files": [f.get("sha256") for f in old["files"]]}
+        return signer.sign(signoffs.lab_review(), {**record, "review": review})
 
     return _change(app, lab_id, change)
 

@@ -7,7 +7,8 @@ is committed first; then the pharmacy is told by fax (template
 refill-decision-pharmacy) and the patient on their preferred channel
 (template refill-decision-patient, which names no drug and no dose). A notice
 that cannot go out leaves a task for the front desk rather than undoing the
-physician's decision.
+physician's decision. The decision carries the physician's signature
+(medsec.security.signoffs), made in the transaction that records it.
 """
 
 from datetime import date, timedelta
@@ -160,13 +161,16 @@ def decide(app, refill_id: str, approve: bool, note: str = "") -> dict:
     REFILLS.number(refill_id)  # a malformed id is bad input (exit 2), whoever is acting
     note = fields.body(note, "--note")
     prescriber = _acting_physician(app, "approve" if approve else "deny")
+    from medsec.security import signoffs  # (cryptography: only a sign-off pays for it)
+
+    signer = signoffs.signer(app)  # the physician's key, opened before the transaction
     with app.store.transaction() as txn:
         old = get_refill(app, refill_id, txn)
         if old["status"] != "pending":
             raise Refused(f"{old['id']} is already {old['status']}")
         finish_tasks(app, txn, old["tasks"], f"refill request {old['id']} {status}")
-        record = {**old, "status": status,
-                  "decision": {"at": clock.iso(app.now()), "by": prescriber["id"], "note": note}}
+        record = signer.sign(signoffs.refill_decision(), {
+            **old, "status": status, "decision": {"at": clock.iso(app.now()), "by": prescriber["id"], "note": note}})
         txn.put(REFILLS, record, old)
     app.audit("refill", _ids(record))
     notices = _notify(app, record, prescriber)

@@ -1,0 +1,228 @@
+"""Signed sign-offs: the approvals with clinical or legal weight carry their approver's Ed25519 signature.
+
+What is signed, per kind (`KINDS`): the fields the sign-off vouches for, not the whole record, so
+that the ordinary updates after it (a refill's notices, a lab order told to the patient, a claim
+paid) leave the signature valid:
+
+- a refill decision (`refill approve|deny`): the request (patient, drug, dose, pharmacy,
+  physician), its status and the decision (who, when, the note);
+- a lab result review (`lab status LB1 reviewed`): the order (patient, test, facility) and the
+  review, which names the results and the report files (by SHA-256) that were reviewed;
+- a claim submission (`claim export|batch`, `claim status C1 submitted`): the claim's patient,
+  payer, providers, subscriber, diagnoses, lines and total, and the submission (who, when).
+
+The message signed is the canonical JSON (orjson, sorted keys) of {"sign-off": kind, "record":
+those fields, "by", "key", "at"}. The record keeps {"signature": {"by", "key", "alg", "fields",
+"sig", "at"}}, written in the transaction that writes the sign-off. With no key to sign with (an
+open practice, a service token, a session opened before keys existed) the approval is made all the
+same and its `signature` says why it is unsigned ({"unsigned": reason, "by", "at"}).
+
+`verify` checks one record; `scan` (for `medsec check`) every record that carries a signature.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from medsec.errors import EnvironmentFailure, InvalidInput, Refused
+from medsec.store.catalog import CLAIMS, LABS, REFILLS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from medsec.context import AppContext
+    from medsec.store.api import Record, RecordKind
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    kind: RecordKind
+    fields: tuple[str, ...]
+    approver: Callable[[Record], Any]  # who the record says signed off
+
+
+def _by(field: str) -> Callable[[Record], Any]:
+    return lambda record: (record.get(field) or {}).get("by") if isinstance(record.get(field), dict) else None
+
+
+KINDS = (
+    Kind("refill decision", REFILLS, ("id", "patient_id", "drug", "dose", "pharmacy", "pharmacy_fax", "physician",
+                                      "status", "decision"), _by("decision")),
+    Kind("lab result review", LABS, ("id", "patient_id", "test", "facility", "review"), _by("review")),
+    Kind("claim submission", CLAIMS, ("id", "patient_id", "payer_id", "rank", "frequency", "original_reference",
+                                      "billing_provider", "rendering_provider", "referring_provider", "subscriber",
+                                      "diagnoses", "lines", "total", "submitted"), _by("submitted")),
+)
+
+
+def kind_of(record_id: str) -> Kind:
+    """The signed kind a record id names; InvalidInput (exit 2) for any other id."""
+    text = str(record_id).strip()
+    for k in sorted(KINDS, key=lambda k: -len(k.kind.prefix)):
+        if text[:len(k.kind.prefix)].upper() == k.kind.prefix and text[len(k.kind.prefix):].isdigit():
+            k.kind.number(text)  # a malformed number: InvalidInput
+            return k
+    raise InvalidInput(f"{text[:40]!r} is not a record that is signed off",
+                       hint="a refill request (RX1), a lab order (LB1) or a claim (C1)")
+
+
+def message(kind: Kind, record: Record, by: str, key: str, at: str) -> bytes:
+    import orjson
+
+    return orjson.dumps({"sign-off": kind.name, "record": {f: record.get(f) for f in kind.fields},
+                         "by": by, "key": key, "at": at}, option=orjson.OPT_SORT_KEYS)
+
+
+class Signer:
+    """Signs sign-offs as the signed-in member, with the key their session carries; or says why not."""
+
+    def __init__(self, app: AppContext, view: Any = None):
+        self.app = app
+        self.view = view
+        self.by = str(app.user)
+        self.key: str | None = None
+        self._private: Any = None
+        self.unsigned = self._load()
+
+    def _load(self) -> str | None:
+        from medsec.security.principal import OPEN, mode
+        from medsec.security.sessions import SESSION_ENV
+        from medsec.store.catalog import SESSIONS
+
+        principal = self.app.principal
+        if mode(self.app) == OPEN or principal is None or not principal.session:
+            return "an open practice: no one signs in, so no one signs"
+        if not principal.session.startswith(SESSIONS.prefix):
+            return "a service token acted: only a person signs"
+        token = os.environ.get(SESSION_ENV) or ""
+        session = (self.view or self.app.store.snapshot()).get(SESSIONS, principal.session)
+        if session is None or not session.get("carry"):
+            return "the session was opened before signing keys (sign in again to sign)"
+        from medsec.security.keys import CARRY_SIGNING, open_carry
+
+        private = open_carry(session, token, CARRY_SIGNING)
+        if private is None:
+            return "the session's signing key does not open (sign in again to sign)"
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        self._private = Ed25519PrivateKey.from_private_bytes(private)
+        self.key = str(session.get("carry_key"))
+        self.by = principal.user
+        return None
+
+    def sign(self, kind: Kind, record: Record) -> Record:
+        """`record` with its sign-off's signature (or why it is unsigned)."""
+        from medsec import clock
+        from medsec.security.keys import ALG, b64
+
+        at = clock.iso(self.app.now())
+        if self._private is None or self.key is None:
+            return {**record, "signature": {"unsigned": self.unsigned, "by": self.by, "at": at}}
+        sig = self._private.sign(message(kind, record, self.by, self.key, at))
+        return {**record, "signature": {"by": self.by, "key": self.key, "alg": ALG, "fields": list(kind.fields),
+                                        "sig": b64(sig), "at": at}}
+
+
+def signer(app: AppContext, view: Any = None) -> Signer:
+    """The signer of this command (`view`: the transaction it signs in, else a snapshot is read)."""
+    return Signer(app, view)
+
+
+def refill_decision() -> Kind:
+    return KINDS[0]
+
+
+def lab_review() -> Kind:
+    return KINDS[1]
+
+
+def claim_submission() -> Kind:
+    return KINDS[2]
+
+
+# -- verifying -------------------------------------------------------------------------------------------
+class Unsigned(Refused):
+    """A record with no signature (exit 1), and why."""
+
+
+def check_record(kind: Kind, record: Record, keys: dict[str, tuple[str, dict]]) -> dict:
+    """What the signature of `record` proves: {"by", "key", "at"}. Unsigned (exit 1) when it has none,
+    EnvironmentFailure (exit 3, one line) when it does not hold (the record changed since, the key
+    is not the approver's, the signature or the key is damaged)."""
+    rid = record.get("id")
+    sig = record.get("signature")
+    if sig is None:
+        raise Unsigned(f"{rid} is not signed: no sign-off recorded (not decided yet, or made before signatures)")
+    if not isinstance(sig, dict):
+        raise EnvironmentFailure(f"{rid}: its signature is damaged")
+    if "unsigned" in sig and "sig" not in sig:
+        raise Unsigned(f"{rid} is not signed: {str(sig.get('unsigned'))[:200]}")
+    by, key, at, fields = sig.get("by"), sig.get("key"), sig.get("at"), sig.get("fields")
+    if not isinstance(by, str) or not isinstance(key, str) or not isinstance(at, str) or \
+            sig.get("alg") != "ed25519" or fields != list(kind.fields):
+        raise EnvironmentFailure(f"{rid}: its signature is damaged")
+    approver = kind.approver(record)
+    if approver != by:
+        raise EnvironmentFailure(f"{rid}: the {kind.name} names {approver} but the signature is {by}'s")
+    if key not in keys:
+        raise EnvironmentFailure(f"{rid}: signed with key {key[:20]}, which is no staff member's")
+    owner, entry = keys[key]
+    if owner != by:
+        raise EnvironmentFailure(f"{rid}: signed with {owner}'s key {key}, not {by}'s")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from medsec.security.keys import key_id, unb64
+
+    public = unb64(entry.get("public"), f"{by}'s key {key}")
+    if len(public) != 32 or key_id(public) != key:
+        raise EnvironmentFailure(f"{rid}: {by}'s key {key} is damaged (the key was changed)")
+    signature = unb64(sig.get("sig"), f"{rid}'s signature")
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message(kind, record, by, key, at))
+    except (InvalidSignature, ValueError):
+        raise EnvironmentFailure(f"{rid} was changed since {by} signed it at {at}, or the signature is not "
+                                 f"{by}'s") from None
+    return {"by": by, "key": key, "at": at}
+
+
+def verify(app: AppContext, record_id: str, opened: Callable[[Record, Any], Record]) -> dict:
+    """`medsec verify ID`: {"id", "sign-off", "valid", "by", "key", "at"} once the signature holds
+    (`opened`: the record, once whoever acts may open its patient's chart)."""
+    from medsec.security.keys import public_keys
+
+    kind = kind_of(record_id)
+    view = app.store.snapshot()
+    record = opened(view.require(kind.kind, record_id.strip(), kind.name.split(" ")[0] + " record"), view)
+    proof = check_record(kind, record, public_keys(view))
+    return {"id": record["id"], "sign-off": kind.name, "valid": True, **proof}
+
+
+def scan(view: Any) -> list[tuple[str, str]]:
+    """For `medsec check`: (record id, what is wrong) for each signed record whose signature does not
+    hold. Only records that carry a signature are checked (a record without one has nothing to hold)."""
+    from medsec.security.keys import public_keys
+
+    keys: dict[str, tuple[str, dict]] | None = None
+    problems = []
+    for kind in KINDS:
+        for record in view.scan(kind.kind):
+            sig = record.get("signature")
+            if sig is None or (isinstance(sig, dict) and "sig" not in sig and "unsigned" in sig):
+                continue
+            if keys is None:
+                keys = public_keys(view)
+            try:
+                check_record(kind, record, keys)
+            except EnvironmentFailure as exc:
+                problems.append((str(record.get("id")), f"signature does not hold: {exc.message}"))
+    return problems
+
+
+def check_problems(store: Any) -> list[dict]:
+    """`scan`'s findings as `medsec check` lists them (a record changed outside medsec: restore)."""
+    return [{"problem": what, "file": rid, "repaired": False, "remedy": "restore"}
+            for rid, what in scan(store.snapshot())]
