@@ -65,9 +65,10 @@ def test_an_undeclared_built_in_command_fails_loudly():
 
 def test_only_signing_in_and_the_agent_are_open():
     open_commands = {path for path, permission in COMMANDS.items() if permission is None}
-    # `staff passphrase` checks for itself: your own, or anyone's with staff.manage (test_signin.py).
+    # `staff passphrase` checks for itself: your own, or anyone's with staff.manage (test_signin.py);
+    # `help` and `completion` print only the commands' help (test_completion.py).
     assert {path for path in open_commands if not path.startswith("agent ")} == \
-        {"login", "logout", "whoami", "init", "staff passphrase"}
+        {"login", "logout", "whoami", "init", "staff passphrase", "help", "completion"}
     for path in ("patient show", "patient list", "appt day", "lab show", "audit", "report break-glass"):
         assert COMMANDS[path] is not None, path
 

@@ -48,6 +48,8 @@ BUILTIN_COMMANDS = {
     "login": "medsec.cli.signin:login",
     "logout": "medsec.cli.signin:logout",
     "whoami": "medsec.cli.signin:whoami",
+    "help": "medsec.cli.helpcmd:help_command",
+    "completion": "medsec.cli.helpcmd:completion_command",
     "security": "medsec.cli.signin:security_group",
     "token": "medsec.cli.signin:token_group",
 }
@@ -79,17 +81,44 @@ class MedsecCLI(click.Group):
         return plugin_commands(get_plugin_manager(), reserved=BUILTIN_COMMANDS)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        """Run one command; every failure becomes one line and an exit code."""
-        args = sys.argv[1:] if args is None else list(args)
-        code = run_with_error_boundary(self, args, prog_name or "medsec", extra)
+        """Run one command; every failure becomes one line and an exit code.
+
+        A shell asking for completions (click's protocol: `_MEDSEC_COMPLETE=bash_complete`
+        and `COMP_WORDS` in the environment) is answered first, as click's own `main` does;
+        every other command pays one environment look-up for it."""
+        prog_name = prog_name or "medsec"
+        complete_var = complete_var or f"_{prog_name.replace('-', '_').replace('.', '_')}_COMPLETE".upper()
+        instruction = os.environ.get(complete_var)
+        if instruction:
+            code = _complete(self, extra, prog_name, complete_var, instruction)
+        else:
+            args = sys.argv[1:] if args is None else list(args)
+            code = run_with_error_boundary(self, args, prog_name, extra)
         if standalone_mode:
             sys.exit(code)
         return code
 
 
+def _complete(group: click.Group, extra: dict, prog_name: str, complete_var: str, instruction: str) -> int:
+    """click's shell completion (the script, or the words that complete a command line); nothing on
+    the terminal when it fails (a broken plugin, a bug): the shell offers no completions, exit 1."""
+    from click.shell_completion import shell_complete  # only a shell asking for completions pays for it
+
+    try:
+        return shell_complete(group, extra, prog_name, complete_var, instruction)
+    except Exception as e:  # noqa: BLE001 -- a traceback would land in the middle of the user's prompt
+        if os.environ.get("MEDSEC_DEBUG"):
+            import traceback
+
+            traceback.print_exception(e, file=sys.stderr)
+        return 1
+
+
 # An error's message (and its hint) longer than this is cut: one that quotes a huge
 # value (a 100,000-character name, a plugin's exception) must not become a 100 KB line.
 ERROR_TEXT_LIMIT = 300
+# Raised by a group given no arguments since click 8.2 (before, click printed the help itself).
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def run_with_error_boundary(group: click.Group, args: list, prog_name: str, extra: dict) -> int:
@@ -102,10 +131,7 @@ def run_with_error_boundary(group: click.Group, args: list, prog_name: str, extr
         except click.exceptions.Exit as e:
             return e.exit_code
     except click.UsageError as e:
-        where = e.ctx.command_path if e.ctx else prog_name
-        # click lays some messages out over lines ("Choose from:\n\tcash,\n\tcard"): one line here.
-        message = re.sub(r"\s*\n\s*", " ", e.format_message()).rstrip(".")
-        return _fail(ctx, e.ctx, message[0].lower() + message[1:], f"try '{where} --help'", 2)
+        return _usage_error(ctx, e, prog_name)
     except click.ClickException as e:
         return _fail(ctx, None, e.format_message(), None, e.exit_code)
     except MedsecError as e:
@@ -124,6 +150,17 @@ def run_with_error_boundary(group: click.Group, args: list, prog_name: str, extr
     except Exception as e:  # a bug: say so in one line, the traceback with --debug
         return _fail(ctx, None, f"internal error: {type(e).__name__}: {e}",
                      "run again with --debug for the traceback", 3, e)
+
+
+def _usage_error(ctx, e: click.UsageError, prog_name: str) -> int:
+    if isinstance(e, _NO_ARGS_IS_HELP) and e.ctx is not None:
+        # A bare `medsec` or `medsec appt`: its help, as asked for (click 8.2+ makes it an error).
+        click.echo(e.ctx.get_help(), color=e.ctx.color)
+        return 0
+    where = e.ctx.command_path if e.ctx else prog_name
+    # click lays some messages out over lines ("Choose from:\n\tcash,\n\tcard"): one line here.
+    message = re.sub(r"\s*\n\s*", " ", e.format_message()).rstrip(".")
+    return _fail(ctx, e.ctx, message[0].lower() + message[1:], f"try '{where} --help'", 2)
 
 
 def _fail(ctx, error_ctx, message, hint, code, exc=None) -> int:
@@ -188,7 +225,8 @@ def _version(ctx, param, value):
 def cli(ctx, data_dir, store_url, user, token_file, break_glass, debug):
     """medsec - the front office of a clinic, from the shell.
 
-    Each command group below has its own --help, with examples.
+    Each command group below has its own --help, with examples
+    ('medsec help GROUP' prints the same).
 
     \b
     Examples:

@@ -76,7 +76,7 @@ def authorize(app: AppContext, permission: str | None) -> Principal:
 # administrator must sign in to approve the change), the diagnostics (which report it), and
 # those that touch no practice.
 UNSEALED = DIAGNOSTICS | {"login", "logout", "whoami", "init", "agent serve", "agent start", "agent status",
-                          "agent stop"}
+                          "agent stop", "help", "completion"}
 APPROVE = "security approve"
 
 
