@@ -67,7 +67,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]*@")
 # Parse-cache entries hold data that passed these checks: entries written
 # before a check existed (no "checks", or an older number) are parsed again.
-CACHE_CHECKS = 3  # 2: bounds and literal secrets; 3: sign-in settings, roles.yaml
+CACHE_CHECKS = 4  # 2: bounds and literal secrets; 3: sign-in settings, roles.yaml; 4: channels.yaml routes
 ROLES = ["front-desk", "physician", "nurse", "biller", "manager", "admin"]
 # What a role may be granted (roles.yaml): permission -> what it allows. Kept here, beside the
 # roles, so that checking roles.yaml can name an unknown one; medsec.security.permissions maps
@@ -117,6 +117,7 @@ SIGN_IN_LIMITS = {"idle_minutes": (1, 480), "absolute_hours": (1, 24), "lockout_
                   "lockout_minutes": (1, 1440)}
 ROLE_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 CHANNEL_KINDS = ["email", "sms", "voice", "letter"]
+ROUTE_KINDS = CHANNEL_KINDS + ["fax"]  # channels.yaml `routes`: kind of message -> channel
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -423,15 +424,69 @@ def _check_codes(c, data):
             _money(c, code["fee"], ["codes", i, "fee"])
 
 
+def channel_needs(name: str, settings) -> list[tuple[str, str]]:
+    """(setting, what is wrong) for each setting a bundled channel cannot send without.
+
+    The email channel needs a sender address; the sms channel its gateway's
+    url (preset json) or account_sid and token_env (preset twilio). A
+    plugin's own channel says what it misses when it sends.
+    """
+    settings = settings if isinstance(settings, dict) else {}
+    found: list[tuple[str, str]] = []
+    if name == "email":
+        sender = str(settings.get("from") or "")
+        address = sender.rsplit("<", 1)[-1].rstrip(">").strip() if "<" in sender else sender.strip()
+        if not email_valid(address):
+            found.append(("from", "email.from is required: the sender's address, e.g. 'Clinic <desk@example.org>'"))
+    elif name == "sms":
+        preset = str(settings.get("preset") or "json").lower()
+        needed = {"json": ["url"], "twilio": ["account_sid", "token_env"]}.get(preset, [])
+        found += [(key, f"sms.{key} is required by the {preset} preset") for key in needed
+                  if settings.get(key) in (None, "")]
+    return found
+
+
+CRON_ENV = "cron does not see what your login shell sets: set it in the crontab (or the job's environment) too"
+
+
+def unset_env(settings) -> list[tuple[str, str]]:
+    """(setting, variable) for each ``*_env`` setting naming an environment variable that is not set here."""
+    settings = settings if isinstance(settings, dict) else {}
+    return [(str(key), str(value)) for key, value in settings.items()
+            if str(key).endswith("_env") and value not in (None, "") and ENV_NAME.fullmatch(str(value))
+            and not os.environ.get(str(value))]
+
+
 def _check_channels(c, data):
     data = c.mapping(data, [])
     for section, settings in data.items():
         settings = c.mapping(settings, [section])
-        for key, value in settings.items():
-            if key.endswith("_env") and ENV_NAME.fullmatch(str(value)) and not os.environ.get(str(value)):
-                c.warn([section, key], f"{section}.{key}: environment variable {value} is not set")
+        if section == "routes":
+            continue
+        for key, var in unset_env(settings):
+            c.warn([section, key], f"{section}.{key}: environment variable {var} is not set ({CRON_ENV})")
         if section == "email" and settings.get("security") not in (None, "none", "starttls", "ssl"):
             c.error([section, "security"], "email.security must be none, starttls or ssl")
+    _check_routes(c, data)
+
+
+def _check_routes(c, data: dict) -> None:
+    """Every route names a channel that has settings here, with those it cannot send without."""
+    routes = c.mapping(data.get("routes"), ["routes"])
+    for kind, name in routes.items():
+        where = ["routes", kind]
+        if kind not in ROUTE_KINDS:
+            c.error(where, f"routes.{kind}: unknown kind of message (use {', '.join(ROUTE_KINDS)})")
+        elif not isinstance(name, str) or not name:
+            c.error(where, f"routes.{kind} must name a channel")
+        elif name == "outbox":
+            continue  # the built-in outbox needs no settings
+        elif name == "routes" or not isinstance(data.get(name), dict):
+            c.error(where, f"routes.{kind}: channel {name!r} has no settings in channels.yaml "
+                           f"(add a {name}: section, or route {kind} to another channel)")
+        else:
+            for key, problem in channel_needs(name, data[name]):
+                c.error([name] if key not in data[name] else [name, key], f"{problem} (routes.{kind} uses it)")
 
 
 def is_secret_setting(key) -> bool:

@@ -205,6 +205,8 @@ def config_check(app):
     problems += [Problem(p.split(":", 1)[0], None, p.split(":", 2)[-1].strip())
                  for p in check_templates(root)]
     problems += [Problem(name, None, what) for name, what in _seal_problems(app)]
+    from medsec.communications.messaging import installed_problems  # plugins: only config check pays here
+    problems += installed_problems(app)
     for problem in problems:
         click.echo(str(problem), err=True)
     errors = [p for p in problems if p.severity == "error"]

@@ -16,12 +16,14 @@ from medsec.text import escape_controls
 def remind():
     """Appointment reminders and follow-up calls.
 
-    Send the reminders due (from cron), preview them, list follow-up calls.
+    Send the reminders due (from cron), preview them, re-queue failed ones,
+    list follow-up calls.
 
     \b
     Examples:
       medsec remind send --dry-run
       medsec remind preview A35
+      medsec remind retry
       medsec remind followups
     """
 
@@ -41,6 +43,11 @@ def send(app, fmt, for_day, within, channel, dry_run):
     Safe to run from several cron jobs: each reminder goes out once. Exit 0
     only when every due reminder was sent or deliberately skipped.
 
+    A reminder that cannot go out because of the configuration (its route
+    names a channel not installed or not set up, a setting the channel needs
+    is missing, a *_env variable is not set) stays pending: stderr says what
+    to fix, and the next run sends it. --dry-run runs the same checks.
+
     \b
     Examples:
       medsec remind send --dry-run
@@ -55,17 +62,62 @@ def send(app, fmt, for_day, within, channel, dry_run):
     summary = reminders.send(app, for_day=day,
                              within=reminders.parse_within(within) if within else None,
                              channel=channel, dry_run=dry_run)
+    to_fix: dict[str, int] = {}
     for r in summary["reminders"]:
-        if r["status"] not in ("sent", "would-send"):
+        if r["status"] == "pending":
+            problem = r["reason"].removeprefix(reminders.NOT_CONFIGURED)
+            to_fix[problem] = to_fix.get(problem, 0) + 1
+        elif r["status"] not in ("sent", "would-send"):
             say(f"{r['appointment_id']} {r['patient_id']}: {r['status']}: {r['reason']}")
+    for problem, count in to_fix.items():
+        say(f"to fix: {problem} ({count} reminder(s) {'would stay' if dry_run else 'left'} pending)")
     rows = summary.pop("reminders")
     render(rows if fmt != "table" else summary, fmt, reminders.COLUMNS)
     if fmt == "table":
         say(f"due {summary['due']}: sent {summary['sent']}, skipped {summary['skipped']}, "
-            f"retry later {summary['retry']}, failed {summary['failed']}")
-    if summary["failed"] or summary["retry"]:
-        raise Refused(f"{summary['failed'] + summary['retry']} reminder(s) not sent",
-                      hint="see 'medsec remind list --failed'")
+            f"retry later {summary['retry']}, pending {summary['pending']}, failed {summary['failed']}")
+    not_sent = summary["failed"] + summary["retry"] + summary["pending"]
+    if not_sent:
+        hint = ("fix the configuration ('medsec config check'); the next 'medsec remind send' sends the pending ones"
+                if summary["pending"] else "see 'medsec remind list --failed'")
+        raise Refused(f"{not_sent} reminder(s) not sent", hint=hint)
+
+
+@remind.command("retry")
+@click.option("--failed", "every_failed", is_flag=True,
+              help="Every failed reminder, not only those failed by the configuration.")
+@date_option("--since", help="Only reminders last tried on or after this day")
+@output_options
+@pass_app
+def retry(app, fmt, every_failed, since):
+    """Re-queue reminders that failed.
+
+    Reminders that failed because of the configuration (a route to a channel
+    not set up, a variable not set) are put back in the queue: the next
+    'remind send' sends each once. With --failed, every failed reminder (a
+    patient's address since corrected). One per appointment, none for an
+    appointment that has begun or was cancelled; running it again re-queues
+    nothing twice.
+
+    \b
+    Examples:
+      medsec remind retry --since today
+      medsec remind retry --failed --since 2026-12-01
+    """
+    from medsec.communications import reminders  # ~6 ms: followups need not pay
+
+    day = clock.parse_date(since, app.tz, "--since") if since else None
+    summary = reminders.retry(app, every_failed=every_failed, since=day)
+    rows = summary.pop("reminders")
+    render(rows if fmt != "table" else summary, fmt, reminders.COLUMNS)
+    if fmt == "table":
+        say(f"re-queued {summary['requeued']}: the next 'medsec remind send' sends them")
+    if summary["not_configuration"]:
+        say(f"{summary['not_configuration']} other failed reminder(s) left as they are "
+            "(not caused by the configuration): add --failed to re-queue them too")
+    if summary["appointment_passed"]:
+        say(f"{summary['appointment_passed']} failed reminder(s) not re-queued: "
+            "the appointment has begun or is no longer booked")
 
 
 @remind.command("preview")
@@ -103,7 +155,7 @@ def preview(app, fmt, appt_id, channel):
 
 @remind.command("list")
 @click.option("--failed", is_flag=True, help="Only reminders that could not be sent.")
-@click.option("--status", type=click.Choice(["sending", "sent", "retry", "failed", "skipped"]), default=None,
+@click.option("--status", type=click.Choice(["sending", "sent", "retry", "pending", "failed", "skipped"]), default=None,
               help="Only reminders with this status.")
 @limit_option
 @output_options

@@ -46,6 +46,37 @@ def route(app, kind: str, forced: str | None = None) -> Route:
     return Route(name, channel, settings.get(name) or {})
 
 
+def installed_problems(app) -> list:
+    """`config check`'s look at channels.yaml's routes against the channels installed: a route to a
+    channel no plugin registers, or to one that does not carry that kind of message (file and line).
+    Nothing when the file cannot be read or a plugin fails to load (that is for other checks)."""
+    from medsec.config import ROUTE_KINDS, parse_yaml
+    from medsec.errors import MedsecError
+    from medsec.yamlfile import ConfigFileError, Problem, line_of
+
+    try:
+        text = app.store.document_text("channels.yaml")
+        if text is None:
+            return []
+        data, node = parse_yaml("channels.yaml", text)
+        known = channels(app)
+    except (ConfigFileError, MedsecError):
+        return []
+    routes = data.get("routes") if isinstance(data, dict) else None
+    found = []
+    for kind, name in (routes or {}).items() if isinstance(routes, dict) else ():
+        if kind not in ROUTE_KINDS or not isinstance(name, str):
+            continue  # the file's own checks say so
+        line = line_of(node, ("routes", kind))
+        if name not in known:
+            found.append(Problem("channels.yaml", line, f"routes.{kind}: channel {name!r} is not installed "
+                                                        f"(installed: {', '.join(sorted(known))})"))
+        elif kind not in known[name].item.kinds:
+            found.append(Problem("channels.yaml", line, f"routes.{kind}: channel {name!r} does not carry "
+                                                        f"{kind} messages"))
+    return found
+
+
 def deliver(app, r: Route, message: Message) -> str:
     """Send; a DeliveryError keeps its temporary/permanent verdict, anything else is temporary.
 

@@ -6,14 +6,21 @@ locked transaction (each becomes a "sending" record owned by this run),
 send them with no lock held (the network is slow), then record the results
 in a second transaction. A run that dies mid-way leaves "sending" claims;
 after STALE_CLAIM they are claimed again (at least once, never silently lost).
+
+A reminder that cannot go out because of the practice's configuration (its
+route names a channel that is not installed or has no settings, a setting
+the channel needs is missing, a `*_env` variable is not set) is left
+"pending": nothing was tried, and the next run sends it once the
+configuration is fixed. `remind retry` puts reminders that failed back in
+the queue, each once.
 """
 
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from medsec import clock, templating
+from medsec import clock, config, templating
 from medsec.communications import messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.plugin_types import DeliveryError, Message
@@ -30,6 +37,14 @@ DEFAULT_LEAD_HOURS = [24]
 ACTIVE = ("booked", "confirmed")
 TEMPLATES = {"email": "reminder-email", "sms": "reminder-sms", "voice": "reminder-sms",
              "letter": "reminder-email"}
+# What a configuration problem's reason starts with (`remind retry` re-queues failures so caused).
+NOT_CONFIGURED = "configuration: "
+# Reasons of failures recorded before configuration problems left reminders pending (and of a
+# channel that reports its settings wrong when it sends): `remind retry` re-queues these too.
+CONFIGURATION_REASONS = re.compile(
+    r"unknown channel |is not set up in channels\.yaml|does not carry \w+ messages|environment variable \S+ "
+    r"\(named by \S+\) is not set|: setting \S+ must be|preset needs |is set but password_env is not|"
+    r"secrets are read from environment variables|preset must be json or twilio")
 COLUMNS = ["id", "appointment_id", "patient_id", "key", "channel", "status", "attempts", "reason", "sent_at"]
 
 
@@ -99,12 +114,14 @@ def plan(view, schedule: Schedule, now: datetime, *, for_day=None, within: timed
 
 def _retries(view, now: datetime) -> list[dict]:
     """Earlier failures whose time has come, and claims left by a run that died."""
-    ids = sorted(set(view.lookup("reminder-pending", "retry") + view.lookup("reminder-pending", "sending")),
-                 key=lambda i: int(i[1:]))
+    ids = sorted(set(view.lookup("reminder-pending", "retry") + view.lookup("reminder-pending", "sending")
+                     + view.lookup("reminder-pending", "pending")), key=lambda i: int(i[1:]))
     return [r for r in view.get_many(REMINDERS, ids) if _due_again(r, now)]
 
 
 def _due_again(reminder: dict, now: datetime) -> bool:
+    if reminder["status"] == "pending":  # waiting for its configuration: every run tries it
+        return True
     if reminder["status"] == "retry":
         return reminder["next_try"] <= clock.iso(now)
     return reminder["status"] == "sending" and reminder["claimed_at"] <= clock.iso(now - STALE_CLAIM)
@@ -126,6 +143,15 @@ def _channel(app, name: str):
     if name not in known:
         raise InvalidInput(f"unknown channel {shown(name)}", hint=f"channels: {', '.join(sorted(known))}")
     return known[name].item
+
+
+def route_problems(r: messaging.Route) -> list[str]:
+    """What stops channel `r` from sending, by its settings and this environment (`config check`'s
+    checks of a route): settings it needs that are missing, `*_env` variables that are not set."""
+    found = [problem for _, problem in config.channel_needs(r.name, r.settings)]
+    found += [f"{r.name}.{key}: environment variable {var} is not set ({config.CRON_ENV})"
+              for key, var in config.unset_env(r.settings)]
+    return found
 
 
 def compose(app, schedule: Schedule, appt: dict, patient: dict, kind: str) -> Message:
@@ -192,7 +218,7 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
             mine = [r for r in results if current.get(r["id"], {}).get("claimed_by") == token]
             txn.put_many(REMINDERS, mine, {r["id"]: current[r["id"]] for r in mine})
         app.audit("remind", [r["id"] for r in results] + [r["patient_id"] for r in results])
-    counts = {s: sum(r["status"] == s for r in results) for s in ("sent", "skipped", "retry", "failed")}
+    counts = {s: sum(r["status"] == s for r in results) for s in ("sent", "skipped", "retry", "pending", "failed")}
     if dry_run:
         counts["would_send"] = sum(r["status"] == "would-send" for r in results)
     return {"due": len(results), **counts, "dry_run": dry_run, "reminders": results}
@@ -211,12 +237,17 @@ def _attempt(app, schedule: Schedule, claim: dict, forced: str | None, now: date
     try:
         appt = get_appointment(app, claim["appointment_id"])
         patient = get_patient(app, claim["patient_id"])
-        if appt["status"] not in ACTIVE:
-            return {**result, "status": "skipped", "reason": f"appointment is {appt['status']}"}
-        if not patient.get("reminders", True):
-            return {**result, "status": "skipped", "reason": "patient opted out of reminders"}
-        kind, r = _pick_route(app, patient, forced)
+        skip = _skip_reason(appt, patient, now)
+        if skip:
+            return {**result, "status": "skipped", "reason": skip}
+        try:
+            kind, r = _pick_route(app, patient, forced)
+        except InvalidInput as e:  # an unknown channel, one not set up, one that does not carry the kind
+            return _pending(claim, result, e.message)
         result.update(channel=r.name, kind=kind)
+        problems = route_problems(r)
+        if problems:
+            return _pending(claim, result, "; ".join(problems))
         message = compose(app, schedule, appt, patient, kind)
         if not message.to:
             return {**result, "status": "failed", "reason": f"no {kind} contact on file for {patient['id']}"}
@@ -226,12 +257,84 @@ def _attempt(app, schedule: Schedule, claim: dict, forced: str | None, now: date
         delivery = messaging.deliver(app, r, message)
         return {**result, "status": "sent", "delivery_id": delivery, "sent_at": clock.iso(now), "reason": ""}
     except DeliveryError as e:
+        if not e.temporary and CONFIGURATION_REASONS.search(str(e)):  # the channel's settings, as it says
+            return _pending(claim, result, str(e))
         if e.temporary and result["attempts"] < MAX_ATTEMPTS:
             return {**result, "status": "retry", "reason": str(e),
                     "next_try": clock.iso(now + backoff(result["attempts"]))}
         return {**result, "status": "failed", "reason": str(e)}
     except MedsecError as e:
         return {**result, "status": "failed", "reason": e.message}
+
+
+def _skip_reason(appt: dict, patient: dict, now: datetime) -> str:
+    if appt["status"] not in ACTIVE:
+        return f"appointment is {appt['status']}"
+    if datetime.fromisoformat(appt["start"]) <= now:  # a retry, or a re-queued one, come too late
+        return "the appointment has begun"
+    if not patient.get("reminders", True):
+        return "patient opted out of reminders"
+    return ""
+
+
+def _pending(claim: dict, result: dict, problem: str) -> dict:
+    """Not sent because of the configuration: nothing was tried, the next run tries again."""
+    return {**result, "status": "pending", "attempts": claim["attempts"], "next_try": "",
+            "reason": NOT_CONFIGURED + problem}
+
+
+def caused_by_configuration(reminder: dict) -> bool:
+    reason = reminder.get("reason") or ""
+    return reason.startswith(NOT_CONFIGURED) or bool(CONFIGURATION_REASONS.search(reason))
+
+
+QUEUED = ("sent", "sending", "retry", "pending")  # an appointment with one of these needs no re-queued reminder
+
+
+def retry(app, *, every_failed: bool = False, since: date | None = None) -> dict:
+    """Put failed reminders back in the queue: the next `remind send` sends each once.
+
+    Without `every_failed`, only failures caused by the configuration (those
+    recorded before such failures were left pending); with it, every failed
+    reminder (a bad address since corrected). `since`: only those last tried
+    on or after that day. One reminder per appointment, and none for an
+    appointment that has begun, is no longer booked, or has a reminder sent
+    or in the queue: running it again re-queues nothing twice.
+    """
+    now = Schedule.load(app).now
+    stamp = clock.iso(now)
+
+    def choose(view) -> tuple[list[dict], int, int]:
+        failed = [r for r in view.scan(REMINDERS) if r["status"] == "failed"
+                  and (since is None or r["claimed_at"][:10] >= since.isoformat())]
+        chosen = [r for r in failed if every_failed or caused_by_configuration(r)]
+        others = len(failed) - len(chosen)
+        latest: dict[str, dict] = {}
+        for r in chosen:  # the newest failure of each appointment
+            if r["appointment_id"] not in latest or int(r["id"][1:]) > int(latest[r["appointment_id"]]["id"][1:]):
+                latest[r["appointment_id"]] = r
+        keep, passed = [], 0
+        for r in sorted(latest.values(), key=lambda r: int(r["id"][1:])):
+            appts = view.get_many(APPOINTMENTS, [r["appointment_id"]])
+            if (not appts or appts[0]["status"] not in ACTIVE
+                    or datetime.fromisoformat(appts[0]["start"]) <= now):
+                passed += 1
+            elif not any(o["status"] in QUEUED for o in _existing(view, r["appointment_id"])):
+                keep.append(r)
+        return keep, others, passed
+
+    chosen, others, passed = choose(app.store.snapshot())
+    if chosen:
+        with app.store.transaction() as txn:
+            chosen, others, passed = choose(txn)  # as it stands now: another retry may have run
+            queued = [{**r, "status": "pending", "attempts": 0, "next_try": "", "claimed_by": "",
+                       "reason": f"re-queued by remind retry at {stamp}"} for r in chosen]
+            if queued:
+                txn.put_many(REMINDERS, queued, {r["id"]: r for r in chosen})
+    app.audit("remind-retry", [r["id"] for r in chosen] + [r["patient_id"] for r in chosen])
+    return {"requeued": len(chosen), "not_configuration": 0 if every_failed else others,
+            "appointment_passed": passed,
+            "reminders": [{**r, "status": "pending"} for r in chosen]}
 
 
 def list_reminders(app, *, failed: bool = False, status: str | None = None, limit: int | None = None) -> list[dict]:

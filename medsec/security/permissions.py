@@ -93,7 +93,7 @@ DEFAULT_ROLES: dict[str, frozenset[str]] = {
 # -- what each command needs ----------------------------------------------------------------------
 
 # Every built-in command (its words after `medsec`) -> the permission it needs, or None for the
-# few anyone may run without being signed in (signing in and out, saying who you are, creating a
+# few anyone may run without being signed in (signing in and out, saying who you are, help, creating a
 # practice, and the per-user agent process, which serves commands that are each checked here).
 # Reading patient data always needs a permission. tests/test_permissions.py fails on a command
 # missing here.
@@ -102,6 +102,8 @@ COMMANDS: dict[str, str | None] = {
     "login": None,
     "logout": None,
     "whoami": None,
+    "help": None,
+    "completion": None,
     "init": None,
     "agent serve": None,
     "agent start": None,
@@ -155,6 +157,7 @@ COMMANDS: dict[str, str | None] = {
     "remind send": "messages.send",
     "remind preview": "messages.send",
     "remind list": "messages.send",
+    "remind retry": "messages.send",
     "remind followups": "calls",  # the follow-up calls due
     "memo new": "messages.send",
     "memo list": "messages.send",

@@ -37,7 +37,7 @@ def appointment_index_entries(a: Record) -> Iterator[IndexKey]:
 def reminder_index_entries(r: Record) -> Iterator[IndexKey]:
     """Appointment -> reminders; and the few still in flight, so cron need not scan all."""
     yield ("reminder-appt", r["appointment_id"])
-    if r["status"] in ("sending", "retry"):
+    if r["status"] in ("sending", "retry", "pending"):
         yield ("reminder-pending", r["status"])
 
 
