@@ -8,6 +8,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(BENCH, ".data")
@@ -201,3 +202,21 @@ def once_row(name: str, timed: dict, target: Target | None = None) -> dict:
 def timing(run: Run) -> dict:
     """What meta.json keeps of a run timed once."""
     return {"ms": run.ms, "rss_mb": run.rss_mb}
+
+
+def free_starts(launcher: "Launcher", provider: str, appt_type: str, first: date, days: int, count: int,
+                remedy: str) -> list[str]:
+    """`count` free, non-overlapping slot starts of `provider` for `appt_type` within `days` from
+    `first` (`appt slots`); exits naming `remedy` when there are fewer."""
+    run = launcher.checked([MEDSEC, "appt", "slots", "--provider", provider, "--type", appt_type,
+                            "--from", first.isoformat(), "--days", str(days), "--json"])
+    starts: list[str] = []
+    taken_until = None
+    for slot in json.loads(run.out):
+        start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
+        if taken_until is None or start >= taken_until:
+            starts.append(f"{start:%Y-%m-%d %H:%M}")
+            taken_until = end
+        if len(starts) == count:
+            return starts
+    sys.exit(f"bench: {provider} has fewer than {count} free slots in {days} days from {first}; {remedy}")

@@ -37,12 +37,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import appt_bench
-from harness import BENCH, MEDSEC, Case, Dataset, Launcher, Run, Target, measure, once_row, timing
+from harness import BENCH, MEDSEC, Case, Dataset, Launcher, Run, Target, free_starts, measure, once_row, timing
 
 PG_VERSION = 1  # bump when what the PostgreSQL build writes changes
 DATABASE = "medsec_bench"
@@ -205,21 +205,6 @@ def close(store: Any) -> None:
 
 
 # -- concurrent bookings ----------------------------------------------------------------------
-def free_starts(launcher: Launcher, provider: str, first: date, count: int) -> list[str]:
-    """`count` free, non-overlapping slot starts of `provider` from `first`, per the PostgreSQL store."""
-    run = launcher.checked([MEDSEC, "appt", "slots", "--provider", provider, "--type", appt_bench.TYPE,
-                            "--from", first.isoformat(), "--days", str(CONCURRENT_DAYS), "--json"])
-    starts: list[str] = []
-    taken_until = None
-    for slot in json.loads(run.out):
-        start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
-        if taken_until is None or start >= taken_until:
-            starts.append(f"{start:%Y-%m-%d %H:%M}")
-            taken_until = end
-        if len(starts) == count:
-            return starts
-    sys.exit(f"bench: {provider} has fewer than {count} free slots in {CONCURRENT_DAYS} days from {first}; "
-             "use --rebuild")
 
 
 def booking_plans(pgdata: Dataset, launcher: Launcher, url: str, seed: int) -> list[list[list[str]]]:
@@ -229,7 +214,8 @@ def booking_plans(pgdata: Dataset, launcher: Launcher, url: str, seed: int) -> l
 
     first = appt_bench.bench_day(date.today()) + timedelta(days=CONCURRENT_FROM)
     providers = pgdata.meta["appointments"]["providers"][1:1 + CLIENTS]
-    starts = {p: free_starts(launcher, p, first, BOOKINGS_PER_CLIENT) for p in providers}
+    starts = {p: free_starts(launcher, p, appt_bench.TYPE, first, CONCURRENT_DAYS, BOOKINGS_PER_CLIENT,
+                             remedy="use --rebuild") for p in providers}
     rng = random.Random(seed)
     last_patient = pgdata.meta["patients"] - 1  # the last one is the booking case's
     store = open_store(pgdata.home, url)

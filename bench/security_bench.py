@@ -54,7 +54,7 @@ from datetime import date, datetime
 import apptgen
 from appt_bench import BOOK_DAYS, TYPE, add_providers, bench_day, generate, is_current, window
 from datagen import write_csv
-from harness import DATA, MEDSEC, PYCACHE, Dataset, Launcher, Run, Target, summarize, timing
+from harness import DATA, MEDSEC, PYCACHE, Dataset, Launcher, Run, Target, free_starts, summarize, timing
 
 SECURITY_VERSION = 1  # bump when what the build writes changes
 PATIENTS = 10_000
@@ -149,21 +149,6 @@ def copies(data: Dataset) -> tuple[str, str]:
 
 
 # -- measuring ----------------------------------------------------------------------------------
-def free_starts(launcher: Launcher, provider: str, first: date, count: int) -> list[str]:
-    """`count` free, non-overlapping slot starts of `provider` from `first` (same in both copies)."""
-    run = launcher.checked([MEDSEC, "appt", "slots", "--provider", provider, "--type", TYPE,
-                            "--from", first.isoformat(), "--days", str(BOOK_DAYS), "--json"])
-    starts: list[str] = []
-    taken_until = None
-    for slot in json.loads(run.out):
-        start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
-        if taken_until is None or start >= taken_until:
-            starts.append(f"{start:%Y-%m-%d %H:%M}")
-            taken_until = end
-        if len(starts) == count:
-            return starts
-    sys.exit(f"bench: {provider} has fewer than {count} free slots in {BOOK_DAYS} days from {first}; "
-             "lower --runs or use --only security --rebuild")
 
 
 def session_token(run: Run) -> str:
@@ -261,7 +246,8 @@ def measure(runs: int, seed: int, rebuild: bool, wanted_extra: dict) -> tuple[li
     show_id, book_patient = f"P{PATIENTS // 2}", f"P{PATIENTS}"  # apptgen books nobody for the last patient
     with Launcher(_env(open_home, MEDSEC_USER=desk)) as open_side, \
             Launcher(_env(signed_home, MEDSEC_SESSION=token)) as signed_side:
-        slots = free_starts(open_side, booker, day, runs + 1)
+        slots = free_starts(open_side, booker, TYPE, day, BOOK_DAYS, runs + 1,
+                            remedy="lower --runs or use --only security --rebuild")
         rows += [
             paired(f"security: patient show {show_id} signed in (ref: open mode)",
                    lambda i: [MEDSEC, "patient", "show", show_id, "--json"], open_side, signed_side, runs,
