@@ -391,7 +391,7 @@ def store_changes(app, txn, pairs: list[tuple[dict, dict]]) -> None:
     if submitted:
         from medsec.security import signoffs  # (cryptography: only a submission pays for it)
 
-        signer, kind = signoffs.signer(app, txn), signoffs.claim_submission()
+        signer, kind = signoffs.Signer(app, txn), signoffs.CLAIM_SUBMISSION
         pairs = list(pairs)
         for i in submitted:
             pairs[i] = (signer.sign(kind, pairs[i][0]), pairs[i][1])

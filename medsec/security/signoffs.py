@@ -56,6 +56,7 @@ KINDS = (
                                       "billing_provider", "rendering_provider", "referring_provider", "subscriber",
                                       "diagnoses", "lines", "total", "submitted"), _by("submitted")),
 )
+REFILL_DECISION, LAB_REVIEW, CLAIM_SUBMISSION = KINDS
 
 
 def kind_of(record_id: str) -> Kind:
@@ -124,23 +125,6 @@ class Signer:
         sig = self._private.sign(message(kind, record, self.by, self.key, at))
         return {**record, "signature": {"by": self.by, "key": self.key, "alg": ALG, "fields": list(kind.fields),
                                         "sig": b64(sig), "at": at}}
-
-
-def signer(app: AppContext, view: Any = None) -> Signer:
-    """The signer of this command (`view`: the transaction it signs in, else a snapshot is read)."""
-    return Signer(app, view)
-
-
-def refill_decision() -> Kind:
-    return KINDS[0]
-
-
-def lab_review() -> Kind:
-    return KINDS[1]
-
-
-def claim_submission() -> Kind:
-    return KINDS[2]
 
 
 # -- verifying -------------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | 
     if status == "reviewed":  # a review is signed (cryptography: only a sign-off pays for it)
         from medsec.security import signoffs
 
-        signer = signoffs.signer(app)
+        signer = signoffs.Signer(app)
 
     def change(old):
         allowed = TRANSITIONS.get(old["status"], set())
@@ -154,7 +154,7 @@ def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | 
         # appends to them and asks for a new review; this one's signature stays valid).
         review = {"at": clock.iso(app.now()), "by": app.user, "note": note, "results": list(old["results"]),
                   "files": [f.get("sha256") for f in old["files"]]}
-        return signer.sign(signoffs.lab_review(), {**record, "review": review})
+        return signer.sign(signoffs.LAB_REVIEW, {**record, "review": review})
 
     return _change(app, lab_id, change)
 

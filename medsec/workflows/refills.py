@@ -163,13 +163,13 @@ def decide(app, refill_id: str, approve: bool, note: str = "") -> dict:
     prescriber = _acting_physician(app, "approve" if approve else "deny")
     from medsec.security import signoffs  # (cryptography: only a sign-off pays for it)
 
-    signer = signoffs.signer(app)  # the physician's key, opened before the transaction
+    signer = signoffs.Signer(app)  # the physician's key, opened before the transaction
     with app.store.transaction() as txn:
         old = get_refill(app, refill_id, txn)
         if old["status"] != "pending":
             raise Refused(f"{old['id']} is already {old['status']}")
         finish_tasks(app, txn, old["tasks"], f"refill request {old['id']} {status}")
-        record = signer.sign(signoffs.refill_decision(), {
+        record = signer.sign(signoffs.REFILL_DECISION, {
             **old, "status": status, "decision": {"at": clock.iso(app.now()), "by": prescriber["id"], "note": note}})
         txn.put(REFILLS, record, old)
     app.audit("refill", _ids(record))
