@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 from typing import TYPE_CHECKING, Any
 
+from medsec.digests import sha256_hex
 from medsec.errors import EnvironmentFailure
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def unb64(text: Any, what: str) -> bytes:
 
 def key_id(public: bytes) -> str:
     """A public key's id: 'K' and the first 16 hex digits of its SHA-256 (unique across members)."""
-    return "K" + hashlib.sha256(public).hexdigest()[:16]
+    return "K" + sha256_hex(public)[:16]
 
 
 # -- a secret wrapped under a passphrase ---------------------------------------------------------------

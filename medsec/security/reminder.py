@@ -19,12 +19,12 @@ everyday commands in scripts pay one isatty() call and import nothing.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from medsec.digests import sha256_hex
 from medsec.errors import MedsecError
 from medsec.security.principal import OPEN, mode
 
@@ -57,7 +57,7 @@ def marker_path(data_dir: str, env: Mapping[str, str] = os.environ) -> str | Non
     folder = state_dir(env)
     if folder is None:
         return None
-    digest = hashlib.sha256(os.path.realpath(data_dir).encode("utf-8", "surrogateescape")).hexdigest()
+    digest = sha256_hex(os.path.realpath(data_dir).encode("utf-8", "surrogateescape"))
     return os.path.join(folder, f"open-reminder-{digest[:24]}")
 
 
