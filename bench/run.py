@@ -33,11 +33,16 @@ to signed-in; `medsec login` timed (under 1 s), and `patient show`, `appt
 day`, `appt book` timed in both copies alternately (signed-in at most 1.1x
 open).
 
+Then encryption at rest (bench/atrest_bench.py): two signed-in copies of this
+scale's practice, one encrypted with `medsec encrypt` (timed); `patient show`,
+`patient find`, `appt day`, `appt book` timed in both alternately (encrypted
+under 150 ms and at most 1.3x plain), and the audit log's append alone.
+
     make bench                                  # 100k patients, 1M appointments
     make bench BENCH_ARGS="--patients 2000 --appointments 20000"     # a quick run
     .venv/bin/python bench/run.py [--patients N] [--appointments N] [--runs 7] [--seed S]
         [--rebuild] [--skip-appointments] [--skip-reminders] [--skip-billing] [--skip-postgresql]
-        [--skip-security] [--only billing|reminders|postgresql|security]
+        [--skip-security] [--skip-atrest] [--only billing|reminders|postgresql|security|atrest]
 """
 
 import argparse
@@ -53,6 +58,7 @@ import sys
 import time
 
 import appt_bench
+import atrest_bench
 import billing_bench
 import pg_bench
 import remind_bench
@@ -237,7 +243,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-billing", action="store_true", help="no claim batch and remittance posting")
     parser.add_argument("--skip-postgresql", action="store_true", help="no PostgreSQL part")
     parser.add_argument("--skip-security", action="store_true", help="no sign-in part")
-    parser.add_argument("--only", choices=["billing", "reminders", "postgresql", "security"], default=None,
+    parser.add_argument("--skip-atrest", action="store_true", help="no encryption-at-rest part")
+    parser.add_argument("--only", choices=["billing", "reminders", "postgresql", "security", "atrest"], default=None,
                         help="run only this part (billing, reminders: their own small data directory; "
                              "postgresql: the dataset's CSV and reference, built when missing, --rebuild "
                              "rebuilding only the PostgreSQL store; security: its own practice, --rebuild "
@@ -331,11 +338,22 @@ def postgresql_only(args: argparse.Namespace, info: dict) -> int:
 def security_only(args: argparse.Namespace, info: dict) -> int:
     """`--only security`: the sign-in part alone, on its own practice (--rebuild rebuilds only that)."""
     rows, meta = security_bench.measure(args.runs, args.seed, args.rebuild, security_wanted())
+    return part_report(args, info, "security", rows, meta, security_bench.describe(meta))
+
+
+def atrest_only(args: argparse.Namespace, info: dict) -> int:
+    """`--only atrest`: encryption at rest alone, on copies of this scale's practice."""
+    rows, note = atrest_bench.measure(args.patients, max(args.runs, security_bench.MIN_RUNS))
+    return part_report(args, info, "atrest", rows, note, atrest_bench.describe(note))
+
+
+def part_report(args: argparse.Namespace, info: dict, part: str, rows: list[dict], note: dict, notes: str) -> int:
+    """One part's table, its notes and results file; 1 when medsec and the reference disagreed."""
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     disagree = print_rows(rows)
-    print("\n" + security_bench.describe(meta))
+    print("\n" + notes)
     print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
-    write_results({"machine": info, "args": vars(args), "security": meta, "rows": rows})
+    write_results({"machine": info, "args": vars(args), part: note, "rows": rows})
     print(f"results: {os.path.relpath(RESULTS)}")
     return 1 if disagree else 0
 
@@ -358,7 +376,22 @@ def only(args: argparse.Namespace, info: dict) -> int:
         return postgresql_only(args, info)
     if args.only == "security":
         return security_only(args, info)
+    if args.only == "atrest":
+        return atrest_only(args, info)
     return standalone(args.only, args, info)
+
+
+def trust_parts(args: argparse.Namespace, rows: list[dict]) -> tuple[dict, dict]:
+    """Signing in and encryption at rest: their rows added to `rows`; their notes ({} when skipped)."""
+    security: dict = {}
+    if not args.skip_security:
+        security_rows, security = security_bench.measure(args.runs, args.seed, False, security_wanted())
+        rows += security_rows
+    atrest: dict = {}
+    if not args.skip_atrest and not args.skip_appointments:
+        atrest_rows, atrest = atrest_bench.measure(args.patients, max(args.runs, security_bench.MIN_RUNS))
+        rows += atrest_rows
+    return security, atrest
 
 
 def main() -> int:
@@ -393,16 +426,15 @@ def main() -> int:
         rows.append(remind_bench.measure(args.seed))
     if not args.skip_billing:
         rows += billing_bench.measure(args.seed)
-    security: dict = {}
-    if not args.skip_security:
-        security_rows, security = security_bench.measure(args.runs, args.seed, False, security_wanted())
-        rows += security_rows
+    security, atrest = trust_parts(args, rows)
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     code = report(rows, data, info)
     if security:
         print(security_bench.describe(security))
+    if atrest:
+        print(atrest_bench.describe(atrest))
     write_results({"machine": info, "args": vars(args), "data": data.meta, "postgresql": postgresql,
-                   "security": security, "rows": rows})
+                   "security": security, "atrest": atrest, "rows": rows})
     print(f"results: {os.path.relpath(RESULTS)}")
     return code
 

@@ -171,7 +171,7 @@ def same_booking(open_out: bytes, signed_out: bytes) -> bool:
 
 
 def paired(name: str, argv: Callable[[int], list[str]], open_side: Launcher, signed_side: Launcher, runs: int,
-           same: Callable[[bytes, bytes], bool]) -> dict:
+           same: Callable[[bytes, bytes], bool], target: Target = RATIO_TARGET) -> dict:
     """One warm-up, then `runs` runs of each side, alternating (which goes first swaps each run).
 
     The row's `medsec` is signed-in, its `ref` open mode; its ratio (judged by the target) is
@@ -186,10 +186,10 @@ def paired(name: str, argv: Callable[[int], list[str]], open_side: Launcher, sig
             run = launcher.checked(argv(i))
             if i > 0:
                 samples[side].append(run)
-    row = summarize(name, samples, RATIO_TARGET)
+    row = summarize(name, samples, target)
     row["ratio_of_medians"] = row["ratio"]
     row["ratio"] = statistics.median(s.ms / o.ms for s, o in zip(samples["medsec"], samples["ref"], strict=True))
-    row["result"] = "PASS" if RATIO_TARGET.met(row["medsec"]["median_ms"], row["ratio"]) else "FAIL"
+    row["result"] = "PASS" if target.met(row["medsec"]["median_ms"], row["ratio"]) else "FAIL"
     row["same_answer"] = same(samples["ref"][-1].out, samples["medsec"][-1].out)
     return row
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from medsec import audit, clock, config
+from medsec import atrest, audit, clock, config
 from medsec.errors import EnvironmentFailure
 from medsec.store.api import Backend, Record, StoreLocation, Writer, locate_store, open_store
 
@@ -35,6 +35,9 @@ class AppContext:
     _tz: tzinfo | None = field(default=None, repr=False)
     _plugins: "MedsecPluginManager | None" = field(default=None, repr=False)
     _location: StoreLocation | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        atrest.forget()  # a data key opened by an earlier command in this process is not this one's
 
     @property
     def location(self) -> StoreLocation:
@@ -101,9 +104,10 @@ class AppContext:
     def tz(self) -> tzinfo:
         """The practice's time zone (practice.yaml), UTC until one is set."""
         if self._tz is None:
-
-            name = self.config("practice.yaml").get("time_zone") if self.initialized else None
+            practice = self.config("practice.yaml") if self.initialized else None
+            name = practice.get("time_zone") if practice else None
             self._tz = clock._zone(name) if name else UTC
+            clock.use_practice(practice)  # its date order and office hours, for the dates typed in its zone
         return self._tz
 
     def now(self) -> datetime:

@@ -7,6 +7,7 @@ import shlex
 import click
 
 from medsec.cli.common import pass_app
+from medsec.cli.options import list_options
 from medsec.cli.output import output_options, render, say
 from medsec.errors import InvalidInput, Refused
 from medsec.records.staff import get_staff
@@ -68,13 +69,19 @@ def login(app, staff_id, passphrase_file, passphrase_fd):
         app.audit("login", [staff_id], outcome="refused: wrong passphrase or locked")
         raise
     from medsec.security.keys import CARRY_SIGNING
-    from medsec.security.sessions import signing_key_at_login
+    from medsec.security.sessions import credential, signing_key_at_login
+    from medsec.security.vault import carry_items, keys_at_login, vault_of
 
     key = signing_key_at_login(app, staff_id, passphrase)  # the signing key, for the session to carry
     del passphrase
     carried = isinstance(key, tuple)
-    token = open_session(app, staff_id, carry={CARRY_SIGNING: key[1]} if isinstance(key, tuple) else None,
-                         carry_key=key[0] if isinstance(key, tuple) else None)
+    carry = {CARRY_SIGNING: key[1]} if isinstance(key, tuple) else None
+    if vault_of(app) is not None:  # encrypted at rest: the session carries the data keys too (medsec.security.vault)
+        if not isinstance(key, tuple):
+            raise Refused(f"{key}; nor can it open the practice's encrypted data")
+        carry = {**(carry or {}), **carry_items(keys_at_login(app, credential(app.store.snapshot(), staff_id) or {},
+                                                              key[1]))}
+    token = open_session(app, staff_id, carry=carry, carry_key=key[0] if isinstance(key, tuple) else None)
     app.audit("login", [staff_id, token.partition(".")[0]])
     click.echo(f"export {SESSION_ENV}={shlex.quote(token)}")
     say(f"signed in as {staff_id} ({member.get('name')}, {member.get('role')})")
@@ -139,13 +146,14 @@ def whoami(app, fmt):
 
 @click.group("security")
 def security_group():
-    """The practice's sign-in mode.
+    """Sign-in mode, approvals, key slots.
 
     \b
     Examples:
       medsec security mode
       medsec security mode signed-in
       medsec security approve
+      medsec security keys
     """
 
 
@@ -173,6 +181,8 @@ def security_mode(app, fmt, new_mode):
 
     before = mode(app)
     if new_mode and new_mode != before:
+        if app.store.vault is not None:
+            raise Refused("this practice is encrypted at rest: sign-in is what opens its key, so it stays signed in")
         if new_mode == SIGNED_IN:
             view = app.store.snapshot()
             admins = [m["id"] for m in app.config("staff.yaml").get("staff") or []
@@ -266,9 +276,10 @@ def token_create(app, fmt, name, role, expires):
 
 
 @token_group.command("list")
+@list_options
 @output_options
 @pass_app
-def token_list(app, fmt):
+def token_list(app, fmt, limit):
     """List the tokens (never their secrets).
 
     \b
@@ -278,7 +289,7 @@ def token_list(app, fmt):
     """
     from medsec.security.tokens import list_tokens
 
-    render(list_tokens(app), fmt, ["id", "name", "role", "created", "created_by", "expires", "revoked"])
+    render(list_tokens(app)[:limit], fmt, ["id", "name", "role", "created", "created_by", "expires", "revoked"])
 
 
 @token_group.command("revoke")
@@ -296,3 +307,13 @@ def token_revoke(app, token_id):
     done = revoke(app, token_id=token_id)
     app.audit("token-revoke", [token_id.upper()], outcome="ok" if done else "ok: already revoked")
     say(f"{token_id.upper()} revoked" if done else f"{token_id.upper()} was revoked already")
+
+
+def _encryption_commands() -> None:
+    from medsec.cli.encryptcmd import security_keys, security_recover
+
+    security_group.add_command(security_keys)
+    security_group.add_command(security_recover)
+
+
+_encryption_commands()

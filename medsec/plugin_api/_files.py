@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from medsec import atrest
 from medsec.fileio import fsync_dir, make_private_dirs, write_atomic
 
 
@@ -15,8 +16,10 @@ def write_private_file(path: str, data: bytes) -> None:
     The file is readable by this user only (0600); missing folders are
     created 0700. For what a plugin keeps (a cache, an outbox), also inside
     the data directory; a file a user named goes through ``write_output``.
+    In a data directory encrypted at rest, a file of its protected folders
+    (the outbox) is written encrypted (``medsec outbox show`` reads it).
     """
-    write_atomic(path, data)
+    write_atomic(path, atrest.encrypt_path(path, data))
 
 
 def write_private_files(folder: str, files: Mapping[str, bytes]) -> None:
@@ -29,5 +32,6 @@ def write_private_files(folder: str, files: Mapping[str, bytes]) -> None:
         raise ValueError(f"write_private_files takes file names, not paths: {sorted(files)!r}")
     make_private_dirs(folder)
     for name, data in files.items():
-        write_atomic(os.path.join(folder, name), data, sync_dir=False)
+        path = os.path.join(folder, name)
+        write_atomic(path, atrest.encrypt_path(path, data), sync_dir=False)
     fsync_dir(folder)

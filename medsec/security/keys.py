@@ -14,8 +14,9 @@ Where the pieces live (all in the store, so both backends keep them the same way
   ($MEDSEC_SESSION); the store keeps its SHA-256, so a copy of the store cannot sign.
 
 `wrap`/`unwrap` (a secret under a passphrase) and `seal_for_session`/`open_carry` (secrets a
-session carries until it ends) are written for any secret, not only a signing key: a data key's
-slots (encryption at rest) are meant to be wrapped and carried the same way.
+session carries until it ends) are written for any secret, not only a signing key: a session also
+carries the data keys of a practice encrypted at rest (medsec.security.vault, whose key slots are
+opened by a key pair derived from the signing key).
 
 A passphrase set by its member while signed in re-wraps the key the session carries (the same
 key pair, a new box); set by someone else (a reset: the old passphrase is forgotten) or with no
@@ -82,7 +83,7 @@ def _passphrase_key(passphrase: str, salt: bytes, params: dict[str, Any]) -> byt
         MAX_STORED_MEMORY_KIB,
         MAX_STORED_PARALLELISM,
         MAX_STORED_TIME_COST,
-        _secret,
+        passphrase_bytes,
     )
 
     values = [params.get(k) for k in ("t", "m", "p")]
@@ -91,7 +92,7 @@ def _passphrase_key(passphrase: str, salt: bytes, params: dict[str, Any]) -> byt
     t, m, p = (int(v) for v in values)  # type: ignore[arg-type]
     if t > MAX_STORED_TIME_COST or m > MAX_STORED_MEMORY_KIB or p > MAX_STORED_PARALLELISM or m < 8 * p:
         raise EnvironmentFailure("a wrapped key's parameters are damaged")
-    secret = _secret(passphrase) or b""
+    secret = passphrase_bytes(passphrase) or b""
     return hash_secret_raw(secret, salt, time_cost=t, memory_cost=m, parallelism=p, hash_len=KEY_BYTES,
                            type=Type.ID)
 

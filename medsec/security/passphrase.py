@@ -62,7 +62,7 @@ def hash_passphrase(passphrase: str) -> str:
     """
     from argon2.exceptions import HashingError
 
-    secret = _secret(passphrase)
+    secret = passphrase_bytes(passphrase)
     if secret is None:
         raise InvalidInput("the passphrase holds a character that is not valid text")
     try:
@@ -83,7 +83,7 @@ def verify(stored: str, passphrase: str) -> bool:
     from argon2.exceptions import VerificationError, VerifyMismatchError
 
     _check_stored(stored)
-    secret = _secret(passphrase)
+    secret = passphrase_bytes(passphrase)
     if secret is None:  # no passphrase medsec hashed can hold a lone surrogate
         return False
     try:
@@ -115,7 +115,7 @@ def _hasher() -> "PasswordHasher":
                           hash_len=HASH_LEN, salt_len=SALT_LEN, type=Type.ID)
 
 
-def _secret(passphrase: str) -> bytes | None:
+def passphrase_bytes(passphrase: str) -> bytes | None:
     """The bytes Argon2 hashes: NFKC-normalized UTF-8; None if the text cannot be encoded (a lone surrogate)."""
     try:
         return unicodedata.normalize("NFKC", passphrase).encode("utf-8")

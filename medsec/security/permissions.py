@@ -103,6 +103,7 @@ COMMANDS: dict[str, str | None] = {
     "logout": None,
     "whoami": None,
     "help": None,
+    "man": None,
     "completion": None,
     "init": None,
     "agent serve": None,
@@ -233,6 +234,11 @@ COMMANDS: dict[str, str | None] = {
     "roles show": "staff.read",
     "security mode": "roles.manage",  # shows or switches open / signed-in
     "security approve": "roles.manage",  # judged by the roles approved before (medsec.security.approval)
+    "security keys": "roles.manage",  # who holds a key slot to the encrypted data
+    # The recovery key is the credential: whoever holds it may open the practice (medsec.security.encryption).
+    "security recover": None,
+    "encrypt": "roles.manage",  # encryption at rest: on, in place
+    "rekey": "roles.manage",  # a new data key
     "token create": "tokens.manage",
     "token list": "tokens.manage",
     "token revoke": "tokens.manage",
@@ -243,6 +249,8 @@ COMMANDS: dict[str, str | None] = {
     "config export": "config.read",
     "config import": "config.change",
     "plugins": "config.read",
+    "outbox list": "messages.send",  # letters to print and dry runs' messages (they hold PHI)
+    "outbox show": "messages.send",
     "audit": "audit.read",
     "audit verify": "audit.read",  # walks the hash chain (and against an anchor)
     "audit anchor": "audit.read",  # prints the chain's head, to keep elsewhere

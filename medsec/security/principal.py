@@ -76,7 +76,7 @@ def authorize(app: AppContext, permission: str | None) -> Principal:
 # administrator must sign in to approve the change), the diagnostics (which report it), and
 # those that touch no practice.
 UNSEALED = DIAGNOSTICS | {"login", "logout", "whoami", "init", "agent serve", "agent start", "agent status",
-                          "agent stop", "help", "completion"}
+                          "agent stop", "help", "man", "completion"}
 APPROVE = "security approve"
 
 
@@ -132,8 +132,10 @@ def _token_principal(app: AppContext, token: str, roles: dict[str, frozenset[str
     """A service token acts as its role, named in the audit as the token (not a person)."""
     from medsec.security.sessions import require_token_shape
     from medsec.security.tokens import token_of
+    from medsec.security.vault import token_opener
 
     record = token_of(app, require_token_shape(token))
+    _unlock(app, token_opener(record, token))
     if app.named_user is not None:
         raise Refused(f"a service token acts as itself ({record['id']}): --user/$MEDSEC_USER may not name "
                       f"{app.named_user}")
@@ -177,6 +179,9 @@ def signed_in(app: AppContext, approved: bool = False) -> Principal:
     if not token:
         raise Refused("not signed in", hint='eval "$(medsec login)"')
     session = session_of(app, require_token_shape(token))
+    from medsec.security.vault import session_opener
+
+    _unlock(app, session_opener(session, token))
     staff_id = session["staff_id"]
     role = staff_roles.get(staff_id)
     if role is None:
@@ -186,6 +191,14 @@ def signed_in(app: AppContext, approved: bool = False) -> Principal:
                       hint="sign in as that person to act as them")
     app.user = staff_id  # who the audit names from here on
     return Principal(staff_id, role, session["id"], roles.get(role, frozenset()))
+
+
+def _unlock(app: AppContext, opener) -> None:
+    """Let the session or token open the practice's data key when it is encrypted at rest (opened
+    the first time an encrypted file is read or written: medsec.atrest)."""
+    vault = app.store.vault
+    if vault is not None:
+        vault.opener = opener
 
 
 def _authority(app: AppContext, approved: bool) -> tuple[dict[str, str], dict]:

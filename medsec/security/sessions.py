@@ -142,20 +142,24 @@ def set_passphrase(app: AppContext, staff_id: str, passphrase_hash: str, keys: d
         if keys and keys.get("public") is None and signing and \
                 ((old or {}).get("signing") or {}).get("key") != signing["key"]:
             signing = None  # a re-wrap of a key that is no longer the member's current one
+        # A new key pair comes with its own key slot; a re-wrapped one keeps the slot it has.
+        slots = (keys or {}).get("slots") or ((old or {}).get("slots") if signing else None)
         txn.put(CREDENTIALS, {"id": record_id, "staff_id": staff_id, "passphrase": passphrase_hash,
                               "set": app.now().isoformat(timespec="seconds"), "failures": 0, "locked_until": None,
-                              "keys": merged_keys(old, (keys or {}).get("public")), "signing": signing},
+                              "keys": merged_keys(old, (keys or {}).get("public")), "signing": signing,
+                              "slots": slots},
                 old=old)
 
 
-def store_new_key(app: AppContext, staff_id: str, public: dict, signing: dict) -> None:
-    """Keep `staff_id`'s new key pair (made at sign-in, for a member who had none)."""
+def store_new_key(app: AppContext, staff_id: str, public: dict | None, signing: dict, slots: dict) -> None:
+    """Keep `staff_id`'s new key pair (made at sign-in, for a member who had none) and its key slot."""
     from medsec.security.keys import merged_keys
 
     with app.store.transaction() as txn:
         old = credential(txn, staff_id)
         if old is not None:
-            txn.put(CREDENTIALS, {**old, "keys": merged_keys(old, public), "signing": signing}, old=old)
+            txn.put(CREDENTIALS, {**old, "keys": merged_keys(old, public), "signing": signing, "slots": slots},
+                    old=old)
 
 
 def keys_for_new_passphrase(app: AppContext, staff_id: str, passphrase: str, session_id: str | None) -> dict:
@@ -163,13 +167,14 @@ def keys_for_new_passphrase(app: AppContext, staff_id: str, passphrase: str, ses
     own session (`session_id`, signed in as `staff_id`) carries, re-wrapped, when they change their
     own; else a new key pair."""
     from medsec.security.keys import new_key_pair, rewrapped
+    from medsec.security.vault import member_slot
 
     carried = _carried_key(app, staff_id, session_id) if session_id else None
     if carried is not None:
         kid, private = carried
         return {"public": None, "signing": rewrapped(staff_id, kid, private, passphrase)}
-    public, signing, _ = new_key_pair(staff_id, passphrase, app.now().isoformat(timespec="seconds"))
-    return {"public": public, "signing": signing}
+    public, signing, private = new_key_pair(staff_id, passphrase, app.now().isoformat(timespec="seconds"))
+    return {"public": public, "signing": signing, "slots": member_slot(app, staff_id, private)}
 
 
 def _carried_key(app: AppContext, staff_id: str, session_id: str) -> tuple[str, bytes] | None:
@@ -191,15 +196,19 @@ def signing_key_at_login(app: AppContext, staff_id: str, passphrase: str) -> tup
     """At sign-in (the passphrase just checked): (key id, private key) for the session to carry, the
     key pair made now if the member has none yet; or why there is none (a damaged key: one line)."""
     from medsec.security.keys import new_key_pair, unwrap_signing
+    from medsec.security.vault import member_slot
 
     record = credential(app.store.snapshot(), staff_id) or {}
     if isinstance(record.get("signing"), dict):
         try:
-            return unwrap_signing(record, passphrase)
+            kid, private = unwrap_signing(record, passphrase)
         except EnvironmentFailure as exc:
             return f"{exc.message}: this session cannot sign (an administrator resets the passphrase)"
+        if not (record.get("slots") or {}).get("public"):  # a key pair from before key slots: its slot now
+            store_new_key(app, staff_id, None, record["signing"], member_slot(app, staff_id, private, boxed=False))
+        return kid, private
     public, signing, private = new_key_pair(staff_id, passphrase, app.now().isoformat(timespec="seconds"))
-    store_new_key(app, staff_id, public, signing)
+    store_new_key(app, staff_id, public, signing, member_slot(app, staff_id, private, boxed=False))
     return signing["key"], private
 
 
@@ -210,8 +219,9 @@ def clear_passphrase(app: AppContext, staff_id: str) -> bool:
         if old is None or old.get("passphrase") is None:
             return False
         # The wrapped private key goes with the passphrase; the public keys stay (old signatures verify).
-        txn.put(CREDENTIALS, {**old, "passphrase": None, "failures": 0, "locked_until": None, "signing": None},
-                old=old)
+        # So does the key slot: a member who left no longer opens an encrypted practice's data.
+        txn.put(CREDENTIALS, {**old, "passphrase": None, "failures": 0, "locked_until": None, "signing": None,
+                              "slots": None}, old=old)
     return True
 
 

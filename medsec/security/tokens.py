@@ -48,13 +48,17 @@ def create_token(app: AppContext, name: str, role: str, days: int) -> tuple[Reco
     import base64  # (only a new session or token pays for it)
 
     secret = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()  # as secrets.token_urlsafe(32)
+    from medsec.security.vault import token_slot
+
     now = app.now()
     with app.store.transaction() as txn:
         (token_id,) = txn.reserve_ids(TOKENS)
         record = {"id": token_id, "name": name, "role": role, "secret_sha256": _digest(secret),
                   "created": now.isoformat(timespec="seconds"), "created_by": app.user,
                   "expires": (now + timedelta(days=days)).isoformat(timespec="seconds"),
-                  "revoked": None, "revoked_by": None}
+                  "revoked": None, "revoked_by": None,
+                  # its key slot: what opens the data of a practice encrypted at rest (medsec.security.vault)
+                  "slots": token_slot(app, token_id, secret)}
         txn.put(TOKENS, record)
     return record, f"{token_id}.{secret}"
 
@@ -77,7 +81,8 @@ def token_of(app: AppContext, token: str) -> Record:
 
 def list_tokens(app: AppContext) -> list[Record]:
     """Every token, newest first, without its digest."""
-    rows = [{k: v for k, v in r.items() if k != "secret_sha256"} for r in app.store.snapshot().scan(TOKENS)]
+    rows = [{k: v for k, v in r.items() if k not in ("secret_sha256", "slots")}
+            for r in app.store.snapshot().scan(TOKENS)]
     return sorted(rows, key=lambda r: TOKENS.number(r["id"]) or 0, reverse=True)
 
 
@@ -96,7 +101,7 @@ def revoke(app: AppContext, token_id: str | None = None, created_by: str | None 
             records = [r for r in txn.scan(TOKENS) if r.get("created_by") == created_by]
         for record in records:
             if not record.get("revoked"):
-                txn.put(TOKENS, {**record, "revoked": app.now().isoformat(timespec="seconds"), "revoked_by": app.user},
-                        old=record)
+                txn.put(TOKENS, {**record, "revoked": app.now().isoformat(timespec="seconds"), "revoked_by": app.user,
+                                 "slots": None}, old=record)
                 done.append(record["id"])
     return done

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
+from medsec.atrest import Vault
 from medsec.audit import Actor, Entry, Head, Verdict
 from medsec.errors import ConfigError, InvalidInput
 from medsec.locations import POINTER
@@ -144,6 +145,18 @@ class Backend(Protocol):
     def audit_verify(self, anchor: Head | None = None) -> Verdict:
         """The audit log's hash chain walked: intact (count, head) or where it first breaks;
         with `anchor`, also whether the log still holds that entry with that hash."""
+
+    # -- encryption at rest (the data directory's; a PostgreSQL store has none: README) --------
+    @property
+    def vault(self) -> Vault | None:
+        """The keys and state of encryption at rest (medsec.atrest); None when the store is plain."""
+
+    def stage_encryption(self, txn: Writer, state: str, key: str, keys: list[str], held: dict[str, bytes]) -> None:
+        """Stage the encryption state (the key new writes use, the keys files may be under) in `txn`;
+        once committed, this process holds the keys `held`."""
+
+    def rewrite_files(self, progress: Callable[[int], None] | None = None) -> int:
+        """Move every protected file under the write key; how many were rewritten."""
 
 
 _POINTER_KEYS = ("url", "password_env")

@@ -4,6 +4,7 @@ import contextlib
 import os
 from typing import BinaryIO
 
+from medsec import atrest
 from medsec.fileio import FILE_MODE, fsync_dir, make_private_dirs, temp_name, write_atomic
 from medsec.inputs import ATTACHMENT, open_input
 
@@ -21,6 +22,8 @@ def put_file(root: str, path: str) -> tuple[str, int]:
     """
     folder = os.path.join(root, "files")
     with open_input(path, ATTACHMENT) as source:
+        if atrest.vault(root) is not None:  # encrypted whole (within the attachment limit)
+            return put_bytes(root, source.read())
         make_private_dirs(folder)
         tmp = temp_name(os.path.join(folder, "incoming"))
         try:
@@ -42,9 +45,10 @@ def put_bytes(root: str, data: bytes) -> tuple[str, int]:
     import hashlib  # loads OpenSSL (~4 ms): only commands that keep a file pay for it
 
     sha = hashlib.sha256(data).hexdigest()
-    target = os.path.join(root, "files", sha[:2], sha)
+    rel = f"files/{sha[:2]}/{sha}"
+    target = os.path.join(root, rel)
     if not os.path.exists(target):
-        write_atomic(target, data)
+        write_atomic(target, atrest.encrypt(root, rel, data))
     return sha, len(data)
 
 

@@ -36,17 +36,18 @@ import stat
 import tarfile
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any, BinaryIO, NamedTuple, NotRequired, Protocol, TypedDict, cast
 
 import orjson
 
-from medsec import __version__, clock, config, inputs
+from medsec import __version__, atrest, clock, config, inputs
+from medsec.digests import equal, hmac_sha256_hex
 from medsec.errors import ConfigError, EnvironmentFailure, InvalidInput, Refused
 from medsec.fileio import is_temp_name, make_private_dirs
 from medsec.outputs import check_output, write_output
-from medsec.store.catalog import RECORD_DIRS
+from medsec.store.catalog import CREDENTIALS, RECORD_DIRS
 from medsec.store.layout import (
     CACHE_FOLDERS,
     REQUIRED_FILES,
@@ -57,6 +58,8 @@ from medsec.store.layout import (
 )
 from medsec.store.lock import LOCK_NAME, DirectoryLock
 from medsec.store.store import Store
+
+RECOVERY_HOLDER = "(recovery)"  # the recovery key's credential (medsec.security.vault)
 
 MANIFEST = "MEDSEC-BACKUP.json"
 FORMAT = "medsec-backup"
@@ -100,6 +103,15 @@ class CommandContext(Protocol):
     def audit(self, action: str, ids: Iterable[str] = (), outcome: str = "ok") -> None: ...
 
 
+class Encryption(TypedDict):
+    """A backup of a practice encrypted at rest: the data key's id, the recovery key's slot, the MAC."""
+
+    cipher: str
+    key: str
+    recovery: Any
+    mac: str
+
+
 class Manifest(TypedDict):
     """MEDSEC-BACKUP.json: what wrote the backup, and each file's SHA-256 by path."""
 
@@ -108,6 +120,7 @@ class Manifest(TypedDict):
     medsec: NotRequired[str]
     created: NotRequired[str]
     files: dict[str, str]
+    encryption: NotRequired[Encryption]
 
 
 class BackupSummary(TypedDict):
@@ -152,6 +165,10 @@ def backup(app: CommandContext, target: str) -> BackupSummary:
     target = check_output(target, store.root)  # refused (exit 2) before the lock is taken
     schema = config.load(store.root, "medsec.yaml").get("schema_version")
     _refuse_secrets(store.root)
+    vault = atrest.vault(store.root)
+    if vault is not None and vault.state != atrest.ON:
+        raise Refused(f"this practice's files are being moved to a new key (state: {vault.state})",
+                      hint="finish it first: run 'medsec encrypt' or 'medsec rekey' again")
     hashes: dict[str, str] = {}
     left_out: list[str] = []
 
@@ -165,6 +182,8 @@ def backup(app: CommandContext, target: str) -> BackupSummary:
                 _add(tar, f"data/{rel}", data)
             manifest: Manifest = {"format": FORMAT, "schema_version": schema, "medsec": __version__,
                                   "created": clock.iso(app.now()), "files": hashes}
+            if vault is not None:
+                manifest["encryption"] = _authenticated(manifest, vault, store)
             _add(tar, MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
 
     with store.transaction():  # the lock, and a finished roll-forward first (so no journal)
@@ -175,6 +194,25 @@ def backup(app: CommandContext, target: str) -> BackupSummary:
     if left_out:
         summary["left_out"] = left_out
     return summary
+
+
+def _authenticated(manifest: Manifest, vault: atrest.Vault, store: Store) -> Encryption:
+    """The manifest's `encryption` entry: the key its files are under, the recovery key's slot (so
+    the recovery key alone restores it, the practice gone), and a MAC over the whole manifest under
+    that key: a backup changed or made outside medsec is refused before anything is unpacked."""
+    recovery = store.snapshot().lookup("credential-staff", RECOVERY_HOLDER)
+    record = store.snapshot().get(CREDENTIALS, recovery[0]) if recovery else None
+    entry: Encryption = {"cipher": atrest.CIPHER, "key": vault.write_kid,
+                         "recovery": (record or {}).get("slots"), "mac": ""}
+    entry["mac"] = _mac(vault.key(vault.write_kid), {**manifest, "encryption": entry})
+    return entry
+
+
+def _mac(key: bytes, manifest: dict[str, Any]) -> str:
+    """HMAC-SHA256 of the manifest (its `encryption.mac` left empty) under a key derived from the data key."""
+    entry = {**manifest["encryption"], "mac": ""}
+    body = orjson.dumps({**manifest, "encryption": entry}, option=orjson.OPT_SORT_KEYS)
+    return hmac_sha256_hex(bytes.fromhex(hmac_sha256_hex(key, b"medsec backup manifest")), body)
 
 
 def _refuse_secrets(root: str) -> None:
@@ -367,11 +405,17 @@ def _same_files(path: str, listed: dict[str, str], present: dict[str, int]) -> N
 
 
 # -- restore ----------------------------------------------------------------------------
-def restore(app: CommandContext, source: str) -> RestoreSummary:
+# What opens an encrypted backup: given its manifest's `encryption` entry, the data keys (kid -> key)
+# that open it: the live practice's when it is the same key, else the recovery key's (the CLI's).
+Unlock = Callable[[Encryption], dict[str, bytes]]
+
+
+def restore(app: CommandContext, source: str, unlock: Unlock | None = None) -> RestoreSummary:
     """Replace the data directory with a backup once every check has passed; the old one is kept aside."""
     root = os.path.abspath(app.data_dir)
     _refuse_foreign(root)
     contents = read_manifest(source)
+    keys = _opened(source, root, contents.manifest, unlock)
     _room_for(os.path.dirname(root), sum(contents.sizes.values()))
     for leftover in leftover_staging(root):  # a killed restore's copy: patient data nobody needs
         shutil.rmtree(leftover)
@@ -380,6 +424,12 @@ def restore(app: CommandContext, source: str) -> RestoreSummary:
     staging = staging_dir(root)
     try:
         _unpack(source, manifest["files"], staging)
+        if keys:
+            atrest.forget(staging)
+            staged_vault = atrest.vault(staging)
+            if staged_vault is None or staged_vault.write_kid not in keys:
+                raise InvalidInput(f"{source}: its files are not under the key its manifest names")
+            staged_vault.adopt(keys)
         if schema < config.SCHEMA_VERSION:
             from medsec.store.upgrade import upgrade  # yaml and the migrations (~11 ms): backup need not pay
 
@@ -392,6 +442,8 @@ def restore(app: CommandContext, source: str) -> RestoreSummary:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        atrest.forget()  # the live folder is another directory now
     app.audit("restore")
     summary: RestoreSummary = {
         "restored": root, "files": len(manifest["files"]), "from": os.path.abspath(source),
@@ -400,6 +452,30 @@ def restore(app: CommandContext, source: str) -> RestoreSummary:
     if removed:
         summary["secrets_removed"] = [f"{p.where}: {p.message.split(':', 1)[0]}" for p in removed]
     return summary
+
+
+def _opened(source: str, root: str, manifest: Manifest, unlock: Unlock | None) -> dict[str, bytes]:
+    """The data keys of an encrypted backup, its manifest's MAC checked ({} for a plain backup);
+    Refused when no key is at hand, InvalidInput when the backup was changed outside medsec."""
+    entry = manifest.get("encryption")
+    live = atrest.vault(root) if os.path.exists(os.path.join(root, "medsec.yaml")) else None
+    if entry is None:
+        if live is not None:
+            raise Refused(f"{source} is not encrypted, and this practice is: restoring it would leave its "
+                          "patients' data on disk in the clear",
+                          hint="restore it into a new folder (medsec --data-dir DIR restore FILE), then medsec encrypt")
+        return {}
+    if not isinstance(entry, dict) or not isinstance(entry.get("key"), str) or not isinstance(entry.get("mac"), str):
+        raise InvalidInput(f"{source}: its manifest's encryption entry is damaged")
+    keys = unlock(entry) if unlock is not None else {}
+    key = keys.get(entry["key"])
+    if key is None:
+        raise Refused(f"{source} is encrypted under key {entry['key']}, which this session does not hold",
+                      hint="sign in to the practice it was made from, or give --recovery-key-file")
+    if not equal(_mac(key, dict(manifest)), entry["mac"]):
+        raise InvalidInput(f"{source} was changed outside medsec (its manifest does not match its MAC)",
+                           hint="the data directory was not changed")
+    return {entry["key"]: key}
 
 
 def _refuse_foreign(root: str) -> None:

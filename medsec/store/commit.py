@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
-from medsec import audit, clock
+from medsec import atrest, audit, clock
 from medsec.audit import Actor
 from medsec.fileio import fsync_dir, read_bytes, write_all_atomic, write_atomic
 from medsec.store.journal import (
@@ -147,6 +147,8 @@ class Journaled:
         if not files:
             return
         self.refuse_unsafe([rel for rel, _data in files], journal=False)
+        # Encrypted before the journal: it holds each file as it will be written (medsec.atrest).
+        files = [(rel, atrest.encrypt(self.root, rel, data)) for rel, data in files]
         begun = self._audit_begin()
         self.committed = False
         state = "not made"

@@ -12,15 +12,15 @@ import contextlib
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Literal, NamedTuple, TypedDict
 
 import orjson
 
-from medsec import audit, config
-from medsec.errors import InvalidInput
+from medsec import atrest, audit, config
+from medsec.errors import EnvironmentFailure, InvalidInput
 from medsec.fileio import is_temp_name, temp_owner_alive, write_atomic
 from medsec.money import damaged
 from medsec.store import indexcheck, indexfiles
@@ -159,7 +159,7 @@ class _Scan:
     unreadable: list[str] = field(default_factory=list)  # shards that are not valid JSON
 
 
-def check(store: Store, repair: bool = False) -> list[Problem]:
+def check(store: Store, repair: bool = False, progress: Callable[[str], None] | None = None) -> list[Problem]:
     """Problems found (each {"problem", "file", "repaired"}), under the lock.
 
     Even a read-only check holds the lock: a lock-free look during another
@@ -170,12 +170,13 @@ def check(store: Store, repair: bool = False) -> list[Problem]:
         if repair:
             with contextlib.suppress(UnsafePath):  # a journal not applied: the check reports it
                 store.recover()
-        return check_locked(store, repair=repair)
+        return check_locked(store, repair=repair, progress=progress)
 
 
-def check_locked(store: Store, repair: bool) -> list[Problem]:
-    """`check` for a caller that holds the lock already (`medsec upgrade`)."""
-    checker = _Checker(store.root, repair)
+def check_locked(store: Store, repair: bool, progress: Callable[[str], None] | None = None) -> list[Problem]:
+    """`check` for a caller that holds the lock already (`medsec upgrade`); `progress` is told
+    each stage ("checking appointments")."""
+    checker = _Checker(store.root, repair, progress or (lambda _stage: None))
     checker.journal()
     checker.audit_chain()
     scan = checker.records()
@@ -189,6 +190,7 @@ def check_locked(store: Store, repair: bool) -> list[Problem]:
     checker.indexes(scan.stale)
     checker.attachments(scan.attachments)
     checker.temp_files()
+    checker.encryption()
     checker.config_caches()
     checker.restore_leftovers()
     if checker.repair and checker.view.touched:
@@ -202,9 +204,10 @@ class _Checker:
     """The steps of one check, each adding its findings in order; repairs
     to record files are staged in `view` and committed at the end."""
 
-    def __init__(self, root: str, repair: bool):
+    def __init__(self, root: str, repair: bool, progress: Callable[[str], None]):
         self.root = root
         self.repair = repair
+        self.progress = progress
         self.view = Transaction(root)
         self.problems: list[Problem] = []
         self.lost_kinds: set[str] = set()  # prefixes of kinds with records lost: their indexes are kept
@@ -240,7 +243,9 @@ class _Checker:
         all read; then only what the later checks need is kept: a few numbers, the findings."""
         scan = _Scan()
         for kind in _KINDS:
+            self.progress(f"checking {kind.name}")
             self._kind_done(kind, self._read_kind(kind, scan.patients), scan)
+        self.progress("checking indexes, counters and attachments")
         return scan
 
     def _read_kind(self, kind: RecordKind, patients: set[str]) -> _Kind:
@@ -424,7 +429,7 @@ class _Checker:
         if not unsealed and (on_disk is None or counters_seal(on_disk)[1]):
             return  # a new directory (no counters yet) is sealed from its first commit
         for rel in unsealed:
-            write_atomic(os.path.join(self.root, rel), shard_bytes(self.view.peek(rel)))
+            write_atomic(os.path.join(self.root, rel), atrest.encrypt(self.root, rel, shard_bytes(self.view.peek(rel))))
         marker = Transaction(self.root)
         marker.shards_sealed = True
         marker.stage(COUNTERS, marker.counters())
@@ -500,7 +505,7 @@ class _Checker:
             if not os.path.exists(path):
                 self.report(f"{record_id}: attachment {sha[:12]}... is missing", f"files/{sha[:2]}/{sha}",
                             remedy="restore")
-            elif _sha256(path) != sha:
+            elif _sha256(self.root, path) != sha:
                 self.report(f"{record_id}: attachment {sha[:12]}... does not match its hash", f"files/{sha[:2]}/{sha}",
                             remedy="restore")
 
@@ -513,6 +518,13 @@ class _Checker:
                     self.report("leftover temporary file from an interrupted write", rel, self.repair)
                     if self.repair:
                         os.unlink(os.path.join(folder, name))
+
+    def encryption(self) -> None:
+        """In a practice encrypted at rest, a protected file left plain or under a key it does not use."""
+        from medsec.store.rewrap import leftovers
+
+        for rel, problem in leftovers(self.root):
+            self.report(problem, rel, remedy="restore")
 
     def restore_leftovers(self) -> None:
         """Staging copies beside the data directory left by a restore that was killed."""
@@ -604,6 +616,14 @@ def _id_list(kind: RecordKind, numbers: list[int]) -> str:
     return ", ".join(kind.format_id(a) if a == b else f"{kind.format_id(a)}-{kind.format_id(b)}" for a, b in runs)
 
 
-def _sha256(path: str) -> str:
+def _sha256(root: str, path: str) -> str:
+    """The SHA-256 of a kept file's contents (decrypted in an encrypted practice; "" when it does not decrypt)."""
+    if atrest.vault(root) is not None:
+        try:
+            with open(path, "rb") as f:
+                data = atrest.decrypt(root, os.path.relpath(path, root), f.read()) or b""
+        except EnvironmentFailure:
+            return ""
+        return hashlib.sha256(data).hexdigest()
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()

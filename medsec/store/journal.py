@@ -8,16 +8,19 @@ checked against the data directory's layout (medsec.store.layout) before
 anything is applied.
 """
 
+import base64
+import binascii
 import sys
 import zlib
 from typing import Any
 
 import orjson
 
+from medsec import atrest
 from medsec.errors import EnvironmentFailure
 
 JOURNAL = "journal"
-JOURNAL_MAGIC = b"medsec-journal 3 "  # {"begun": who began the commit, "files": [[path, text], ...]}
+JOURNAL_MAGIC = b"medsec-journal 3 "  # {"begun": who began the commit, "files": [[path, text or {"b64"}], ...]}
 JOURNAL_MAGIC_V2 = b"medsec-journal 2 "  # [[path, text], ...]: still rolled forward, as begun by nobody known
 
 JOURNAL_HINT = "run 'medsec check'; move the journal aside once looked at, or restore from a backup"
@@ -59,8 +62,19 @@ class UnsafePath(EnvironmentFailure):
 
 
 def encode_journal(files: JournalFiles, begun: Begun | None = None) -> bytes:
-    body = orjson.dumps({"begun": begun, "files": [[rel, data.decode()] for rel, data in files]})
+    body = orjson.dumps({"begun": begun, "files": [[rel, _entry(data)] for rel, data in files]})
     return JOURNAL_MAGIC + b"%d %08x\n" % (len(body), zlib.crc32(body)) + body
+
+
+def _entry(data: bytes) -> str | dict[str, str]:
+    """A file's bytes as the journal keeps them: its text, or {"b64": ...} for an encrypted file
+    (medsec.atrest: binary). An older medsec refuses such a journal (UnsafePath), never applies it wrong."""
+    if not data.startswith(atrest.MAGIC):
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            pass
+    return {"b64": base64.b64encode(data).decode("ascii")}
 
 
 def decode_journal(raw: bytes) -> tuple[JournalFiles, Begun | None] | None:
@@ -93,9 +107,18 @@ def _journal_files(entries: Any) -> JournalFiles:
     Its checksum holds, so it is not torn: a body medsec did not write was put there.
     """
     if not isinstance(entries, list) or not all(
-            isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str) for entry in entries):
+            isinstance(entry, list) and len(entry) == 2 and (isinstance(entry[1], str) or _is_b64(entry[1]))
+            for entry in entries):
         raise UnsafePath("the journal is not a list of files: it was not applied", hint=JOURNAL_HINT)
-    return [(rel, text.encode()) for rel, text in entries]
+    try:
+        return [(rel, data.encode() if isinstance(data, str) else base64.b64decode(data["b64"], validate=True))
+                for rel, data in entries]
+    except (binascii.Error, ValueError):
+        raise UnsafePath("the journal holds a file that is not base64: it was not applied", hint=JOURNAL_HINT) from None
+
+
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)
 
 
 def _journal_begun(begun: Any) -> Begun | None:

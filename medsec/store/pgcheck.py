@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import count
@@ -87,9 +87,10 @@ class _Unchanged(Exception):
         self.problems = problems
 
 
-def check(store: PgStore, repair: bool = False) -> list[Problem]:
+def check(store: PgStore, repair: bool = False, progress: Callable[[str], None] | None = None) -> list[Problem]:
     """Problems found (each {"problem", "file", "repaired", "remedy"}); with `repair`, the
-    derived ones mended. A server that fails meanwhile is EnvironmentFailure (exit 3), one line."""
+    derived ones mended. A server that fails meanwhile is EnvironmentFailure (exit 3), one line.
+    (`progress`: the database answers each kind's checks in one query; nothing to tell between.)"""
     import psycopg
 
     try:

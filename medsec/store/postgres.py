@@ -343,6 +343,10 @@ def _double_booking(e: Exception) -> Refused:
                    hint="look at the day again; another terminal may have just booked that time")
 
 
+_NO_ENCRYPTION = ("encryption at rest is the data directory's: on PostgreSQL, encrypt the database's disk or "
+                  "tablespace and require TLS (README: Encryption at rest)")
+
+
 class PgStore:
     """One practice's store in a PostgreSQL database (the storage interface's Backend)."""
 
@@ -454,6 +458,15 @@ class PgStore:
             if len(rows) < _BATCH:
                 return
             after = rows[-1][0]
+
+    # Encryption at rest is the data directory's; PostgreSQL's is its disk's or tablespace's (README).
+    vault = None
+
+    def stage_encryption(self, txn: Any, state: str, key: str, keys: list[str], held: dict[str, bytes]) -> None:
+        raise ConfigError(_NO_ENCRYPTION)
+
+    def rewrite_files(self, progress: Callable[[int], None] | None = None) -> int:
+        raise ConfigError(_NO_ENCRYPTION)
 
     def attachment(self, sha: str) -> bytes | None:
         rows = self.snapshot()._rows(f"SELECT data FROM {SCHEMA}.attachments WHERE sha256 = %s", [sha])

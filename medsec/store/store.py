@@ -2,11 +2,12 @@
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
+from medsec import atrest
 from medsec import audit as audit_log
 from medsec.audit import Entry, Head, Verdict
 from medsec.fileio import append_line, make_private_dirs, read_bytes
@@ -24,6 +25,35 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 class Store(Journaled):
     """One data directory: the storage interface's backend (medsec.store.api) over files."""
+
+    def __init__(self, root: str):
+        super().__init__(root)
+        atrest.vault(self.root)  # encrypted at rest: known before the first read or write
+
+    @property
+    def vault(self) -> atrest.Vault | None:
+        """The data directory's encryption at rest (medsec.atrest), None when it is plain."""
+        return atrest.vault(self.root)
+
+    def stage_encryption(self, txn: Any, state: str, key: str, keys: list[str],
+                         held: dict[str, bytes]) -> None:
+        """Stage meta/encryption.json in `txn` (this store's Transaction); once committed, this
+        process's vault holds `held`."""
+        txn.put_text(atrest.STATE_FILE, atrest.state_bytes(state, key, keys).decode())
+
+        def reload() -> None:
+            atrest.forget(self.root)
+            vault = atrest.vault(self.root)
+            if vault is not None:
+                vault.adopt({kid: held[kid] for kid in keys})
+
+        txn.after_commit.append(reload)
+
+    def rewrite_files(self, progress: Callable[[int], None] | None = None) -> int:
+        """Every protected file moved under the vault's write key (medsec.store.rewrap)."""
+        from medsec.store.rewrap import rewrite_all
+
+        return rewrite_all(self.root, progress)
 
     def snapshot(self) -> Snapshot:
         """A lock-free view; finishes an interrupted commit first if one is left."""
@@ -64,7 +94,8 @@ class Store(Journaled):
     def attachment(self, sha: str) -> bytes | None:
         if not _SHA256.fullmatch(sha):
             return None
-        return read_bytes(self.path(os.path.join("files", sha[:2], sha)))
+        rel = f"files/{sha[:2]}/{sha}"
+        return atrest.decrypt(self.root, rel, read_bytes(self.path(rel)))
 
     def document(self, name: str) -> Any:
         """A configuration file's checked data (medsec.config.load: the YAML beside the records)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
+from medsec import atrest
 from medsec.errors import EnvironmentFailure, NotFound
 from medsec.fileio import read_bytes
 from medsec.store import indexfiles
@@ -92,8 +93,12 @@ class Snapshot:
     def load(self, rel: str) -> Any:
         """The parsed JSON of `rel` (None when absent), cached per command."""
         if rel not in self._cache:
-            self._cache[rel] = _parsed(rel, read_bytes(self.path(rel)))
+            self._cache[rel] = _parsed(rel, self.read(rel))
         return self._cache[rel]
+
+    def read(self, rel: str) -> bytes | None:
+        """The bytes of file `rel` (None when absent), decrypted in an encrypted practice (medsec.atrest)."""
+        return atrest.decrypt(self.root, rel, read_bytes(self.path(rel)))
 
     def held(self, rel: str) -> Any:
         """`rel` as this view already holds it parsed, or _ABSENT."""
@@ -119,7 +124,7 @@ class Snapshot:
     def peek(self, rel: str) -> Any:
         """Parsed JSON of `rel` without caching it (unless already loaded)."""
         held = self.held(rel)
-        return _parsed(rel, read_bytes(self.path(rel))) if held is _ABSENT else held
+        return _parsed(rel, self.read(rel)) if held is _ABSENT else held
 
     # -- records --------------------------------------------------------
     def get(self, kind: RecordKind, record_id: str) -> Record | None:
@@ -146,9 +151,12 @@ class Snapshot:
         if held is _ABSENT:
             try:
                 with open(self.path(rel), "rb") as f:
-                    numbers = _by_window(f, kind, numbers, found)
-                    f.seek(0)
-                    raw = f.read() if numbers else b""
+                    if atrest.vault(self.root) is not None:  # an encrypted file opens whole
+                        raw = atrest.decrypt(self.root, rel, f.read()) or b""
+                    else:
+                        numbers = _by_window(f, kind, numbers, found)
+                        f.seek(0)
+                        raw = f.read() if numbers else b""
             except FileNotFoundError:
                 return found
             for n in numbers:
