@@ -20,12 +20,45 @@ from pathlib import Path
 import pytest
 from helpers.backends import MARKERS, POSTGRESQL, backend_params, new_database
 from helpers.cli import MEDSEC_BIN, Medsec, cli_env
+from helpers.clitree import tree  # noqa: F401 (a fixture: the command tree)
+from helpers.forks import Forker
 from helpers.gateway import http_gateway
 from helpers.pg import PgServer, require_postgres, skip_or_fail, start_server
 from helpers.practices import init_demo, init_practice, setup_office, setup_practice, use_test_channel
-from helpers.signin import clinic, secrets_dir  # noqa: F401 (fixtures: a signed-in practice)
+from helpers.signin import FAST_ARGON2, clinic, secrets_dir  # noqa: F401 (fixtures: a signed-in practice)
 from helpers.smtp import inbox_server
 from helpers.templates import Templates
+
+from medsec.security import passphrase
+
+REAL_ARGON2 = {name: getattr(passphrase, name) for name in FAST_ARGON2}  # medsec's own, before fast_argon2
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_argon2():
+    """Passphrases hashed (and signing keys wrapped) in this process use FAST_ARGON2, as Django's
+    test settings use a fast password hasher: the real parameters (t=3, 64 MiB, p=4) cost a
+    tenth of a second or more for each sign-in and each passphrase set, and the signed-in
+    fixtures do dozens. Only this process's module constants are patched (for the whole run, so
+    that practices built by session- and module-scoped fixtures are cheap too): nothing in the
+    environment or on disk, so every medsec started as a process of its own hashes with the
+    real ones. A hash records its own parameters (the PHC string, a wrapped key's t/m/p), so
+    either side checks the other's: a real process signs in with a passphrase set here (and
+    rehashes it with the real parameters, as after any change of them); test_passphrase.py
+    shows both. A module or test marked `real_argon2` gets the real parameters back
+    (`real_argon2_where_marked`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in FAST_ARGON2.items():
+            patch.setattr(passphrase, name, value)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def real_argon2_where_marked(request, monkeypatch):
+    """The real Argon2 parameters for the length of a test marked `real_argon2` (tests/test_passphrase.py)."""
+    if request.node.get_closest_marker("real_argon2"):
+        for name, value in REAL_ARGON2.items():
+            monkeypatch.setattr(passphrase, name, value)
 
 
 @pytest.fixture
@@ -96,6 +129,22 @@ def front_office(medsec, tmp_path, templates) -> Medsec:
 
 
 @pytest.fixture
+def forks():
+    """forks(env, cwd=None, timeout=120): a fork server running commands in processes of their own
+    (helpers/forks.py: the console script's entry point, without Python's start-up for each); each
+    one made is stopped at the test's end."""
+    made: list[Forker] = []
+
+    def make(env: dict, cwd=None, timeout: float = 120) -> Forker:
+        made.append(Forker(env, cwd, timeout))
+        return made[-1]
+
+    yield make
+    for forker in made:
+        forker.close()
+
+
+@pytest.fixture
 def smtp():
     """(inbox, port): an SMTP server on 127.0.0.1 that keeps every message (helpers.smtp.Inbox)."""
     with inbox_server() as server:
@@ -154,6 +203,8 @@ def pytest_configure(config):
 
     for line in MARKERS:
         config.addinivalue_line("markers", line)
+    config.addinivalue_line("markers", "real_argon2: hash passphrases with medsec's real Argon2 parameters "
+                                       "in this process too (tests/conftest.py: fast_argon2)")
     config.hypothesis_home = tempfile.mkdtemp(prefix="medsec-hypothesis-")
     set_hypothesis_home_dir(config.hypothesis_home)
 

@@ -1,12 +1,13 @@
-"""Real processes booking the same slot at the same moment: exactly one wins."""
+"""Real processes booking the same slot at the same moment: exactly one wins.
+
+Each booking is a process of its own, forked with the others of its round by a fork server
+(helpers/forks.py: the console script's entry point without the interpreter's start-up for each).
+"""
 
 import os
-import subprocess
 from datetime import date, timedelta
 
 import pytest
-from helpers.cli import MEDSEC_BIN, finish
-from helpers.practices import setup_practice
 
 pytestmark = pytest.mark.both_backends
 WEEKDAYS = [d.isoformat() for d in (date(2026, 12, 1) + timedelta(days=i) for i in range(40))
@@ -14,16 +15,14 @@ WEEKDAYS = [d.isoformat() for d in (date(2026, 12, 1) + timedelta(days=i) for i 
 
 
 @pytest.mark.parametrize("processes,rounds", [(2, 20), (8, 10)])
-def test_one_slot_one_winner(medsec, processes, rounds):
-    setup_practice(medsec, patients=8)
-    env = {**os.environ, **medsec.env}
+def test_one_slot_one_winner(medsec, small_practice, forks, processes, rounds):
+    small_practice(8)
+    forker = forks({**os.environ, **medsec.env}, timeout=60)
     for round_no in range(rounds):
         at = f"{WEEKDAYS[round_no]} 09:00"
-        procs = [subprocess.Popen([MEDSEC_BIN, "appt", "book", f"P{i + 1}", "--provider", "S1", "--at", at,
-                                   "--type", "follow-up", "--json"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-                 for i in range(processes)]
-        results = [finish(p, 60) for p in procs]
+        booking = forker.start_all(["appt", "book", f"P{i + 1}", "--provider", "S1", "--at", at,
+                                    "--type", "follow-up", "--json"] for i in range(processes))
+        results = [forker.wait(i) for i in booking]
         winners = [r for r in results if r[0] == 0]
         losers = [r for r in results if r[0] != 0]
         assert len(winners) == 1, results

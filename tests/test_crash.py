@@ -22,7 +22,9 @@ from medsec.store import Store
 from medsec.store.journal import JOURNAL, encode_journal
 
 # A writer that never stops: 50-row imports (journal + shard + ~60 index files),
-# renames that move index entries between files, notes (a one-file commit).
+# renames that move index entries between files, notes (a one-file commit). It starts
+# writing when told to ("go" on its stdin): it is started, and imports medsec, while the
+# previous one's crash is checked.
 WORKER = r'''
 import contextlib, io, json, os, random, sys
 from medsec.cli import cli
@@ -44,6 +46,8 @@ def counter():
         return 0
 
 print("ready", flush=True)
+if sys.stdin.readline().strip() != "go":  # the test ended without it
+    sys.exit(0)
 batch = 0
 while True:
     path = os.path.join(tmp, f"{tag}-{batch}.csv")
@@ -101,15 +105,37 @@ def only_dead_temps(problems, dead_pids) -> bool:
 
 
 def start_worker(tmp_path, tag, seed):
+    """A worker, its imports done, waiting to be told to go (`go`)."""
     proc = subprocess.Popen([sys.executable, str(tmp_path / "worker.py"), str(tag), str(seed), str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=os.environ.copy())
     line = proc.stdout.readline()
     assert line.strip() == b"ready", (line, proc.stderr.read() if proc.poll() is not None else "")
     return proc
 
 
+def go(proc):
+    proc.stdin.write(b"go\n")
+    proc.stdin.flush()
+
+
+def end(proc):
+    proc.kill()
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        stream.close()
+
+
 # -- killing writers ---------------------------------------------------------------
-ITERATIONS = 40
+# Each writer is killed (SIGKILL) at a moment of the first KILL_WINDOW seconds of its work: the
+# window is cut into ITERATIONS equal parts, each part's moment random within it, the parts in a
+# random order. Every part of the window is hit once (a uniform draw per kill left gaps and needed
+# more kills for the same spread), with the store at every size it reaches. The checks after each
+# kill read the whole store, which grows with every writer: 24 kills (there were 40 uniform ones)
+# keep the test under ten seconds; some land inside a multi-file commit (a journal left), some
+# between commits (none), and both are required.
+ITERATIONS = 24
+KILL_WINDOW = 0.3
 
 
 def test_writers_killed_mid_commit_leave_all_or_nothing(practice, tmp_path):
@@ -119,22 +145,26 @@ def test_writers_killed_mid_commit_leave_all_or_nothing(practice, tmp_path):
     identity: dict[str, str] = {}  # id -> what it was created as: never changes
     dead: set[int] = set()
     journals_found = 0
+    between_commits = 0
     solo = 0
+    moments = [(part + rng.random()) * KILL_WINDOW / ITERATIONS for part in range(ITERATIONS)]
+    rng.shuffle(moments)
+    waiting = start_worker(tmp_path, 0, rng.randrange(1 << 30))
     for it in range(ITERATIONS):
-        proc = start_worker(tmp_path, it, rng.randrange(1 << 30))
+        proc, waiting = waiting, None
         try:
+            go(proc)
             try:
-                proc.wait(timeout=rng.uniform(0.0, 0.3))
+                proc.wait(timeout=moments[it])
                 pytest.fail(f"worker stopped by itself: {proc.stderr.read().decode()}")
             except subprocess.TimeoutExpired:
                 pass
             proc.send_signal(signal.SIGKILL)
         finally:
-            proc.kill()
-            proc.wait()
-            proc.stdout.close()
-            proc.stderr.close()
+            end(proc)
         dead.add(proc.pid)
+        if it + 1 < ITERATIONS:  # the next one starts (imports) while this crash is checked
+            waiting = start_worker(tmp_path, it + 1, rng.randrange(1 << 30))
 
         # Straight after the crash: without a journal, the data is already whole.
         code, problems = cli_json("check")
@@ -142,6 +172,7 @@ def test_writers_killed_mid_commit_leave_all_or_nothing(practice, tmp_path):
             journals_found += 1
             assert code == 3 and any(p["file"] == JOURNAL for p in problems)
         else:
+            between_commits += 1
             assert code == 0 or only_dead_temps(problems, dead), problems
 
         # One normal command rolls an interrupted commit forward: a reader or a writer.
@@ -180,6 +211,7 @@ def test_writers_killed_mid_commit_leave_all_or_nothing(practice, tmp_path):
 
     assert len(identity) > 200  # the workers got real work done between kills
     assert journals_found >= 1  # and some kills landed inside a multi-file commit
+    assert between_commits >= 1  # and some outside one
     code, problems = cli_json("check", "--repair")
     assert code == 0 and all(p["repaired"] for p in problems)
     assert practice("check").exit_code == 0

@@ -18,9 +18,14 @@ from pathlib import Path
 
 import argon2
 import pytest
+from helpers.signin import FAST_ARGON2
 
 from medsec.errors import EnvironmentFailure, InvalidInput
+from medsec.security import keys
 from medsec.security import passphrase as pp
+
+# The real parameters here: other modules' in-process tests hash with FAST_ARGON2 (tests/conftest.py).
+pytestmark = pytest.mark.real_argon2
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = "violet harbor lamp 7 tea"
@@ -62,6 +67,27 @@ def test_a_hash_made_with_weaker_parameters_needs_rehash_and_still_verifies():
     assert pp.verify(weaker, GOOD) is True
     assert pp.verify(weaker, OTHER) is False
     assert pp.needs_rehash(pp.hash_passphrase(GOOD)) is False
+
+
+def test_what_the_tests_hash_with_fast_parameters_verifies_and_unwraps_with_the_real_ones(monkeypatch):
+    """In-process tests hash passphrases and wrap keys with argon2's minimum parameters (conftest's
+    fast_argon2); a medsec process of their own, with the real ones, must still accept what they
+    stored: the PHC string's and the wrapped key's own parameters are within the stored bounds,
+    and the hash is upgraded at that member's next sign-in."""
+    with monkeypatch.context() as fast:
+        for name, value in FAST_ARGON2.items():
+            fast.setattr(pp, name, value)
+        stored = pp.hash_passphrase(GOOD)
+        wrapped = keys.wrap(b"k" * keys.KEY_BYTES, GOOD, b"aad")
+        assert pp.needs_rehash(stored) is False
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert (wrapped["t"], wrapped["m"], wrapped["p"]) == (1, 8, 1)
+    assert (pp.TIME_COST, pp.MEMORY_COST_KIB, pp.PARALLELISM) == (3, 64 * 1024, 4)
+    assert pp.verify(stored, GOOD) is True and pp.verify(stored, OTHER) is False
+    assert pp.needs_rehash(stored) is True
+    assert keys.unwrap(wrapped, GOOD, b"aad", "a key") == b"k" * keys.KEY_BYTES
+    with pytest.raises(EnvironmentFailure):
+        keys.unwrap(wrapped, OTHER, b"aad", "a key")
 
 
 def test_an_argon2i_hash_needs_rehash():

@@ -1,6 +1,11 @@
-"""Real medsec processes (the installed console script) contending on one PostgreSQL store:
-16 terminals booking one slot, 16 adding patients, clients killed with SIGKILL mid-import,
-and the server restarted under running commands. Nothing lost, doubled or half-written.
+"""Real medsec processes contending on one PostgreSQL store: 16 terminals booking one slot,
+16 adding patients, clients killed with SIGKILL mid-import, and the server restarted under
+running commands. Nothing lost, doubled or half-written.
+
+Each command is a process of its own: the installed console script, or where a test runs many
+(the terminals booking, adding, and running on through the restart) a fork of a fork server
+(helpers/forks.py: the console script's entry point, without Python's start-up for each, which
+was most of those tests' time); the commands a test sends together are forked together.
 
 A real, throwaway server (tests/helpers/pg.py): `pg_server` is shared by the session, so
 the restart test stops it for a moment; other tests' databases survive it (same socket).
@@ -23,14 +28,16 @@ from typing import Any
 import psycopg
 import pytest
 from helpers.cli import MEDSEC_BIN, Medsec, cli_env, finish
+from helpers.forks import Forker
 
 from medsec.store import pgschema
 
 WAIT = 120  # seconds any one medsec process may take before the test gives up on it
 PROCESSES = 16
 ROUNDS = 5
-# Each `patient add` is a process start (~0.3 s of CPU): 16 x 100 took 305 s on two cores.
-# The default (16 x 8) keeps the file near a minute; MEDSEC_PG_ADDS=100 runs the full 1,600.
+# Each `patient add` is a process of its own: 16 x 100 took 305 s on two cores as console scripts
+# (~0.3 s of CPU each to start), about a minute forked. The default is 16 x 8; MEDSEC_PG_ADDS=100
+# (CI) runs the full 1,600.
 ADDS_PER_PROCESS = int(os.environ.get("MEDSEC_PG_ADDS", "8"))
 IMPORT_ROWS = 5000
 WEEKDAYS = [d.isoformat() for d in (date(2026, 12, 1) + timedelta(days=i) for i in range(14))
@@ -145,16 +152,22 @@ def pg_office(tmp_path: Path, pg_url: str) -> Medsec:
     return office
 
 
+def terminals(forks: Callable[..., Forker], office: Medsec) -> Forker:
+    """The fork server that runs the terminals' commands (helpers/forks.py), in the office's environment."""
+    return forks({**os.environ, **office.env}, timeout=WAIT)
+
+
 # -- 1. one slot, sixteen terminals -------------------------------------------
-def test_sixteen_terminals_book_one_slot_one_winner(pg_office, pg_url):
+def test_sixteen_terminals_book_one_slot_one_winner(pg_office, pg_url, forks):
     add_physician(pg_office)
     for i in range(PROCESSES):
         pg_office.ok("patient", "add", "--first", f"Book{i}", "--last", "Race", "--dob", "1980-01-01")
+    terminal = terminals(forks, pg_office)
     for round_no in range(ROUNDS):
         day = WEEKDAYS[round_no]
-        procs = [start(pg_office, "appt", "book", f"P{i + 1}", "--provider", "S1", "--at", f"{day} 09:00",
-                       "--type", "follow-up", "--json") for i in range(PROCESSES)]
-        results = [wait_for(p) for p in procs]
+        booking = terminal.start_all(["appt", "book", f"P{i + 1}", "--provider", "S1", "--at", f"{day} 09:00",
+                                      "--type", "follow-up", "--json"] for i in range(PROCESSES))
+        results = [terminal.wait(b) for b in booking]
         winners = [r for r in results if r[0] == 0]
         losers = [r for r in results if r[0] != 0]
         assert len(winners) == 1, results
@@ -170,12 +183,14 @@ def test_sixteen_terminals_book_one_slot_one_winner(pg_office, pg_url):
 
 
 # -- 2. sixteen terminals adding patients -------------------------------------
-def test_sixteen_terminals_add_patients_nothing_lost(pg_office, pg_url):
+def test_sixteen_terminals_add_patients_nothing_lost(pg_office, pg_url, forks):
+    terminal = terminals(forks, pg_office)
+
     def lane(w: int) -> list[tuple[str, int, str, str]]:
         done = []
         for i in range(ADDS_PER_PROCESS):
             first = f"W{w}n{i}"
-            done.append((first, *run(pg_office, *add_args(first, "Conc"))))
+            done.append((first, *terminal.run(*add_args(first, "Conc"))))
         return done
 
     results = in_lanes(PROCESSES, lane)
@@ -291,10 +306,11 @@ def import_csv(folder: Path, rows: int, tag: str) -> Path:
     return path
 
 
-def test_server_restart_mid_run_fails_cleanly_and_doubles_nothing(pg_office, pg_url, pg_server, tmp_path):
+def test_server_restart_mid_run_fails_cleanly_and_doubles_nothing(pg_office, pg_url, pg_server, tmp_path, forks):
     """Six terminals add patients, one of them also imports; the server restarts mid-run while one
     writer is inside its transaction and another waits for the writers' lock (both are cut off)."""
     csv = import_csv(tmp_path, RESTART_ROWS, "Imp")
+    terminal = terminals(forks, pg_office)
     restarted, trouble = restart_when(pg_server, lambda: writer_queue(pg_url)[1] > 0
                                       and writer_age(pg_url) > 0.4)  # the import's, with adds queued
 
@@ -304,9 +320,9 @@ def test_server_restart_mid_run_fails_cleanly_and_doubles_nothing(pg_office, pg_
         while after < 3:  # until three adds have begun after the restart
             after += restarted.is_set()
             if w == 0 and i == 2:  # the import holds the writers' lock a while: adds queue behind it
-                done.append(("import", *run(pg_office, "patient", "import", str(csv))))
+                done.append(("import", *terminal.run("patient", "import", str(csv))))
             first = f"R{w}n{i}"
-            done.append((first, *run(pg_office, *add_args(first, "Restart"))))
+            done.append((first, *terminal.run(*add_args(first, "Restart"))))
             i += 1
         return done
 

@@ -13,13 +13,16 @@ from helpers.practices import setup_practice
 pytestmark = pytest.mark.both_backends
 
 
+def email_channel(port):
+    return f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n"
+
+
 def email_practice(medsec, port, patients):
     setup_practice(medsec, patients=0)
     types = read_config(medsec, "appointment-types.yaml")
     write_config(medsec, "appointment-types.yaml",
                  types + "  quick: {duration: 5, lead_hours: [48], performers: [physician, nurse]}\n")
-    write_config(medsec, "channels.yaml",
-                 f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
+    write_config(medsec, "channels.yaml", email_channel(port))
     rows = ["first,last,dob,email,preferred_channel"]
     rows += [f"Pat,Person{chr(97 + i // 26)}{chr(97 + i % 26)},1980-01-01,p{i}@example.com,email"
              for i in range(patients)]
@@ -45,9 +48,10 @@ def test_reminder_email_arrives_with_ics(medsec, smtp):
     assert event.dtstart.value.isoformat() == "2026-11-27T09:00:00-05:00"
 
 
-def test_two_cron_jobs_send_each_reminder_once(medsec, smtp):
-    inbox, port = smtp
-    email_practice(medsec, port, 200)
+def booked_practice(medsec):
+    """200 patients reached by email, each booked for a quick visit on the 27th (its reminder due
+    now); the email channel's port is set by the test, to its own SMTP server's."""
+    email_practice(medsec, 1, 200)
     booked = 0
     for provider, blocks in (("S1", [(8, 12), (13, 17)]), ("S2", [(8, 12), (13, 17)]), ("S3", [(8, 12)])):
         for first_hour, last_hour in blocks:
@@ -58,6 +62,14 @@ def test_two_cron_jobs_send_each_reminder_once(medsec, smtp):
                 at = f"2026-11-27 {first_hour + minute // 12:02d}:{minute % 12 * 5:02d}"
                 medsec.ok("appt", "book", f"P{booked}", "--provider", provider, "--at", at, "--type", "quick")
     assert booked == 200
+    return medsec
+
+
+def test_two_cron_jobs_send_each_reminder_once(medsec, smtp, templates):
+    inbox, port = smtp
+    templates.copy(medsec, booked_practice)  # (built once: 200 bookings take seconds on PostgreSQL)
+    write_config(medsec, "channels.yaml", email_channel(port))
+    medsec.ok("config", "show")
     env = {**os.environ, **medsec.env}
     procs = [subprocess.Popen([MEDSEC_BIN, "remind", "send", "--json"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]

@@ -15,6 +15,11 @@ as built), and each test's database is made from it by `CREATE DATABASE ...
 TEMPLATE` (a few hundredths of a second); the test's folder becomes the
 terminal's folder pointing to it. Its audit log ends with the store copy's
 entry, as a practice moved into PostgreSQL does.
+
+`built_in_store` is for practices made in the test on the data directory but
+once on PostgreSQL, where making one costs a round trip per statement: the
+build runs in a database of its own, which each test's database then clones
+(the signed-in `clinic`, helpers/signin.py).
 """
 
 import shutil
@@ -50,6 +55,40 @@ class Templates:
         shutil.copytree(self.built[key], medsec.home, symlinks=True, copy_function=shutil.copy)
         return medsec
 
+    def built_in_store(self, medsec: Medsec, build: Callable, *args) -> Medsec:
+        """build(medsec, *args) itself on the data directory; on PostgreSQL a clone of a database
+        the build ran in once (not a data directory moved there: a signed-in practice's `store copy`
+        would need a session, and adds its own audit entry), medsec.home a terminal's folder
+        pointing to the clone, as `init` leaves it. Returns medsec."""
+        if medsec.pg is None:
+            return build(medsec, *args)
+        key = ("built in store", build, *args)
+        if key not in self.databases:
+            self.databases[key] = self._build_in_database(medsec.pg.server, build, args)
+        medsec.pg.clone(self.databases[key])
+        make_terminal(medsec.home, medsec.pg.url)
+        return medsec
+
+    def _build_in_database(self, server, build: Callable, args: tuple) -> str:
+        from .backends import PgDatabase
+
+        folder = Path(tempfile.mkdtemp(prefix="-".join([build.__name__, "pg", *map(str, args), ""]), dir=self.root))
+        name = server.create_database(f"template_{len(self.databases)}_{uuid.uuid4().hex[:8]}")
+        home = folder / "terminal"
+        env = {**cli_env(home), "MEDSEC_STORE": server.url(name)}
+        with pytest.MonkeyPatch.context() as patch:  # as the `medsec` fixture sets it for a test
+            for k, value in env.items():
+                patch.setenv(k, value)
+            build(Medsec(home, env, PgDatabase(server, name, made=True)), *args)
+        self._make_template(server, name)
+        return name
+
+    def _make_template(self, server, name: str) -> None:
+        # A database with sessions cannot be copied: none may come (autovacuum included) and none
+        # may stay (an in-process run's may linger until it is collected).
+        server.sql(f"ALTER DATABASE {name} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")
+        server.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+
     def _copy_database(self, medsec: Medsec, key: tuple) -> Medsec:
         """The test's (empty) database replaced by a clone of the practice's template database."""
         server = medsec.pg.server
@@ -71,10 +110,7 @@ class Templates:
                 patch.setenv(k, value)
             Medsec(scratch, env).ok("store", "copy", "--to", server.url(name))
         shutil.rmtree(scratch.parent)
-        # A database with sessions cannot be copied: none may come (autovacuum included) and none
-        # may stay (an in-process run's may linger until it is collected).
-        server.sql(f"ALTER DATABASE {name} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")
-        server.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        self._make_template(server, name)
         return name
 
     def _build(self, build: Callable, args: tuple) -> Path:
