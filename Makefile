@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_HOME ?= $(CURDIR)/.demo
 
-.PHONY: test lint docs demo bench fuzz clean
+.PHONY: test lint docs man demo bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ fuzz: $(STAMP)
 # Regenerate the CLI reference from the command tree's --help (a test fails when it drifts).
 docs: $(STAMP)
 	$(VENV)/bin/cog -r docs/cli.md
+
+# Manual pages of every command (medsec(1), medsec-appt-book(1) ...), generated from the command tree.
+# man finds them in $(VENV)/share/man while $(VENV)/bin is on PATH; elsewhere: make man MANDIR=~/.local/share/man
+MANDIR ?= $(VENV)/share/man
+man: $(STAMP)
+	$(VENV)/bin/medsec help --install-man $(MANDIR)
 
 demo: $(STAMP)
 	rm -rf $(DEMO_HOME)

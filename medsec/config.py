@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from medsec.clock import parse_clock
+from medsec.clock import DATE_ORDERS, parse_clock
 from medsec.errors import ConfigError, InvalidInput
 from medsec.fileio import read_bytes, write_atomic
 from medsec.identifiers import email_valid, npi_valid, tax_id_valid, zip_valid
@@ -67,7 +67,8 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]*@")
 # Parse-cache entries hold data that passed these checks: entries written
 # before a check existed (no "checks", or an older number) are parsed again.
-CACHE_CHECKS = 4  # 2: bounds and literal secrets; 3: sign-in settings, roles.yaml; 4: channels.yaml routes
+# 2: bounds and literal secrets; 3: sign-in settings, roles.yaml; 4: channels.yaml routes; 5: default routes
+CACHE_CHECKS = 5
 ROLES = ["front-desk", "physician", "nurse", "biller", "manager", "admin"]
 # What a role may be granted (roles.yaml): permission -> what it allows. Kept here, beside the
 # roles, so that checking roles.yaml can name an unknown one; medsec.security.permissions maps
@@ -118,6 +119,8 @@ SIGN_IN_LIMITS = {"idle_minutes": (1, 480), "absolute_hours": (1, 24), "lockout_
 ROLE_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 CHANNEL_KINDS = ["email", "sms", "voice", "letter"]
 ROUTE_KINDS = CHANNEL_KINDS + ["fax"]  # channels.yaml `routes`: kind of message -> channel
+# Where a kind of message goes when channels.yaml routes it nowhere (medsec.communications.messaging).
+DEFAULT_ROUTES = {"email": "email", "sms": "sms", "fax": "fax", "voice": "outbox", "letter": "outbox"}
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -239,7 +242,15 @@ def _check_practice(c, data):
     for i, closure in enumerate(c.seq(data.get("closures"), ["closures"])):
         value = closure.get("date") if isinstance(closure, dict) else closure
         _check_date(c, value, ["closures", i])
+    _check_date_order(c, data)
     _check_sign_in(c, data)
+
+
+def _check_date_order(c, data: dict) -> None:
+    """practice.yaml's `date_order`: how its people write 1/5 (medsec.clock reads dates so)."""
+    if data.get("date_order") is not None and data["date_order"] not in DATE_ORDERS:
+        c.error(["date_order"], f"date_order must be MDY (1/5 is January 5) or DMY (1/5 is May 1), "
+                                f"not {data['date_order']!r}")
 
 
 def _check_sign_in(c, data: dict) -> None:
@@ -473,6 +484,11 @@ def _check_channels(c, data):
 def _check_routes(c, data: dict) -> None:
     """Every route names a channel that has settings here, with those it cannot send without."""
     routes = c.mapping(data.get("routes"), ["routes"])
+    for kind in ("email", "sms"):  # the reminders' kinds: by default to a channel of the same name
+        name = DEFAULT_ROUTES[kind]
+        if kind not in routes and not isinstance(data.get(name), dict):
+            c.warn([], f"{kind} reminders go to the {name} channel (no routes.{kind}), which has no settings "
+                       f"here: they wait, pending, until it is set up (or add routes.{kind}: outbox)")
     for kind, name in routes.items():
         where = ["routes", kind]
         if kind not in ROUTE_KINDS:

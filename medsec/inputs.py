@@ -12,7 +12,12 @@ list of patient ids, a backup to restore) is opened here, so the rules live in o
   swapped for something else between the check and the read;
 - each kind of file has a size limit that fits real files of that kind with
   room to spare; a larger file is refused (exit 2) naming the limit, and
-  reading stops at the limit even when the file grows while it is read.
+  reading stops at the limit even when the file grows while it is read;
+- `-` is standard input (`medsec patient export | medsec patient import -`),
+  under the same limits. It is read once, into a private temporary file that
+  is already deleted (a reader such as an import opens its input more than
+  once: to check it, to detect its format, to read it); a terminal is refused
+  (exit 2), so no command waits for typing nobody knows is expected.
 
 Files medsec keeps for itself inside the data directory go through the store.
 """
@@ -21,6 +26,7 @@ import errno
 import io
 import os
 import stat
+import sys
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from medsec.errors import InvalidInput
@@ -101,13 +107,18 @@ USER_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOTDIR,
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 
+STDIN = "-"  # the name of standard input, as every Unix tool spells it
+
+
 def open_input(path: str, kind: str) -> BinaryIO:
     """Open the file a user named for reading, in binary; InvalidInput (exit 2) if it may not be read.
 
     The file object stops with InvalidInput once more than the kind's limit
-    has been read. Use it in a `with` block.
+    has been read. Use it in a `with` block. '-' is standard input.
     """
     limit = LIMITS[kind]
+    if path == STDIN:
+        return _stdin_copy(kind).reader()
     fd = _open_regular(path)
     try:
         _check_size(path, kind, os.fstat(fd).st_size)
@@ -222,3 +233,78 @@ class _Bounded(io.RawIOBase):
         if not self.closed:
             self._file.close()
         super().close()
+
+
+class _StdinCopy:
+    """What standard input held, kept in a temporary file deleted as it was made (so each
+    `open_input('-')` reads it from the start), and whether it ended within the limit."""
+
+    def __init__(self, source: BinaryIO, file: BinaryIO, size: int, whole: bool):
+        self.source = source  # the stream copied: a test's runner gives each command its own
+        self.file = file
+        self.size = size
+        self.whole = whole
+
+    def reader(self) -> BinaryIO:
+        return io.BufferedReader(_Copy(self.file.fileno(), self.size))
+
+
+_stdin: _StdinCopy | None = None
+
+
+def _stdin_copy(kind: str) -> _StdinCopy:
+    """Standard input, read (once per command) up to one byte past `kind`'s limit; InvalidInput
+    (exit 2) when it is a terminal, closed, or longer than the limit."""
+    global _stdin
+    stdin = sys.stdin
+    source = getattr(stdin, "buffer", None) if stdin is not None else None
+    if source is None:
+        raise InvalidInput("'-' is standard input, which is closed", hint="name a file, or pipe one in")
+    if _stdin is None or _stdin.source is not source:
+        if stdin.isatty():
+            raise InvalidInput("'-' reads standard input, which is a terminal here",
+                               hint="pipe the data in (... | medsec ... -), or name a file")
+        _stdin = _copy_stdin(source, LIMITS[kind])
+    if not _stdin.whole or _stdin.size > LIMITS[kind]:
+        raise InvalidInput(f"standard input is over the {size_text(LIMITS[kind])} limit for {NAMES[kind]}")
+    return _stdin
+
+
+def _copy_stdin(source: BinaryIO, limit: int) -> _StdinCopy:
+    import tempfile  # only '-' pays for it
+
+    # Mode 0600, deleted already (POSIX); open while the command runs, which may read it again.
+    copy = tempfile.TemporaryFile(prefix="medsec-stdin-")  # noqa: SIM115
+    size = 0
+    try:
+        while size <= limit:
+            chunk = source.read(min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            copy.write(chunk)
+            size += len(chunk)
+        copy.flush()
+    except BaseException:
+        copy.close()
+        raise
+    return _StdinCopy(source, copy, size, whole=size <= limit)
+
+
+class _Copy(io.RawIOBase):
+    """A reader of the copy of standard input with a position of its own (os.pread)."""
+
+    def __init__(self, fd: int, size: int):
+        super().__init__()
+        self._fd = fd
+        self._size = size
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "WriteableBuffer") -> int:
+        view = memoryview(buffer)
+        data = os.pread(self._fd, min(len(view), self._size - self._at), self._at) if self._at < self._size else b""
+        view[: len(data)] = data
+        self._at += len(data)
+        return len(data)

@@ -28,9 +28,10 @@ from medsec.locations import names_postgresql
 Env = Mapping[str, str]
 # Options of the root group that take a value (skipped to find the command's name).
 _VALUED = frozenset({"--data-dir", "--store", "--user", "--token-file", "--break-glass"})
-# Commands that open the terminal itself ($EDITOR, a passphrase's prompt): the agent's copy has no
-# controlling terminal.
-INTERACTIVE = frozenset({("config", "edit"), ("agent",), ("login",), ("staff", "passphrase")})
+# Commands that open the terminal itself ($EDITOR, a passphrase's prompt, man's pager for `help --man`):
+# the agent's copy has no controlling terminal.
+INTERACTIVE = frozenset({("config", "edit"), ("agent",), ("login",), ("staff", "passphrase"), ("help",),
+                         ("man",)})
 
 
 def main() -> None:

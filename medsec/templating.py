@@ -11,12 +11,20 @@ Practice templates are the practice's own code, so they run in Jinja's sandbox
 (immutable: no list or dict changes) with limits on what one expression may build
 and on each part's output (see "Limits" below). The HTML part escapes what it
 prints (autoescape); every printed value has its control characters escaped.
+
+Dates, times and money are written in the message's language by Babel's CLDR
+data, through four filters (see "People's formats" below):
+`{{ appointment.start | format_date("full") }}` is "martes, 5 de enero de 2027"
+in a Spanish template, "Tuesday, January 5, 2027" in an English one.
 """
 
+import contextvars
 import functools
 import os
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
 
 import medsec_templates
 from medsec.errors import InvalidInput
@@ -92,18 +100,26 @@ def languages_of(data_dir: str | None, name: str) -> list[str]:
 
 
 def render(data_dir: str | None, name: str, context: dict, language: str = "en",
-           default_language: str = "en") -> Rendered:
-    """Render one message template; InvalidInput names the file and line of a problem."""
+           default_language: str = "en", tz: tzinfo | None = None) -> Rendered:
+    """Render one message template; InvalidInput names the file and line of a problem.
+
+    Its date, time and money filters write in the language of the template
+    chosen, and moments in `tz` (the practice's zone; each moment's own if None).
+    """
     langs = languages_of(data_dir, name)
     if not langs:
         raise InvalidInput(f"no template {name!r}", hint=f"templates: {', '.join(available(data_dir))}")
     lang = next((l for l in (language, default_language, "en") if l in langs), langs[0])
     env = _environment(data_dir)
-    subject = _render_part(env, name, lang, "subject", context)
-    text = _render_part(env, name, lang, "txt", context)
-    if text is None:
-        raise InvalidInput(f"template {name!r} has no {lang}.txt.j2")
-    html = _render_part(env, name, lang, "html", context)
+    token = _WRITING.set((lang, tz))
+    try:
+        subject = _render_part(env, name, lang, "subject", context)
+        text = _render_part(env, name, lang, "txt", context)
+        if text is None:
+            raise InvalidInput(f"template {name!r} has no {lang}.txt.j2")
+        html = _render_part(env, name, lang, "html", context)
+    finally:
+        _WRITING.reset(token)
     return Rendered(name, lang, (subject or "").strip(), text, html)
 
 
@@ -325,6 +341,7 @@ def _limited_sandbox():
         def __init__(self, **options):
             super().__init__(**options)
             self.filters.update(_bounded_filters(self.filters))
+            self.filters.update(PEOPLE_FILTERS)
             self.globals.pop("lipsum", None)
 
         def call_binop(self, context, operator, left, right):
@@ -348,3 +365,115 @@ def _limited_sandbox():
             return value
 
     return LimitedSandbox
+
+
+# -- People's formats ------------------------------------------------------------
+# A message's dates, times and amounts as its reader writes them, by Babel (CLDR):
+#
+#   {{ appointment.start | format_date("full") }}     martes, 5 de enero de 2027
+#   {{ appointment.start | format_date("EEEE d 'de' MMMM") }}  martes 5 de enero
+#   {{ appointment.start | format_time }}             14:30  (English: 2:30 PM)
+#   {{ appointment.start | format_datetime }}         5 de enero de 2027, 14:30
+#   {{ statement.balance | format_money }}            125,50 US$  (English: $125.50)
+#
+# A format is short, medium, long or full (the language's own), or a CLDR pattern
+# of at most MAX_PATTERN characters. A value is a datetime, a date, or their ISO
+# text (as records and contexts hold them); an empty value prints nothing. Moments
+# are shown in the practice's zone. Babel's narrow and no-break spaces (2:30\u202fPM)
+# print as plain spaces: a text message stays in the SMS alphabet and mail clients
+# show no odd glyph. The language is the template's ('es' for es.txt.j2); a language
+# Babel does not know writes as US English. Money is in CURRENCY.
+CURRENCY = "USD"
+MAX_PATTERN = 100
+MAX_MONEY_DIGITS = 30  # 1e999999999 would be a billion digits
+_STYLES = ("short", "medium", "long", "full")
+_WRITING: contextvars.ContextVar[tuple[str, tzinfo | None]] = contextvars.ContextVar("medsec_writing",
+                                                                                    default=("en", None))
+
+
+def _locale():
+    """Babel's Locale of the template being rendered (US English for a language it does not know)."""
+    from babel import Locale, UnknownLocaleError  # ~50 ms: only messages that print a date or amount pay
+
+    language = _WRITING.get()[0].replace("-", "_")
+    try:
+        return Locale.parse(language)
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse("en_US")
+
+
+def _format_of(style) -> str:
+    text = str(style)
+    if text not in _STYLES and len(text) > MAX_PATTERN:
+        _refuse(f"a date format of {len(text):,} characters (at most {MAX_PATTERN})")
+    return text
+
+
+def _when(value) -> date | None:
+    """A datetime (in the practice's zone) or a date from a value a template holds; None for ''."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    if not isinstance(value, date):
+        raise TypeError(f"{type(value).__name__} is not a date or a time")
+    tz = _WRITING.get()[1]
+    if isinstance(value, datetime) and tz is not None:
+        value = value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+    return value
+
+
+def _plain_spaces(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def format_date(value, style="long") -> str:
+    """A date (or a moment's day) in the template's language: format_date("full")."""
+    from babel.dates import format_date as babel_date
+
+    when = _when(value)
+    return "" if when is None else _plain_spaces(babel_date(when, _format_of(style), locale=_locale()))
+
+
+def format_time(value, style="short") -> str:
+    """A moment's time of day in the template's language: 14:30, 2:30 PM."""
+    from babel.dates import format_time as babel_time
+
+    when = _when(value)
+    if when is not None and not isinstance(when, datetime):
+        raise TypeError(f"{value!r} is a day, not a time")
+    return "" if when is None else _plain_spaces(babel_time(when, _format_of(style), locale=_locale()))
+
+
+def format_datetime(value, style=None) -> str:
+    """A moment in the template's language: the long date and the short time, joined as the
+    language joins them ("5 de enero de 2027, 14:30"), or `style` (a style or a pattern)."""
+    from babel.dates import format_datetime as babel_datetime
+    from babel.dates import get_datetime_format
+
+    when = _when(value)
+    if when is None:
+        return ""
+    if not isinstance(when, datetime):
+        raise TypeError(f"{value!r} is a day, not a time")
+    if style is not None:
+        return _plain_spaces(babel_datetime(when, _format_of(style), locale=_locale()))
+    joined = str(get_datetime_format("long", locale=_locale()))
+    return _plain_spaces(joined.replace("{1}", format_date(when, "long")).replace("{0}", format_time(when, "short")))
+
+
+def format_money(value, currency: str = CURRENCY) -> str:
+    """An amount in the template's language: $1,250.00, 1.250,00 US$; '' for an empty one."""
+    from babel.numbers import format_currency
+
+    if value is None or value == "":
+        return ""
+    amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    if not amount.is_finite() or not -MAX_MONEY_DIGITS <= amount.adjusted() <= MAX_MONEY_DIGITS:
+        raise ValueError(f"{str(value)[:40]!r} is not an amount a message prints")
+    return _plain_spaces(format_currency(amount, str(currency), locale=_locale()))
+
+
+PEOPLE_FILTERS = {"format_date": format_date, "format_time": format_time, "format_datetime": format_datetime,
+                  "format_money": format_money}

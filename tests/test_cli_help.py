@@ -9,20 +9,9 @@ import sys
 from pathlib import Path
 
 import click
-import pytest
-
-from medsec.cli.reference import command_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = "make docs"  # the Makefile target that regenerates docs/cli.md with cog
-
-
-@pytest.fixture(scope="module")
-def tree() -> list[click.Context]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MEDSEC_PLUGINS", "")
-        env.setenv("MEDSEC_DISABLE_PLUGINS", "")
-        return command_tree()
 
 
 def test_the_tree_has_every_group_and_the_plugins_reports(tree):

@@ -43,7 +43,7 @@ def complete(env, shell: str, line: str) -> list[str]:
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     if shell == "bash":  # "type,value" a line
-        return [item.partition(",")[2] for item in proc.stdout.splitlines()]
+        return [item.partition(",")[2] for item in proc.stdout.splitlines() if item]
     lines = proc.stdout.splitlines()  # zsh: type, value, help (or "_"), three lines each
     return [lines[i + 1] for i in range(0, len(lines), 3)]
 
@@ -161,3 +161,57 @@ def test_help_and_completion_need_no_sign_in(env, tmp_path):
     assert medsec(env, "help", "appt", "book").stdout == medsec(env, "appt", "book", "--help").stdout
     assert medsec(env, "completion", "bash").stdout.startswith("_medsec_completion()")
     assert medsec(env, "appt").returncode == 0
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory):
+    """The demo practice (open): what completion offers for patients, staff and types."""
+    home = tmp_path_factory.mktemp("completion") / "clinic"
+    env = {**os.environ, "MEDSEC_HOME": str(home), "MEDSEC_AGENT": "off", "MEDSEC_USER": "maria",
+           "MEDSEC_PLUGINS": "", "MEDSEC_DISABLE_PLUGINS": ""}
+    subprocess.run([MEDSEC_BIN, "init", "--demo"], env=env, check=True, capture_output=True, timeout=TIMEOUT)
+    return env
+
+
+def searches(env) -> list[dict]:
+    import json
+
+    entries = json.loads(medsec(env, "audit", "--json").stdout)
+    return [e for e in entries if e["command"].endswith("(completion)")]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completes_patients_staff_and_types_by_name(demo_env, shell):
+    before = len(searches(demo_env))
+    newest = complete(demo_env, shell, "medsec appt book ")
+    assert newest[:3] == ["P300", "P299", "P298"] and len(newest) == 20  # registered last first
+    named = complete(demo_env, shell, "medsec appt book oconn")  # ids in place of the name typed
+    assert "P2" in named and all(v.startswith("P") for v in named)
+    assert complete(demo_env, shell, "medsec appt book P2 --provider ") == ["S1", "S2", "S3", "S4", "S5", "S6",
+                                                                              "S7", "S8"]
+    assert complete(demo_env, shell, "medsec appt book P2 --provider voss") == ["S1"]
+    assert complete(demo_env, shell, "medsec appt book P2 --type fol") == ["follow-up"]
+    # A patient completion is a patient search: audited, with the ids it offered.
+    found = searches(demo_env)[before:]
+    assert [e["action"] for e in found] == ["search", "search"] and "P2" in found[1]["ids"]
+
+
+def test_zsh_shows_whom_an_id_names(demo_env):
+    proc = medsec(demo_env, _MEDSEC_COMPLETE="zsh_complete", COMP_WORDS="medsec appt book oconn", COMP_CWORD="3")
+    assert "P2\nLuis O'Connell, 1988-01-20" in proc.stdout
+
+
+def test_a_patient_is_offered_only_to_whom_may_search(tmp_path):
+    """Signed in, with no session: no patient is offered, and no error reaches the shell."""
+    from helpers.signin import PASS
+
+    secret = tmp_path / "s1"
+    secret.write_text(PASS["S1"] + "\n")
+    secret.chmod(0o600)
+    env = {**os.environ, "MEDSEC_HOME": str(tmp_path / "clinic"), "MEDSEC_AGENT": "off", "MEDSEC_USER": "",
+           "MEDSEC_PLUGINS": "", "MEDSEC_DISABLE_PLUGINS": ""}
+    made = medsec(env, "init", "--admin", "Ada Admin", "--admin-passphrase-file", str(secret))
+    assert made.returncode == 0, made.stderr
+    medsec(env, "patient", "add", "--first", "Ann", "--last", "Smith", "--dob", "1970-01-01")  # refused: no session
+    assert complete(env, "bash", "medsec appt book sm") == []
+    assert complete(env, "bash", "medsec appt book P1 --provider ") == ["S1"]  # the roster is not PHI

@@ -247,7 +247,7 @@ def test_a_broken_fax_gateway_answer_is_exit_3_naming_the_channel(practice, gate
     doc.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
                     b"2 0 obj << /Type /Pages /Count 1 >> endobj\n3 0 obj << /Type /Page >> endobj\n%%EOF\n")
     gateway.answer = (200, b'{"id": "FX-1", "pag')
-    result = practice("fax", "send", doc, "--to", "617-555-0150")
+    result = practice("fax", "send", doc, "--number", "617-555-0150")
     assert result.exit_code == 3
     assert one_line(result.stderr).startswith("medsec: error: fax to ")
     assert "fax: the gateway's answer is not valid JSON" in result.stderr

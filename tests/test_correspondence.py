@@ -47,8 +47,8 @@ def test_calls_flow_and_order(office):
     report = {r["staff"]: r for r in office.json("report", "calls")}
     assert report["S2"]["calls"] == 2 and report["S2"]["open"] == 1
     assert report["S2"]["avg_hours_to_close"] == "2.0"
-    bad = office("call", "log", "--from", "not a number", "--reason", "x")
-    assert bad.exit_code == 2 and "neither a phone number nor a patient id" in bad.stderr
+    bad = office("call", "log", "--phone", "not a number", "--reason", "x")
+    assert bad.exit_code == 2 and "--phone 'not a number' is not a phone number" in bad.stderr
 
 
 def test_message_created_hook(office, tmp_path):

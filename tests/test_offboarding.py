@@ -134,11 +134,11 @@ FOR_A_PATIENT = [
     ("appt", "list", "--patient", "PATIENT"),
     ("bill", "balance", "PATIENT"),
     ("bill", "ledger", "PATIENT"),
-    ("call", "log", "--from", "PATIENT", "--reason", "asks about a visit"),
-    ("task", "add", "Call back about the visit", "--for", "S3", "--patient", "PATIENT"),
+    ("call", "log", "--patient", "PATIENT", "--reason", "asks about a visit"),
+    ("task", "add", "Call back about the visit", "--staff", "S3", "--patient", "PATIENT"),
     ("refill", "request", "PATIENT", "--drug", "atorvastatin", "--dose", "20 mg once daily",
      "--pharmacy", "CVS Main St", "--via", "phone"),
-    ("referral", "add", "PATIENT", "--to", "Boston Cardiology", "--reason", "chest pain", "--dx", "R07.9"),
+    ("referral", "add", "PATIENT", "--specialist", "Boston Cardiology", "--reason", "chest pain", "--dx", "R07.9"),
 ]
 
 

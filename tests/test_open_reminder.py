@@ -59,7 +59,7 @@ def test_never_when_stderr_is_not_a_terminal(practice, tmp_path):
     assert run.exit_code == 0 and notes(run) == 0
     assert not (tmp_path / "state").exists()  # nothing recorded either: a terminal still gets it
     assert notes(run_in_terminal(["patient", "list"], env)) == 1
-    assert practice.run("patient", "list", env={"XDG_STATE_HOME": str(tmp_path / "cron")}).stderr == ""
+    assert practice.run("patient", "list", env={"XDG_STATE_HOME": str(tmp_path / "cron")}).stderr == "no patients\n"
 
 
 def test_not_for_the_commands_that_speak_of_the_mode(practice, tmp_path):

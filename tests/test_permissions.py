@@ -66,9 +66,11 @@ def test_an_undeclared_built_in_command_fails_loudly():
 def test_only_signing_in_and_the_agent_are_open():
     open_commands = {path for path, permission in COMMANDS.items() if permission is None}
     # `staff passphrase` checks for itself: your own, or anyone's with staff.manage (test_signin.py);
-    # `help` and `completion` print only the commands' help (test_completion.py).
+    # `help`, `man` and `completion` print only the commands' help (test_completion.py,
+    # test_readme_setup.py); `security recover` asks for the recovery key, which is its credential
+    # (test_encryption.py).
     assert {path for path in open_commands if not path.startswith("agent ")} == \
-        {"login", "logout", "whoami", "init", "staff passphrase", "help", "completion"}
+        {"login", "logout", "whoami", "init", "staff passphrase", "help", "man", "completion", "security recover"}
     for path in ("patient show", "patient list", "appt day", "lab show", "audit", "report break-glass"):
         assert COMMANDS[path] is not None, path
 

@@ -141,7 +141,7 @@ def test_incoming_referral_matches_or_registers_and_proposes_a_slot(office):
 @pytest.mark.parametrize("args,code,text", [
     (["referral", "add", "P1", "--to", "X", "--reason", "r", "--dx", "chest pain"], 2, "not an ICD-10-CM code"),
     (["referral", "add", "P1", "--to", "X", "--reason", "r", "--dx", "Q99.99X"], 2, "not in ICD-10-CM"),
-    (["referral", "add", "P1", "--to", " ", "--reason", "r", "--dx", "I10"], 2, "--to cannot be empty"),
+    (["referral", "add", "P1", "--specialist", " ", "--reason", "r", "--dx", "I10"], 2, "--specialist cannot be empty"),
     (["referral", "add", "P1", "--to", "X", "--reason", "r", "--dx", "I10", "--fax", "call me"], 2,
      "not a fax number"),
     (["referral", "add", "P1", "--to", "X", "--reason", "r", "--dx", "I10", "--physician", "S3"], 2,

@@ -85,9 +85,9 @@ def test_usual_physician_is_the_latest_visit(office):
 
 
 @pytest.mark.parametrize("args,code,text", [
-    (["P1", *REQUEST, "--for", "S9"], 2, "--for S9: no such staff member"),
+    (["P1", *REQUEST, "--provider", "S9"], 2, "--provider S9: no such staff member"),
     (["P1", *REQUEST, "--for", "S3"], 2, "S3 is a nurse, not a physician"),
-    (["P1", *REQUEST, "--for", "Dr A"], 2, "'Dr A' is not a"),
+    (["P1", *REQUEST, "--for", "Dr Nobody"], 2, "'Dr Nobody' is not a"),  # ("Dr A" is S1's name)
     (["P4", *REQUEST], 2, "P4 has no usual physician"),
     (["P1", *REQUEST, "--pharmacy-fax", "fax me"], 2, "not a fax number"),
     (["P1", *REQUEST[:-1], "email"], 2, "invalid value"),

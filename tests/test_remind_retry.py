@@ -186,3 +186,16 @@ def test_retry_since_a_later_day_requeues_nothing(medsec, smtp):
     assert medsec("remind", "send").exit_code == 1
     assert medsec.json("remind", "retry", "--failed", "--since", "2026-11-27") == []
     assert len(medsec.json("remind", "retry", "--failed", "--since", "2026-11-26")) == 1
+
+
+def test_default_routes_to_channels_without_settings_are_warned_about(medsec):
+    """Email and SMS reminders go to the channels of those names unless routed elsewhere: with no
+    settings for them, `config check` warns (exit 0) that they would wait, pending."""
+    medsec.ok("init", "--security", "open")
+    checked = medsec("config", "check")
+    assert checked.exit_code == 0
+    for kind in ("email", "sms"):
+        assert f"warning: {kind} reminders go to the {kind} channel" in checked.stderr
+    write_config(medsec, "channels.yaml", "outbox: {folder: outbox}\nroutes: {email: outbox, sms: outbox}\n")
+    checked = medsec("config", "check")
+    assert checked.exit_code == 0 and "reminders go to" not in checked.stderr

@@ -110,16 +110,16 @@ def test_a_practice_goes_to_postgresql_and_back_whole(office, pg_url, tmp_path):
 def test_a_target_holding_a_practice_is_refused_unless_forced(practice, pg_url, tmp_path):
     practice.ok("patient", "add", "--first", "Ann", "--last", "Smith", "--dob", "1970-01-01")
     for target in (pg_url, str(tmp_path / "copy")):
-        practice.ok("store", "copy", "--to", target)
-        again = practice("store", "copy", "--to", target)
+        practice.ok("store", "copy", "--into", target)
+        again = practice("store", "copy", "--into", target)
         assert again.exit_code == 2 and "holds a practice already" in again.stderr
         assert len(again.stderr.strip().splitlines()) == 1
-        assert all(line["match"] for line in practice.json("store", "copy", "--to", target, "--force"))
+        assert all(line["match"] for line in practice.json("store", "copy", "--into", target, "--force"))
 
     other = tmp_path / "other"
     practice.ok("--data-dir", other, "init", "--security", "open")  # configuration only: still a practice
-    assert practice("store", "copy", "--to", other).exit_code == 2
-    practice.ok("store", "copy", "--to", other, "--force")
+    assert practice("store", "copy", "--into", other).exit_code == 2
+    practice.ok("store", "copy", "--into", other, "--force")
     assert contents(store_of(other)) == contents(store_of(practice.home))
 
 

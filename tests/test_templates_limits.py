@@ -89,7 +89,7 @@ def test_hostile_memo_template_fails_in_one_line_and_writes_nothing(clinic, kind
     override(clinic, "hostile", HOSTILE[kind])
     override(clinic, "hostile", "Notice\n", part="subject")
     before = snapshot(clinic.home)
-    result = clinic("memo", "new", "--template", "hostile", "--to", "S1")
+    result = clinic("memo", "new", "--template", "hostile", "--staff", "S1")
     assert result.exit_code == 2
     assert "template limit" in one_error_line(result, "hostile") or kind == "recursion"
     assert snapshot(clinic.home) == before

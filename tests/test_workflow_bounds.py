@@ -59,20 +59,20 @@ def clean_refusal(error: InvalidInput, field: str) -> None:
 def _calls(office):
     return {
         "--reason": lambda app, v: calls.log_call(app, caller="617-555-0100", reason=v),
-        "--from": lambda app, v: calls.log_call(app, caller=v, reason="question"),
+        "--phone": lambda app, v: calls.log_call(app, caller=v, reason="question"),
         "--note": lambda app, v: calls.return_call(app, "T1", v),
         "--note ": lambda app, v: calls.close(app, "T1", v),
         "--subject": lambda app, v: faxes.receive(app, str(office.scan), sender="617-555-0300", subject=v),
         "--subject ": lambda app, v: mail.receive(app, sender="Boston Radiology", subject=v),
-        "--from ": lambda app, v: mail.receive(app, sender=v, subject="MRI report"),
+        "--sender": lambda app, v: mail.receive(app, sender=v, subject="MRI report"),
         "--subject  ": lambda app, v: memos.new_memo(app, template="memo", to=["S1"], subject=v,
                                                      variables={"body": "x"}),
         "--var body": lambda app, v: memos.new_memo(app, template="memo", to=["S1"], subject="s",
                                                     variables={"body": v}),
-        "--to": lambda app, v: referrals.add(app, "P1", to=v, reason="r", dx=["I10"]),
+        "--specialist": lambda app, v: referrals.add(app, "P1", to=v, reason="r", dx=["I10"]),
         "--reason ": lambda app, v: referrals.add(app, "P1", to="Cardiology", reason=v, dx=["I10"]),
         "--address": lambda app, v: referrals.add(app, "P1", to="Cardiology", reason="r", dx=["I10"], address=v),
-        "--from  ": lambda app, v: referrals.receive(app, sender=v, reason="r", patient_id="P1"),
+        "--referrer": lambda app, v: referrals.receive(app, sender=v, reason="r", patient_id="P1"),
         "--auth": lambda app, v: referrals.send(app, "RF1", auth_number=v),
         "--drug": lambda app, v: refills.request(app, "P1", drug=v, dose="d", pharmacy="p", via="phone"),
         "--pharmacy": lambda app, v: refills.request(app, "P1", drug="d", dose="d", pharmacy=v, via="phone"),
@@ -131,8 +131,8 @@ def test_bodies_keep_their_lines_and_single_lines_refuse_them(office, app):
 
 def test_through_the_command_line_the_same_rule(office):
     before = snapshot(office.home)
-    for args in (["call", "log", "--from", "P1", "--reason", "x" * 20_001],
-                 ["referral", "add", "P1", "--to", "y" * 201, "--reason", "r", "--dx", "I10"],
+    for args in (["call", "log", "--patient", "P1", "--reason", "x" * 20_001],
+                 ["referral", "add", "P1", "--specialist", "y" * 201, "--reason", "r", "--dx", "I10"],
                  ["lab", "order", "P1", "--facility", "North Lab", "--test", "z" * 201]):
         refused = office(*args)
         assert refused.exit_code == 2 and refused.stdout == ""

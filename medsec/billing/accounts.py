@@ -7,7 +7,7 @@ the payer while a claim for it is open, the patient after.
 
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from medsec import clock
@@ -312,8 +312,10 @@ def balance(app, patient_id: str) -> dict:
 
 
 @exact
-def ledger(app, patient_id: str) -> list[dict]:
-    """Every charge, payment and adjustment in date order with the running balance."""
+def ledger(app, patient_id: str, *, first: date | None = None, last: date | None = None,
+           limit: int | None = None) -> list[dict]:
+    """Every charge, payment and adjustment in date order with the running balance (the first
+    `limit` of those dated `first` to `last`, their balances still counting every earlier one)."""
     view = app.store.snapshot()
     patient = get_patient(app, patient_id, view=view)
     events = [_charge_event(c) for c in charges_of(view, patient["id"])]
@@ -322,8 +324,10 @@ def ledger(app, patient_id: str) -> list[dict]:
     running, rows = Decimal(0), []
     for day, _, rid, kind, text, amount in events:
         running += amount
-        rows.append({"date": day, "id": rid, "kind": kind, "description": text, "amount": fmt(amount),
-                     "balance": fmt(running)})
+        if clock.on_days(day, first, last):
+            rows.append({"date": day, "id": rid, "kind": kind, "description": text, "amount": fmt(amount),
+                         "balance": fmt(running)})
+    rows = rows[:limit] if limit else rows
     app.audit("read", [patient["id"]])
     warn_damaged(view, patient["id"])
     return rows
@@ -352,9 +356,13 @@ def _damage_note(amount) -> str:
     return f" [damaged amount {shown(amount)} counted as 0.00]" if damaged(amount) else ""
 
 
-def list_charges(app, patient_id: str, status: str | None = None) -> list[dict]:
+def list_charges(app, patient_id: str, status: str | None = None, *, first: date | None = None,
+                 last: date | None = None, limit: int | None = None) -> list[dict]:
+    """A patient's charges by date of service (the first `limit`); `first`/`last`: served on those days."""
     view = app.store.snapshot()
     patient = get_patient(app, patient_id, view=view)
-    out = [c for c in charges_of(view, patient["id"]) if not status or c["status"] == status]
+    out = [c for c in charges_of(view, patient["id"])
+           if (not status or c["status"] == status) and clock.on_days(c["date"], first, last)]
+    out = out[:limit] if limit else out
     app.audit("list", [patient["id"]] + [c["id"] for c in out])
     return out

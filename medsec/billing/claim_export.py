@@ -5,6 +5,7 @@ from medsec.billing.claims import get_claim, list_claims, moved, scrubber, store
 from medsec.errors import InvalidInput, Refused
 from medsec.outputs import check_output, write_output
 from medsec.plugins import collect
+from medsec.progress import Progress
 from medsec.store.api import RecordKind
 from medsec.store.catalog import CLAIMS
 
@@ -29,14 +30,18 @@ def export(app, claim_ids: list[str], fmt_name: str, output: str, *, mark: bool 
     return _export(app, claims, fmt_name, output, mark=mark, usage=usage)
 
 
-def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, usage: str) -> dict:
+def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, usage: str,
+            progress: Progress | None = None) -> dict:
     """export() of claim records already read; empties `claims` once the file is written."""
+    progress = progress or Progress.off()
     writer = _format(app, fmt_name)
     if usage not in ("T", "P"):
         raise InvalidInput("--usage is T (test) or P (production)")
     check_output(output, app.data_dir)  # before a control number is spent on it
     scrub = scrubber(app, app.today(), fmt_name)
+    progress.start("checking claims", len(claims))
     for claim in claims:
+        progress.advance()
         if claim["status"] not in EXPORTABLE:
             raise Refused(f"{claim['id']} is {claim['status']}; export ready claims",
                           hint=f"run 'medsec claim validate {claim['id']}'")
@@ -47,6 +52,7 @@ def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, 
     # wastes a number, never reuses one.
     with app.store.transaction() as txn:
         number = INTERCHANGES.number(txn.reserve_ids(INTERCHANGES)[0])
+    progress.start(f"writing {len(claims):,} claims ({fmt_name})")
     data = writer.write(claims, {"interchange_control": number, "group_control": number, "usage": usage,
                                  "now": app.now(), "sender_id": claims[0]["submitter"]["id"],
                                  "receiver_id": claims[0]["receiver"]["id"]})
@@ -55,6 +61,7 @@ def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, 
     del data
     claims.clear()  # a 10,000-claim batch: let the records go before the marking transaction reads them again
     if mark:
+        progress.start(f"marking {len(ids):,} claims submitted")
         stamp = clock.iso(app.now())
         submission = {"at": stamp, "format": fmt_name, "control": number, "file": output}
         with app.store.transaction() as txn:
@@ -66,9 +73,11 @@ def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, 
             "bytes": size, "marked_submitted": mark}
 
 
-def batch(app, payer: str, fmt_name: str, output: str, *, mark: bool = True, usage: str = "T") -> dict:
+def batch(app, payer: str, fmt_name: str, output: str, *, mark: bool = True, usage: str = "T",
+          progress: Progress | None = None) -> dict:
+    """Every ready claim of `payer` in one file; `progress` shows each stage on the terminal."""
     _format(app, fmt_name)  # bad usage (exit 2) before "nothing to do" (exit 1)
     ready = list_claims(app, status="ready", payer=payer)
     if not ready:
         raise Refused(f"no ready claims for payer {payer}", hint="validate draft claims first")
-    return _export(app, ready, fmt_name, output, mark=mark, usage=usage)
+    return _export(app, ready, fmt_name, output, mark=mark, usage=usage, progress=progress)

@@ -419,7 +419,9 @@ def set_status(app, claim_id: str, status: str, note: str = "", extra: dict | No
     return record
 
 
-def list_claims(app, *, status: str | None = None, payer: str | None = None, patient: str | None = None) -> list[dict]:
+def list_claims(app, *, status: str | None = None, payer: str | None = None, patient: str | None = None,
+                first: date | None = None, last: date | None = None, limit: int | None = None) -> list[dict]:
+    """Claims (the first `limit`); `first`/`last`: created on those days."""
     view = app.store.snapshot()
     if status:
         if status not in STATUSES:
@@ -435,7 +437,8 @@ def list_claims(app, *, status: str | None = None, payer: str | None = None, pat
     else:
         claims = list(view.scan(CLAIMS))
     out = [c for c in claims if (not payer or c["payer_id"].upper() == payer.upper())
-           and (not patient or c["patient_id"] == patient.upper())]
+           and (not patient or c["patient_id"] == patient.upper()) and clock.on_days(c["created"], first, last)]
+    out = out[:limit] if limit else out
     app.audit("list", [c["id"] for c in out] + [c["patient_id"] for c in out])
     return out
 

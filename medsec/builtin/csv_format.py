@@ -1,4 +1,4 @@
-"""Default plugin: patients as CSV (import with a column mapping; export) and JSON."""
+"""Default plugin: patients as CSV (import with a column mapping; export), JSON and JSON Lines."""
 
 import csv
 
@@ -125,6 +125,11 @@ def write_json(records, stream) -> None:
     stream.write(orjson.dumps(list(records), option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def write_jsonl(records, stream) -> None:
+    for record in records:
+        stream.write(orjson.dumps(record).decode() + "\n")
+
+
 @hookimpl
 def register_importers(register):
     register(Importer("csv", "patient", "CSV with a header row; --map FIELD=COLUMN for other names",
@@ -135,3 +140,4 @@ def register_importers(register):
 def register_exporters(register):
     register(Exporter("csv", "patient", "CSV, one row per patient, spreadsheet-safe cells", write_csv))
     register(Exporter("json", "patient", "JSON list of full patient records", write_json))
+    register(Exporter("jsonl", "patient", "JSON Lines: a full patient record a line", write_jsonl))

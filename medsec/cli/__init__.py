@@ -10,6 +10,7 @@ import sys
 import click
 
 from medsec import __version__
+from medsec.cli.options import folder_path
 from medsec.cli.textsafety import NAME_LIMIT, guard, printable
 from medsec.errors import MedsecError
 from medsec.text import clean_text
@@ -49,9 +50,13 @@ BUILTIN_COMMANDS = {
     "logout": "medsec.cli.signin:logout",
     "whoami": "medsec.cli.signin:whoami",
     "help": "medsec.cli.helpcmd:help_command",
+    "man": "medsec.cli.helpcmd:man_command",
     "completion": "medsec.cli.helpcmd:completion_command",
     "security": "medsec.cli.signin:security_group",
     "token": "medsec.cli.signin:token_group",
+    "encrypt": "medsec.cli.encryptcmd:encrypt_command",
+    "rekey": "medsec.cli.encryptcmd:rekey_command",
+    "outbox": "medsec.cli.encryptcmd:outbox_group",
 }
 
 
@@ -207,7 +212,7 @@ def _version(ctx, param, value):
 
 
 @click.group(cls=MedsecCLI, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, callback=folder_path,
               help="Data directory (default: $MEDSEC_HOME, else the user data directory).")
 @click.option("--store", "store_url", default=None, envvar="MEDSEC_STORE", metavar="URL",
               help="A PostgreSQL store, postgresql://HOST/DB (default: $MEDSEC_STORE, else the data "

@@ -7,8 +7,8 @@ import click
 
 from medsec import PLUGIN_API_VERSION
 from medsec.cli.common import pass_app
-from medsec.cli.options import date_option, limit_option, output_path
-from medsec.cli.output import output_options, render, say
+from medsec.cli.options import date_option, folder_path, list_options, output_path, quiet_option
+from medsec.cli.output import inform, is_quiet, output_options, render, say
 from medsec.config import CONFIG_FILES, Problem, check_texts
 from medsec.errors import ConfigError, EnvironmentFailure, InvalidInput
 from medsec.templating import check_all as check_templates
@@ -30,10 +30,14 @@ from medsec.templating import check_all as check_templates
               help="The administrator's passphrase, first line of FILE (mode 600); else asked on the terminal.")
 @click.option("--rehearsal", is_flag=True,
               help="A practice for rehearsals and tests: MEDSEC_NOW may move its clock when signed in.")
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt the data directory at rest (signed in only); prints the recovery key once.")
+@click.option("--recovery-key-out", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="With --encrypt: write the recovery key to FILE (a new file, mode 600) instead of printing it.")
 @output_options
 @pass_app
 def init_command(app, fmt, demo, time_zone, store_url, password_env, security_mode, admin_name,
-                 admin_passphrase_file, rehearsal):
+                 admin_passphrase_file, rehearsal, encrypt, recovery_key_out):
     """Create a data directory to set up a practice.
 
     At --data-dir, else $MEDSEC_HOME, else the user data directory: example
@@ -47,6 +51,13 @@ def init_command(app, fmt, demo, time_zone, store_url, password_env, security_mo
     --security open makes a practice where whoever --user names acts (a
     one-person laptop); --demo is open unless --security signed-in is given.
 
+    --encrypt encrypts the data directory at rest from the start (see
+    `medsec encrypt`); the recovery key is printed once, or written to
+    --recovery-key-out.
+
+    A new practice (not --demo) is followed by its next steps on stderr
+    (with a table: not with --json or another --format).
+
     With --store (or the global --store, $MEDSEC_STORE) the practice is
     kept in a PostgreSQL database that several terminals share, and the
     folder only points to it (store.yaml). The URL must not hold a password:
@@ -56,6 +67,7 @@ def init_command(app, fmt, demo, time_zone, store_url, password_env, security_mo
     Examples:
       medsec init
       medsec init --admin "Ada Byron" --admin-passphrase-file ./s1-passphrase
+      medsec init --encrypt --recovery-key-out /media/usb/recovery-key.txt
       medsec init --demo
       medsec --data-dir ./second-clinic init --security open --time-zone America/Chicago
       medsec --data-dir ~/medsec init --store postgresql://db.clinic.lan/medsec
@@ -65,20 +77,61 @@ def init_command(app, fmt, demo, time_zone, store_url, password_env, security_mo
     refuse_used_folder(app.data_dir)  # before the first administrator is asked for
     if security_mode is None:
         security_mode = "open" if demo else "signed-in"
+    show_recovery = _encryption_wanted(app, encrypt, recovery_key_out, security_mode, store_url)
     admin = _first_admin(security_mode, admin_name, admin_passphrase_file, staff_id=None if demo else "S1")
     summary = init_data_dir(app.data_dir, demo=demo, tz_name=time_zone, rehearsal=rehearsal,
                             location=_init_location(app, store_url, password_env))
     if admin:
-        summary.update(_signed_in_practice(app, *admin))
+        summary.update(_signed_in_practice(app, *admin, encrypt=encrypt))
+    if show_recovery is not None:
+        from medsec.security.encryption import encrypt as encrypt_practice
+
+        summary["encrypted"] = encrypt_practice(app, show_recovery)["key"]
     render(summary, fmt)
+    if not demo and fmt == "table":  # for people: a script reading --json gets none
+        for line in _next_steps(app.data_dir, signed_in=admin is not None):
+            inform(line)
+
+
+def _next_steps(data_dir: str, *, signed_in: bool) -> list[str]:
+    """What to do after `init` makes a practice (on stderr): README's "Setting up your practice" in short."""
+    import shlex
+
+    from medsec.locations import default_data_dir
+
+    steps = ['next steps (README.md, "Setting up your practice"):']
+    if os.path.abspath(default_data_dir()) != data_dir:
+        steps.append(f"  export MEDSEC_HOME={shlex.quote(data_dir)}")
+    if signed_in:
+        steps.append('  eval "$(medsec login S1)"                 sign in as the administrator')
+    steps += ["  medsec config edit practice               name, NPI, address, office hours; then channels",
+              "  medsec staff add --name NAME --role ROLE  then staff hours and staff passphrase",
+              "  medsec config check                       checks every configuration file"]
+    return steps
+
+
+def _encryption_wanted(app, encrypt: bool, recovery_key_out, security_mode: str, store_url):
+    """What shows the recovery key of `init --encrypt` (None without it); InvalidInput before anything is made."""
+    if not encrypt:
+        if recovery_key_out:
+            raise InvalidInput("--recovery-key-out is for --encrypt")
+        return None
+    if security_mode != "signed-in":
+        raise InvalidInput("--encrypt needs a signed-in practice (sign-in is what opens its key)")
+    if store_url or app.store_url:
+        raise InvalidInput("--encrypt is for a data directory: on PostgreSQL, encrypt the database's disk "
+                           "(README: Encryption at rest)")
+    from medsec.cli.encryptcmd import recovery_writer
+
+    return recovery_writer(app, recovery_key_out)
 
 
 _NO_ADMIN = ("a signed-in practice needs its first administrator: --admin NAME --admin-passphrase-file FILE "
              "(or --security open)")
 
 
-def _first_admin(security_mode, name, passphrase_file, *, staff_id: str | None) -> tuple[str, str] | None:
-    """(name, passphrase hash) of a signed-in practice's first administrator, asked and checked
+def _first_admin(security_mode, name, passphrase_file, *, staff_id: str | None) -> tuple[str, str, str] | None:
+    """(name, passphrase hash, passphrase) of a signed-in practice's first administrator, asked and checked
     before anything is made; None for an open practice.
 
     Without --admin the name is asked on the terminal (standard input), and then the passphrase
@@ -100,7 +153,7 @@ def _first_admin(security_mode, name, passphrase_file, *, staff_id: str | None) 
     text = read_passphrase(file=passphrase_file, fd=None, prompt=f"passphrase for {who}: ",
                            confirm=passphrase_file is None)
     check_strength(text, staff_id=staff_id or "", name=name)
-    return name, hash_passphrase(text)
+    return name, hash_passphrase(text), text
 
 
 def _admin_name(value: str) -> str:
@@ -114,8 +167,10 @@ def _admin_name(value: str) -> str:
     return name
 
 
-def _signed_in_practice(app, name: str, passphrase_hash: str) -> dict:
-    """The new practice's first staff member, an administrator with a passphrase; sign-in on."""
+def _signed_in_practice(app, name: str, passphrase_hash: str, passphrase: str, encrypt: bool) -> dict:
+    """The new practice's first staff member, an administrator with a passphrase; sign-in on. To be
+    encrypted, the administrator's key pair is made now (else at the first sign-in): it holds the
+    first key slot."""
     from medsec import config
     from medsec.records.staff import add_staff
     from medsec.security.approval import reseal
@@ -123,7 +178,14 @@ def _signed_in_practice(app, name: str, passphrase_hash: str) -> dict:
 
     app.command = "init"
     admin = add_staff(app, name=name, role="admin")
-    set_passphrase(app, admin["id"], passphrase_hash)
+    keys = None
+    if encrypt:
+        from medsec.security.keys import new_key_pair
+        from medsec.security.vault import member_slot
+
+        public, signing, private = new_key_pair(admin["id"], passphrase, app.now().isoformat(timespec="seconds"))
+        keys = {"public": public, "signing": signing, "slots": member_slot(app, admin["id"], private)}
+    set_passphrase(app, admin["id"], passphrase_hash, keys)
     practice = {**app.config("practice.yaml"), "security": "signed-in"}
     with app.store.transaction() as txn:
         config.stage(txn, "practice.yaml", practice)
@@ -245,7 +307,7 @@ def config_edit(app, fmt, name):
 
 
 @config_group.command("export")
-@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False))
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False), callback=folder_path)
 @click.option("--force", is_flag=True, help="Overwrite files already in DIR.")
 @output_options
 @pass_app
@@ -267,7 +329,7 @@ def config_export(app, fmt, folder, force):
 
 
 @config_group.command("import")
-@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False))
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False), callback=folder_path)
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @output_options
 @pass_app
@@ -292,6 +354,7 @@ def config_import(app, fmt, folder, names):
 
 @click.command("check")
 @click.option("--repair", is_flag=True, help="Rebuild indexes, fix counters, sweep leftovers.")
+@quiet_option
 @output_options
 @pass_app
 def check_command(app, fmt, repair):
@@ -318,7 +381,10 @@ def check_command(app, fmt, repair):
         from medsec.store import integrity as checks  # hashlib, the index rebuild (~3 ms): only check pays
     check, next_step = checks.check, checks.next_step
 
-    problems = check(store, repair=repair)
+    from medsec.progress import on_terminal
+
+    with on_terminal() as progress:
+        problems = check(store, repair=repair, progress=progress.note if progress.enabled else None)
     # Who may do what is read from the store only once it is whole (reading rolls a journal forward).
     seal = [] if any(not p["repaired"] for p in problems) else _seal_problems(app)
     if not any(not p["repaired"] for p in problems):  # signed sign-offs that no longer hold, once whole
@@ -326,7 +392,11 @@ def check_command(app, fmt, repair):
 
         problems += check_problems(store)
     problems += [{"problem": what, "file": name, "repaired": False, "remedy": "approve"} for name, what in seal]
-    if fmt != "table" or problems:
+    if is_quiet():  # what is wrong still shows (on stderr); what was repaired does not
+        for p in problems:
+            if not p["repaired"]:
+                say(f"{p['problem']}: {p['file']}")
+    elif fmt != "table" or problems:
         render(problems, fmt, ["problem", "file", "repaired"])
     left = [p for p in problems if not p["repaired"]]
     if left:
@@ -335,9 +405,9 @@ def check_command(app, fmt, repair):
                                  "an administrator looks at what changed and approves it: medsec security approve")
     if fmt == "table":
         healthy = "store ok" if app.location.url else "data directory ok"
-        say(healthy if not problems else f"repaired {len(problems)} problem(s)")
+        inform(healthy if not problems else f"repaired {len(problems)} problem(s)")
         if _rehearsal(app):
-            say("a rehearsal practice: MEDSEC_NOW may move its clock (medsec.yaml rehearsal: true)")
+            inform("a rehearsal practice: MEDSEC_NOW may move its clock (medsec.yaml rehearsal: true)")
 
 
 def _rehearsal(app) -> bool:
@@ -363,11 +433,12 @@ def _seal_problems(app) -> list[tuple[str, str]]:
 @click.group("audit", invoke_without_command=True)
 @click.option("--patient", "record_id", default=None, metavar="RECORD_ID", help="Entries naming this record id.")
 @click.option("--user", "who", default=None, help="Entries by this user.")
-@date_option("--since", help="Entries from this day on")
-@limit_option
+@date_option("--from", "start", help="Entries from this day on", was="--since")
+@date_option("--to", "end", help="Entries up to this day", default_text="today")
+@list_options
 @output_options
 @click.pass_context
-def audit_command(ctx, fmt, record_id, who, since, limit):
+def audit_command(ctx, fmt, record_id, who, start, end, limit):
     """Who did what to which records, and when.
 
     The audit log names record ids, never their data. With --limit N, the
@@ -381,24 +452,32 @@ def audit_command(ctx, fmt, record_id, who, since, limit):
     \b
     Examples:
       medsec audit --patient P1 --limit 5
-      medsec audit --user maria --since today --format csv
+      medsec audit --user maria --from today --format csv
+      medsec audit --from 2026-12-01 --to 2026-12-05 --json
       medsec audit verify
       medsec audit anchor
     """
     if ctx.invoked_subcommand is not None:
-        if record_id or who or since or limit or fmt != "table":
-            raise InvalidInput(f"--patient, --user, --since, --limit and --format are for the listing, "
+        if record_id or who or start or end or limit or ctx.params.get("list_file") or fmt != "table":
+            raise InvalidInput(f"--patient, --user, --from, --to, --limit, -o and --format are for the listing, "
                                f"not for 'audit {ctx.invoked_subcommand}'")
         return
     from medsec.cli.gate import gated
 
-    gated(_audit_list)(fmt, record_id, who, since, limit)  # a group's own callback passes the gate here
+    gated(_audit_list)(fmt, record_id, who, start, end, limit)  # a group's own callback passes the gate here
 
 
 @pass_app
-def _audit_list(app, fmt, record_id, who, since, limit):
-    entries = app.store.audit_entries(record_id=record_id, user=who,
-                                      since=app.parse_date(since, "--since") if since else None)
+def _audit_list(app, fmt, record_id, who, start, end, limit):
+    first = app.parse_date(start, "--from") if start else None
+    last = app.parse_date(end, "--to") if end else None
+    if first and last:
+        from medsec.clock import check_range
+
+        check_range(first, last)
+    entries = app.store.audit_entries(record_id=record_id, user=who, since=first)
+    if last:  # an entry's time is in the practice's zone: its first ten characters are its day
+        entries = [e for e in entries if str(e.get("at", ""))[:10] <= last.isoformat()]
     if limit:
         entries = entries[-limit:]
     app.audit("audit-list", outcome=f"ok: {len(entries)} entries")
@@ -526,28 +605,35 @@ def _refuse_on_postgresql(app, command: str) -> None:
     if app.location.url:
         raise InvalidInput(f"{command} replaces a data directory; this practice is kept in PostgreSQL",
                            hint="restore into a new data directory (medsec --data-dir DIR restore FILE), then "
-                                "'medsec --data-dir DIR store copy --to URL' into a new database; or use pg_dump "
+                                "'medsec --data-dir DIR store copy --into URL' into a new database; or use pg_dump "
                                 "(docs/postgresql.md)")
 
 
 @click.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--recovery-key-file", type=click.Path(dir_okay=False), default=None,
+              help="An encrypted backup not under this session's key: the recovery key, first line of FILE.")
 @output_options
 @pass_app
-def restore_command(app, fmt, file):
+def restore_command(app, fmt, file, recovery_key_file):
     """Replace the data directory with a backup.
 
     The old data directory is kept aside; a backup made by an older medsec
-    is upgraded first.
+    is upgraded first. A backup of a practice encrypted at rest is opened
+    with the signed-in session's key, or with the recovery key (the
+    practice gone, or its key rotated since); one changed outside medsec is
+    refused before anything is replaced.
 
     \b
     Examples:
       medsec restore ./clinic-backup.tar.gz
+      medsec restore ./clinic-backup.tar.gz --recovery-key-file /media/usb/recovery-key.txt
     """
     _refuse_on_postgresql(app, "restore")
+    from medsec.security.encryption import backup_unlock
     from medsec.store.backup import restore  # tarfile, its compressors (~7 ms): only restore pays for them
 
-    render(restore(app, file), fmt)
+    render(restore(app, file, backup_unlock(app, recovery_key_file)), fmt)
 
 
 @click.command("upgrade")

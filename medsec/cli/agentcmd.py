@@ -91,6 +91,7 @@ def agent_status(fmt):
     """Whether the agent runs, and what it served.
 
     Exit 1 when it does not run.
+
     \b
     Examples:
       medsec agent status
@@ -108,6 +109,7 @@ def agent_start(fmt):
     """Start the agent in the background.
 
     Nothing to do when it runs already.
+
     \b
     Examples:
       medsec agent start
@@ -134,6 +136,7 @@ def agent_stop():
     """Stop the agent.
 
     Commands running in it finish first.
+
     \b
     Examples:
       medsec agent stop

@@ -10,12 +10,15 @@ from medsec.cli.options import (
     appt_type_option,
     date_option,
     date_range_options,
+    day_span,
+    document_path,
     dry_run_option,
-    limit_option,
+    list_options,
     note_option,
-    output_path,
+    patient_argument,
     patient_option,
     provider_option,
+    quiet_option,
     reason_option,
     status_filter_option,
     when_option,
@@ -23,9 +26,12 @@ from medsec.cli.options import (
 from medsec.cli.output import output_options, render, say
 from medsec.errors import InvalidInput
 from medsec.scheduling import appointments as svc
+from medsec.scheduling import nextfree
 from medsec.scheduling import waitlist as wl
 from medsec.scheduling.slots import free_slots
 from medsec.scheduling.walkins import walk_in
+
+MAX_SLOT_DAYS = 366  # the days `appt slots` searches at most
 
 
 def _day(app, text, field):
@@ -53,11 +59,41 @@ def appt():
     """
 
 
+NEXT = "next"  # --at next: the first free slot that fits
+
+
+def next_search_options(func):
+    """--after and --within: where `--at next` looks for the first free slot."""
+    func = click.option("--within", default=None, metavar="DURATION",
+                        help=f"With --at next: look this far past --after: 10d, 2w, 3m (months) "
+                             f"(default: {nextfree.DEFAULT_WITHIN}).")(func)
+    return click.option("--after", default=None, metavar="WHEN",
+                        help="With --at next: not before this day or time, e.g. 'tue 13:00' (default: now).")(func)
+
+
+def _slot_chooser():
+    """A person at a terminal picks the slot (medsec.cli.names.choose); None in scripts."""
+    from medsec.cli.names import choose, interactive
+
+    return choose if interactive(click.get_current_context()) else None
+
+
+def _next_only(at: str, **given) -> None:
+    """Options that go with --at next only: refused with a time (exit 2)."""
+    if at.strip().lower() != NEXT:
+        named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value]
+        if named:
+            raise InvalidInput(f"{', '.join(named)} go{'es' if len(named) == 1 else ''} with --at next",
+                               hint="give --at next to take the first free slot, or leave them out")
+
+
 @appt.command("book")
-@click.argument("patient_id")
-@provider_option(help="The provider (a staff id).", required=True)
-@when_option("--at", "at", help="Start", required=True)
+@patient_argument()
+@provider_option(help="The provider (a staff id or name); with --at next, default: any who performs the type.")
+@click.option("--any", "any_provider", is_flag=True, help="With --at next: whoever is free first (the default).")
+@when_option("--at", "at", help="Start, or next: the first free slot that fits", required=True)
 @appt_type_option()
+@next_search_options
 @click.option("--room", default=None, help="A room from practice.yaml (default: any that suits).")
 @click.option("--duration", type=click.IntRange(min=1, max=1440), default=None, help="Minutes (default: the type's).")
 @click.option("--repeat", default=None, metavar="RRULE", help="A series, e.g. FREQ=WEEKLY;INTERVAL=8;COUNT=6.")
@@ -65,45 +101,75 @@ def appt():
 @click.option("--allow-past", is_flag=True, help="Record a visit that already happened.")
 @output_options
 @pass_app
-def book(app, fmt, patient_id, provider, at, type_name, room, duration, repeat, note, allow_past):
+def book(app, fmt, patient_id, provider, any_provider, at, type_name, after, within, room, duration, repeat, note,
+         allow_past):
     """Book an appointment, or a series.
 
-    Refused (exit 1) if anything overlaps.
+    Refused (exit 1) if anything overlaps. PATIENT is an id or a name
+    (only an exact, unique match is used without asking).
+    --at next takes the first free slot that fits, the patient's other
+    visits included: with --provider, or any provider who performs the
+    type; a person at a terminal is offered the next few to pick from.
 
     \b
     Examples:
       medsec appt book P1 --provider S1 --at "2026-12-02 13:00" --type follow-up
+      medsec appt book "luis oconnell" --type follow-up --at next
+      medsec appt book P2 --type follow-up --at next --provider voss --after "tue 13:00" --within 2w
       medsec appt book P3 --provider S9 --at "mon 09:00" --type follow-up \\
           --repeat "FREQ=WEEKLY;COUNT=3"
     """
-    records = svc.book(app, patient_id, provider=provider, at=at, type_name=type_name, room=room,
-                       duration=duration, note=note, repeat=repeat, allow_past=allow_past)
+    _next_only(at, any=any_provider, after=after, within=within)
+    if at.strip().lower() == NEXT:
+        if provider and any_provider:
+            raise InvalidInput("give --provider or --any, not both")
+        if repeat or room or allow_past:
+            raise InvalidInput("--at next books one visit in a room that is free: leave out --repeat, --room "
+                               "and --allow-past", hint="or give the time with --at WHEN")
+        records = nextfree.book_next(app, patient_id, type_name=type_name, provider=provider, after=after,
+                                     within=within, duration=duration, note=note, choose=_slot_chooser())
+    else:
+        if not provider:
+            raise InvalidInput("give --provider (a staff id or name)", hint="or --at next for the first free slot")
+        records = svc.book(app, patient_id, provider=provider, at=at, type_name=type_name, room=room,
+                           duration=duration, note=note, repeat=repeat, allow_past=allow_past)
     render(records[0] if len(records) == 1 else records, fmt, svc.LIST_COLUMNS)
 
 
 @appt.command("slots")
-@provider_option(help="One provider's slots (a staff id); or give --any.")
+@provider_option(help="One provider's slots (a staff id or name); or give --any.")
 @click.option("--any", "any_provider", is_flag=True, help="Every provider who performs the type.")
 @appt_type_option()
-@date_range_options(first="today", last=None)
-@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True, help="How many days to search.")
+@date_range_options(first="today", last="--days from --from")
+@click.option("--days", type=click.IntRange(1, MAX_SLOT_DAYS), default=7, show_default=True,
+              help="How many days to search (or give --to).")
 @click.option("--first", is_flag=True, help="Only the earliest slot.")
 @patient_option(help="Leave out times this patient is already booked.")
-@limit_option
+@list_options
 @output_options
 @pass_app
-def slots(app, fmt, provider, any_provider, type_name, start, days, first, patient, limit):
+def slots(app, fmt, provider, any_provider, type_name, start, end, days, first, patient, limit):
     """Free slots for a type of appointment.
 
     \b
     Examples:
       medsec appt slots --provider S1 --type follow-up --from 2026-12-01 --limit 3
       medsec appt slots --any --type follow-up --first
+      medsec appt slots --provider S1 --type physical --from mon --to fri
     """
     if bool(provider) == any_provider:
         raise InvalidInput("give --provider ID or --any")
-    found = free_slots(app, provider=provider, type_name=type_name,
-                       start=_day(app, start, "--from") if start else app.today(),
+    begin = _day(app, start, "--from") if start else app.today()
+    if end:
+        if click.get_current_context().get_parameter_source("days") is click.core.ParameterSource.COMMANDLINE:
+            raise InvalidInput("give --to or --days, not both")
+        last = _day(app, end, "--to")
+        clock.check_range(begin, last)
+        days = (last - begin).days + 1
+        if days > MAX_SLOT_DAYS:
+            raise InvalidInput(f"--from {begin} to --to {last} is more than {MAX_SLOT_DAYS} days",
+                               hint="search a shorter range")
+    found = free_slots(app, provider=provider, type_name=type_name, start=begin,
                        days=days, first=first, patient=patient, limit=limit)
     render(found, fmt, ["start", "end", "provider", "room"])
 
@@ -113,7 +179,7 @@ def slots(app, fmt, provider, any_provider, type_name, start, days, first, patie
 @provider_option()
 @patient_option()
 @click.option("--status", default=None, help=f"Only this status: {', '.join(svc.STATUSES)}.")
-@limit_option
+@list_options
 @output_options
 @pass_app
 def list_(app, fmt, start, end, provider, patient, status, limit):
@@ -126,15 +192,24 @@ def list_(app, fmt, start, end, provider, patient, status, limit):
     """
     first, last = _range(app, start, end, 365 * 2 if patient and not end else 0)
     render(svc.list_appointments(app, start=first, end=last, provider=provider, patient=patient,
-                                 status=status, limit=limit), fmt, svc.LIST_COLUMNS)
+                                 status=status, limit=limit), fmt, svc.LIST_COLUMNS,
+           empty=_none_on(first, last, provider))
+
+
+def _none_on(first, last, provider=None) -> str:
+    """What an empty list of appointments says on stderr: 'no appointments on Tue Jan 5'."""
+    days = (f"on {clock.day_for_people(first)}" if first == last
+            else f"from {clock.day_for_people(first)} to {clock.day_for_people(last)}")
+    return f"no appointments {f'for {provider} ' if provider else ''}{days}"
 
 
 @appt.command("day")
 @click.argument("day", required=False)
 @provider_option()
+@list_options
 @output_options
 @pass_app
-def day(app, fmt, day, provider):
+def day(app, fmt, day, provider, limit):
     """The day sheet for DAY (default: today).
 
     Time, patient, type, status, room and balance due of every visit.
@@ -143,12 +218,14 @@ def day(app, fmt, day, provider):
     Examples:
       medsec appt day
       medsec appt day tomorrow --provider S1
+      medsec appt day mon --format csv -o monday.csv
     """
     from medsec.reports.daysheet import day_sheet  # billing's accounts: only the day sheet pays for them
 
     when = _day(app, day, "DAY") if day else app.today()
-    render(day_sheet(app, when, provider), fmt,
-           ["time", "id", "patient", "patient_id", "type", "status", "room", "balance_due", "provider"])
+    render(day_sheet(app, when, provider, limit), fmt,
+           ["time", "id", "patient", "patient_id", "type", "status", "room", "balance_due", "provider"],
+           empty=_none_on(when, when, provider))
 
 
 @appt.command("show")
@@ -229,28 +306,44 @@ def cancel(app, fmt, appt_id, reason, series):
 
 @appt.command("reschedule")
 @click.argument("appt_id")
-@when_option("--at", "at", help="The new start", required=True)
+@when_option("--at", "at", help="The new start, or next: the first free slot that fits", required=True)
 @reason_option()
 @click.option("--series", is_flag=True, help="Move this and every later occurrence by the same shift.")
-@provider_option(help="Move to this provider (a staff id who performs the type).")
+@provider_option(help="Move to this provider (a staff id or name who performs the type).")
+@click.option("--any", "any_provider", is_flag=True, help="With --at next: whoever performs the type is free first.")
+@next_search_options
 @output_options
 @pass_app
-def reschedule(app, fmt, appt_id, at, reason, series, provider):
+def reschedule(app, fmt, appt_id, at, reason, series, provider, any_provider, after, within):
     """Move an appointment or the rest of a series.
+
+    --at next moves it to the first free slot that fits (with its
+    provider unless --provider or --any, as long as it was); a person at
+    a terminal is offered the next few to pick from.
 
     \b
     Examples:
       medsec appt reschedule A369 --at "2026-12-01 10:30"
+      medsec appt reschedule A369 --at next --after "tue 13:00"
       medsec appt reschedule A369 --at "2026-12-01 14:00" --provider S2 \\
           --reason "Dr S9 in surgery"
     """
-    records = svc.reschedule(app, appt_id, at, reason, series, provider=provider)
+    _next_only(at, any=any_provider, after=after, within=within)
+    if at.strip().lower() == NEXT:
+        if provider and any_provider:
+            raise InvalidInput("give --provider or --any, not both")
+        if series:
+            raise InvalidInput("--at next moves one visit; give the time with --at WHEN to move a series")
+        records = nextfree.reschedule_next(app, appt_id, provider=provider, any_provider=any_provider, after=after,
+                                           within=within, reason=reason, choose=_slot_chooser())
+    else:
+        records = svc.reschedule(app, appt_id, at, reason, series, provider=provider)
     render(records if series else records[0], fmt, svc.LIST_COLUMNS)
 
 
 @appt.command("walkin")
-@click.argument("patient_id")
-@provider_option(help="See this provider (a staff id).")
+@patient_argument()
+@provider_option(help="See this provider (a staff id or name).")
 @click.option("--any", "any_provider", is_flag=True, help="Whoever is free first (the default).")
 @appt_type_option(required=False, default="follow-up")
 @output_options
@@ -276,6 +369,7 @@ def walkin(app, fmt, patient_id, provider, any_provider, type_name):
 @click.option("--auto", is_flag=True, required=True, help="Mark past unattended visits (for cron).")
 @click.option("--grace", type=click.IntRange(0, 240), default=15, show_default=True, help="Minutes late.")
 @dry_run_option(help="List the visits it would mark; change nothing.")
+@quiet_option
 @output_options
 @pass_app
 def noshow(app, fmt, auto, grace, dry_run):
@@ -303,9 +397,9 @@ def waitlist():
 
 
 @waitlist.command("add")
-@click.argument("patient_id")
+@patient_argument()
 @appt_type_option()
-@provider_option(help="Only this provider (a staff id; default: any).")
+@provider_option(help="Only this provider (a staff id or name; default: any).")
 @date_option("--before", help="Only slots up to this day")
 @click.option("--times", type=click.Choice(["any", "mornings", "afternoons"]), default="any", show_default=True,
               help="Only slots at these times of day.")
@@ -326,16 +420,20 @@ def waitlist_add(app, fmt, patient_id, type_name, provider, before, times, note)
 
 @waitlist.command("list")
 @status_filter_option(["waiting", "removed", "all"], "waiting", "entries")
+@date_range_options(first="no limit", last="no limit", what="a patient was added")
+@list_options
 @output_options
 @pass_app
-def waitlist_list(app, fmt, status):
+def waitlist_list(app, fmt, status, start, end, limit):
     """The waitlist, oldest first.
 
     \b
     Examples:
       medsec appt waitlist list --status all --json
+      medsec appt waitlist list --from 2026-12-01 --limit 10
     """
-    render(wl.list_entries(app, status), fmt, wl.COLUMNS)
+    first, last = day_span(app, start, end)
+    render(wl.list_entries(app, status, first=first, last=last, limit=limit), fmt, wl.COLUMNS)
 
 
 @waitlist.command("remove")
@@ -354,10 +452,11 @@ def waitlist_remove(app, fmt, entry_id):
 
 @appt.command("export")
 @click.option("--ics", "path", required=True, type=click.Path(dir_okay=False), metavar="FILE",
-              callback=output_path, help="The .ics file to write.")
+              callback=document_path, help="The .ics file to write ('-': standard output).")
 @provider_option()
 @date_range_options(first="today", last="90 days on")
 @click.option("--with-ids", is_flag=True, help="Add patient and provider ids (X-MEDSEC-*).")
+@quiet_option
 @output_options
 @pass_app
 def export(app, fmt, path, provider, start, end, with_ids):
@@ -378,8 +477,9 @@ def export(app, fmt, path, provider, start, end, with_ids):
 
 @appt.command("import")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
-@provider_option(help="The provider (a staff id) for events without X-MEDSEC-PROVIDER.")
+@provider_option(help="The provider (a staff id or name) for events without X-MEDSEC-PROVIDER.")
 @dry_run_option()
+@quiet_option
 @output_options
 @pass_app
 def import_(app, fmt, path, provider, dry_run):
@@ -392,6 +492,9 @@ def import_(app, fmt, path, provider, dry_run):
       medsec appt import week.ics --dry-run
       medsec appt import week.ics --provider S1
     """
+    from medsec.progress import on_terminal
     from medsec.scheduling.calendar_ics import import_ics  # ~1 ms that the other appt commands need not pay
 
-    render(import_ics(app, path, provider=provider, dry_run=dry_run), fmt)
+    with on_terminal() as progress:
+        summary = import_ics(app, path, provider=provider, dry_run=dry_run, progress=progress)
+    render(summary, fmt)

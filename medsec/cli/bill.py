@@ -7,8 +7,11 @@ from medsec.cli.common import pass_app
 from medsec.cli.options import (
     date_option,
     date_range_options,
+    day_span,
     dx_option,
+    list_options,
     output_file_option,
+    patient_argument,
     provider_option,
     reason_option,
 )
@@ -38,7 +41,7 @@ def bill():
               help="How many units of the procedure.")
 @dx_option(required=True)
 @click.option("--pointer", "pointers", default=None, help="Which diagnoses this line points to, e.g. 1,2.")
-@provider_option(help="Rendering provider, a staff id (default: the visit's or the usual one).")
+@provider_option(help="Rendering provider, a staff id or name (default: the visit's or the usual one).")
 @date_option("--date", help="Service date", default_text="the visit's, else today")
 @click.option("--amount", default=None, help="The fee, e.g. 125.00 (default: the fee schedule's).")
 @click.option("--pos", "place_of_service", default="11", show_default=True, help="Place of service code.")
@@ -67,23 +70,28 @@ def charge(app, fmt, target, code, modifiers, units, dx, pointers, provider, dat
 
 
 @bill.command("charges")
-@click.argument("patient_id")
+@patient_argument()
 @click.option("--status", type=click.Choice(["open", "billed"]), default=None,
               help="Only open (not yet on a claim) or billed charges (default: both).")
+@date_range_options(first="no limit", last="no limit", what="of service")
+@list_options
 @output_options
 @pass_app
-def charges(app, fmt, patient_id, status):
+def charges(app, fmt, patient_id, status, start, end, limit):
     """A patient's charges.
 
     \b
     Examples:
       medsec bill charges P140 --status open
+      medsec bill charges P140 --from 2026-01-01 --to 2026-12-31 --json
     """
-    render(svc.list_charges(app, patient_id, status), fmt, svc.CHARGE_COLUMNS)
+    first, last = day_span(app, start, end)
+    render(svc.list_charges(app, patient_id, status, first=first, last=last, limit=limit), fmt,
+           svc.CHARGE_COLUMNS)
 
 
 @bill.command("pay")
-@click.argument("patient_id")
+@patient_argument()
 @click.option("--amount", required=True, help="The amount paid, e.g. 20.00.")
 @click.option("--method", type=click.Choice(svc.METHODS), required=True, help="How it was paid.")
 @click.option("--ref", default="", help="Check number, card reference ...")
@@ -107,7 +115,7 @@ def pay(app, fmt, patient_id, amount, method, ref, charge_id, claim_id):
 
 
 @bill.command("adjust")
-@click.argument("patient_id")
+@patient_argument()
 @click.option("--amount", required=True, help="Positive reduces what is owed; negative adds to it.")
 @reason_option(required=True)
 @click.option("--charge", "charge_id", default=None, metavar="CHARGE_ID", help="Apply to this charge.")
@@ -128,7 +136,7 @@ def adjust(app, fmt, patient_id, amount, reason, charge_id):
 
 
 @bill.command("balance")
-@click.argument("patient_id")
+@patient_argument()
 @output_options
 @pass_app
 def balance(app, fmt, patient_id):
@@ -142,19 +150,24 @@ def balance(app, fmt, patient_id):
 
 
 @bill.command("ledger")
-@click.argument("patient_id")
+@patient_argument()
+@date_range_options(first="no limit", last="no limit", what="of an entry")
+@list_options
 @output_options
 @pass_app
-def ledger(app, fmt, patient_id):
+def ledger(app, fmt, patient_id, start, end, limit):
     """Every charge, payment and adjustment.
 
-    With the running balance after each.
+    With the running balance after each (counting every entry before it,
+    from --from or not).
 
     \b
     Examples:
       medsec bill ledger P140
+      medsec bill ledger P140 --from 2026-12-01 --format csv -o ledger.csv
     """
-    render(svc.ledger(app, patient_id), fmt, svc.LEDGER_COLUMNS)
+    first, last = day_span(app, start, end)
+    render(svc.ledger(app, patient_id, first=first, last=last, limit=limit), fmt, svc.LEDGER_COLUMNS)
 
 
 @bill.command("invoice")
@@ -177,7 +190,7 @@ def invoice(app, fmt, appt_id, output):
 
 
 @bill.command("statement")
-@click.argument("patient_id")
+@patient_argument()
 @date_range_options(first="30 days ago", last="today")
 @output_file_option(help="Write a PDF (or text, for FILE.txt).")
 @output_options

@@ -4,15 +4,20 @@ import click
 
 from medsec.cli.common import pass_app
 from medsec.cli.options import (
-    for_staff_option,
-    limit_option,
+    date_range_options,
+    day_span,
+    list_options,
     mine_option,
     note_option,
+    patient_option,
+    renamed_option,
+    staff_option,
     status_filter_option,
     urgent_option,
 )
 from medsec.cli.output import output_options, render
 from medsec.communications import calls as svc
+from medsec.errors import InvalidInput
 
 
 @click.group()
@@ -21,49 +26,58 @@ def call():
 
     \b
     Examples:
-      medsec call log --from 617-555-0100 --reason "refill question" --for S1 --urgent
+      medsec call log --phone 617-555-0100 --reason "refill question" --staff S1 --urgent
       medsec call list --mine
     """
 
 
 @call.command("log")
-@click.option("--from", "caller", required=True, help="The caller's number, or a patient id.")
+@renamed_option("--phone", "phone", was="--from", default=None, metavar="NUMBER",
+                help="The caller's number (a patient who has it is found).")
+@patient_option(help="The patient who called (an id or a name), instead of --phone.")
 @click.option("--reason", required=True, help="What the call is about.")
-@for_staff_option("for_staff", help="Who the message is for (a staff id).")
+@staff_option("for_staff", help="Who the message is for (a staff id or name).", was="--for")
 @click.option("--line", type=click.IntRange(1, 99), default=None, help="Phone line it came in on.")
 @urgent_option()
 @output_options
 @pass_app
-def log(app, fmt, caller, reason, for_staff, line, urgent):
+def log(app, fmt, phone, patient, reason, for_staff, line, urgent):
     """Take a phone message.
 
-    A caller's number that a patient has finds that patient.
+    Who called is --phone (a caller's number that a patient has finds that
+    patient) or --patient.
 
     \b
     Examples:
-      medsec call log --from 617-555-0100 --reason "refill question" --for S1 --urgent
-      medsec call log --from P42 --reason "lab results?" --line 2
+      medsec call log --phone 617-555-0100 --reason "refill question" --staff S1 --urgent
+      medsec call log --patient P42 --reason "lab results?" --line 2
     """
+    if (phone is None) == (patient is None):
+        raise InvalidInput("give who called: --phone NUMBER or --patient PATIENT (one of them)")
+    caller = patient if patient is not None else phone
     render(svc.log_call(app, caller=caller, reason=reason, for_staff=for_staff, line=line, urgent=urgent), fmt)
 
 
 @call.command("list")
 @status_filter_option(["open", "closed", "all"], "open", "calls")
 @mine_option("calls for me")
-@for_staff_option("for_staff", help="Only calls for this staff member (a staff id).")
-@limit_option
+@staff_option("for_staff", help="Only calls for this staff member (a staff id or name).", was="--for")
+@date_range_options(first="no limit", last="no limit", what="a call was taken")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, status, mine, for_staff, limit):
+def list_(app, fmt, status, mine, for_staff, start, end, limit):
     """Open calls, urgent first, then oldest first.
 
     \b
     Examples:
       medsec call list
       medsec call list --mine --json
-      medsec call list --status closed --for S4
+      medsec call list --status closed --staff S4 --from mon -o calls.csv --format csv
     """
-    render(svc.list_calls(app, status=status, mine=mine, for_staff=for_staff, limit=limit), fmt, svc.COLUMNS)
+    first, last = day_span(app, start, end)
+    render(svc.list_calls(app, status=status, mine=mine, for_staff=for_staff, limit=limit, first=first, last=last),
+           fmt, svc.COLUMNS)
 
 
 @call.command("show")
@@ -84,7 +98,7 @@ def show(app, fmt, call_id):
 
 @call.command("assign")
 @click.argument("call_id")
-@click.option("--to", "staff_id", required=True, metavar="STAFF_ID", help="Who takes the call over.")
+@staff_option("staff_id", help="Who takes the call over (a staff id or name).", required=True, was="--to")
 @output_options
 @pass_app
 def assign(app, fmt, call_id, staff_id):
@@ -92,7 +106,7 @@ def assign(app, fmt, call_id, staff_id):
 
     \b
     Examples:
-      medsec call assign T1 --to S4
+      medsec call assign T1 --staff S4
     """
     render(svc.assign(app, call_id, staff_id), fmt, svc.COLUMNS)
 

@@ -3,28 +3,35 @@
 import click
 
 from medsec.billing import claims as svc
+from medsec.cli.choices import ListsValues
 from medsec.cli.common import pass_app
+from medsec.cli.names import PAYER
 from medsec.cli.options import (
     appt_option,
+    date_range_options,
+    day_span,
     dry_run_option,
     input_format_option,
+    list_options,
     note_option,
     output_file_option,
     patient_option,
+    quiet_option,
 )
-from medsec.cli.output import output_options, render, say
+from medsec.cli.output import inform, output_options, render, say
 
 
 def claim_file_options(func):
     """The options `claim export` and `claim batch` share: which format, where, and how."""
     decorators = [
-        click.option("--format", "fmt_name", required=True, metavar="NAME",
+        click.option("--format", "fmt_name", required=True, metavar="NAME", cls=ListsValues, values="claim-formats",
                      help="The claim format: x12-837p, cms1500 ... (see 'medsec plugins')."),
-        output_file_option(help="The file to write.", required=True),
+        output_file_option(help="The file to write ('-': standard output).", required=True),
         click.option("--no-mark", is_flag=True, help="Do not mark the claims submitted."),
         click.option("--usage", type=click.Choice(["T", "P"]), default="T", show_default=True,
                      help="X12 test (T) or production (P)."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (--format names the document)."),
+        quiet_option,
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -104,11 +111,12 @@ def export(app, claim_id, fmt_name, output, no_mark, usage, as_json):
     if as_json:
         render(result, "json")
     else:
-        say(f"wrote {result['file']} ({result['format']}, control {result['control_number']})")
+        inform(f"wrote {result['file']} ({result['format']}, control {result['control_number']})")
 
 
 @claim.command("batch")
-@click.option("--payer", required=True, help="Payer id from payers.yaml.")
+@click.option("--payer", type=PAYER, required=True, help="Payer: its id or name from payers.yaml.", cls=ListsValues,
+              values="payers")
 @claim_file_options
 @pass_app
 def batch(app, payer, fmt_name, output, no_mark, usage, as_json):
@@ -121,31 +129,38 @@ def batch(app, payer, fmt_name, output, no_mark, usage, as_json):
       medsec claim batch --payer HARBOR --format x12-837p -o ./harbor.837
     """
     from medsec.billing.claim_export import batch as run  # pluggy (~4 ms): claim list and show need not pay
+    from medsec.progress import on_terminal
 
-    result = run(app, payer, fmt_name, output, mark=not no_mark, usage=usage)
+    with on_terminal() as progress:
+        result = run(app, payer, fmt_name, output, mark=not no_mark, usage=usage, progress=progress)
     if as_json:
         render(result, "json")
     else:
-        say(f"wrote {result['file']} ({result['format']}, {len(result['claims'])} claims, "
-            f"control {result['control_number']})")
+        inform(f"wrote {result['file']} ({result['format']}, {len(result['claims'])} claims, "
+               f"control {result['control_number']})")
 
 
 @claim.command("list")
 @click.option("--status", default=None, help=f"Only this status: {', '.join(svc.STATUSES)}.")
-@click.option("--payer", default=None, help="Only this payer's (an id from payers.yaml).")
+@click.option("--payer", type=PAYER, default=None, help="Only this payer's (an id or name from payers.yaml).",
+              cls=ListsValues, values="payers")
 @patient_option()
+@date_range_options(first="no limit", last="no limit", what="a claim was created")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, status, payer, patient):
+def list_(app, fmt, status, payer, patient, start, end, limit):
     """Claims, filtered by status, payer or patient.
 
     \b
     Examples:
       medsec claim list --status ready
       medsec claim list --patient P140 --json
+      medsec claim list --from 2026-11-01 --to 2026-11-30 --format csv -o november.csv
     """
-    render([svc.summary_row(c) for c in svc.list_claims(app, status=status, payer=payer, patient=patient)],
-           fmt, svc.COLUMNS)
+    first, last = day_span(app, start, end)
+    render([svc.summary_row(c) for c in svc.list_claims(app, status=status, payer=payer, patient=patient,
+                                                        first=first, last=last, limit=limit)], fmt, svc.COLUMNS)
 
 
 @claim.command("show")
@@ -185,8 +200,9 @@ def status(app, fmt, claim_id, status, note):
 
 @claim.command("post-remit")
 @click.argument("path", type=click.Path(dir_okay=False))
-@input_format_option()
+@input_format_option("remittance-formats")
 @dry_run_option(help="Match and report every payment; post nothing.")
+@quiet_option
 @output_options
 @pass_app
 def post_remit(app, fmt, path, input_format, dry_run):

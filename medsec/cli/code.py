@@ -2,8 +2,9 @@
 
 import click
 
+from medsec.cli.choices import ListsValues
 from medsec.cli.common import pass_app
-from medsec.cli.options import dry_run_option, input_format_option, limit_option
+from medsec.cli.options import dry_run_option, input_format_option, list_options, quiet_option
 from medsec.cli.output import output_options, render
 from medsec.coding import codes as svc
 
@@ -26,8 +27,9 @@ def code():
 
 @code.command("search")
 @click.argument("text", nargs=-1, required=True)
-@click.option("--system", default=None, help="Only this table or code system (see 'medsec code tables').")
-@limit_option
+@click.option("--system", default=None, help="Only this table or code system (see 'medsec code tables').",
+              cls=ListsValues, values="coding-tables")
+@list_options
 @output_options
 @pass_app
 def search(app, fmt, text, system, limit):
@@ -47,7 +49,8 @@ def search(app, fmt, text, system, limit):
 
 @code.command("show")
 @click.argument("code_value", metavar="CODE")
-@click.option("--system", default=None, help="Look in this table or code system only.")
+@click.option("--system", default=None, help="Look in this table or code system only.", cls=ListsValues,
+              values="coding-tables")
 @output_options
 @pass_app
 def show(app, fmt, code_value, system):
@@ -63,8 +66,9 @@ def show(app, fmt, code_value, system):
 
 @code.command("import")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
-@input_format_option()
+@input_format_option("code-importers")
 @dry_run_option(help="Report what would change; write nothing.")
+@quiet_option
 @output_options
 @pass_app
 def import_(app, fmt, path, input_format, dry_run):
@@ -81,13 +85,15 @@ def import_(app, fmt, path, input_format, dry_run):
 
 
 @code.command("tables")
+@list_options
 @output_options
 @pass_app
-def tables(app, fmt):
+def tables(app, fmt, limit):
     """The coding tables plugins provide.
 
     \b
     Examples:
       medsec code tables --json
     """
-    render(svc.list_tables(app), fmt, ["name", "system", "description", "plugin"])
+    found = svc.list_tables(app)
+    render(found[:limit] if limit else found, fmt, ["name", "system", "description", "plugin"])

@@ -3,7 +3,16 @@
 import click
 
 from medsec.cli.common import pass_app
-from medsec.cli.options import direction_option, limit_option, note_option, patient_option, unassigned_option
+from medsec.cli.options import (
+    date_range_options,
+    day_span,
+    direction_option,
+    list_options,
+    note_option,
+    patient_option,
+    renamed_option,
+    unassigned_option,
+)
 from medsec.cli.output import output_options, render
 from medsec.communications import faxes as svc
 
@@ -14,7 +23,7 @@ def fax():
 
     \b
     Examples:
-      medsec fax receive referral.pdf --from 617-555-0300 --subject "referral"
+      medsec fax receive referral.pdf --number 617-555-0300 --subject "referral"
       medsec fax list --unassigned
       medsec fax assign F1 --patient P1
     """
@@ -22,7 +31,7 @@ def fax():
 
 @fax.command("receive")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--from", "sender", required=True, help="The sending fax number.")
+@renamed_option("--number", "sender", was="--from", required=True, metavar="NUMBER", help="The sending fax number.")
 @patient_option(help="File it with this patient (default: the unassigned queue).")
 @click.option("--subject", default="", help="What the fax is.")
 @output_options
@@ -34,8 +43,8 @@ def receive(app, fmt, file, sender, patient, subject):
 
     \b
     Examples:
-      medsec fax receive referral.pdf --from 617-555-0300 --subject "referral"
-      medsec fax receive labs.tif --from 617-555-0300 --patient P1
+      medsec fax receive referral.pdf --number 617-555-0300 --subject "referral"
+      medsec fax receive labs.tif --number 617-555-0300 --patient P1
     """
     render(svc.receive(app, file, sender=sender, patient_id=patient, subject=subject), fmt)
 
@@ -57,7 +66,7 @@ def assign(app, fmt, fax_id, patient):
 
 @fax.command("send")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--to", "to", required=True, help="Fax number.")
+@renamed_option("--number", "to", was="--to", required=True, metavar="NUMBER", help="The fax number to send to.")
 @patient_option(help="The patient it is about (kept with the patient's record).")
 @click.option("--cover", is_flag=True, help="Add a cover sheet (template fax-cover).")
 @click.option("--subject", default="", help="Subject, for the cover sheet.")
@@ -69,7 +78,7 @@ def send(app, fmt, file, to, patient, cover, subject, note):
 
     \b
     Examples:
-      medsec fax send letter.pdf --to 617-555-0300 --cover --subject "records request"
+      medsec fax send letter.pdf --number 617-555-0300 --cover --subject "records request"
     """
     render(svc.send(app, file, to=to, patient_id=patient, cover=cover, subject=subject, note=note), fmt)
 
@@ -77,19 +86,21 @@ def send(app, fmt, file, to, patient, cover, subject, note):
 @fax.command("list")
 @unassigned_option("faxes")
 @direction_option()
-@limit_option
+@date_range_options(first="no limit", last="no limit", what="a fax came in or went out")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, unassigned, direction, limit):
+def list_(app, fmt, unassigned, direction, start, end, limit):
     """Faxes in and out, with their status.
 
     \b
     Examples:
       medsec fax list --unassigned
-      medsec fax list --direction out --json
+      medsec fax list --direction out --from 2026-12-01 --to 2026-12-31 --json
     """
-    render(svc.list_faxes(app, status="unassigned" if unassigned else None, direction=direction, limit=limit),
-           fmt, svc.COLUMNS)
+    first, last = day_span(app, start, end)
+    render(svc.list_faxes(app, status="unassigned" if unassigned else None, direction=direction, limit=limit,
+                          first=first, last=last), fmt, svc.COLUMNS)
 
 
 @fax.command("show")

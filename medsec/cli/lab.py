@@ -3,7 +3,18 @@
 import click
 
 from medsec.cli.common import pass_app
-from medsec.cli.options import date_option, dry_run_option, limit_option, note_option, patient_option, when_option
+from medsec.cli.options import (
+    date_option,
+    date_range_options,
+    day_span,
+    dry_run_option,
+    list_options,
+    note_option,
+    patient_argument,
+    patient_option,
+    quiet_option,
+    when_option,
+)
 from medsec.cli.output import output_options, render, say
 from medsec.workflows import lab_results
 from medsec.workflows import labs as svc
@@ -25,7 +36,7 @@ def lab():
 
 
 @lab.command("order")
-@click.argument("patient_id")
+@patient_argument()
 @click.option("--facility", required=True, help="The lab or imaging center doing the test.")
 @click.option("--test", required=True, help="What is ordered, e.g. 'Lipid panel'.")
 @date_option("--due", help="Results expected by", default_text=f"{svc.DEFAULT_DUE_DAYS} days from today")
@@ -87,6 +98,7 @@ def result(app, fmt, lab_id, path, note):
 @lab.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @dry_run_option(help="Show what would match; write nothing.")
+@quiet_option
 @output_options
 @pass_app
 def import_(app, fmt, file, dry_run):
@@ -131,10 +143,11 @@ def match(app, fmt, result_id, order_id, force):
 @click.option("--unmatched", is_flag=True, help="Received results that match no order (LR ids).")
 @click.option("--status", type=click.Choice(svc.STATUSES), default=None, help="Only orders with this status.")
 @patient_option("patient_id")
-@limit_option
+@date_range_options(first="no limit", last="no limit", what="an order was placed (--unmatched: a result came in)")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, pending, overdue, unmatched, status, patient_id, limit):
+def list_(app, fmt, pending, overdue, unmatched, status, patient_id, start, end, limit):
     """Lab orders, oldest first.
 
     With --unmatched, the results that match no order.
@@ -143,13 +156,14 @@ def list_(app, fmt, pending, overdue, unmatched, status, patient_id, limit):
     Examples:
       medsec lab list --pending
       medsec lab list --overdue --patient P1
-      medsec lab list --unmatched
+      medsec lab list --unmatched --from 2026-12-01
     """
+    first, last = day_span(app, start, end)
     if unmatched:
-        render(lab_results.list_unmatched(app, limit), fmt, lab_results.RESULT_COLUMNS)
+        render(lab_results.list_unmatched(app, limit, first=first, last=last), fmt, lab_results.RESULT_COLUMNS)
         return
     render(svc.list_orders(app, status=status, pending=pending, overdue=overdue, patient_id=patient_id,
-                           limit=limit), fmt, svc.COLUMNS)
+                           limit=limit, first=first, last=last), fmt, svc.COLUMNS)
 
 
 @lab.command("show")

@@ -5,10 +5,14 @@ import click
 from medsec.cli.common import pass_app
 from medsec.cli.options import (
     appt_option,
+    date_range_options,
+    day_span,
     direction_option,
     dry_run_option,
-    limit_option,
+    list_options,
     patient_option,
+    quiet_option,
+    renamed_option,
     unassigned_option,
 )
 from medsec.cli.output import output_options, render, say
@@ -24,13 +28,14 @@ def mail():
 
     \b
     Examples:
-      medsec mail receive --from "Boston Radiology" --subject "MRI report" --patient P1
+      medsec mail receive --sender "Boston Radiology" --subject "MRI report" --patient P1
       medsec mail send --patient P1 --template recall-letter --dry-run
     """
 
 
 @mail.command("receive")
-@click.option("--from", "sender", required=True, help="Who sent it.")
+@renamed_option("--sender", "sender", was="--from", required=True, metavar="NAME",
+                help="Who sent it (a practice, a lab, a person).")
 @click.option("--subject", required=True, help="What it is about.")
 @patient_option(help="File it with this patient (default: the unassigned queue).")
 @click.option("--scan", type=click.Path(dir_okay=False), default=None, metavar="FILE", help="A scan of the letter.")
@@ -41,7 +46,7 @@ def receive(app, fmt, sender, subject, patient, scan):
 
     \b
     Examples:
-      medsec mail receive --from "Boston Radiology" --subject "MRI report" --patient P1 \\
+      medsec mail receive --sender "Boston Radiology" --subject "MRI report" --patient P1 \\
           --scan referral.pdf
     """
     render(svc.receive(app, sender=sender, subject=subject, patient_id=patient, scan=scan), fmt)
@@ -56,6 +61,7 @@ def receive(app, fmt, sender, subject, patient, scan):
               help="Print a letter, or send an email.")
 @appt_option("appt", help="An appointment, for templates about one.")
 @dry_run_option(help="Render every letter and report who would get it; send nothing.")
+@quiet_option
 @output_options
 @pass_app
 def send(app, fmt, patients, to_list, template, kind, appt, dry_run):
@@ -82,19 +88,21 @@ def send(app, fmt, patients, to_list, template, kind, appt, dry_run):
 @mail.command("list")
 @direction_option()
 @unassigned_option("mail")
-@limit_option
+@date_range_options(first="no limit", last="no limit", what="mail was logged or sent")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, direction, unassigned, limit):
+def list_(app, fmt, direction, unassigned, start, end, limit):
     """Mail in and out.
 
     \b
     Examples:
       medsec mail list
-      medsec mail list --direction in --unassigned
+      medsec mail list --direction in --unassigned --from mon
     """
-    render(svc.list_mail(app, direction=direction, status="unassigned" if unassigned else None, limit=limit),
-           fmt, svc.COLUMNS)
+    first, last = day_span(app, start, end)
+    render(svc.list_mail(app, direction=direction, status="unassigned" if unassigned else None, limit=limit,
+                         first=first, last=last), fmt, svc.COLUMNS)
 
 
 @mail.command("show")

@@ -4,7 +4,14 @@ import click
 
 from medsec import clock
 from medsec.cli.common import pass_app
-from medsec.cli.options import date_range_options, limit_option, status_filter_option, when_option
+from medsec.cli.options import (
+    date_range_options,
+    list_options,
+    renamed_option,
+    staff_option,
+    status_filter_option,
+    when_option,
+)
 from medsec.cli.output import output_options, render, say
 from medsec.errors import EnvironmentFailure
 from medsec.workflows import meetings as svc
@@ -34,7 +41,7 @@ def meeting():
 
     \b
     Examples:
-      medsec meeting schedule --title "Flu season" --at "2026-12-01 12:00" --duration 45 --attendees S1,S2
+      medsec meeting schedule --title "Flu season" --at "2026-12-01 12:00" --duration 45 --staff S1,S2
       medsec meeting list
     """
 
@@ -44,7 +51,8 @@ def meeting():
 @when_option("--at", "at", help="Start", required=True)
 @click.option("--duration", type=int, default=None, metavar="MINUTES", help="Minutes (or give --end).")
 @when_option("--end", "until", help="End, instead of --duration")
-@click.option("--attendees", required=True, help="Staff ids, comma-separated: S1,S2.")
+@renamed_option("--staff", "attendees", was="--attendees", required=True, metavar="STAFF",
+                help="Who attends: staff ids, comma-separated: S1,S2.")
 @click.option("--room", default="", help="A room from practice.yaml.")
 @output_options
 @pass_app
@@ -58,7 +66,7 @@ def schedule(app, fmt, title, at, duration, until, attendees, room):
     \b
     Examples:
       medsec meeting schedule --title "Flu season" --at "2026-12-01 12:00" \\
-          --duration 45 --attendees S1,S2,S4 --room conference
+          --duration 45 --staff S1,S2,S4 --room conference
     """
     _render_sent(svc.schedule_meeting(app, title=title, at=at, duration=duration, until=until,
                                       attendees=attendees, room=room), fmt)
@@ -67,8 +75,8 @@ def schedule(app, fmt, title, at, duration, until, attendees, room):
 @meeting.command("list")
 @date_range_options(first="today", last="no limit")
 @status_filter_option(svc.STATUSES + ["all"], "scheduled", "meetings")
-@click.option("--attendee", default=None, metavar="STAFF_ID", help="Only meetings with this staff member.")
-@limit_option
+@staff_option("attendee", help="Only meetings with this staff member (an id or a name).", was="--attendee")
+@list_options
 @output_options
 @pass_app
 def list_(app, fmt, start, end, status, attendee, limit):
@@ -77,7 +85,7 @@ def list_(app, fmt, start, end, status, attendee, limit):
     \b
     Examples:
       medsec meeting list
-      medsec meeting list --attendee S2 --to +2w
+      medsec meeting list --staff S2 --to +2w
     """
     first = clock.parse_date(start, app.tz, "--from", horizon=True) if start else app.today()
     last = clock.parse_date(end, app.tz, "--to", horizon=True) if end else None

@@ -3,7 +3,7 @@
 import click
 
 from medsec.cli.common import pass_app
-from medsec.cli.options import limit_option, mine_option
+from medsec.cli.options import date_range_options, day_span, list_options, mine_option, renamed_option
 from medsec.cli.output import output_options, render, say
 from medsec.communications import memos as svc
 
@@ -14,14 +14,15 @@ def memo():
 
     \b
     Examples:
-      medsec memo new --to S1,S2 --subject "Fire drill" --var body="Fire drill at 3pm"
+      medsec memo new --staff S1,S2 --subject "Fire drill" --var body="Fire drill at 3pm"
       medsec memo list --mine
     """
 
 
 @memo.command("new")
 @click.option("--template", default="memo", show_default=True, help="A message template (see templates/messages).")
-@click.option("--to", "to", multiple=True, required=True, help="Staff ids, e.g. S1,S2 (repeatable).")
+@renamed_option("--staff", "to", was="--to", multiple=True, required=True, metavar="STAFF",
+                help="Who gets it: staff ids, e.g. S1,S2 (repeatable).")
 @click.option("--subject", default=None, help="The subject (default: the template's).")
 @click.option("--var", "variables", multiple=True, metavar="KEY=VALUE",
               help="A value for the template (repeatable), e.g. --var body='Fire drill at 3pm'.")
@@ -34,8 +35,8 @@ def new(app, fmt, template, to, subject, variables):
 
     \b
     Examples:
-      medsec memo new --to S1,S2 --subject "Fire drill" --var body="Fire drill at 3pm"
-      medsec memo new --to S1 --to S3 --subject "Holiday hours" --var body="Closed Dec 25"
+      medsec memo new --staff S1,S2 --subject "Fire drill" --var body="Fire drill at 3pm"
+      medsec memo new --staff S1 --staff S3 --subject "Holiday hours" --var body="Closed Dec 25"
     """
     record = svc.new_memo(app, template=template, to=list(to), subject=subject,
                           variables=svc.parse_vars(variables))
@@ -47,10 +48,11 @@ def new(app, fmt, template, to, subject, variables):
 
 @memo.command("list")
 @mine_option("memos to me")
-@limit_option
+@date_range_options(first="no limit", last="no limit", what="a memo was written")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, mine, limit):
+def list_(app, fmt, mine, start, end, limit):
     """Memos in the order written.
 
     With --limit N, the latest N.
@@ -59,8 +61,10 @@ def list_(app, fmt, mine, limit):
     Examples:
       medsec memo list
       medsec memo list --mine --limit 5
+      medsec memo list --from 2026-12-01 -o memos.csv --format csv
     """
-    render(svc.list_memos(app, mine=mine, limit=limit), fmt, svc.COLUMNS)
+    first, last = day_span(app, start, end)
+    render(svc.list_memos(app, mine=mine, limit=limit, first=first, last=last), fmt, svc.COLUMNS)
 
 
 @memo.command("show")

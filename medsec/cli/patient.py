@@ -1,12 +1,20 @@
 """`medsec patient`: register, find and keep patients' records."""
 
-import sys
-
 import click
 
+from medsec.cli.choices import ListsValues
 from medsec.cli.common import pass_app
-from medsec.cli.options import dry_run_option, input_format_option, limit_option, output_file_option
-from medsec.cli.output import output_options, render, say
+from medsec.cli.names import PATIENT, PAYER
+from medsec.cli.options import (
+    dry_run_option,
+    input_format_option,
+    json_option,
+    list_options,
+    output_file_option,
+    patient_argument,
+    quiet_option,
+)
+from medsec.cli.output import inform, output_options, render, say
 from medsec.config import CHANNEL_KINDS
 from medsec.records import patients as svc
 
@@ -77,7 +85,7 @@ def add(app, fmt, allow_duplicate, **kwargs):
 
 
 @patient.command("show")
-@click.argument("patient_id")
+@patient_argument()
 @output_options
 @pass_app
 def show(app, fmt, patient_id):
@@ -96,7 +104,7 @@ def show(app, fmt, patient_id):
 
 
 @patient.command("edit")
-@click.argument("patient_id")
+@patient_argument()
 @demographic_options
 @click.option("--clear", multiple=True, metavar="FIELD", help="Empty a field (repeatable).")
 @output_options
@@ -118,7 +126,7 @@ def edit(app, fmt, patient_id, clear, **kwargs):
 @click.option("--dob", default=None, help="Date of birth (a date as people type it).")
 @click.option("--phone", default=None, help="Phone number, or its last digits.")
 @click.option("--archived", is_flag=True, help="Include archived patients.")
-@limit_option
+@list_options
 @output_options
 @pass_app
 def find(app, fmt, query, name, dob, phone, archived, limit):
@@ -141,7 +149,7 @@ def find(app, fmt, query, name, dob, phone, archived, limit):
 @patient.command("list")
 @click.option("--status", type=click.Choice(["active", "archived", "merged", "all"]), default="active",
               show_default=True, help="Only patients with this status.")
-@limit_option
+@list_options
 @output_options
 @pass_app
 def list_(app, fmt, status, limit):
@@ -156,7 +164,7 @@ def list_(app, fmt, status, limit):
 
 
 @patient.command("archive")
-@click.argument("patient_id")
+@patient_argument()
 @click.option("--reason", default="", help="Why (moved away, deceased ...).")
 @click.option("--restore", is_flag=True, help="Make an archived patient active again.")
 @output_options
@@ -173,8 +181,9 @@ def archive(app, fmt, patient_id, reason, restore):
 
 
 @patient.command("merge")
-@click.argument("duplicate_id")
-@click.option("--into", "survivor_id", required=True, help="The record that stays.")
+@click.argument("duplicate_id", type=PATIENT, metavar="DUPLICATE")
+@click.option("--into", "survivor_id", type=PATIENT, required=True, metavar="PATIENT",
+              help="The record that stays (an id or a name).")
 @output_options
 @pass_app
 def merge(app, fmt, duplicate_id, survivor_id):
@@ -202,8 +211,9 @@ COVERAGE_COLUMNS = ["rank", "payer", "member_id", "group", "relationship", "subs
 
 
 @coverage.command("add")
-@click.argument("patient_id")
-@click.option("--payer", required=True, help="Payer id from payers.yaml.")
+@patient_argument()
+@click.option("--payer", type=PAYER, required=True, help="Payer: its id or name from payers.yaml.",
+              cls=ListsValues, values="payers")
 @click.option("--member-id", required=True, help="Member (subscriber) id on the card.")
 @click.option("--group", default="", help="Group number.")
 @click.option("--rank", type=click.Choice(svc.RANKS), default="primary", show_default=True,
@@ -230,21 +240,23 @@ def coverage_add(app, fmt, patient_id, **kwargs):
 
 
 @coverage.command("list")
-@click.argument("patient_id")
+@patient_argument()
+@list_options
 @output_options
 @pass_app
-def coverage_list(app, fmt, patient_id):
+def coverage_list(app, fmt, patient_id, limit):
     """List a patient's coverages, primary first.
 
     \b
     Examples:
       medsec patient coverage list P301
     """
-    render(svc.show_patient(app, patient_id)["coverages"], fmt, COVERAGE_COLUMNS)
+    coverages = svc.show_patient(app, patient_id)["coverages"]
+    render(coverages[:limit] if limit else coverages, fmt, COVERAGE_COLUMNS)
 
 
 @coverage.command("remove")
-@click.argument("patient_id")
+@patient_argument()
 @click.option("--rank", type=click.Choice(svc.RANKS), required=True, help="The coverage to remove.")
 @output_options
 @pass_app
@@ -259,7 +271,7 @@ def coverage_remove(app, fmt, patient_id, rank):
 
 
 @patient.command("note")
-@click.argument("patient_id")
+@patient_argument()
 @click.argument("text", required=False)
 @output_options
 @pass_app
@@ -280,7 +292,7 @@ def note(app, fmt, patient_id, text):
 
 
 @patient.command("attach")
-@click.argument("patient_id")
+@patient_argument()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--label", default="", help="What it is (insurance card, referral ...).")
 @output_options
@@ -298,7 +310,7 @@ def attach(app, fmt, patient_id, file, label):
 
 
 @patient.command("restrict")
-@click.argument("patient_id")
+@patient_argument()
 @click.option("--to-role", "roles", multiple=True, metavar="ROLE",
               help="A role whose members may open the chart (repeatable).")
 @click.option("--clear", is_flag=True, help="Lift the restriction.")
@@ -330,44 +342,51 @@ def restrict(app, fmt, patient_id, roles, clear):
 
 @patient.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@input_format_option()
+@input_format_option("patient-importers")
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN",
               help="Read FIELD from COLUMN (repeatable), e.g. --map dob=BirthDate.")
 @dry_run_option(help="Check every row; write nothing.")
 @click.option("--skip-bad", is_flag=True, help="Import the good rows, report the bad ones.")
 @click.option("--allow-duplicate", is_flag=True, help="Import rows that match an existing patient.")
+@quiet_option
 @output_options
 @pass_app
 def import_(app, fmt, file, input_format, mappings, dry_run, skip_bad, allow_duplicate):
     """Import patients: all rows or none.
 
     FILE is a CSV with a header, Synthea's patients.csv, or a format a plugin
-    reads. With --skip-bad the good rows go in and the bad ones are reported.
+    reads; '-' reads standard input. With --skip-bad the good rows go in and
+    the bad ones are reported.
 
     \b
     Examples:
       medsec patient import new.csv --dry-run
       medsec patient import other.csv --map first=Given --map last=Family --map dob=Born
+      medsec patient export --format csv | medsec patient import - --dry-run
     """
+    from medsec.progress import on_terminal
     from medsec.records import patient_io  # pluggy (~4 ms): find and show must not pay for it
 
-    summary = patient_io.import_patients(
-        app, file, input_format=input_format, mapping=patient_io.parse_mapping(mappings),
-        dry_run=dry_run, skip_bad=skip_bad, allow_duplicate=allow_duplicate,
-        progress=sys.stderr.isatty(),
-    )
+    with on_terminal() as progress:
+        summary = patient_io.import_patients(
+            app, file, input_format=input_format, mapping=patient_io.parse_mapping(mappings),
+            dry_run=dry_run, skip_bad=skip_bad, allow_duplicate=allow_duplicate, progress=progress,
+        )
     for problem in summary["problems"]:
         say(f"{file}:{problem['line']}: {problem['message']}")
     render({k: v for k, v in summary.items() if k != "problems"}, fmt)
 
 
 @patient.command("export")
-@click.option("--format", "fmt", default="csv", show_default=True, help="csv, json, or a plugin's format.")
+@click.option("--format", "fmt", default="csv", show_default=True, help="csv, json, or a plugin's format.",
+              cls=ListsValues, values="patient-exporters")
+@json_option
 @output_file_option()
 @click.option("--status", type=click.Choice(["active", "archived", "all"]), default="active", show_default=True,
               help="Only patients with this status.")
+@quiet_option
 @pass_app
-def export(app, fmt, output, status):
+def export(app, fmt, as_json, output, status):
     """Export patients (CSV, JSON or a plugin's).
 
     CSV cells are safe to open in a spreadsheet.
@@ -375,10 +394,12 @@ def export(app, fmt, output, status):
     \b
     Examples:
       medsec patient export --format csv -o ./patients.csv
-      medsec patient export --format json --status all -o ./patients.json
+      medsec patient export --json --status all -o ./patients.json
     """
     from medsec.records import patient_io  # pluggy (~4 ms): find and show must not pay for it
 
+    fmt = "json" if as_json else fmt
+
     count = patient_io.export_patients(app, fmt, output, status)
     if output:
-        say(f"wrote {count} patients to {output}")
+        inform(f"wrote {count} patients to {output}")

@@ -6,12 +6,16 @@ from medsec.cli.common import pass_app
 from medsec.cli.options import (
     appt_option,
     appt_type_option,
+    date_range_options,
+    day_span,
     direction_option,
     dx_option,
-    limit_option,
+    list_options,
     note_option,
+    patient_argument,
     patient_option,
     provider_option,
+    renamed_option,
     status_filter_option,
     urgent_option,
     when_option,
@@ -26,22 +30,23 @@ def referral():
 
     \b
     Examples:
-      medsec referral add P1 --to "Boston Cardiology" --reason "chest pain" --dx R07.9 --fax 617-555-0400
+      medsec referral add P1 --specialist "Boston Cardiology" --reason "chest pain" --dx R07.9 --fax 617-555-0400
       medsec referral list --overdue
     """
 
 
 @referral.command("add")
-@click.argument("patient_id")
-@click.option("--to", "to", required=True, help="The specialist or facility.")
+@patient_argument()
+@renamed_option("--specialist", "to", was="--to", required=True, metavar="NAME",
+                help="The specialist or facility referred to.")
 @click.option("--reason", required=True, help="Why the patient is referred.")
 @dx_option(required=True)
 @urgent_option(help="Mark it urgent: its next step is due sooner.")
 @click.option("--auth-required", is_flag=True, help="The payer must authorize it first.")
 @click.option("--fax", default=None, help="The specialist's fax number.")
 @click.option("--address", default="", help="The specialist's postal address (to send it by mail).")
-@click.option("--physician", "physician_id", default=None, metavar="STAFF_ID",
-              help="The referring physician (default: the physician of the patient's latest visit).")
+@provider_option(param="physician_id", was="--physician",
+                 help="The referring physician (default: the physician of the patient's latest visit).")
 @note_option()
 @output_options
 @pass_app
@@ -53,7 +58,7 @@ def add(app, fmt, patient_id, to, reason, dx, urgent, auth_required, fax, addres
 
     \b
     Examples:
-      medsec referral add P1 --to "Boston Cardiology" --reason "chest pain" --dx R07.9 \\
+      medsec referral add P1 --specialist "Boston Cardiology" --reason "chest pain" --dx R07.9 \\
           --fax 617-555-0400 --urgent
     """
     render(svc.add(app, patient_id, to=to, reason=reason, dx=list(dx), urgent=urgent, auth_required=auth_required,
@@ -61,7 +66,8 @@ def add(app, fmt, patient_id, to, reason, dx, urgent, auth_required, fax, addres
 
 
 @referral.command("receive")
-@click.option("--from", "sender", required=True, help="The referring practice or physician.")
+@renamed_option("--referrer", "sender", was="--from", required=True, metavar="NAME",
+                help="The referring practice or physician.")
 @click.option("--reason", required=True, help="Why the patient is referred.")
 @patient_option("patient_id", help="A known patient's id ...")
 @click.option("--first", default=None, help="... or the patient's first name,")
@@ -71,7 +77,7 @@ def add(app, fmt, patient_id, to, reason, dx, urgent, auth_required, fax, addres
 @dx_option(required=False)
 @urgent_option(help="Mark it urgent: its next step is due sooner.")
 @appt_type_option(required=False, default="new-patient")
-@provider_option(help="Propose a slot with this provider (a staff id; default: any).")
+@provider_option(help="Propose a slot with this provider (a staff id or name; default: any).")
 @note_option()
 @output_options
 @pass_app
@@ -83,7 +89,7 @@ def receive(app, fmt, sender, reason, patient_id, first, last, dob, phone, dx, u
 
     \b
     Examples:
-      medsec referral receive --from "Dr. Chen, Newton Family" --reason "diabetes care" \\
+      medsec referral receive --referrer "Dr. Chen, Newton Family" --reason "diabetes care" \\
           --first Ana --last Lopez --dob 1980-02-03 --phone 617-555-0142 --dx E11.9
     """
     record = svc.receive(app, sender=sender, reason=reason, patient_id=patient_id, first=first, last=last, dob=dob,
@@ -104,19 +110,22 @@ def receive(app, fmt, sender, reason, patient_id, first, last, dob, phone, dx, u
 @click.option("--overdue", is_flag=True, help="Past the due date of their next step.")
 @direction_option(["out", "in"])
 @patient_option("patient_id")
-@limit_option
+@date_range_options(first="no limit", last="no limit", what="a referral was made or received")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, status, overdue, direction, patient_id, limit):
+def list_(app, fmt, status, overdue, direction, patient_id, start, end, limit):
     """Open referrals, the soonest due first.
 
     \b
     Examples:
       medsec referral list
       medsec referral list --overdue --direction out
+      medsec referral list --status all --from 2026-11-01 --to 2026-11-30 --json
     """
+    first, last = day_span(app, start, end)
     render(svc.list_referrals(app, status=status, overdue=overdue, direction=direction, patient_id=patient_id,
-                              limit=limit), fmt, svc.COLUMNS)
+                              limit=limit, first=first, last=last), fmt, svc.COLUMNS)
 
 
 @referral.command("show")

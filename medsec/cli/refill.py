@@ -4,11 +4,14 @@ import click
 
 from medsec.cli.common import pass_app
 from medsec.cli.options import (
-    for_staff_option,
-    limit_option,
+    date_range_options,
+    day_span,
+    list_options,
     mine_option,
     note_option,
+    patient_argument,
     patient_option,
+    provider_option,
     status_filter_option,
 )
 from medsec.cli.output import output_options, render, say
@@ -28,14 +31,14 @@ def refill():
 
 
 @refill.command("request")
-@click.argument("patient_id")
+@patient_argument()
 @click.option("--drug", required=True, help="The medication, e.g. atorvastatin.")
 @click.option("--dose", required=True, help="Strength and directions, e.g. '20 mg once daily'.")
 @click.option("--pharmacy", required=True, help="The pharmacy's name.")
 @click.option("--pharmacy-fax", default=None, help="Where the decision is faxed.")
 @click.option("--via", type=click.Choice(svc.VIAS), required=True, help="How the request came in.")
-@for_staff_option("physician_id",
-                  help="The prescribing physician (default: the physician of the patient's latest visit).")
+@provider_option(param="physician_id", was="--for",
+                 help="The prescribing physician (default: the physician of the patient's latest visit).")
 @note_option()
 @output_options
 @pass_app
@@ -52,24 +55,27 @@ def request(app, fmt, patient_id, drug, dose, pharmacy, pharmacy_fax, via, physi
 
 
 @refill.command("list")
-@for_staff_option("for_staff", help="Only this physician's queue (a staff id).")
+@provider_option(param="for_staff", help="Only this physician's queue (a staff id or name).", was="--for")
 @mine_option("my queue")
 @status_filter_option(svc.STATUSES + ["all"], "pending", "requests")
 @click.option("--overdue", is_flag=True, help=f"Pending for more than {svc.DECISION_DAYS} days.")
 @patient_option("patient_id")
-@limit_option
+@date_range_options(first="no limit", last="no limit", what="a refill was requested")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, for_staff, mine, status, overdue, patient_id, limit):
+def list_(app, fmt, for_staff, mine, status, overdue, patient_id, start, end, limit):
     """Refill requests, oldest first.
 
     \b
     Examples:
       medsec refill list
       medsec refill list --mine --overdue
+      medsec refill list --provider S1 --status all --from 2026-12-01
     """
+    first, last = day_span(app, start, end)
     render(svc.list_refills(app, status=status, for_staff=for_staff, mine=mine, overdue=overdue,
-                            patient_id=patient_id, limit=limit), fmt, svc.COLUMNS)
+                            patient_id=patient_id, limit=limit, first=first, last=last), fmt, svc.COLUMNS)
 
 
 @refill.command("show")

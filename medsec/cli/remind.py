@@ -3,9 +3,10 @@
 import click
 
 from medsec import clock
+from medsec.cli.choices import ListsValues
 from medsec.cli.common import pass_app
-from medsec.cli.options import date_option, dry_run_option, limit_option
-from medsec.cli.output import output_options, render, say
+from medsec.cli.options import date_option, date_range_options, day_span, dry_run_option, list_options, quiet_option
+from medsec.cli.output import inform, output_options, render, say
 from medsec.communications.followups import COLUMNS as FOLLOWUP_COLUMNS
 from medsec.communications.followups import due_followups
 from medsec.errors import InvalidInput, Refused
@@ -32,8 +33,10 @@ def remind():
 @date_option("--for", "for_day", help="Remind every appointment on this day")
 @click.option("--within", default=None, metavar="DURATION",
               help="Remind appointments within this window: hours or days, e.g. 48h or 2d.")
-@click.option("--channel", default=None, help="Send through this channel instead of each patient's choice.")
+@click.option("--channel", default=None, help="Send through this channel instead of each patient's choice.",
+              cls=ListsValues, values="channels")
 @dry_run_option(help="Show what would go out; send and record nothing.")
+@quiet_option
 @output_options
 @pass_app
 def send(app, fmt, for_day, within, channel, dry_run):
@@ -53,29 +56,34 @@ def send(app, fmt, for_day, within, channel, dry_run):
       medsec remind send --dry-run
       medsec remind send --for tomorrow
       medsec remind send --within 48h --channel sms
+      medsec remind send --quiet      # from cron: prints only what failed
     """
     from medsec.communications import reminders  # ~6 ms (messaging, templates, secrets): followups need not pay
+    from medsec.progress import on_terminal
 
     if for_day and within:
         raise InvalidInput("give --for or --within, not both")
     day = clock.parse_date(for_day, app.tz, "--for", horizon=True) if for_day else None
-    summary = reminders.send(app, for_day=day,
-                             within=reminders.parse_within(within) if within else None,
-                             channel=channel, dry_run=dry_run)
+    with on_terminal() as progress:
+        summary = reminders.send(app, for_day=day,
+                                 within=reminders.parse_within(within) if within else None,
+                                 channel=channel, dry_run=dry_run, progress=progress)
     to_fix: dict[str, int] = {}
     for r in summary["reminders"]:
         if r["status"] == "pending":
             problem = r["reason"].removeprefix(reminders.NOT_CONFIGURED)
             to_fix[problem] = to_fix.get(problem, 0) + 1
+        elif r["status"] == "skipped":  # deliberately (an opt-out, a cancelled visit): no problem
+            inform(f"{r['appointment_id']} {r['patient_id']}: {r['status']}: {r['reason']}")
         elif r["status"] not in ("sent", "would-send"):
             say(f"{r['appointment_id']} {r['patient_id']}: {r['status']}: {r['reason']}")
     for problem, count in to_fix.items():
         say(f"to fix: {problem} ({count} reminder(s) {'would stay' if dry_run else 'left'} pending)")
-    rows = summary.pop("reminders")
+    rows = [_reported(r, dry_run) for r in summary.pop("reminders")]
     render(rows if fmt != "table" else summary, fmt, reminders.COLUMNS)
     if fmt == "table":
-        say(f"due {summary['due']}: sent {summary['sent']}, skipped {summary['skipped']}, "
-            f"retry later {summary['retry']}, pending {summary['pending']}, failed {summary['failed']}")
+        inform(f"due {summary['due']}: sent {summary['sent']}, skipped {summary['skipped']}, "
+               f"retry later {summary['retry']}, pending {summary['pending']}, failed {summary['failed']}")
     not_sent = summary["failed"] + summary["retry"] + summary["pending"]
     if not_sent:
         hint = ("fix the configuration ('medsec config check'); the next 'medsec remind send' sends the pending ones"
@@ -83,10 +91,26 @@ def send(app, fmt, for_day, within, channel, dry_run):
         raise Refused(f"{not_sent} reminder(s) not sent", hint=hint)
 
 
+# The fields of each reminder `remind send` prints as JSON, JSON Lines, CSV or YAML: a contract
+# (README, "remind send's output"); what the store keeps for its own work (who claimed a reminder,
+# when it was made) is left out.
+SENT_FIELDS = ("id", "appointment_id", "appointment_start", "patient_id", "key", "kind", "channel", "to", "status",
+               "reason", "attempts", "next_try", "sent_at", "delivery_id")
+
+
+def _reported(reminder: dict, dry_run: bool) -> dict:
+    """A reminder as `remind send` reports it: SENT_FIELDS; no id in a dry run (none was made)."""
+    shown = {field: reminder.get(field, "") for field in SENT_FIELDS}
+    if dry_run:
+        shown["id"] = None
+    return shown
+
+
 @remind.command("retry")
 @click.option("--failed", "every_failed", is_flag=True,
               help="Every failed reminder, not only those failed by the configuration.")
 @date_option("--since", help="Only reminders last tried on or after this day")
+@quiet_option
 @output_options
 @pass_app
 def retry(app, fmt, every_failed, since):
@@ -111,7 +135,7 @@ def retry(app, fmt, every_failed, since):
     rows = summary.pop("reminders")
     render(rows if fmt != "table" else summary, fmt, reminders.COLUMNS)
     if fmt == "table":
-        say(f"re-queued {summary['requeued']}: the next 'medsec remind send' sends them")
+        inform(f"re-queued {summary['requeued']}: the next 'medsec remind send' sends them")
     if summary["not_configuration"]:
         say(f"{summary['not_configuration']} other failed reminder(s) left as they are "
             "(not caused by the configuration): add --failed to re-queue them too")
@@ -122,7 +146,8 @@ def retry(app, fmt, every_failed, since):
 
 @remind.command("preview")
 @click.argument("appt_id")
-@click.option("--channel", default=None, help="Preview this channel instead of the patient's choice.")
+@click.option("--channel", default=None, help="Preview this channel instead of the patient's choice.",
+              cls=ListsValues, values="channels")
 @output_options
 @pass_app
 def preview(app, fmt, appt_id, channel):
@@ -157,26 +182,30 @@ def preview(app, fmt, appt_id, channel):
 @click.option("--failed", is_flag=True, help="Only reminders that could not be sent.")
 @click.option("--status", type=click.Choice(["sending", "sent", "retry", "pending", "failed", "skipped"]), default=None,
               help="Only reminders with this status.")
-@limit_option
+@date_range_options(first="no limit", last="no limit", what="a reminder was first tried")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, failed, status, limit):
+def list_(app, fmt, failed, status, start, end, limit):
     """Reminders sent, to retry, skipped or failed.
 
     \b
     Examples:
       medsec remind list --limit 3
-      medsec remind list --failed
+      medsec remind list --failed --from mon
     """
     from medsec.communications import reminders  # ~6 ms: followups need not pay
 
-    render(reminders.list_reminders(app, failed=failed, status=status, limit=limit), fmt, reminders.COLUMNS)
+    first, last = day_span(app, start, end)
+    render(reminders.list_reminders(app, failed=failed, status=status, limit=limit, first=first, last=last), fmt,
+           reminders.COLUMNS)
 
 
 @remind.command("followups")
+@list_options
 @output_options
 @pass_app
-def followups(app, fmt):
+def followups(app, fmt, limit):
     """Follow-up calls due.
 
     No-shows, visits due a follow-up, and recalls not answered.
@@ -184,5 +213,6 @@ def followups(app, fmt):
     \b
     Examples:
       medsec remind followups --format csv
+      medsec remind followups --format csv -o calls-to-make.csv
     """
-    render(due_followups(app), fmt, FOLLOWUP_COLUMNS)
+    render(due_followups(app, limit=limit), fmt, FOLLOWUP_COLUMNS)

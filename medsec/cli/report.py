@@ -5,8 +5,9 @@ from datetime import timedelta
 import click
 
 from medsec.cli.common import pass_app
-from medsec.cli.options import date_range_options, output_file_option
-from medsec.cli.output import FORMATS, render_text, say
+from medsec.cli.options import date_range_options, no_pager_option, output_file_option, quiet_option
+from medsec.cli.output import FORMATS, inform, render, render_text
+from medsec.clock import day_for_people
 from medsec.errors import InvalidInput
 from medsec.outputs import write_output
 from medsec.plugins import collect, get_plugin_manager
@@ -23,23 +24,26 @@ def _make(name: str, description: str) -> click.Command:
                   help="Output format; html is a page with an SVG chart (needs -o).")
     @click.option("--json", "as_json", is_flag=True, help="Short for --format json.")
     @output_file_option()
+    @no_pager_option
+    @quiet_option
     @pass_app
-    def run(app, fmt, as_json, start, end, output):
+    def run(app, fmt, as_json, start, end, output, no_pager):
         fmt = "json" if as_json else fmt
         if fmt == "html" and not output:
             raise InvalidInput("--format html needs -o FILE")
         last = app.parse_date(end, "--to") if end else app.today()
         first = app.parse_date(start, "--from") if start else last - timedelta(days=30)
         columns, rows = run_report(app, name, first, last)
+        if not output:  # for people (a table that fits the terminal) or a script
+            render(rows, fmt, columns,
+                   empty=f"nothing to report from {day_for_people(first)} to {day_for_people(last)}")
+            return
         if fmt == "html":
             text = render_page(f"{name.capitalize()} report", f"{description}; {first} to {last}", columns, rows)
         else:
             text = render_text(rows, fmt, columns)
-        if output:  # the file, and nothing on stdout: a note for people on stderr
-            write_output(output, text.encode(), data_dir=app.data_dir)
-            say(f"wrote {output}")
-        else:
-            click.echo(text, nl=False)
+        write_output(output, text.encode(), data_dir=app.data_dir)  # the file, and nothing on stdout
+        inform(f"wrote {output}")
 
     return run
 

@@ -3,7 +3,7 @@
 import click
 
 from medsec.cli.common import pass_app
-from medsec.cli.options import date_option, reason_option
+from medsec.cli.options import date_option, list_options, reason_option, staff_argument
 from medsec.cli.output import output_options, render, say
 from medsec.cli.signin import passphrase_options
 from medsec.config import ROLES
@@ -52,9 +52,10 @@ def add(app, fmt, **fields):
 
 @staff.command("list")
 @click.option("--role", type=click.Choice(ROLES), default=None, help="Only staff with this role.")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, role):
+def list_(app, fmt, role, limit):
     """List the staff.
 
     \b
@@ -63,11 +64,11 @@ def list_(app, fmt, role):
       medsec staff list --role physician --json
     """
     members = [m for m in svc.roster(app) if role is None or m.get("role") == role]
-    render(members, fmt, svc.LIST_COLUMNS)
+    render(members[:limit] if limit else members, fmt, svc.LIST_COLUMNS)
 
 
 @staff.command("show")
-@click.argument("staff_id")
+@staff_argument()
 @output_options
 @pass_app
 def show(app, fmt, staff_id):
@@ -81,7 +82,7 @@ def show(app, fmt, staff_id):
 
 
 @staff.command("edit")
-@click.argument("staff_id")
+@staff_argument()
 @click.option("--name", default=None, help=NAME_HELP)
 @click.option("--role", type=click.Choice(ROLES), default=None, help=ROLE_HELP)
 @click.option("--npi", default=None, help=NPI_HELP)
@@ -104,7 +105,7 @@ def edit(app, fmt, staff_id, **fields):
 
 
 @staff.command("deactivate")
-@click.argument("staff_id")
+@staff_argument()
 @output_options
 @pass_app
 def deactivate(app, fmt, staff_id):
@@ -125,7 +126,7 @@ def deactivate(app, fmt, staff_id):
 
 
 @staff.command("hours")
-@click.argument("staff_id")
+@staff_argument()
 @click.option("--day", "days", multiple=True, metavar="DAYS", help="mon, mon-fri or mon,wed (repeatable).")
 @click.option("--from", "starts", multiple=True, metavar="HH:MM",
               help="Block start (repeat with --to for a split day).")
@@ -152,7 +153,7 @@ def hours(app, fmt, staff_id, days, starts, ends, off):
 
 
 @staff.command("off")
-@click.argument("staff_id")
+@staff_argument()
 @date_option("--from", "start", help="First day off")
 @date_option("--to", "end", help="Last day off", default_text="the first")
 @reason_option()

@@ -3,7 +3,8 @@
 import click
 
 from medsec.cli.common import pass_app
-from medsec.cli.output import output_options, render, say
+from medsec.cli.options import folder_path, quiet_option, renamed_option
+from medsec.cli.output import inform, output_options, render, say
 
 
 @click.group("store")
@@ -12,20 +13,22 @@ def store_group():
 
     \b
     Examples:
-      medsec store copy --to postgresql://db.clinic.lan/medsec
-      medsec --store postgresql://db.clinic.lan/medsec store copy --to ./clinic
+      medsec store copy --into postgresql://db.clinic.lan/medsec
+      medsec --store postgresql://db.clinic.lan/medsec store copy --into ./clinic
     """
 
 
 @store_group.command("copy")
-@click.option("--to", "target", required=True, metavar="TARGET", type=click.Path(),
-              help="A PostgreSQL URL (postgresql://HOST/DB), or a new or empty folder for a data directory.")
+@renamed_option("--into", "target", was="--to", required=True, metavar="TARGET", type=click.Path(),
+                callback=folder_path,
+                help="A PostgreSQL URL (postgresql://HOST/DB), or a new or empty folder for a data directory.")
 @click.option("--force", is_flag=True,
               help="Copy into a target that holds records or configuration (a re-run after an interrupted copy).")
 @click.option("--password-env", default=None, metavar="NAME",
               help="With a PostgreSQL TARGET: the environment variable that holds its password.")
 @click.option("--batch", default=5000, show_default=True, type=click.IntRange(1, 100_000),
               help="Records per transaction on the target.")
+@quiet_option
 @output_options
 @pass_app
 def store_copy(app, fmt, target, force, password_env, batch):
@@ -43,15 +46,23 @@ def store_copy(app, fmt, target, force, password_env, batch):
 
     \b
     Examples:
-      medsec store copy --to postgresql://db.clinic.lan/medsec
-      medsec store copy --to ./clinic-copy
-      medsec store copy --to ./clinic-copy --force --json
+      medsec store copy --into postgresql://db.clinic.lan/medsec
+      medsec store copy --into ./clinic-copy
+      medsec store copy --into ./clinic-copy --force --json
     """
     from medsec.practice.storecopy import copy_store, refuse_differences, shown_target
+    from medsec.progress import asked_to_be_quiet, on_terminal
 
-    checked = copy_store(app, target, force=force, password_env=password_env, batch=batch,
-                         progress=say)
+    with on_terminal() as progress:
+        # On a terminal, where the copy is, on one line; elsewhere (a log, a script) a line per
+        # batch committed, as before; nothing with --quiet.
+        checked = copy_store(app, target, force=force, password_env=password_env, batch=batch,
+                             progress=progress.note if progress.enabled else
+                             None if asked_to_be_quiet() else say)
     render(checked, fmt, ["kind", "count", "match"])
     refuse_differences(checked, target)
     if fmt == "table":
-        say(f"copied to {shown_target(target)}")
+        inform(f"copied to {shown_target(target)}")
+    if app.store.vault is not None:  # (a copy is written plain, whichever store it goes to)
+        say("note: the copy is not encrypted at rest: encrypt it there (medsec encrypt; on PostgreSQL, the "
+            "database's disk: README)")

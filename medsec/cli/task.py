@@ -5,11 +5,13 @@ import click
 from medsec.cli.common import pass_app
 from medsec.cli.options import (
     date_option,
-    for_staff_option,
-    limit_option,
+    date_range_options,
+    day_span,
+    list_options,
     mine_option,
     note_option,
     patient_option,
+    staff_option,
     status_filter_option,
 )
 from medsec.cli.output import output_options, render
@@ -22,14 +24,15 @@ def task():
 
     \b
     Examples:
-      medsec task add "Call back about the bill" --for S5 --due +2d --patient P1
+      medsec task add "Call back about the bill" --staff S5 --due +2d --patient P1
       medsec task list --mine --overdue
     """
 
 
 @task.command("add")
 @click.argument("text")
-@for_staff_option("owner", help="Who owes it: a staff id, or a role's queue (e.g. front-desk).", required=True)
+@staff_option("owner", help="Who owes it: a staff id or name, or a role's queue (e.g. front-desk).", required=True,
+              was="--for")
 @date_option("--due", help="Due date")
 @patient_option("patient_id", help="The patient it is about.")
 @click.option("--priority", type=click.Choice(svc.PRIORITIES), default="normal", show_default=True,
@@ -41,32 +44,34 @@ def add(app, fmt, text, owner, due, patient_id, priority):
 
     \b
     Examples:
-      medsec task add "Call back about the bill" --for S5 --due +2d --patient P1 --priority high
-      medsec task add "Restock the flu vaccine" --for front-desk
+      medsec task add "Call back about the bill" --staff S5 --due +2d --patient P1 --priority high
+      medsec task add "Restock the flu vaccine" --staff front-desk
     """
     render(svc.add_task(app, text, owner=owner, due=due, patient_id=patient_id, priority=priority), fmt)
 
 
 @task.command("list")
 @mine_option("mine and my role's")
-@for_staff_option("owner", help="Only this staff member's (a staff id) or role's tasks.")
+@staff_option("owner", help="Only this staff member's (a staff id or name) or role's tasks.", was="--for")
 @click.option("--overdue", is_flag=True, help="Open and due before today.")
 @status_filter_option(svc.STATUSES + ["all"], "open", "tasks")
 @patient_option("patient_id")
-@limit_option
+@date_range_options(first="no limit", last="no limit", what="a task was added")
+@list_options
 @output_options
 @pass_app
-def list_(app, fmt, mine, owner, overdue, status, patient_id, limit):
+def list_(app, fmt, mine, owner, overdue, status, patient_id, start, end, limit):
     """Tasks by priority, due date, then age.
 
     \b
     Examples:
       medsec task list --overdue
       medsec task list --mine
-      medsec task list --for front-desk --status all
+      medsec task list --staff front-desk --status all
     """
+    first, last = day_span(app, start, end)
     render(svc.list_tasks(app, status=status, mine=mine, owner=owner, overdue=overdue, patient_id=patient_id,
-                          limit=limit), fmt, svc.COLUMNS)
+                          limit=limit, first=first, last=last), fmt, svc.COLUMNS)
 
 
 @task.command("show")

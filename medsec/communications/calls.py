@@ -1,5 +1,7 @@
 """Phone calls and messages taken: logged, assigned, returned, closed."""
 
+from datetime import date
+
 from medsec import clock
 from medsec.communications import fields
 from medsec.errors import InvalidInput, Refused
@@ -23,7 +25,7 @@ def log_call(app, *, caller: str, reason: str, for_staff: str | None = None, lin
              urgent: bool = False) -> dict:
     """`caller` is a phone number or a patient id; a known number finds its patient."""
     reason = fields.body(reason, "--reason", required=True)
-    caller = fields.line(caller, "--from", required=True)
+    caller = fields.line(caller, "--phone", required=True)
     if line is not None and not 1 <= line <= MAX_LINE:
         raise InvalidInput(f"--line {shown(line)} is not a phone line (1 to {MAX_LINE})")
     patient_id, number = "", ""
@@ -34,7 +36,7 @@ def log_call(app, *, caller: str, reason: str, for_staff: str | None = None, lin
         number = format_phone(caller)
         patient_id = _find_patient_by_phone(app, number)
     else:
-        raise InvalidInput(f"--from {shown(caller)} is neither a phone number nor a patient id")
+        raise InvalidInput(f"--phone {shown(caller)} is not a phone number")
     staff_id = get_staff(app, for_staff)["id"] if for_staff else ""
     with app.store.transaction() as txn:
         (call_id,) = txn.reserve_ids(CALLS)
@@ -52,8 +54,8 @@ def get_call(app, call_id: str, view=None) -> dict:
 
 
 def list_calls(app, *, status: str = "open", mine: bool = False, for_staff: str | None = None,
-               limit: int | None = None) -> list[dict]:
-    """Urgent first, then oldest first."""
+               limit: int | None = None, first: date | None = None, last: date | None = None) -> list[dict]:
+    """Urgent first, then oldest first; `first`/`last`: taken on those days."""
     view = app.store.snapshot()
     wanted: set[str] | None  # whose calls are asked for; None: everyone's
     if mine:
@@ -61,7 +63,8 @@ def list_calls(app, *, status: str = "open", mine: bool = False, for_staff: str 
     else:
         wanted = {get_staff(app, for_staff)["id"]} if for_staff else None
     out = [c for c in view.scan(CALLS)
-           if (status == "all" or c["status"] == status) and (wanted is None or c["for_staff"] in wanted)]
+           if (status == "all" or c["status"] == status) and (wanted is None or c["for_staff"] in wanted)
+           and clock.on_days(c["created"], first, last)]
     out.sort(key=lambda c: (not c["urgent"], c["created"], int(c["id"][1:])))
     out = out[:limit] if limit else out
     app.audit("list", [c["id"] for c in out] + [c["patient_id"] for c in out if c["patient_id"]])

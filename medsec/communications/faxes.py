@@ -1,5 +1,7 @@
 """Faxes: incoming ones filed (unmatched ones queued), outgoing ones sent with a cover."""
 
+from datetime import date
+
 from medsec import clock, documents
 from medsec.communications import fields, messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
@@ -31,7 +33,7 @@ def _number(value: str, option: str) -> str:
 
 def receive(app, path: str, *, sender: str, patient_id: str | None = None, subject: str = "") -> dict:
     name, subject = fields.file_name(path), fields.line(subject, "--subject")
-    number = _number(sender, "--from")
+    number = _number(sender, "--number")
     data, kind = _read_document(path)
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
     sha, size = app.store.attach_bytes(data)
@@ -64,7 +66,7 @@ def send(app, path: str, *, to: str, patient_id: str | None = None, cover: bool 
          subject: str = "", note: str = "") -> dict:
     """Send a PDF/TIFF; recorded only once the gateway has taken it."""
     name, subject, note = fields.file_name(path), fields.line(subject, "--subject"), fields.body(note, "--note")
-    number = _number(to, "--to")
+    number = _number(to, "--number")
     data, kind = _read_document(path)
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
     r = messaging.route(app, "fax")
@@ -102,10 +104,12 @@ def get_fax(app, fax_id: str, view=None) -> dict:
 
 
 def list_faxes(app, *, status: str | None = None, direction: str | None = None,
-               limit: int | None = None) -> list[dict]:
+               limit: int | None = None, first: date | None = None, last: date | None = None) -> list[dict]:
+    """Faxes in the order received or sent (the last `limit`); `first`/`last`: on those days."""
     view = app.store.snapshot()
     out = [f for f in view.scan(FAXES)
-           if (not status or f["status"] == status) and (not direction or f["direction"] == direction)]
+           if (not status or f["status"] == status) and (not direction or f["direction"] == direction)
+           and clock.on_days(f["created"], first, last)]
     out = out[-limit:] if limit else out
     app.audit("list", [f["id"] for f in out] + [f["patient_id"] for f in out if f["patient_id"]])
     return out

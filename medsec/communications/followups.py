@@ -24,7 +24,7 @@ def _booked_after(appts: list[dict], moment: str, exclude: str = "") -> bool:
                and (a["start"] > moment or a["created"] > moment) for a in appts)
 
 
-def due_followups(app, today: date | None = None) -> list[dict]:
+def due_followups(app, today: date | None = None, limit: int | None = None) -> list[dict]:
     """Patients to call: recent no-shows, visits whose follow-up interval has passed and recall
     letters left unanswered, each only while the patient has booked nothing since; by due date."""
     schedule = Schedule.load(app)
@@ -42,6 +42,7 @@ def due_followups(app, today: date | None = None) -> list[dict]:
                     "patient": f"{patient['last']}, {patient['first']}", "phone": patient.get("phone", ""),
                     "reason": reason, "since": since})
     out.sort(key=lambda r: (r["due"], r["patient_id"]))
+    out = out[:limit] if limit else out
     app.audit("list", [r["patient_id"] for r in out])
     return out
 

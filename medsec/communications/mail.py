@@ -1,6 +1,7 @@
 """Mail: incoming post logged and filed; letters and emails generated from templates."""
 
 import csv
+from datetime import date
 
 from medsec import clock, documents, templating
 from medsec.communications import fields, messaging
@@ -18,7 +19,7 @@ KINDS = ("letter", "email")
 
 
 def receive(app, *, sender: str, subject: str, patient_id: str | None = None, scan: str | None = None) -> dict:
-    sender, subject = fields.line(sender, "--from", required=True), fields.line(subject, "--subject")
+    sender, subject = fields.line(sender, "--sender", required=True), fields.line(subject, "--subject")
     name = fields.file_name(scan) if scan else ""
     patient = get_patient(app, patient_id)["id"] if patient_id else ""
     files = []
@@ -144,10 +145,12 @@ def get_mail(app, mail_id: str) -> dict:
 
 
 def list_mail(app, *, direction: str | None = None, status: str | None = None,
-              limit: int | None = None) -> list[dict]:
+              limit: int | None = None, first: date | None = None, last: date | None = None) -> list[dict]:
+    """Post in and out in the order logged (the last `limit`); `first`/`last`: on those days."""
     view = app.store.snapshot()
     out = [m for m in view.scan(MAIL)
-           if (not direction or m["direction"] == direction) and (not status or m["status"] == status)]
+           if (not direction or m["direction"] == direction) and (not status or m["status"] == status)
+           and clock.on_days(m["created"], first, last)]
     out = out[-limit:] if limit else out
     app.audit("list", [m["id"] for m in out] + [m["patient_id"] for m in out if m["patient_id"]])
     return out

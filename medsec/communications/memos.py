@@ -7,6 +7,7 @@ the memo's deliveries; the other recipients still get theirs.
 """
 
 from dataclasses import replace
+from datetime import date
 
 from medsec import clock, documents
 from medsec.communications import fields, messaging
@@ -50,7 +51,7 @@ def _recipients(app, to: list[str]) -> list[dict]:
     """Staff members from ids given as S1,S2 (or repeated), each once."""
     ids = [part.strip() for value in to for part in value.split(",") if part.strip()]
     if not ids:
-        raise InvalidInput("give --to STAFF (e.g. --to S1,S2)")
+        raise InvalidInput("give --staff STAFF (e.g. --staff S1,S2)")
     members: dict[str, Record] = {}  # by id: a member named twice gets one copy
     for staff_id in ids:
         member = get_staff(app, staff_id)
@@ -119,10 +120,13 @@ def show_memo(app, memo_id: str) -> dict:
     return record
 
 
-def list_memos(app, *, mine: bool = False, limit: int | None = None) -> list[dict]:
-    """Memos in the order written (the last `limit`); `mine`: those to the acting user."""
+def list_memos(app, *, mine: bool = False, limit: int | None = None, first: date | None = None,
+               last: date | None = None) -> list[dict]:
+    """Memos in the order written (the last `limit`); `mine`: those to the acting user;
+    `first`/`last`: written on those days."""
     wanted = {m["id"] for m in acting_members(app)} if mine else None
-    out = [m for m in app.store.snapshot().scan(MEMOS) if wanted is None or wanted & set(m["to"])]
+    out = [m for m in app.store.snapshot().scan(MEMOS)
+           if (wanted is None or wanted & set(m["to"])) and clock.on_days(m["created"], first, last)]
     out = out[-limit:] if limit else out
     app.audit("list", [m["id"] for m in out])
     return out

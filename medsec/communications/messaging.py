@@ -4,13 +4,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from medsec import __version__, clock, templating
+from medsec.config import DEFAULT_ROUTES
 from medsec.errors import InvalidInput
 from medsec.plugin_types import Channel, DeliveryError, Message
 from medsec.scheduling.calendar_ics import add_timezones
 from medsec.text import escape_controls, shown
 
 # Which channel carries each kind of message unless channels.yaml `routes` says otherwise.
-DEFAULT_ROUTES = {"email": "email", "sms": "sms", "fax": "fax", "voice": "outbox", "letter": "outbox"}
 OUTSIDE_LIMIT = 500  # characters kept of a gateway's delivery id or error
 
 
@@ -131,7 +131,7 @@ def appointment_context(app, appt: dict, schedule) -> dict:
 def render(app, template: str, context: dict, language: str = "en") -> templating.Rendered:
     default = (app.config("practice.yaml").get("language") or "en")
     return templating.render(app.store.root, template, {"today": app.today().isoformat(), **context},
-                             language, default)
+                             language, default, tz=app.tz)
 
 
 def appointment_ics(app, appt: dict, schedule, summary: str) -> bytes:

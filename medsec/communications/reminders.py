@@ -24,6 +24,7 @@ from medsec import clock, config, templating
 from medsec.communications import messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.plugin_types import DeliveryError, Message
+from medsec.progress import Progress
 from medsec.records.patients import get_patient
 from medsec.scheduling.appointments import get_appointment
 from medsec.scheduling.schedule import Schedule
@@ -186,8 +187,10 @@ def preview(app, appt_id: str, channel: str | None = None) -> dict:
 
 
 def send(app, *, for_day=None, within: timedelta | None = None, channel: str | None = None,
-         dry_run: bool = False) -> dict:
-    """Send every due reminder once; the summary says what happened to each."""
+         dry_run: bool = False, progress: Progress | None = None) -> dict:
+    """Send every due reminder once; the summary says what happened to each. `progress`
+    counts them on the terminal (medsec.progress)."""
+    progress = progress or Progress.off()
     schedule = Schedule.load(app)
     if channel:
         _channel(app, channel)
@@ -211,7 +214,11 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
             retry = [{**r, "status": "sending", "claimed_by": token, "claimed_at": stamp} for r in waiting]
             txn.put_many(REMINDERS, claims + retry, {r["id"]: r for r in waiting})
             claims += retry
-    results = [_attempt(app, schedule, claim, channel, now, dry_run) for claim in claims]
+    progress.start("checking reminders" if dry_run else "sending reminders", len(claims))
+    results = []
+    for claim in claims:
+        results.append(_attempt(app, schedule, claim, channel, now, dry_run))
+        progress.advance()
     if not dry_run and results:
         with app.store.transaction() as txn:
             current = {r["id"]: r for r in txn.get_many(REMINDERS, [r["id"] for r in results])}
@@ -337,10 +344,13 @@ def retry(app, *, every_failed: bool = False, since: date | None = None) -> dict
             "reminders": [{**r, "status": "pending"} for r in chosen]}
 
 
-def list_reminders(app, *, failed: bool = False, status: str | None = None, limit: int | None = None) -> list[dict]:
+def list_reminders(app, *, failed: bool = False, status: str | None = None, limit: int | None = None,
+                   first: date | None = None, last: date | None = None) -> list[dict]:
+    """Reminders in the order first tried (the last `limit`); `first`/`last`: first tried on those days."""
     view = app.store.snapshot()
     out = [r for r in view.scan(REMINDERS)
-           if (not failed or r["status"] == "failed") and (not status or r["status"] == status)]
+           if (not failed or r["status"] == "failed") and (not status or r["status"] == status)
+           and clock.on_days(r.get("created"), first, last)]
     out = out[-limit:] if limit else out
     app.audit("list", [r["id"] for r in out] + [r["patient_id"] for r in out])
     return out

@@ -10,6 +10,7 @@ from medsec.errors import InvalidInput, Refused
 from medsec.inputs import PATIENT_IMPORT, open_input, open_text
 from medsec.outputs import write_output
 from medsec.plugins import collect
+from medsec.progress import Progress
 from medsec.records.patients import (
     FIELDS,
     PATIENTS,
@@ -67,12 +68,14 @@ def choose_importer(app, path: str, name: str | None, mapping: dict):
 
 def import_patients(app, path: str, *, input_format: str | None = None, mapping: dict | None = None,
                     dry_run: bool = False, skip_bad: bool = False, allow_duplicate: bool = False,
-                    progress: bool = False) -> dict:
+                    progress: Progress | None = None) -> dict:
     """Validate every row, then write all of them in one commit (or none).
 
     Bad rows and duplicates (of existing patients or of earlier rows) stop
-    the import unless `skip_bad`; the report names each row's line.
+    the import unless `skip_bad`; the report names each row's line. `progress`
+    shows each stage on the terminal (medsec.progress).
     """
+    progress = progress or Progress.off()
     refuse_nul(path)  # before any importer, a plugin's too, opens it
     importer = choose_importer(app, path, input_format, mapping or {})
     rows = importer.read(path, {"mapping": mapping or {}})
@@ -80,12 +83,13 @@ def import_patients(app, path: str, *, input_format: str | None = None, mapping:
     with app.store.transaction() as txn:
         good, invalid = _with_guarantors(txn, good, problems, invalid)
         if not allow_duplicate:
-            good = _without_registered(txn, good, problems)
+            good = _without_registered(txn, good, problems, progress)
         problems.sort(key=lambda p: p["line"])
         if problems and not skip_bad:
             _refuse(path, len(good), problems, invalid)
         ids: list[str] = []
         if not dry_run and good:
+            progress.start(f"writing {len(good):,} patients")
             stamp = clock.iso(app.now())
             ids = txn.reserve_ids(PATIENTS, len(good))
             records = [new_record(pid, fields, stamp) for pid, (_, fields) in zip(ids, good, strict=True)]
@@ -140,7 +144,7 @@ def _clean_row(fields, today: date) -> dict:
     return clean_fields(fields, today)
 
 
-def _checked_rows(rows, today: date, allow_duplicate: bool, progress: bool):
+def _checked_rows(rows, today: date, allow_duplicate: bool, progress: Progress):
     """(good (line, fields) pairs, problems, how many rows were invalid) for the importer's rows.
 
     A row with the same name and date of birth as an earlier row is a problem
@@ -150,7 +154,9 @@ def _checked_rows(rows, today: date, allow_duplicate: bool, progress: bool):
     problems: list[dict] = []
     seen: dict[tuple, int] = {}
     invalid = 0
+    progress.start("checking rows")
     for line, fields in rows:
+        progress.advance()
         try:
             cleaned = _clean_row(fields, today)
         except InvalidInput as e:
@@ -163,10 +169,6 @@ def _checked_rows(rows, today: date, allow_duplicate: bool, progress: bool):
             continue
         seen.setdefault(key, line)
         good.append((line, cleaned))
-        if progress and len(good) % 5000 == 0:
-            print(f"\rchecked {len(good)} rows", end="", file=sys.stderr)
-    if progress and len(good) >= 5000:
-        print(file=sys.stderr)
     return good, problems, invalid
 
 
@@ -176,7 +178,8 @@ def _checked_rows(rows, today: date, allow_duplicate: bool, progress: bool):
 _AT_ONCE_FROM = 500
 
 
-def _without_registered(txn, good: list[tuple[int, dict]], problems: list[dict]) -> list[tuple[int, dict]]:
+def _without_registered(txn, good: list[tuple[int, dict]], problems: list[dict],
+                        progress: Progress) -> list[tuple[int, dict]]:
     """The rows that duplicate no registered patient; each one that does becomes a problem."""
     if len(good) >= _AT_ONCE_FROM:
         same = _registered_by_dob(txn, {fields["dob"] for _, fields in good if fields.get("dob")})
@@ -188,7 +191,9 @@ def _without_registered(txn, good: list[tuple[int, dict]], problems: list[dict])
         def duplicates(fields: dict) -> list[str]:
             return find_duplicates(txn, fields)
     kept = []
+    progress.start("looking for registered duplicates", len(good))
     for line, fields in good:
+        progress.advance()
         dupes = duplicates(fields)
         if dupes:
             problems.append({"line": line, "message": f"duplicate of {', '.join(dupes)} "

@@ -11,9 +11,10 @@ from medsec import clock
 from medsec.config import CHANNEL_KINDS
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import email_valid, parse_phone, phone_digits, state_valid, zip_valid
+from medsec.records.namematch import NameIndex, fits_by_prefix, fits_closely, name_forms
 from medsec.records.restrictions import as_listed, check_access, known_roles, merged_restriction
 from medsec.store.catalog import PATIENT_RECORDS, PATIENTS
-from medsec.text import clean_text, fold, matches, shown, words
+from medsec.text import clean_text, fold, shown, words
 
 FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
           "language", "preferred_channel", "reminders", "guarantor", "external_id"]
@@ -309,20 +310,24 @@ class _Search(NamedTuple):
             raise InvalidInput(f"phone: give at least 4 digits, got {shown(phone)}")
         return cls(query_words, iso_dob, digits)
 
-    def index_hits(self, view) -> set[str]:
-        """Ids that every given criterion's index lists."""
+    def index_hits(self, view, closely: bool = False) -> set[str]:
+        """Ids that every given criterion's index lists (the name's: by prefix, or `closely`)."""
         hits = []
-        for w in self.words:
-            hits.append({i for ids in view.lookup_prefix("patient-name", w).values() for i in ids})
+        if self.words:
+            names = NameIndex(view, "patient-name")
+            hits.append(names.close_candidates(self.words) if closely else names.prefix_candidates(self.words))
         if self.dob:
             hits.append(set(view.lookup("patient-dob", self.dob)))
         if self.digits:
             hits.append({i for ids in view.lookup_suffix("patient-phone", self.digits).values() for i in ids})
         return set.intersection(*hits)
 
-    def matches(self, p: dict) -> bool:
-        """The record itself fits (an index may be stale or ahead of a commit in progress)."""
-        return ((not self.words or matches(self.words, words(f"{p['first']} {p['last']}")))
+    def matches(self, p: dict, closely: bool = False) -> bool:
+        """The record itself fits (an index may be stale or ahead of a commit in progress): the
+        words typed start its name's words, punctuation ignored (medsec.records.namematch), or
+        `closely`, each within a typo of one."""
+        fits = fits_closely if closely else fits_by_prefix
+        return ((not self.words or fits(self.words, name_forms(p["first"], p["last"])))
                 and (not self.dob or p.get("dob") == self.dob)
                 and (not self.digits or phone_digits(p.get("phone") or "").endswith(self.digits)))
 
@@ -345,9 +350,9 @@ def _found_by_id(app, view, patient_id: str) -> list[dict]:
         return []
 
 
-def _found_by_search(view, search: _Search) -> list[dict]:
-    ids = sorted(search.index_hits(view), key=lambda i: int(i[1:]))
-    found = [p for p in view.get_many(PATIENTS, ids) if p.get("status") != "merged" and search.matches(p)]
+def _found_by_search(view, search: _Search, closely: bool = False) -> list[dict]:
+    ids = sorted(search.index_hits(view, closely), key=lambda i: int(i[1:]))
+    found = [p for p in view.get_many(PATIENTS, ids) if p.get("status") != "merged" and search.matches(p, closely)]
     return sorted(found, key=lambda p: (fold(p["last"]), fold(p["first"]), p["dob"], int(p["id"][1:])))
 
 
@@ -361,7 +366,20 @@ def find_patients(app, query: str | None = None, *, name: str | None = None, dob
         found = _filter_status(_found_by_id(app, view, value), include_archived)
     else:
         search = _Search.read(*_with_query(kind, value, name, dob, phone))
-        found = _filter_status(_found_by_search(view, search), include_archived)[:limit]
+        found = _filter_status(_found_by_search(view, search), include_archived)
+        if not found and search.words:  # no name starts so: the close spellings (a typo tolerated)
+            found = _filter_status(_found_by_search(view, search, closely=True), include_archived)
+        found = found[:limit]
+    app.audit("search", [p["id"] for p in found])
+    return [as_listed(app, p) for p in found]
+
+
+def newest_patients(app, count: int) -> list[dict]:
+    """The `count` active patients registered last, newest first; audited as a search."""
+    view = app.store.snapshot()
+    last = view.counters().get(PATIENTS.prefix, 0)
+    ids = [PATIENTS.format_id(n) for n in range(last, max(0, last - 4 * count), -1)]
+    found = [p for p in view.get_many(PATIENTS, ids) if p.get("status") == "active"][:count]
     app.audit("search", [p["id"] for p in found])
     return [as_listed(app, p) for p in found]
 

@@ -13,15 +13,16 @@ from medsec.scheduling.schedule import Schedule
 from medsec.store.catalog import APPOINTMENTS
 
 
-def day_sheet(app, day: date, provider: str | None = None) -> list[dict]:
-    """Every appointment of the day with the patient's name and what the
+def day_sheet(app, day: date, provider: str | None = None, limit: int | None = None) -> list[dict]:
+    """Every appointment of the day (the first `limit`) with the patient's name and what the
     patient owes the practice (balance_due, empty when nothing), by time."""
     schedule = Schedule.load(app)
     provider = schedule.member(provider)["id"] if provider else None
     view = app.store.snapshot()
     rows = []
     dues: dict[str, str] = {}
-    for appt in sorted(view.day(APPOINTMENTS, day.isoformat(), provider), key=lambda a: (a["start"], a["provider"])):
+    appts = sorted(view.day(APPOINTMENTS, day.isoformat(), provider), key=lambda a: (a["start"], a["provider"]))
+    for appt in appts[:limit] if limit else appts:
         name = due = ""
         if appt.get("patient_id"):
             patient = get_patient(app, appt["patient_id"], view=view)

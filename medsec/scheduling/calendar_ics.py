@@ -15,6 +15,7 @@ from medsec import __version__, clock
 from medsec.errors import InvalidInput, Refused
 from medsec.inputs import ICS, read_input
 from medsec.outputs import write_output
+from medsec.progress import Progress
 from medsec.records.patients import get_patient
 from medsec.scheduling import recurrence
 from medsec.scheduling.schedule import HOLD, Schedule, conflicts, hold
@@ -368,11 +369,14 @@ def _place(view, schedule: Schedule, uid: str, fields: tuple, caches: dict) -> t
     return batch, problems
 
 
-def _plan_import(app, view, schedule: Schedule, groups: dict[str, dict], default_provider: str | None) -> _ImportPlan:
+def _plan_import(app, view, schedule: Schedule, groups: dict[str, dict], default_provider: str | None,
+                 progress: Progress) -> _ImportPlan:
     """What each UID not seen before would book (cancelled events book nothing)."""
     plan = _ImportPlan()
     caches: dict = {}  # date -> that day's cache (see _place)
+    progress.start("placing events", len(groups))
     for uid, group in groups.items():
+        progress.advance()
         if view.lookup("appt-uid", uid):
             plan.skipped += 1
             continue
@@ -409,14 +413,18 @@ def _imported_records(app, ids: list[str], batches: list[tuple[str | None, list[
     return records
 
 
-def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = False) -> dict:
-    """Book the events of a calendar; a UID already imported or exported is skipped."""
+def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = False,
+               progress: Progress | None = None) -> dict:
+    """Book the events of a calendar; a UID already imported or exported is skipped. `progress`
+    shows each stage on the terminal (medsec.progress)."""
+    progress = progress or Progress.off()
     schedule = Schedule.load(app)
+    progress.start("reading the calendar")
     events = read_events(path)
     groups = _by_uid(events, path)
     default_provider = schedule.member(provider)["id"] if provider else None
     with app.store.transaction() as txn:
-        plan = _plan_import(app, txn, schedule, groups, default_provider)
+        plan = _plan_import(app, txn, schedule, groups, default_provider, progress)
         if plan.invalid or plan.problems:
             error = InvalidInput if plan.invalid else Refused
             raise error(f"{len(plan.invalid) + len(plan.problems)} event(s) cannot be booked; nothing was imported",
@@ -424,6 +432,7 @@ def import_ics(app, path: str, *, provider: str | None = None, dry_run: bool = F
         total = plan.total
         ids = [] if dry_run else txn.reserve_ids(APPOINTMENTS, total)
         if not dry_run and total:
+            progress.start(f"booking {total:,} appointments")
             records = _imported_records(app, ids, plan.batches)
             txn.put_many(APPOINTMENTS, records)
             app.after_commit(txn, "appointment_booked", records, "appointment")

@@ -247,8 +247,10 @@ def needs_room(schedule: Schedule, type_name: str) -> bool:
 
 def find_slots(view, schedule: Schedule, *, providers: list[str], type_name: str, start_day: date,
                days: int, first: bool = False, patient: str | None = None, duration: int | None = None,
-               not_before: datetime | None = None, limit: int | None = None) -> list[av.Slot]:
-    """Free slots for any of `providers`, day by day, earliest first."""
+               not_before: datetime | None = None, limit: int | None = None,
+               exclude: Collection[str] = frozenset()) -> list[av.Slot]:
+    """Free slots for any of `providers`, day by day, earliest first (the visits `exclude`
+    names, such as one being moved, do not count as busy)."""
     length, buffer = schedule.length(type_name, duration)
     with_room = needs_room(schedule, type_name)
     not_before = not_before or schedule.now
@@ -259,11 +261,11 @@ def find_slots(view, schedule: Schedule, *, providers: list[str], type_name: str
         found = []
         for provider in providers:
             records = day_records(view, day, cache, provider=provider, patient=patient)
-            busy = [span for span, _ in taken(records, schedule, provider=provider, patient=patient)]
+            busy = [span for span, _ in taken(records, schedule, provider=provider, patient=patient, exclude=exclude)]
             busy += [span for span, _ in meeting_spans(view, schedule, day, provider)]
             free = av.subtract(schedule.working(provider, day), busy)
             for start in av.starts_in(free, length + buffer, schedule.step, not_before):
-                room = free_room(view, schedule, type_name, start, start + length, day_cache=cache) \
+                room = free_room(view, schedule, type_name, start, start + length, exclude, cache) \
                     if with_room else ""
                 if room is None:
                     continue

@@ -1,5 +1,7 @@
 """The waitlist: patients who want an earlier visit, offered freed slots."""
 
+from datetime import date
+
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.records.patients import get_patient
@@ -31,9 +33,13 @@ def add_entry(app, patient_id: str, *, type_name: str, provider: str | None = No
     return entry
 
 
-def list_entries(app, status: str = "waiting") -> list[dict]:
+def list_entries(app, status: str = "waiting", *, first: date | None = None, last: date | None = None,
+                 limit: int | None = None) -> list[dict]:
+    """Waitlist entries, oldest first (the first `limit`); `first`/`last`: added on those days."""
     view = app.store.snapshot()
-    out = [e for e in view.scan(WAITLIST) if status == "all" or e["status"] == status]
+    out = [e for e in view.scan(WAITLIST)
+           if (status == "all" or e["status"] == status) and clock.on_days(e["created"], first, last)]
+    out = out[:limit] if limit else out
     app.audit("list", [e["id"] for e in out] + [e["patient_id"] for e in out])
     return out
 

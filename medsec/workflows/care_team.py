@@ -7,7 +7,7 @@ from medsec.records.staff import get_staff, roster
 from medsec.store.catalog import APPOINTMENTS
 
 
-def physician(app, staff_id: str, option: str = "--for") -> dict:
+def physician(app, staff_id: str, option: str = "--provider") -> dict:
     """An active physician on the roster; any other id is bad input (exit 2)."""
     try:
         member = get_staff(app, staff_id)

@@ -11,6 +11,7 @@ it by hand. Nothing is ever dropped; a message imported twice is skipped.
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
@@ -346,11 +347,13 @@ def import_file(app, path: str, *, dry_run: bool = False) -> dict:
             "items": [{k: r[k] for k in RESULT_COLUMNS} for r in results]}
 
 
-def list_unmatched(app, limit: int | None = None) -> list[dict]:
-    """The queue of results that match no order, oldest first."""
+def list_unmatched(app, limit: int | None = None, first: date | None = None,
+                   last: date | None = None) -> list[dict]:
+    """The queue of results that match no order, oldest first; `first`/`last`: received on those days."""
     view = app.store.snapshot()
     ids = view.lookup("labresult-unmatched", "unmatched")
-    out = [r for r in view.get_many(LAB_RESULTS, ids) if r["status"] == "unmatched"]
+    out = [r for r in view.get_many(LAB_RESULTS, ids)
+           if r["status"] == "unmatched" and clock.on_days(r["received"], first, last)]
     out.sort(key=lambda r: LAB_RESULTS.number(r["id"]))
     out = out[:limit] if limit else out
     app.audit("list", [r["id"] for r in out])

@@ -96,8 +96,10 @@ def is_overdue(record: dict, today: date) -> bool:
 
 
 def list_orders(app, *, status: str | None = None, pending: bool = False, overdue: bool = False,
-                patient_id: str | None = None, limit: int | None = None) -> list[dict]:
-    """Orders, oldest first; `pending` awaits a result, `overdue` awaits one past its due date."""
+                patient_id: str | None = None, limit: int | None = None, first: date | None = None,
+                last: date | None = None) -> list[dict]:
+    """Orders, oldest first; `pending` awaits a result, `overdue` awaits one past its due date;
+    `first`/`last`: ordered on those days."""
     if status and status not in STATUSES:
         raise InvalidInput(f"unknown status {shown(status)}", hint=f"one of {', '.join(STATUSES)}")
     view = app.store.snapshot()
@@ -108,7 +110,7 @@ def list_orders(app, *, status: str | None = None, pending: bool = False, overdu
         found = list(view.scan(LABS))
     today = app.today()
     out = [o for o in found if (not status or o["status"] == status) and (not pending or o["status"] in AWAITING)
-           and (not overdue or is_overdue(o, today))]
+           and (not overdue or is_overdue(o, today)) and clock.on_days(o["ordered"], first, last)]
     out.sort(key=lambda o: LABS.number(o["id"]))
     out = out[:limit] if limit else out
     app.audit("list", [i for o in out for i in _audit_ids(o)])

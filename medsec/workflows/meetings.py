@@ -86,7 +86,7 @@ def propose(view, schedule: Schedule, attendees: list[str], room: str, length: t
 def _attendee_ids(schedule: Schedule, text: str) -> list[str]:
     wanted = list(dict.fromkeys(p.strip().upper() for p in text.split(",") if p.strip()))
     if not wanted:
-        raise InvalidInput("--attendees names nobody", hint="e.g. --attendees S1,S2")
+        raise InvalidInput("--staff names nobody", hint="e.g. --staff S1,S2")
     for staff_id in wanted:
         if staff_id not in schedule.staff:
             raise InvalidInput(f"unknown attendee {staff_id}", hint="see 'medsec staff list'")

@@ -154,13 +154,13 @@ def add(app, patient_id: str, *, to: str, reason: str, dx: list[str], urgent: bo
         auth_required: bool = False, fax: str | None = None, address: str = "", physician_id: str | None = None,
         note: str = "") -> dict:
     """An outgoing referral; the referring physician defaults to the patient's usual one."""
-    to, reason = fields.line(to, "--to", required=True), fields.body(reason, "--reason", required=True)
+    to, reason = fields.line(to, "--specialist", required=True), fields.body(reason, "--reason", required=True)
     address, note = fields.body(address, "--address", ADDRESS), fields.body(note, "--note")
     if not dx:
         raise InvalidInput("give at least one --dx diagnosis code")
     codes = diagnoses(app, dx)
     number = _fax_number(fax)
-    referrer = physician(app, physician_id, "--physician") if physician_id else None
+    referrer = physician(app, physician_id, "--provider") if physician_id else None
     with app.store.transaction() as txn:
         patient = get_patient(app, patient_id, view=txn)
         _require_active(patient)
@@ -278,7 +278,7 @@ def receive(app, *, sender: str, reason: str, patient_id: str | None = None, fir
     The proposal (`proposed`) is not booked: 'medsec appt book' does that,
     then 'medsec referral status ID appointment-scheduled --appt A..'.
     """
-    sender, reason = fields.line(sender, "--from", required=True), fields.body(reason, "--reason", required=True)
+    sender, reason = fields.line(sender, "--referrer", required=True), fields.body(reason, "--reason", required=True)
     note = fields.body(note, "--note")
     codes = diagnoses(app, dx)
     schedule = Schedule.load(app)  # an unknown type or provider is bad input before anything is written
@@ -319,8 +319,10 @@ def is_overdue(record: dict, today: date) -> bool:
 
 
 def list_referrals(app, *, status: str = "open", overdue: bool = False, direction: str | None = None,
-                   patient_id: str | None = None, limit: int | None = None) -> list[dict]:
-    """Referrals by due date (soonest first); `open` is every status but closed."""
+                   patient_id: str | None = None, limit: int | None = None, first: date | None = None,
+                   last: date | None = None) -> list[dict]:
+    """Referrals by due date (soonest first); `open` is every status but closed; `first`/`last`:
+    made or received on those days."""
     if status not in STATUSES + ["open", "all"]:
         raise InvalidInput(f"--status {shown(status)} is not one of {', '.join(STATUSES + ['open', 'all'])}")
     view = app.store.snapshot()
@@ -332,7 +334,7 @@ def list_referrals(app, *, status: str = "open", overdue: bool = False, directio
     wanted = OPEN if status == "open" else (STATUSES if status == "all" else [status])
     today = app.today()
     out = [r for r in found if r["status"] in wanted and (not direction or r["direction"] == direction)
-           and (not overdue or is_overdue(r, today))]
+           and (not overdue or is_overdue(r, today)) and clock.on_days(r["created"], first, last)]
     out.sort(key=lambda r: (r["due"] or "9999-12-31", REFERRALS.number(r["id"])))
     out = out[:limit] if limit else out
     app.audit("list", [i for r in out for i in _ids(r)])

@@ -45,7 +45,7 @@ def request(app, patient_id: str, *, drug: str, dose: str, pharmacy: str, via: s
         raise InvalidInput(f"--via {shown(via)} is not one of {', '.join(VIAS)}")
     if pharmacy_fax and not phone_valid(pharmacy_fax):
         raise InvalidInput(f"--pharmacy-fax {shown(pharmacy_fax)} is not a fax number")
-    prescriber = physician(app, physician_id, "--for") if physician_id else None
+    prescriber = physician(app, physician_id, "--provider") if physician_id else None
     with app.store.transaction() as txn:
         patient = get_patient(app, patient_id, view=txn)
         if patient["status"] != "active":
@@ -53,7 +53,7 @@ def request(app, patient_id: str, *, drug: str, dose: str, pharmacy: str, via: s
         prescriber = prescriber or usual_physician(app, patient["id"], txn)
         if prescriber is None:
             raise InvalidInput(f"{patient['id']} has no usual physician (no appointment with one)",
-                               hint="give --for PHYSICIAN")
+                               hint="give --provider PHYSICIAN")
         (refill_id,) = txn.reserve_ids(REFILLS)
         due = app.today() + timedelta(days=DECISION_DAYS)
         task = open_task(app, txn, text=f"decide refill request {refill_id}", owner=prescriber["id"], due=due,
@@ -84,8 +84,10 @@ def is_overdue(record: dict, today: date) -> bool:
 
 
 def list_refills(app, *, status: str = "pending", for_staff: str | None = None, mine: bool = False,
-                 overdue: bool = False, patient_id: str | None = None, limit: int | None = None) -> list[dict]:
-    """Requests, oldest first: a physician's queue with `for_staff` (or `mine`)."""
+                 overdue: bool = False, patient_id: str | None = None, limit: int | None = None,
+                 first: date | None = None, last: date | None = None) -> list[dict]:
+    """Requests, oldest first: a physician's queue with `for_staff` (or `mine`); `first`/`last`:
+    requested on those days."""
     if status not in STATUSES + ["all"]:
         raise InvalidInput(f"--status {shown(status)} is not one of {', '.join(STATUSES + ['all'])}")
     view = app.store.snapshot()
@@ -101,7 +103,8 @@ def list_refills(app, *, status: str = "pending", for_staff: str | None = None, 
         found = view.scan(REFILLS)
     today = app.today()
     out = [r for r in found if (status == "all" or r["status"] == status)
-           and (wanted is None or r["physician"] in wanted) and (not overdue or is_overdue(r, today))]
+           and (wanted is None or r["physician"] in wanted) and (not overdue or is_overdue(r, today))
+           and clock.on_days(r["created"], first, last)]
     out.sort(key=lambda r: REFILLS.number(r["id"]))
     out = out[:limit] if limit else out
     app.audit("list", [i for r in out for i in _ids(r)])

@@ -27,7 +27,7 @@ def _owner(app, value: str) -> str:
     if text.lower() in ROLES:
         return text.lower()
     if not is_valid_id(text):
-        raise InvalidInput(f"--for {value!r} is neither a staff id nor a role", hint=f"roles: {', '.join(ROLES)}")
+        raise InvalidInput(f"--staff {value!r} is neither a staff id nor a role", hint=f"roles: {', '.join(ROLES)}")
     return get_staff(app, text)["id"]
 
 
@@ -97,10 +97,12 @@ def my_owners(app) -> set[str]:
 
 
 def list_tasks(app, *, status: str = "open", mine: bool = False, owner: str | None = None,
-               overdue: bool = False, patient_id: str | None = None, limit: int | None = None) -> list[dict]:
+               overdue: bool = False, patient_id: str | None = None, limit: int | None = None,
+               first: date | None = None, last: date | None = None) -> list[dict]:
     """Tasks by priority, then due date (none last), then oldest first.
 
-    `mine`: the acting user's own tasks and those of their role's queue.
+    `mine`: the acting user's own tasks and those of their role's queue; `first`/`last`: added
+    on those days.
     """
     if status not in STATUSES + ["all"]:
         raise InvalidInput(f"--status {status!r} is not one of open, done, all")
@@ -109,7 +111,8 @@ def list_tasks(app, *, status: str = "open", mine: bool = False, owner: str | No
     today = app.today()
     out = [t for t in app.store.snapshot().scan(TASKS)
            if (status == "all" or t["status"] == status) and (wanted is None or t["owner"] in wanted)
-           and (not overdue or is_overdue(t, today)) and (patient is None or t["patient_id"] == patient)]
+           and (not overdue or is_overdue(t, today)) and (patient is None or t["patient_id"] == patient)
+           and clock.on_days(t["created"], first, last)]
     out.sort(key=lambda t: (PRIORITIES.index(t["priority"]), t["due"] or "9999-12-31", t["created"],
                             TASKS.number(t["id"])))
     out = out[:limit] if limit else out

@@ -560,6 +560,7 @@ ENVIRONMENT_MESSAGES = (
     r"\bchannels?\b", r"\block(ed)?\b", r"\bconfiguration\b", r"\.ya?ml\b", r"\bplugins?\b",
     r"\bnot set up\b", r"\bmedsec data directory\b", r"\baudit log\b", r"\bdeliver", r"\bunreachable\b",
     r"\bno space\b", r"\bpermission denied\b", r"\bread-only file system\b", r"medsec check",
+    r"\bthe editor\b",  # $EDITOR (config edit) is the environment's
 )
 
 # Characters that must never reach a terminal raw: C0 controls but newline and tab,
