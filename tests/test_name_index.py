@@ -11,7 +11,6 @@ import pytest
 
 from medsec.errors import EnvironmentFailure
 from medsec.fileio import write_atomic
-from medsec.records.namematch import fits_closely, name_forms
 from medsec.store import Store, Transaction, indexfiles
 from medsec.store.catalog import PATIENTS
 from medsec.store.views import Snapshot
@@ -51,11 +50,9 @@ def found(practice, query: str) -> set[str]:
 
 
 def truth(practice, query: str) -> set[str]:
-    """The active patients with a name word starting with `query`, read from the records themselves;
-    when none has one, those with a name word within a typo of it (find's fallback)."""
-    everyone = practice.json("patient", "list")
-    starting = {p["id"] for p in everyone if any(w.startswith(query) for w in words(f"{p['first']} {p['last']}"))}
-    return starting or {p["id"] for p in everyone if fits_closely([query], name_forms(p["first"], p["last"]))}
+    """The active patients with a name word starting with `query`, read from the records themselves."""
+    return {p["id"] for p in practice.json("patient", "list")
+            if any(w.startswith(query) for w in words(f"{p['first']} {p['last']}"))}
 
 
 def name_files(home) -> dict[str, dict]:

@@ -141,8 +141,12 @@ def find(app, fmt, query, name, dob, phone, archived, limit):
       medsec patient find 1990-12-10 --json
       medsec patient find --phone 0199
     """
-    found = svc.find_patients(app, " ".join(query) or None, name=name, dob=dob, phone=phone,
-                              include_archived=archived, limit=limit)
+    asked = {"name": name, "dob": dob, "phone": phone, "include_archived": archived, "limit": limit}
+    found = svc.find_patients(app, " ".join(query) or None, **asked)
+    if not found and fmt == "table":  # for people, not scripts: the names a typo away, said so
+        found = svc.find_patients(app, " ".join(query) or None, **asked, close_spellings=True)
+        if found:
+            say("no name starts so; these are close spellings")
     render(found, fmt, svc.SUMMARY_COLUMNS)
 
 

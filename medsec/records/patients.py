@@ -358,8 +358,10 @@ def _found_by_search(view, search: _Search, closely: bool = False) -> list[dict]
 
 def find_patients(app, query: str | None = None, *, name: str | None = None, dob: str | None = None,
                   phone: str | None = None, include_archived: bool = False,
-                  limit: int | None = None) -> list[dict]:
-    """Patients matching every criterion given; QUERY is read as id, date, phone or name."""
+                  limit: int | None = None, close_spellings: bool = False) -> list[dict]:
+    """Patients matching every criterion given; QUERY is read as id, date, phone or name.
+    `close_spellings` (for people, not scripts): when no name starts so, the names a typo away,
+    in their place; a script asking for matches gets only matches."""
     view = app.store.snapshot()
     kind, value = classify_query(query) if query else ("", "")
     if kind == "id":
@@ -367,7 +369,7 @@ def find_patients(app, query: str | None = None, *, name: str | None = None, dob
     else:
         search = _Search.read(*_with_query(kind, value, name, dob, phone))
         found = _filter_status(_found_by_search(view, search), include_archived)
-        if not found and search.words:  # no name starts so: the close spellings (a typo tolerated)
+        if not found and search.words and close_spellings:
             found = _filter_status(_found_by_search(view, search, closely=True), include_archived)
         found = found[:limit]
     app.audit("search", [p["id"] for p in found])
