@@ -240,22 +240,29 @@ def cli(ctx, data_dir, store_url, user, token_file, break_glass, debug):
       medsec appt day tomorrow --provider S1
       medsec remind send --dry-run
     """
+    ctx.obj = app_context(ctx.params)
+    os.umask(0o077)  # every file and folder medsec creates is private
+
+
+def app_context(params: dict):
+    """The command's AppContext from the root command's options (`ctx.params`): what runs it, and
+    what completes it (medsec.cli.names) without running it."""
     # The store, tinydb and the audit log: --version does not pay for them.
     from medsec.audit import os_user
     from medsec.context import AppContext
     from medsec.locations import default_data_dir
 
+    user = params.get("user")
     named = user or clean_text(os.environ.get("MEDSEC_USER") or "", "$MEDSEC_USER", NAME_LIMIT) or None
-    ctx.obj = AppContext(
-        data_dir=os.path.abspath(data_dir or default_data_dir()),
+    return AppContext(
+        data_dir=os.path.abspath(params.get("data_dir") or default_data_dir()),
         user=named or clean_text(os_user(), "the login name", NAME_LIMIT),
-        debug=debug,
-        store_url=store_url or None,
+        debug=bool(params.get("debug")),
+        store_url=params.get("store_url") or None,
         named_user=named,
-        token_file=token_file,
-        break_glass=_break_glass_reason(break_glass),
+        token_file=params.get("token_file"),
+        break_glass=_break_glass_reason(params.get("break_glass")),
     )
-    os.umask(0o077)  # every file and folder medsec creates is private
 
 
 def _break_glass_reason(text: str | None) -> str | None:

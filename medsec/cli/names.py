@@ -61,7 +61,9 @@ COMPLETIONS = 20  # at most this many offered
 
 def _completions(ctx: click.Context, kind: str, incomplete: str) -> list[tuple[str, str]]:
     """(value, label) pairs for completing a `kind` parameter from `incomplete`."""
-    app = _completion_app(ctx)
+    from medsec.cli import app_context
+
+    app = app_context(ctx.find_root().params)  # as the root command would make it; nothing is run
     typed = incomplete.strip().lower()
     if kind == "patient":
         from medsec.records.patients import find_patients, newest_patients
@@ -84,21 +86,6 @@ def _completions(ctx: click.Context, kind: str, incomplete: str) -> list[tuple[s
     return [(value, label) for value, label in entries.items()
             if value.lower().startswith(typed) or any(w.startswith(typed) for w in label.lower().split())
             ][:COMPLETIONS]
-
-
-def _completion_app(ctx: click.Context):
-    """The command's context as the root command would make it (a completion never runs it)."""
-    import os
-
-    from medsec.audit import os_user
-    from medsec.context import AppContext
-    from medsec.locations import default_data_dir
-
-    root = ctx.find_root().params
-    named = root.get("user") or os.environ.get("MEDSEC_USER") or None
-    return AppContext(data_dir=os.path.abspath(root.get("data_dir") or default_data_dir()),
-                      user=named or os_user(), store_url=root.get("store_url") or None, named_user=named,
-                      token_file=root.get("token_file"))
 
 
 def interactive(ctx: click.Context) -> bool:

@@ -249,18 +249,18 @@ def member_slot(app: AppContext, staff_id: str, signing_private: bytes, boxed: b
     """A member's slot for a key pair made now: boxes for every data key the practice uses (its
     keys opened by the acting session) when it is encrypted and `boxed`, else only the public key
     (at sign-in, where no key is open: an administrator's passphrase reset gives the boxes)."""
-    public = public_text(member_private(signing_private))
-    vault = vault_of(app)
-    keys = {kid: vault.key(kid) for kid in vault.kids} if vault is not None and boxed else {}
-    return slot(staff_id, public, keys)
+    return slot(staff_id, public_text(member_private(signing_private)), _practice_keys(app) if boxed else {})
 
 
 def token_slot(app: AppContext, token_id: str, secret: str) -> dict[str, Any]:
     """A new service token's slot (as `member_slot`)."""
-    public = public_text(token_private(secret))
+    return slot(f"token {token_id}", public_text(token_private(secret)), _practice_keys(app))
+
+
+def _practice_keys(app: AppContext) -> dict[str, bytes]:
+    """Every data key the practice uses (kid -> key), opened by the acting session; {} when it is plain."""
     vault = vault_of(app)
-    keys = {kid: vault.key(kid) for kid in vault.kids} if vault is not None else {}
-    return slot(f"token {token_id}", public, keys)
+    return {kid: vault.key(kid) for kid in vault.kids} if vault is not None else {}
 
 
 def carry_items(keys: dict[str, bytes]) -> dict[str, bytes]:
