@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_HOME ?= $(CURDIR)/.demo
 
-.PHONY: test lint docs man demo bench fuzz clean
+.PHONY: test lint judges docs man demo bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,17 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: lint
+# Judges that cannot share medsec's environment: linuxforhealth-x12 (270/271, 276/277) needs pydantic 1
+# (tests/helpers/lfh.py calls it as a subprocess; JUDGES.md).
+JUDGES ?= .venv-judges
+JUDGE_STAMP := $(JUDGES)/.installed-stamp
+$(JUDGE_STAMP):
+	test -x $(JUDGES)/bin/python || $(PYTHON) -m venv $(JUDGES)
+	$(JUDGES)/bin/python -m pip install --quiet 'linuxforhealth-x12==0.57.0' 'pydantic<2'
+	touch $(JUDGE_STAMP)
+judges: $(JUDGE_STAMP)
+
+test: lint judges
 	$(PY) -m pytest
 
 # Property-based fuzzing of every command (tests/test_fuzz.py) with fresh randomness and
@@ -57,4 +67,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_HOME) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(JUDGES) $(DEMO_HOME) build *.egg-info .pytest_cache

@@ -25,10 +25,12 @@ if TYPE_CHECKING:
         Channel,
         ClaimFormat,
         CodingTable,
+        EdiFormat,
         Exporter,
         Importer,
         RemittanceFormat,
         Report,
+        Transport,
     )
     from medsec.store.kinds import Record
 
@@ -89,6 +91,24 @@ def register_remittance_formats(register: Register[RemittanceFormat]) -> None:
     """Register remittance readers (X12 835 ...).
 
     :param register: call ``register(medsec.plugin_types.RemittanceFormat(...))``.
+    """
+
+
+@hookspec
+def register_edi_formats(register: Register[EdiFormat]) -> None:
+    """Register eligibility, acknowledgment and claim-status exchanges (X12 270/271, 999,
+    277CA, 276/277 ...), one transaction each.
+
+    :param register: call ``register(medsec.plugin_types.EdiFormat(...))``.
+    """
+
+
+@hookspec
+def register_transports(register: Register[Transport]) -> None:
+    """Register ways to send files to and fetch them from a clearinghouse (SFTP ...).
+
+    :param register: call ``register(medsec.plugin_types.Transport(...))``; a
+        clearinghouse in clearinghouses.yaml names its transport.
     """
 
 

@@ -122,6 +122,49 @@ class RemittanceFormat(NamedTuple):
     read: Callable[[bytes], list[Record]]
 
 
+class EdiFormat(NamedTuple):
+    """An electronic exchange with payers other than claims and remittances, one
+    transaction each: eligibility (``270`` out, ``271`` in), acknowledgments
+    (``999``, ``277CA`` in) and claim status (``276`` out, ``277`` in).
+
+    Outbound: ``write(items, options) -> bytes`` (``options``: the interchange
+    and group control numbers, ``usage`` T or P, ``now``, sender and receiver).
+    Inbound: ``detect(raw) -> bool`` and ``read(raw) -> list[dict]``, raising
+    ``ValueError("line N: segment XX: ...")`` for a malformed file. The dicts
+    exchanged are in docs/claim-model.md.
+    """
+
+    name: str
+    transaction: str
+    description: str
+    write: Callable[[Sequence[Record], dict[str, Any]], bytes] | None = None
+    detect: Callable[[bytes], bool] | None = None
+    read: Callable[[bytes], list[Record]] | None = None
+
+
+class TransportError(Exception):
+    """A transport could not connect, sign in or move a file; ``temporary``
+    says whether trying again later may work (a refused login does not)."""
+
+    def __init__(self, message: str, temporary: bool) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+
+
+class Transport(NamedTuple):
+    """A way to exchange files with a clearinghouse or payer (SFTP ...).
+
+    ``connect(settings, data_dir)`` opens a session from the clearinghouse's
+    section of clearinghouses.yaml; the session has ``send(name, data) -> str``
+    (where it was put), ``inbox() -> list[str]`` (file names waiting),
+    ``fetch(name) -> bytes`` and ``close()``, and raises TransportError.
+    """
+
+    name: str
+    description: str
+    connect: Callable[[dict[str, Any], str], Any]
+
+
 class Report(NamedTuple):
     """A report: ``build(app, options) -> (columns, rows)``."""
 

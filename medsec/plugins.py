@@ -21,10 +21,12 @@ if TYPE_CHECKING:
         Channel,
         ClaimFormat,
         CodingTable,
+        EdiFormat,
         Exporter,
         Importer,
         RemittanceFormat,
         Report,
+        Transport,
     )
 
 Item = TypeVar("Item")
@@ -128,6 +130,10 @@ def collect(pm: MedsecPluginManager, hook: Literal["register_claim_formats"]) ->
 @overload
 def collect(pm: MedsecPluginManager,
             hook: Literal["register_remittance_formats"]) -> dict[str, Registered[RemittanceFormat]]: ...
+@overload
+def collect(pm: MedsecPluginManager, hook: Literal["register_edi_formats"]) -> dict[str, Registered[EdiFormat]]: ...
+@overload
+def collect(pm: MedsecPluginManager, hook: Literal["register_transports"]) -> dict[str, Registered[Transport]]: ...
 @overload
 def collect(pm: MedsecPluginManager, hook: Literal["register_channels"]) -> dict[str, Registered[Channel]]: ...
 @overload

@@ -327,11 +327,13 @@ def test_a_version_2_store_is_upgraded_and_its_entries_are_before_the_chain(pg_o
                       "DROP TRIGGER audit_chain ON medsec.audit", "DROP FUNCTION medsec.audit_chain()",
                       "ALTER TABLE medsec.audit DROP COLUMN sha256",
                       "ALTER TABLE medsec.audit ALTER COLUMN seq SET DEFAULT nextval('medsec.audit_seq_seq')",
+                      "DROP TABLE medsec.eligibility", "DROP TABLE medsec.edifiles",
+                      "DELETE FROM medsec.counters WHERE prefix IN ('EL', 'EF')",
                       "UPDATE medsec.meta SET value = '2' WHERE key = 'schema_version'"):
         pg_server.sql(statement, db)
     (old,), = pg_server.sql("SELECT count(*) FROM medsec.audit", db)
     one_line(pg_office("patient", "show", "P1"), 3, "medsec upgrade")
-    assert pg_office.json("upgrade")["steps"] == ["schema 3"]
+    assert pg_office.json("upgrade")["steps"] == ["schema 3", "schema 4"]
     pg_office.ok("patient", "show", "P1")
     assert f"1 entry (and {old} before the chain)" in pg_office.ok("audit", "verify").stdout
     pg_office.ok("check")

@@ -180,6 +180,8 @@ def test_a_version_1_store_gets_the_sign_in_tables_by_upgrade(pg_clinic, pg_url,
     db = dbname(pg_url)
     for statement in ("DROP TABLE medsec.credentials", "DROP TABLE medsec.sessions", "DROP TABLE medsec.tokens",
                       "DELETE FROM medsec.counters WHERE prefix IN ('CR', 'SN', 'TK')",
+                      "DROP TABLE medsec.eligibility", "DROP TABLE medsec.edifiles",
+                      "DELETE FROM medsec.counters WHERE prefix IN ('EL', 'EF')",
                       "UPDATE medsec.meta SET value = '1' WHERE key = 'schema_version'"):
         pg_server.sql(statement, db)
     one_line_error(pg_clinic("patient", "show", "P1"), 3, "medsec upgrade")

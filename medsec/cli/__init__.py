@@ -30,6 +30,7 @@ BUILTIN_COMMANDS = {
     "report": "medsec.cli.report:report",
     "bill": "medsec.cli.bill:bill",
     "claim": "medsec.cli.claim:claim",
+    "clearinghouse": "medsec.cli.clearinghouse:clearinghouse",
     "referral": "medsec.cli.referral:referral",
     "refill": "medsec.cli.refill:refill",
     "memo": "medsec.cli.memo:memo",

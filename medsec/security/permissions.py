@@ -213,6 +213,7 @@ COMMANDS: dict[str, str | None] = {
     "claim show": "billing.read",
     "claim status": "claims.submit",
     "claim post-remit": "remittances.post",
+    "clearinghouse import": "remittances.post",  # acknowledgments, claim status, eligibility answers, 835s
     "code search": "codes.read",
     "code show": "codes.read",
     "code tables": "codes.read",

@@ -65,6 +65,24 @@ def remittance_index_entries(r: Record) -> Iterator[IndexKey]:
     yield ("remit-trace", r["trace_key"])
 
 
+def eligibility_index_entries(e: Record) -> Iterator[IndexKey]:
+    """Patient -> eligibility inquiries; the ones still waiting for a 271."""
+    yield ("elig-patient", e["patient_id"])
+    if e.get("status") == "sent":
+        yield ("elig-waiting", "sent")
+
+
+def edi_file_index_entries(f: Record) -> Iterator[IndexKey]:
+    """Every X12 file sent or received: by content (a file is imported once), by the
+    interchange control number it carried (a 999 finds its batch), and the ones that
+    still hold answers matching nothing (the unmatched queue)."""
+    yield ("edi-sha256", f["sha256"])
+    if f.get("control"):
+        yield ("edi-control", f"{f['direction']} {f['control']}")
+    if f.get("unmatched"):
+        yield ("edi-unmatched", "unmatched")
+
+
 def lab_index_entries(o: Record) -> Iterator[IndexKey]:
     """Patient -> lab orders; the lab's own (filler) order number -> order, once a result named it."""
     yield ("lab-patient", o["patient_id"])
@@ -117,6 +135,10 @@ TASKS = RecordKind("tasks", "K", 1000)
 REFERRALS = RecordKind("referrals", "RF", 500, by_patient("referral-patient"))
 REFILLS = RecordKind("refills", "RX", 500, by_patient("refill-patient"))
 MEMOS = RecordKind("memos", "M", 500)
+# The insurance round trip: eligibility inquiries (270 out, 271 in) and every X12 file
+# exchanged with a clearinghouse (837P, 270, 276 out; 999, 277CA, 277, 271, 835 in).
+ELIGIBILITY = RecordKind("eligibility", "EL", 1000, eligibility_index_entries)
+EDI_FILES = RecordKind("edifiles", "EF", 1000, edi_file_index_entries)
 STAFF = RecordKind("staff", "S")  # ids only: the roster itself lives in staff.yaml
 
 
@@ -135,13 +157,13 @@ TOKENS = RecordKind("tokens", "TK", 100)  # service tokens (cron): a role, not a
 # stay as sent; meetings, memos and remittances name no patient.
 PATIENT_RECORDS = {APPOINTMENTS: "appt-patient", CALLS: "call-patient", CHARGES: "charge-patient",
                    CLAIMS: "claim-patient", PAYMENTS: "payment-patient", LABS: "lab-patient",
-                   REFERRALS: "referral-patient", REFILLS: "refill-patient", WAITLIST: None, TASKS: None,
+                   REFERRALS: "referral-patient", REFILLS: "refill-patient", ELIGIBILITY: "elig-patient", WAITLIST: None, TASKS: None,
                    MAIL: None, FAXES: None, LAB_RESULTS: None}
 
 # Every sharded kind, for `medsec check` and backups.
 ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,
              REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS, CREDENTIALS, SESSIONS,
-             TOKENS]
+             TOKENS, ELIGIBILITY, EDI_FILES]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
            "appt-room": APPOINTMENTS, "reminder-appt": REMINDERS,
@@ -149,7 +171,9 @@ INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": P
            "claim-patient": CLAIMS, "claim-status": CLAIMS, "payment-patient": PAYMENTS,
            "remit-trace": REMITTANCES, "lab-patient": LABS, "lab-filler": LABS,
            "labresult-message": LAB_RESULTS, "labresult-unmatched": LAB_RESULTS,
-           "referral-patient": REFERRALS, "refill-patient": REFILLS, "credential-staff": CREDENTIALS}
+           "referral-patient": REFERRALS, "refill-patient": REFILLS, "credential-staff": CREDENTIALS,
+           "elig-patient": ELIGIBILITY, "elig-waiting": ELIGIBILITY, "edi-sha256": EDI_FILES,
+           "edi-control": EDI_FILES, "edi-unmatched": EDI_FILES}
 
 # The folders a new data directory starts with.
 RECORD_DIRS = ["patients", "appointments", "waitlist", "index", "audit", "files", "meta", "outbox", "templates"]

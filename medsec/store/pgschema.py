@@ -29,14 +29,14 @@ The design is relational, not files in rows:
   PostgreSQL prints it, which `audit verify` reads back and hashes again).
 """
 
-from medsec.store.catalog import ALL_KINDS, APPOINTMENTS, CREDENTIALS, SESSIONS, TOKENS
+from medsec.store.catalog import ALL_KINDS, APPOINTMENTS, CREDENTIALS, EDI_FILES, ELIGIBILITY, SESSIONS, TOKENS
 from medsec.store.kinds import RecordKind
 
 SCHEMA = "medsec"
 APPLICATION = "medsec"
-VERSION = 3  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
+VERSION = 4  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
 # The kinds each version brought (a kind's table is made by the version that brought it).
-_KINDS_OF = {2: [CREDENTIALS, SESSIONS, TOKENS]}
+_KINDS_OF = {2: [CREDENTIALS, SESSIONS, TOKENS], 4: [ELIGIBILITY, EDI_FILES]}
 
 # The key of the advisory locks medsec takes: writers (held per transaction) and upgrades.
 WRITER_LOCK = 0x6D656473  # "meds"
@@ -102,10 +102,21 @@ def _version_1() -> list[str]:
     return statements
 
 
+def _new_kinds(version: int) -> list[str]:
+    """The tables of the kinds `version` brought, and their counters."""
+    kinds = _KINDS_OF[version]
+    return [statement for kind in kinds for statement in _kind_table(kind)] + [
+        f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES {', '.join(f'({k.prefix!r}, 0)' for k in kinds)}"]
+
+
 def _version_2() -> list[str]:
     """Sign-in: staff members' credentials, their sessions, and service tokens."""
-    return [statement for kind in _KINDS_OF[2] for statement in _kind_table(kind)] + [
-        f"INSERT INTO {SCHEMA}.counters (prefix, n) VALUES {', '.join(f'({k.prefix!r}, 0)' for k in _KINDS_OF[2])}"]
+    return _new_kinds(2)
+
+
+def _version_4() -> list[str]:
+    """The insurance round trip: eligibility inquiries and the X12 files exchanged."""
+    return _new_kinds(4)
 
 
 def _version_3() -> list[str]:
@@ -135,4 +146,4 @@ def _version_3() -> list[str]:
 
 
 # Each version's statements, run in order by `migrate` from the version a database is at.
-MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2(), 3: _version_3()}
+MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2(), 3: _version_3(), 4: _version_4()}

@@ -14,185 +14,14 @@ line by line without inventing money.
     payment  sum(CLP04) - sum(PLB) = BPR02 (negated for a debit, BPR03 = D)
 """
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from medsec_x12.syntax import Delimiters, decimal_of, iso_date, money
+from medsec_x12.segments import Segment, detect_set, transaction_sets
+from medsec_x12.syntax import decimal_of
 
-SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 CAS_GROUPS = ("CO", "OA", "PI", "PR", "CR")  # CR left the 835 in 5010 but old files carry it
 CAS_TRIPLETS = 6
-
-
-@dataclass
-class Segment:
-    """One segment: its position in the file (1 = ISA), id, and elements (0 = the id)."""
-
-    line: int
-    elements: list[str]
-    delimiters: Delimiters
-
-    @property
-    def id(self) -> str:
-        return self.elements[0]
-
-    def get(self, i: int) -> str:
-        return self.elements[i].strip() if i < len(self.elements) else ""
-
-    def parts(self, i: int) -> list[str]:
-        """A composite element's components."""
-        return self.get(i).split(self.delimiters.component)
-
-    def fail(self, message: str) -> ValueError:
-        return ValueError(f"line {self.line}: segment {self.id}: {message}")
-
-    def need(self, i: int, what: str) -> str:
-        value = self.get(i)
-        if not value:
-            raise self.fail(f"{self.id}{i:02d} ({what}) is missing")
-        return value
-
-    def money(self, i: int, what: str, default: str | None = None) -> str:
-        """Element i as a money string ('80' -> '80.00'); `default` when empty, else required."""
-        if not self.get(i) and default is not None:
-            return default
-        value = self.need(i, what)
-        try:
-            return money(value, f"{self.id}{i:02d} ({what})")
-        except ValueError as e:
-            raise self.fail(str(e)) from None
-
-    def date(self, i: int, what: str) -> str:
-        value = self.need(i, what)
-        try:
-            return iso_date(value, f"{self.id}{i:02d} ({what})")
-        except ValueError as e:
-            raise self.fail(str(e)) from None
-
-
-# -- tokenising -----------------------------------------------------------------------
-def _decode(raw: bytes) -> str:
-    """Text of the file: UTF-8 if it is, else Latin-1 (which cannot fail); no BOM or leading blanks."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    return text.lstrip("\ufeff \t\r\n")
-
-
-def delimiters(text: str) -> Delimiters:
-    """The separators the ISA declares: 4th character, ISA11, ISA16 and the character after it.
-
-    Counted rather than read at fixed offsets (ISA is 106 characters), so an
-    ISA whose ids were not padded still reads.
-    """
-    if not text.startswith("ISA"):
-        first = re.match(r"[A-Za-z0-9]{0,3}", text).group() or "(none)"
-        raise ValueError(f"line 1: segment {first}: not an X12 interchange (expected ISA)")
-    element = text[3:4]
-    if not element or element.isalnum() or element.isspace():
-        raise ValueError("line 1: segment ISA: no element separator after ISA")
-    ends = [i for i, ch in enumerate(text[:200]) if ch == element]
-    if len(ends) < 16 or len(text) < ends[15] + 3:
-        raise ValueError("line 1: segment ISA: cut short (an ISA has 16 elements and a terminator)")
-    component, terminator = text[ends[15] + 1], text[ends[15] + 2]
-    isa11 = text[ends[10] + 1:ends[11]]
-    # ISA11 is the repetition separator in 5010; 4010 put the standards id "U" there.
-    repetition = isa11 if len(isa11) == 1 and not isa11.isalnum() else ""
-    found = Delimiters(element, repetition, component, terminator)
-    chars = [element, component, terminator] + ([repetition] if repetition else [])
-    if len(set(chars)) != len(chars) or component.isalnum() or terminator.isalnum():
-        raise ValueError(f"line 1: segment ISA: delimiters {chars!r} are not four distinct separators")
-    return found
-
-
-def segments(text: str, d: Delimiters) -> list[Segment]:
-    """The segments in order; ValueError for a segment without its terminator or id."""
-    out = []
-    pieces = text.split(d.segment)
-    for n, piece in enumerate(pieces):
-        body = piece.strip("\r\n\t ")
-        if not body:
-            continue
-        elements = body.split(d.element)
-        seg = Segment(len(out) + 1, elements, d)
-        if not SEGMENT_ID.fullmatch(elements[0]):
-            raise ValueError(f"line {seg.line}: segment {elements[0][:10] or '(empty)'}: not a segment id")
-        if n == len(pieces) - 1:  # text after the last terminator: the file was cut short
-            raise seg.fail(f"not terminated by {d.segment!r} (file cut short?)")
-        out.append(seg)
-    return out
-
-
-# -- the envelope -----------------------------------------------------------------------
-def _take(segs: list[Segment], i: int, expected: str, after: Segment) -> Segment:
-    if i >= len(segs):
-        raise ValueError(f"line {after.line + 1}: segment (end of file): expected {expected} (file cut short?)")
-    return segs[i]
-
-
-def _interchanges(segs: list[Segment]) -> list[dict]:
-    """Walk ISA (GS (ST..SE)* GE)* IEA, repeated; check every count and control number."""
-    payments, i = [], 0
-    while i < len(segs):
-        isa = segs[i]
-        if isa.id != "ISA":
-            raise isa.fail("expected ISA (a new interchange) after IEA")
-        i, groups = i + 1, 0
-        while True:
-            seg = _take(segs, i, "GS or IEA", segs[i - 1])
-            if seg.id == "IEA":
-                break
-            if seg.id != "GS":
-                raise seg.fail("expected GS (functional group) or IEA")
-            i = _group(segs, i, payments)
-            groups += 1
-        if seg.get(1) != str(groups):
-            raise seg.fail(f"IEA01 says {seg.get(1) or '(missing)'} groups, the interchange has {groups}")
-        if seg.get(2) != isa.get(13):
-            raise seg.fail(f"IEA02 {seg.get(2)!r} does not match ISA13 {isa.get(13)!r}")
-        i += 1
-    return payments
-
-
-def _group(segs: list[Segment], i: int, payments: list[dict]) -> int:
-    """One GS..GE of 835s; returns the index after GE."""
-    gs = segs[i]
-    if gs.get(1) != "HP":
-        raise gs.fail(f"functional group {gs.get(1) or '(missing)'} is not HP (health care claim payment/advice)")
-    i, sets = i + 1, 0
-    while True:
-        st = _take(segs, i, "ST or GE", segs[i - 1])
-        if st.id == "GE":
-            break
-        i, sets = _transaction_set(segs, i, payments), sets + 1
-    if st.get(1) != str(sets):
-        raise st.fail(f"GE01 says {st.get(1) or '(missing)'} transaction sets, the group has {sets}")
-    if st.get(2) != gs.get(6):
-        raise st.fail(f"GE02 {st.get(2)!r} does not match GS06 {gs.get(6)!r}")
-    return i + 1
-
-
-def _transaction_set(segs: list[Segment], i: int, payments: list[dict]) -> int:
-    """One ST..SE of an 835 starting at segs[i]; adds its payment, returns the index after SE."""
-    st = segs[i]
-    if st.id != "ST":
-        raise st.fail("expected ST (transaction set) or GE")
-    if st.get(1) != "835":
-        raise st.fail(f"transaction set {st.get(1) or '(missing)'} is not an 835")
-    end = i + 1
-    while end < len(segs) and segs[end].id not in ("SE", "ST", "GE", "GS", "IEA", "ISA"):
-        end += 1
-    se = _take(segs, end, "SE", segs[end - 1])
-    if se.id != "SE":
-        raise st.fail(f"transaction set {st.get(2)} has no SE (found {se.id} on line {se.line})")
-    if se.get(1) != str(end - i + 1):
-        raise se.fail(f"SE01 says {se.get(1) or '(missing)'} segments, the transaction set has {end - i + 1}")
-    if se.get(2) != st.get(2):
-        raise se.fail(f"SE02 {se.get(2)!r} does not match ST02 {st.get(2)!r}")
-    payments.append(_Payment(st).read(segs[i + 1:end], se))
-    return end + 1
 
 
 # -- one payment (ST..SE) -----------------------------------------------------------------
@@ -432,27 +261,9 @@ def _sum(adjustments: list[dict]) -> Decimal:
 # -- the plugin's two functions ------------------------------------------------------------
 def detect(raw: bytes) -> bool:
     """An X12 interchange whose first group is an 835 (GS01 HP, or ST01 835)."""
-    head = _decode(raw[:4096])
-    try:
-        d = delimiters(head)
-    except ValueError:
-        return False
-    for piece in head.split(d.segment)[1:3]:
-        elements = piece.strip().split(d.element)
-        if elements[0] == "GS":
-            return len(elements) > 1 and elements[1] == "HP"
-        if elements[0] == "ST":
-            return len(elements) > 1 and elements[1] == "835"
-    return False
+    return detect_set(raw, "HP", "835")
 
 
 def read(raw: bytes) -> list[dict]:
     """Every payment (ST/SE) in the file; ValueError("line N: segment XYZ: ...") when malformed."""
-    text = _decode(raw)
-    if not text:
-        raise ValueError("line 1: segment (none): the file is empty")
-    segs = segments(text, delimiters(text))
-    payments = _interchanges(segs)
-    if not payments:
-        raise ValueError(f"line {segs[-1].line}: segment {segs[-1].id}: no 835 transaction set in the file")
-    return payments
+    return [_Payment(st).read(body, se) for _, _, st, body, se in transaction_sets(raw, "HP", "835")]
