@@ -27,7 +27,7 @@ def clearinghouse():
 @output_options
 @pass_app
 def import_(app, fmt, path, dry_run):
-    """Import a file that came back (999, 277CA, 277, 271, 835).
+    """Import a 999, 277CA, 277, 271 or 835 file.
 
     What it holds is read from the file itself; a file already imported is
     refused (exit 1). Answers that match nothing are listed on stderr and kept

@@ -108,6 +108,8 @@ SHARDING: dict[str, Sharding] = {
     "payment-patient": _BY_PERSON, "remit-trace": _HASHED, "lab-patient": _BY_PERSON, "lab-filler": _HASHED,
     "labresult-message": _HASHED, "labresult-unmatched": _ONE, "referral-patient": _BY_PERSON,
     "refill-patient": _BY_PERSON, "credential-staff": _ONE,
+    "elig-patient": _BY_PERSON, "elig-waiting": _ONE, "edi-sha256": _HASHED, "edi-control": _HASHED,
+    "edi-unmatched": _ONE,
 }
 
 
