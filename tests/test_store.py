@@ -456,3 +456,16 @@ def test_a_shard_medsec_writes_is_a_tinydb_database(practice):
     table = view.db("patients/00000.json").table("_default")
     assert {doc.doc_id: doc["last"] for doc in table.all()} == {1: "Db"}
     assert view.get(PATIENTS, "P1") == dict(table.get(doc_id=1))
+
+
+def test_every_index_of_the_catalog_is_sharded_and_every_patient_index_exists():
+    """A kind's index without a sharding rule fails at its first look-up (a KeyError deep in a
+    merge, as the eligibility index once did): each index the catalog names has one, and each
+    index PATIENT_RECORDS names is an index of that kind."""
+    from medsec.store.catalog import INDEXES, PATIENT_RECORDS
+    from medsec.store.indexfiles import SHARDING
+
+    assert sorted(set(INDEXES) - set(SHARDING)) == []
+    assert sorted(set(SHARDING) - set(INDEXES)) == []
+    for kind, index in PATIENT_RECORDS.items():
+        assert index is None or INDEXES[index] is kind, (kind.name, index)
