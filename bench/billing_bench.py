@@ -15,10 +15,19 @@ Timed as fresh processes (bench/launcher.py: wall time and peak RSS):
   (the scrubber and the writer, nothing marked), then the same without
   --no-mark (the target: every claim also marked submitted). The whole file
   is judged by pyx12 (10-15 s, not timed) and its CLM count checked.
+- `medsec clearinghouse import FILE.277` of a 277CA (005010X214) answering
+  the whole batch: every claim accepted (A2, with the payer's claim number)
+  but ten rejected (A7:21), written by `python billing_bench.py ack SPEC.json`
+  and judged by pyx12 first; every claim must come out accepted or rejected.
 - `medsec claim post-remit FILE.835` of an 835 (one payment) answering the
   first 1,000 claims line by line (paid, CO-45, PR-2 coinsurance, REF*6R),
   written by `python billing_bench.py remit SPEC.json`; the 835 is judged by
   pyx12 first; every claim must come out paid.
+- Eligibility for 500 of the patients: `medsec elig check P.. -o FILE.270`
+  (one inquiry each), then `medsec elig import FILE.271` of the payer's
+  answer to all 500 (active, a copay and a deductible each; written by
+  `python billing_bench.py answer SPEC.json` from the 270's trace numbers);
+  every inquiry must come out answered and every coverage active.
 """
 
 import json
@@ -39,6 +48,10 @@ PAYER = "BAYSTATE"
 TRACE = "BENCH835001"
 BATCH_TARGET = Target(max_ms=20_000)
 REMIT_TARGET = Target(max_ms=10_000)
+ACK_TARGET = Target(max_ms=10_000)
+ELIGIBILITY = 500
+ELIG_TARGET = Target(max_ms=10_000)
+REJECTED = 10  # of the batch, by the 277CA
 # Billable ICD-10-CM codes (April 2026 release) a family practice sees every day.
 DIAGNOSES = ["E11.9", "I10", "J06.9", "Z00.00", "E78.5", "F41.1", "K21.9", "J45.909", "R05.9", "N39.0",
              "M54.50", "Z23", "E66.9", "G43.909", "L30.9", "R51.9"]
@@ -119,7 +132,7 @@ def remit(spec: dict) -> dict:
     from medsec.store.catalog import CLAIMS as CLAIM_KIND
 
     view = Store(spec["home"]).snapshot()
-    claims = sorted((c for c in view.scan(CLAIM_KIND) if c["status"] == "submitted"),
+    claims = sorted((c for c in view.scan(CLAIM_KIND) if c["status"] in ("submitted", "accepted")),
                     key=lambda c: int(c["id"][1:]))[:spec["remitted"]]
     npi = claims[0]["billing_provider"]["npi"]
     body = [f"TRN*1*{TRACE}*1047111222", "N1*PR*BAY STATE HEALTH PLAN", "N3*PO BOX 1001",
@@ -152,6 +165,71 @@ def remit(spec: dict) -> dict:
     with open(spec["out"], "w", encoding="ascii") as f:
         f.write("".join(s + "~\n" for s in segments))
     return {"claims": len(claims), "total_paid": str(total_paid)}
+
+
+def _interchange(functional: str, version: str, control: int, st: str, body: list[str], out: str) -> None:
+    stamp = date.today().strftime("%y%m%d")
+    segments = ["ISA*00*          *00*          *ZZ*BSHP1          *ZZ*MAPLESTFP      *"
+                f"{stamp}*0900*^*00501*{control:09d}*0*T*:",
+                f"GS*{functional}*BSHP1*MAPLESTFP*20{stamp}*0900*{control}*X*{version}", st, *body,
+                f"SE*{len(body) + 2}*0001", f"GE*1*{control}", f"IEA*1*{control:09d}"]
+    with open(out, "w", encoding="ascii") as f:
+        f.write("".join(s + "~\n" for s in segments))
+
+
+def ack(spec: dict) -> dict:
+    """A 277CA (005010X214) for every submitted claim: accepted (A2) but the last REJECTED (A7:21)."""
+    from medsec.store import Store
+    from medsec.store.catalog import CLAIMS as CLAIM_KIND
+
+    view = Store(spec["home"]).snapshot()
+    claims = sorted((c for c in view.scan(CLAIM_KIND) if c["status"] == "submitted"), key=lambda c: int(c["id"][1:]))
+    rejected = {c["id"] for c in claims[-spec["rejected"]:]}
+    today = date.today().strftime("%Y%m%d")
+    total = sum((Decimal(c["total"]) for c in claims if c["id"] not in rejected), Decimal(0))
+    refused = sum((Decimal(c["total"]) for c in claims if c["id"] in rejected), Decimal(0))
+    body = [f"BHT*0085*08*ACK1*{today}*0900*TH", "HL*1**20*1", "NM1*PR*2*BAY STATE HEALTH PLAN*****PI*BSHP1",
+            "TRN*1*ACK1", f"DTP*050*D8*{today}", f"DTP*009*D8*{today}", "HL*2*1*21*1",
+            f"NM1*41*2*SUBMITTER*****46*{claims[0]['submitter']['id']}", "TRN*2*1",
+            f"STC*A1:19*{today}*WQ*{total}", f"QTY*90*{len(claims) - len(rejected)}", f"QTY*AA*{len(rejected)}",
+            f"AMT*YU*{total}", f"AMT*YY*{refused}"]
+    hl = 2
+    for claim in claims:
+        provider, patient = claim["billing_provider"], claim["patient"]
+        body += [f"HL*{hl + 1}*2*19*1", f"NM1*85*2*{provider['name']}*****XX*{provider['npi']}",
+                 f"TRN*1*{claim['id']}", f"STC*A1:19**WQ*{claim['total']}", f"HL*{hl + 2}*{hl + 1}*PT",
+                 f"NM1*QC*1*{patient['last']}*{patient['first']}****MI*{claim['subscriber']['member_id']}",
+                 f"TRN*2*{claim['id']}"]
+        if claim["id"] in rejected:
+            body.append(f"STC*A7:21*{today}*U*{claim['total']}")
+        else:
+            body += [f"STC*A2:20*{today}*WQ*{claim['total']}", f"REF*1K*PCN{claim['id']}"]
+        days = sorted(line["date"].replace("-", "") for line in claim["lines"])
+        body.append(f"DTP*472*RD8*{days[0]}-{days[-1]}")
+        hl += 2
+    _interchange("HN", "005010X214", 277, "ST*277*0001*005010X214", body, spec["out"])
+    return {"claims": len(claims), "rejected": len(rejected)}
+
+
+def answer(spec: dict) -> dict:
+    """A 271 answering every inquiry of a 270: active, copay 25.00, deductible 1500.00 (800.00 left)."""
+    with open(spec["inquiry"], encoding="ascii") as f:
+        text = f.read()
+    segs = [s.strip().split("*") for s in text.split("~") if s.strip()]
+    body, answered = ["BHT*0022*11*ANSWER1*" + date.today().strftime("%Y%m%d") + "*0900"], 0
+    for seg in segs[3:]:
+        if seg[0] in ("SE", "GE", "IEA", "BHT"):
+            continue
+        if seg[0] == "TRN":
+            body.append(f"TRN*2*{seg[2]}*{seg[3]}")
+            answered += 1
+        elif seg[0] == "EQ":
+            body += [f"EB*1*IND*{seg[1]}", f"EB*B*IND*{seg[1]}***25", f"EB*C*IND*{seg[1]}**23*1500",
+                     f"EB*C*IND*{seg[1]}**29*800"]
+        elif seg[0] in ("HL", "NM1", "N3", "N4", "REF", "PRV", "DMG", "DTP"):
+            body.append("*".join(seg))
+    _interchange("HB", "005010X279A1", 271, "ST*271*0001*005010X279A1", body, spec["out"])
+    return {"answered": answered}
 
 
 def pyx12_check(path: str) -> tuple[bool, list[str], float]:
@@ -236,6 +314,7 @@ def measure(seed: int) -> list[dict]:
         rows.append(row)
         if run.exit_code != 0:
             return rows
+        rows.append(_acknowledged(data, launcher))
         made = child("remit", {"home": data.home, "remitted": REMITTED, "out": era}, launcher)
         ok, errors, _ = pyx12_check(era)
         run = launcher.spawn([MEDSEC, "claim", "post-remit", era, "--json"])
@@ -251,14 +330,62 @@ def measure(seed: int) -> list[dict]:
         if not (run.exit_code == 0 and ok and c["paid"] == REMITTED and c["paid_total"] == c["bpr_total"]):
             row["result"] = "FAIL"
         rows.append(row)
+        rows += _eligibility(data, launcher)
     return rows
+
+
+def _acknowledged(data: Dataset, launcher: Launcher) -> dict:
+    """The 277CA for the whole batch, imported: every claim accepted but REJECTED."""
+    path = os.path.join(data.folder, "batch.277")
+    made = child("ack", {"home": data.home, "rejected": REJECTED, "out": path}, launcher)
+    ok, errors, _ = pyx12_check(path)
+    run = launcher.spawn([MEDSEC, "clearinghouse", "import", path, "--json"])
+    row = summarize(f"clearinghouse import: 277CA for {made['claims']:,} claims (once)", {"medsec": [run]},
+                    ACK_TARGET)
+    summary = json.loads(run.out) if run.exit_code == 0 else {}
+    row.update(exit_code=run.exit_code, checks={
+        "pyx12_ok": ok, "pyx12_errors": errors, "claims_in_277ca": made["claims"],
+        "accepted": len(summary.get("accepted") or []), "rejected": len(summary.get("rejected") or []),
+        "unmatched": len(summary.get("unmatched") or [])})
+    c = row["checks"]
+    if not (run.exit_code == 0 and ok and c["accepted"] == CLAIMS - REJECTED and c["rejected"] == REJECTED
+            and c["unmatched"] == 0):
+        row["result"] = "FAIL"
+    return row
+
+
+def _eligibility(data: Dataset, launcher: Launcher) -> list[dict]:
+    """ELIGIBILITY patients asked about (the 270 written), then the 271 answering them all imported."""
+    from medsec.store import Store
+    from medsec.store.catalog import PATIENTS as PATIENT_KIND
+
+    covered = sorted((p["id"] for p in Store(data.home).snapshot().scan(PATIENT_KIND) if p.get("coverages")),
+                     key=lambda i: int(i[1:]))[:ELIGIBILITY]
+    asked, answered = os.path.join(data.folder, "elig.270"), os.path.join(data.folder, "elig.271")
+    run = launcher.spawn([MEDSEC, "elig", "check", *covered, "-o", asked, "--json"])
+    row = summarize(f"elig check: 270 for {len(covered):,} patients (once)", {"medsec": [run]}, ELIG_TARGET)
+    inquiries = len(json.loads(run.out)["inquiries"]) if run.exit_code == 0 else 0
+    row.update(exit_code=run.exit_code, checks={"inquiries": inquiries})
+    if run.exit_code != 0 or inquiries != ELIGIBILITY:
+        row["result"] = "FAIL"
+        return [row]
+    made = child("answer", {"inquiry": asked, "out": answered}, launcher)
+    run = launcher.spawn([MEDSEC, "elig", "import", answered, "--json"])
+    posted = summarize(f"elig import: 271 answering {made['answered']:,} inquiries (once)", {"medsec": [run]},
+                       ELIG_TARGET)
+    summary = json.loads(run.out) if run.exit_code == 0 else {}
+    posted.update(exit_code=run.exit_code, checks={"answered": len(summary.get("answered") or []),
+                                                   "unmatched": len(summary.get("unmatched") or [])})
+    if run.exit_code != 0 or posted["checks"]["answered"] != ELIGIBILITY or posted["checks"]["unmatched"]:
+        posted["result"] = "FAIL"
+    return [row, posted]
 
 
 def main() -> None:
     action, spec_path = sys.argv[1:3]
     with open(spec_path) as f:
         spec = json.load(f)
-    done = {"generate": generate, "remit": remit}[action](spec)
+    done = {"generate": generate, "remit": remit, "ack": ack, "answer": answer}[action](spec)
     print(json.dumps(done))
 
 

@@ -41,7 +41,8 @@ from medsec.yamlfile import (
     read_bounded,
 )
 
-SCHEMA_VERSION = 3  # 2: appointments one file per provider per day; 3: split name-index shards (medsec upgrade)
+SCHEMA_VERSION = 4  # 2: appointments one file per provider per day; 3: split name-index shards;
+#                    4: free-text guarantors made responsible parties (medsec upgrade)
 CONFIG_FILES = [
     "medsec.yaml",
     "practice.yaml",
@@ -52,6 +53,7 @@ CONFIG_FILES = [
     "codes.yaml",
     "channels.yaml",
     "roles.yaml",
+    "clearinghouses.yaml",
 ]
 
 # Real files are kilobytes: staff.yaml of a 300-provider practice is 61 KB.
@@ -96,6 +98,7 @@ PERMISSIONS: dict[str, str] = {
     "billing.pay": "take patients' payments",
     "claims.submit": "create, scrub, export and submit claims and change their status",
     "remittances.post": "post payers' remittances (835) to claims and ledgers",
+    "eligibility": "ask payers whether patients are covered (270) and import their answers (271)",
     "codes.read": "look up diagnosis and procedure codes",
     "codes.manage": "import codes into the practice's code list",
     "reports.read": "run the office's reports",
@@ -117,6 +120,15 @@ SECURITY_MODES = ["open", "signed-in"]  # practice.yaml `security` (absent: open
 SIGN_IN_LIMITS = {"idle_minutes": (1, 480), "absolute_hours": (1, 24), "lockout_attempts": (3, 20),
                   "lockout_minutes": (1, 1440)}
 ROLE_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+# practice.yaml `accounts`: the bookkeeper's journal's accounts (medsec.billing.journal), names both
+# beancount and hledger take (a root type, then capitalised parts without spaces); `currency` its code.
+JOURNAL_ACCOUNTS = {
+    "receivable": "Assets:Receivable", "cash": "Assets:Cash", "card": "Assets:Card-Clearing",
+    "check": "Assets:Checks", "eft": "Assets:Bank", "revenue": "Income:Patient-Services",
+    "courtesy": "Expenses:Courtesy-Adjustments", "contractual": "Expenses:Contractual-Adjustments",
+    "opening": "Equity:Opening-Balances"}
+ACCOUNT_NAME = re.compile(r"(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]{0,59}){1,6}")
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 CHANNEL_KINDS = ["email", "sms", "voice", "letter"]
 ROUTE_KINDS = CHANNEL_KINDS + ["fax"]  # channels.yaml `routes`: kind of message -> channel
 # Where a kind of message goes when channels.yaml routes it nowhere (medsec.communications.messaging).
@@ -244,6 +256,15 @@ def _check_practice(c, data):
         _check_date(c, value, ["closures", i])
     _check_date_order(c, data)
     _check_sign_in(c, data)
+    _check_usage(c, data)
+
+
+def _check_usage(c, data: dict) -> None:
+    """practice.yaml `billing: {usage: T}`: claim files are X12 test files (ISA15 T, never marked submitted)."""
+    usage = c.mapping(data.get("billing"), ["billing"]).get("usage")
+    if usage is not None and usage not in ("T", "P"):
+        c.error(["billing", "usage"], f"billing.usage must be T (test files) or P (production), not {usage!r}")
+    _check_accounts(c, data)
 
 
 def _check_date_order(c, data: dict) -> None:
@@ -266,6 +287,19 @@ def _check_sign_in(c, data: dict) -> None:
         least, most = SIGN_IN_LIMITS[key]
         if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
             c.error(["sign_in", key], f"sign_in.{key} must be a whole number from {least} to {most}")
+
+
+def _check_accounts(c, data: dict) -> None:
+    """practice.yaml's `accounts` (JOURNAL_ACCOUNTS) and `currency`: a bad name would make a journal
+    that beancount or hledger refuses, so it is an error here."""
+    if data.get("currency") is not None and not CURRENCY_CODE.fullmatch(str(data["currency"])):
+        c.error(["currency"], f"currency must be a three-letter code such as USD, not {data['currency']!r}")
+    for key, value in c.mapping(data.get("accounts"), ["accounts"]).items():
+        if key not in JOURNAL_ACCOUNTS:
+            c.error(["accounts", key], f"accounts.{key}: unknown account (use {', '.join(JOURNAL_ACCOUNTS)})")
+        elif not isinstance(value, str) or not ACCOUNT_NAME.fullmatch(value):
+            c.error(["accounts", key], f"accounts.{key} {value!r} is not an account name: Assets, Liabilities, "
+                                       "Equity, Income or Expenses, then parts like Receivable or Card-Clearing")
 
 
 def _check_date(c, value, path):
@@ -505,6 +539,48 @@ def _check_routes(c, data: dict) -> None:
                 c.error([name] if key not in data[name] else [name, key], f"{problem} (routes.{kind} uses it)")
 
 
+CLEARINGHOUSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+
+
+def _check_clearinghouses(c, data):
+    """clearinghouses.yaml: each clearinghouse's id (the first is the default) and transport; for
+    sftp, the server, a way to sign in (password_env or key_path) and the known_hosts file."""
+    data = c.mapping(data, [])
+    seen: set = set()
+    for i, entry in enumerate(c.seq(data.get("clearinghouses"), ["clearinghouses"])):
+        where = ["clearinghouses", i]
+        entry = c.mapping(entry, where)
+        for key in ("id", "transport"):
+            c.required(entry, key, where)
+        ident = str(entry.get("id") or "")
+        if ident and not CLEARINGHOUSE_ID.fullmatch(ident):
+            c.error(where + ["id"], f"{_dotted(where)}.id: letters, digits, '.', '_' or '-' (at most 40)")
+        if ident.upper() in seen:
+            c.error(where + ["id"], f"duplicate clearinghouse id {ident}")
+        seen.add(ident.upper())
+        _check_clearinghouse(c, entry, where)
+
+
+def _check_clearinghouse(c, entry: dict, where: list) -> None:
+    """One clearinghouse's settings: bounds, no key written in the file, what sftp needs."""
+    for key, (low, high) in {"port": (1, 65535), "timeout": (1, 600)}.items():
+        value = entry.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            c.error(where + [key], f"{_dotted(where + [key])} must be a whole number from {low} to {high}")
+    if not isinstance(entry.get("delete_after_import", False), bool):
+        c.error(where + ["delete_after_import"], f"{_dotted(where)}.delete_after_import is true or false")
+    if "PRIVATE KEY" in str(entry.get("key_path") or ""):
+        c.error(where + ["key_path"], f"{_dotted(where)}.key_path: a key written in the file: "
+                                      "name the file that holds it")
+    if entry.get("transport") == "sftp":
+        for key in ("host", "username", "known_hosts"):
+            c.required(entry, key, where)
+        if not entry.get("password_env") and not entry.get("key_path"):
+            c.error(where, f"{_dotted(where)}: sftp signs in with password_env or key_path")
+    for key, var in unset_env(entry):
+        c.warn(where + [key], f"{_dotted(where + [key])}: environment variable {var} is not set ({CRON_ENV})")
+
+
 def is_secret_setting(key) -> bool:
     """Whether a setting's name says it holds a secret (`password`, `api_key`; not `password_env`)."""
     name = str(key).lower().replace("-", "_")
@@ -550,6 +626,7 @@ VALIDATORS: dict[str, Callable] = {
     "codes.yaml": _check_codes,
     "channels.yaml": _check_channels,
     "roles.yaml": _check_roles,
+    "clearinghouses.yaml": _check_clearinghouses,
 }
 
 

@@ -30,6 +30,12 @@ def plain_text(text: str) -> str:
 
 def text_to_pdf(text: str, title: str = "") -> bytes:
     """A letter-size PDF of monospaced text, one line per line, pages as needed."""
+    return texts_to_pdf([text], title)
+
+
+def texts_to_pdf(texts: list[str], title: str = "") -> bytes:
+    """One letter-size PDF of several documents of monospaced text, each starting on a new page
+    (a print batch: statements, letters)."""
     from fpdf import FPDF  # ~180 ms to import: only commands that write a PDF pay for it
 
     pdf = FPDF(format="letter")
@@ -37,10 +43,11 @@ def text_to_pdf(text: str, title: str = "") -> bytes:
     pdf.set_creator("medsec")
     pdf.set_auto_page_break(True, margin=18)
     pdf.set_margins(20, 18, 20)
-    pdf.add_page()
-    pdf.set_font("Courier", size=10.5)
-    for line in plain_text(text).splitlines() or [""]:
-        # the core fonts are Latin-1; anything else is shown as '?'
-        pdf.multi_cell(0, 5.2, line.encode("latin-1", "replace").decode("latin-1") or " ",
-                       new_x="LMARGIN", new_y="NEXT")
+    for text in texts or [""]:
+        pdf.add_page()
+        pdf.set_font("Courier", size=10.5)
+        for line in plain_text(text).splitlines() or [""]:
+            # the core fonts are Latin-1; anything else is shown as '?'
+            pdf.multi_cell(0, 5.2, line.encode("latin-1", "replace").decode("latin-1") or " ",
+                           new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

@@ -243,7 +243,8 @@ def describe(pm: MedsecPluginManager) -> list[PluginInfo]:
     """Every loaded plugin: name, source, hooks and what it registered."""
     registered: dict[str, dict[str, list[str]]] = {}
     for hook in ("register_coding_tables", "register_claim_formats", "register_remittance_formats",
-                 "register_channels", "register_importers", "register_exporters", "register_reports"):
+                 "register_edi_formats", "register_channels", "register_importers", "register_exporters",
+                 "register_reports", "register_transports"):
         for item in collect(pm, hook).values():
             kind = hook.removeprefix("register_")
             registered.setdefault(item.plugin, {}).setdefault(kind, []).append(item.name)

@@ -10,7 +10,7 @@ from helpers.files import snapshot
 def test_backup_and_restore_round_trip(demo, tmp_path):
     target = tmp_path / "nightly.tar.gz"
     info = demo.json("backup", target)
-    assert info["files"] > 10 and info["schema_version"] == 3
+    assert info["files"] > 10 and info["schema_version"] == 4
     before = snapshot(demo.home, skip=("audit", "index"))
     demo.ok("patient", "add", "--first", "Late", "--last", "Arrival", "--dob", "1999-09-09")
     restored = demo.json("restore", target)

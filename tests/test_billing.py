@@ -34,7 +34,7 @@ def test_charge_from_the_fee_schedule_and_overrides(office):
     assert two["amount"] == "36.00"
     manual = office.json("bill", "charge", "A1", "--code", "81002", "--dx", "E11.9", "--amount", "9.5")
     assert manual["amount"] == "9.50"
-    header = office("bill", "charge", "A1", "--code", "81002", "--dx", "E11")
+    header = office("bill", "charge", "A1", "--code", "81002", "--dx", "E11", "--again")  # 81002 again: --again
     assert header.exit_code == 0 and "E11: header ICD-10-CM code" in header.stderr
 
 

@@ -182,7 +182,7 @@ def test_edit_of_an_unknown_name_lists_the_valid_ones(practice, editor):
 
 def test_medsec_yaml_keeps_its_schema_version(office, editor, tmp_path):
     before = stored(office, tmp_path)
-    result = office("config", "edit", "medsec", env=editor.env(replace=[("schema_version: 3", "schema_version: 2")]))
+    result = office("config", "edit", "medsec", env=editor.env(replace=[("schema_version: 4", "schema_version: 2")]))
     assert result.exit_code == 2 and "medsec.yaml:2: schema_version 2" in result.stderr
     assert stored(office, tmp_path) == before
 
@@ -280,7 +280,7 @@ def test_import_refuses_another_schema_version(office, tmp_path):
     (folder / "medsec.yaml").write_text("schema_version: 2\ncreated_by: medsec 0.0.1\n")
     result = office("config", "import", folder)
     assert result.exit_code == 2 and f"{folder}/medsec.yaml:1: schema_version 2" in result.stderr
-    assert office.json("config", "show", "medsec")["schema_version"] == 3
+    assert office.json("config", "show", "medsec")["schema_version"] == 4
 
 
 def test_import_reads_within_the_limits(office, tmp_path):
@@ -328,7 +328,7 @@ def test_import_refuses_a_medsec_yaml_of_another_version_than_the_stores(pg_offi
         conn.execute("UPDATE medsec.documents SET data = jsonb_set(data, '{schema_version}', '2') "
                      "WHERE name = 'medsec.yaml'")
     result = pg_office("config", "import", folder, "medsec")
-    assert result.exit_code == 2 and "schema_version 3 is not the store's (2)" in result.stderr
+    assert result.exit_code == 2 and "schema_version 4 is not the store's (2)" in result.stderr
 
 
 # -- config check reads the store's documents ---------------------------------------------

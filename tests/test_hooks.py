@@ -330,7 +330,7 @@ def test_hook_register_claim_formats(billed, plugin, tmp_path):
     out = tmp_path / "c1.txt"
     billed.ok("claim", "export", "C1", "--format", "acme-flat", "-o", out, env=env)
     head, line = out.read_text().splitlines()
-    assert head.startswith("ACME-FLAT ") and head.endswith(" T") and line == "C1|P140|125.00"
+    assert head.startswith("ACME-FLAT ") and head.endswith(" P") and line == "C1|P140|125.00"  # production
     assert billed.json("claim", "show", "C1")["status"] == "submitted"
     unknown = billed("claim", "export", "C1", "--format", "acme-flat", "-o", out)  # not loaded
     assert unknown.exit_code == 2 and "acme-flat" in unknown.stderr
@@ -376,6 +376,54 @@ def test_hook_register_remittance_formats(billed, plugin, tmp_path):
     assert calls(name) == ["read", "read"]
     assert billed("claim", "post-remit", path).exit_code == 2  # not loaded: not readable
     assert listed(billed, name)["registers"] == {"remittance_formats": ["acme-remit"]}
+
+
+def test_hook_register_transports(practice, plugin):
+    name = plugin("""
+        from medsec import hookimpl
+        from medsec.plugin_types import Transport, TransportError
+
+        CALLS = []
+        WAITING = {"a.835": b"ISA*not really"}
+
+        class Session:
+            def __init__(self, settings, data_dir):
+                if settings.get("refuse"):
+                    raise TransportError("the pigeon refused", temporary=False)
+                CALLS.append(("connect", settings["loft"], data_dir))
+
+            def inbox(self):
+                return sorted(WAITING)
+
+            def fetch(self, name):
+                CALLS.append(("fetch", name))
+                return WAITING[name]
+
+            def send(self, name, data):
+                return f"loft/{name}"
+
+            def close(self):
+                CALLS.append("close")
+
+        @hookimpl
+        def register_transports(register):
+            register(Transport("pigeon", "carrier pigeons", Session))
+    """)
+    env = {"MEDSEC_PLUGINS": name}
+    (practice.home / "clearinghouses.yaml").write_text("clearinghouses:\n  - id: COOP\n    transport: pigeon\n"
+                                                       "    loft: north\n")
+    assert practice.json("clearinghouse", "test", env=env) == {
+        "clearinghouse": "COOP", "transport": "pigeon", "connected": True, "waiting": ["a.835"]}
+    assert calls(name) == [("connect", "north", str(practice.home)), "close"]
+    polled = practice("clearinghouse", "poll", "--json", env=env)  # fetched; not an X12 file: reported, exit 1
+    assert polled.exit_code == 1 and [f["name"] for f in polled.json()["failed"]] == ["a.835"]
+    assert calls(name)[-2:] == [("fetch", "a.835"), "close"]
+    with open(practice.home / "clearinghouses.yaml", "a") as f:
+        f.write("    refuse: true\n")
+    refused = practice("clearinghouse", "test", env=env)
+    assert refused.exit_code == 3 and "clearinghouse COOP: the pigeon refused" in refused.stderr
+    assert practice("clearinghouse", "test").exit_code == 2  # not loaded: an unknown transport
+    assert listed(practice, name)["registers"] == {"transports": ["pigeon"]}
 
 
 def test_hook_validate_claim(billed, plugin):
@@ -588,3 +636,40 @@ def test_events_may_be_heard_only_when_another_plugin_would_load(monkeypatch, pl
     assert not events_may_be_heard()
     monkeypatch.setenv("MEDSEC_PLUGINS", plugin("def nothing():\n    pass\n"))
     assert events_may_be_heard()
+
+
+def test_hook_register_edi_formats(demo, plugin, tmp_path):
+    """An inbound EdiFormat (a payer's own eligibility answer file) is detected and read by
+    `clearinghouse import`, whose 271 importer posts what read() returns."""
+    name = plugin("""
+        import json
+
+        from medsec import hookimpl
+        from medsec.plugin_types import EdiFormat
+
+        CALLS = []
+
+        def read(raw):
+            CALLS.append("read")
+            return json.loads(raw.decode().partition("\\n")[2])
+
+        @hookimpl
+        def register_edi_formats(register):
+            register(EdiFormat("acme-elig", "271", "Acme Health's eligibility answers",
+                               detect=lambda raw: raw.startswith(b"ACME-ELIG"), read=read))
+    """)
+    env = {"MEDSEC_PLUGINS": name}
+    asked = demo.json("elig", "check", "P140", "--date", "2026-11-27", "-o", tmp_path / "q.270")
+    (inquiry,) = asked["inquiries"]
+    answer = {"trace": inquiry["id"], "member_id": inquiry["member_id"], "state": "active", "active": True,
+              "plan": "ACME GOLD", "group": "", "copay": "20.00", "coinsurance": "", "deductible": "",
+              "deductible_remaining": "", "out_of_pocket": "", "out_of_pocket_remaining": "",
+              "service_types": ["30"], "dates": {}, "benefits": [{"code": "1"}], "messages": [],
+              "rejections": [], "patient": {"first": "", "last": ""}}
+    path = tmp_path / "answers.txt"
+    path.write_text("ACME-ELIG 1\n" + json.dumps([answer]))
+    summary = demo.json("clearinghouse", "import", path, env=env)
+    assert summary["transaction"] == "271"
+    assert [(a["id"], a["state"], a["plan"]) for a in summary["answered"]] == [(inquiry["id"], "active", "ACME GOLD")]
+    assert calls(name) == ["read"]
+    assert demo("clearinghouse", "import", path).exit_code == 2  # not loaded: nothing reads it

@@ -166,12 +166,12 @@ def test_upgrade_from_schema_2_lays_the_name_index_out(practice, tmp_path, monke
     monkeypatch.setattr(indexfiles, "SPLIT_ABOVE", 10**9)
     import_rows(practice, tmp_path, [(FIRST[i % 4], last) for i, last in enumerate(clustered(40))])
     yaml_path = practice.home / "medsec.yaml"
-    yaml_path.write_text(yaml_path.read_text().replace("schema_version: 3", "schema_version: 2"))
+    yaml_path.write_text(yaml_path.read_text().replace("schema_version: 4", "schema_version: 2"))
     monkeypatch.setattr(indexfiles, "SPLIT_ABOVE", LIMIT)
     refused = practice("patient", "find", "ma")
     assert refused.exit_code == 3 and "medsec upgrade" in refused.stderr
     result = practice.json("upgrade")
-    assert (result["from"], result["to"]) == (2, 3)
+    assert (result["from"], result["to"]) == (2, 4)
     assert result["steps"][0].startswith("name index:")
     assert indexfiles.SPLIT in name_files(practice.home)[f"index/{NAME}/ma.json"]
     assert practice.json("check") == []

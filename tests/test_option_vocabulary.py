@@ -46,6 +46,7 @@ LISTS = {
     "medsec patient list": None, "medsec referral list": "created", "medsec refill list": "created",
     "medsec remind followups": None, "medsec remind list": "created", "medsec staff list": None,
     "medsec task list": "created", "medsec outbox list": None, "medsec token list": None,
+    "medsec clearinghouse list": "at", "medsec elig list": "asked_at",
 }
 
 

@@ -41,6 +41,7 @@ SEED = [
     'mail receive --from "Boston Radiology" --subject "MRI report" --patient P1',
     "remind send --for tomorrow",
     "bill charge A14 --code 99213 --dx E11.9 && claim create --appt A14",  # one after the other
+    "elig check P1 P2 -o -",  # an eligibility inquiry and the 270's file record
 ]
 # Commands that list or show records beyond those named list/show/day, with their arguments.
 MORE = ["appt slots --any --type follow-up", "patient find smith", "bill charges P1", "bill ledger P1",

@@ -44,12 +44,13 @@ def test_every_command_refuses_the_old_schema_until_upgraded(old):
     assert refused.exit_code == 3 and "schema_version 1" in refused.stderr and "medsec upgrade" in refused.stderr
     assert snapshot(old.home) == before
     result = old.json("upgrade")
-    assert (result["from"], result["to"]) == (1, 3)
+    assert (result["from"], result["to"]) == (1, 4)
     assert result["steps"][0] == "appointments: 8 moved from 6 day file(s) to one file per provider per day"
     assert result["steps"][1].startswith("name index:")
+    assert result["steps"][2].startswith("guarantors: 0 free-text guarantor(s)")
     assert_upgraded(old)
     again = old.json("upgrade")
-    assert (again["from"], again["steps"]) == (3, [])
+    assert (again["from"], again["steps"]) == (4, [])
 
 
 def test_an_upgrade_cut_short_is_finished_by_running_it_again(old, monkeypatch):

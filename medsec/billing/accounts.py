@@ -74,8 +74,9 @@ def primary_payer(patient: dict, rank: str = "primary") -> str | None:
 # -- charges -----------------------------------------------------------------
 def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: Sequence[str] = (), units: int = 1,
                provider: str | None = None, date: str | None = None, amount: str | None = None,
-               pointers: list[int] | None = None, place_of_service: str = "11") -> dict:
-    """A charge for an appointment (A..) or a patient (P..) without one."""
+               pointers: list[int] | None = None, place_of_service: str = "11", again: bool = False) -> dict:
+    """A charge for an appointment (A..) or a patient (P..) without one; the same code twice on one
+    visit is refused (exit 1) unless `again`."""
     _check_charge_options(dx, modifiers, units)
     entry = code_entry(app, code)
     appt, patient, provider, when = _charged_visit(app, target, provider, date)
@@ -87,6 +88,9 @@ def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: Sequenc
     price = parse_amount(amount, "--amount") if amount is not None else _fee(app, entry, patient, units)
     warnings = [f"{d}: {s} ICD-10-CM code" for d in dx_codes if (s := dx_status(app, d)) in ("unknown", "header")]
     with app.store.transaction() as txn:
+        if appt and not again and (problem := duplicate_problem(txn, patient["id"], appt["id"], entry["code"])):
+            raise Refused(f"{problem}: not charged again", hint="give --again to charge it once more, or correct "
+                                                                "the charge with 'medsec bill correct'")
         check_account(txn, patient["id"], charged=price)
         (charge_id,) = txn.reserve_ids(CHARGES)
         charge = {"id": charge_id, "patient_id": patient["id"], "appointment_id": appt["id"] if appt else "",
@@ -97,6 +101,16 @@ def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: Sequenc
         txn.put(CHARGES, charge)
     app.audit("charge", [charge_id, patient["id"]])
     return {**charge, "warnings": warnings}
+
+
+def duplicate_problem(view, patient_id: str, appt_id: str, code: str) -> str:
+    """Words for a live charge of `code` on the visit `appt_id` already ("" when there is none)."""
+    for cid in view.lookup("charge-patient", patient_id):
+        charge = view.get(CHARGES, cid)
+        if charge and charge.get("appointment_id") == appt_id and charge.get("code") == code \
+                and charge.get("status") != "void":
+            return f"{appt_id} already has a {code} charge ({charge['id']})"
+    return ""
 
 
 def _check_charge_options(dx: list[str], modifiers: Sequence[str], units: int) -> None:
@@ -186,7 +200,8 @@ def check_account(view, patient_id: str, charged: Decimal = Decimal(0), credited
     """Refuse (InvalidInput) a charge or a credit that would take the patient's total charges, or
     total payments and adjustments, past MAX_TOTAL; call it inside the transaction, before any put."""
     if charged:
-        check_total(sum((dec(c.get("amount")) for c in charges_of(view, patient_id)), charged),
+        check_total(sum((dec(c.get("amount")) for c in charges_of(view, patient_id) if c.get("status") != "void"),
+                        charged),
                     f"{patient_id}'s charges")
     if credited:
         check_total(sum((dec(p.get("amount")) for p in payments_of(view, patient_id)), credited),
@@ -220,7 +235,7 @@ def _allocations(payment: dict) -> list[dict]:
 @exact
 def outstanding(view, patient_id: str) -> dict[str, Decimal]:
     """charge id -> amount still owed, after every allocation."""
-    owed = {c["id"]: dec(c.get("amount")) for c in charges_of(view, patient_id)}
+    owed = {c["id"]: dec(c.get("amount")) for c in charges_of(view, patient_id) if c.get("status") != "void"}
     for p in payments_of(view, patient_id):
         for a in _allocations(p):
             owed[a["charge_id"]] = owed.get(a["charge_id"], Decimal(0)) - dec(a.get("amount"))
@@ -298,9 +313,11 @@ def account(view, patient_id: str) -> dict:
             by_party[party] = by_party.get(party, Decimal(0)) + left
     unapplied = sum((dec(p.get("unapplied")) for p in payments_of(view, patient_id)), Decimal(0))
     insurance = sum((v for k, v in by_party.items() if k != "patient"), Decimal(0))
+    due = by_party.get("patient", Decimal(0)) - unapplied  # below 0: the patient has paid more than owed
     return {"patient_id": patient_id, "balance": fmt(sum(owed.values(), Decimal(0)) - unapplied),
-            "insurance_pending": fmt(insurance), "patient_due": fmt(by_party.get("patient", Decimal(0)) - unapplied),
-            "credit": fmt(unapplied), "by_payer": {k: fmt(v) for k, v in sorted(by_party.items()) if k != "patient"}}
+            "insurance_pending": fmt(insurance), "patient_due": fmt(max(due, Decimal(0))),
+            "credit": fmt(max(-due, Decimal(0))),  # what the practice owes the patient: never shown negative
+            "by_payer": {k: fmt(v) for k, v in sorted(by_party.items()) if k != "patient"}}
 
 
 def balance(app, patient_id: str) -> dict:
@@ -319,6 +336,7 @@ def ledger(app, patient_id: str, *, first: date | None = None, last: date | None
     view = app.store.snapshot()
     patient = get_patient(app, patient_id, view=view)
     events = [_charge_event(c) for c in charges_of(view, patient["id"])]
+    events += [_void_event(c) for c in charges_of(view, patient["id"]) if c.get("status") == "void"]
     events += [_payment_event(p) for p in payments_of(view, patient["id"])]
     events.sort(key=lambda e: (e[0], e[1], int(e[2][1:])))
     running, rows = Decimal(0), []
@@ -340,15 +358,24 @@ def _charge_event(c: dict) -> tuple:
     return c["date"], 0, c["id"], "charge", text.strip() + _damage_note(c.get("amount")), dec(c.get("amount"))
 
 
+def _void_event(c: dict) -> tuple:
+    """The line that takes a voided charge back out of the ledger (on the day it was voided)."""
+    voided = c.get("voided") or {}
+    day = str(voided.get("at") or c["date"])[:10]
+    return day, 2, c["id"], "void", f"void {c['id']}: {voided.get('reason', '')}".strip(), -dec(c.get("amount"))
+
+
 def _payment_event(p: dict) -> tuple:
     """(date, order, id, kind, description, amount) of a payment or adjustment in the ledger."""
     ref, payer = p.get("ref") or "", p.get("payer", "")
     what = {"payment": f"payment ({p.get('method', '')}{' ' + ref if ref else ''})",
             "adjustment": f"adjustment: {p.get('reason', '')}",
             "insurance-payment": f"insurance payment {payer} {ref}".strip(),
-            "insurance-adjustment": f"insurance adjustment {payer} {p.get('reason', '')}".strip()}
+            "insurance-adjustment": f"insurance adjustment {payer} {p.get('reason', '')}".strip(),
+            "refund": f"refund ({p.get('method', '')}{' ' + ref if ref else ''}): {p.get('reason', '')}"}
     text = what.get(p["kind"], p["kind"]) + _damage_note(p.get("amount"))
-    return p["date"], 1, p["id"], p["kind"], text, -dec(p.get("amount"))
+    sign = 1 if p["kind"] == "refund" else -1  # a refund pays money back: it adds to the balance
+    return p["date"], 1, p["id"], p["kind"], text, sign * dec(p.get("amount"))
 
 
 def _damage_note(amount) -> str:

@@ -5,6 +5,7 @@ from datetime import date
 
 from medsec import clock
 from medsec.billing.accounts import charges_of, dx_status, outstanding
+from medsec.billing.referring import referral_fields
 from medsec.errors import InvalidInput, Refused
 from medsec.identifiers import npi_valid, phone_digits
 from medsec.money import dec, total
@@ -14,11 +15,11 @@ from medsec.scheduling.appointments import get_appointment
 from medsec.store.catalog import CHARGES, CLAIMS
 
 STATUSES = ["draft", "ready", "submitted", "accepted", "rejected", "paid", "partially-paid", "denied",
-            "appealed", "closed"]
+            "appealed", "closed", "deleted"]  # deleted: a draft dropped (medsec.billing.claimfix)
 TRANSITIONS = {
     "draft": {"ready"}, "ready": {"submitted", "draft"}, "submitted": {"accepted", "rejected", "paid",
                                                                       "partially-paid", "denied"},
-    "accepted": {"paid", "partially-paid", "denied"}, "rejected": {"draft", "ready", "submitted", "closed"},
+    "accepted": {"paid", "partially-paid", "denied", "rejected"}, "rejected": {"draft", "ready", "submitted", "closed"},
     "paid": {"closed", "appealed"}, "partially-paid": {"appealed", "closed", "paid"},
     "denied": {"appealed", "closed"}, "appealed": {"paid", "partially-paid", "denied", "closed"},
 }
@@ -150,6 +151,7 @@ def new_claim(app, txn, claim_id: str, patient: dict, coverage: dict, provider: 
     """The draft claim record for one provider's charges (see docs/claim-model.md)."""
     submitter, receiver = _envelope(practice)
     diagnoses, lines = _lines(charges)
+    referral = referral_fields(txn, patient["id"], charges)
     return {
         "id": claim_id, "status": "draft", "rank": rank, "frequency": "1", "original_reference": "",
         "place_of_service": charges[0].get("place_of_service", "11"), "created": stamp, "updated": stamp,
@@ -158,7 +160,8 @@ def new_claim(app, txn, claim_id: str, patient: dict, coverage: dict, provider: 
         "payer": _payer(app, coverage["payer"]), "subscriber": _subscriber(app, patient, coverage, rank),
         "patient": {"id": patient["id"], "first": _upper(patient["first"]), "last": _upper(patient["last"]),
                     "dob": patient["dob"], "sex": patient["sex"], "address": _address(patient)},
-        "rendering_provider": _rendering(app, provider, practice), "referring_provider": None,
+        "rendering_provider": _rendering(app, provider, practice),
+        "referring_provider": referral["referring_provider"], "prior_authorization": referral["prior_authorization"],
         "diagnoses": diagnoses, "lines": lines, "total": total(l["amount"] for l in lines),
         "prior_payers": _prior_payers(txn, charges, rank) if rank != "primary" else [],
         "patient_responsibility": "0.00", "paid": "0.00", "adjudications": [], "submissions": [],
@@ -206,10 +209,11 @@ def _unbilled(txn, patient_id: str, appt: dict | None, rank: str) -> list[dict]:
     owed = outstanding(txn, patient_id)
     pending = []
     for charge in charges_of(txn, patient_id):
-        if appt and charge["appointment_id"] != appt["id"]:
+        if (appt and charge["appointment_id"] != appt["id"]) or charge.get("status") == "void":
             continue
         billed = [txn.get(CLAIMS, cid) for cid in charge["claims"]]
-        if any(c and c["rank"] == rank and c["status"] != "rejected" for c in billed):
+        if any(c and c["rank"] == rank and c["status"] not in ("rejected", "deleted") and not c.get("voided_by")
+               for c in billed):
             continue
         if rank != "primary" and owed.get(charge["id"], 0) <= 0:
             continue
@@ -248,6 +252,7 @@ def scrubber(app, today: date, claim_format: str | None = None):
     payers = {p["id"]: p for p in app.config("payers.yaml").get("payers") or []}
     formats = collect(app.plugins, "register_claim_formats")
     diagnoses: dict[str, str] = {}
+    covered = _coverage_checker(app)
 
     def dx(code: str) -> str:
         if code not in diagnoses:
@@ -256,7 +261,7 @@ def scrubber(app, today: date, claim_format: str | None = None):
 
     def check(claim: dict) -> list[str]:
         payer = payers.get(claim["payer"]["id"], {})
-        problems = _field_problems(claim, today, dx) + _payer_rules(app, claim, payer)
+        problems = _field_problems(claim, today, dx) + covered(claim) + _payer_rules(app, claim, payer)
         for name in dict.fromkeys([payer.get("claim_format"), claim_format]):
             if name in formats:
                 problems += [f"{name}: {p}" for p in formats[name].item.validate(claim)]
@@ -340,6 +345,40 @@ def _line_problems(lines: list[dict], diagnoses: int, today: date) -> list[str]:
         if dec(line["amount"]) <= 0:
             problems.append(f"{where}.amount {line['amount']}: must be more than zero")
     return problems
+
+
+def _coverage_checker(app):
+    """For the scrubber: each line whose service date the claim's coverage (the patient's coverage
+    of the claim's rank, payer and member id, as on file now) does not cover, by its period or an
+    inactive eligibility state (medsec.records.coverage). A coverage no longer on file is not judged."""
+    from medsec.records.coverage import coverage_problem
+    from medsec.store.catalog import PATIENTS
+
+    views: list = []
+    patients: dict[str, dict | None] = {}
+
+    def check(claim: dict) -> list[str]:
+        patient_id = claim.get("patient_id")
+        if not patient_id:
+            return []
+        if patient_id not in patients:
+            if not views:
+                views.append(app.store.snapshot())
+            patients[patient_id] = views[0].get(PATIENTS, patient_id)
+        member = (claim.get("subscriber") or {}).get("member_id")
+        coverage = next((c for c in (patients[patient_id] or {}).get("coverages") or []
+                         if c["rank"] == claim.get("rank") and c["payer"] == claim.get("payer_id")
+                         and c["member_id"] == member), None)
+        if coverage is None:
+            return []
+        problems = []
+        for line in claim["lines"]:
+            problem = coverage_problem(coverage, date.fromisoformat(line["date"]))
+            if problem:
+                problems.append(f"lines[{line['line']}].date {line['date']}: {problem}")
+        return problems
+
+    return check
 
 
 def _payer_rules(app, claim: dict, payer: dict) -> list[str]:
@@ -436,6 +475,8 @@ def list_claims(app, *, status: str | None = None, payer: str | None = None, pat
         claims = [c for c in view.get_many(CLAIMS, ids) if c["patient_id"] == pid]
     else:
         claims = list(view.scan(CLAIMS))
+    if status != "deleted":
+        claims = [c for c in claims if c["status"] != "deleted"]
     out = [c for c in claims if (not payer or c["payer_id"].upper() == payer.upper())
            and (not patient or c["patient_id"] == patient.upper()) and clock.on_days(c["created"], first, last)]
     out = out[:limit] if limit else out

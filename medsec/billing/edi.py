@@ -103,13 +103,19 @@ def importer(transaction: str) -> Callable[..., dict]:
     return getattr(importlib.import_module(module), function)
 
 
-def import_file(app, path: str, *, dry_run: bool = False, raw: bytes | None = None, name: str = "") -> dict:
+def import_file(app, path: str, *, dry_run: bool = False, raw: bytes | None = None, name: str = "",
+                expect: str | None = None) -> dict:
     """Import one received X12 file by what it holds. `raw` (bytes fetched by a transport) or `path`.
 
     The summary is the importer's, with at least: ``file`` (the EDI_FILES id, "" on a dry run),
     ``transaction``, ``name``, ``unmatched`` (answers matching nothing, queued on the file record).
+    `expect` refuses (bad input, nothing imported) a file holding another transaction.
     """
     if raw is None:
         raw = read_input(path, REMITTANCE)
     transaction, fmt = transaction_of(app, raw)
+    if expect and transaction != expect:
+        article = "an" if transaction.startswith("8") else "a"  # an 835, a 999
+        raise InvalidInput(f"{name or path} is {article} {transaction}, not a {expect}",
+                           hint="'medsec clearinghouse import' takes every kind")
     return importer(transaction)(app, raw, name or path, fmt=fmt, dry_run=dry_run)

@@ -1,9 +1,9 @@
 """Posting remittances (835s): payments, contractual write-offs, patient shares, denials."""
 
-import hashlib
 from decimal import Decimal
 
 from medsec import clock
+from medsec.billing import edi
 from medsec.billing.accounts import check_account
 from medsec.billing.claims import moved, store_changes
 from medsec.errors import InvalidInput, Refused
@@ -232,7 +232,27 @@ def _ledger_records(app, claim: dict, remit: dict, answer: _Answer, paid: Decima
 def post(app, path: str, *, input_format: str | None = None, dry_run: bool = False) -> dict:
     """Post every remittance in the file at `path`, all or none; `dry_run` reports and commits nothing."""
     raw = read_input(path, REMITTANCE)
-    reader = _reader(app, raw, input_format)
+    summary = _post_file(app, raw, path, _reader(app, raw, input_format), dry_run)
+    summary["edi_file"], summary["file"] = summary["file"], path
+    return summary
+
+
+def import_835(app, raw: bytes, name: str, *, fmt, dry_run: bool = False) -> dict:
+    """`clearinghouse import`/`poll`'s importer (medsec.billing.edi.IMPORTERS): post an 835 from its
+    bytes like `post`, kept as an EDI_FILES "in" record; the same bytes twice are refused (exit 1)."""
+    return _post_file(app, raw, name, fmt, dry_run)
+
+
+def _isa13(raw: bytes) -> str:
+    """The interchange control number of an X12 file ("" when it does not start with an ISA)."""
+    text = raw.lstrip()[:120].decode("latin-1")
+    fields = text.split(text[3]) if text.startswith("ISA") and len(text) > 3 else []
+    return fields[13].strip() if len(fields) > 13 else ""
+
+
+def _post_file(app, raw: bytes, path: str, reader, dry_run: bool) -> dict:
+    """Post a remittance file's bytes, all or none, with its EDI_FILES record in the same transaction;
+    the summary's ``file`` is that record's id ("" on a dry run)."""
     try:
         remits = reader.read(raw)
     except (ValueError, ArithmeticError) as e:  # a reader's own refusal, or an amount it could not hold
@@ -240,19 +260,29 @@ def post(app, path: str, *, input_format: str | None = None, dry_run: bool = Fal
     for remit in remits:
         check_amounts(remit)
     stamp = clock.iso(app.now())
-    summary = {"file": path, "format": reader.name, "dry_run": dry_run, "remittances": [], "posted": [],
-               "unmatched": []}
-    source = {"file": path, "sha256": hashlib.sha256(raw).hexdigest()}
+    summary = {"file": "", "transaction": "835", "name": path, "format": reader.name, "dry_run": dry_run,
+               "remittances": [], "posted": [], "unmatched": []}
+    source = {"file": path, "sha256": edi.sha256(raw)}
     try:
         with app.store.transaction() as txn:
             for remit in remits:
                 _post_remit(app, txn, remit, stamp, source, summary)
+            edi.refuse_if_imported(txn, source["sha256"], path)  # after: the same remittance says "already posted"
+            claims = [p["claim_id"] for p in summary["posted"]]
+            record = edi.record_file(
+                app, txn, direction="in", transaction="835", raw_sha=source["sha256"], name=path,
+                control=_isa13(raw), status="posted", claims=claims,
+                patients=sorted({c["patient_id"] for c in txn.get_many(CLAIMS, claims)}),
+                summary={"remittances": [r["id"] for r in summary["remittances"]], "posted": len(claims),
+                         "unmatched": len(summary["unmatched"])}, unmatched=summary["unmatched"])
+            summary["file"] = "" if dry_run else record["id"]
             if dry_run:
                 raise _DryRun
     except _DryRun:
         pass
     if not dry_run:
-        app.audit("post-remit", [r["id"] for r in summary["remittances"]] + [p["claim_id"] for p in summary["posted"]])
+        app.audit("post-remit", [summary["file"]] + [r["id"] for r in summary["remittances"]]
+                  + [p["claim_id"] for p in summary["posted"]])
     return summary
 
 

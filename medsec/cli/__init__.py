@@ -31,6 +31,7 @@ BUILTIN_COMMANDS = {
     "bill": "medsec.cli.bill:bill",
     "claim": "medsec.cli.claim:claim",
     "clearinghouse": "medsec.cli.clearinghouse:clearinghouse",
+    "elig": "medsec.cli.elig:elig",
     "referral": "medsec.cli.referral:referral",
     "refill": "medsec.cli.refill:refill",
     "memo": "medsec.cli.memo:memo",

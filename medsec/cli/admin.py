@@ -399,6 +399,7 @@ def check_command(app, fmt, repair):
     elif fmt != "table" or problems:
         render(problems, fmt, ["problem", "file", "repaired"])
     left = [p for p in problems if not p["repaired"]]
+    _guarantor_warnings(store, whole=not left)
     if left:
         found = f"{len(problems)} problem(s) found" + (f", {len(left)} not repaired" if repair else "")
         raise EnvironmentFailure(found, hint=next_step(left, repaired=repair) if len(left) > len(seal) else
@@ -408,6 +409,17 @@ def check_command(app, fmt, repair):
         inform(healthy if not problems else f"repaired {len(problems)} problem(s)")
         if _rehearsal(app):
             inform("a rehearsal practice: MEDSEC_NOW may move its clock (medsec.yaml rehearsal: true)")
+
+
+def _guarantor_warnings(store, whole: bool) -> None:
+    """Warnings, not problems: guarantors an upgrade could not read (medsec.records.guarantors)."""
+    if not whole:
+        return
+    from medsec.records.guarantors import needs_review
+
+    for item in needs_review(store.snapshot()):
+        say(f"warning: {item['patient_id']}: guarantor {item['text']!r} needs review; "
+            f"set it with 'medsec patient guarantor {item['patient_id']}'")
 
 
 def _rehearsal(app) -> bool:

@@ -212,7 +212,8 @@ def _none_on(first, last, provider=None) -> str:
 def day(app, fmt, day, provider, limit):
     """The day sheet for DAY (default: today).
 
-    Time, patient, type, status, room and balance due of every visit.
+    Time, patient, type, status, room, balance due and primary coverage
+    (its eligibility state, or why it does not cover the day) of every visit.
 
     \b
     Examples:
@@ -224,7 +225,8 @@ def day(app, fmt, day, provider, limit):
 
     when = _day(app, day, "DAY") if day else app.today()
     render(day_sheet(app, when, provider, limit), fmt,
-           ["time", "id", "patient", "patient_id", "type", "status", "room", "balance_due", "provider"],
+           ["time", "id", "patient", "patient_id", "type", "status", "room", "balance_due", "coverage",
+            "provider"],
            empty=_none_on(when, when, provider))
 
 

@@ -263,6 +263,26 @@ def output_file_option(help: str = "Write to FILE (default: standard output).", 
                         help=help)
 
 
+def destination_options(what: str):
+    """Where a file for the clearinghouse goes: `-o/--output FILE` ('-': standard output), or
+    `--send` through the clearinghouse's transport (`--clearinghouse ID`, default the first of
+    clearinghouses.yaml); passed as `output`, `send`, `clearinghouse`. One of the two is needed."""
+    decorators = [
+        click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     callback=document_path, help=f"The {what} file to write ('-': standard output)."),
+        click.option("--send", is_flag=True, help=f"Send the {what} to the clearinghouse instead of writing a file."),
+        click.option("--clearinghouse", metavar="ID", default=None,
+                     help="With --send: which clearinghouse (an id of clearinghouses.yaml; default: the first)."),
+    ]
+
+    def apply(func):
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
 limit_option = click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
                             help="Print at most N records (default: all).")
 

@@ -211,7 +211,23 @@ def coverage():
     """
 
 
-COVERAGE_COLUMNS = ["rank", "payer", "member_id", "group", "relationship", "subscriber", "start", "end"]
+COVERAGE_COLUMNS = ["rank", "payer", "member_id", "group", "relationship", "subscriber", "start", "end",
+                    "eligibility"]
+
+
+def _coverage_rows(coverages: list[dict], fmt: str) -> list[dict]:
+    """Coverages with their eligibility state: every key in JSON and YAML, words in a table or CSV."""
+    from medsec.records.coverage import eligibility_of
+
+    rows = []
+    for c in coverages:
+        elig = eligibility_of(c)
+        if fmt in ("table", "csv"):
+            words = elig["state"] + (f" as of {elig['as_of']}" if elig["as_of"] else "")
+            rows.append({**c, "eligibility": words + (f" ({elig['source']})" if elig["source"] else "")})
+        else:
+            rows.append({**c, "eligibility": elig})
+    return rows
 
 
 @coverage.command("add")
@@ -256,7 +272,55 @@ def coverage_list(app, fmt, patient_id, limit):
       medsec patient coverage list P301
     """
     coverages = svc.show_patient(app, patient_id)["coverages"]
-    render(coverages[:limit] if limit else coverages, fmt, COVERAGE_COLUMNS)
+    render(_coverage_rows(coverages[:limit] if limit else coverages, fmt), fmt, COVERAGE_COLUMNS)
+
+
+@coverage.command("edit")
+@patient_argument()
+@click.option("--rank", type=click.Choice(svc.RANKS), required=True, help="The coverage to change.")
+@click.option("--payer", type=PAYER, default=None, help="Payer: its id or name from payers.yaml.",
+              cls=ListsValues, values="payers")
+@click.option("--member-id", default=None, help="Member (subscriber) id on the card.")
+@click.option("--group", default=None, help="Group number ('' clears it).")
+@click.option("--relationship", type=click.Choice(svc.RELATIONSHIPS), default=None,
+              help="Patient's relationship to the subscriber.")
+@click.option("--subscriber", default=None, help="Subscriber's name when not the patient.")
+@click.option("--subscriber-dob", default=None, help="Subscriber's date of birth.")
+@click.option("--start", default=None, metavar="DATE", help="Coverage start date ('' clears it).")
+@click.option("--end", default=None, metavar="DATE", help="Coverage end date ('' clears it).")
+@output_options
+@pass_app
+def coverage_edit(app, fmt, patient_id, rank, **kwargs):
+    """Change fields of a coverage.
+
+    Only the options given change; the coverage is checked as `coverage add`
+    checks it. A new payer or member id forgets the eligibility state.
+
+    \b
+    Examples:
+      medsec patient coverage edit P301 --rank primary --member-id HAR556 --start 2026-01-01
+      medsec patient coverage edit P301 --rank primary --group "" --end ""
+    """
+    render(svc.edit_coverage(app, patient_id, rank, **kwargs), fmt)
+
+
+@coverage.command("end")
+@patient_argument()
+@click.option("--rank", type=click.Choice(svc.RANKS), required=True, help="The coverage that ends.")
+@click.option("--on", "on", required=True, metavar="DATE", help="Its last day (a date as people type it).")
+@output_options
+@pass_app
+def coverage_end(app, fmt, patient_id, rank, on):
+    """End a coverage on a day.
+
+    Visits after that day are flagged at check-in, on the day sheet and by
+    the claim scrubber. An end before the coverage's start is refused (exit 2).
+
+    \b
+    Examples:
+      medsec patient coverage end P301 --rank primary --on 2026-12-31
+    """
+    render(svc.end_coverage(app, patient_id, rank, on), fmt)
 
 
 @coverage.command("remove")
@@ -407,3 +471,44 @@ def export(app, fmt, as_json, output, status):
     count = patient_io.export_patients(app, fmt, output, status)
     if output:
         inform(f"wrote {count} patients to {output}")
+
+
+# -- who pays the patient's bills (responsible party) ------------------------------------
+@patient.command("guarantor")
+@patient_argument()
+@click.option("--patient", "guarantor_id", type=PATIENT, default=None, metavar="PATIENT",
+              help="A registered patient who pays (a parent's record).")
+@click.option("--self", "self_pay", is_flag=True, help="The patient pays their own bills.")
+@click.option("--name", default=None, help="A responsible party who is not a patient: full name.")
+@click.option("--relationship", default="", help="With --name: parent, spouse, guardian, other ...")
+@click.option("--address", default=None, help="With --name: street address.")
+@click.option("--city", default=None, help="With --name: city.")
+@click.option("--state", default=None, help="With --name: two-letter USPS code.")
+@click.option("--zip", "zip_code", default=None, help="With --name: ZIP code.")
+@click.option("--phone", default=None, help="With --name: phone number.")
+@click.option("--email", default=None, help="With --name: email address.")
+@output_options
+@pass_app
+def guarantor(app, fmt, patient_id, guarantor_id, self_pay, name, **party):
+    """Set who pays the patient's bills.
+
+    A registered patient (--patient), a responsible party with an address
+    (--name ... --address ... --city ... --zip ...), or the patient (--self).
+    Statements and invoices are addressed to them.
+
+    \b
+    Examples:
+      medsec patient guarantor P301 --self
+      medsec patient guarantor P301 --patient P300
+      medsec patient guarantor P301 --name "Ann Byrne" --address "1 Elm St" --city Boston --zip 02115
+    """
+    from medsec.errors import InvalidInput
+    from medsec.records.guarantors import set_guarantor
+
+    given = {k: v for k, v in party.items() if v not in (None, "")}
+    if given and name is None:
+        raise InvalidInput("--relationship, --address ... describe a responsible party: give --name too")
+    details = {**{k: v or "" for k, v in party.items()}, "zip": party["zip_code"] or "", "name": name}
+    details.pop("zip_code")
+    render(set_guarantor(app, patient_id, patient=guarantor_id, party=details if name is not None else None,
+                         self_pay=self_pay), fmt)

@@ -68,6 +68,8 @@ def add(app, fmt, patient_id, to, reason, dx, urgent, auth_required, fax, addres
 @referral.command("receive")
 @renamed_option("--referrer", "sender", was="--from", required=True, metavar="NAME",
                 help="The referring practice or physician.")
+@click.option("--referrer-npi", default="", metavar="NPI", help="The referring physician's NPI (for claims).")
+@click.option("--auth", "auth_number", default="", help="The payer's authorization number (for claims).")
 @click.option("--reason", required=True, help="Why the patient is referred.")
 @patient_option("patient_id", help="A known patient's id ...")
 @click.option("--first", default=None, help="... or the patient's first name,")
@@ -81,7 +83,8 @@ def add(app, fmt, patient_id, to, reason, dx, urgent, auth_required, fax, addres
 @note_option()
 @output_options
 @pass_app
-def receive(app, fmt, sender, reason, patient_id, first, last, dob, phone, dx, urgent, type_name, provider, note):
+def receive(app, fmt, sender, referrer_npi, auth_number, reason, patient_id, first, last, dob, phone, dx, urgent,
+            type_name, provider, note):
     """Take a referral in; propose an appointment.
 
     The patient is matched by name and date of birth, or registered; the
@@ -94,7 +97,7 @@ def receive(app, fmt, sender, reason, patient_id, first, last, dob, phone, dx, u
     """
     record = svc.receive(app, sender=sender, reason=reason, patient_id=patient_id, first=first, last=last, dob=dob,
                          phone=phone, dx=list(dx), urgent=urgent, type_name=type_name, provider=provider,
-                         note=note)
+                         note=note, referrer_npi=referrer_npi, auth_number=auth_number)
     slot = record["proposed"]
     if slot:
         say(f"first free slot: {slot['start']} with {slot['provider']}; book it with 'medsec appt book "

@@ -434,6 +434,7 @@ def add_coverage(app, patient_id: str, *, payer: str, member_id: str, group: str
                 "subscriber_dob": parse_dob(subscriber_dob, app.today()) if subscriber_dob else "",
                 "start": app.parse_date(start).isoformat() if start else "",
                 "end": app.parse_date(end).isoformat() if end else ""}
+    _check_period(coverage)
 
     def change(old, _txn):
         kept = [c for c in old["coverages"] if c["rank"] != rank]
@@ -452,6 +453,78 @@ def _payer_id(app, payer: str) -> str:
         known = ", ".join(sorted(payers)) or "none in payers.yaml"
         raise InvalidInput(f"unknown payer {shown(payer)}", hint=f"known payers: {known}")
     return str(payers[payer.upper()]["id"])
+
+
+def _check_period(coverage: dict) -> None:
+    if coverage.get("start") and coverage.get("end") and coverage["end"] < coverage["start"]:
+        raise InvalidInput(f"end {coverage['end']} is before the coverage's start {coverage['start']}")
+
+
+def _coverage_changes(app, raw: dict) -> dict:
+    """The coverage fields given (None: unchanged; "" clears an optional one), read as add_coverage reads them."""
+    out: dict = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if key in ("payer", "member_id", "group", "subscriber"):
+            value = clean(key, value).strip()
+            out[key] = _payer_id(app, value) if key == "payer" else value
+        elif key == "relationship":
+            if value not in RELATIONSHIPS:
+                raise InvalidInput(f"relationship {shown(value)} is not one of {', '.join(RELATIONSHIPS)}")
+            out[key] = value
+        elif key == "subscriber_dob":
+            try:
+                out[key] = parse_dob(value, app.today()) if str(value).strip() else ""
+            except InvalidInput as e:
+                raise InvalidInput(f"subscriber_dob: {e.message.removeprefix('dob: ')}") from None
+        elif key in ("start", "end"):
+            out[key] = app.parse_date(value, f"--{key}").isoformat() if str(value).strip() else ""
+        else:
+            raise InvalidInput(f"unknown coverage field {shown(key)}")
+    return out
+
+
+def _change_coverage(app, patient_id: str, rank: str, changes: dict, action: str) -> dict:
+    """The `rank` coverage with `changes`, checked as a whole and written; audited as `action`.
+    A new payer or member id drops the eligibility state (it answered for the old one)."""
+    if rank not in RANKS:
+        raise InvalidInput(f"rank {shown(rank)} is not one of {', '.join(RANKS)}")
+    found: dict = {}
+
+    def change(old, _txn):
+        mine = [c for c in old["coverages"] if c["rank"] == rank]
+        if not mine:
+            raise NotFound(f"{old['id']} has no {rank} coverage", hint="add one with 'medsec patient coverage add'")
+        new = {**mine[0], **changes}
+        if any(new.get(k) != mine[0].get(k) for k in ("payer", "member_id")):
+            new.pop("eligibility", None)
+        if not new.get("member_id"):
+            raise InvalidInput("member id is required")
+        if new.get("relationship", "self") != "self" and not new.get("subscriber"):
+            raise InvalidInput("a subscriber name is required when the patient is not the subscriber")
+        _check_period(new)
+        found["coverage"] = new
+        return {**old, "coverages": [new if c is mine[0] else c for c in old["coverages"]]}
+
+    change_patient(app, patient_id, change, action)
+    return found["coverage"]
+
+
+def edit_coverage(app, patient_id: str, rank: str, **raw) -> dict:
+    """Change fields of the patient's `rank` coverage (payer, member_id, group, relationship,
+    subscriber, subscriber_dob, start, end); the coverage as written."""
+    changes = _coverage_changes(app, raw)
+    if not changes:
+        raise InvalidInput("nothing to change", hint="give at least one field option")
+    return _change_coverage(app, patient_id, rank, changes, "update")
+
+
+def end_coverage(app, patient_id: str, rank: str, on: str) -> dict:
+    """Set the end of the patient's `rank` coverage to `on`; the coverage as written."""
+    if not str(on or "").strip():
+        raise InvalidInput("--on: give the coverage's last day")
+    return _change_coverage(app, patient_id, rank, {"end": app.parse_date(on, "--on").isoformat()}, "update")
 
 
 def remove_coverage(app, patient_id: str, rank: str) -> dict:

@@ -71,7 +71,7 @@ def productivity(app, start: date, end: date):
     provider_of = {}
     for charge in view.scan(CHARGES):
         provider_of[charge["id"]] = charge["provider"]
-        if period[0] <= charge["date"] <= period[1]:
+        if period[0] <= charge["date"] <= period[1] and charge.get("status") != "void":  # a voided charge: none
             charged[charge["provider"]] += dec(charge["amount"])
     collected: dict[str, Decimal] = defaultdict(Decimal)
     for payment in view.scan(PAYMENTS):

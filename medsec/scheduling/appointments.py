@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
+from medsec.records.coverage import coverage_on
 from medsec.records.patients import get_patient, opened
 from medsec.scheduling import recurrence, waitlist
 from medsec.scheduling.schedule import (
@@ -371,7 +372,14 @@ def checkin(app, appt_id: str) -> dict:
                if not patient.get(field) or (field == "sex" and patient[field] == "U")]
     if not patient.get("coverages"):
         missing.append("insurance coverage (or self-pay)")
-    if not patient.get("guarantor") and _age(patient["dob"], app.today()) < 18:
+    else:
+        day = clock.stored_moment(appt["start"], app.tz).date()
+        _, problem = coverage_on(patient, day)
+        if problem:
+            missing.append(f"insurance coverage in force on {day} ({problem})")
+    party = patient.get("responsible_party")  # a guarantor: a patient id, or a named responsible party
+    if not (patient.get("guarantor") or isinstance(party, dict) and party.get("name")) \
+            and _age(patient["dob"], app.today()) < 18:
         missing.append("guarantor (patient is a minor)")
     return {**appt, "missing_intake": missing}
 

@@ -50,7 +50,7 @@ UNDECLARED = "admin"
 _FRONT_DESK = frozenset({
     "patients.read", "patients.write", "schedule.read", "schedule.book", "schedule.checkin", "calls",
     "messages.send", "documents.file", "referrals", "tasks", "refills.request", "billing.read", "billing.pay",
-    "staff.read",
+    "staff.read", "eligibility",
 })
 # The clinical side of the front desk (patients, schedule, rooming, calls, messages, documents,
 # referrals, tasks) plus lab orders under standing orders and the review of results, and refill
@@ -71,7 +71,7 @@ _PHYSICIAN = frozenset({
 # (demographics, coverage) and the schedule (the visits to bill) but does not change charts.
 _BILLER = frozenset({
     "patients.read", "schedule.read", "calls", "tasks", "billing.read", "billing.charge", "billing.pay",
-    "claims.submit", "remittances.post", "codes.read", "codes.manage", "staff.read",
+    "claims.submit", "remittances.post", "codes.read", "codes.manage", "staff.read", "eligibility",
 })
 # The practice manager runs the office: every operational permission, reports, the audit log,
 # staff records, configuration, backups, restricting a VIP's chart and bulk exports. Not the
@@ -114,11 +114,14 @@ COMMANDS: dict[str, str | None] = {
     "patient add": "patients.write",
     "patient show": "patients.read",
     "patient edit": "patients.write",
+    "patient guarantor": "patients.write",
     "patient find": "patients.read",
     "patient list": "patients.read",
     "patient archive": "patients.write",
     "patient merge": "patients.write",
     "patient coverage add": "patients.write",
+    "patient coverage edit": "patients.write",
+    "patient coverage end": "patients.write",
     "patient coverage list": "patients.read",
     "patient coverage remove": "patients.write",
     "patient note": "patients.write",  # adds a note, or lists them: every role with write reads too
@@ -201,10 +204,16 @@ COMMANDS: dict[str, str | None] = {
     "bill charges": "billing.read",
     "bill pay": "billing.pay",
     "bill adjust": "billing.charge",
+    "bill void": "billing.charge",  # corrections: a mistaken charge voided, or replaced by a corrected one
+    "bill correct": "billing.charge",
     "bill balance": "billing.read",
     "bill ledger": "billing.read",
     "bill invoice": "billing.read",
     "bill statement": "billing.read",
+    "bill journal": "reports.read",  # the bookkeeper's export of every patient's money, as the reports
+    "bill statements": "billing.read",  # --send too: a billing office's mail, not the desk's messages
+    "bill receipt": "billing.read",
+    "bill refund": "billing.charge",  # money going out: the billing office, as adjustments
     "claim create": "claims.submit",
     "claim validate": "claims.submit",
     "claim export": "claims.submit",
@@ -212,8 +221,23 @@ COMMANDS: dict[str, str | None] = {
     "claim list": "billing.read",
     "claim show": "billing.read",
     "claim status": "claims.submit",
+    "claim regenerate": "claims.submit",  # corrections: drafts rebuilt or deleted, replacement and void claims
+    "claim delete": "claims.submit",
+    "claim replace": "claims.submit",
+    "claim void": "claims.submit",
     "claim post-remit": "remittances.post",
+    "claim send": "claims.submit",  # a payer's ready claims as one 837P through the clearinghouse's transport
+    "claim inquire": "claims.submit",  # 276 claim status requests (issue 18)
     "clearinghouse import": "remittances.post",  # acknowledgments, claim status, eligibility answers, 835s
+    "clearinghouse poll": "remittances.post",  # fetches and imports every answer waiting
+    "clearinghouse list": "billing.read",
+    "clearinghouse show": "billing.read",
+    "elig check": "eligibility",  # a 270 for the clearinghouse; its EL records
+    "elig batch": "eligibility",
+    "elig import": "eligibility",  # a 271: sets the coverages' eligibility state
+    "elig list": "eligibility",
+    "elig show": "eligibility",
+    "clearinghouse test": "billing.read",  # connects and lists the inbox: imports nothing
     "code search": "codes.read",
     "code show": "codes.read",
     "code tables": "codes.read",

@@ -157,8 +157,8 @@ TOKENS = RecordKind("tokens", "TK", 100)  # service tokens (cron): a role, not a
 # stay as sent; meetings, memos and remittances name no patient.
 PATIENT_RECORDS = {APPOINTMENTS: "appt-patient", CALLS: "call-patient", CHARGES: "charge-patient",
                    CLAIMS: "claim-patient", PAYMENTS: "payment-patient", LABS: "lab-patient",
-                   REFERRALS: "referral-patient", REFILLS: "refill-patient", ELIGIBILITY: "elig-patient", WAITLIST: None, TASKS: None,
-                   MAIL: None, FAXES: None, LAB_RESULTS: None}
+                   REFERRALS: "referral-patient", REFILLS: "refill-patient", ELIGIBILITY: "elig-patient",
+                   WAITLIST: None, TASKS: None, MAIL: None, FAXES: None, LAB_RESULTS: None}
 
 # Every sharded kind, for `medsec check` and backups.
 ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,

@@ -12,6 +12,7 @@ run again.
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from typing import Any, TypedDict, cast
 
@@ -132,5 +133,53 @@ def _from_2(root: str) -> str:
             "appointments by patient in thousands")
 
 
+# -- schema 3 -> 4 ----------------------------------------------------------------
+# A guarantor is 'self', a patient id, or a responsible party kept on the record. Older medsec
+# versions and imports left free text ("Jane Doe, mother") in `guarantor`: it becomes a
+# `responsible_party`, addressed at the patient's own address (a household's), or one marked
+# needs_review (listed by `medsec check`) when the text is not a name.
+_PATIENT_ID = re.compile(r"[Pp]\d+")
+_NAME = re.compile(r"[^\W\d_][\w.'-]*(?:\s+[^\W\d_][\w.'-]*)+")
+_RELATION = re.compile(r"[^\W\d_][\w -]{0,39}")
+
+
+def parse_guarantor_text(text: str) -> dict[str, Any]:
+    """'Jane Doe, mother', 'Jane Doe (mother)', 'Jane Doe - mother' or 'Jane Doe' as a responsible
+    party {name, relationship}; anything else {needs_review: True, text}."""
+    text = " ".join(str(text).split())
+    found = re.fullmatch(r"(.+?)\s*(?:,|\(|\s-\s|;)\s*([^()]*?)\)?", text) or re.fullmatch(r"(.+)()", text)
+    name, relation = (found.group(1).strip(), found.group(2).strip()) if found else ("", "")
+    if not _NAME.fullmatch(name) or relation and not _RELATION.fullmatch(relation) or len(name) > 120:
+        return {"needs_review": True, "text": text[:200]}
+    return {"name": name, "relationship": relation.lower()}
+
+
+def _from_3(root: str) -> str:
+    """Free-text guarantors become responsible parties (medsec.records.guarantors)."""
+    from medsec.store.catalog import PATIENTS
+    from medsec.store.views import Transaction
+
+    store = Store(root)
+    store.recover()
+    txn = Transaction(root)
+    parsed = review = 0
+    for record in list(txn.scan(PATIENTS)):
+        text = record.get("guarantor")
+        if not isinstance(text, str) or not text.strip() or text.strip().lower() == "self" \
+                or _PATIENT_ID.fullmatch(text.strip()):
+            continue
+        party = {"name": "", "relationship": "", "address": "", "city": "", "state": "", "zip": "", "phone": "",
+                 "email": "", **parse_guarantor_text(text), "converted_from": text[:200]}
+        if party.get("needs_review"):
+            review += 1
+        else:
+            parsed += 1
+            party.update({k: str(record.get(k) or "") for k in ("address", "city", "state", "zip")})
+        txn.put(PATIENTS, {**record, "guarantor": "", "responsible_party": party}, record)
+    store.commit(txn)
+    return (f"guarantors: {parsed} free-text guarantor(s) made responsible parties, "
+            f"{review} marked needs_review (medsec check lists them)")
+
+
 # Schema n -> the step that turns it into n + 1 (and says what it did).
-STEPS: dict[int, Callable[[str], str]] = {1: _from_1, 2: _from_2}
+STEPS: dict[int, Callable[[str], str]] = {1: _from_1, 2: _from_2, 3: _from_3}

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from medsec import clock, documents, templating
 from medsec.communications import fields, messaging
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
-from medsec.identifiers import format_phone, phone_valid
+from medsec.identifiers import format_phone, npi_valid, phone_valid
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import clean_fields, find_duplicates, get_patient, new_record, opened
 from medsec.records.staff import get_staff
@@ -272,14 +272,21 @@ def _match_or_create(app, txn, patient_id, first, last, dob, phone) -> tuple[dic
 def receive(app, *, sender: str, reason: str, patient_id: str | None = None, first: str | None = None,
             last: str | None = None, dob: str | None = None, phone: str | None = None, dx: Sequence[str] = (),
             urgent: bool = False, type_name: str = "new-patient", provider: str | None = None,
-            note: str = "") -> dict:
+            note: str = "", referrer_npi: str = "", auth_number: str = "") -> dict:
     """An incoming referral for a known or new patient, with the first free slot proposed.
+
+    The referrer's NPI and the payer's authorization number, when given, go on the
+    claims for the visit it is linked to (2310A referring provider, REF*G1).
 
     The proposal (`proposed`) is not booked: 'medsec appt book' does that,
     then 'medsec referral status ID appointment-scheduled --appt A..'.
     """
     sender, reason = fields.line(sender, "--referrer", required=True), fields.body(reason, "--reason", required=True)
     note = fields.body(note, "--note")
+    auth_number = fields.line(auth_number, "--auth", AUTH_NUMBER)
+    referrer_npi = (referrer_npi or "").strip()
+    if referrer_npi and not npi_valid(referrer_npi):
+        raise InvalidInput(f"--referrer-npi {shown(referrer_npi)} is not a valid NPI (10 digits, Luhn check)")
     codes = diagnoses(app, dx)
     schedule = Schedule.load(app)  # an unknown type or provider is bad input before anything is written
     if provider:
@@ -291,7 +298,7 @@ def receive(app, *, sender: str, reason: str, patient_id: str | None = None, fir
         _require_active(patient)
         (referral_id,) = txn.reserve_ids(REFERRALS)
         record = _new(app, referral_id, patient["id"], "in", **{"from": sender}, reason=reason, dx=codes,
-                      urgent=urgent)
+                      urgent=urgent, auth_number=auth_number, referrer_npi=referrer_npi)
         record = _enter(app, txn, record, "received", note)
         txn.put(REFERRALS, record)
     if created:

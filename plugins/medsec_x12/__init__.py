@@ -13,17 +13,27 @@
   A malformed or unbalanced file is refused with the line (segment number)
   and segment: ``line 12: segment CLP: CLP04 (paid) 'abc' is not a number``.
 
+- edi formats ``x12-270`` (written by ``medsec elig check``) and ``x12-271``
+  (read by ``elig import`` / ``clearinghouse import``), 005010X279A1.
+
 Standard library only; see docs/claim-model.md for the dicts exchanged.
 """
 
 from medsec import hookimpl
-from medsec.plugin_types import ClaimFormat, RemittanceFormat, lazy
+from medsec.plugin_types import ClaimFormat, EdiFormat, RemittanceFormat, lazy
 
 # Imported on first use: every medsec command loads the plugins, few touch X12.
 write = lazy("medsec_x12.claim837:write")
 validate = lazy("medsec_x12.checks837:validate")
 detect = lazy("medsec_x12.remit835:detect")
 read = lazy("medsec_x12.remit835:read")
+write_270 = lazy("medsec_x12.elig270:write")
+detect_271 = lazy("medsec_x12.elig271:detect")
+read_271 = lazy("medsec_x12.elig271:read")
+detect_999, read_999 = lazy("medsec_x12.ack999:detect"), lazy("medsec_x12.ack999:read")
+detect_277ca, read_277ca = lazy("medsec_x12.ack277ca:detect"), lazy("medsec_x12.ack277ca:read")
+write_276 = lazy("medsec_x12.status276:write")
+detect_277, read_277 = lazy("medsec_x12.status277:detect"), lazy("medsec_x12.status277:read")
 
 
 @hookimpl
@@ -34,3 +44,17 @@ def register_claim_formats(register):
 @hookimpl
 def register_remittance_formats(register):
     register(RemittanceFormat("x12-835", "X12 5010 835 remittance advice (005010X221A1)", detect, read))
+
+
+@hookimpl
+def register_edi_formats(register):
+    register(EdiFormat("x12-270", "270", "X12 5010 270 eligibility inquiry (005010X279A1)", write=write_270))
+    register(EdiFormat("x12-271", "271", "X12 5010 271 eligibility response (005010X279A1)", detect=detect_271,
+                       read=read_271))
+    register(EdiFormat("x12-999", "999", "X12 5010 999 implementation acknowledgment (005010X231A1)",
+                       detect=detect_999, read=read_999))
+    register(EdiFormat("x12-277ca", "277CA", "X12 5010 277CA claim acknowledgment (005010X214)",
+                       detect=detect_277ca, read=read_277ca))
+    register(EdiFormat("x12-276", "276", "X12 5010 276 claim status request (005010X212)", write=write_276))
+    register(EdiFormat("x12-277", "277", "X12 5010 277 claim status response (005010X212)", detect=detect_277,
+                       read=read_277))

@@ -17,7 +17,6 @@ A subscriber's own claims and a dependent's claims go into two 2000B loops
 """
 
 import json
-from datetime import datetime
 
 from medsec_x12.checks837 import validate
 from medsec_x12.spec837 import (
@@ -37,7 +36,7 @@ from medsec_x12.spec837 import (
     _sex,
     _units,
 )
-from medsec_x12.syntax import WRITE, d8, digits, segment, text, x12_number
+from medsec_x12.syntax import d8, digits, interchange, segment, text, x12_number
 
 
 # -- segments -----------------------------------------------------------------------
@@ -248,13 +247,6 @@ def _transaction(claims: list[dict], control: str, options: dict) -> list[str]:
     return body
 
 
-def _interchange_id(value, what: str) -> str:
-    ident = text(value)
-    if not 1 <= len(ident) <= 15:
-        raise ValueError(f"{what} {value!r}: 1 to 15 characters (ISA06/ISA08)")
-    return ident
-
-
 def write(claims: list[dict], options: dict) -> bytes:
     """The claims as one interchange: ISA/GS, one ST/SE per 5000 claims, GE/IEA.
 
@@ -266,28 +258,8 @@ def write(claims: list[dict], options: dict) -> bytes:
     problems = [f"{c.get('id')}: {p}" for c in claims for p in validate(c)]
     if problems:
         raise ValueError("cannot write x12-837p: " + "; ".join(problems))
-    options = dict(options or {})
-    now = options.get("now") or datetime.now().astimezone()
-    options["now"] = now
-    interchange, group = int(options["interchange_control"]), int(options.get("group_control",
-                                                                              options["interchange_control"]))
-    if not (0 < interchange < 10**9 and 0 < group < 10**9):
-        raise ValueError("control numbers run from 1 to 999999999")
-    sender = _interchange_id(options.get("sender_id") or claims[0]["submitter"]["id"], "sender_id")
-    receiver = _interchange_id(options.get("receiver_id") or claims[0]["receiver"]["id"], "receiver_id")
-    usage = str(options.get("usage") or "T")
-    if usage not in ("T", "P"):
-        raise ValueError(f"usage {usage!r}: T (test) or P (production)")
-    # ISA is fixed width: 10-space authorisation fields, ids padded to 15.
-    segments = [segment("ISA", "00", " " * 10, "00", " " * 10, options.get("sender_qualifier", "ZZ"),
-                        sender.ljust(15), options.get("receiver_qualifier", "ZZ"), receiver.ljust(15),
-                        now.strftime("%y%m%d"), now.strftime("%H%M"), WRITE.repetition, "00501",
-                        f"{interchange:09d}", str(options.get("acknowledgment", "0")), usage, WRITE.component),
-                segment("GS", "HC", sender, receiver, now.strftime("%Y%m%d"), now.strftime("%H%M"), str(group),
-                        "X", VERSION)]
+    options = {**(options or {}), "sender_id": (options or {}).get("sender_id") or claims[0]["submitter"]["id"],
+               "receiver_id": (options or {}).get("receiver_id") or claims[0]["receiver"]["id"]}
     sets = _chunks(claims, MAX_CLAIMS_PER_TRANSACTION)
-    for number, chunk in enumerate(sets, 1):
-        segments += _transaction(chunk, f"{number:04d}", {**options, "group_control": group})
-    segments += [segment("GE", str(len(sets)), str(group)), segment("IEA", "1", f"{interchange:09d}")]
-    # One segment per line: receivers ignore the line breaks, people can read the file.
-    return "".join(s + WRITE.segment + "\n" for s in segments).encode("ascii")
+    return interchange(options, "HC", VERSION,
+                       lambda opts: [_transaction(chunk, f"{n:04d}", opts) for n, chunk in enumerate(sets, 1)])

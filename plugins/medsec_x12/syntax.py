@@ -1,7 +1,9 @@
-"""X12 syntax shared by the 837P writer and the 835 reader: delimiters, text, numbers, dates."""
+"""X12 syntax shared by the writers (837P, 270, 276) and the readers: delimiters, text, numbers, dates,
+and the interchange envelope every file written is wrapped in."""
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -124,3 +126,45 @@ def iso_date(ccyymmdd: str, where: str) -> str:
         return datetime.strptime(ccyymmdd, "%Y%m%d").date().isoformat()
     except ValueError:
         raise ValueError(f"{where} {ccyymmdd!r} is not a CCYYMMDD date") from None
+
+
+def interchange_id(value, what: str) -> str:
+    ident = text(value)
+    if not 1 <= len(ident) <= 15:
+        raise ValueError(f"{what} {value!r}: 1 to 15 characters (ISA06/ISA08)")
+    return ident
+
+
+def interchange(options: dict, functional: str, version: str,
+                transaction_sets: Callable[[dict], list[list[str]]]) -> bytes:
+    """One interchange: ISA, GS (`functional` group of `version`), the transaction sets
+    `transaction_sets(options)` builds (each ST..SE; options with `now` and `group_control` filled),
+    GE, IEA; one segment per line (receivers ignore the line breaks, people can read the file).
+
+    options: interchange_control, group_control (default the interchange's), usage (T/P), now,
+    sender_id, receiver_id, sender_qualifier/receiver_qualifier (ZZ), acknowledgment (ISA14, 0).
+    ValueError for a control number, id or usage an interchange cannot carry.
+    """
+    options = dict(options)
+    now = options.get("now") or datetime.now().astimezone()
+    number = int(options["interchange_control"])
+    group = int(options.get("group_control") or number)
+    if not (0 < number < 10**9 and 0 < group < 10**9):
+        raise ValueError("control numbers run from 1 to 999999999")
+    sender = interchange_id(options.get("sender_id"), "sender_id")
+    receiver = interchange_id(options.get("receiver_id"), "receiver_id")
+    usage = str(options.get("usage") or "T")
+    if usage not in ("T", "P"):
+        raise ValueError(f"usage {usage!r}: T (test) or P (production)")
+    options.update(now=now, group_control=group)
+    sets = transaction_sets(options)
+    # ISA is fixed width: 10-space authorisation fields, ids padded to 15.
+    segments = [segment("ISA", "00", " " * 10, "00", " " * 10, options.get("sender_qualifier", "ZZ"),
+                        sender.ljust(15), options.get("receiver_qualifier", "ZZ"), receiver.ljust(15),
+                        now.strftime("%y%m%d"), now.strftime("%H%M"), WRITE.repetition, "00501",
+                        f"{number:09d}", str(options.get("acknowledgment", "0")), usage, WRITE.component),
+                segment("GS", functional, sender, receiver, now.strftime("%Y%m%d"), now.strftime("%H%M"), str(group),
+                        "X", version),
+                *(s for transaction_set in sets for s in transaction_set),
+                segment("GE", str(len(sets)), str(group)), segment("IEA", "1", f"{number:09d}")]
+    return "".join(s + WRITE.segment + "\n" for s in segments).encode("ascii")

@@ -25,7 +25,8 @@ try:
         names = [type(m).__name__ for m in reader.models()]
     print(json.dumps({"ok": bool(names), "models": names}))
 except Exception as exc:  # the judge's verdict, whatever it raised
-    print(json.dumps({"ok": False, "models": [f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]}))
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    print(json.dumps({"ok": False, "models": [f"{type(exc).__name__}: {first}"]}))
 """
 
 

@@ -1,0 +1,81 @@
+"""A print batch: documents for the mail room (statements now, letters later) written as one
+PDF for printing, each document starting on a new page, and a mail-merge CSV with one row
+per document (who it goes to, the address lines, and the batch's own columns).
+
+    batch = PrintBatch(title="Statements 2026-12-01", columns=["amount_due", "statement_date", "patient"])
+    batch.add(text, to={"name": ..., "address": ..., "city": ..., "state": ..., "zip": ...},
+              amount_due="42.00", statement_date="2026-12-01", patient="Ada Lovelace (P3)")
+    batch.write(app, pdf="statements.pdf", csv="statements.csv")
+
+`pdf` may name a directory: the PDF (and the CSV unless named) are written there.
+"""
+
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+
+from medsec.errors import InvalidInput
+
+ADDRESS_COLUMNS = ["name", "address_line1", "address_line2", "city", "state", "zip"]
+
+
+@dataclass
+class PrintBatch:
+    title: str
+    columns: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, text: str, *, to: dict, **values: str) -> None:
+        """One document and its mail-merge row: `to` is the addressee (name, address, city, state,
+        zip; an address of two lines is split at its first line break or ' / ')."""
+        unknown = set(values) - set(self.columns)
+        if unknown:
+            raise ValueError(f"print batch columns not declared: {sorted(unknown)}")
+        street = str(to.get("address") or "").replace(" / ", "\n").split("\n", 1)
+        zip_code = str(to.get("zip") or "")
+        if len(zip_code) == 9 and zip_code.isdigit():
+            zip_code = f"{zip_code[:5]}-{zip_code[5:]}"
+        row = {"name": to.get("name") or "", "address_line1": street[0].strip(),
+               "address_line2": street[1].strip() if len(street) > 1 else "",
+               "city": to.get("city") or "", "state": to.get("state") or "", "zip": zip_code}
+        self.texts.append(text)
+        self.rows.append({**row, **{c: values.get(c, "") for c in self.columns}})
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def pdf_bytes(self) -> bytes:
+        from medsec import documents  # fpdf: only a batch that is printed pays
+
+        return documents.texts_to_pdf(self.texts, self.title)
+
+    def csv_text(self) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=ADDRESS_COLUMNS + self.columns, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows:
+            # a spreadsheet must not take a name for a formula
+            writer.writerow({k: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") and k in
+                             ADDRESS_COLUMNS else v for k, v in row.items()})
+        return out.getvalue()
+
+    def write(self, app, *, pdf: str | None = None, csv: str | None = None, name: str = "batch") -> dict:
+        """Write the PDF (a FILE.pdf, or a directory: DIR/NAME.pdf, with the CSV as DIR/NAME.csv
+        unless `csv` names one) and the CSV; the paths written."""
+        from medsec.outputs import write_output
+
+        written: dict = {"documents": len(self)}
+        if pdf:
+            folder = os.path.isdir(pdf) or pdf.endswith(os.sep)
+            target = os.path.join(pdf, f"{name}.pdf") if folder else pdf
+            csv = csv or (os.path.join(pdf, f"{name}.csv") if folder else None)
+            if not target.lower().endswith(".pdf"):
+                raise InvalidInput(f"-o {pdf}: give a directory or a FILE.pdf")
+            write_output(target, self.pdf_bytes(), data_dir=app.data_dir)
+            written["pdf"] = target
+        if csv:
+            write_output(csv, self.csv_text().encode(), data_dir=app.data_dir)
+            written["csv"] = csv
+        return written
