@@ -176,6 +176,9 @@ def test_credit_is_shown_positive(office):
     office.ok("bill", "adjust", pid, "--amount", "-45.00", "--reason", "correction")
     owed = office.json("bill", "balance", pid)
     assert (owed["balance"], owed["credit"], owed["patient_due"]) == ("15.00", "0.00", "15.00")
+    text = office.ok("bill", "statement", pid).stdout  # no insurer paid: 0.00, not -0.00; nor --45.00
+    assert re.search(r"Insurance paid: +0\.00\n", text) and re.search(r"adjustment +45\.00 +correction", text)
+    assert not re.search(r"(?<![\d.])-0\.00\b", text) and not re.search(r"--\d", text)
 
 
 def test_refund_pays_back_the_credit_and_no_more(office):
