@@ -167,12 +167,15 @@ def remit(spec: dict) -> dict:
     return {"claims": len(claims), "total_paid": str(total_paid)}
 
 
-def _interchange(functional: str, version: str, control: int, st: str, body: list[str], out: str) -> None:
+def _interchange(functional: str, version: str, control: int, code: str, bodies: list[list[str]], out: str) -> None:
+    """One interchange, one group of `version`, one transaction set `code` per body."""
     stamp = date.today().strftime("%y%m%d")
     segments = ["ISA*00*          *00*          *ZZ*BSHP1          *ZZ*MAPLESTFP      *"
                 f"{stamp}*0900*^*00501*{control:09d}*0*T*:",
-                f"GS*{functional}*BSHP1*MAPLESTFP*20{stamp}*0900*{control}*X*{version}", st, *body,
-                f"SE*{len(body) + 2}*0001", f"GE*1*{control}", f"IEA*1*{control:09d}"]
+                f"GS*{functional}*BSHP1*MAPLESTFP*20{stamp}*0900*{control}*X*{version}"]
+    for n, body in enumerate(bodies, 1):
+        segments += [f"ST*{code}*{n:04d}*{version}", *body, f"SE*{len(body) + 2}*{n:04d}"]
+    segments += [f"GE*{len(bodies)}*{control}", f"IEA*1*{control:09d}"]
     with open(out, "w", encoding="ascii") as f:
         f.write("".join(s + "~\n" for s in segments))
 
@@ -207,28 +210,31 @@ def ack(spec: dict) -> dict:
         days = sorted(line["date"].replace("-", "") for line in claim["lines"])
         body.append(f"DTP*472*RD8*{days[0]}-{days[-1]}")
         hl += 2
-    _interchange("HN", "005010X214", 277, "ST*277*0001*005010X214", body, spec["out"])
+    _interchange("HN", "005010X214", 277, "277", [body], spec["out"])
     return {"claims": len(claims), "rejected": len(rejected)}
 
 
 def answer(spec: dict) -> dict:
-    """A 271 answering every inquiry of a 270: active, copay 25.00, deductible 1500.00 (800.00 left)."""
+    """A 271 answering every inquiry of a 270, one transaction set for each of the 270's: active,
+    copay 25.00, deductible 1500.00 (800.00 left)."""
     with open(spec["inquiry"], encoding="ascii") as f:
         text = f.read()
     segs = [s.strip().split("*") for s in text.split("~") if s.strip()]
-    body, answered = ["BHT*0022*11*ANSWER1*" + date.today().strftime("%Y%m%d") + "*0900"], 0
-    for seg in segs[3:]:
-        if seg[0] in ("SE", "GE", "IEA", "BHT"):
-            continue
-        if seg[0] == "TRN":
-            body.append(f"TRN*2*{seg[2]}*{seg[3]}")
+    today = date.today().strftime("%Y%m%d")
+    bodies: list[list[str]] = []
+    answered = 0
+    for seg in segs:
+        if seg[0] == "ST":
+            bodies.append([f"BHT*0022*11*ANSWER{len(bodies) + 1}*{today}*0900"])
+        elif seg[0] == "TRN":
+            bodies[-1].append(f"TRN*2*{seg[2]}*{seg[3]}")
             answered += 1
         elif seg[0] == "EQ":
-            body += [f"EB*1*IND*{seg[1]}", f"EB*B*IND*{seg[1]}***25", f"EB*C*IND*{seg[1]}**23*1500",
-                     f"EB*C*IND*{seg[1]}**29*800"]
+            bodies[-1] += [f"EB*1*IND*{seg[1]}", f"EB*B*IND*{seg[1]}***25", f"EB*C*IND*{seg[1]}**23*1500",
+                           f"EB*C*IND*{seg[1]}**29*800"]
         elif seg[0] in ("HL", "NM1", "N3", "N4", "REF", "PRV", "DMG", "DTP"):
-            body.append("*".join(seg))
-    _interchange("HB", "005010X279A1", 271, "ST*271*0001*005010X279A1", body, spec["out"])
+            bodies[-1].append("*".join(seg))
+    _interchange("HB", "005010X279A1", 271, "271", bodies, spec["out"])
     return {"answered": answered}
 
 
@@ -369,7 +375,7 @@ def _eligibility(data: Dataset, launcher: Launcher) -> list[dict]:
     if run.exit_code != 0 or inquiries != ELIGIBILITY:
         row["result"] = "FAIL"
         return [row]
-    made = child("answer", {"inquiry": asked, "out": answered}, launcher)
+    made = child("answer", {"home": data.home, "inquiry": asked, "out": answered}, launcher)
     run = launcher.spawn([MEDSEC, "elig", "import", answered, "--json"])
     posted = summarize(f"elig import: 271 answering {made['answered']:,} inquiries (once)", {"medsec": [run]},
                        ELIG_TARGET)
