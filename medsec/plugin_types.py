@@ -157,7 +157,8 @@ class Transport(NamedTuple):
     ``connect(settings, data_dir)`` opens a session from the clearinghouse's
     section of clearinghouses.yaml; the session has ``send(name, data) -> str``
     (where it was put), ``inbox() -> list[str]`` (file names waiting),
-    ``fetch(name) -> bytes`` and ``close()``, and raises TransportError.
+    ``fetch(name) -> bytes``, ``close()`` and optionally ``remove(name)`` (only
+    with ``delete_after_import: true``), and raises TransportError.
     """
 
     name: str

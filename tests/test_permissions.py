@@ -9,7 +9,6 @@ import pytest
 from helpers.backends import write_config
 
 from medsec.cli import BUILTIN_COMMANDS, cli
-from medsec.config import ROLES
 from medsec.errors import PluginError
 from medsec.security.permissions import (
     COMMANDS,
@@ -19,6 +18,7 @@ from medsec.security.permissions import (
     permission_of,
     role_permissions,
 )
+from medsec.vocabulary import ROLES
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "config" / "roles.yaml"
 # Held by the admin role alone: the powers that could undo the controls themselves.

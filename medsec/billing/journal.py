@@ -22,11 +22,11 @@ from datetime import date
 from decimal import Decimal
 
 from medsec import clock
-from medsec.config import CURRENCY_CODE, JOURNAL_ACCOUNTS
 from medsec.errors import InvalidInput
 from medsec.money import dec, exact, fmt
 from medsec.outputs import check_output, write_output
 from medsec.store.catalog import CHARGES, PAYMENTS
+from medsec.vocabulary import CURRENCY_CODE, JOURNAL_ACCOUNTS
 
 FORMATS = ["beancount", "hledger"]
 EXCLUDED_CHARGES = ("void",)  # a voided charge is no revenue and nothing owed

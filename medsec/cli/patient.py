@@ -15,8 +15,8 @@ from medsec.cli.options import (
     quiet_option,
 )
 from medsec.cli.output import inform, output_options, render, say
-from medsec.config import CHANNEL_KINDS
 from medsec.records import patients as svc
+from medsec.vocabulary import CHANNEL_KINDS
 
 # The patient's details, each an option of `add` and `edit`, with its help text.
 DETAIL_FIELDS = {

@@ -6,10 +6,10 @@ from medsec.cli.common import pass_app
 from medsec.cli.options import date_option, list_options, reason_option, staff_argument
 from medsec.cli.output import output_options, render, say
 from medsec.cli.signin import passphrase_options
-from medsec.config import ROLES
 from medsec.errors import Refused
 from medsec.records import staff as svc
 from medsec.security.principal import may_grant
+from medsec.vocabulary import ROLES
 
 NAME_HELP = "Full name as shown to patients, e.g. 'Dr. Ada Byron'."
 ROLE_HELP = "The staff member's role."

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from medsec import __version__, clock, templating
-from medsec.config import DEFAULT_ROUTES
 from medsec.errors import InvalidInput
 from medsec.plugin_types import Channel, DeliveryError, Message
 from medsec.scheduling.calendar_ics import add_timezones
 from medsec.text import escape_controls, shown
+from medsec.vocabulary import DEFAULT_ROUTES
 
 # Which channel carries each kind of message unless channels.yaml `routes` says otherwise.
 OUTSIDE_LIMIT = 500  # characters kept of a gateway's delivery id or error
@@ -50,8 +50,9 @@ def installed_problems(app) -> list:
     """`config check`'s look at channels.yaml's routes against the channels installed: a route to a
     channel no plugin registers, or to one that does not carry that kind of message (file and line).
     Nothing when the file cannot be read or a plugin fails to load (that is for other checks)."""
-    from medsec.config import ROUTE_KINDS, parse_yaml
+    from medsec.config import parse_yaml
     from medsec.errors import MedsecError
+    from medsec.vocabulary import ROUTE_KINDS
     from medsec.yamlfile import ConfigFileError, Problem, line_of
 
     try:

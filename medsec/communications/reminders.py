@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from medsec import clock, config, templating
+from medsec import clock, templating
 from medsec.communications import messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.plugin_types import DeliveryError, Message
@@ -149,9 +149,11 @@ def _channel(app, name: str):
 def route_problems(r: messaging.Route) -> list[str]:
     """What stops channel `r` from sending, by its settings and this environment (`config check`'s
     checks of a route): settings it needs that are missing, `*_env` variables that are not set."""
-    found = [problem for _, problem in config.channel_needs(r.name, r.settings)]
-    found += [f"{r.name}.{key}: environment variable {var} is not set ({config.CRON_ENV})"
-              for key, var in config.unset_env(r.settings)]
+    from medsec import configcheck  # the configuration checks: only for a route that is used
+
+    found = [problem for _, problem in configcheck.channel_needs(r.name, r.settings)]
+    found += [f"{r.name}.{key}: environment variable {var} is not set ({configcheck.CRON_ENV})"
+              for key, var in configcheck.unset_env(r.settings)]
     return found
 
 

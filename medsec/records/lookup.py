@@ -25,7 +25,6 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from medsec.config import ROLES
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.records.namematch import (
     NameIndex,
@@ -40,6 +39,7 @@ from medsec.records.namematch import (
 from medsec.records.patients import as_listed, parse_dob
 from medsec.store.catalog import PATIENTS
 from medsec.text import shown, words
+from medsec.vocabulary import ROLES
 
 # The most matches listed (or offered at a terminal); the message says how many more there are.
 MAX_LISTED = 10

@@ -8,13 +8,13 @@ from datetime import date
 from typing import NamedTuple
 
 from medsec import clock
-from medsec.config import CHANNEL_KINDS
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import email_valid, parse_phone, phone_digits, state_valid, zip_valid
 from medsec.records.namematch import NameIndex, fits_by_prefix, fits_closely, name_forms
 from medsec.records.restrictions import as_listed, check_access, known_roles, merged_restriction
 from medsec.store.catalog import PATIENT_RECORDS, PATIENTS
 from medsec.text import clean_text, fold, shown, words
+from medsec.vocabulary import CHANNEL_KINDS
 
 FIELDS = ["first", "last", "dob", "sex", "phone", "email", "address", "city", "state", "zip",
           "language", "preferred_channel", "reminders", "guarantor", "external_id"]

@@ -4,11 +4,11 @@ import itertools
 import re
 
 from medsec import clock, config
-from medsec.config import DAYS, ROLES
 from medsec.errors import InvalidInput, NotFound, Refused
 from medsec.identifiers import email_valid, npi_valid, parse_phone
 from medsec.store.catalog import STAFF
 from medsec.text import clean_text, shown
+from medsec.vocabulary import DAYS, ROLES
 
 PROVIDER_ROLES = ("physician",)
 HEADER = (

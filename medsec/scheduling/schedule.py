@@ -5,10 +5,10 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
 from medsec import clock
-from medsec.config import ROLES
 from medsec.errors import InvalidInput, NotFound
 from medsec.scheduling import availability as av
 from medsec.store.catalog import APPOINTMENTS, MEETINGS
+from medsec.vocabulary import ROLES
 
 # Statuses whose time is no longer taken.
 FREE_STATUSES = {"cancelled"}

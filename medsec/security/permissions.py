@@ -3,7 +3,7 @@
 Every command declares the one permission it needs here, in `COMMANDS` (built-in commands) or
 on its click command (plugin commands, `medsec_permission`); the gate (medsec.cli.gate) checks
 it before the command runs. A role is a set of permissions: `DEFAULT_ROLES` as a clinic would
-grant them, changed or extended by the practice's roles.yaml (checked by medsec.config):
+grant them, changed or extended by the practice's roles.yaml (checked by medsec.configcheck):
 
     roles:
       front-desk: [patients.read, patients.write, schedule.read, schedule.book]   # replaces the default
@@ -11,7 +11,7 @@ grant them, changed or extended by the practice's roles.yaml (checked by medsec.
       senior-nurse: {like: nurse, add: [refills.approve]}                         # a default role, changed
       biller: {like: biller, remove: [codes.manage]}                              # a default role, in place
 
-The permission names and their meanings (`PERMISSIONS`) live in medsec.config, beside the
+The permission names and their meanings (`PERMISSIONS`) live in medsec.vocabulary, beside the
 default role names, so that the configuration checker can name an unknown one in roles.yaml
 (the configuration kernel imports nothing of medsec.security).
 """
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from medsec.config import PERMISSIONS
 from medsec.errors import PluginError
+from medsec.vocabulary import PERMISSIONS
 
 if TYPE_CHECKING:
     import click
@@ -319,7 +319,7 @@ def permission_of(path: str, command: click.Command | None = None) -> str | None
         return UNDECLARED
     if not isinstance(declared, str) or declared not in PERMISSIONS:
         raise PluginError(f"plugin command {path!r} declares an unknown permission {str(declared)[:80]!r}",
-                          hint="medsec_permission names one of medsec's permissions (medsec.config.PERMISSIONS)")
+                          hint="medsec_permission names one of medsec's permissions (medsec.vocabulary.PERMISSIONS)")
     return declared
 
 

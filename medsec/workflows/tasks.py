@@ -10,11 +10,11 @@ A task is overdue while it is open and its due date is before today.
 from datetime import date
 
 from medsec import clock
-from medsec.config import ROLES
 from medsec.errors import InvalidInput, Refused
 from medsec.records.patients import get_patient, opened
 from medsec.records.staff import acting_members, get_staff, is_valid_id
 from medsec.store.catalog import TASKS
+from medsec.vocabulary import ROLES
 
 PRIORITIES = ["urgent", "high", "normal", "low"]  # the order tasks are listed in
 STATUSES = ["open", "done"]
