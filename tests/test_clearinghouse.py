@@ -238,6 +238,14 @@ def test_the_simulators_answers_pass_pyx12(office, sftp_server, tmp_path):
     assert [c["id"] for c in sim.accepted] == [sent["claims"][0]["id"]]
     assert sim.remit("CHK5") == "CHK5.835" and sim.remit() is None
 
+    # a transaction set the 999 rejects never reaches the payer: no 277CA, nothing to pay
+    folders = tmp_path / "out", tmp_path / "in"
+    for folder in folders:
+        folder.mkdir()
+    (folders[0] / put.name).write_bytes(raw)
+    rejecting = payersim.PayerSim(*folders, reject_sets=(sent["sets"][0],))
+    assert rejecting.step() == [f"{put.stem}.999"] and rejecting.accepted == []
+
 
 def test_acknowledgments_and_payment_through_poll(office, sftp_server):
     """The whole round once the 999/277CA importers exist (medsec.billing.acks)."""

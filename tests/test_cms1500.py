@@ -212,6 +212,7 @@ def test_claim_export_through_the_cli(demo, tmp_path):
     assert page[(8, 50)] == full["subscriber"]["member_id"]
     assert page[(44, 68)] == full["rendering_provider"]["npi"]
     assert full["status"] == "submitted"
+    assert demo.json("clearinghouse", "list") == []  # a paper form is no file exchanged with a clearinghouse
 
 
 @pytest.mark.parametrize("name", ["cms1500"])

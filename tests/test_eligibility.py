@@ -71,6 +71,9 @@ BAD = [
      "line 18: segment EB: EB07 (monetary amount) '2x5' is not a number"),
     ("EB*6*IND*30~", "EB*Q9*IND*30~", "segment EB: EB01 'Q9' is not an eligibility or benefit code"),
     ("HL*6*5*22*0~", "HL*6*9*22*0~", "segment HL: HL02 parent 9 of a 2000C loop is not a 2000B loop"),
+    # a dependent naming a subscriber loop it is not in (not posted under the wrong subscriber)
+    ("HL*13*12*23*0~", "HL*13*3*23*0~", "line 50: segment HL: HL02 parent 3 of a 2000D loop is not a 2000C loop "
+                                        "(it is in HL 12)"),
     ("TRN*2*EL2*1047654321~", "TRN*7*EL2*1047654321~", "segment TRN: TRN01 '7' is not 1"),
 ]
 
@@ -81,6 +84,19 @@ def test_malformed_271_names_line_and_segment(old, new, message):
     assert old in text
     with pytest.raises(ValueError, match=re.escape(message)):
         read(text.replace(old, new).encode())
+
+
+def test_a_second_receiver_rejected_with_nobody_under_it_is_an_answer():
+    """A 2000B rejected (2100B AAA) with no subscriber under it, after another 2000B of the same payer
+    that has one, comes back as an answer without a trace rather than being lost."""
+    text = FIXTURE.read_text()
+    extra = "HL*14*10*21*0~\nNM1*1P*2*OTHER CLINIC*****XX*1234567893~\nAAA*N**51*C~\n"
+    text = text.replace("SE*55*0001~", extra + "SE*58*0001~")
+    *_, dependent, rejected = read(text.encode())
+    assert dependent["trace"] == "EL4" and dependent["rejections"] == []
+    assert (rejected["level"], rejected["trace"], rejected["state"], rejected["receiver"]["npi"]) == \
+        ("source", "", "rejected", "1234567893")
+    assert [(r["code"], r["loop"]) for r in rejected["rejections"]] == [("51", "2100B")]
 
 
 def test_truncated_271_is_refused():
@@ -270,3 +286,23 @@ def test_elig_import_of_another_transaction_is_bad_input_and_imports_nothing(off
     result = office("elig", "import", remit)
     assert result.exit_code == 2 and "is an 835, not a 271" in result.stderr.splitlines()[0], result.stderr
     assert office.json("clearinghouse", "list", "--direction", "in") == []
+
+
+def recounted(text: str) -> str:
+    """The interchange with each SE01 set to its transaction set's segment count (after an edit)."""
+    out, count = [], 0
+    for seg in text.split("~\n"):
+        count = 1 if seg.startswith("ST*") else count + 1
+        out.append(f"SE*{count}*{seg.split('*')[2]}" if seg.startswith("SE*") else seg)
+    return "~\n".join(out)
+
+
+def test_a_291_range_is_the_plan_period_and_a_291_day_the_date_asked_about():
+    """DTP*291 is "plan" in a 271: a payer's range there is the plan's period (as 346/347 would say),
+    one day is the service date the 270 asked about, echoed."""
+    text = FIXTURE.read_text()
+    ranged = text.replace("DTP*346*D8*20260101~\nDTP*347*D8*20261231~", "DTP*291*RD8*20260101-20261231~", 1)
+    assert ranged != text and recounted(text) == text
+    active, *_, dependent = read(recounted(ranged).encode())
+    assert active["dates"] == {"plan_begin": "2026-01-01", "plan_end": "2026-12-31"}
+    assert dependent["dates"]["service"] == "2026-11-27"

@@ -16,14 +16,13 @@ from datetime import timedelta
 
 from medsec import clock
 from medsec.billing import edi
+from medsec.billing.acks import REJECTED_CATEGORIES, DryRun, acknowledged, claim_words, read_answers
 from medsec.billing.acks import Changes as _Changes
-from medsec.billing.acks import DryRun, acknowledged, claim_words, read_answers
 from medsec.billing.claims import get_claim, moved, store_changes
 from medsec.errors import InvalidInput, Refused
 from medsec.store.catalog import CLAIMS
 
 ASKABLE = ("submitted", "accepted")
-REJECTED_CATEGORIES = ("A3", "A4", "A6", "A7", "A8")
 RECEIVED_PREFIXES = ("A1", "A2", "P", "F")  # the payer has the claim: a submitted claim is accepted
 
 

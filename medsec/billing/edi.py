@@ -89,8 +89,10 @@ def record_file(app, txn, *, direction: str, transaction: str, raw_sha: str, nam
 
 
 def sent(view, control: str) -> dict | None:
-    """The outbound file that carried interchange (ISA13) or group (GS06) control number `control`."""
-    for key in (control, control.lstrip("0")):
+    """The outbound file that carried interchange (ISA13) or group (GS06) control number `control`,
+    whether its record keeps the number as written (837P, 276: "12") or zero-padded (270: "000000012")."""
+    keys = [control, control.lstrip("0")] + ([f"{int(control):09d}"] if control.isdigit() else [])
+    for key in dict.fromkeys(keys):
         for file_id in view.lookup("edi-control", f"out {key}"):
             record = view.get(EDI_FILES, file_id)
             if record:

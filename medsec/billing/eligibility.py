@@ -28,6 +28,7 @@ from datetime import date
 from typing import Any
 
 from medsec import clock
+from medsec.billing.acks import read_answers
 from medsec.billing.claim_export import INTERCHANGES, usage_of
 from medsec.billing.claims import _billing_provider, _envelope, _payer_entry, _person_name, _upper
 from medsec.billing.edi import edi_format, record_file, refuse_if_imported, sha256
@@ -148,7 +149,7 @@ def prepare(app, patient_ids: list[str], on: date, service_types: Iterable[str] 
     with app.store.transaction() as txn:  # spent before the file exists: never reused
         ids = txn.reserve_ids(ELIGIBILITY, len(wanted))
         number = INTERCHANGES.number(txn.reserve_ids(INTERCHANGES)[0])
-    control = f"{number:09d}"  # ISA13, as edi.sent() looks it up
+    control = f"{number:09d}"  # ISA13 as written (edi.sent() finds it by GS06 too)
     stamp = clock.iso(app.now())
     items, records = [], []
     for el_id, (patient, coverage) in zip(ids, wanted, strict=True):
@@ -216,15 +217,16 @@ def batch(app, for_day: date, *, output: str | None = None, send: bool = False, 
     """check() everyone booked on `for_day`; nothing written (exit 0) when nobody is to be asked."""
     types = service_types_of(service_types)
     patients = booked(app, for_day)
+    if not patients:
+        return _nothing(for_day, types, [])
     try:
         return check(app, patients, for_day, types, output=output, send=send, clearinghouse=clearinghouse,
-                     usage=usage) if patients else \
-            _nothing(for_day, types, [])
+                     usage=usage)
     except Refused as e:
-        if not patients or str(e).startswith("nobody to ask"):
-            return _nothing(for_day, types, [{"patient_id": d.split(":")[0], "reason": d.split(": ", 1)[1]}
-                                             for d in (e.details or [])])
-        raise
+        if not str(e).startswith("nobody to ask"):
+            raise
+        return _nothing(for_day, types, [{"patient_id": d.split(":")[0], "reason": d.split(": ", 1)[1]}
+                                         for d in (e.details or [])])
 
 
 def _nothing(day: date, types: list[str], skipped: list[dict]) -> dict:
@@ -270,7 +272,10 @@ def _match(txn, answer: dict) -> tuple[dict | None, str]:
     if not trace:
         why = "; ".join(r["words"] for r in answer["rejections"]) or "no trace number (TRN*2)"
         return None, f"an answer without a trace: {why}"
-    record = txn.get(ELIGIBILITY, trace) if re.fullmatch(r"EL[0-9]+", trace) else None
+    try:
+        record = txn.get(ELIGIBILITY, trace) if re.fullmatch(r"EL[0-9]+", trace) else None
+    except InvalidInput:  # EL0, EL01 ...: not one of our ids
+        record = None
     if record is None:
         return None, f"trace {answer['trace']} matches no eligibility inquiry"
     sent_id = re.sub(r"\s", "", record["member_id"]).upper()
@@ -283,10 +288,7 @@ def import_271(app, raw: bytes, name: str, *, fmt: Any, dry_run: bool = False) -
     """Post a 271: each answer to its inquiry (by trace) and to the patient's coverage; answers
     matching nothing are kept on the file record's `unmatched` list. One transaction; a file
     already imported is refused (exit 1); a malformed one is InvalidInput (exit 2)."""
-    try:
-        answers = fmt.read(raw)
-    except (ValueError, ArithmeticError) as e:
-        raise InvalidInput(f"{name}: {escape_controls(str(e))}") from None
+    answers = read_answers(fmt, raw, name)
     raw_sha = sha256(raw)
     stamp = clock.iso(app.now())
     answered: list[dict] = []

@@ -5,9 +5,9 @@ default. Each names a transport (a plugin's, `register_transports`) and its
 settings. A transport failure (refused login, unknown host key, no answer
 within `timeout`) is exit 3, one line. `poll` imports each waiting file once
 (by its bytes' SHA-256, medsec.billing.edi): a file already imported is
-skipped and counted; a file that cannot be imported is reported and the poll
-goes on. Remote files are deleted only when the clearinghouse's settings say
-`delete_after_import: true`.
+skipped and counted; a file that cannot be fetched (gone, too large) or
+imported is reported and the poll goes on. Remote files are deleted only
+when the clearinghouse's settings say `delete_after_import: true`.
 """
 
 from collections.abc import Callable, Iterator
@@ -123,13 +123,6 @@ def destination(app, *, output: str | None, send: bool = False,
         yield lambda name, data: (s.send(name, data), s.transport)
 
 
-def send_file(app, name: str, data: bytes, clearinghouse: str | None = None) -> dict:
-    """Connect and put one file in the clearinghouse's outbox: where it went."""
-    with session(app, clearinghouse) as s:
-        where = s.send(name, data)
-    return {"clearinghouse": s.id, "transport": s.transport, "name": name, "where": where, "bytes": len(data)}
-
-
 def poll(app, clearinghouse: str | None = None, dry_run: bool = False) -> dict:
     """Fetch every file waiting in the clearinghouse's inbox and import each once.
 
@@ -148,7 +141,13 @@ def poll(app, clearinghouse: str | None = None, dry_run: bool = False) -> dict:
         summary["waiting"] = len(names)
         fetched = []
         for name in names:
-            raw = s.fetch(name)
+            try:
+                raw = s.fetch(name)
+            except TransportError as e:
+                if e.temporary:  # the connection, not the file: the poll stops (exit 3)
+                    raise
+                summary["failed"].append({"name": name, "error": str(e)})  # gone, too large ...
+                continue
             done = edi.imported(app.store.snapshot(), edi.sha256(raw))
             if done:
                 summary["skipped"].append({"name": name, "file": done["id"]})

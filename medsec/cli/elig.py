@@ -21,7 +21,7 @@ from medsec.cli.output import inform, output_options, render
 SERVICE_TYPE_HELP = "X12 service type code to ask about (repeatable; default 30, health benefit plan coverage)."
 
 
-def _summary(app, result: dict, fmt: str | None) -> None:
+def _summary(result: dict, fmt: str | None) -> None:
     for skip in result["skipped"]:
         inform(f"skipped {skip['patient_id']}: {skip['reason']}")  # self-pay is no problem for cron
     if fmt:
@@ -76,7 +76,7 @@ def check(app, patients, day, service_types, output, send, clearinghouse, test_f
     on = app.parse_date(day, "--date") if day else app.today()
     result = run(app, list(patients), on, service_types, output=output, send=send, clearinghouse=clearinghouse,
                  usage="T" if test_file else None)
-    _summary(app, result, "json" if as_json else None)
+    _summary(result, "json" if as_json else None)
 
 
 @elig.command("batch")
@@ -104,7 +104,7 @@ def batch(app, day, service_types, output, send, clearinghouse, test_file, as_js
     on = app.parse_date(day, "--for") if day else app.today() + timedelta(days=1)
     result = run(app, on, output=output, send=send, clearinghouse=clearinghouse, service_types=service_types,
                  usage="T" if test_file else None)
-    _summary(app, result, "json" if as_json else None)
+    _summary(result, "json" if as_json else None)
 
 
 @elig.command("import")

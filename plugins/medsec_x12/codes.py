@@ -15,7 +15,6 @@ ACK_RESULTS = {  # IK501 / AK901
     "W": "rejected: assurance failed validity tests",
     "X": "rejected: content after decryption could not be analyzed",
 }
-REJECTED = ("M", "R", "W", "X")
 
 SET_ERRORS = {  # IK502-IK506 (618)
     "1": "transaction set not supported",

@@ -2,9 +2,8 @@
 
 Loop layout, per transaction set (ST/SE, at most `per_transaction` inquiries, 99 by default):
 
-    BHT*0022*13 (request)
-    2000A HL*20 information source (the payer), one 2000A/2000B/2000C per inquiry (the TR3 lets
-          2000A and 2000B repeat; linuxforhealth-x12 refuses two 2000C under one 2000B)
+    BHT*0022*13 (request), then one 2000A/2000B/2000C per inquiry (the TR3 lets 2000A and 2000B
+    repeat; linuxforhealth-x12 refuses two 2000C under one 2000B):
     2000A HL*20 information source (the payer): 2100A NM1*PR*2 ... PI <payer id>
       2000B HL*21 information receiver (the practice): 2100B NM1*1P*2 ... XX <NPI>
         2000C HL*22 subscriber: TRN*1 (when the patient is the subscriber), 2100C NM1*IL ... MI <member id>,

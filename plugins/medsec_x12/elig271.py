@@ -4,7 +4,7 @@
 
     {"trace": "EL12",              # TRN*2 (our 270's TRN02, echoed); "" when the payer sent none
      "traces": ["EL12"], "payer_traces": ["..."],   # every TRN*2, the payer's own TRN*1
-     "level": "subscriber" | "dependent",
+     "level": "subscriber" | "dependent" | "source",   # source: a payer/receiver rejection alone
      "payer": {"name", "id"}, "receiver": {"name", "npi"},
      "member_id": "...",           # 2100C NM109 (a dependent's own 2100D id when it has one)
      "subscriber": {"last", "first", "middle", "member_id", "dob", "sex"},
@@ -20,12 +20,13 @@
      "dates": {"plan_begin": "2026-01-01", "plan_end": "2026-12-31", "service": "2026-11-27", ...},
      "benefits": [{"code": "B", "words": "co-payment", "coverage_level": "IND", "service_types": ["98"],
                    "insurance_type": "", "plan": "", "period": "27", "amount": "25.00", "percent": "",
-                   "quantity_qualifier": "", "quantity": "", "in_network": "Y", "dates": {}, "messages": [],
-                   "rejections": []}],
+                   "quantity_qualifier": "", "quantity": "", "authorization": "", "in_network": "Y", "dates": {},
+                   "messages": [], "rejections": []}],
      "messages": ["..."]}
 
 Rejections in the payer (2000A/2100A) or receiver (2100B) loops apply to every answer under them;
-with no subscriber loop under them they come back as one answer with an empty trace.
+a 2000B (or a 2000A) loop with such a rejection and no subscriber loop under it comes back as one
+answer with an empty trace. Each HL's parent (HL02) must be the loop it stands in.
 Malformed files and other versions raise ValueError("line N: segment XX: ...").
 """
 
@@ -83,13 +84,6 @@ BENEFITS = {"1": "active coverage", "2": "active - full risk capitation", "3": "
             "U": "contact following entity for eligibility or benefit information", "V": "cannot process",
             "W": "other source of data", "X": "health care facility", "Y": "spend down"}
 ACTIVE, INACTIVE = ("1", "2", "3", "4", "5"), ("6", "7", "8")
-# Common EB03/EQ01 service type codes in words (the full list is the TR3's).
-SERVICE_TYPES = {"1": "medical care", "2": "surgical", "3": "consultation", "4": "diagnostic x-ray",
-                 "5": "diagnostic lab", "30": "health benefit plan coverage", "33": "chiropractic",
-                 "35": "dental care", "47": "hospital", "48": "hospital - inpatient", "50": "hospital - outpatient",
-                 "86": "emergency services", "88": "pharmacy", "98": "professional (physician) visit - office",
-                 "A4": "psychiatric", "AL": "vision (optometry)", "BZ": "physician visit - office: sick",
-                 "MH": "mental health", "UC": "urgent care", "81": "routine physical", "73": "diagnostic medical"}
 # DTP qualifiers medsec keeps, by name.
 DATES = {"346": "plan_begin", "347": "plan_end", "291": "service", "307": "eligibility", "356": "eligibility_begin",
          "357": "eligibility_end", "348": "benefit_begin", "349": "benefit_end", "292": "benefit",
@@ -125,6 +119,9 @@ def _date(seg: Segment, into: dict) -> None:
         if not sep:
             raise seg.fail(f"DTP03 {value!r} is not a CCYYMMDD-CCYYMMDD range")
         start, end = (Segment(seg.line, ["DTP", "", "", d], seg.delimiters).date(3, "date") for d in (first, last))
+        if qualifier == "291":  # "plan": one day is the date asked about echoed, a range the plan's period
+            into["plan_begin"], into["plan_end"] = start, end
+            return
         into[name] = start if name.endswith(("_begin", "_end")) else f"{start}/{end}"
         if name in ("eligibility", "service", "benefit"):
             into[name + "_begin"], into[name + "_end"] = start, end
@@ -159,9 +156,10 @@ class _Reader:
         self.named = False      # the current HL loop's NM1 was read
         self.benefit: dict | None = None
         self.in_ls = False      # inside LS..LE (2115/2120: another entity's NM1)
-        self.hl_ids: dict[str, str] = {}  # HL01 -> HL03
+        self.hl_ids: set[str] = set()  # every HL01 so far
+        self.open: dict[str, str] = {}   # HL03 -> HL01 of the loops the current one is in (and itself)
         self.subscriber: dict | None = None
-        self.under: list[dict] = []  # answers under the current 2000A
+        self.under: list[dict] = []  # answers under the current 2000B
 
     def read(self, body: list[Segment], se: Segment) -> list[dict]:
         if not body or body[0].id != "BHT":
@@ -185,54 +183,54 @@ class _Reader:
         if ident in self.hl_ids:
             raise seg.fail(f"HL01 {ident} is used twice")
         wanted = {"20": "", "21": "20", "22": "21", "23": "22"}[code]
-        if (self.hl_ids.get(parent, "") if parent else "") != wanted or (wanted and not parent):
+        expected = self.open.get(wanted, "") if wanted else ""  # a loop's parent is the loop it is in
+        if parent != expected or (wanted and not parent):
+            within = f" (it is in HL {expected})" if expected else ""
             raise seg.fail(f"HL02 parent {parent or '(none)'} of a {LEVELS[code]} loop is not a "
-                           f"{LEVELS.get(wanted, 'top-level')} loop")
+                           f"{LEVELS.get(wanted, 'top-level')} loop{within}")
         if self.level in ("20", "21", "22", "23") and not self.named:
             raise seg.fail(f"the {LEVELS[self.level]} loop before it has no NM1")
-        self.hl_ids[ident] = code
+        if code == "20" or (code == "21" and "21" in self.open):  # a 2000A or 2000B loop ends
+            self._close_source()
+        self.hl_ids.add(ident)
+        self.open = {level: hl for level, hl in self.open.items() if level < code}
+        self.open[code] = ident
         self.level, self.named, self.benefit, self.in_ls = code, False, None, False
         if code == "20":
-            self._close_source()
             self.source = {"name": "", "id": "", "rejections": []}
+        if code in ("20", "21"):
             self.receiver = {"name": "", "npi": "", "rejections": []}
-        elif code == "21":
-            self.receiver = {"name": "", "npi": "", "rejections": []}
+            return
+        answer = self._blank("subscriber" if code == "22" else "dependent", "unknown")
+        if code == "23":
+            assert self.subscriber is not None  # HL02 is the open 2000C (checked above)
+            answer["member_id"] = self.subscriber["member_id"]
+            answer["subscriber"] = dict(self.subscriber["subscriber"])
+            answer["dates"] = dict(self.subscriber["dates"])
+            answer["group"] = self.subscriber["group"]
+            self.subscriber["parent"] = True
         else:
-            answer = {"trace": "", "traces": [], "payer_traces": [], "level": "subscriber" if code == "22" else
-                      "dependent", "payer": {"name": self.source["name"], "id": self.source["id"]},
-                      "receiver": {"name": self.receiver["name"], "npi": self.receiver["npi"]},
-                      "member_id": "", "subscriber": {}, "patient": {},
-                      "rejections": list(self.source["rejections"] + self.receiver["rejections"]),
-                      "state": "unknown", "active": None, "plan": "", "group": "", "copay": "", "coinsurance": "",
-                      "deductible": "", "deductible_remaining": "", "out_of_pocket": "",
-                      "out_of_pocket_remaining": "", "service_types": [], "dates": {}, "benefits": [], "messages": []}
-            if code == "23":
-                if self.subscriber is None:
-                    raise seg.fail("a 2000D dependent loop outside a subscriber")
-                answer["member_id"] = self.subscriber["member_id"]
-                answer["subscriber"] = dict(self.subscriber["subscriber"])
-                answer["dates"] = dict(self.subscriber["dates"])
-                answer["group"] = self.subscriber["group"]
-                self.subscriber["parent"] = True
-            else:
-                self.subscriber = answer
-            self.answer = answer
-            self.answers.append(answer)
-            self.under.append(answer)
+            self.subscriber = answer
+        self.answer = answer
+        self.answers.append(answer)
+        self.under.append(answer)
+
+    def _blank(self, level: str, state: str) -> dict:
+        """An answer under the current payer and receiver, their rejections carried, nothing else known."""
+        return {"trace": "", "traces": [], "payer_traces": [], "level": level,
+                "payer": {"name": self.source["name"], "id": self.source["id"]},
+                "receiver": {"name": self.receiver["name"], "npi": self.receiver["npi"]},
+                "member_id": "", "subscriber": {}, "patient": {},
+                "rejections": self.source["rejections"] + self.receiver["rejections"],
+                "state": state, "active": None, "plan": "", "group": "", "copay": "", "coinsurance": "",
+                "deductible": "", "deductible_remaining": "", "out_of_pocket": "", "out_of_pocket_remaining": "",
+                "service_types": [], "dates": {}, "benefits": [], "messages": []}
 
     def _close_source(self) -> None:
-        """A payer or receiver rejection with no subscriber under it: one answer without a trace."""
-        if self.source and not self.under and (self.source["rejections"] or self.receiver.get("rejections")):
-            self.answers.append({"trace": "", "traces": [], "payer_traces": [], "level": "source",
-                                 "payer": {"name": self.source["name"], "id": self.source["id"]},
-                                 "receiver": {"name": self.receiver["name"], "npi": self.receiver["npi"]},
-                                 "member_id": "", "subscriber": {}, "patient": {},
-                                 "rejections": self.source["rejections"] + self.receiver["rejections"],
-                                 "state": "rejected", "active": None, "plan": "", "group": "", "copay": "",
-                                 "coinsurance": "", "deductible": "", "deductible_remaining": "",
-                                 "out_of_pocket": "", "out_of_pocket_remaining": "", "service_types": [],
-                                 "dates": {}, "benefits": [], "messages": []})
+        """At the end of a 2000B or 2000A loop: a payer or receiver rejection with no subscriber
+        under it is one answer without a trace."""
+        if self.source and not self.under and (self.source["rejections"] or self.receiver["rejections"]):
+            self.answers.append(self._blank("source", "rejected"))
         self.under = []
 
     def _need_person(self, seg: Segment) -> dict:
@@ -275,8 +273,6 @@ class _Reader:
         entity = seg.need(1, "entity identifier")
         if self.level == "20":
             self.source.update(name=seg.get(3), id=seg.get(9))
-            for answer in self.under:
-                answer["payer"] = {"name": seg.get(3), "id": seg.get(9)}
             return
         if self.level == "21":
             self.receiver.update(name=seg.get(3), npi=seg.get(9) if seg.get(8) == "XX" else "")
@@ -303,7 +299,7 @@ class _Reader:
         if self.level not in ("22", "23") or self.benefit is not None:
             return
         qualifier = seg.need(1, "reference qualifier")
-        if qualifier in ("18", "6P", "1L", "IG") and (seg.get(2) or seg.get(3)):
+        if qualifier in ("18", "6P", "1L") and (seg.get(2) or seg.get(3)):
             if qualifier == "18" and not self._need_person(seg)["plan"]:
                 self._need_person(seg)["plan"] = seg.get(3) or seg.get(2)
             elif qualifier in ("6P", "1L"):

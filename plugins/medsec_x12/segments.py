@@ -78,7 +78,8 @@ def delimiters(text: str) -> Delimiters:
     ISA whose ids were not padded still reads.
     """
     if not text.startswith("ISA"):
-        first = re.match(r"[A-Za-z0-9]{0,3}", text).group() or "(none)"
+        head = re.match(r"[A-Za-z0-9]{0,3}", text)  # always matches, maybe nothing
+        first = (head.group() if head else "") or "(none)"
         raise ValueError(f"line 1: segment {first}: not an X12 interchange (expected ISA)")
     element = text[3:4]
     if not element or element.isalnum() or element.isspace():
@@ -99,7 +100,7 @@ def delimiters(text: str) -> Delimiters:
 
 def segments(text: str, d: Delimiters) -> list[Segment]:
     """The segments in order; ValueError for a segment without its terminator or id."""
-    out = []
+    out: list[Segment] = []
     pieces = text.split(d.segment)
     for n, piece in enumerate(pieces):
         body = piece.strip("\r\n\t ")

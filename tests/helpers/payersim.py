@@ -7,8 +7,9 @@ so a test (or the end-to-end walk of issue 18) composes them as it likes:
   payer, billing provider, lines), enough to answer them;
 - `ack_999(raw_837, reject_sets=())` -> a 999 accepting each transaction set
   (or rejecting those whose ST02 is listed);
-- `ack_277ca(raw_837, reject_claims=())` -> a 277CA accepting each claim (A2)
-  or rejecting those listed (A7);
+- `ack_277ca(raw_837, reject_claims=(), skip_sets=())` -> a 277CA accepting each
+  claim (A2) or rejecting those listed (A7), leaving out the claims of the
+  transaction sets in `skip_sets` (the ones a 999 rejected);
 - `remit_835(claims, trace, paid_share=...)` -> an 835 paying each claim line
   by line, the rest written off as CO-45;
 - `answer_271(raw_270)` / `answer_277(raw_276)` -> an eligibility answer
@@ -96,10 +97,12 @@ def ack_999(raw_837: bytes, reject_sets: tuple[str, ...] = (), control: int = 90
                      "ST*999*0001*005010X231A1")
 
 
-def ack_277ca(raw_837: bytes, reject_claims: tuple[str, ...] = (), control: int = 9002) -> bytes:
-    """A 277CA for an 837P: each claim accepted into adjudication (A2), or rejected (A7) when listed."""
+def ack_277ca(raw_837: bytes, reject_claims: tuple[str, ...] = (), control: int = 9002,
+              skip_sets: tuple[str, ...] = ()) -> bytes:
+    """A 277CA for an 837P: each claim accepted into adjudication (A2), or rejected (A7) when listed;
+    the claims of the transaction sets in `skip_sets` (rejected by the 999) not answered."""
     sent = read_837(raw_837)
-    claims = sent["claims"]
+    claims = [c for c in sent["claims"] if c["set"] not in skip_sets]
     accepted = [c for c in claims if c["id"] not in reject_claims]
     rejected = [c for c in claims if c["id"] in reject_claims]
     total = sum((Decimal(c["total"]) for c in accepted), Decimal(0))
@@ -247,12 +250,12 @@ class PayerSim:
             stem = path.stem
             if kind == "837":
                 written.append(self._write(f"{stem}.999", ack_999(raw, self.reject_sets, self.control)))
-                sent = read_837(raw)
-                ok = [c for c in sent["claims"]
-                      if c["set"] not in self.reject_sets and c["id"] not in self.reject_claims]
-                if len(ok) < len(sent["claims"]) or ok:
-                    written.append(self._write(f"{stem}.277ca", ack_277ca(raw, self.reject_claims, self.control)))
-                self.accepted += ok
+                # A set the 999 rejected never reaches the payer: its claims get no 277CA.
+                claims = [c for c in read_837(raw)["claims"] if c["set"] not in self.reject_sets]
+                if claims:
+                    written.append(self._write(f"{stem}.277ca", ack_277ca(raw, self.reject_claims, self.control,
+                                                                          self.reject_sets)))
+                self.accepted += [c for c in claims if c["id"] not in self.reject_claims]
             elif kind == "270":
                 written.append(self._write(f"{stem}.271", answer_271(raw, self.control, self.inactive)))
             elif kind == "276":
