@@ -289,3 +289,21 @@ def test_an_open_practice_keeps_a_restriction_but_does_not_enforce_it(two_patien
     m.ok("staff", "add", "--name", "Dr Phil Sician", "--role", "physician", "--npi", "1234567893")
     done = m.json("staff", "deactivate", "S1")
     assert done["active"] is False and done["sessions_ended"] == 0
+
+
+def test_a_clearinghouse_file_naming_a_restricted_patient_keeps_the_restriction(ward, clinic):
+    """A file's record names its patients (and its unmatched answers may carry their names and member
+    ids): `clearinghouse show` opens it only to whoever may open each of those charts, and audits it."""
+    from medsec.billing import edi
+    from medsec.context import AppContext
+
+    app = AppContext(data_dir=str(clinic.home), user="S4")
+    with app.store.transaction() as txn:
+        for patients in (["P1", "P2"], ["P2"]):
+            edi.record_file(app, txn, direction="in", transaction="271", raw_sha=str(len(patients)) * 64,
+                            name="elig.271", status="imported", patients=patients)
+    biller = ward["biller"]
+    one_line(clinic("clearinghouse", "show", "EF1", env=biller), 1, "P1's chart is restricted to physician")
+    assert clinic.json("clearinghouse", "show", "EF2", env=biller)["patients"] == ["P2"]
+    shown = [e for e in audit_of(clinic, ward["admin"], "--patient", "P2") if e["command"] == "clearinghouse show"]
+    assert [e["ids"] for e in shown] == [["EF2", "P2"]]

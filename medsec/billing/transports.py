@@ -18,6 +18,7 @@ from typing import Any
 from medsec import clock
 from medsec.billing import edi
 from medsec.errors import EnvironmentFailure, InvalidInput, MedsecError, Refused
+from medsec.records.patients import opened
 
 CONFIG = "clearinghouses.yaml"
 # The order a poll imports what it fetched: acknowledgments before the claim status and the
@@ -227,4 +228,9 @@ def show(app, file_id: str) -> dict:
     ident = file_id.strip().upper()
     if not (ident.startswith("EF") and ident[2:].isdigit()):
         raise InvalidInput(f"{file_id[:40]!r} is not a clearinghouse file id (EF1 ...)")
-    return app.store.snapshot().require(EDI_FILES, ident, "clearinghouse file", "see 'medsec clearinghouse list'")
+    view = app.store.snapshot()
+    record = view.require(EDI_FILES, ident, "clearinghouse file", "see 'medsec clearinghouse list'")
+    for patient_id in record.get("patients") or []:  # it names them (and its unmatched answers may too):
+        opened(app, {"patient_id": patient_id}, view=view)  # a restricted chart's file is refused with it
+    app.audit("read", [record["id"], *(record.get("patients") or [])])
+    return dict(record)

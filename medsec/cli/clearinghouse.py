@@ -134,9 +134,7 @@ def show(app, fmt, file_id):
     """
     from medsec.billing.transports import show as run
 
-    record = run(app, file_id)
-    app.audit("read", [record["id"], *record.get("patients", [])])
-    render(record, fmt)
+    render(run(app, file_id), fmt)
 
 
 @clearinghouse.command("test")
