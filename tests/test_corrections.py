@@ -98,6 +98,36 @@ def test_the_same_code_twice_on_a_visit_is_refused_unless_again(office):
     office.ok("bill", "charge", "A1", "--code", "99213", "--dx", "I10")
 
 
+def test_a_place_of_service_is_two_digits(office):
+    h1 = office.json("bill", "charge", "A1", "--code", "99213", "--dx", "I10", "--pos", "02")
+    assert h1["place_of_service"] == "02"
+    before = snapshot(office.home)
+    for pos in ("x", "1", "111", "\u0661\u0661"):  # the last: two Arabic-Indic digits, no CMS code
+        bad = office("bill", "charge", "A1", "--code", "36415", "--dx", "I10", "--pos", pos)
+        assert bad.exit_code == 2 and "--pos" in bad.stderr and "2-digit" in bad.stderr, pos
+        bad = office("bill", "correct", h1["id"], "--pos", pos)
+        assert bad.exit_code == 2 and "--pos" in bad.stderr, pos
+    assert snapshot(office.home) == before
+    assert office.json("bill", "correct", h1["id"], "--pos", "11")["place_of_service"] == "11"
+
+
+def test_no_money_goes_on_a_void_charge(office):
+    pid = office.json("appt", "show", "A1")["patient_id"]
+    h1 = office.json("bill", "charge", "A1", "--code", "99213", "--dx", "I10")
+    office.ok("bill", "void", h1["id"], "--reason", "wrong visit")
+    before = snapshot(office.home)
+    for command in (("bill", "pay", pid, "--amount", "20.00", "--method", "card", "--charge", h1["id"]),
+                    ("bill", "adjust", pid, "--amount", "5.00", "--reason", "courtesy", "--charge", h1["id"])):
+        refused = office(*command)
+        assert refused.exit_code == 1 and f"{h1['id']} is void" in refused.stderr, command
+    assert snapshot(office.home) == before
+    assert office.json("bill", "balance", pid)["credit"] == "0.00"
+    fixed = office.json("bill", "correct", office.json("bill", "charge", "A1", "--code", "36415", "--dx",
+                                                       "I10")["id"], "--units", "2")
+    refused = office("bill", "pay", pid, "--amount", "5.00", "--method", "cash", "--charge", fixed["replaces"])
+    assert refused.exit_code == 1 and f"apply it to {fixed['id']}" in refused.stderr
+
+
 # -- void ---------------------------------------------------------------------------------------
 def test_void_leaves_the_balance_ledger_next_claim_and_productivity(office):
     pid = office.json("appt", "show", "A1")["patient_id"]
@@ -118,6 +148,12 @@ def test_void_leaves_the_balance_ledger_next_claim_and_productivity(office):
     again = office("bill", "void", h3["id"], "--reason", "once more")
     assert again.exit_code == 1 and "already void" in again.stderr
     assert office("bill", "void", h1["id"], "--reason", "").exit_code == 2  # a reason is needed
+    before = snapshot(office.home)
+    for command in (("bill", "void", h1["id"]), ("claim", "void", "C1")):
+        for reason in ("x" * 201, "two\nlines"):  # one line of a ledger, within the reason's limit
+            refused = office(*command, "--reason", reason)
+            assert refused.exit_code == 2 and "reason" in refused.stderr, (command, reason)
+    assert snapshot(office.home) == before
 
     balance = office.json("bill", "balance", pid)
     # 125 + 18 left; the copay on H2 is credit now; the write-off of H3 went with H3 (no credit from it)
@@ -195,6 +231,8 @@ def test_regenerate_and_delete_a_draft(office):
     assert office("claim", "delete", claim["id"]).exit_code == 1  # deleted already
     (second,) = office.json("claim", "create", "--appt", "A1")
     assert [line["charge_id"] for line in office.json("claim", "show", second["id"])["lines"]] == [h1["id"]]
+    report = office.json("report", "claims", "--from", TODAY, "--to", TODAY)  # the deleted draft billed nothing
+    assert [(r["status"], r["claims"], r["billed"]) for r in report] == [("draft", 1, second["total"])]
     # a patient address fixed after the draft was made: regenerate takes it
     office.ok("patient", "edit", pid, "--address", "9 Oak St")
     rebuilt = office.json("claim", "regenerate", second["id"])
@@ -265,6 +303,10 @@ def test_void_claim_carries_frequency_8_and_frees_its_charges(office, tmp_path):
     for line in claim["lines"]:
         office.ok("bill", "void", line["charge_id"], "--reason", "wrong patient")
     assert office.json("bill", "balance", claim["patient_id"])["balance"] == ledger_end(office, claim["patient_id"])
+    # money taken for the claim now goes to no void charge: it is credit
+    paid = office.json("bill", "pay", claim["patient_id"], "--amount", "10.00", "--method", "cash",
+                       "--claim", claim["id"])
+    assert (paid["allocations"], paid["unapplied"]) == ([], "10.00")
 
 
 def test_no_payer_claim_number_refuses_replace_and_void(office, tmp_path):

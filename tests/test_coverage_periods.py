@@ -215,3 +215,24 @@ def test_set_eligibility_is_pure_and_checked():
             set_eligibility(old, "primary", bad)
     with pytest.raises(NotFound):
         set_eligibility(old, "tertiary", {"state": "active"})
+
+
+def test_the_scrubber_says_a_damaged_service_date_rather_than_failing():
+    from medsec.billing.claims import _coverage_checker
+
+    coverage = {"rank": "primary", "payer": "ACME", "member_id": "M1", "start": "", "end": "2026-11-30"}
+
+    class View:
+        def get(self, kind, patient_id):
+            return {"id": patient_id, "coverages": [coverage]}
+
+    class App:
+        class store:  # noqa: N801 - stands in for app.store
+            snapshot = staticmethod(View)
+
+    check = _coverage_checker(App())
+    claim = {"patient_id": "P1", "rank": "primary", "payer_id": "ACME", "subscriber": {"member_id": "M1"},
+             "lines": [{"line": 1, "date": "2026-13-01"}, {"line": 2, "date": "2026-12-01"},
+                       {"line": 3, "date": TODAY}]}
+    assert check(claim) == ["lines[1].date 2026-13-01: not a date (YYYY-MM-DD)",
+                            "lines[2].date 2026-12-01: ACME coverage ended 2026-11-30"]

@@ -77,7 +77,7 @@ def add_charge(app, target: str, *, code: str, dx: list[str], modifiers: Sequenc
                pointers: list[int] | None = None, place_of_service: str = "11", again: bool = False) -> dict:
     """A charge for an appointment (A..) or a patient (P..) without one; the same code twice on one
     visit is refused (exit 1) unless `again`."""
-    _check_charge_options(dx, modifiers, units)
+    _check_charge_options(dx, modifiers, units, place_of_service)
     entry = code_entry(app, code)
     appt, patient, provider, when = _charged_visit(app, target, provider, date)
     member = get_staff(app, provider)
@@ -113,13 +113,15 @@ def duplicate_problem(view, patient_id: str, appt_id: str, code: str) -> str:
     return ""
 
 
-def _check_charge_options(dx: list[str], modifiers: Sequence[str], units: int) -> None:
+def _check_charge_options(dx: list[str], modifiers: Sequence[str], units: int, place_of_service: str) -> None:
+    if not (len(place_of_service) == 2 and place_of_service.isascii() and place_of_service.isdigit()):
+        raise InvalidInput(f"--pos {shown(place_of_service)}: a place of service is a 2-digit CMS code (11: office)")
     if not dx:
         raise InvalidInput("give at least one --dx diagnosis code")
     if units < 1:
         raise InvalidInput("--units must be at least 1")
     for mod in modifiers:
-        if not (len(mod) == 2 and mod.isalnum()):
+        if not (len(mod) == 2 and mod.isascii() and mod.isalnum()):
             raise InvalidInput(f"modifier {mod!r} must be two letters or digits")
     if len(modifiers) > 4:
         raise InvalidInput("at most four modifiers")
@@ -280,14 +282,18 @@ def record_payment(app, patient_id: str, *, amount: str, method: str, ref: str =
             charge = txn.get(CHARGES, charge_id)
             if not charge or charge["patient_id"] != patient["id"]:
                 raise NotFound(f"no charge {charge_id.upper()} for {patient['id']}")
+            if charge.get("status") == "void":  # money on it would owe nothing back: credit from nowhere
+                raise Refused(f"{charge['id']} is void", hint=f"apply it to {charge['replaced_by']}" if
+                              charge.get("replaced_by") else "leave out --charge: it goes to the oldest open charges")
             charge_id = charge["id"]
         if claim_id:
             claim = txn.get(CLAIMS, claim_id)
             if not claim or claim["patient_id"] != patient["id"]:
                 raise NotFound(f"no claim {claim_id.upper()} for {patient['id']}")
-            owed = outstanding(txn, patient["id"])
-            targets = [line["charge_id"] for line in claim["lines"] if owed.get(line["charge_id"], 0) > 0]
-            charge_id = targets[0] if targets else claim["lines"][0]["charge_id"]
+            owed = outstanding(txn, patient["id"])  # live charges only
+            lines = [line["charge_id"] for line in claim["lines"] if line["charge_id"] in owed]
+            targets = [cid for cid in lines if owed[cid] > 0] or lines
+            charge_id = targets[0] if targets else None  # every charge void: the money is credit
         allocations = allocate(txn, patient["id"], value, charge_id) if value > 0 else \
             [{"charge_id": charge_id, "amount": fmt(value)}] if charge_id else []
         (pay_id,) = txn.reserve_ids(PAYMENTS)

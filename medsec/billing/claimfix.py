@@ -12,8 +12,8 @@ claim number from the 835, REF*F8); the original records `replaced_by` /
 
 from medsec import clock
 from medsec.billing.claims import ADJUDICATED, _coverage, get_claim, new_claim, store_changes
-from medsec.errors import Refused
-from medsec.records.patients import get_patient
+from medsec.errors import InvalidInput, Refused
+from medsec.records.patients import clean, get_patient
 from medsec.store.catalog import CHARGES, CLAIMS
 
 REBUILDABLE = ("draft", "ready", "rejected")
@@ -38,7 +38,7 @@ def current_charges(view, charge_ids: list[str]) -> list[dict]:
     return out
 
 
-def _take(app, txn, claim_id: str, charges: list[dict]) -> None:
+def _take(txn, claim_id: str, charges: list[dict]) -> None:
     """Put `claim_id` on the charges that do not carry it yet (billed)."""
     pairs = [({**c, "status": "billed", "claims": c["claims"] + [claim_id]}, c) for c in charges
              if claim_id not in c["claims"]]
@@ -77,7 +77,7 @@ def rebuild_in(app, txn, claim: dict, stamp: str, note: str) -> dict:
               "history": claim["history"] + [{"at": stamp, "by": app.user, "status": "draft",
                                                "note": f"regenerated: {note}"}]}
     store_changes(app, txn, [(record, claim)])
-    _take(app, txn, claim["id"], charges)
+    _take(txn, claim["id"], charges)
     return record
 
 
@@ -103,7 +103,7 @@ def _delete_in(app, txn, claim: dict, stamp: str, note: str) -> dict:
         pairs.append(({**charge, "claims": left, "status": status}, charge))
     if pairs:
         txn.put_many(CHARGES, [new for new, _ in pairs], {old["id"]: old for _, old in pairs})
-    original = txn.get(CLAIMS, claim.get("replaces") or "") if claim.get("replaces") else None
+    original = txn.get(CLAIMS, claim["replaces"]) if claim.get("replaces") else None
     if original:
         link = "voided_by" if str(claim.get("frequency")) == "8" else "replaced_by"
         if original.get(link) == claim["id"]:
@@ -182,7 +182,7 @@ def replace(app, claim_id: str, note: str = "") -> dict:
                   "frequency": "7", "original_reference": number, "replaces": original["id"]}
         record["history"][0]["note"] = f"replaces {original['id']}" + (f": {note}" if note else "")
         txn.put(CLAIMS, record)
-        _take(app, txn, new_id, charges)
+        _take(txn, new_id, charges)
         store_changes(app, txn, [({**original, "replaced_by": new_id, "updated": stamp}, original)])
     app.audit("claim", [new_id, original["id"], record["patient_id"]])
     return record
@@ -190,10 +190,8 @@ def replace(app, claim_id: str, note: str = "") -> dict:
 
 def void(app, claim_id: str, reason: str) -> dict:
     """A void claim (frequency 8): the original as sent, asking the payer to cancel it."""
-    reason = (reason or "").strip()
+    reason = clean("reason", reason or "").strip()
     if not reason:
-        from medsec.errors import InvalidInput
-
         raise InvalidInput("give --reason: why the claim is void")
     stamp = clock.iso(app.now())
     with app.store.transaction() as txn:

@@ -373,7 +373,10 @@ def _coverage_checker(app):
             return []
         problems = []
         for line in claim["lines"]:
-            problem = coverage_problem(coverage, date.fromisoformat(line["date"]))
+            try:
+                problem = coverage_problem(coverage, date.fromisoformat(str(line.get("date"))))
+            except ValueError:  # a damaged record: said, not a traceback
+                problem = "not a date (YYYY-MM-DD)"
             if problem:
                 problems.append(f"lines[{line['line']}].date {line['date']}: {problem}")
         return problems

@@ -24,12 +24,12 @@ from medsec.billing.accounts import (
     code_entry,
     dx_status,
 )
+from medsec.billing.claimfix import REBUILDABLE, rebuild_in
 from medsec.errors import InvalidInput, Refused
 from medsec.money import dec, fmt, parse_amount
-from medsec.records.patients import get_patient
+from medsec.records.patients import clean, get_patient
 from medsec.store.catalog import CHARGES, CLAIMS, PAYMENTS
 
-UNSENT = ("draft", "ready", "rejected")  # claims rebuilt when one of their charges is voided
 ADJUSTMENTS = ("adjustment", "insurance-adjustment")
 
 
@@ -45,7 +45,7 @@ def blocking_claims(view, charge: dict) -> list[dict]:
     """The claims holding `charge` that a payer has (sent, not replaced or voided since)."""
     out = []
     for claim in view.get_many(CLAIMS, charge.get("claims") or []):
-        if claim["status"] in UNSENT or claim["status"] == "deleted":
+        if claim["status"] in REBUILDABLE or claim["status"] == "deleted":
             continue
         if claim.get("replaced_by") or claim.get("voided_by") or str(claim.get("frequency")) == "8":
             continue
@@ -105,17 +105,15 @@ def _void_in(app, txn, charge: dict, reason: str, stamp: str, replaced_by: str =
     record = {**charge, "status": "void", "voided": voided, **({"replaced_by": replaced_by} if replaced_by else {})}
     txn.put(CHARGES, record, charge)
     touched = _release_money(app, txn, record, stamp)
-    from medsec.billing.claimfix import rebuild_in  # claims import accounts, not the other way
-
     for claim in txn.get_many(CLAIMS, charge.get("claims") or []):
-        if claim["status"] in UNSENT:
+        if claim["status"] in REBUILDABLE:
             touched.append(rebuild_in(app, txn, claim, stamp, note=f"{charge['id']} voided")["id"])
     return record, touched
 
 
 def void_charge(app, charge_id: str, *, reason: str) -> dict:
     """Void a charge (see the module's docstring); a claim the payer holds refuses it (exit 1)."""
-    reason = (reason or "").strip()
+    reason = clean("reason", reason or "").strip()
     if not reason:
         raise InvalidInput("give --reason: why the charge is void")
     with app.store.transaction() as txn:
@@ -136,7 +134,8 @@ def correct_charge(app, charge_id: str, *, code: str | None = None, dx: list[str
     new_dx = [d.strip().upper() for d in dx] if dx else list(old["dx"])
     new_mods = list(modifiers) if modifiers is not None else list(old.get("modifiers") or [])
     new_units = units if units is not None else int(old.get("units") or 1)
-    _check_charge_options(new_dx, new_mods, new_units)
+    new_pos = place_of_service or old.get("place_of_service", "11")
+    _check_charge_options(new_dx, new_mods, new_units, new_pos)
     entry = code_entry(app, code) if code else {"code": old["code"], "description": old.get("description", "")}
     if pointers is None and not dx:
         pointers = list(old["dx_pointers"])
@@ -150,7 +149,7 @@ def correct_charge(app, charge_id: str, *, code: str | None = None, dx: list[str
         price = dec(old["amount"])
     changes = {"code": entry["code"], "description": entry.get("description", ""), "dx": new_dx,
                "dx_pointers": new_pointers, "modifiers": new_mods, "units": new_units, "amount": fmt(price),
-               "place_of_service": place_of_service or old.get("place_of_service", "11")}
+               "place_of_service": new_pos}
     if all(changes[k] == old.get(k) for k in changes):
         raise InvalidInput(f"nothing to correct: {old['id']} already reads so",
                            hint="give --code, --dx, --units, --modifier, --amount, --pointer or --pos")

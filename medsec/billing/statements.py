@@ -5,10 +5,19 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from medsec import documents
-from medsec.billing.accounts import account, charges_of, outstanding, payments_of, responsible, warn_damaged
+from medsec.billing.accounts import (
+    _charge_event,
+    _payment_event,
+    account,
+    charges_of,
+    outstanding,
+    payments_of,
+    responsible,
+    warn_damaged,
+)
 from medsec.communications import messaging
-from medsec.errors import InvalidInput, Refused
-from medsec.money import dec, exact, fmt
+from medsec.errors import InvalidInput, MedsecError, Refused
+from medsec.money import dec, exact, fmt, parse_amount
 from medsec.outputs import write_output
 from medsec.records.patients import get_patient
 from medsec.scheduling.appointments import get_appointment
@@ -112,9 +121,8 @@ def _bill_to(view, patient: dict) -> dict:
 def _render_statement(app, view, patient: dict, start: date, end: date) -> tuple:
     """(statement dict, rendered message) of one patient's statement for start..end."""
     pid = patient["id"]
-    events = [_ledger_event(e) for e in _events(view, pid)]
     opening, running, shown = Decimal(0), Decimal(0), []
-    for day, rid, kind, text, amount in events:
+    for day, _, rid, kind, text, amount in _events(view, pid):
         running += amount
         if day < start.isoformat():
             opening = running
@@ -135,17 +143,11 @@ def _render_statement(app, view, patient: dict, start: date, end: date) -> tuple
 
 
 def _events(view, patient_id: str) -> list[tuple]:
-    from medsec.billing.accounts import _charge_event, _payment_event
-
+    """The ledger's events (medsec.billing.accounts.ledger) of live charges and every payment, in order."""
     events = [_charge_event(c) for c in charges_of(view, patient_id) if _live(c)]
     events += [_payment_event(p) for p in payments_of(view, patient_id)]
     events.sort(key=lambda e: (e[0], e[1], int(e[2][1:])))
     return events
-
-
-def _ledger_event(e: tuple) -> tuple:
-    day, _, rid, kind, text, amount = e
-    return day, rid, kind, text, amount
 
 
 def statement(app, patient_id: str, start: date | None, end: date | None, output: str | None = None,
@@ -218,11 +220,12 @@ def aging(app, as_of: date) -> list[dict]:
 
 @exact
 def claims_report(app, start: date, end: date) -> list[dict]:
-    """Claims created in the period: count and amounts by payer and status."""
+    """Claims created in the period: count and amounts by payer and status (a deleted draft was
+    never a claim: left out, as 'claim list' leaves it out)."""
     view = app.store.snapshot()
     table: dict[tuple, dict] = {}
     for claim in view.scan(CLAIMS):
-        if not start.isoformat() <= claim["created"][:10] <= end.isoformat():
+        if claim["status"] == "deleted" or not start.isoformat() <= claim["created"][:10] <= end.isoformat():
             continue
         row = table.setdefault((claim["payer_id"], claim["status"]),
                                {"payer": claim["payer_id"], "status": claim["status"], "claims": 0,
@@ -233,8 +236,6 @@ def claims_report(app, start: date, end: date) -> list[dict]:
     return [{**r, "billed": fmt(r["billed"]), "paid": fmt(r["paid"])} for _, r in sorted(table.items())]
 
 
-
-
 # -- statements in a batch: one per responsible person --------------------------------
 def due_statements(app, *, as_of: date | None = None, min_balance: str = "5.00", output: str | None = None,
                    csv_path: str | None = None, send: bool = False, channel: str | None = None) -> dict:
@@ -242,8 +243,6 @@ def due_statements(app, *, as_of: date | None = None, min_balance: str = "5.00",
     pay for) owed at least `min_balance` by patients: one PDF and a mail-merge CSV, or sent
     through each person's channel."""
     from medsec.communications.printbatch import PrintBatch
-    from medsec.errors import MedsecError
-    from medsec.money import parse_amount
 
     least = parse_amount(min_balance, "--min-balance")
     end = as_of or app.today()
@@ -288,7 +287,6 @@ def due_statements(app, *, as_of: date | None = None, min_balance: str = "5.00",
 
 def _send_statement(app, to: dict, subject: str, text: str, channel: str | None) -> dict:
     """Send one statement through the responsible person's channel (a PDF attached to an email)."""
-    from medsec.errors import MedsecError
     from medsec.plugin_types import DeliveryError, Message
 
     kind = messaging.preferred_kind(to)

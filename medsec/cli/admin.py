@@ -418,8 +418,8 @@ def _guarantor_warnings(store, whole: bool) -> None:
     from medsec.records.guarantors import needs_review
 
     for item in needs_review(store.snapshot()):
-        say(f"warning: {item['patient_id']}: guarantor {item['text']!r} needs review; "
-            f"set it with 'medsec patient guarantor {item['patient_id']}'")
+        say(f"warning: {item['patient_id']}: a guarantor written as free text needs review (see 'medsec "
+            f"patient show {item['patient_id']}'); set it with 'medsec patient guarantor {item['patient_id']}'")
 
 
 def _rehearsal(app) -> bool:

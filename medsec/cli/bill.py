@@ -33,6 +33,14 @@ def bill():
     """
 
 
+def _pointer_list(pointers: str | None) -> list[int] | None:
+    """--pointer 1,2 as [1, 2] (None when not given)."""
+    try:
+        return [int(p) for p in pointers.split(",")] if pointers else None
+    except ValueError:
+        raise InvalidInput(f"--pointer {pointers!r}: numbers like 1,2") from None
+
+
 @bill.command("charge")
 @click.argument("target", metavar="APPT|PATIENT")
 @click.option("--code", required=True, help="Procedure code (CPT/HCPCS from codes.yaml).")
@@ -58,12 +66,8 @@ def charge(app, fmt, target, code, modifiers, units, dx, pointers, provider, dat
       medsec bill charge A1 --code 99213 --dx E11.9 --dx I10
       medsec bill charge A1 --code 96372 --modifier 25 --dx E11.9 --pointer 1
     """
-    try:
-        pointer_list = [int(p) for p in pointers.split(",")] if pointers else None
-    except ValueError:
-        raise InvalidInput(f"--pointer {pointers!r}: numbers like 1,2") from None
     record = svc.add_charge(app, target, code=code, dx=list(dx), modifiers=list(modifiers), units=units,
-                            provider=provider, date=date, amount=amount, pointers=pointer_list,
+                            provider=provider, date=date, amount=amount, pointers=_pointer_list(pointers),
                             place_of_service=place_of_service, again=again)
     for warning in record.pop("warnings"):
         say(f"warning: {warning}; the claim scrubber will refuse it")
@@ -137,13 +141,6 @@ def adjust(app, fmt, patient_id, amount, reason, charge_id):
 
 
 # -- corrections: void a charge, correct one (medsec.billing.corrections) ----------------
-def _pointer_list(pointers: str | None) -> list[int] | None:
-    try:
-        return [int(p) for p in pointers.split(",")] if pointers else None
-    except ValueError:
-        raise InvalidInput(f"--pointer {pointers!r}: numbers like 1,2") from None
-
-
 @bill.command("void")
 @click.argument("charge_id", metavar="CHARGE")
 @reason_option(required=True, help="Why the charge is void, kept with it.")
@@ -349,6 +346,8 @@ def statements(app, fmt, due, min_balance, as_of, output, csv_path, send, channe
 
     if send and (output or csv_path):
         raise InvalidInput("--send sends the statements: leave out -o and --csv")
+    if channel and not send:
+        raise InvalidInput("--channel goes with --send")
     result = due_statements(app, as_of=app.parse_date(as_of, "--as-of") if as_of else None,
                             min_balance=min_balance, output=output, csv_path=csv_path, send=send, channel=channel)
     for path in (result.get("pdf"), result.get("csv")):

@@ -10,7 +10,6 @@ per document (who it goes to, the address lines, and the batch's own columns).
 `pdf` may name a directory: the PDF (and the CSV unless named) are written there.
 """
 
-import csv
 import io
 import os
 from dataclasses import dataclass, field
@@ -52,27 +51,37 @@ class PrintBatch:
         return documents.texts_to_pdf(self.texts, self.title)
 
     def csv_text(self) -> str:
+        """The mail-merge CSV (medsec.spreadsheet: no cell a spreadsheet takes for a formula)."""
+        from medsec.spreadsheet import csv_writer
+
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=ADDRESS_COLUMNS + self.columns, lineterminator="\n")
-        writer.writeheader()
+        writer = csv_writer(out)
+        header = ADDRESS_COLUMNS + self.columns
+        writer.writerow(header)
         for row in self.rows:
-            # a spreadsheet must not take a name for a formula
-            writer.writerow({k: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") and k in
-                             ADDRESS_COLUMNS else v for k, v in row.items()})
+            writer.writerow([row[k] for k in header])
         return out.getvalue()
 
     def write(self, app, *, pdf: str | None = None, csv: str | None = None, name: str = "batch") -> dict:
         """Write the PDF (a FILE.pdf, or a directory: DIR/NAME.pdf, with the CSV as DIR/NAME.csv
         unless `csv` names one) and the CSV; the paths written."""
-        from medsec.outputs import write_output
+        from medsec.outputs import check_output, write_output
 
         written: dict = {"documents": len(self)}
+        target = None
         if pdf:
             folder = os.path.isdir(pdf) or pdf.endswith(os.sep)
             target = os.path.join(pdf, f"{name}.pdf") if folder else pdf
             csv = csv or (os.path.join(pdf, f"{name}.csv") if folder else None)
             if not target.lower().endswith(".pdf"):
                 raise InvalidInput(f"-o {pdf}: give a directory or a FILE.pdf")
+        # both paths judged before either file is written: a bad --csv leaves no PDF behind
+        if target and csv and check_output(target, app.data_dir) == check_output(csv, app.data_dir):
+            raise InvalidInput(f"--csv {csv} is the PDF's own path: name another file")
+        for path in (target, csv):
+            if path:
+                check_output(path, app.data_dir)
+        if target:
             write_output(target, self.pdf_bytes(), data_dir=app.data_dir)
             written["pdf"] = target
         if csv:

@@ -165,8 +165,11 @@ def _from_3(root: str) -> str:
     parsed = review = 0
     for record in list(txn.scan(PATIENTS)):
         text = record.get("guarantor")
-        if not isinstance(text, str) or not text.strip() or text.strip().lower() == "self" \
-                or _PATIENT_ID.fullmatch(text.strip()):
+        if not isinstance(text, str) or not text.strip() or text.strip().lower() == "self":
+            continue
+        if _PATIENT_ID.fullmatch(text.strip()):  # a patient's id, in medsec's own spelling (p7 -> P7)
+            if text != text.strip().upper():
+                txn.put(PATIENTS, {**record, "guarantor": text.strip().upper()}, record)
             continue
         party = {"name": "", "relationship": "", "address": "", "city": "", "state": "", "zip": "", "phone": "",
                  "email": "", **parse_guarantor_text(text), "converted_from": text[:200]}
