@@ -192,6 +192,28 @@ def test_a_version_1_store_gets_the_sign_in_tables_by_upgrade(pg_clinic, pg_url,
     pg_clinic.ok("check")
 
 
+def test_upgrade_to_schema_5_makes_free_text_guarantors_responsible_parties_to_review(pg_clinic, pg_url, pg_server):
+    """Guarantors written as free text by older versions (the data directory's schema 4 step does the
+    same there): `medsec upgrade` keeps the text as a responsible party marked needs_review, which
+    `medsec check` names by the patient alone; an id in another spelling becomes medsec's."""
+    db = dbname(pg_url)
+    pg_clinic.ok("patient", "add", "--first", "Bo", "--last", "Smith", "--dob", "2015-03-04")
+    for patient, text in (("P1", "Jane Doe, mother"), ("P2", " p1")):
+        pg_server.sql(f"UPDATE medsec.patients SET doc = jsonb_set(doc, '{{guarantor}}', to_jsonb('{text}'::text)) "
+                      f"WHERE id = '{patient}'", db)
+    pg_server.sql("UPDATE medsec.meta SET value = '4' WHERE key = 'schema_version'", db)
+    one_line_error(pg_clinic("patient", "show", "P1"), 3, "medsec upgrade")
+    assert pg_clinic.json("upgrade")["steps"] == ["schema 5"]
+    ann = pg_clinic.json("patient", "show", "P1")
+    assert ann["guarantor"] == "" and ann["responsible_party"]["needs_review"] is True
+    assert ann["responsible_party"]["converted_from"] == "Jane Doe, mother"
+    assert pg_clinic.json("patient", "show", "P2")["guarantor"] == "P1"
+    check = pg_clinic("check")
+    assert check.exit_code == 0 and "warning: P1: a guarantor written as free text needs review" in check.stderr
+    assert "Jane Doe" not in check.stderr
+    assert pg_clinic.json("upgrade")["steps"] == []
+
+
 def test_a_postgresql_practice_is_backed_up_in_the_usual_format_and_restores_into_a_directory(pg_clinic, tmp_path):
     pg_clinic.ok("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-30 09:00", "--type", "follow-up")
     archive = tmp_path / "b.tar.gz"

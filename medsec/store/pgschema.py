@@ -34,7 +34,7 @@ from medsec.store.kinds import RecordKind
 
 SCHEMA = "medsec"
 APPLICATION = "medsec"
-VERSION = 4  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
+VERSION = 5  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
 # The kinds each version brought (a kind's table is made by the version that brought it).
 _KINDS_OF = {2: [CREDENTIALS, SESSIONS, TOKENS], 4: [ELIGIBILITY, EDI_FILES]}
 
@@ -145,5 +145,25 @@ def _version_3() -> list[str]:
     ]
 
 
+def _version_5() -> list[str]:
+    """Guarantors (the data directory's schema 4, medsec.store.upgrade): a patient's id in another
+    spelling becomes medsec's (p7 -> P7); free text written by older versions or imports becomes a
+    responsible party marked needs_review (`medsec check` names the patient), the text kept as
+    `converted_from`. Unlike the data directory's step it parses no names: a person reads them.
+    Written to run again harmlessly (a converted record has an empty guarantor)."""
+    table, text = f"{SCHEMA}.patients", "btrim(doc->>'guarantor')"
+    return [
+        f"UPDATE {table} SET doc = jsonb_set(doc, '{{guarantor}}', to_jsonb(upper({text}))) "
+        f"WHERE {text} ~ '^[Pp][0-9]+$' AND doc->>'guarantor' <> upper({text})",
+        f"UPDATE {table} SET doc = doc || jsonb_build_object('guarantor', '', 'responsible_party', "
+        "jsonb_build_object('name', '', 'relationship', '', 'address', '', 'city', '', 'state', '', 'zip', '', "
+        f"'phone', '', 'email', '', 'needs_review', true, 'text', left({text}, 200), "
+        f"'converted_from', left(doc->>'guarantor', 200))) "
+        f"WHERE jsonb_typeof(doc->'guarantor') = 'string' AND {text} <> '' AND lower({text}) <> 'self' "
+        f"AND {text} !~ '^[Pp][0-9]+$'",
+    ]
+
+
 # Each version's statements, run in order by `migrate` from the version a database is at.
-MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2(), 3: _version_3(), 4: _version_4()}
+MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2(), 3: _version_3(), 4: _version_4(),
+                                    5: _version_5()}
