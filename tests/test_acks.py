@@ -215,6 +215,29 @@ def test_999_rejecting_the_set_rejects_its_claims_with_the_errors(batch, tmp_pat
     office.ok("claim", "status", "C1", "draft")
 
 
+def test_a_999_finds_a_sets_claims_as_the_batch_recorded_them(batch, tmp_path):
+    """The batch's file record keeps the claims of each transaction set (its ST02 -> CLM01s, read from
+    the file written); a 999 rejecting one set rejects those claims and no others, however a writer
+    split the batch."""
+    from medsec.billing import edi
+    from medsec.context import AppContext
+    from medsec.store.catalog import EDI_FILES
+
+    office, sent = batch
+    app = AppContext(data_dir=str(office.home), user="tester")
+    (record,) = [f for f in app.store.snapshot().scan(EDI_FILES) if f["transaction"] == "837P"]
+    assert record["summary"]["sets"] == {"0001": ["C1", "C2"]}
+    assert edi.claim_sets((tmp_path / "b.837").read_bytes()) == {"0001": ["C1", "C2"]}
+    with app.store.transaction() as txn:  # as a writer that put each claim in a set of its own would have
+        txn.put(EDI_FILES, {**record, "summary": {"sets": {"0001": ["C2"], "0002": ["C1"]}}}, record)
+    ack = tmp_path / "r2.999"
+    ack.write_bytes(judged(tmp_path, ack_999(sent["control_number"], [
+        ["AK2*837*0001*005010X222A1", "IK5*A"], ["AK2*837*0002*005010X222A1", "IK5*R*5"]], "P", 1), "r2.999"))
+    done = office.json("clearinghouse", "import", ack)
+    assert (done["accepted"], done["rejected"]) == (["C2"], ["C1"])
+    assert office.json("claim", "show", "C2")["status"] == "submitted"
+
+
 def test_what_matches_nothing_is_kept_not_dropped(batch, tmp_path):
     office, sent = batch
     unknown = tmp_path / "unknown.999"

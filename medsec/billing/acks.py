@@ -106,6 +106,12 @@ def error_words(error: dict) -> str:
 
 
 def _set_claims(batch: dict, control: str) -> list[str]:
+    """The claims of the batch's transaction set `control` (its ST02), as the batch's record keeps
+    them; a batch recorded without them (before medsec kept them) by position, 5,000 per set, as
+    the 837P writer splits a batch."""
+    sets = (batch.get("summary") or {}).get("sets")
+    if isinstance(sets, dict):
+        return [str(c).upper() for c in sets.get(control) or sets.get(control.zfill(4)) or []]
     if not control.isdigit() or int(control) < 1:
         return []
     start = (int(control) - 1) * CLAIMS_PER_SET
@@ -137,9 +143,11 @@ def _apply_999(changes: Changes, ack: dict, summary: dict) -> dict | None:
                 "result_words": ack["result_words"], "accepted": [], "rejected": [], "status": status}
     answers = ack["sets"]
     if not answers and ack["result"] in REJECTED_RESULTS:  # the whole group refused, no set detail
-        answers = [{"control": str(n + 1), "result": ack["result"], "result_words": ack["result_words"],
-                    "errors": [], "segment_errors": []}
-                   for n in range(max(1, -(-len(batch["claims"]) // CLAIMS_PER_SET)))]
+        sets = (batch.get("summary") or {}).get("sets")
+        controls = list(sets) if isinstance(sets, dict) and sets else \
+            [str(n + 1) for n in range(max(1, -(-len(batch["claims"]) // CLAIMS_PER_SET)))]
+        answers = [{"control": control, "result": ack["result"], "result_words": ack["result_words"],
+                    "errors": [], "segment_errors": []} for control in controls]
     done = {"batch": batch["id"], "control": batch["control"], "result": ack["result"],
             "result_words": ack["result_words"], "accepted": [], "rejected": []}
     changes.prefetch(batch["claims"])

@@ -79,7 +79,7 @@ def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, 
     else:
         output = deliver(data, number)
     ids, patients, size = [c["id"] for c in claims], [c["patient_id"] for c in claims], len(data)
-    raw_sha, interchange = edi.sha256(data), data.startswith(b"ISA")  # an X12 file, not a paper form's PDF
+    raw_sha, sets = edi.sha256(data), edi.claim_sets(data)  # {} for a paper form's PDF: no clearinghouse file
     del data
     claims.clear()  # a 10,000-claim batch: let the records go before the marking transaction reads them again
     if mark:
@@ -90,11 +90,11 @@ def _export(app, claims: list[dict], fmt_name: str, output: str, *, mark: bool, 
             store_changes(app, txn, [(moved(app, old, "submitted", f"{fmt_name} control {number}",
                                             {"submissions": old["submissions"] + [submission]}, stamp), old)
                                      for old in txn.get_many(CLAIMS, ids)])
-            if interchange:  # the batch a 999 answers (AK1 = its GS06): found by edi.sent(view, control)
+            if sets:  # the batch a 999 answers (AK1 = its GS06, AK2 its sets): found by edi.sent(view, control)
                 edi.record_file(app, txn, direction="out",
                                 transaction="837P" if fmt_name == "x12-837p" else fmt_name, raw_sha=raw_sha,
                                 name=output, control=str(number), status="sent", claims=ids,
-                                patients=list(dict.fromkeys(patients)))
+                                patients=list(dict.fromkeys(patients)), summary={"sets": sets})
     app.audit("claim-export", ids + patients)
     return {"file": output, "format": fmt_name, "claims": ids, "control_number": number,
             "bytes": size, "usage": usage, "marked_submitted": mark}

@@ -57,6 +57,28 @@ def edi_format(app, transaction: str) -> Any:
     raise InvalidInput(f"no installed format writes a {transaction}", hint="the x12 plugin does: see 'medsec plugins'")
 
 
+def claim_sets(raw: bytes) -> dict[str, list[str]]:
+    """The claim ids (CLM01) of each transaction set (by its ST02) of an X12 claim interchange: what a
+    999 rejecting a set refers to. The separators are the ISA's (its 4th character, and the one after
+    its 16th element); {} for bytes that are no interchange."""
+    text = raw.decode("latin-1")
+    if not text.startswith("ISA") or len(text) < 106:
+        return {}
+    element = text[3]
+    ends = [i for i, ch in enumerate(text[:200]) if ch == element]
+    if len(ends) < 16 or len(text) < ends[15] + 3:
+        return {}
+    sets: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for segment in text.split(text[ends[15] + 2]):
+        fields = segment.strip().split(element)
+        if fields[0] == "ST" and len(fields) > 2:
+            current = sets.setdefault(fields[2], [])
+        elif fields[0] == "CLM" and len(fields) > 1 and current is not None:
+            current.append(fields[1])
+    return sets
+
+
 def imported(view, raw_sha: str) -> dict | None:
     """The record of a received file with these bytes, if one was imported already."""
     for file_id in view.lookup("edi-sha256", raw_sha):
