@@ -57,20 +57,37 @@ def edi_format(app, transaction: str) -> Any:
     raise InvalidInput(f"no installed format writes a {transaction}", hint="the x12 plugin does: see 'medsec plugins'")
 
 
-def claim_sets(raw: bytes) -> dict[str, list[str]]:
-    """The claim ids (CLM01) of each transaction set (by its ST02) of an X12 claim interchange: what a
-    999 rejecting a set refers to. The separators are the ISA's (its 4th character, and the one after
-    its 16th element); {} for bytes that are no interchange."""
-    text = raw.decode("latin-1")
-    if not text.startswith("ISA") or len(text) < 106:
-        return {}
+def _separators(text: str) -> tuple[str, str] | None:
+    """(element separator, segment terminator) the ISA at the start of `text` declares: its 4th
+    character, and the one after its 16th element; None when `text` starts no interchange."""
+    if not text.startswith("ISA") or len(text) < 4:
+        return None
     element = text[3]
     ends = [i for i, ch in enumerate(text[:200]) if ch == element]
     if len(ends) < 16 or len(text) < ends[15] + 3:
+        return None
+    return element, text[ends[15] + 2]
+
+
+def interchange_control(raw: bytes) -> str:
+    """ISA13, the interchange control number of an X12 file, as written ("" for no interchange)."""
+    text = raw.lstrip()[:200].decode("latin-1")
+    found = _separators(text)
+    fields = text.split(found[1], 1)[0].split(found[0]) if found else []
+    return fields[13].strip() if len(fields) > 13 else ""
+
+
+def claim_sets(raw: bytes) -> dict[str, list[str]]:
+    """The claim ids (CLM01) of each transaction set (by its ST02) of an X12 claim interchange: what a
+    999 rejecting a set refers to; {} for bytes that are no interchange."""
+    text = raw.lstrip().decode("latin-1")
+    found = _separators(text)
+    if not found:
         return {}
+    element, terminator = found
     sets: dict[str, list[str]] = {}
     current: list[str] | None = None
-    for segment in text.split(text[ends[15] + 2]):
+    for segment in text.split(terminator):
         fields = segment.strip().split(element)
         if fields[0] == "ST" and len(fields) > 2:
             current = sets.setdefault(fields[2], [])

@@ -243,13 +243,6 @@ def import_835(app, raw: bytes, name: str, *, fmt, dry_run: bool = False) -> dic
     return _post_file(app, raw, name, fmt, dry_run)
 
 
-def _isa13(raw: bytes) -> str:
-    """The interchange control number of an X12 file ("" when it does not start with an ISA)."""
-    text = raw.lstrip()[:120].decode("latin-1")
-    fields = text.split(text[3]) if text.startswith("ISA") and len(text) > 3 else []
-    return fields[13].strip() if len(fields) > 13 else ""
-
-
 def _post_file(app, raw: bytes, path: str, reader, dry_run: bool) -> dict:
     """Post a remittance file's bytes, all or none, with its EDI_FILES record in the same transaction;
     the summary's ``file`` is that record's id ("" on a dry run)."""
@@ -271,7 +264,7 @@ def _post_file(app, raw: bytes, path: str, reader, dry_run: bool) -> dict:
             claims = [p["claim_id"] for p in summary["posted"]]
             record = edi.record_file(
                 app, txn, direction="in", transaction="835", raw_sha=source["sha256"], name=path,
-                control=_isa13(raw), status="posted", claims=claims,
+                control=edi.interchange_control(raw), status="posted", claims=claims,
                 patients=sorted({c["patient_id"] for c in txn.get_many(CLAIMS, claims)}),
                 summary={"remittances": [r["id"] for r in summary["remittances"]], "posted": len(claims),
                          "unmatched": len(summary["unmatched"])}, unmatched=summary["unmatched"])

@@ -15,7 +15,7 @@ from medsec.cli.options import (
     provider_option,
     reason_option,
 )
-from medsec.cli.output import output_options, render, say
+from medsec.cli.output import inform, output_options, render, say
 from medsec.errors import InvalidInput
 
 
@@ -310,8 +310,6 @@ def journal(app, start, end, fmt_name, output, as_json):
     if as_json:
         render(result, "json")
     else:
-        from medsec.cli.output import inform
-
         inform(f"wrote {result['file']} ({result['format']}, {result['transactions']} transactions, "
                f"{result['from']} to {result['to']})")
 
