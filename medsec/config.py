@@ -50,6 +50,7 @@ CONFIG_FILES = [
     "channels.yaml",
     "roles.yaml",
     "clearinghouses.yaml",
+    "labs.yaml",
 ]
 
 # Real files are kilobytes: staff.yaml of a 300-provider practice is 61 KB.

@@ -105,6 +105,17 @@ def _check_medsec(c, data, schema_version: int):
                                     f"reads ({schema_version})" + ("; run 'medsec upgrade'" if older else ""))
 
 
+def _check_rooms(c, data):
+    """practice.yaml `rooms`: each with an id, no id twice (`appt status ID roomed --room ID` names one)."""
+    seen: set[str] = set()
+    for i, room in enumerate(c.seq(data.get("rooms"), ["rooms"])):
+        room = c.mapping(room, ["rooms", i])
+        if c.required(room, "id", ["rooms", i]):
+            if str(room["id"]) in seen:
+                c.error(["rooms", i, "id"], f"rooms: duplicate room id {room['id']}")
+            seen.add(str(room["id"]))
+
+
 def _check_practice(c, data):
     data = c.mapping(data, [])
     c.required(data, "name", [])
@@ -127,9 +138,7 @@ def _check_practice(c, data):
     ):
         c.error(["address", "state"], "address.state must be a two-letter code")
     _check_hours(c, data.get("office_hours"), ["office_hours"])
-    for i, room in enumerate(c.seq(data.get("rooms"), ["rooms"])):
-        room = c.mapping(room, ["rooms", i])
-        c.required(room, "id", ["rooms", i])
+    _check_rooms(c, data)
     slot = c.mapping(data.get("scheduling"), ["scheduling"]).get("slot_minutes", 15)
     if not isinstance(slot, int) or not 5 <= slot <= 120:
         c.error(["scheduling", "slot_minutes"], "scheduling.slot_minutes must be 5 to 120")
@@ -139,6 +148,23 @@ def _check_practice(c, data):
     _check_date_order(c, data)
     _check_sign_in(c, data)
     _check_usage(c, data)
+    _check_reminder_settings(c, data)
+
+
+REMINDER_SETTINGS = {"letter_lead_days": (0, 60), "sms_max_segments": (1, 10)}  # whole numbers within
+
+
+def _check_reminder_settings(c, data: dict) -> None:
+    """practice.yaml `reminders:`: the days the post takes (no letter reminder for a visit sooner)
+    and the SMS segments a reminder may take before it is shortened."""
+    for key, value in c.mapping(data.get("reminders"), ["reminders"]).items():
+        if key not in REMINDER_SETTINGS:
+            c.error(["reminders", key], f"reminders.{key}: unknown setting (use {', '.join(REMINDER_SETTINGS)})")
+            continue
+        least, most = REMINDER_SETTINGS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+            c.error(["reminders", key], f"reminders.{key} must be a whole number from {least} to {most}, "
+                                        f"not {value!r}")
 
 
 def _check_usage(c, data: dict) -> None:
@@ -211,11 +237,18 @@ def _check_staff(c, data):
         if member.get("email") and not email_valid(member["email"]):
             c.error(path + ["email"], f"email {member['email']!r} is not an address")
         _check_hours(c, member.get("hours"), path + ["hours"])
-        for j, off in enumerate(c.seq(member.get("time_off"), path + ["time_off"])):
-            off = c.mapping(off, path + ["time_off", j])
-            for key in ("from", "to"):
-                if c.required(off, key, path + ["time_off", j]):
-                    _check_date(c, str(off[key])[:10], path + ["time_off", j, key])
+        _check_time_off(c, member.get("time_off"), path + ["time_off"])
+
+
+def _check_time_off(c, spans, path):
+    for j, off in enumerate(c.seq(spans, path)):
+        off = c.mapping(off, path + [j])
+        for key in ("from", "to"):
+            if c.required(off, key, path + [j]):
+                _check_date(c, str(off[key])[:10], path + [j, key])
+        if off.get("stranded") not in (None, "keep", "reschedule", "cancel"):  # `staff off`'s choice
+            c.error(path + [j, "stranded"], f"{_dotted(path + [j, 'stranded'])}: "
+                    f"{off['stranded']!r} is not keep, reschedule or cancel")
 
 
 def _check_roles(c, data):
@@ -307,6 +340,27 @@ def _check_type(c, name: str, spec: dict):
     for i, hours in enumerate(c.seq(spec.get("lead_hours"), path + ["lead_hours"])):
         if not isinstance(hours, (int, float)) or hours <= 0:
             c.error(path + ["lead_hours", i], f"types.{name}.lead_hours must list positive hours")
+    if not isinstance(spec.get("new_patient", False), bool):
+        c.error(path + ["new_patient"], f"types.{name}.new_patient must be true or false")
+    _check_type_texts(c, name, spec)
+
+
+def _check_type_texts(c, name: str, spec: dict) -> None:
+    """What the patient is told: `instructions` a line of text, `translations` by language
+    (`translations: {es: {description: ..., instructions: ...}}`)."""
+    path = ["types", name]
+    for key in ("description", "instructions"):
+        if spec.get(key) is not None and not isinstance(spec[key], str):
+            c.error(path + [key], f"types.{name}.{key} must be text")
+    for lang, texts in c.mapping(spec.get("translations"), path + ["translations"]).items():
+        where = path + ["translations", lang]
+        if not isinstance(lang, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", lang):
+            c.error(where, f"types.{name}.translations: {lang!r} is not a language code (e.g. es)")
+            continue
+        for key, text in c.mapping(texts, where).items():
+            if key not in ("description", "instructions") or not isinstance(text, str):
+                c.error(where + [key], f"types.{name}.translations.{lang}.{key}: use description or "
+                                       f"instructions, as text")
 
 
 def _check_payers(c, data):
@@ -355,7 +409,8 @@ def channel_needs(name: str, settings) -> list[tuple[str, str]]:
     """(setting, what is wrong) for each setting a bundled channel cannot send without.
 
     The email channel needs a sender address; the sms channel its gateway's
-    url (preset json) or account_sid and token_env (preset twilio). A
+    url (preset json) or account_sid and token_env (preset twilio); the
+    voice channel its gateway's url. A
     plugin's own channel says what it misses when it sends.
     """
     settings = settings if isinstance(settings, dict) else {}
@@ -370,6 +425,8 @@ def channel_needs(name: str, settings) -> list[tuple[str, str]]:
         needed = {"json": ["url"], "twilio": ["account_sid", "token_env"]}.get(preset, [])
         found += [(key, f"sms.{key} is required by the {preset} preset") for key in needed
                   if settings.get(key) in (None, "")]
+    elif name == "voice" and settings.get("url") in (None, ""):
+        found.append(("url", "voice.url is required: the voice gateway's address"))
     return found
 
 
@@ -394,6 +451,10 @@ def _check_channels(c, data):
             c.warn([section, key], f"{section}.{key}: environment variable {var} is not set ({CRON_ENV})")
         if section == "email" and settings.get("security") not in (None, "none", "starttls", "ssl"):
             c.error([section, "security"], "email.security must be none, starttls or ssl")
+        retries = settings.get("retries")
+        if section == "fax" and "retries" in settings and (
+                not isinstance(retries, int) or isinstance(retries, bool) or not 1 <= retries <= 10):
+            c.error([section, "retries"], "fax.retries must be a whole number of tries from 1 to 10")
     _check_routes(c, data)
 
 
@@ -463,6 +524,48 @@ def _check_clearinghouse(c, entry: dict, where: list) -> None:
         c.warn(where + [key], f"{_dotted(where + [key])}: environment variable {var} is not set ({CRON_ENV})")
 
 
+LAB_TRANSPORTS = {"folder": ("folder",), "sftp": ("host", "username", "known_hosts")}  # bundled: what each needs
+
+
+def _check_labs(c, data):
+    """labs.yaml: each performing lab's id (what `lab order --lab` names) and name; its interface,
+    if any: a transport (the bundled folder and sftp ones: the settings they need; another is
+    a plugin's, checked by `lab send`) and MSH-5/6's receiving application and facility as text."""
+    data = c.mapping(data, [])
+    seen: set = set()
+    for i, entry in enumerate(c.seq(data.get("labs"), ["labs"])):
+        where = ["labs", i]
+        entry = c.mapping(entry, where)
+        if c.required(entry, "id", where):
+            ident = str(entry["id"])
+            if not CLEARINGHOUSE_ID.fullmatch(ident):
+                c.error(where + ["id"], f"{_dotted(where)}.id: letters, digits, '.', '_' or '-' (at most 40)")
+            if ident.upper() in seen:
+                c.error(where + ["id"], f"duplicate lab id {ident}")
+            seen.add(ident.upper())
+        for key in ("name", "address", "phone", "fax"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                c.error(where + [key], f"{_dotted(where + [key])} must be text")
+        if entry.get("interface") is not None:
+            _check_lab_interface(c, c.mapping(entry["interface"], where + ["interface"]), where + ["interface"])
+
+
+def _check_lab_interface(c, interface: dict, where: list) -> None:
+    for key in ("receiving_application", "receiving_facility"):
+        value = interface.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > 60 or any(ch in value for ch in "|^~\\&")):
+            c.error(where + [key], f"{_dotted(where + [key])}: text of at most 60 characters, no HL7 separators")
+    if not c.required(interface, "transport", where):
+        return
+    transport = interface["transport"]
+    if not isinstance(transport, str) or not CLEARINGHOUSE_ID.fullmatch(transport):
+        c.error(where + ["transport"], f"{_dotted(where)}.transport: a transport's name (see 'medsec plugins')")
+        return
+    for key in LAB_TRANSPORTS.get(transport, ()):
+        c.required(interface, key, where)
+    _check_clearinghouse(c, {k: v for k, v in interface.items() if k != "transport" or v == "sftp"}, where)
+
+
 def is_secret_setting(key) -> bool:
     """Whether a setting's name says it holds a secret (`password`, `api_key`; not `password_env`)."""
     name = str(key).lower().replace("-", "_")
@@ -508,6 +611,7 @@ VALIDATORS: dict[str, Callable] = {
     "channels.yaml": _check_channels,
     "roles.yaml": _check_roles,
     "clearinghouses.yaml": _check_clearinghouses,
+    "labs.yaml": _check_labs,
 }
 
 

@@ -15,6 +15,7 @@ GROUP = "medsec"
 DEFAULT_PLUGINS = {
     "csv": "medsec.builtin.csv_format",
     "outbox": "medsec.builtin.outbox",
+    "folder": "medsec.builtin.folder_transport",
     "yaml-codes": "medsec.builtin.yaml_codes",
     "reports": "medsec.builtin.reports",
     "practice-reports": "medsec.builtin.practice_reports",
@@ -24,7 +25,8 @@ DEFAULT_PLUGINS = {
 
 # The plugins installed with medsec itself (its entry points in pyproject.toml).
 SHIPPED_PLUGINS = frozenset({"medsec_synthea", "medsec_email", "medsec_sms", "medsec_fax", "medsec_icd10",
-                             "medsec_hcpcs", "medsec_cms1500", "medsec_x12", "medsec_sftp"})
+                             "medsec_hcpcs", "medsec_cms1500", "medsec_x12", "medsec_sftp",
+                             "medsec_voice"})
 
 # The event hooks (hookspecs' "events" section): called after a commit, by `fire`.
 EVENT_HOOKS = frozenset({"appointment_booked", "appointment_cancelled", "appointment_rescheduled",

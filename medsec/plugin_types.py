@@ -70,12 +70,16 @@ class DeliveryError(Exception):
 class Channel(NamedTuple):
     """A delivery channel. ``send(message, settings, data_dir)`` returns a
     delivery id or raises DeliveryError; ``settings`` is the channel's
-    section of channels.yaml."""
+    section of channels.yaml. ``status(delivery_id, settings, data_dir)``,
+    optional, asks the gateway how a message it took has fared: one of
+    delivered, sent (still under way), busy, no-answer or failed; it raises
+    DeliveryError when the gateway cannot say."""
 
     name: str
     kinds: tuple[str, ...]
     description: str
     send: Callable[[Message, dict[str, Any], str], str]
+    status: Callable[[str, dict[str, Any], str], str] | None = None
 
 
 class Importer(NamedTuple):

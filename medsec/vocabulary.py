@@ -35,7 +35,7 @@ PERMISSIONS: dict[str, str] = {
     "refills.request": "take refill requests and follow them",
     "refills.approve": "approve or deny refill requests (the prescriber's decision)",
     "labs.order": "order labs and follow their orders and results",
-    "labs.review": "mark lab results reviewed, or move a lab order's status by hand",
+    "labs.review": "mark lab results reviewed and choose the wording of the patient's notice",
     "billing.read": "see charges, balances, ledgers, invoices, statements and claims",
     "billing.charge": "post charges and adjustments",
     "billing.pay": "take patients' payments",
@@ -75,5 +75,5 @@ CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 CHANNEL_KINDS = ["email", "sms", "voice", "letter"]
 ROUTE_KINDS = CHANNEL_KINDS + ["fax"]  # channels.yaml `routes`: kind of message -> channel
 # Where a kind of message goes when channels.yaml routes it nowhere (medsec.communications.messaging).
-DEFAULT_ROUTES = {"email": "email", "sms": "sms", "fax": "fax", "voice": "outbox", "letter": "outbox"}
+DEFAULT_ROUTES = {"email": "email", "sms": "sms", "fax": "fax", "voice": "voice", "letter": "outbox"}
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -215,3 +215,24 @@ def test_bad_command_is_permanent(tmp_path, command):
     with pytest.raises(DeliveryError) as caught:
         medsec_fax.send(fax(), {"gateway": "command", "command": command}, str(tmp_path))
     assert caught.value.temporary is False
+
+
+# --- delivery status ----------------------------------------------------------------
+
+def test_http_status_maps_the_gateways_words(gateway, token, tmp_path):
+    for word, ours in [("completed", "delivered"), ("Line Busy", "busy"), ("no_answer", "no-answer"),
+                       ("queued", "sent"), ("error", "failed")]:
+        gateway.statuses = [word]
+        assert medsec_fax.status("FX 7/a", http_settings(gateway), str(tmp_path)) == ours
+    assert gateway.last["method"] == "GET" and gateway.last["path"] == "/faxes/FX%207%2Fa"
+    assert gateway.last["headers"]["Authorization"] == "Bearer fax-tok"
+    gateway.statuses = ["teleported"]
+    with pytest.raises(DeliveryError) as caught:
+        medsec_fax.status("FX-7", http_settings(gateway, status_url=gateway.url + "/status"), str(tmp_path))
+    assert caught.value.temporary is False and gateway.last["path"] == "/status/FX-7"
+
+
+def test_status_from_other_gateways_is_not_known(tmp_path):
+    with pytest.raises(DeliveryError) as caught:
+        medsec_fax.status("job-1", {"gateway": "command", "command": ["x", "{file}"]}, str(tmp_path))
+    assert caught.value.temporary is False and "reports no delivery status" in str(caught.value)

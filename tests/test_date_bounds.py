@@ -102,7 +102,8 @@ def test_dates_of_birth_may_go_back_further_than_bookings(clinic):
 
 
 def test_a_due_date_of_another_workflow_is_bounded_by_the_same_parser(front_office):
-    refused(front_office, "lab", "order", "P1", "--facility", "Quest", "--test", "CBC", "--due", "+99999y",
+    refused(front_office, "lab", "order", "P1", "--physician", "S1", "--dx", "E78.5", "--facility", "Quest",
+            "--test", "CBC", "--due", "+99999y",
             message="--due: '+99999y' is more than 10 years away")
 
 

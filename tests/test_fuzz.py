@@ -83,7 +83,7 @@ def build_fuzz_practice(medsec: Medsec) -> None:
          "--fax", "617-555-0199"),
         ("refill", "request", "P2", "--drug", "lisinopril", "--dose", "10 mg", "--pharmacy", "CVS",
          "--pharmacy-fax", "617-555-0198", "--via", "fax"),
-        ("lab", "order", "P1", "--facility", "Quest", "--test", "lipid panel"),
+        ("lab", "order", "P1", "--physician", "S1", "--dx", "E78.5", "--facility", "Quest", "--test", "lipid panel"),
         ("appt", "waitlist", "add", "P3", "--type", "follow-up"),
         ("--user", "S4", "meeting", "schedule", "--title", "Staff", "--at", "2026-12-01 13:00", "--duration", "30",
          "--attendees", "S1,S2"),

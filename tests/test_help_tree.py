@@ -140,7 +140,7 @@ def test_help_lists_the_practices_types_payers_channels_and_formats(demo):
     assert "This practice's payers: BAYSTATE, HARBOR, MEDICARE, SELFPAY." in option_line(batch, "--payer")
     assert "Installed: cms1500, x12-837p." in option_line(batch, "--format")
     channel = option_line(help_of(demo, "remind", "send"), "--channel")
-    assert "Set up here: outbox. Installed, not set up in channels.yaml: email, fax, sms." in channel
+    assert "Set up here: outbox. Installed, not set up in channels.yaml: email, fax, sms, voice." in channel
     assert "Installed: csv, synthea." in option_line(help_of(demo, "patient", "import"), "--input-format")
     # `medsec help COMMAND` is the same text
     assert demo("help", "appt", "book").stdout == help_of(demo, "appt", "book")

@@ -275,6 +275,37 @@ def test_hook_register_channels(clinic, plugin):
     assert found["pager"].plugin == name and found["outbox"].plugin == "outbox"
 
 
+def test_hook_register_channels_with_a_delivery_status(practice, plugin, tmp_path):
+    name = plugin("""
+        from medsec import hookimpl
+        from medsec.plugin_types import Channel
+
+        ASKED = []
+
+        def send(message, settings, data_dir):
+            return f"job-{message.to}"
+
+        def status(delivery_id, settings, data_dir):
+            ASKED.append((delivery_id, settings))
+            return "delivered"
+
+        @hookimpl
+        def register_channels(register):
+            register(Channel("faxer", ("fax",), "a fax service", send, status))
+    """)
+    env = {"MEDSEC_PLUGINS": name}
+    with open(practice.home / "channels.yaml", "a") as f:
+        f.write("faxer:\n  line: 2\nroutes: {fax: faxer}\n")
+    doc = tmp_path / "letter.pdf"
+    doc.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+                    b"2 0 obj << /Type /Pages /Count 1 >> endobj\n3 0 obj << /Type /Page >> endobj\n%%EOF\n")
+    sent = practice.json("fax", "send", doc, "--number", "617-555-0150", "--no-cover", env=env)
+    assert (sent["channel"], sent["status"], sent["delivery_id"]) == ("faxer", "sent", "job-617-555-0150")
+    (asked,) = practice.json("fax", "status", env=env)
+    assert (asked["id"], asked["status"]) == (sent["id"], "delivered")
+    assert importlib.import_module(name).ASKED == [("job-617-555-0150", {"line": 2})]
+
+
 def test_hook_register_reports(clinic, plugin):
     name = plugin("""
         from medsec import hookimpl

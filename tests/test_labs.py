@@ -24,15 +24,18 @@ def clinic(small_practice, tmp_path):
     return medsec
 
 
+DR = ["--physician", "S1", "--dx", "E78.5"]  # the ordering physician and the reason
+
+
 def ids(rows):
     return [r["id"] for r in rows]
 
 
 def test_lab_order_walked_to_patient_notified(clinic):
-    first = clinic.json("lab", "order", "P1", "--facility", "North Lab", "--test", "Lipid panel",
+    first = clinic.json("lab", "order", "P1", *DR, "--facility", "North Lab", "--test", "Lipid panel",
                         "--due", "2026-11-30", "--fasting")
     assert (first["id"], first["status"], first["fasting"], first["due"]) == ("LB1", "ordered", True, "2026-11-30")
-    booked = clinic.json("lab", "order", "P2", "--facility", "North Lab", "--test", "CBC",
+    booked = clinic.json("lab", "order", "P2", *DR, "--facility", "North Lab", "--test", "CBC",
                          "--appt-at", "2026-11-27 07:30")
     assert booked["status"] == "scheduled" and booked["appointment"] == "2026-11-27T07:30:00-05:00"
     assert booked["due"] == "2026-12-10"  # 14 days by default
@@ -75,7 +78,7 @@ def test_lab_order_walked_to_patient_notified(clinic):
 
 def test_batch_unknown_order_queue_and_duplicates(clinic):
     for patient, test in (("P1", "Lipid panel"), ("P2", "CBC"), ("P2", "Urine culture")):
-        clinic.ok("lab", "order", patient, "--facility", "North Lab", "--test", test)
+        clinic.ok("lab", "order", patient, *DR, "--facility", "North Lab", "--test", test)
     batch = clinic.json("lab", "import", HL7 / "batch_two_results.hl7")
     assert [(r["order_id"], r["status"]) for r in batch] == [("LB2", "matched"), ("LB3", "matched")]
     culture = clinic.json("lab", "show", "LB3")["observations"]
@@ -94,7 +97,7 @@ def test_batch_unknown_order_queue_and_duplicates(clinic):
     # the message names Cy Moss: filing it with Ana Lopez's order needs --force
     mismatch = clinic("lab", "match", "LR3", "--order", "LB1")
     assert mismatch.exit_code == 1 and "is not P1" in mismatch.stderr
-    clinic.ok("lab", "order", "P3", "--facility", "North Lab", "--test", "Glucose")
+    clinic.ok("lab", "order", "P3", *DR, "--facility", "North Lab", "--test", "Glucose")
     matched = clinic.json("lab", "match", "LR3", "--order", "LB4")
     assert (matched["status"], matched["order_id"], matched["matched_by"]) == ("matched", "LB4", "tester")
     assert clinic.json("lab", "show", "LB4")["status"] == "resulted"
@@ -103,7 +106,7 @@ def test_batch_unknown_order_queue_and_duplicates(clinic):
 
 
 def test_result_for_another_patient_is_queued_not_filed(clinic):
-    clinic.ok("lab", "order", "P2", "--facility", "North Lab", "--test", "Lipid panel")  # LB1 is Bo Lind's
+    clinic.ok("lab", "order", "P2", *DR, "--facility", "North Lab", "--test", "Lipid panel")  # LB1 is Bo Lind's
     (result,) = clinic.json("lab", "import", HL7 / "lipid_panel_LB1.hl7")
     assert result["status"] == "unmatched" and "'Lopez'" in result["reason"] and "P2" in result["reason"]
     assert clinic.json("lab", "show", "LB1")["status"] == "ordered"
@@ -131,7 +134,7 @@ def test_hl7_samples_parse_through_the_library():
     ("wrong_message_type.hl7", None, "segment 1 (MSH): MSH-9 message type is ADT^A01, not ORU^R01"),
 ])
 def test_bad_hl7_is_rejected_and_nothing_written(clinic, tmp_path, name, content, text):
-    clinic.ok("lab", "order", "P1", "--facility", "North Lab", "--test", "Lipid panel")
+    clinic.ok("lab", "order", "P1", *DR, "--facility", "North Lab", "--test", "Lipid panel")
     path = HL7 / name if content is None else tmp_path / name
     if content is not None:
         path.write_bytes(content)
@@ -142,7 +145,7 @@ def test_bad_hl7_is_rejected_and_nothing_written(clinic, tmp_path, name, content
 
 
 def test_result_report_file_and_bad_input(clinic, tmp_path):
-    clinic.ok("lab", "order", "P1", "--facility", "Harbor Imaging", "--test", "Chest X-ray")
+    clinic.ok("lab", "order", "P1", *DR, "--facility", "Harbor Imaging", "--test", "Chest X-ray")
     report = tmp_path / "xray.pdf"
     report.write_bytes(PDF)
     filed = clinic.json("lab", "result", "LB1", "--file", report)
@@ -154,11 +157,11 @@ def test_result_report_file_and_bad_input(clinic, tmp_path):
     before = snapshot(clinic.home)
     assert clinic("lab", "result", "LB1", "--file", text).exit_code == 2
     assert clinic("lab", "result", "LB9", "--file", report).exit_code == 1
-    assert clinic("lab", "order", "P1", "--facility", "X", "--test", "Y", "--due", "2026-11-01").exit_code == 2
-    assert clinic("lab", "order", "P1", "--facility", " ", "--test", "Y").exit_code == 2
-    assert clinic("lab", "order", "P9", "--facility", "X", "--test", "Y").exit_code == 1
+    assert clinic("lab", "order", "P1", *DR, "--facility", "X", "--test", "Y", "--due", "2026-11-01").exit_code == 2
+    assert clinic("lab", "order", "P1", *DR, "--facility", " ", "--test", "Y").exit_code == 2
+    assert clinic("lab", "order", "P9", *DR, "--facility", "X", "--test", "Y").exit_code == 1
     assert snapshot(clinic.home) == before
-    clinic.ok("lab", "order", "P2", "--facility", "X", "--test", "Y")
+    clinic.ok("lab", "order", "P2", *DR, "--facility", "X", "--test", "Y")
     clinic.ok("lab", "status", "LB2", "cancelled")
     assert clinic("lab", "status", "LB2", "collected").exit_code == 1
     assert clinic("lab", "result", "LB2", "--file", report).exit_code == 1

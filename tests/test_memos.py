@@ -82,7 +82,7 @@ def test_a_failed_delivery_does_not_stop_the_others(office):
     (["--to", "S1", "--var", "memo=x"], 2, "the template's own"),
     (["--to", "S1", "--template", "no-such", "--var", BODY], 2, "no template 'no-such'"),
     (["--staff", " , ", "--var", BODY], 2, "give --staff STAFF"),
-    (["--to", "S1,S99", "--var", BODY], 1, "no staff member S99"),
+    (["--to", "S1,S99", "--var", BODY], 2, "no staff member or role S99"),
 ])
 def test_memo_bad_input_writes_and_sends_nothing(office, args, code, text):
     before = snapshot(office.home)

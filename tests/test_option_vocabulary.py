@@ -31,7 +31,9 @@ NUMBERS = {"--phone", "--number"}
 # A time of day is a "when" only where the command-line contract says so.
 TIMES_OF_DAY = {("medsec staff hours", "--from"), ("medsec staff hours", "--to")}
 # A person named by their part in what the command does, not a filter: the patient who survives a merge.
-PEOPLE_BY_PART = {("medsec patient merge", "--into")}
+PEOPLE_BY_PART = {("medsec patient merge", "--into"),
+                  ("medsec appt day", "--send"),  # the staff member the day sheet is sent to
+                  ("medsec lab order", "--physician")}  # the ordering physician
 # `audit --patient` takes any record id (an appointment's, a claim's): a patient's is what it is for.
 ANY_RECORD = {("medsec audit", "--patient")}
 

@@ -234,7 +234,8 @@ def test_merge_gives_the_survivor_every_record_of_the_duplicate(demo):
     demo.ok("task", "add", "Call back about the form", "--for", "S5", "--patient", "P6")
     referral = demo.json("referral", "add", "P6", "--to", "Dr Heart", "--reason", "murmur", "--dx", "I10",
                          "--physician", "S1")
-    lab = demo.json("lab", "order", "P6", "--facility", "Quest", "--test", "Lipid panel")
+    lab = demo.json("lab", "order", "P6", "--physician", "S1", "--dx", "E78.5", "--facility", "Quest",
+                    "--test", "Lipid panel")
     charge = demo.json("bill", "charge", "P6", "--code", "99213", "--dx", "I10", "--provider", "S1")
     call = demo.json("call", "log", "--from", "P6", "--reason", "question about the bill")
     demo.ok("patient", "merge", "P6", "--into", "P5")

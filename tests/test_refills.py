@@ -51,7 +51,8 @@ def test_refill_from_request_to_approval(office):
     assert [(n["for"], n["kind"], n["status"]) for n in approved["notices"]] == \
         [("pharmacy", "fax", "sent"), ("patient", "email", "sent")]
     fax, email = office.sent()
-    assert (fax["kind"], fax["to"], fax["attachments"]) == ("fax", "617-555-0177", ["refill-decision-pharmacy.pdf"])
+    assert (fax["kind"], fax["to"], fax["attachments"]) == \
+        ("fax", "617-555-0177", ["cover.pdf", "refill-decision-pharmacy.pdf"])
     for text in ("Atorvastatin, 20 mg daily", "Decision:    APPROVED", "Dr A, NPI 1234567893", "90-day supply",
                  "Patient:     Ana Lopez, born 1960-01-10"):
         assert text in fax["body"], text

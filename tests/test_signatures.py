@@ -51,7 +51,8 @@ def signed(clinic, secrets_dir, tmp_path):
     desk, doctor = signed_in(clinic, "S2", secrets_dir), signed_in(clinic, "S3", secrets_dir)
     clinic.ok("refill", "request", "P1", *REQUEST, "--for", "S3", env=desk)
     clinic.ok("refill", "approve", "RX1", "--note", "90 days", env=doctor)
-    clinic.ok("lab", "order", "P1", "--facility", "Harbor Imaging", "--test", "Chest X-ray", env=doctor)
+    clinic.ok("lab", "order", "P1", "--physician", "S3", "--dx", "R05.9", "--facility", "Harbor Imaging",
+              "--test", "Chest X-ray", env=doctor)
     report = tmp_path / "xray.pdf"
     report.write_bytes(PDF)
     clinic.ok("lab", "result", "LB1", "--file", report, env=desk)

@@ -43,8 +43,9 @@ def test_hours_split_day_and_off(practice):
 
 def test_time_off_with_people_dates(practice):
     practice.ok("staff", "add", "--name", "Nurse N", "--role", "nurse")
-    spans = practice.json("staff", "off", "S1", "--from", "tomorrow", "--to", "+3d", "--reason", "course")
-    assert spans == [{"from": "2026-11-27", "to": "2026-11-29", "reason": "course"}]
+    added = practice.json("staff", "off", "S1", "--from", "tomorrow", "--to", "+3d", "--reason", "course")
+    assert added["time_off"] == [{"from": "2026-11-27", "to": "2026-11-29", "reason": "course"}]
+    assert (added["stranded"], added["visits"]) == ("", [])  # no visit booked: nothing to choose
     practice.ok("staff", "off", "S1", "--from", "mon")  # the next Monday, a single day
     assert [s["from"] for s in practice.json("staff", "off", "S1")] == ["2026-11-27", "2026-11-30"]
     practice.ok("staff", "off", "S1", "--remove", "2026-11-27")

@@ -32,7 +32,7 @@ SEED = [
     '--dx R07.9 --fax 617-555-0400 --urgent',
     'refill request P1 --drug atorvastatin --dose "20 mg once daily" --pharmacy "CVS Main St" '
     '--pharmacy-fax 617-555-0177 --via phone',
-    'lab order P1 --facility "Quest Boston" --test "Lipid panel" --fasting',
+    'lab order P1 --physician S1 --dx E78.5 --facility "Quest Boston" --test "Lipid panel" --fasting',
     'meeting schedule --title "Flu season planning for the whole front office" --at "2026-12-10 08:00" '
     '--duration 45 --attendees S1,S2,S4',
     "appt waitlist add P2 --type follow-up --provider S1 --before 2026-12-15",

@@ -36,7 +36,8 @@ def office(front_office, tmp_path):
                     "--address", "1 Main St, Boston")
     front_office.ok("refill", "request", "P1", "--drug", "Atorvastatin", "--dose", "20 mg", "--pharmacy", "CVS",
                     "--via", "phone", "--for", "S1")
-    front_office.ok("lab", "order", "P1", "--facility", "North Lab", "--test", "Lipid panel")
+    front_office.ok("lab", "order", "P1", "--physician", "S1", "--dx", "E78.5", "--facility", "North Lab",
+                    "--test", "Lipid panel")
     (tmp_path / "scan.pdf").write_bytes(PDF)
     front_office.scan = tmp_path / "scan.pdf"
     return front_office
@@ -77,8 +78,8 @@ def _calls(office):
         "--drug": lambda app, v: refills.request(app, "P1", drug=v, dose="d", pharmacy="p", via="phone"),
         "--pharmacy": lambda app, v: refills.request(app, "P1", drug="d", dose="d", pharmacy=v, via="phone"),
         "--note  ": lambda app, v: refills.decide(app, "RX1", True, v),
-        "--facility": lambda app, v: labs.order(app, "P1", facility=v, test="CBC"),
-        "--test": lambda app, v: labs.order(app, "P1", facility="North Lab", test=v),
+        "--facility": lambda app, v: labs.order(app, "P1", facility=v, test="CBC", physician="S1", dx=["E78.5"]),
+        "--test": lambda app, v: labs.order(app, "P1", facility="North Lab", test=v, physician="S1", dx=["E78.5"]),
         "--note   ": lambda app, v: labs.set_status(app, "LB1", "cancelled", note=v),
     }
 
@@ -122,7 +123,8 @@ def test_a_file_name_with_control_characters_is_not_stored(office, app, tmp_path
 def test_bodies_keep_their_lines_and_single_lines_refuse_them(office, app):
     call = calls.log_call(app, caller="617-555-0100", reason="line one\r\nline two\n")
     assert call["reason"] == "line one\nline two"  # CRLF as LF, trimmed
-    assert labs.order(app, "P1", facility="North Lab", test="CBC", note="fast\nfrom midnight")["note"] == \
+    assert labs.order(app, "P1", facility="North Lab", test="CBC", note="fast\nfrom midnight", physician="S1",
+                      dx=["E78.5"])["note"] == \
         "fast\nfrom midnight"
     with pytest.raises(InvalidInput) as refused:
         refills.request(app, "P1", drug="Atorvastatin\nand more", dose="d", pharmacy="p", via="phone")
@@ -133,7 +135,8 @@ def test_through_the_command_line_the_same_rule(office):
     before = snapshot(office.home)
     for args in (["call", "log", "--patient", "P1", "--reason", "x" * 20_001],
                  ["referral", "add", "P1", "--specialist", "y" * 201, "--reason", "r", "--dx", "I10"],
-                 ["lab", "order", "P1", "--facility", "North Lab", "--test", "z" * 201]):
+                 ["lab", "order", "P1", "--physician", "S1", "--dx", "E78.5", "--facility", "North Lab",
+                  "--test", "z" * 201]):
         refused = office(*args)
         assert refused.exit_code == 2 and refused.stdout == ""
         assert len(refused.stderr.strip().splitlines()) == 1 and len(refused.stderr) < 400
@@ -237,7 +240,8 @@ def test_reminder_window_is_bounded(office, within):
 
 
 def test_lab_due_date_is_within_the_horizon(office):
-    refused = office("lab", "order", "P1", "--facility", "North Lab", "--test", "CBC", "--due", "+99999y")
+    refused = office("lab", "order", "P1", "--physician", "S1", "--dx", "E78.5", "--facility", "North Lab",
+                     "--test", "CBC", "--due", "+99999y")
     assert refused.exit_code == 2 and "--due" in refused.stderr
 
 

@@ -82,18 +82,25 @@ def test_coverage_gaps(week):
     assert rows == [
         ("2026-11-24", "no nurse", "08:00", "08:30", "0.50"),  # the visit itself, not its type's buffer
         ("2026-11-24", "no nurse", "09:00", "09:20", "0.33"),
+        ("2026-11-24", "no nurse on duty", "08:00", "17:00", "9.00"),  # the nurse's sick day
         ("2026-11-25", "no provider", "10:00", "10:20", "0.33"),
         ("2026-11-25", "no front desk", "08:00", "17:00", "9.00"),
+        ("2026-11-25", "provider away", "10:00", "10:20", "0.33"),  # A5, booked with S2 on their training day
         ("2026-11-26", "no front desk", "08:00", "17:00", "9.00"),
         ("2026-11-27", "no front desk", "08:00", "17:00", "9.00"),
     ]
+    away = [r for r in week.json("report", "coverage", *WEEK) if r["gap"] == "provider away"]
+    assert [(r["patient_id"], r["provider"], r["note"]) for r in away] == [("P3", "S2", "time off (training)")]
+
+
+DOCTOR = ["--physician", "S1", "--dx", "E78.5"]
 
 
 def test_labs_by_facility_and_overdue(week):
-    week.ok("lab", "order", "P1", "--facility", "North Lab", "--test", "Lipid panel", "--due", "2026-11-30",
+    week.ok("lab", "order", "P1", *DOCTOR, "--facility", "North Lab", "--test", "Lipid panel", "--due", "2026-11-30",
             env={"MEDSEC_NOW": "2026-11-24T09:00:00"})
-    week.ok("lab", "order", "P2", "--facility", "North Lab", "--test", "CBC", "--due", "2026-12-15")
-    week.ok("lab", "order", "P3", "--facility", "Harbor Imaging", "--test", "Chest X-ray")
+    week.ok("lab", "order", "P2", *DOCTOR, "--facility", "North Lab", "--test", "CBC", "--due", "2026-12-15")
+    week.ok("lab", "order", "P3", *DOCTOR, "--facility", "Harbor Imaging", "--test", "Chest X-ray")
     week.ok("lab", "status", "LB3", "cancelled")
     period = ["--from", "2026-11-20", "--to", "2026-12-01"]
     rows = {r["facility"]: r for r in week.json("report", "labs", *period, env={"MEDSEC_NOW": "2026-12-01T09:00:00"})}
@@ -108,7 +115,7 @@ def test_labs_by_facility_and_overdue(week):
 def test_html_page_holds_the_json_numbers(week, tmp_path, name):
     import html5lib
 
-    week.ok("lab", "order", "P1", "--facility", "North Lab", "--test", "Lipid panel")
+    week.ok("lab", "order", "P1", *DOCTOR, "--facility", "North Lab", "--test", "Lipid panel")
     page = tmp_path / f"{name}.html"
     week.ok("report", name, *WEEK, "--format", "html", "-o", page)
     text = page.read_text()

@@ -1,7 +1,8 @@
 """Default plugin: the outbox channel writes rendered messages to outbox/.
 
 Letters to print, and every message of a dry run, end up here as files a
-person can read. The file name is the delivery id.
+person can read. The file name is the delivery id. Voice messages are not
+carried: a JSON file is not a phone call (the voice channel places them).
 """
 
 import os
@@ -34,5 +35,5 @@ def send(message: Message, settings: dict, data_dir: str) -> str:
 
 @hookimpl
 def register_channels(register):
-    register(Channel("outbox", ("email", "sms", "fax", "voice", "letter"),
+    register(Channel("outbox", ("email", "sms", "fax", "letter"),
                      "write messages to the data directory's outbox/ (print, dry runs)", send))

@@ -20,6 +20,7 @@ def register_reports(register):
     register(Report("noshows", "no-show rate by provider, appointment type and weekday", _period("noshows")))
     register(Report("productivity", "per provider: visits seen, charges billed, collections",
                     _period("productivity")))
-    register(Report("coverage", "booked hours with no provider or no nurse working; days with no front desk",
+    register(Report("coverage", "booked hours with no provider or nurse; days with no front desk or nurse; "
+                    "visits whose provider is away",
                     _period("coverage")))
     register(Report("labs", "lab orders by facility and status, and how many are overdue", _period("labs")))

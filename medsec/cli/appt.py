@@ -23,7 +23,7 @@ from medsec.cli.options import (
     status_filter_option,
     when_option,
 )
-from medsec.cli.output import output_options, render, say
+from medsec.cli.output import output_options, render, say, table_width
 from medsec.errors import InvalidInput
 from medsec.scheduling import appointments as svc
 from medsec.scheduling import nextfree
@@ -97,12 +97,15 @@ def _next_only(at: str, **given) -> None:
 @click.option("--room", default=None, help="A room from practice.yaml (default: any that suits).")
 @click.option("--duration", type=click.IntRange(min=1, max=1440), default=None, help="Minutes (default: the type's).")
 @click.option("--repeat", default=None, metavar="RRULE", help="A series, e.g. FREQ=WEEKLY;INTERVAL=8;COUNT=6.")
+@reason_option(help="The reason for the visit (on the day sheet).")
 @note_option()
 @click.option("--allow-past", is_flag=True, help="Record a visit that already happened.")
+@click.option("--allow-established", is_flag=True,
+              help="Book a new-patient type for a patient seen before.")
 @output_options
 @pass_app
-def book(app, fmt, patient_id, provider, any_provider, at, type_name, after, within, room, duration, repeat, note,
-         allow_past):
+def book(app, fmt, patient_id, provider, any_provider, at, type_name, after, within, room, duration, repeat, reason,
+         note, allow_past, allow_established):
     """Book an appointment, or a series.
 
     Refused (exit 1) if anything overlaps. PATIENT is an id or a name
@@ -110,10 +113,15 @@ def book(app, fmt, patient_id, provider, any_provider, at, type_name, after, wit
     --at next takes the first free slot that fits, the patient's other
     visits included: with --provider, or any provider who performs the
     type; a person at a terminal is offered the next few to pick from.
+    A new-patient type (appointment-types.yaml `new_patient: true`) for
+    a patient seen in the last 3 years is refused unless
+    --allow-established.
 
     \b
     Examples:
       medsec appt book P1 --provider S1 --at "2026-12-02 13:00" --type follow-up
+      medsec appt book P1 --provider S1 --at "2026-12-03 09:00" --type follow-up \\
+          --reason "cough for two weeks"
       medsec appt book "luis oconnell" --type follow-up --at next
       medsec appt book P2 --type follow-up --at next --provider voss --after "tue 13:00" --within 2w
       medsec appt book P3 --provider S9 --at "mon 09:00" --type follow-up \\
@@ -126,13 +134,18 @@ def book(app, fmt, patient_id, provider, any_provider, at, type_name, after, wit
         if repeat or room or allow_past:
             raise InvalidInput("--at next books one visit in a room that is free: leave out --repeat, --room "
                                "and --allow-past", hint="or give the time with --at WHEN")
+        if not allow_established:
+            svc.refuse_established_now(app, patient_id, type_name)
         records = nextfree.book_next(app, patient_id, type_name=type_name, provider=provider, after=after,
                                      within=within, duration=duration, note=note, choose=_slot_chooser())
+        if reason:
+            records = [svc.set_reason(app, r["id"], reason) for r in records]
     else:
         if not provider:
             raise InvalidInput("give --provider (a staff id or name)", hint="or --at next for the first free slot")
         records = svc.book(app, patient_id, provider=provider, at=at, type_name=type_name, room=room,
-                           duration=duration, note=note, repeat=repeat, allow_past=allow_past)
+                           duration=duration, note=note, repeat=repeat, allow_past=allow_past, reason=reason,
+                           check_new=not allow_established)
     render(records[0] if len(records) == 1 else records, fmt, svc.LIST_COLUMNS)
 
 
@@ -206,28 +219,52 @@ def _none_on(first, last, provider=None) -> str:
 @appt.command("day")
 @click.argument("day", required=False)
 @provider_option()
+@click.option("--send", "send_to", default=None, metavar="STAFF_ID",
+              help="Send the sheet as a PDF to this staff member (email, or the printer outbox).")
+@click.option("--printer", is_flag=True, help="With --send: to the printer outbox, not by email.")
 @list_options
 @output_options
 @pass_app
-def day(app, fmt, day, provider, limit):
+def day(app, fmt, day, provider, send_to, printer, limit):
     """The day sheet for DAY (default: today).
 
-    Time, patient, type, status, room, balance due and primary coverage
-    (its eligibility state, or why it does not cover the day) of every visit.
+    Time, patient, visit type, new or established, reason for the
+    visit, status, exam room, balance due, primary coverage (its
+    eligibility state, or why it does not cover the day) and provider of
+    every visit; JSON and CSV add the type's description, payer and
+    eligibility apart, the provider's name and provider_away (the
+    provider is on time off that day; "kept: provider away" when
+    `staff off --keep` kept the visit). A table narrower than 100
+    columns leaves out new/established.
+
+    --send STAFF_ID delivers the sheet as a PDF: by email to the address
+    on the roster, or with --printer (or no email channel) to the
+    printer outbox; a staff member with no email needs --printer.
 
     \b
     Examples:
       medsec appt day
       medsec appt day tomorrow --provider S1
       medsec appt day mon --format csv -o monday.csv
+      medsec appt day tomorrow --provider S1 --send S1 --printer
     """
-    from medsec.reports.daysheet import day_sheet  # billing's accounts: only the day sheet pays for them
+    from medsec.reports import daysheet  # billing's accounts: only the day sheet pays for them
 
     when = _day(app, day, "DAY") if day else app.today()
-    render(day_sheet(app, when, provider, limit), fmt,
-           ["time", "id", "patient", "patient_id", "type", "status", "room", "balance_due", "coverage",
-            "provider"],
-           empty=_none_on(when, when, provider))
+    if printer and not send_to:
+        raise InvalidInput("--printer goes with --send STAFF_ID")
+    if send_to:
+        if limit:
+            raise InvalidInput("--limit does not go with --send: the sheet sent has every visit")
+        sent = daysheet.send_day_sheet(app, when, provider, send_to, printer=printer)
+        if fmt == "table":
+            where = (f"by email to {sent['address']}" if sent["kind"] == "email"
+                     else f"to the printer outbox ({sent['delivery_id']})")
+            say(f"day sheet for {clock.day_for_people(when)} ({sent['visits']} visits) sent to {sent['to']} {where}")
+        render(sent, fmt)
+        return
+    rows = daysheet.day_sheet(app, when, provider, limit)
+    render(rows, fmt, daysheet.columns(rows, fmt, table_width()), empty=_none_on(when, when, provider))
 
 
 @appt.command("show")
@@ -248,17 +285,19 @@ def show(app, fmt, appt_id):
 @click.argument("appt_id")
 @click.argument("status", type=click.Choice(svc.STATUSES))
 @reason_option()
+@click.option("--room", default=None, help="With roomed: the exam room (one of practice.yaml's rooms).")
 @output_options
 @pass_app
-def status(app, fmt, appt_id, status, reason):
+def status(app, fmt, appt_id, status, reason, room):
     """Move an appointment to another STATUS.
 
     \b
     Examples:
       medsec appt status A368 confirmed
       medsec appt status A4 roomed
+      medsec appt status A4 roomed --room exam1
     """
-    render(svc.set_status(app, appt_id, status, reason), fmt, svc.LIST_COLUMNS)
+    render(svc.set_status(app, appt_id, status, reason, room=room), fmt, svc.LIST_COLUMNS)
 
 
 @appt.command("checkin")

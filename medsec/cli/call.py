@@ -63,21 +63,26 @@ def log(app, fmt, phone, patient, reason, for_staff, line, urgent):
 @mine_option("calls for me")
 @staff_option("for_staff", help="Only calls for this staff member (a staff id or name).", was="--for")
 @date_range_options(first="no limit", last="no limit", what="a call was taken")
+@click.option("--line", type=click.IntRange(1, svc.MAX_LINE), default=None,
+              help="Only calls that came in on this phone line.")
 @list_options
 @output_options
 @pass_app
-def list_(app, fmt, status, mine, for_staff, start, end, limit):
+def list_(app, fmt, status, mine, for_staff, start, end, line, limit):
     """Open calls, urgent first, then oldest first.
+
+    Each call shows the phone line it came in on (empty when not given).
 
     \b
     Examples:
       medsec call list
       medsec call list --mine --json
+      medsec call list --line 2
       medsec call list --status closed --staff S4 --from mon -o calls.csv --format csv
     """
     first, last = day_span(app, start, end)
-    render(svc.list_calls(app, status=status, mine=mine, for_staff=for_staff, limit=limit, first=first, last=last),
-           fmt, svc.COLUMNS)
+    render(svc.list_calls(app, status=status, mine=mine, for_staff=for_staff, limit=limit, first=first, last=last,
+                          line=line), fmt, svc.COLUMNS)
 
 
 @call.command("show")
@@ -94,6 +99,24 @@ def show(app, fmt, call_id):
     record = svc.get_call(app, call_id)
     app.audit("read", [record["id"]] + ([record["patient_id"]] if record["patient_id"] else []))
     render(record, fmt)
+
+
+@call.command("link")
+@click.argument("call_id")
+@patient_option(help="The patient who called (an id or a name).", required=True)
+@output_options
+@pass_app
+def link(app, fmt, call_id, patient):
+    """Link a call to the patient who made it.
+
+    For a call from a caller not known then (registered since). A call
+    already linked to another patient is refused (exit 1).
+
+    \b
+    Examples:
+      medsec call link T4 --patient P9
+    """
+    render(svc.link_patient(app, call_id, patient), fmt, svc.COLUMNS)
 
 
 @call.command("assign")

@@ -13,7 +13,7 @@ from medsec.cli.options import (
     renamed_option,
     unassigned_option,
 )
-from medsec.cli.output import output_options, render
+from medsec.cli.output import output_options, render, say
 from medsec.communications import faxes as svc
 
 
@@ -66,21 +66,90 @@ def assign(app, fmt, fax_id, patient):
 
 @fax.command("send")
 @click.argument("file", type=click.Path(dir_okay=False))
-@renamed_option("--number", "to", was="--to", required=True, metavar="NUMBER", help="The fax number to send to.")
+@renamed_option("--number", "number", was="--to", required=True, metavar="NUMBER", help="The fax number to send to.")
+@click.option("--recipient", default="", metavar="NAME", help="Who receives it (for the cover and the log).")
+@click.option("--purpose", default="", metavar="TEXT", help="Why it is sent (kept in the fax log).")
 @patient_option(help="The patient it is about (kept with the patient's record).")
-@click.option("--cover", is_flag=True, help="Add a cover sheet (template fax-cover).")
+@click.option("--cover/--no-cover", default=True, show_default=True,
+              help="Put the cover sheet (template fax-cover) first.")
 @click.option("--subject", default="", help="Subject, for the cover sheet.")
 @note_option(help="Text for the cover sheet.")
 @output_options
 @pass_app
-def send(app, fmt, file, to, patient, cover, subject, note):
+def send(app, fmt, file, number, recipient, purpose, patient, cover, subject, note):
     """Send a PDF or TIFF through the fax channel.
+
+    A cover sheet with the practice's confidentiality notice goes first
+    unless --no-cover. The fax is kept in the fax log (medsec fax list).
 
     \b
     Examples:
-      medsec fax send letter.pdf --number 617-555-0300 --cover --subject "records request"
+      medsec fax send letter.pdf --number 617-555-0300 --recipient "Boston Cardiology" \\
+        --purpose "records request"
+      medsec fax send form.pdf --number 617-555-0300 --no-cover
     """
-    render(svc.send(app, file, to=to, patient_id=patient, cover=cover, subject=subject, note=note), fmt)
+    render(svc.send(app, file, to=number, patient_id=patient, cover=cover, recipient=recipient, purpose=purpose,
+                    subject=subject, note=note), fmt)
+
+
+@fax.command("status")
+@click.argument("fax_id", required=False)
+@click.option("--callback", "callback", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Apply a gateway's status callback (its JSON body) instead.")
+@output_options
+@pass_app
+def status(app, fmt, fax_id, callback):
+    """Ask the gateway how outgoing faxes fared.
+
+    Every outgoing fax still sent, busy or unanswered (or FAX_ID) is asked
+    about; a busy or unanswered one is sent again, up to the fax channel's
+    retries (default 3 tries in all), then marked failed with a task for
+    the front desk.
+
+    \b
+    Examples:
+      medsec fax status
+      medsec fax status F3 --json
+      medsec fax status --callback callback.json
+    """
+    from medsec.workflows import fax_log
+
+    if callback and fax_id:
+        raise click.UsageError("give FAX_ID or --callback, not both")
+    if callback:
+        record, warning = fax_log.callback(app, callback)
+        records, warnings = [record], [warning] if warning else []
+    else:
+        records, warnings = fax_log.poll(app, fax_id)
+    for warning in warnings:
+        say(f"medsec: warning: {warning}")
+    render(records, fmt, svc.COLUMNS)
+
+
+@fax.command("link")
+@click.argument("fax_id")
+@click.option("--referral", default=None, metavar="RF", help="The outgoing referral it answers (consult report).")
+@click.option("--lab", default=None, metavar="LB", help="The lab order whose result it is.")
+@click.option("--refill", default=None, metavar="RX", help="The refill request it is about.")
+@note_option(help="A note for the fax and the workflow's history.")
+@output_options
+@pass_app
+def link(app, fmt, fax_id, referral, lab, refill, note):
+    """Link an incoming fax to what it answers.
+
+    A consult report makes the referral report-received; a lab result
+    results the order (the physician's review task opens); a pharmacy's fax
+    is kept with the refill request. The fax is filed with that patient.
+
+    \b
+    Examples:
+      medsec fax link F1 --referral RF1
+      medsec fax link F2 --lab LB1
+      medsec fax link F3 --refill RX1
+    """
+    from medsec.workflows import fax_log
+
+    render(fax_log.link(app, fax_id, referral=referral, lab=lab, refill=refill, note=note), fmt, svc.COLUMNS)
 
 
 @fax.command("list")

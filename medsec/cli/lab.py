@@ -3,6 +3,7 @@
 import click
 
 from medsec.cli.common import pass_app
+from medsec.cli.names import STAFF
 from medsec.cli.options import (
     date_option,
     date_range_options,
@@ -10,12 +11,14 @@ from medsec.cli.options import (
     dry_run_option,
     list_options,
     note_option,
+    output_file_option,
     patient_argument,
     patient_option,
     quiet_option,
     when_option,
 )
 from medsec.cli.output import output_options, render, say
+from medsec.errors import InvalidInput
 from medsec.workflows import lab_results
 from medsec.workflows import labs as svc
 
@@ -24,12 +27,13 @@ from medsec.workflows import labs as svc
 def lab():
     """Lab orders, until the patient is told.
 
-    Order tests at outside facilities, file their results, and tell the
-    patient when the physician has reviewed them.
+    Order tests at outside labs (ordering physician, diagnoses, LOINC-coded
+    tests), print the requisition, send the HL7 order, file the results,
+    review them and tell the patient.
 
     \b
     Examples:
-      medsec lab order P1 --facility "Quest Boston" --test "Lipid panel" --fasting
+      medsec lab order P1 --physician S1 --dx E78.5 --test LIPID --facility "Quest Boston" --fasting
       medsec lab list --pending
       medsec lab list --unmatched
     """
@@ -37,26 +41,104 @@ def lab():
 
 @lab.command("order")
 @patient_argument()
-@click.option("--facility", required=True, help="The lab or imaging center doing the test.")
-@click.option("--test", required=True, help="What is ordered, e.g. 'Lipid panel'.")
+@click.option("--physician", type=STAFF, metavar="STAFF", default=None,
+              help="The ordering physician (a staff id or name). Required.")
+@click.option("--dx", multiple=True, metavar="CODE", help="A diagnosis (ICD-10-CM), the reason; repeatable.")
+@click.option("--test", "tests", multiple=True, metavar="TEST",
+              help="A panel (LIPID, CBC, CMP, A1C, TSH ...), a LOINC code, or free text; repeatable.")
+@click.option("--lab", "lab_name", default=None, metavar="LAB", help="The performing lab, from labs.yaml.")
+@click.option("--facility", default=None, help="Or a lab not in labs.yaml, by name (no interface).")
 @date_option("--due", help="Results expected by", default_text=f"{svc.DEFAULT_DUE_DAYS} days from today")
 @click.option("--fasting", is_flag=True, help="The patient must fast before the test.")
 @when_option("--appt-at", help="The patient's appointment at the facility (status: scheduled)")
+@click.option("--send", "send_now", is_flag=True, help="Send the HL7 order to the lab's interface at once.")
 @note_option()
 @output_options
 @pass_app
-def order(app, fmt, patient_id, facility, test, due, fasting, appt_at, note):
+def order(app, fmt, patient_id, physician, dx, tests, lab_name, facility, due, fasting, appt_at, send_now, note):
     """Order a test for a patient.
 
-    The order number is the record id (LB12).
+    The order number is the record id (LB12). Tests named by a key of the
+    bundled table (LIPID, CBC, CMP, BMP, HEPATIC, A1C, TSH, FT4, UA,
+    URINE-CULTURE, PSA, GLUCOSE, CREATININE, FERRITIN) carry their LOINC code.
 
     \b
     Examples:
-      medsec lab order P1 --facility "Quest Boston" --test "Lipid panel" --fasting
-      medsec lab order P1 --facility "City Imaging" --test "Chest X-ray" --appt-at "fri 10:00"
+      medsec lab order P1 --physician S1 --dx E78.5 --test LIPID --facility "Quest Boston" --fasting
+      medsec lab order P1 --physician S1 --dx R05.9 --test "Chest X-ray" \\
+        --facility "City Imaging" --appt-at "fri 10:00"
     """
-    render(svc.order(app, patient_id, facility=facility, test=test, due=due, fasting=fasting, appt_at=appt_at,
-                     note=note), fmt)
+    record = svc.order(app, patient_id, facility=facility, tests=tests, physician=physician, dx=dx, lab=lab_name,
+                       due=due, fasting=fasting, appt_at=appt_at, note=note)
+    if send_now:
+        sent = svc.send(app, record["id"])
+        say(f"{record['id']}: HL7 order {sent['control_id']} sent to {sent['where']}")
+        record = svc.get_order(app, record["id"])
+    render(record, fmt)
+
+
+@lab.command("requisition")
+@click.argument("lab_id")
+@output_file_option(help="Write the requisition PDF to FILE.", required=True)
+@pass_app
+def requisition(app, lab_id, output):
+    """Print a lab order's requisition (PDF).
+
+    Patient, insurance, ordering physician and NPI, diagnoses, tests with
+    their LOINC codes, fasting.
+
+    \b
+    Examples:
+      medsec lab requisition LB1 -o ./requisition-LB1.pdf
+    """
+    say(f"wrote {svc.requisition(app, lab_id, output)['file']}")
+
+
+@lab.command("send")
+@click.argument("lab_id")
+@output_file_option(help="Write the HL7 message to FILE instead of sending it.")
+@output_options
+@pass_app
+def send(app, fmt, lab_id, output):
+    """Send a lab order to the lab (HL7 ORM^O01).
+
+    Through the interface labs.yaml gives the order's lab (a transport:
+    folder, sftp ...); the order records the message's control id, when
+    and where it went.
+
+    \b
+    Examples:
+      medsec lab send LB1 -o ./LB1.hl7
+      medsec lab send LB1
+    """
+    sent = svc.send(app, lab_id, output=output)
+    if output:  # the file alone: stdout carries nothing
+        say(f"wrote {sent['where']} (HL7 order {sent['control_id']})")
+        return
+    render(sent, fmt)
+
+
+@lab.command("review")
+@click.argument("lab_id")
+@click.option("--wording", type=click.Choice(svc.WORDINGS), default=None,
+              help=f"The patient notice's wording (default: {svc.DEFAULT_WORDING}).")
+@click.option("--message", default="", help="Your own words for the patient's notice.")
+@note_option()
+@output_options
+@pass_app
+def review(app, fmt, lab_id, wording, message, note):
+    """Mark results reviewed; choose the notice.
+
+    Needs the permission labs.review (physicians; nurses where roles.yaml
+    grants it). Closes the review tasks; 'medsec lab notify' then sends
+    the patient the chosen wording.
+
+    \b
+    Examples:
+      medsec lab review LB1 --wording normal
+      medsec lab review LB1 --wording abnormal-followup --note "recheck in 6 months"
+    """
+    render(svc.review(app, lab_id, wording=wording, message=message, note=note), fmt)
 
 
 @lab.command("status")
@@ -79,20 +161,26 @@ def status(app, fmt, lab_id, status, appt_at, note):
 
 @lab.command("result")
 @click.argument("lab_id")
-@click.option("--file", "path", required=True, type=click.Path(dir_okay=False), help="The report, PDF or TIFF.")
+@click.argument("report", required=False, type=click.Path(dir_okay=False))
+@click.option("--file", "path", default=None, type=click.Path(dir_okay=False), help="The report, PDF or TIFF.")
 @note_option()
 @output_options
 @pass_app
-def result(app, fmt, lab_id, path, note):
+def result(app, fmt, lab_id, report, path, note):
     """File a result report with its order.
 
-    The report is stored by content hash; the order becomes resulted.
+    The report (PDF or TIFF, as REPORT or --file) is stored by content
+    hash; the order becomes resulted and the ordering physician gets a
+    review task.
 
     \b
     Examples:
+      medsec lab result LB1 ./lipids.pdf
       medsec lab result LB1 --file ./lipids.pdf
     """
-    render(svc.attach_report(app, lab_id, path, note), fmt)
+    if bool(report) == bool(path):
+        raise InvalidInput("give the report file once: REPORT or --file")
+    render(svc.attach_report(app, lab_id, report or path, note), fmt)
 
 
 @lab.command("import")

@@ -15,9 +15,10 @@ from medsec.cli.options import (
     renamed_option,
     unassigned_option,
 )
-from medsec.cli.output import output_options, render, say
+from medsec.cli.output import is_quiet, output_options, render, say
 from medsec.communications import mail as svc
 from medsec.errors import Refused
+from medsec.text import escape_controls
 
 
 @click.group()
@@ -60,22 +61,31 @@ def receive(app, fmt, sender, subject, patient, scan):
 @click.option("--channel", "kind", type=click.Choice(svc.KINDS), default="letter", show_default=True,
               help="Print a letter, or send an email.")
 @appt_option("appt", help="An appointment, for templates about one.")
+@click.option("--var", "variables", multiple=True, metavar="KEY=VALUE",
+              help="A value for the template, as {{ vars.KEY }} (repeatable).")
 @dry_run_option(help="Render every letter and report who would get it; send nothing.")
 @quiet_option
 @output_options
 @pass_app
-def send(app, fmt, patients, to_list, template, kind, appt, dry_run):
+def send(app, fmt, patients, to_list, template, kind, appt, variables, dry_run):
     """Mail merge: a letter or email per patient.
 
-    Exit 1 when any could not be sent; the others are sent.
+    Exit 1 when any could not be sent; the others are sent. --to-list reads
+    the id column of 'patient find --format csv' or the patient_id column of
+    'remind followups --format csv' (a patient listed twice gets one).
+    --var KEY=VALUE gives the template {{ vars.KEY }}. Each letter's text is
+    kept: 'mail show' shows it.
 
     \b
     Examples:
       medsec mail send --patient P1 --patient P2 --template recall-letter --dry-run
+      medsec mail send --patient P1 --template recall-letter --var clinic_day=Saturday --dry-run
       medsec mail send --to-list overdue.csv --template recall-letter --channel email
     """
-    ids = list(patients) + (svc.read_id_list(to_list) if to_list else [])
-    summary = svc.send(app, patients=ids, template=template, kind=kind, appointment=appt, dry_run=dry_run)
+    values = svc.parse_vars(variables)
+    ids = list(dict.fromkeys(p.upper() for p in list(patients) + (svc.read_id_list(to_list) if to_list else [])))
+    summary = svc.send(app, patients=ids, template=template, kind=kind, appointment=appt, dry_run=dry_run,
+                       variables=values)
     for letter in summary["letters"]:
         if letter["status"] == "failed":
             say(f"{letter['patient_id']}: {letter['reason']}")
@@ -112,10 +122,23 @@ def list_(app, fmt, direction, unassigned, start, end, limit):
 def show(app, fmt, mail_id):
     """One mail item.
 
+    A letter or email sent shows its text as sent (the body); one sent
+    before medsec kept the text says so.
+
     \b
     Examples:
       medsec mail show L2
     """
     record = svc.get_mail(app, mail_id)
     app.audit("read", [record["id"]] + ([record["patient_id"]] if record["patient_id"] else []))
-    render(record, fmt)
+    kept = "body" in record
+    if record["direction"] == "out" and not kept:
+        record = {**record, "body": None}
+        say(f"{record['id']} was sent before medsec kept the text of what it sends: its body is not on record")
+    if fmt != "table" or not record.get("body"):
+        render(record, fmt)
+        return
+    render({k: v for k, v in record.items() if k != "body"}, fmt)
+    if not is_quiet():
+        click.echo("")
+        click.echo(escape_controls(record["body"], keep_newlines=True))

@@ -7,6 +7,7 @@ from medsec.cli.common import pass_app
 from medsec.cli.options import (
     date_range_options,
     list_options,
+    reason_option,
     renamed_option,
     staff_option,
     status_filter_option,
@@ -54,22 +55,32 @@ def meeting():
 @renamed_option("--staff", "attendees", was="--attendees", required=True, metavar="STAFF",
                 help="Who attends: staff ids, comma-separated: S1,S2.")
 @click.option("--room", default="", help="A room from practice.yaml.")
+@click.option("--force", is_flag=True, help="Book it in a break between the attendees' hours (needs --reason).")
+@reason_option(help="Why it is forced (everyone agreed), kept with the meeting.")
 @output_options
 @pass_app
-def schedule(app, fmt, title, at, duration, until, attendees, room):
+def schedule(app, fmt, title, at, duration, until, attendees, room, force, reason):
     """Book a meeting and email the invitations.
 
     The meeting is booked when all attendees and the room are free. When it
     does not suit everyone, nothing is booked (exit 1) and the next time that
     suits all, within 14 days, is proposed.
 
+    A meeting in a break between the attendees' hours (the lunch hour) is
+    booked with --force and a --reason, kept with the meeting and audited.
+    Nothing else is forced: an attendee who is off or already booked (a
+    patient's visit or another meeting), a room taken or a closure still
+    refuse it.
+
     \b
     Examples:
       medsec meeting schedule --title "Flu season" --at "2026-12-01 12:00" \\
           --duration 45 --staff S1,S2,S4 --room conference
+      medsec meeting schedule --title "Lunch and learn" --at "2026-12-02 12:00" \\
+          --duration 45 --staff S1,S2 --force --reason "all agreed at the huddle"
     """
     _render_sent(svc.schedule_meeting(app, title=title, at=at, duration=duration, until=until,
-                                      attendees=attendees, room=room), fmt)
+                                      attendees=attendees, room=room, force=force, reason=reason), fmt)
 
 
 @meeting.command("list")

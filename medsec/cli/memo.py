@@ -22,7 +22,7 @@ def memo():
 @memo.command("new")
 @click.option("--template", default="memo", show_default=True, help="A message template (see templates/messages).")
 @renamed_option("--staff", "to", was="--to", multiple=True, required=True, metavar="STAFF",
-                help="Who gets it: staff ids, e.g. S1,S2 (repeatable).")
+                help="Who gets it: staff ids (S1,S2), a role (front-desk) or all; repeatable.")
 @click.option("--subject", default=None, help="The subject (default: the template's).")
 @click.option("--var", "variables", multiple=True, metavar="KEY=VALUE",
               help="A value for the template (repeatable), e.g. --var body='Fire drill at 3pm'.")
@@ -32,11 +32,16 @@ def new(app, fmt, template, to, subject, variables):
     """Write a memo and deliver it to staff.
 
     The memo is rendered to text and PDF and goes by email or to the outbox.
+    --staff takes staff ids, roles (every active member with the role:
+    front-desk, physician, nurse, biller, manager, admin) and all (every
+    active member), mixed as wanted; each member gets one copy.
 
     \b
     Examples:
       medsec memo new --staff S1,S2 --subject "Fire drill" --var body="Fire drill at 3pm"
       medsec memo new --staff S1 --staff S3 --subject "Holiday hours" --var body="Closed Dec 25"
+      medsec memo new --staff all --subject "Flu shots" --var body="Saturday 9 to 12"
+      medsec memo new --staff front-desk,S3 --subject "New fax number" --var body="617-555-0199"
     """
     record = svc.new_memo(app, template=template, to=list(to), subject=subject,
                           variables=svc.parse_vars(variables))

@@ -35,11 +35,15 @@ def remind():
               help="Remind appointments within this window: hours or days, e.g. 48h or 2d.")
 @click.option("--channel", default=None, help="Send through this channel instead of each patient's choice.",
               cls=ListsValues, values="channels")
+@click.option("--letters-pdf", type=click.Path(), default=None, metavar="FILE",
+              help="Print the run's letters into this FILE.pdf or directory (default: DATA/outbox/print/).")
+@click.option("--letters-csv", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="The letters' mail-merge CSV (default: beside the PDF).")
 @dry_run_option(help="Show what would go out; send and record nothing.")
 @quiet_option
 @output_options
 @pass_app
-def send(app, fmt, for_day, within, channel, dry_run):
+def send(app, fmt, for_day, within, channel, letters_pdf, letters_csv, dry_run):
     """Send the reminders that are due.
 
     Due by each appointment type's lead times, unless --for or --within.
@@ -51,11 +55,19 @@ def send(app, fmt, for_day, within, channel, dry_run):
     is missing, a *_env variable is not set) stays pending: stderr says what
     to fix, and the next run sends it. --dry-run runs the same checks.
 
+    Letters (routed to the outbox) are printed: all the letters of a run go
+    into one PDF, a page each with the address for a window envelope, and a
+    mail-merge CSV, in DATA/outbox/print/ unless --letters-pdf names a file
+    or folder; stderr names them. A letter goes out only when the post can
+    bring it: practice.yaml reminders.letter_lead_days (default 3) or more
+    days before the visit; for a visit sooner it is skipped, saying so.
+
     \b
     Examples:
       medsec remind send --dry-run
       medsec remind send --for tomorrow
       medsec remind send --within 48h --channel sms
+      medsec remind send --letters-pdf /tmp/letters.pdf --dry-run
       medsec remind send --quiet      # from cron: prints only what failed
     """
     from medsec.communications import reminders  # ~6 ms (messaging, templates, secrets): followups need not pay
@@ -67,7 +79,9 @@ def send(app, fmt, for_day, within, channel, dry_run):
     with on_terminal() as progress:
         summary = reminders.send(app, for_day=day,
                                  within=reminders.parse_within(within) if within else None,
-                                 channel=channel, dry_run=dry_run, progress=progress)
+                                 channel=channel, dry_run=dry_run, progress=progress,
+                                 letters_pdf=letters_pdf, letters_csv=letters_csv)
+    _report_letters(summary.pop("letters"), dry_run)
     to_fix: dict[str, int] = {}
     for r in summary["reminders"]:
         if r["status"] == "pending":
@@ -89,6 +103,15 @@ def send(app, fmt, for_day, within, channel, dry_run):
         hint = ("fix the configuration ('medsec config check'); the next 'medsec remind send' sends the pending ones"
                 if summary["pending"] else "see 'medsec remind list --failed'")
         raise Refused(f"{not_sent} reminder(s) not sent", hint=hint)
+
+
+def _report_letters(letters: dict, dry_run: bool) -> None:
+    """Where the run's letters to print are (stderr, also from cron with --quiet)."""
+    if letters.get("pdf"):
+        merge = f"; mail-merge CSV: {letters['csv']}" if letters.get("csv") else ""
+        say(f"letters to print: {letters['pdf']} ({letters['documents']} letter(s)){merge}")
+    elif dry_run and letters["count"]:
+        inform(f"{letters['count']} letter(s) would be printed")
 
 
 # The fields of each reminder `remind send` prints as JSON, JSON Lines, CSV or YAML: a contract
@@ -154,10 +177,12 @@ def preview(app, fmt, appt_id, channel):
     """What a reminder would say, and to whom.
 
     The reminder for APPT_ID, rendered as it would be sent; nothing is sent.
+    An SMS shows its encoding (GSM-7 or UCS-2) and number of segments.
 
     \b
     Examples:
       medsec remind preview A35
+      medsec remind preview A35 --channel sms
       medsec remind preview A35 --channel email --json
     """
     from medsec.communications import reminders  # ~6 ms: followups need not pay
@@ -166,12 +191,19 @@ def preview(app, fmt, appt_id, channel):
     if fmt == "table":
         # Plain text for a terminal: what a template made of stored data is printed escaped.
         click.echo(escape_controls(f"To: {shown['to']} ({shown['channel']}, {shown['kind']})"))
+        if "segments" in shown:
+            brief = ", shortened" if shown["brief"] else ""
+            click.echo(f"SMS: {shown['encoding']}, {shown['segments']} segment(s) "
+                       f"(limit {shown['max_segments']}{brief})")
         if shown["subject"]:
             click.echo(escape_controls(f"Subject: {shown['subject']}"))
         if shown["attachments"]:
             click.echo(escape_controls(f"Attachments: {', '.join(shown['attachments'])}"))
         click.echo("")
         click.echo(escape_controls(shown["text"], keep_newlines=True))
+        if shown.get("too_late_for_letter"):
+            say(f"note: the visit is less than {shown['letter_lead_days']} days away: "
+                "no letter would arrive in time, none will be sent")
         if shown["opted_out"]:
             say("note: this patient opted out of reminders; none will be sent")
     else:
@@ -208,7 +240,8 @@ def list_(app, fmt, failed, status, start, end, limit):
 def followups(app, fmt, limit):
     """Follow-up calls due.
 
-    No-shows, visits due a follow-up, and recalls not answered.
+    No-shows, visits due a follow-up, and recalls not answered. The CSV's
+    patient_id column feeds 'mail send --to-list' as it is.
 
     \b
     Examples:

@@ -5,8 +5,14 @@ from datetime import timedelta
 import click
 
 from medsec.cli.common import pass_app
-from medsec.cli.options import date_range_options, no_pager_option, output_file_option, quiet_option
-from medsec.cli.output import FORMATS, inform, render, render_text
+from medsec.cli.options import (
+    date_range_options,
+    no_pager_option,
+    output_file_option,
+    patient_argument,
+    quiet_option,
+)
+from medsec.cli.output import FORMATS, inform, output_options, render, render_text
 from medsec.clock import day_for_people
 from medsec.errors import InvalidInput
 from medsec.outputs import write_output
@@ -61,9 +67,11 @@ class ReportGroup(click.Group):
         return collect(get_plugin_manager(), "register_reports")
 
     def list_commands(self, ctx):
-        return sorted(self._reports())
+        return sorted({*self._reports(), *self.commands})
 
     def get_command(self, ctx, name):
+        if name in self.commands:  # a report of its own shape (about one patient ...)
+            return self.commands[name]
         found = self._reports().get(name)
         return _make(name, found.item.description) if found else None
 
@@ -80,3 +88,42 @@ def report():
       medsec report aging
       medsec report claims --format html -o ./claims.html
     """
+
+
+@report.command("disclosures")
+@patient_argument()
+@date_range_options(first="six years before the last", last="today", what="of a disclosure")
+@click.option("--required-only", is_flag=True,
+              help="Only the disclosures HIPAA 164.528 requires in the accounting (not treatment, payment, "
+                   "operations, to the patient or authorized).")
+@output_options
+@output_file_option()
+@pass_app
+def disclosures(app, fmt, patient_id, start, end, required_only, output):
+    """A patient's accounting of disclosures.
+
+    Every time the patient's information left the practice (HIPAA 164.528):
+    faxes from any workflow, post and email, referral letters posted. Each
+    row says when, to whom, what, why, by whom and how, and whether the rule
+    requires it in the accounting (`accountable`; the exemption in
+    `exempt_as`). Default period: the six years the rule covers. Audited as
+    a read of the patient's record.
+
+    \b
+    Examples:
+      medsec report disclosures P1
+      medsec report disclosures P1 --from 2026-01-01 --required-only --json
+    """
+    from medsec.reports.disclosures import COLUMNS
+    from medsec.reports.disclosures import disclosures as build
+
+    last = app.parse_date(end, "--to") if end else None
+    first = app.parse_date(start, "--from") if start else None
+    if first and not last and first > app.today():
+        raise InvalidInput(f"--from {first} is after today")
+    rows = build(app, patient_id, first=first, last=last, required_only=required_only)
+    if not output:
+        render(rows, fmt, COLUMNS, empty=f"no disclosures of {patient_id.upper()}'s information in that period")
+        return
+    write_output(output, render_text(rows, fmt, COLUMNS).encode(), data_dir=app.data_dir)
+    inform(f"wrote {output}")

@@ -4,9 +4,9 @@ import click
 
 from medsec.cli.common import pass_app
 from medsec.cli.options import date_option, list_options, reason_option, staff_argument
-from medsec.cli.output import output_options, render, say
+from medsec.cli.output import inform, output_options, render, say
 from medsec.cli.signin import passphrase_options
-from medsec.errors import Refused
+from medsec.errors import InvalidInput, Refused
 from medsec.records import staff as svc
 from medsec.security.principal import may_grant
 from medsec.vocabulary import ROLES
@@ -74,11 +74,19 @@ def list_(app, fmt, role, limit):
 def show(app, fmt, staff_id):
     """Show one staff member.
 
+    Hours read a day a line, e.g. "mon: 08:00-12:00, 13:00-17:00" (in
+    CSV one cell, days apart by "; "); JSON and YAML keep them as data.
+
     \b
     Examples:
-      medsec staff show S9 --json
+      medsec staff show S1
+      medsec staff show S1 --json
     """
-    render(svc.get_staff(app, staff_id), fmt)
+    member = svc.get_staff(app, staff_id)
+    if fmt == "csv":  # a cell each: the table spells the nested data out a day (a span) a line itself
+        member = {**member, "hours": "; ".join(svc.hours_lines(member)),
+                  "time_off": " / ".join(svc.time_off_lines(member))}
+    render(member, fmt)
 
 
 @staff.command("edit")
@@ -152,16 +160,35 @@ def hours(app, fmt, staff_id, days, starts, ends, off):
     render(svc.hours_rows(member), fmt, ["day", "hours"])
 
 
+STRANDED_COLUMNS = ["id", "start", "patient_id", "patient", "type", "status"]
+PLAN_COLUMNS = ["id", "patient_id", "patient", "type", "was", "start", "provider", "room"]
+DONE_COLUMNS = ["id", "patient_id", "patient", "type", "was", "action", "start", "provider", "notified"]
+
+
 @staff.command("off")
 @staff_argument()
 @date_option("--from", "start", help="First day off")
 @date_option("--to", "end", help="Last day off", default_text="the first")
 @reason_option()
+@click.option("--reschedule", "choice", flag_value="reschedule", default=None,
+              help="Move each visit it strands to the patient's next free slot; tell each patient.")
+@click.option("--cancel-and-notify", "choice", flag_value="cancel",
+              help="Cancel each visit it strands; ask each patient to call to rebook.")
+@click.option("--keep", "choice", flag_value="keep",
+              help="Keep the visits it strands; recorded as a choice, shown in report coverage.")
+@click.option("--yes", is_flag=True, help="Book the moves of --reschedule without asking.")
 @date_option("--remove", help="Remove the time off starting this day")
 @output_options
 @pass_app
-def off(app, fmt, staff_id, start, end, reason, remove):
+def off(app, fmt, staff_id, start, end, reason, choice, yes, remove):
     """Show, add or remove time off.
+
+    Time off over booked visits is refused (exit 1, the visits listed)
+    until you choose what happens to them: --reschedule (each moves to
+    the patient's next free slot of its type, with another provider or
+    on another day; booked once you confirm, or with --yes; each
+    patient told once through their channel), --cancel-and-notify, or
+    --keep (recorded, and listed by report coverage).
 
     \b
     Examples:
@@ -169,13 +196,58 @@ def off(app, fmt, staff_id, start, end, reason, remove):
       medsec staff off S9 --remove 2026-12-24
       medsec staff off S9
     """
+    if (choice or yes) and not start:
+        raise InvalidInput("--reschedule, --cancel-and-notify, --keep and --yes go with --from")
     if remove:
         member = svc.remove_time_off(app, staff_id, remove)
     elif start:
-        member = svc.add_time_off(app, staff_id, start, end, reason)
+        _take_time_off(app, fmt, staff_id, start, end, reason, choice, yes)
+        return
     else:
         member = svc.get_staff(app, staff_id)
     render(member.get("time_off") or [], fmt, ["from", "to", "reason"])
+
+
+def _take_time_off(app, fmt, staff_id, start, end, reason, choice, yes) -> None:
+    from medsec.cli.names import interactive
+    from medsec.workflows import timeoff
+
+    def confirm(rows: list[dict]) -> bool:
+        if yes:
+            return True
+        render(rows, fmt, PLAN_COLUMNS)
+        if not interactive(click.get_current_context()):
+            raise Refused(f"{len(rows)} visit(s) would move (above); nothing changed",
+                          hint="give --yes to book these moves and tell the patients")
+        return click.confirm(f"Move these {len(rows)} visit(s) and tell each patient?", err=True)
+
+    try:
+        summary = timeoff.take_time_off(app, staff_id, start, end, reason, choice=choice, confirm=confirm)
+    except timeoff.Stranded as e:
+        render(e.visits, fmt, STRANDED_COLUMNS)
+        raise
+    if fmt != "table":
+        render(summary, fmt)
+    elif not summary["visits"]:
+        render(summary["time_off"], fmt, ["from", "to", "reason"])
+    else:
+        render([{**v, "notified": _notified(v.get("notice"))} for v in summary["visits"]], fmt, DONE_COLUMNS)
+        inform(f"time off recorded for {summary['staff_id']} {summary['from']}..{summary['to']}: "
+               f"{len(summary['visits'])} visit(s) {'kept' if choice == 'keep' else 'handled'}")
+    left = [v for v in summary["visits"] if v["action"] == "not moved"]
+    if left:
+        raise Refused(f"time off recorded, but {len(left)} visit(s) could not be moved: "
+                      f"{', '.join(v['id'] for v in left)}",
+                      hint="move each with 'medsec appt reschedule ID --at next --any'",
+                      details=[f"{v['id']}: {v['reason']}" for v in left])
+
+
+def _notified(notice: dict | None) -> str:
+    if not notice:
+        return ""
+    if notice["status"] == "sent":
+        return f"{notice['kind']} via {notice['channel']}"
+    return f"failed: {notice['reason']}" + (f" (task {notice['task']})" if notice.get("task") else "")
 
 
 @staff.command("passphrase")

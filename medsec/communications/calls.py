@@ -11,7 +11,8 @@ from medsec.records.staff import acting_members, get_staff
 from medsec.store.catalog import CALLS
 from medsec.text import shown
 
-COLUMNS = ["id", "created", "urgent", "from_number", "patient_id", "for_staff", "reason", "status", "attempts"]
+COLUMNS = ["id", "created", "urgent", "line", "from_number", "patient_id", "for_staff", "reason", "status",
+           "attempts"]
 OUTCOMES = ["reached", "left-message", "no-answer", "wrong-number"]
 MAX_LINE = 99  # phone lines of the practice's switchboard
 
@@ -54,8 +55,11 @@ def get_call(app, call_id: str, view=None) -> dict:
 
 
 def list_calls(app, *, status: str = "open", mine: bool = False, for_staff: str | None = None,
-               limit: int | None = None, first: date | None = None, last: date | None = None) -> list[dict]:
-    """Urgent first, then oldest first; `first`/`last`: taken on those days."""
+               limit: int | None = None, first: date | None = None, last: date | None = None,
+               line: int | None = None) -> list[dict]:
+    """Urgent first, then oldest first; `first`/`last`: taken on those days; `line`: came in on it."""
+    if line is not None and not 1 <= line <= MAX_LINE:
+        raise InvalidInput(f"--line {shown(line)} is not a phone line (1 to {MAX_LINE})")
     view = app.store.snapshot()
     wanted: set[str] | None  # whose calls are asked for; None: everyone's
     if mine:
@@ -64,7 +68,8 @@ def list_calls(app, *, status: str = "open", mine: bool = False, for_staff: str 
         wanted = {get_staff(app, for_staff)["id"]} if for_staff else None
     out = [c for c in view.scan(CALLS)
            if (status == "all" or c["status"] == status) and (wanted is None or c["for_staff"] in wanted)
-           and clock.on_days(c["created"], first, last)]
+           and clock.on_days(c["created"], first, last) and (line is None or c.get("line") == line)]
+    out = [{**c, "line": c.get("line", "")} for c in out]  # calls logged before lines were listed
     out.sort(key=lambda c: (not c["urgent"], c["created"], int(c["id"][1:])))
     out = out[:limit] if limit else out
     app.audit("list", [c["id"] for c in out] + [c["patient_id"] for c in out if c["patient_id"]])
@@ -114,3 +119,26 @@ def close(app, call_id: str, note: str = "") -> dict:
         return {**old, "status": "closed", "closed": clock.iso(app.now()), "close_note": note}
 
     return _change(app, call_id, change)
+
+
+def link_patient(app, call_id: str, patient_id: str) -> dict:
+    """Set the patient of a call taken from a caller not known then (registered since); audited.
+
+    Refused (exit 1) when the call already names another patient: a wrong link is not replaced
+    silently. Linking it to the patient it names already changes nothing. A closed call may be
+    linked: it is the patient's record of the call.
+    """
+    with app.store.transaction() as txn:
+        old = get_call(app, call_id, view=txn)
+        patient = get_patient(app, patient_id, view=txn)
+        if old["patient_id"] == patient["id"]:
+            record = old
+        elif old["patient_id"]:
+            raise Refused(f"{old['id']} is already linked to {old['patient_id']}",
+                          hint="a call names one patient; see 'medsec call show " + old["id"] + "'")
+        else:
+            record = {**old, "patient_id": patient["id"], "linked": clock.iso(app.now()), "linked_by": app.user}
+            txn.put(CALLS, record, old)
+    app.audit("call", [record["id"], patient["id"]],
+              outcome="ok: already linked" if record is old else f"ok: linked to {patient['id']}")
+    return record

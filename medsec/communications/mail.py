@@ -1,6 +1,7 @@
 """Mail: incoming post logged and filed; letters and emails generated from templates."""
 
 import csv
+import re
 from datetime import date
 
 from medsec import clock, documents, templating
@@ -14,6 +15,7 @@ from medsec.scheduling.schedule import Schedule
 from medsec.store.catalog import MAIL
 from medsec.text import clean_text, shown
 
+VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 COLUMNS = ["id", "created", "direction", "patient_id", "template", "channel", "status", "subject"]
 KINDS = ("letter", "email")
 
@@ -55,14 +57,33 @@ def read_id_list(path: str) -> list[str]:
     if not rows:
         return []
     header = [c.strip().lower() for c in rows[0]]
-    col, first = (header.index("id"), 2) if "id" in header else (0, 1)
+    # `patient find` writes an id column, `remind followups` a patient_id column: either feeds --to-list
+    named = "id" if "id" in header else "patient_id" if "patient_id" in header else None
+    col, first = (header.index(named), 2) if named else (0, 1)
     ids = [(number, r[col].strip()) for number, r in enumerate(rows[first - 1:], first) if len(r) > col]
     return [clean_text(cell, f"{shown(path)}, line {number}", ID_LIMIT) for number, cell in ids if cell]
 
 
+def parse_vars(pairs: list[str] | tuple[str, ...]) -> dict:
+    """`--var KEY=VALUE` (repeatable) as the templates' `vars`: a KEY of letters, digits and _
+    (not starting with a digit), a VALUE of one line; anything else, or a KEY twice, is bad input."""
+    out: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not VAR_NAME.fullmatch(key):
+            raise InvalidInput(f"--var {shown(pair)}: use KEY=VALUE, KEY of letters, digits and _ "
+                               "(e.g. --var flu_clinic=Saturday)")
+        if key in out:
+            raise InvalidInput(f"--var {key} is given twice")
+        out[key] = fields.line(value, f"--var {key}")
+    return out
+
+
 def send(app, *, patients: list[str], template: str, kind: str = "letter", appointment: str | None = None,
-         channel: str | None = None, dry_run: bool = False) -> dict:
-    """Mail merge: one letter or email per patient; a failure is reported, not fatal."""
+         channel: str | None = None, dry_run: bool = False, variables: dict | None = None) -> dict:
+    """Mail merge: one letter or email per patient; a failure is reported, not fatal. `variables`
+    (from --var) reach the template as `vars`; each record keeps the text sent (`mail show`)."""
     if kind not in KINDS:
         raise InvalidInput(f"--channel {shown(kind)}: use letter or email")
     if not patients:
@@ -74,10 +95,14 @@ def send(app, *, patients: list[str], template: str, kind: str = "letter", appoi
     if appointment:
         appt_context = messaging.appointment_context(app, get_appointment(app, appointment), schedule)
     practice = messaging.practice_context(app)
-    results = [_send_to(app, r, pid, kind, template, practice, appt_context, dry_run) for pid in patients]
+    variables = variables or {}
+    results = [_send_to(app, r, pid, kind, template, practice, appt_context, dry_run, variables)
+               for pid in patients]
     sent = [e for e in results if e["status"] == "sent"]
     if sent:
-        _record_sent(app, r.name, template, sent)
+        _record_sent(app, r.name, template, sent, variables)
+    for e in results:
+        e.pop("body", None)
     app.audit("mail", [e.get("id") for e in sent if e.get("id")] + [e["patient_id"] for e in results])
     counts = {s: sum(e["status"] == s for e in results) for s in ("sent", "failed", "would-send")}
     return {"template": template, "channel": r.name, **counts, "dry_run": dry_run, "letters": results}
@@ -91,26 +116,28 @@ def _require_template(app, template: str) -> None:
 
 
 def _send_to(app, route, patient_id: str, kind: str, template: str, practice: dict, appt_context: dict | None,
-             dry_run: bool) -> dict:
+             dry_run: bool, variables: dict) -> dict:
     """One patient's letter or email, sent (or not, in a dry run); the entry reports how it went."""
     entry = {"patient_id": patient_id.upper(), "status": "", "reason": "", "to": ""}
     try:
         patient = get_patient(app, patient_id)
         entry["patient_id"] = patient["id"]
-        message = _message(app, patient, kind, template, practice, appt_context)
+        message = _message(app, patient, kind, template, practice, appt_context, variables)
         entry["to"] = message.to
         if dry_run:
             entry["status"] = "would-send"
         else:
-            entry.update(delivery_id=messaging.deliver(app, route, message), status="sent", subject=message.subject)
+            entry.update(delivery_id=messaging.deliver(app, route, message), status="sent", subject=message.subject,
+                         body=message.body)
     except (MedsecError, DeliveryError) as e:
         entry.update(status="failed", reason=getattr(e, "message", None) or str(e))
     return entry
 
 
-def _message(app, patient: dict, kind: str, template: str, practice: dict, appt_context: dict | None) -> Message:
+def _message(app, patient: dict, kind: str, template: str, practice: dict, appt_context: dict | None,
+             variables: dict | None = None) -> Message:
     """The patient's rendered letter (with its PDF) or email; refused without an address to send it to."""
-    context = {"practice": practice, "patient": messaging.patient_context(patient)}
+    context = {"practice": practice, "patient": messaging.patient_context(patient), "vars": variables or {}}
     if appt_context:
         context["appointment"] = appt_context
     rendered = messaging.render(app, template, context, patient.get("language") or "en")
@@ -125,14 +152,16 @@ def _message(app, patient: dict, kind: str, template: str, practice: dict, appt_
                    attachments=attachments, meta={"patient_id": patient["id"], "template": template})
 
 
-def _record_sent(app, channel: str, template: str, sent: list[dict]) -> None:
-    """Log each sent entry as a mail record, and give the entry its id."""
+def _record_sent(app, channel: str, template: str, sent: list[dict], variables: dict) -> None:
+    """Log each sent entry as a mail record (with the text sent and the --var values), and give
+    the entry its id."""
     stamp = clock.iso(app.now())
     with app.store.transaction() as txn:
         ids = txn.reserve_ids(MAIL, len(sent))
         records = [{"id": mid, "created": stamp, "direction": "out", "from": "", "subject": e["subject"],
                     "patient_id": e["patient_id"], "files": [], "template": template, "channel": channel,
-                    "status": "sent", "by": app.user, "delivery_id": e["delivery_id"]}
+                    "status": "sent", "by": app.user, "delivery_id": e["delivery_id"], "body": e["body"],
+                    "vars": variables}
                    for mid, e in zip(ids, sent, strict=True)]
         txn.put_many(MAIL, records)
         app.after_commit(txn, "message_created", [{**r, "kind": "mail"} for r in records], "message")

@@ -13,10 +13,11 @@ from medsec import clock, documents
 from medsec.communications import fields, messaging
 from medsec.errors import InvalidInput
 from medsec.plugin_types import DeliveryError, Message
-from medsec.records.staff import acting_members, get_staff
+from medsec.records.staff import acting_members, is_valid_id, roster
 from medsec.store.api import Record
 from medsec.store.catalog import MEMOS
 from medsec.text import shown
+from medsec.vocabulary import ROLES
 
 RESERVED = ("practice", "memo", "today")  # names the template's own context uses
 COLUMNS = ["id", "created", "from", "to", "subject", "template"]
@@ -47,16 +48,53 @@ def _checked_vars(variables: dict) -> dict:
     return out
 
 
+EVERYONE = "all"  # every active staff member
+RECIPIENTS_HINT = f"give staff ids (S1,S2), a role ({', '.join(ROLES)}) or {EVERYONE}"
+
+
+def _named(part: str, members: list[dict]) -> list[dict] | None:
+    """The members one --staff name stands for: a role's or everyone's active members, or the member
+    with that id (active or not: named on purpose); None when it is neither a role, `all` nor an id."""
+    word = part.lower().replace("_", "-")
+    if word == EVERYONE or word in ROLES:
+        return [m for m in members if m.get("active") is not False and word in (EVERYONE, m.get("role"))]
+    if is_valid_id(part):
+        return [m for m in members if str(m.get("id", "")).upper() == part.upper()]
+    return None
+
+
 def _recipients(app, to: list[str]) -> list[dict]:
-    """Staff members from ids given as S1,S2 (or repeated), each once."""
-    ids = [part.strip() for value in to for part in value.split(",") if part.strip()]
-    if not ids:
-        raise InvalidInput("give --staff STAFF (e.g. --staff S1,S2)")
-    members: dict[str, Record] = {}  # by id: a member named twice gets one copy
-    for staff_id in ids:
-        member = get_staff(app, staff_id)
-        members.setdefault(member["id"], member)
-    return list(members.values())
+    """Staff members from what --staff names, comma-separated or repeated: ids (S1), roles (every
+    active member with that role: front-desk) and `all` (every active member), mixed as wanted;
+    each member once, in roster order within a role. An unknown name, and a role or `all` that
+    names no active member, is bad input (exit 2) naming it."""
+    parts = [part.strip() for value in to for part in value.split(",") if part.strip()]
+    if not parts:
+        raise InvalidInput("give --staff STAFF (e.g. --staff S1,S2, --staff front-desk or --staff all)")
+    members = roster(app)
+    chosen: dict[str, Record] = {}  # by id: a member named twice (or in a role named too) gets one copy
+    unknown, empty = [], []
+    for part in parts:
+        group = _named(part, members)
+        if group is None or (not group and is_valid_id(part)):
+            unknown.append(part.upper() if group is not None else shown(part))
+        elif not group:
+            empty.append(part.lower().replace("_", "-"))
+        for member in group or []:
+            chosen.setdefault(str(member["id"]), member)
+    if unknown:
+        raise InvalidInput(f"--staff: no staff member or role {', '.join(dict.fromkeys(unknown))}",
+                           hint=f"{RECIPIENTS_HINT}; see 'medsec staff list'")
+    if empty:
+        raise InvalidInput(f"--staff {', '.join(dict.fromkeys(empty))}: names no active staff member",
+                           hint="see 'medsec staff list'")
+    return list(chosen.values())
+
+
+def _addressed(to: list[str]) -> list[str]:
+    """What --staff named, as the memo keeps it: ids upper case, roles and `all` lower case."""
+    parts = [part.strip() for value in to for part in value.split(",") if part.strip()]
+    return list(dict.fromkeys(p.upper() if is_valid_id(p) else p.lower().replace("_", "-") for p in parts))
 
 
 def _email_route(app) -> messaging.Route | None:
@@ -107,7 +145,8 @@ def new_memo(app, *, template: str, to: list[str], subject: str | None = None,
     with app.store.transaction() as txn:
         (memo_id,) = txn.reserve_ids(MEMOS)
         record = {"id": memo_id, "created": clock.iso(app.now()), "by": app.user, "from": sender["id"] or app.user,
-                  "to": [m["id"] for m in members], "template": template, "subject": title, "text": rendered.text,
+                  "to": [m["id"] for m in members], "addressed": _addressed(to), "template": template,
+                  "subject": title, "text": rendered.text,
                   "deliveries": deliveries}
         txn.put(MEMOS, record)
     app.audit("memo", [memo_id])

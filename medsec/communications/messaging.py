@@ -75,7 +75,31 @@ def installed_problems(app) -> list:
         elif kind not in known[name].item.kinds:
             found.append(Problem("channels.yaml", line, f"routes.{kind}: channel {name!r} does not carry "
                                                         f"{kind} messages"))
-    return found
+    return found + _voice_problems(app, data, routes, known)
+
+
+def _voice_problems(app, data, routes, known: dict) -> list:
+    """Patients who prefer voice calls while voice reminders go, by default (no routes.voice), to a
+    voice channel that is not installed or not set up: their reminders would wait, pending. A
+    warning; a routes.voice written and wrong is an error (the file's own checks, the loop above)."""
+    from medsec.store.catalog import PATIENTS
+    from medsec.yamlfile import Problem
+
+    name = DEFAULT_ROUTES["voice"]
+    if isinstance(routes, dict) and "voice" in routes:
+        return []
+    if name in known and isinstance(data, dict) and isinstance(data.get(name), dict):
+        return []
+    waiting = sorted((p["id"] for p in app.store.snapshot().scan(PATIENTS)
+                      if p.get("preferred_channel") == "voice"), key=lambda pid: (len(pid), pid))
+    if not waiting:
+        return []
+    why = "which is not installed" if name not in known else f"which has no {name}: section here"
+    return [Problem("channels.yaml", None, f"{len(waiting)} patient(s) prefer voice calls ({', '.join(waiting[:3])}"
+                                           f"{' ...' if len(waiting) > 3 else ''}) and voice reminders go to the "
+                                           f"{name} channel (no routes.voice), {why}: their reminders wait, "
+                                           f"pending, until a voice gateway is set up (a {name}: section with "
+                                           f"its url)", "warning")]
 
 
 def deliver(app, r: Route, message: Message) -> str:

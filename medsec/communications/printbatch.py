@@ -8,6 +8,9 @@ per document (who it goes to, the address lines, and the batch's own columns).
     batch.write(app, pdf="statements.pdf", csv="statements.csv")
 
 `pdf` may name a directory: the PDF (and the CSV unless named) are written there.
+`check_paths` judges those paths before anything is done (bad input, exit 2); `save_in`
+writes a batch into a folder of the data directory (the reminder letters of a cron run,
+DATA/outbox/print/), each file readable by this user only.
 """
 
 import io
@@ -65,22 +68,10 @@ class PrintBatch:
     def write(self, app, *, pdf: str | None = None, csv: str | None = None, name: str = "batch") -> dict:
         """Write the PDF (a FILE.pdf, or a directory: DIR/NAME.pdf, with the CSV as DIR/NAME.csv
         unless `csv` names one) and the CSV; the paths written."""
-        from medsec.outputs import check_output, write_output
+        from medsec.outputs import write_output
 
         written: dict = {"documents": len(self)}
-        target = None
-        if pdf:
-            folder = os.path.isdir(pdf) or pdf.endswith(os.sep)
-            target = os.path.join(pdf, f"{name}.pdf") if folder else pdf
-            csv = csv or (os.path.join(pdf, f"{name}.csv") if folder else None)
-            if not target.lower().endswith(".pdf"):
-                raise InvalidInput(f"-o {pdf}: give a directory or a FILE.pdf")
-        # both paths judged before either file is written: a bad --csv leaves no PDF behind
-        if target and csv and check_output(target, app.data_dir) == check_output(csv, app.data_dir):
-            raise InvalidInput(f"--csv {csv} is the PDF's own path: name another file")
-        for path in (target, csv):
-            if path:
-                check_output(path, app.data_dir)
+        target, csv = check_paths(app, pdf=pdf, csv=csv, name=name)
         if target:
             write_output(target, self.pdf_bytes(), data_dir=app.data_dir)
             written["pdf"] = target
@@ -88,3 +79,33 @@ class PrintBatch:
             write_output(csv, self.csv_text().encode(), data_dir=app.data_dir)
             written["csv"] = csv
         return written
+
+    def save_in(self, folder: str, name: str) -> dict:
+        """Write FOLDER/NAME.pdf and FOLDER/NAME.csv (private files of the data directory)."""
+        from medsec.plugin_api import write_private_file
+
+        pdf, csv = os.path.join(folder, f"{name}.pdf"), os.path.join(folder, f"{name}.csv")
+        write_private_file(pdf, self.pdf_bytes())
+        write_private_file(csv, self.csv_text().encode())
+        return {"documents": len(self), "pdf": pdf, "csv": csv}
+
+
+def check_paths(app, *, pdf: str | None, csv: str | None, name: str,
+                pdf_option: str = "-o", csv_option: str = "--csv") -> tuple[str | None, str | None]:
+    """The PDF and CSV paths a batch will be written to (`pdf` may be a directory), both judged
+    before either is written (a bad CSV path leaves no PDF behind); InvalidInput (exit 2)."""
+    from medsec.outputs import check_output
+
+    target = None
+    if pdf:
+        folder = os.path.isdir(pdf) or pdf.endswith(os.sep)
+        target = os.path.join(pdf, f"{name}.pdf") if folder else pdf
+        csv = csv or (os.path.join(pdf, f"{name}.csv") if folder else None)
+        if not target.lower().endswith(".pdf"):
+            raise InvalidInput(f"{pdf_option} {pdf}: give a directory or a FILE.pdf")
+    if target and csv and check_output(target, app.data_dir) == check_output(csv, app.data_dir):
+        raise InvalidInput(f"{csv_option} {csv} is the PDF's own path: name another file")
+    for path in (target, csv):
+        if path:
+            check_output(path, app.data_dir)
+    return target, csv

@@ -13,8 +13,21 @@ the channel needs is missing, a `*_env` variable is not set) is left
 "pending": nothing was tried, and the next run sends it once the
 configuration is fixed. `remind retry` puts reminders that failed back in
 the queue, each once.
+
+Reminders suit their channel. A letter goes out only when the post can bring
+it before the visit: a letter patient's reminder is due LETTER_EARLY_DAYS
+days before practice.yaml's `reminders: {letter_lead_days: N}` (default 3),
+and one that would go out later than N days before the visit is skipped with
+that reason. Letters routed to the built-in outbox are printed: every letter
+of a run goes into one PDF (a page per letter, the address in the window) with
+a mail-merge CSV (medsec.communications.printbatch). An SMS carries the
+appointment type's instructions; when the text would take more than
+`reminders: {sms_max_segments: N}` (default 3) it is rendered again brief
+(without the optional parts: the provider's name and the closing sentence),
+never without the date, time or instructions (medsec.communications.sms).
 """
 
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -28,7 +41,7 @@ from medsec.progress import Progress
 from medsec.records.patients import get_patient
 from medsec.scheduling.appointments import get_appointment
 from medsec.scheduling.schedule import Schedule
-from medsec.store.catalog import APPOINTMENTS, REMINDERS
+from medsec.store.catalog import APPOINTMENTS, PATIENTS, REMINDERS
 from medsec.text import shown
 
 STALE_CLAIM = timedelta(minutes=15)
@@ -36,7 +49,7 @@ MAX_ATTEMPTS = 5
 MAX_WITHIN = timedelta(days=366)  # reminders further ahead than a year are not reminders
 DEFAULT_LEAD_HOURS = [24]
 ACTIVE = ("booked", "confirmed")
-TEMPLATES = {"email": "reminder-email", "sms": "reminder-sms", "voice": "reminder-sms",
+TEMPLATES = {"email": "reminder-email", "sms": "reminder-sms", "voice": "reminder-voice",
              "letter": "reminder-email"}
 # What a configuration problem's reason starts with (`remind retry` re-queues failures so caused).
 NOT_CONFIGURED = "configuration: "
@@ -46,6 +59,12 @@ CONFIGURATION_REASONS = re.compile(
     r"unknown channel |is not set up in channels\.yaml|does not carry \w+ messages|environment variable \S+ "
     r"\(named by \S+\) is not set|: setting \S+ must be|preset needs |is set but password_env is not|"
     r"secrets are read from environment variables|preset must be json or twilio")
+DEFAULT_LETTER_LEAD_DAYS = 3  # days the post may take: no letter for a visit sooner than that
+DEFAULT_SMS_MAX_SEGMENTS = 3
+LETTER_EARLY_DAYS = 2  # a letter reminder is due this many days before the lead time ends
+LETTER_KEY = "letter"  # the key of a letter patient's one reminder
+PRINT = "print"  # the channel name recorded for a letter printed in the run's batch
+LETTER_COLUMNS = ["patient_id", "patient", "appointment_id", "visit"]
 COLUMNS = ["id", "appointment_id", "patient_id", "key", "channel", "status", "attempts", "reason", "sent_at"]
 
 
@@ -60,6 +79,29 @@ class Plan:
 
     new: list[tuple[dict, str]] = field(default_factory=list)  # (appointment, key)
     again: list[dict] = field(default_factory=list)  # reminder records
+
+
+@dataclass(frozen=True)
+class Settings:
+    """practice.yaml `reminders:` (checked by `config check`)."""
+
+    letter_lead_days: int = DEFAULT_LETTER_LEAD_DAYS
+    sms_max_segments: int = DEFAULT_SMS_MAX_SEGMENTS
+
+    @classmethod
+    def load(cls, app) -> "Settings":
+        section = (app.config("practice.yaml") or {}).get("reminders") or {}
+        return cls(int(section.get("letter_lead_days", DEFAULT_LETTER_LEAD_DAYS)),
+                   int(section.get("sms_max_segments", DEFAULT_SMS_MAX_SEGMENTS)))
+
+    @property
+    def letter_lead(self) -> timedelta:
+        return timedelta(days=self.letter_lead_days)
+
+    @property
+    def letter_due(self) -> timedelta:
+        """How long before the visit a letter reminder is due (the lead time and some days to spare)."""
+        return timedelta(days=self.letter_lead_days + LETTER_EARLY_DAYS)
 
 
 def _leads(schedule: Schedule, appt: dict) -> list[float]:
@@ -83,34 +125,59 @@ def _existing(view, appt_id: str) -> list[dict]:
     return [r for r in view.get_many(REMINDERS, ids) if r["appointment_id"] == appt_id]
 
 
-def plan(view, schedule: Schedule, now: datetime, *, for_day=None, within: timedelta | None = None) -> Plan:
-    """Due reminders: by lead time (cron), for one day, or within a window."""
+def _kind_planned(view, patient_id: str, forced_kinds: tuple | None) -> str:
+    """The kind of message the patient will get (as _pick_route chooses it), for planning."""
+    found = view.get_many(PATIENTS, [patient_id])
+    kind = messaging.preferred_kind(found[0]) if found else "sms"
+    if forced_kinds and kind not in forced_kinds:
+        kind = forced_kinds[0]
+    return kind
+
+
+def plan(view, schedule: Schedule, now: datetime, *, for_day=None, within: timedelta | None = None,
+         settings: Settings | None = None, forced_kinds: tuple | None = None) -> Plan:
+    """Due reminders: by lead time (cron), for one day, or within a window. A letter patient's
+    one reminder (key "letter") is due `settings.letter_due` before the visit whatever the mode
+    (a daily `--for tomorrow` prints the letters of the days the post needs)."""
     out = Plan()
+    settings = settings or Settings()
+    manual = for_day is not None or within is not None
     if for_day is not None:
-        days = [for_day]
+        days = {for_day}
+        horizon = settings.letter_due
     else:
-        horizon = within or timedelta(hours=max(
-            [h for spec in schedule.types.values() for h in spec.get("lead_hours") or []] + DEFAULT_LEAD_HOURS))
-        days = [now.date() + timedelta(days=i) for i in range((now + horizon).date().toordinal()
-                                                               - now.date().toordinal() + 1)]
-    for day in days:
+        horizon = max(within or timedelta(hours=max(
+            [h for spec in schedule.types.values() for h in spec.get("lead_hours") or []] + DEFAULT_LEAD_HOURS)),
+            settings.letter_due)
+        days = set()
+    days |= {now.date() + timedelta(days=i) for i in range((now + horizon).date().toordinal()
+                                                           - now.date().toordinal() + 1)}
+    for day in sorted(days):
         for appt in view.day(APPOINTMENTS, day.isoformat()):
             if appt["status"] not in ACTIVE or not appt.get("patient_id"):
                 continue
-            start = datetime.fromisoformat(appt["start"])
-            key: str | None  # which reminder is due: "manual", else the lead time that has come ("24h")
-            if for_day is not None or within is not None:
-                if start <= now or (within is not None and start > now + within):
-                    continue
-                key = "manual"
-            else:
-                key = due_key(schedule, appt, now)
-                if key is None:
-                    continue
-            if any(r["key"] == key for r in _existing(view, appt["id"])):
+            in_mode = (day == for_day) if for_day is not None else within is None or \
+                datetime.fromisoformat(appt["start"]) <= now + within
+            key = _key_due(view, schedule, appt, now, manual, in_mode, settings, forced_kinds)
+            if key is None or any(r["key"] == key for r in _existing(view, appt["id"])):
                 continue
             out.new.append((appt, key))
     return out
+
+
+def _key_due(view, schedule: Schedule, appt: dict, now: datetime, manual: bool, in_mode: bool,
+             settings: Settings, forced_kinds: tuple | None) -> str | None:
+    """Which reminder of `appt` is due: "letter" for a letter patient from `settings.letter_due`
+    before the visit; else "manual" (--for, --within: `in_mode` says the visit is in what they
+    name), or the lead time that has come ("24h"); None when none is."""
+    start = datetime.fromisoformat(appt["start"])
+    if start <= now:
+        return None
+    if _kind_planned(view, appt["patient_id"], forced_kinds) == "letter":
+        return LETTER_KEY if start - settings.letter_due <= now else None
+    if manual:
+        return "manual" if in_mode else None
+    return due_key(schedule, appt, now)
 
 
 def _retries(view, now: datetime) -> list[dict]:
@@ -157,11 +224,41 @@ def route_problems(r: messaging.Route) -> list[str]:
     return found
 
 
-def compose(app, schedule: Schedule, appt: dict, patient: dict, kind: str) -> Message:
-    """The reminder as it will go out (also what `remind preview` shows)."""
-    context = {"practice": messaging.practice_context(app), "patient": messaging.patient_context(patient),
-               "appointment": messaging.appointment_context(app, appt, schedule)}
-    rendered = messaging.render(app, TEMPLATES[kind], context, patient.get("language") or "en")
+def _appointment_context(app, schedule: Schedule, appt: dict, language: str) -> dict:
+    """The appointment as templates see it, with its type's `translations` for the patient's
+    language (appointment-types.yaml: `translations: {es: {description: ..., instructions: ...}}`)."""
+    context = messaging.appointment_context(app, appt, schedule)
+    spec = schedule.types.get(appt["type"]) or {}
+    translated = (spec.get("translations") or {}).get(language) or {}
+    if translated.get("description"):
+        context["type_description"] = translated["description"]
+    if translated.get("instructions"):
+        context["instructions"] = translated["instructions"]
+    return context
+
+
+def compose(app, schedule: Schedule, appt: dict, patient: dict, kind: str,
+            settings: Settings | None = None) -> Message:
+    """The reminder as it will go out (also what `remind preview` shows). Every kind carries the
+    appointment type's instructions; an SMS longer than `sms_max_segments` is rendered brief
+    (`brief` is true in the template: optional parts left out), its meta says its encoding and
+    segments."""
+    from medsec.communications import sms
+
+    settings = settings or Settings.load(app)
+    language = patient.get("language") or "en"
+    context: dict = {"practice": messaging.practice_context(app), "patient": messaging.patient_context(patient),
+               "appointment": _appointment_context(app, schedule, appt, language), "brief": False}
+    rendered = messaging.render(app, TEMPLATES[kind], context, language)
+    meta: dict = {}
+    if kind == "sms":
+        encoding, count = sms.segments(rendered.text)
+        brief = count > settings.sms_max_segments
+        if brief:
+            rendered = messaging.render(app, TEMPLATES[kind], {**context, "brief": True}, language)
+            encoding, count = sms.segments(rendered.text)
+        meta = {"encoding": encoding, "segments": count, "brief": brief,
+                "max_segments": settings.sms_max_segments}
     attachments = []
     if kind == "email":
         ics = messaging.appointment_ics(app, appt, schedule, f"{context['appointment']['type_description']} "
@@ -170,7 +267,7 @@ def compose(app, schedule: Schedule, appt: dict, patient: dict, kind: str) -> Me
     return Message(kind=kind, to=messaging.address_for(patient, kind), subject=rendered.subject,
                    body=rendered.text, html=rendered.html, attachments=attachments,
                    meta={"appointment_id": appt["id"], "patient_id": patient["id"], "template": rendered.template,
-                         "language": rendered.language})
+                         "language": rendered.language, **meta})
 
 
 def preview(app, appt_id: str, channel: str | None = None) -> dict:
@@ -180,22 +277,79 @@ def preview(app, appt_id: str, channel: str | None = None) -> dict:
         raise Refused(f"{appt['id']} has no patient to remind")
     patient = get_patient(app, appt["patient_id"])
     kind, r = _pick_route(app, patient, channel)
-    message = compose(app, schedule, appt, patient, kind)
+    settings = Settings.load(app)
+    message = compose(app, schedule, appt, patient, kind, settings)
     app.audit("read", [appt["id"], patient["id"]])
-    return {"appointment_id": appt["id"], "patient_id": patient["id"], "channel": r.name, "kind": kind,
-            "to": message.to, "subject": message.subject, "text": message.body, "html": message.html,
-            "attachments": [name for name, _, _ in message.attachments],
-            "opted_out": not patient.get("reminders", True)}
+    shown = {"appointment_id": appt["id"], "patient_id": patient["id"],
+             "channel": PRINT if _printed(kind, r) else r.name, "kind": kind,
+             "to": message.to, "subject": message.subject, "text": message.body, "html": message.html,
+             "attachments": [name for name, _, _ in message.attachments],
+             "opted_out": not patient.get("reminders", True)}
+    if kind == "sms":
+        shown.update({k: message.meta[k] for k in ("encoding", "segments", "max_segments", "brief")})
+    if kind == "letter":
+        shown["letter_lead_days"] = settings.letter_lead_days
+        shown["too_late_for_letter"] = datetime.fromisoformat(appt["start"]) - schedule.now < settings.letter_lead
+    return shown
+
+
+def _printed(kind: str, r: messaging.Route) -> bool:
+    """A letter routed to the built-in outbox is printed in the run's batch (a mail-house
+    channel a plugin registers gets it instead)."""
+    return kind == "letter" and r.name == "outbox"
+
+
+@dataclass
+class Letters:
+    """The letters of one run, to print: one PDF and its mail-merge CSV."""
+
+    pdf: str | None = None  # --letters-pdf: a FILE.pdf or a directory (default: DATA/outbox/print/)
+    csv: str | None = None
+    entries: list[tuple[str, Message, dict, dict]] = field(default_factory=list)  # (reminder id, ...)
+
+    def batch(self, title: str):
+        from medsec.communications.printbatch import PrintBatch
+
+        batch = PrintBatch(title, LETTER_COLUMNS)
+        for _, message, patient, appt in self.entries:
+            visit = f"{appt['start'][:10]} {appt['start'][11:16]}"
+            batch.add(letter_text(message, patient), to={**patient, "name": f"{patient['first']} {patient['last']}"},
+                      patient_id=patient["id"], patient=f"{patient['last']}, {patient['first']}",
+                      appointment_id=appt["id"], visit=visit)
+        return batch
+
+
+def letter_text(message: Message, patient: dict) -> str:
+    """A printed letter: the address block (for a window envelope), the subject, the body."""
+    street = str(patient.get("address") or "").replace(" / ", "\n").split("\n")
+    place = ", ".join(x for x in (patient.get("city") or "", " ".join(
+        x for x in (patient.get("state") or "", str(patient.get("zip") or "")) if x)) if x)
+    block = [f"{patient.get('first', '')} {patient.get('last', '')}".strip(), *[s.strip() for s in street if s.strip()]]
+    if place:
+        block.append(place)
+    return "\n".join(block) + f"\n\n\nRe: {message.subject}\n\n{message.body}\n"
 
 
 def send(app, *, for_day=None, within: timedelta | None = None, channel: str | None = None,
-         dry_run: bool = False, progress: Progress | None = None) -> dict:
+         dry_run: bool = False, progress: Progress | None = None, letters_pdf: str | None = None,
+         letters_csv: str | None = None) -> dict:
     """Send every due reminder once; the summary says what happened to each. `progress`
-    counts them on the terminal (medsec.progress)."""
+    counts them on the terminal (medsec.progress). Letters to print go into one PDF and CSV:
+    `letters_pdf`/`letters_csv`, else DATA/outbox/print/ (the summary's `letters`)."""
+    from medsec.communications.printbatch import check_paths
+
     progress = progress or Progress.off()
     schedule = Schedule.load(app)
+    settings = Settings.load(app)
+    if letters_pdf and not letters_csv and letters_pdf.lower().endswith(".pdf"):
+        letters_csv = letters_pdf[:-4] + ".csv"  # the mail-merge CSV beside the PDF
+    letters = Letters(letters_pdf, letters_csv)
+    if letters_pdf or letters_csv:
+        check_paths(app, pdf=letters_pdf, csv=letters_csv, name="reminder-letters",
+                    pdf_option="--letters-pdf", csv_option="--letters-csv")  # bad paths: before any claim
+    forced_kinds = None
     if channel:
-        _channel(app, channel)
+        forced_kinds = tuple(_channel(app, channel).kinds)
     templating.require_valid(app.store.root, sorted(set(TEMPLATES.values())))
     # A broken channels.yaml (a secret written in it ...) fails the command (exit 3) before
     # anything is claimed, instead of failing every reminder one by one.
@@ -205,11 +359,12 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
     stamp = clock.iso(now)
     if dry_run:
         view = app.store.snapshot()
-        p = plan(view, schedule, now, for_day=for_day, within=within)
+        p = plan(view, schedule, now, for_day=for_day, within=within, settings=settings, forced_kinds=forced_kinds)
         claims = [_new_record("R?", appt, key, token, stamp) for appt, key in p.new]
     else:
         with app.store.transaction() as txn:
-            p = plan(txn, schedule, now, for_day=for_day, within=within)
+            p = plan(txn, schedule, now, for_day=for_day, within=within, settings=settings,
+                     forced_kinds=forced_kinds)
             ids = txn.reserve_ids(REMINDERS, len(p.new)) if p.new else []
             claims = [_new_record(rid, appt, key, token, stamp) for rid, (appt, key) in zip(ids, p.new, strict=True)]
             waiting = _retries(txn, now)
@@ -219,8 +374,14 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
     progress.start("checking reminders" if dry_run else "sending reminders", len(claims))
     results = []
     for claim in claims:
-        results.append(_attempt(app, schedule, claim, channel, now, dry_run))
+        results.append(_attempt(app, schedule, claim, channel, now, dry_run, settings, letters))
         progress.advance()
+    printed: dict = {"documents": 0}
+    if letters.entries and not dry_run:  # before the results are recorded: a failed write leaves claims
+        printed = _print_letters(app, letters, token, now)
+        pages = {rid: page for page, (rid, _, _, _) in enumerate(letters.entries, 1)}
+        results = [{**r, "delivery_id": f"{os.path.basename(printed['pdf'])}#page={pages[r['id']]}"}
+                   if r["id"] in pages else r for r in results]
     if not dry_run and results:
         with app.store.transaction() as txn:
             current = {r["id"]: r for r in txn.get_many(REMINDERS, [r["id"] for r in results])}
@@ -230,7 +391,17 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
     counts = {s: sum(r["status"] == s for r in results) for s in ("sent", "skipped", "retry", "pending", "failed")}
     if dry_run:
         counts["would_send"] = sum(r["status"] == "would-send" for r in results)
-    return {"due": len(results), **counts, "dry_run": dry_run, "reminders": results}
+    return {"due": len(results), **counts, "dry_run": dry_run, "letters": {**printed, "count": len(letters.entries)},
+            "reminders": results}
+
+
+def _print_letters(app, letters: Letters, token: str, now: datetime) -> dict:
+    """The run's letters as one PDF and a mail-merge CSV: where asked, else in DATA/outbox/print/."""
+    batch = letters.batch(f"Reminder letters {now.date()}")
+    name = f"reminder-letters-{now:%Y-%m-%d-%H%M}-{token}"
+    if letters.pdf or letters.csv:
+        return batch.write(app, pdf=letters.pdf, csv=letters.csv, name=name)
+    return batch.save_in(os.path.join(app.store.root, "outbox", PRINT), name)
 
 
 def _new_record(rid: str, appt: dict, key: str, token: str, stamp: str) -> dict:
@@ -240,8 +411,10 @@ def _new_record(rid: str, appt: dict, key: str, token: str, stamp: str) -> dict:
             "claimed_at": stamp, "sent_at": "", "created": stamp}
 
 
-def _attempt(app, schedule: Schedule, claim: dict, forced: str | None, now: datetime, dry_run: bool) -> dict:
-    """One reminder: every failure is recorded on it, none stops the batch."""
+def _attempt(app, schedule: Schedule, claim: dict, forced: str | None, now: datetime, dry_run: bool,
+             settings: Settings, letters: Letters | None) -> dict:
+    """One reminder: every failure is recorded on it, none stops the batch. A letter to print
+    is added to `letters` (printed by the caller) and recorded sent."""
     result = {**claim, "attempts": claim["attempts"] + (0 if dry_run else 1)}
     try:
         appt = get_appointment(app, claim["appointment_id"])
@@ -257,14 +430,8 @@ def _attempt(app, schedule: Schedule, claim: dict, forced: str | None, now: date
         problems = route_problems(r)
         if problems:
             return _pending(claim, result, "; ".join(problems))
-        message = compose(app, schedule, appt, patient, kind)
-        if not message.to:
-            return {**result, "status": "failed", "reason": f"no {kind} contact on file for {patient['id']}"}
-        result["to"] = message.to
-        if dry_run:
-            return {**result, "status": "would-send"}
-        delivery = messaging.deliver(app, r, message)
-        return {**result, "status": "sent", "delivery_id": delivery, "sent_at": clock.iso(now), "reason": ""}
+        message = compose(app, schedule, appt, patient, kind, settings)
+        return _send_one(app, result, r, message, (patient, appt), now, dry_run, settings, letters)
     except DeliveryError as e:
         if not e.temporary and CONFIGURATION_REASONS.search(str(e)):  # the channel's settings, as it says
             return _pending(claim, result, str(e))
@@ -274,6 +441,40 @@ def _attempt(app, schedule: Schedule, claim: dict, forced: str | None, now: date
         return {**result, "status": "failed", "reason": str(e)}
     except MedsecError as e:
         return {**result, "status": "failed", "reason": e.message}
+
+
+def _send_one(app, result: dict, r: messaging.Route, message: Message, who: tuple[dict, dict], now: datetime,
+              dry_run: bool, settings: Settings, letters: Letters | None) -> dict:
+    """The composed reminder to its address (DeliveryError from the channel is the caller's)."""
+    if not message.to:
+        return {**result, "status": "failed", "reason": f"no {message.kind} contact on file for {who[0]['id']}"}
+    result["to"] = message.to  # kept on the record when the channel fails
+    if message.kind == "letter":
+        return _letter(app, result, r, message, who, now, dry_run, settings, letters)
+    if dry_run:
+        return {**result, "status": "would-send"}
+    delivery = messaging.deliver(app, r, message)
+    return {**result, "status": "sent", "delivery_id": delivery, "sent_at": clock.iso(now), "reason": ""}
+
+
+def _letter(app, result: dict, r: messaging.Route, message: Message, who: tuple[dict, dict], now: datetime,
+            dry_run: bool, settings: Settings, letters: Letters | None) -> dict:
+    """A letter: skipped when the post cannot bring it before the visit; printed in the run's
+    batch when routed to the outbox; else through its channel (a mail-house plugin)."""
+    patient, appt = who
+    if datetime.fromisoformat(appt["start"]) - now < settings.letter_lead:
+        return {**result, "status": "skipped",
+                "reason": f"a letter would not arrive in time: the visit is less than "
+                          f"{settings.letter_lead_days} days away (reminders.letter_lead_days)"}
+    printed = _printed("letter", r)
+    if dry_run:
+        return {**result, "channel": PRINT if printed else r.name, "status": "would-send"}
+    if not printed:
+        delivery = messaging.deliver(app, r, message)
+        return {**result, "status": "sent", "delivery_id": delivery, "sent_at": clock.iso(now), "reason": ""}
+    if letters is not None:
+        letters.entries.append((result["id"], message, patient, appt))
+    return {**result, "channel": PRINT, "status": "sent", "sent_at": clock.iso(now), "reason": ""}
 
 
 def _skip_reason(appt: dict, patient: dict, now: datetime) -> str:

@@ -184,9 +184,10 @@ def _demo(txn, today: date) -> dict:
                       "payers": {"MEDICARE": {"99213": "92.00", "99214": "131.00"}}},
         "codes.yaml": {"codes": [{"code": c, "system": "CPT", "description": d, "fee": fee}
                                  for c, d, fee in CODES]},
-        # Until the practice sets up email and SMS, every message lands in the outbox.
+        # Until the practice sets up email and SMS, every message lands in the outbox; voice calls need a
+        # voice gateway (a file in the outbox would call nobody), and the demo's patients ask for none.
         "channels.yaml": {"outbox": {"folder": "outbox"},
-                          "routes": {"email": "outbox", "sms": "outbox", "voice": "outbox", "letter": "outbox",
+                          "routes": {"email": "outbox", "sms": "outbox", "letter": "outbox",
                                      "fax": "outbox"}},
     }
     for name, data in files.items():
@@ -223,7 +224,8 @@ def _demo_patients(rng: random.Random, today: date, count: int) -> list[Record]:
                      "email": f"{handle}{n}@example.com",
                      "address": f"{rng.randint(1, 999)} {rng.choice(STREETS)}", "city": city, "state": "MA",
                      "zip": zip_code, "language": "es" if rng.random() < 0.15 else "en",
-                     "preferred_channel": rng.choice(["email", "sms", "sms", "voice", "letter"]),
+                     # no voice: the demo has no voice gateway (five choices still: the same draws)
+                     "preferred_channel": rng.choice(["email", "sms", "sms", "sms", "letter"]),
                      "reminders": rng.random() > 0.05}
         if rng.random() < 0.88:
             payer = rng.choice(["BAYSTATE", "HARBOR", "MEDICARE"] if dob.year < today.year - 65

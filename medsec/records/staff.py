@@ -16,7 +16,8 @@ HEADER = (
     "# Written by 'medsec staff ...'; hand edits are fine ('medsec config check' validates).\n"
     "# roles: " + ", ".join(ROLES) + "\n"
     "# hours: weekday -> list of [from, to] blocks, 24-hour local time.\n"
-    "# time_off: list of {from: DATE, to: DATE, reason: TEXT}, both days included.\n"
+    "# time_off: list of {from: DATE, to: DATE, reason: TEXT}, both days included; `staff off` adds\n"
+    "#   what was done about the visits it stranded (stranded: keep|reschedule|cancel, kept/moved/cancelled).\n"
 )
 LIST_COLUMNS = ["id", "name", "role", "npi", "email", "phone", "active"]
 
@@ -243,18 +244,57 @@ def hours_rows(member: dict) -> list[dict]:
     return [{"day": d, "hours": ", ".join(f"{a}-{b}" for a, b in hours[d])} for d in DAYS if d in hours]
 
 
-def add_time_off(app, staff_id: str, start: str, end: str | None, reason: str = "") -> dict:
+def hours_lines(member: dict) -> list[str]:
+    """The weekly hours as people read them, a day a line: 'mon 08:00-12:00, 13:00-17:00'."""
+    return [f"{row['day']} {row['hours']}" for row in hours_rows(member)]
+
+
+def time_off_lines(member: dict) -> list[str]:
+    """The time off as people read it, a span a line: '2026-12-24..2026-12-31 holidays; kept A4, A9'."""
+    out = []
+    for span in member.get("time_off") or []:
+        text = str(span.get("from", ""))
+        if span.get("to") and span.get("to") != span.get("from"):
+            text += f"..{span['to']}"
+        if span.get("reason"):
+            text += f" {span['reason']}"
+        done = {"keep": "kept", "reschedule": "moved", "cancel": "cancelled"}.get(str(span.get("stranded")))
+        if done:
+            text += f"; {done} " + (", ".join(str(i) for i in span.get(done) or []) or "none")
+        out.append(text)
+    return out
+
+
+def time_off_entry(app, staff_id: str, start: str, end: str | None, reason: str = "") -> tuple[dict, dict]:
+    """(member, span) of the time off asked for, checked as `add_time_off` records it: InvalidInput for
+    a date that cannot be read or a reversed range, Refused for a span the member already has."""
     first = app.parse_date(start, "--from")
     last = app.parse_date(end, "--to") if end else first
     if last < first:
         raise InvalidInput(f"time off ends ({last}) before it starts ({first})")
     reason = clean_text(reason, "reason", TEXT_LIMITS["reason"]).strip()
     entry = {"from": first.isoformat(), "to": last.isoformat(), "reason": reason}
+    member = get_staff(app, staff_id)
+    if any(_same_span(s, entry) for s in member.get("time_off") or []):
+        raise Refused(f"{member['id']} already has that time off")
+    return member, entry
+
+
+def _same_span(a: dict, b: dict) -> bool:
+    return all(str(a.get(k, "")) == str(b.get(k, "")) for k in ("from", "to", "reason"))
+
+
+def add_time_off(app, staff_id: str, start: str, end: str | None, reason: str = "",
+                 extra: dict | None = None) -> dict:
+    """Record the time off; `extra`: what was done about the visits it strands (medsec.cli.staff
+    `off`: stranded keep|reschedule|cancel, the appointment ids, by whom, when), kept in the span."""
+    _, entry = time_off_entry(app, staff_id, start, end, reason)
+    entry = {**entry, **(extra or {})}
     with app.store.transaction() as txn:
         members = roster(app)
         member = get_staff(app, staff_id, members)
         spans = list(member.get("time_off") or [])
-        if entry in spans:
+        if any(_same_span(s, entry) for s in spans):
             raise Refused(f"{member['id']} already has that time off")
         spans = sorted(spans + [entry], key=lambda s: s["from"])
         updated = {**member, "time_off": spans}

@@ -99,25 +99,34 @@ def _hours(spans: list[av.Span]) -> str:
     return f"{Decimal(sum((e - s).total_seconds() for s, e in spans)) / 3600:.2f}"
 
 
+COVERAGE_COLUMNS = ["date", "weekday", "gap", "from", "to", "hours", "appointment", "patient_id", "provider", "note"]
+STILL_TO_HAPPEN = ("booked", "confirmed")  # a visit whose provider must be there
+
+
 def coverage(app, start: date, end: date):
-    """Booked hours with no provider or no nurse working; open days with no front desk on duty."""
+    """Booked hours with no provider or no nurse working; open days with no front desk, or (in a
+    practice with nurses) no nurse, on duty; booked visits whose own provider is away that day (time
+    off, no working hours), those kept by choice (`staff off --keep`) marked so."""
     schedule = Schedule.load(app)
     view = app.store.snapshot()
     by_role: dict[str, list[str]] = defaultdict(list)
     for staff_id, member in schedule.staff.items():
         by_role[member.get("role", "")].append(staff_id)
+    has_nurses = any(schedule.staff[sid].get("active") is not False for sid in by_role["nurse"])
+    kept = _kept_visits(schedule)
     closures = av.closed_days(schedule.practice)
     office_hours = schedule.practice.get("office_hours") or {}
     rows = []
 
-    def row(day, gap, spans):
+    def row(day, gap, spans, **more):
         return {"date": day.isoformat(), "weekday": WEEKDAYS[day.weekday()], "gap": gap,
-                "from": f"{spans[0][0]:%H:%M}", "to": f"{spans[-1][1]:%H:%M}", "hours": _hours(spans)}
+                "from": f"{spans[0][0]:%H:%M}", "to": f"{spans[-1][1]:%H:%M}", "hours": _hours(spans),
+                "appointment": "", "patient_id": "", "provider": "", "note": "", **more}
 
     for day in _days(start, end):
-        booked = _union([(_local(a["start"], schedule), _local(a["end"], schedule))
-                         for a in view.day(APPOINTMENTS, day.isoformat())
-                         if a["status"] not in FREE_STATUSES and a.get("patient_id")])
+        visits = [a for a in view.day(APPOINTMENTS, day.isoformat())
+                  if a["status"] not in FREE_STATUSES and a.get("patient_id")]
+        booked = _union([(_local(a["start"], schedule), _local(a["end"], schedule)) for a in visits])
         for role, gap in (("physician", "no provider"), ("nurse", "no nurse")):
             working = [span for sid in by_role[role] for span in schedule.working(sid, day)]
             for piece in _union(av.subtract(booked, working)):
@@ -126,7 +135,47 @@ def coverage(app, start: date, end: date):
         open_spans = _union(opening + booked)
         if open_spans and not any(schedule.working(sid, day) for sid in by_role["front-desk"]):
             rows.append(row(day, "no front desk", open_spans))
-    return ["date", "weekday", "gap", "from", "to", "hours"], rows
+        if open_spans and has_nurses and not any(schedule.working(sid, day) for sid in by_role["nurse"]):
+            rows.append(row(day, "no nurse on duty", open_spans))
+        for appt, why in _provider_away(schedule, visits, day, closures):
+            span = (_local(appt["start"], schedule), _local(appt["end"], schedule))
+            note = "kept: provider away" if appt["id"] in kept else why
+            rows.append(row(day, "provider away", [span], appointment=appt["id"], patient_id=appt["patient_id"],
+                            provider=appt.get("provider", ""), note=note))
+    return COVERAGE_COLUMNS, rows
+
+
+def _provider_away(schedule, visits: list[dict], day: date, closures: dict[str, str]) -> list[tuple[dict, str]]:
+    """(visit, why) of the day's visits still to happen whose own provider is not there, by start."""
+    out = []
+    for appt in sorted(visits, key=lambda a: (a["start"], a["provider"])):
+        why = _away(schedule, appt.get("provider", ""), day, closures) if appt["status"] in STILL_TO_HAPPEN else ""
+        if why:
+            out.append((appt, why))
+    return out
+
+
+def _kept_visits(schedule) -> set[str]:
+    """The visits kept by choice while their provider is off (time off spans' `kept`)."""
+    return {str(i) for member in schedule.staff.values() for span in member.get("time_off") or []
+            if isinstance(span, dict) and span.get("stranded") == "keep" for i in span.get("kept") or []}
+
+
+def _away(schedule, staff_id: str, day: date, closures: dict[str, str]) -> str:
+    """Why `staff_id` is not there on `day` ('' when they work that day)."""
+    member = schedule.staff.get(str(staff_id).upper())
+    if member is None:
+        return "provider not on the roster"
+    if member.get("active") is False:
+        return "provider inactive"
+    if day.isoformat() in closures:
+        return f"practice closed ({closures[day.isoformat()]})"
+    off = av.is_off(member, day)
+    if off:
+        return f"time off ({off})"
+    if not schedule.working(member["id"], day):
+        return "no working hours"
+    return ""
 
 
 def _local(stamp: str, schedule) -> datetime:

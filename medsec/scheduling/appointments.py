@@ -8,6 +8,7 @@ from medsec.records.coverage import coverage_on
 from medsec.records.patients import get_patient, opened
 from medsec.scheduling import recurrence, waitlist
 from medsec.scheduling.schedule import (
+    HOLD,
     Schedule,
     conflicts,
     find_slots,
@@ -17,6 +18,7 @@ from medsec.scheduling.schedule import (
     room_free,
 )
 from medsec.store.catalog import APPOINTMENTS
+from medsec.text import shown
 
 STATUSES = ["booked", "confirmed", "arrived", "roomed", "seen", "checked-out", "cancelled", "no-show",
             "left-without-being-seen"]
@@ -29,6 +31,10 @@ TRANSITIONS = {
 }
 LATE_CANCEL = timedelta(hours=24)
 MAX_SERIES = 104
+# A patient seen (a visit seen or checked out) within this many years before a visit is
+# established for it (the CPT rule for new and established patients); anyone else is new.
+ESTABLISHED_YEARS = 3
+SEEN_STATUSES = ("seen", "checked-out")
 LIST_COLUMNS = ["id", "start", "patient_id", "provider", "type", "status", "room"]
 
 
@@ -76,6 +82,39 @@ def list_appointments(app, *, start: date, end: date, provider: str | None = Non
         out = out[:limit]
     app.audit("list", {a["id"] for a in out} | {a["patient_id"] for a in out if a.get("patient_id")})
     return out
+
+
+def last_seen(view, patient_id: str, before: str) -> dict | None:
+    """The patient's latest visit seen or checked out that started before `before` (an ISO
+    moment) and within ESTABLISHED_YEARS of it, or None: the patient is new for that visit."""
+    day = date.fromisoformat(before[:10])
+    since = day.replace(year=day.year - ESTABLISHED_YEARS, day=min(day.day, 28) if day.month == 2 else day.day)
+    seen = [a for a in view.get_many(APPOINTMENTS, view.lookup("appt-patient", patient_id))
+            if a.get("patient_id") == patient_id and a["status"] in SEEN_STATUSES
+            and since.isoformat() <= a["start"][:10] and a["start"] < before]
+    return max(seen, key=lambda a: a["start"], default=None)
+
+
+def refuse_established(view, schedule: Schedule, patient_id: str, type_name: str, start: str) -> None:
+    """Refused (exit 1) when `type_name` is a new-patient type (appointment-types.yaml
+    `new_patient: true`) and the patient was seen before `start` (see last_seen)."""
+    if not schedule.type(type_name).get("new_patient"):
+        return
+    seen = last_seen(view, patient_id, start)
+    if seen is None:
+        return
+    others = [n for n, spec in schedule.types.items() if not spec.get("new_patient") and n != HOLD]
+    instead = "follow-up" if "follow-up" in others else (others[0] if others else "another type")
+    raise Refused(f"{patient_id} is an established patient (seen {seen['start'][:10]}, {seen['id']}); "
+                  f"{type_name} is for new patients",
+                  hint=f"book --type {instead}, or give --allow-established to book {type_name} anyway")
+
+
+def refuse_established_now(app, patient_id: str, type_name: str) -> None:
+    """refuse_established for a visit from now on (`appt book --at next`)."""
+    view = app.store.snapshot()
+    patient = get_patient(app, patient_id, view=view)
+    refuse_established(view, Schedule.load(app), patient["id"], type_name, clock.iso(app.now()))
 
 
 # -- booking ----------------------------------------------------------------
@@ -138,7 +177,7 @@ def _not_booked(problems: list[str], wanted: int, hint: str) -> Refused:
 
 
 def _new_appointments(app, ids: list[str], planned: list[tuple], *, patient_id: str, provider: str,
-                      type_name: str, note: str, repeat: str | None) -> list[dict]:
+                      type_name: str, note: str, repeat: str | None, reason: str = "") -> list[dict]:
     """The records of a booking: one per planned (start, end, room), a series when `repeat` is given."""
     instance = app.config("medsec.yaml").get("instance", "local")
     stamp = clock.iso(app.now())
@@ -146,7 +185,7 @@ def _new_appointments(app, ids: list[str], planned: list[tuple], *, patient_id: 
     return [{
         "id": appt_id, "patient_id": patient_id, "provider": provider, "type": type_name,
         "start": clock.iso(moment), "end": clock.iso(end), "room": room, "status": "booked",
-        "note": note, "series_id": series_id,
+        "note": note, "reason": reason, "series_id": series_id,
         "series": {"rrule": repeat, "index": i, "count": len(planned)} if repeat else None,
         "uid": f"{series_id or appt_id}-{instance}@medsec", "source": "medsec",
         "created": stamp, "updated": stamp, "checked_in": "", "cancel_reason": "",
@@ -157,8 +196,10 @@ def _new_appointments(app, ids: list[str], planned: list[tuple], *, patient_id: 
 
 def book(app, patient_id: str, *, provider: str, at: str, type_name: str, room: str | None = None,
          duration: int | None = None, note: str = "", repeat: str | None = None,
-         allow_past: bool = False) -> list[dict]:
-    """Book one appointment, or a whole series (all or none)."""
+         allow_past: bool = False, reason: str = "", check_new: bool = False) -> list[dict]:
+    """Book one appointment, or a whole series (all or none). `reason`: the reason for the
+    visit (the day sheet shows it); `check_new`: refuse a new-patient type for a patient
+    already seen (refuse_established)."""
     schedule = Schedule.load(app)
     start = clock.parse_datetime(at, schedule.tz, "--at")
     schedule.check_performer(provider, type_name)
@@ -173,6 +214,8 @@ def book(app, patient_id: str, *, provider: str, at: str, type_name: str, room: 
         patient = get_patient(app, patient_id, view=txn)
         if patient["status"] != "active":
             raise Refused(f"{patient['id']} is {patient['status']}", hint="restore the patient first")
+        if check_new:
+            refuse_established(txn, schedule, patient["id"], type_name, clock.iso(start))
         planned, problems = _plan_occurrences(txn, schedule, starts, length, provider=provider,
                                               patient_id=patient["id"], type_name=type_name, room=room)
         if problems:
@@ -180,7 +223,7 @@ def book(app, patient_id: str, *, provider: str, at: str, type_name: str, room: 
             raise _not_booked(problems, len(starts), hint)
         ids = txn.reserve_ids(APPOINTMENTS, len(planned))
         records = _new_appointments(app, ids, planned, patient_id=patient["id"], provider=provider,
-                                    type_name=type_name, note=note, repeat=repeat)
+                                    type_name=type_name, note=note, repeat=repeat, reason=reason)
         txn.put_many(APPOINTMENTS, records)
         app.after_commit(txn, "appointment_booked", records, "appointment")
     app.audit("book", ids + [patient["id"]])
@@ -204,9 +247,27 @@ def _series_members(view, appt: dict, from_start: str | None = None) -> list[dic
     return sorted(members, key=lambda r: r["start"])
 
 
-def set_status(app, appt_id: str, status: str, reason: str = "") -> dict:
+def _exam_room(app, room: str | None, status: str) -> str | None:
+    """`--room` of a visit roomed: one of practice.yaml's rooms (bad input otherwise)."""
+    if room is None:
+        return None
+    if status != "roomed":
+        raise InvalidInput(f"--room goes with roomed, not {status}", hint="medsec appt status ID roomed --room ROOM")
+    schedule = Schedule.load(app)
+    known = [str(r["id"]) for r in schedule.practice.get("rooms") or [] if isinstance(r, dict) and "id" in r]
+    if not known:
+        raise InvalidInput(f"--room {shown(room)}: no rooms are configured",
+                           hint="list them in practice.yaml: rooms: [{id: exam1, name: Exam room 1, kind: exam}]")
+    if room.strip() not in known:
+        raise InvalidInput(f"--room {shown(room)} is not a room of the practice", hint=f"rooms: {', '.join(known)}")
+    return room.strip()
+
+
+def set_status(app, appt_id: str, status: str, reason: str = "", room: str | None = None) -> dict:
+    """Move a visit to `status`; a visit roomed may name its exam `room` (practice.yaml `rooms`)."""
     if status not in STATUSES:
         raise InvalidInput(f"unknown status {status!r}", hint=f"one of {', '.join(STATUSES)}")
+    room = _exam_room(app, room, status)
     if status == "cancelled":
         return cancel(app, appt_id, reason)[0]
     now = app.now()
@@ -225,9 +286,23 @@ def set_status(app, appt_id: str, status: str, reason: str = "") -> dict:
                       {"reason": reason} if reason else {}))]}
         if status == "arrived":
             record["checked_in"] = clock.iso(now)
+        if room is not None:
+            record["room"] = room
+            record["history"][-1]["room"] = room
         txn.put(APPOINTMENTS, record, old)
         app.after_commit(txn, "appointment_status_changed", [record], "appointment", old_status=old["status"])
     app.audit("status", [record["id"], record.get("patient_id")])
+    return record
+
+
+def set_reason(app, appt_id: str, reason: str) -> dict:
+    """Record the reason for a visit (the day sheet shows it)."""
+    with app.store.transaction() as txn:
+        old = get_appointment(app, appt_id, view=txn)
+        record = {**old, "reason": reason, "updated": clock.iso(app.now()),
+                  "history": old["history"] + [_history(app, "reason", reason=reason)]}
+        txn.put(APPOINTMENTS, record, old)
+    app.audit("edit", [record["id"], record.get("patient_id")])
     return record
 
 

@@ -53,11 +53,12 @@ _FRONT_DESK = frozenset({
     "staff.read", "eligibility",
 })
 # The clinical side of the front desk (patients, schedule, rooming, calls, messages, documents,
-# referrals, tasks) plus lab orders under standing orders and the review of results, and refill
-# requests prepared for the physician (approving them is the prescriber's). No billing.
+# referrals, tasks) plus lab orders under standing orders, and refill requests prepared for the
+# physician (approving them is the prescriber's). No billing. Reviewing results (labs.review) is
+# the physician's unless the practice grants it: `nurse: {like: nurse, add: [labs.review]}`.
 _NURSE = frozenset({
     "patients.read", "patients.write", "schedule.read", "schedule.book", "schedule.checkin", "calls",
-    "messages.send", "documents.file", "referrals", "tasks", "refills.request", "labs.order", "labs.review",
+    "messages.send", "documents.file", "referrals", "tasks", "refills.request", "labs.order",
     "codes.read", "staff.read",
 })
 # The prescriber: everything clinical, including the decisions with legal weight (refill
@@ -158,6 +159,7 @@ COMMANDS: dict[str, str | None] = {
     "call assign": "calls",
     "call return": "calls",
     "call close": "calls",
+    "call link": "calls",
     "remind send": "messages.send",
     "remind preview": "messages.send",
     "remind list": "messages.send",
@@ -173,6 +175,8 @@ COMMANDS: dict[str, str | None] = {
     "fax send": "messages.send",
     "fax list": "messages.send",
     "fax show": "messages.send",
+    "fax status": "messages.send",
+    "fax link": "documents.file",  # filing an incoming fax with what it answers
     "fax receive": "documents.file",
     "fax assign": "documents.file",
     # clinical workflows
@@ -190,7 +194,10 @@ COMMANDS: dict[str, str | None] = {
     "lab order": "labs.order",
     "lab list": "labs.order",
     "lab show": "labs.order",
-    "lab status": "labs.review",  # it can mark a result reviewed: the clinician's step
+    "lab status": "labs.order",  # marking a result reviewed needs labs.review too (medsec.workflows.labs)
+    "lab review": "labs.review",  # the clinician's step: the result seen, the patient's notice chosen
+    "lab requisition": "labs.order",
+    "lab send": "labs.order",
     "lab result": "documents.file",
     "lab import": "documents.file",
     "lab match": "documents.file",
@@ -244,6 +251,8 @@ COMMANDS: dict[str, str | None] = {
     "code import": "codes.manage",
     # reports (each report a plugin registers is a `report NAME`: REGISTRY_GROUPS)
     "report": "reports.read",
+    # one patient's accounting of disclosures (164.528): the privacy officer's, as the other reports
+    "report disclosures": "reports.read",
     "report break-glass": "audit.read",  # who opened a restricted chart, and why
     # staff, roles and service tokens
     "staff add": "staff.manage",

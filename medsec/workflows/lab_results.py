@@ -318,6 +318,24 @@ def _filed(app, txn, result: Record, message: ResultMessage, group: OrderGroup,
     return matched
 
 
+def _with_review_tasks(app, txn, after: dict[str, Record], results: list[Record]) -> tuple[dict[str, Record], list]:
+    """Each order resulted by this file with the ordering physician's review task (by the worst
+    abnormal flag of its new results: critical, abnormal or normal), and the tasks' ids."""
+    out, task_ids = {}, []
+    for order_id, order in after.items():
+        mine = [r for r in results if r["order_id"] == order_id]
+        flags = [o.get("flag", "") for r in mine for o in r["observations"]]
+        level = labs.flag_level(flags)
+        flagged = sorted({f"{o.get('name') or o.get('code')} {o['flag']}" for r in mine for o in r["observations"]
+                          if labs.flag_level([o.get("flag", "")]) != "normal"})
+        what = ", ".join(flagged[:4]) + (" ..." if len(flagged) > 4 else "") if flagged else "no abnormal flag"
+        known = set(order.get("tasks") or []) | set(order.get("call_tasks") or [])
+        new = labs.open_review_tasks(app, txn, order, level, what)
+        task_ids += [t for t in new["tasks"] + new["call_tasks"] if t not in known]
+        out[order_id] = new
+    return out, task_ids
+
+
 def import_file(app, path: str, *, dry_run: bool = False) -> dict:
     """Import every result of an HL7 file; a malformed file writes nothing (InvalidInput)."""
     raw = read_input(path, HL7)
@@ -333,12 +351,14 @@ def import_file(app, path: str, *, dry_run: bool = False) -> dict:
         for result_id, (message, group) in zip(ids, todo, strict=True):
             result = _result_record(result_id, message, group, stamp, file)
             results.append(_filed(app, txn, result, message, group, before, after))
+        tasks: list[str] = []
         if not dry_run:
+            after, tasks = _with_review_tasks(app, txn, after, results)
             txn.put_many(LAB_RESULTS, results)
             if after:
                 txn.put_many(LABS, list(after.values()), before)
     if not dry_run:
-        app.audit("lab-import", [r["id"] for r in results] + list(after)
+        app.audit("lab-import", [r["id"] for r in results] + list(after) + tasks
                   + sorted({o["patient_id"] for o in after.values()}))
     return {"file": path, "messages": len(messages), "results": len(results),
             "matched": sum(r["status"] == "matched" for r in results),
@@ -374,6 +394,7 @@ def match(app, result_id: str, order_id: str, *, force: bool = False) -> dict:
             raise Refused(f"{result['id']}: {reason}", hint="check the patient; --force files it anyway")
         matched, new_order = _attach(app, result, order, f"matched by hand from {result['id']}")
         matched["matched_by"] = app.user
+        new_order = _with_review_tasks(app, txn, {order["id"]: new_order}, [matched])[0][order["id"]]
         txn.put(LAB_RESULTS, matched, result)
         txn.put(LABS, new_order, order)
     app.audit("lab-match", [matched["id"], new_order["id"], new_order["patient_id"]])

@@ -6,16 +6,20 @@ scanned report (`attach_report`) or an HL7 message (`lab_results`), always
 puts the order back to `resulted`, so a corrected result is reviewed again.
 """
 
+import re
 from datetime import date, timedelta
 
 from medsec import clock, documents
 from medsec.communications import fields, messaging
-from medsec.errors import EnvironmentFailure, InvalidInput, Refused
+from medsec.errors import EnvironmentFailure, InvalidInput, MedsecError, Refused
 from medsec.inputs import ATTACHMENT, read_input
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient, opened
 from medsec.store.catalog import LAB_RESULTS, LABS
 from medsec.text import shown
+from medsec.workflows import loinc
+from medsec.workflows.care_team import physician as physician_member
+from medsec.workflows.tasks import finish_tasks, open_task
 
 STATUSES = ["ordered", "scheduled", "collected", "resulted", "reviewed", "patient-notified", "cancelled"]
 AWAITING = ("ordered", "scheduled", "collected")  # no result yet
@@ -29,6 +33,17 @@ TRANSITIONS = {
 }
 DEFAULT_DUE_DAYS = 14  # an order with no due date still turns overdue, so none is forgotten
 COLUMNS = ["id", "ordered", "patient_id", "test", "facility", "fasting", "appointment", "due", "status"]
+CONFIG = "labs.yaml"
+ICD10_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
+# OBX-8 abnormal flags: critical ones (HH, LL, AA, and << >>) open an urgent review and a call-the-patient
+# task; the others a high-priority review. A result with no abnormal flag is reviewed too (normal priority).
+CRITICAL_FLAGS = frozenset({"HH", "LL", "AA", "<<", ">>"})
+ABNORMAL_FLAGS = frozenset({"H", "L", "A", "<", ">"}) | CRITICAL_FLAGS
+REVIEW_DAYS = {"urgent": 0, "high": 1, "normal": 3}  # a review task's due date, from the day the result came
+# The patient notice's wording, chosen by the reviewer (`lab review --wording`); the results-ready
+# template words each one (en, es). `message` is the reviewer's own text (--message).
+WORDINGS = ["normal", "abnormal-followup", "call-office", "appointment", "message"]
+DEFAULT_WORDING = "call-office"  # what every notice said before the reviewer chose
 
 
 def _history(app, status: str, note: str = "", **extra) -> dict:
@@ -39,26 +54,93 @@ def _audit_ids(record: dict) -> list[str]:
     return [record["id"]] + ([record["patient_id"]] if record.get("patient_id") else [])
 
 
-def order(app, patient_id: str, *, facility: str, test: str, due: str | None = None, fasting: bool = False,
-          appt_at: str | None = None, note: str = "") -> dict:
-    """A new order; with an appointment at the facility it starts as `scheduled`."""
-    facility, test = fields.line(facility, "--facility", required=True), fields.line(test, "--test", required=True)
+def diagnoses(app, codes) -> list[dict]:
+    """ICD-10-CM codes with their descriptions (the coding tables'); a code not in the table is bad input."""
+    from medsec.coding.codes import tables  # imports pluggy: listing orders need not pay for it
+
+    icd10 = [r.item for r in tables(app).values() if r.item.system.upper() == "ICD-10-CM"]
+    out: list[dict] = []
+    for raw in codes:
+        code = str(raw).strip().upper()
+        if not ICD10_SHAPE.fullmatch(code):
+            raise InvalidInput(f"--dx {shown(raw)} is not an ICD-10-CM code (like E78.5 or I10)")
+        found = icd10[0].lookup(app.store.root, code) if icd10 else None
+        if icd10 and not found:
+            raise InvalidInput(f"--dx {code} is not in ICD-10-CM", hint=f"search with 'medsec code search {code}'")
+        if not any(d["code"] == code for d in out):
+            out.append({"code": code, "description": (found or {}).get("description", "")})
+    return out
+
+
+def lab_entries(app) -> list[dict]:
+    """The performing labs of labs.yaml (`labs:`), as written."""
+    return [e for e in (app.config(CONFIG) or {}).get("labs") or [] if isinstance(e, dict)]
+
+
+def lab_settings(app, name: str) -> dict:
+    """The lab `name` (its id or name, any case) of labs.yaml; InvalidInput (exit 2) when there is none."""
+    wanted = name.strip().casefold()
+    for entry in lab_entries(app):
+        if wanted in (str(entry.get("id", "")).casefold(), str(entry.get("name", "")).casefold()):
+            return entry
+    known = ", ".join(str(e.get("id") or e.get("name")) for e in lab_entries(app))
+    raise InvalidInput(f"--lab {shown(name)} is not in {CONFIG}",
+                       hint=f"labs: {known}" if known else f"add it under 'labs:' in {CONFIG}, or give --facility")
+
+
+def _tests(texts) -> list[dict]:
+    out = []
+    for text in texts:
+        out.append(loinc.entry(fields.line(text, "--test", required=True)))
+    if not out:
+        raise InvalidInput("give at least one --test (a panel such as LIPID, a LOINC code, or free text)")
+    return out
+
+
+def _facility(app, lab: str | None, facility: str | None) -> tuple[str, str]:
+    """(lab id from labs.yaml or '', the facility's name): one of --lab and --facility."""
+    if lab and facility:
+        raise InvalidInput("--lab and --facility contradict each other: a lab of labs.yaml, or a free-text one")
+    if lab:
+        entry = lab_settings(app, fields.line(lab, "--lab", required=True))
+        return str(entry.get("id") or entry.get("name")), str(entry.get("name") or entry.get("id"))
+    if facility is None:
+        raise InvalidInput("give the performing lab: --lab (labs.yaml) or --facility TEXT")
+    return "", fields.line(facility, "--facility", required=True)
+
+
+def order(app, patient_id: str, *, facility: str | None = None, test: str | None = None,
+          tests: list[str] | tuple[str, ...] = (), physician: str | None = None, dx: list[str] | tuple[str, ...] = (),
+          lab: str | None = None, due: str | None = None, fasting: bool = False, appt_at: str | None = None,
+          note: str = "") -> dict:
+    """A new order by an ordering physician, for diagnoses (ICD-10-CM) and tests (LOINC where known),
+    at a lab of labs.yaml or a free-text facility; with an appointment there it starts as `scheduled`."""
+    lab_id, facility = _facility(app, lab, facility)
+    entries = _tests(([test] if test is not None else []) + list(tests))
     note = fields.body(note, "--note")
     due_day = clock.parse_date(due, app.tz, "--due", horizon=True) if due else \
         app.today() + timedelta(days=DEFAULT_DUE_DAYS)
     if due_day < app.today():
         raise InvalidInput(f"--due {due_day} is in the past")
     appointment = clock.iso(clock.parse_datetime(appt_at, app.tz, "--appt-at")) if appt_at else ""
+    if not physician or not physician.strip():
+        raise InvalidInput("give the ordering physician with --physician (a staff id)")
+    ordering = physician_member(app, physician, "--physician")["id"]
+    if not dx:
+        raise InvalidInput("give at least one --dx diagnosis code (ICD-10-CM), the reason for the test")
+    diagnosis = diagnoses(app, dx)
     with app.store.transaction() as txn:
         patient = get_patient(app, patient_id, view=txn)
         if patient["status"] != "active":
             raise Refused(f"{patient['id']} is {patient['status']}", hint="restore the patient first")
-        (lab_id,) = txn.reserve_ids(LABS)
+        (lab_id_,) = txn.reserve_ids(LABS)
         status = "scheduled" if appointment else "ordered"
-        record = {"id": lab_id, "patient_id": patient["id"], "facility": facility, "test": test,
-                  "fasting": fasting, "due": due_day.isoformat(), "appointment": appointment,
+        record = {"id": lab_id_, "patient_id": patient["id"], "facility": facility, "lab": lab_id,
+                  "test": "; ".join(t["name"] for t in entries), "tests": entries, "physician": ordering,
+                  "diagnoses": diagnosis, "fasting": fasting, "due": due_day.isoformat(), "appointment": appointment,
                   "status": status, "ordered": clock.iso(app.now()), "by": app.user, "note": note,
-                  "filler_number": "", "results": [], "files": [], "notified": None,
+                  "filler_number": "", "results": [], "files": [], "notified": None, "tasks": [],
+                  "call_tasks": [], "sent": [], "notice": {},
                   "history": [_history(app, status, note)]}
         txn.put(LABS, record)
     app.audit("lab", _audit_ids(record))
@@ -126,16 +208,55 @@ def _change(app, lab_id: str, change) -> dict:
     return record
 
 
-def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | None = None) -> dict:
-    """Move an order along by hand; `scheduled` may carry (or move) the facility appointment."""
+def may_review(app) -> None:
+    """Refuse (exit 1, audited) marking results reviewed unless the acting person's role holds
+    labs.review: the signed-in member's (the gate's roles), or in an open practice a roster
+    member named by --user/MEDSEC_USER (someone not on the roster is not checked)."""
+    principal = getattr(app, "principal", None)
+    if principal is not None and principal.session is not None:
+        from medsec.security.principal import require
+
+        require(app, "labs.review", "marking a lab result reviewed")
+        return
+    from medsec.records.staff import acting_members
+    from medsec.security.permissions import role_permissions
+
+    members = acting_members(app)
+    if not members:
+        return
+    roles = role_permissions(app.config("roles.yaml") or None)
+    if not any("labs.review" in roles.get(str(m.get("role")), frozenset()) for m in members):
+        member = members[0]
+        raise Refused(f"{member['id']} ({member.get('role')}) may not mark lab results reviewed: it needs the "
+                      "permission 'labs.review'", hint="a physician reviews results (or a role roles.yaml grants)")
+
+
+def _notice_choice(wording: str | None, message: str) -> dict:
+    message = fields.body(message, "--message")
+    if message and wording not in (None, "message"):
+        raise InvalidInput("--wording and --message contradict each other: --message is the wording")
+    chosen = "message" if message else (wording or DEFAULT_WORDING)
+    if chosen not in WORDINGS:
+        raise InvalidInput(f"--wording {shown(chosen)} is not one of {', '.join(WORDINGS)}")
+    if chosen == "message" and not message:
+        raise InvalidInput("--wording message needs --message TEXT")
+    return {"wording": chosen, "message": message}
+
+
+def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | None = None,
+               wording: str | None = None, message: str = "") -> dict:
+    """Move an order along by hand; `scheduled` may carry (or move) the facility appointment;
+    `reviewed` (only by a role with labs.review) closes the review tasks and records the notice's wording."""
     if status not in STATUSES:
         raise InvalidInput(f"unknown status {shown(status)}", hint=f"one of {', '.join(STATUSES)}")
     if appt_at and status != "scheduled":
         raise InvalidInput("--appt-at goes with status scheduled")
     note = fields.body(note, "--note")
     appointment = clock.iso(clock.parse_datetime(appt_at, app.tz, "--appt-at")) if appt_at else None
+    notice = _notice_choice(wording, message) if status == "reviewed" else None
     signer = None
     if status == "reviewed":  # a review is signed (cryptography: only a sign-off pays for it)
+        may_review(app)
         from medsec.security import signoffs
 
         signer = signoffs.Signer(app)
@@ -152,24 +273,87 @@ def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | 
                   "history": old["history"] + [_history(app, status, note)]}
         if signer is None:
             return record
+        record["notice"] = {**(notice or {}), "by": app.user, "at": clock.iso(app.now())}
         # What was reviewed: the results and report files the order holds now (a later result
         # appends to them and asks for a new review; this one's signature stays valid).
         review = {"at": clock.iso(app.now()), "by": app.user, "note": note, "results": list(old["results"]),
                   "files": [f.get("sha256") for f in old["files"]]}
         return signer.sign(signoffs.LAB_REVIEW, {**record, "review": review})
 
-    return _change(app, lab_id, change)
+    with app.store.transaction() as txn:
+        old = get_order(app, lab_id, view=txn)
+        record = change(old)
+        if status == "reviewed":
+            finish_tasks(app, txn, list(old.get("tasks") or []), f"lab result {old['id']} reviewed")
+        txn.put(LABS, record, old)
+    app.audit("lab", _audit_ids(record))
+    return record
+
+
+def review(app, lab_id: str, *, wording: str | None = None, message: str = "", note: str = "") -> dict:
+    """Mark a resulted order reviewed, choosing the wording of the patient's notice."""
+    return set_status(app, lab_id, "reviewed", note=note, wording=wording, message=message)
 
 
 def with_result(app, old: dict, *, result_id: str = "", file: dict | None = None, filler: str = "",
-                note: str = "") -> dict:
+                note: str = "", files: list[dict] | None = None) -> dict:
     """The order once a result came in: resulted again, whatever it was (a correction needs review)."""
     if old["status"] == "cancelled":
         raise Refused(f"{old['id']} is cancelled", hint="a result for it stays in 'medsec lab list --unmatched'")
+    added = ([file] if file else []) + list(files or [])
     return {**old, "status": "resulted", "filler_number": filler or old["filler_number"],
             "results": old["results"] + ([result_id] if result_id else []),
-            "files": old["files"] + ([file] if file else []),
+            "files": old["files"] + added,
             "history": old["history"] + [_history(app, "resulted", note, result_id=result_id)]}
+
+
+def flag_level(flags) -> str:
+    """The review's priority for a result's OBX-8 flags: urgent (critical), high (abnormal), normal."""
+    found = {str(f).strip().upper() for f in flags if f}
+    if found & CRITICAL_FLAGS:
+        return "urgent"
+    return "high" if found & ABNORMAL_FLAGS else "normal"
+
+
+def _owner_of(order: dict) -> str:
+    """The ordering physician (an older order without one: the physicians' queue)."""
+    return order.get("physician") or "physician"
+
+
+def open_review_tasks(app, txn, order: dict, level: str, what: str) -> dict:
+    """`order` with the ordering physician's review task opened in `txn` (and, for a critical
+    result, a call-the-patient task for the nurses, else the physician)."""
+    from medsec.records.staff import roster
+
+    due = app.today() + timedelta(days=REVIEW_DAYS[level])
+    words = {"urgent": "CRITICAL", "high": "abnormal", "normal": "normal"}[level]
+    task = open_task(app, txn, text=f"Review {words} lab result {order['id']} ({order.get('test', '')}): {what}",
+                     owner=_owner_of(order), due=due, patient_id=order["patient_id"], priority=level,
+                     source=order["id"])
+    call_tasks = list(order.get("call_tasks") or [])
+    if level == "urgent":
+        nurses = any(m.get("role") == "nurse" and m.get("active", True) for m in roster(app))
+        call = open_task(app, txn, text=f"Call the patient about the critical lab result {order['id']}",
+                         owner="nurse" if nurses else _owner_of(order), due=due, patient_id=order["patient_id"],
+                         priority="urgent", source=order["id"])
+        call_tasks.append(call["id"])
+    return {**order, "tasks": list(order.get("tasks") or []) + [task["id"]], "call_tasks": call_tasks}
+
+
+def result_document(app, lab_id: str, *, files: list[dict], source: str, note: str = "") -> dict:
+    """A result that came as documents (a scanned or faxed report: stored attachment entries
+    {sha256, name, size, kind}) filed with its order: resulted, the files kept, the ordering
+    physician's review task opened. `source` says where it came from ("file", "fax FX3")."""
+    note = fields.body(note, "--note")
+    stamp = clock.iso(app.now())
+    entries = [{**f, "received": f.get("received") or stamp, "source": source} for f in files]
+    with app.store.transaction() as txn:
+        old = get_order(app, lab_id, view=txn)
+        record = with_result(app, old, files=entries, note=note or f"report from {source}")
+        record = open_review_tasks(app, txn, record, "normal", f"report from {source}")
+        txn.put(LABS, record, old)
+    app.audit("lab", _audit_ids(record) + record["tasks"][-1:])
+    return record
 
 
 def attach_report(app, lab_id: str, path: str, note: str = "") -> dict:
@@ -183,9 +367,8 @@ def attach_report(app, lab_id: str, path: str, note: str = "") -> dict:
     if order["status"] == "cancelled":  # refuse before copying the file in
         raise Refused(f"{order['id']} is cancelled")
     sha, size = app.store.attach_bytes(data)
-    entry = {"sha256": sha, "name": name, "size": size, "kind": kind,
-             "received": clock.iso(app.now())}
-    return _change(app, lab_id, lambda old: with_result(app, old, file=entry, note=note))
+    entry = {"sha256": sha, "name": name, "size": size, "kind": kind}
+    return result_document(app, lab_id, files=[entry], source="file", note=note)
 
 
 def notify(app, lab_id: str) -> dict:
@@ -203,8 +386,11 @@ def notify(app, lab_id: str) -> dict:
     if not to:
         raise Refused(f"{patient['id']} has no {kind} contact on file",
                       hint=f"add one with 'medsec patient edit {patient['id']}'")
+    chosen = record.get("notice") or {}
+    notice_context = {"wording": chosen.get("wording") or DEFAULT_WORDING, "message": chosen.get("message") or ""}
     rendered = messaging.render(app, "results-ready", {"practice": messaging.practice_context(app),
-                                                       "patient": messaging.patient_context(patient)},
+                                                       "patient": messaging.patient_context(patient),
+                                                       "notice": notice_context},
                                 patient.get("language") or "en")
     attachments = [("results-ready.pdf", "application/pdf", documents.text_to_pdf(rendered.text, rendered.subject))] \
         if kind == "letter" else []
@@ -216,7 +402,8 @@ def notify(app, lab_id: str) -> dict:
         error = EnvironmentFailure if e.temporary else Refused
         raise error(f"results notice for {record['id']} not sent: {e}",
                     hint="try again later" if e.temporary else None) from None
-    notice = {"at": clock.iso(app.now()), "channel": r.name, "kind": kind, "to": to, "delivery_id": delivery}
+    notice = {"at": clock.iso(app.now()), "channel": r.name, "kind": kind, "to": to, "delivery_id": delivery,
+              "wording": notice_context["wording"]}
 
     def change(old):
         if old["status"] != "reviewed":
@@ -225,3 +412,182 @@ def notify(app, lab_id: str) -> dict:
                 "history": old["history"] + [_history(app, "patient-notified", f"{kind} via {r.name}")]}
 
     return _change(app, lab_id, change)
+
+
+# -- the requisition and the electronic order --------------------------------------------------
+def _lab_of(app, record: dict) -> dict:
+    """The order's lab of labs.yaml ({} for a free-text facility, or one no longer listed)."""
+    if not record.get("lab"):
+        return {}
+    try:
+        return lab_settings(app, record["lab"])
+    except InvalidInput:
+        return {}
+
+
+def _physician_of(app, record: dict) -> dict:
+    from medsec.records.staff import get_staff
+
+    if not record.get("physician"):
+        return {}
+    try:
+        return get_staff(app, record["physician"])
+    except MedsecError:
+        return {"id": record["physician"]}
+
+
+def _insurance_lines(patient: dict) -> list[str]:
+    coverages = [c for c in patient.get("coverages") or [] if isinstance(c, dict)]
+    if not coverages:
+        return ["Insurance:   self-pay"]
+    return [f"Insurance:   {c.get('rank', '')} {c.get('payer', '')}  member {c.get('member_id', '')}"
+            + (f"  group {c['group']}" if c.get("group") else "") for c in coverages]
+
+
+def requisition_text(app, record: dict, patient: dict) -> str:
+    """The requisition a patient carries to the lab, as text."""
+    practice = messaging.practice_context(app)
+    doctor, lab = _physician_of(app, record), _lab_of(app, record)
+    address = ", ".join(x for x in (patient.get("address"), patient.get("city"),
+                                    " ".join(x for x in (patient.get("state"), patient.get("zip")) if x)) if x)
+    lines = [f"LABORATORY REQUISITION {record['id']}", "",
+             f"{practice['name']}", practice["address"], f"Phone {practice['phone']}" +
+             (f"   Fax {practice['fax']}" if practice["fax"] else ""), "",
+             f"Date ordered: {record['ordered'][:10]}      Results due by: {record['due']}", "",
+             "PATIENT",
+             f"Name:        {patient.get('last', '')}, {patient.get('first', '')}   ({patient['id']})",
+             f"Birth date:  {patient.get('dob', '')}      Sex: {patient.get('sex', '') or 'U'}",
+             f"Address:     {address}", f"Phone:       {patient.get('phone', '')}",
+             *_insurance_lines(patient), "",
+             "ORDERING PHYSICIAN",
+             f"{doctor.get('name', doctor.get('id', '(none on file)'))}   NPI {doctor.get('npi', '') or '(none)'}", "",
+             "PERFORMING LAB", record["facility"]]
+    lines += [x for x in (str(lab.get("address") or ""), f"Phone {lab['phone']}" if lab.get("phone") else "") if x]
+    lines += ["", "DIAGNOSES (ICD-10-CM)"]
+    lines += [f"  {d['code']:<9} {d.get('description', '')}" for d in record.get("diagnoses") or []] or ["  (none)"]
+    lines += ["", "TESTS (LOINC)"]
+    tests = record.get("tests") or [{"loinc": "", "name": record.get("test", "")}]
+    lines += [f"  {t.get('loinc') or '(no code)':<9} {t['name']}" for t in tests]
+    fasting = "YES - nothing to eat or drink but water before the test" if record["fasting"] else "no"
+    lines += ["", f"Fasting:     {fasting}"]
+    if record.get("note"):
+        lines += ["", "Note: " + record["note"]]
+    return "\n".join(lines) + "\n"
+
+
+def requisition(app, lab_id: str, output: str) -> dict:
+    """The requisition of an order as a PDF written to `output`."""
+    from medsec.outputs import check_output, write_output
+
+    check_output(output, app.data_dir)
+    view = app.store.snapshot()
+    record = get_order(app, lab_id, view)
+    if record["status"] == "cancelled":
+        raise Refused(f"{record['id']} is cancelled")
+    patient = get_patient(app, record["patient_id"], view=view)
+    data = documents.text_to_pdf(requisition_text(app, record, patient), f"Lab requisition {record['id']}")
+    written = write_output(output, data, data_dir=app.data_dir)
+    app.audit("export", _audit_ids(record))
+    return {"id": record["id"], "patient_id": record["patient_id"], "file": written, "bytes": len(data)}
+
+
+def interface_problems(app) -> list:
+    """`config check`'s look at labs.yaml's interfaces against the transports installed: one no plugin
+    registers is an error (file and line). Nothing when the file cannot be read (other checks say so)."""
+    from medsec.config import parse_yaml
+    from medsec.plugins import collect
+    from medsec.yamlfile import ConfigFileError, Problem, line_of
+
+    try:
+        text = app.store.document_text(CONFIG)
+        if text is None:
+            return []
+        data, node = parse_yaml(CONFIG, text)
+        known = collect(app.plugins, "register_transports")
+    except (ConfigFileError, MedsecError):
+        return []
+    found = []
+    entries = data.get("labs") if isinstance(data, dict) else None
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        interface = entry.get("interface") if isinstance(entry, dict) else None
+        name = interface.get("transport") if isinstance(interface, dict) else None
+        if isinstance(name, str) and name and name not in known:
+            found.append(Problem(CONFIG, line_of(node, ("labs", i, "interface", "transport")),
+                                 f"labs.{i}.interface.transport: transport {name!r} is not installed "
+                                 f"(installed: {', '.join(sorted(known))})"))
+    return found
+
+
+def _transport(app, name: str):
+    from medsec.plugins import collect  # pluggy: loaded only by the commands that move files
+
+    transports = collect(app.plugins, "register_transports")
+    if name not in transports:
+        raise InvalidInput(f"unknown transport {name!r} in {CONFIG}",
+                           hint=f"installed: {', '.join(sorted(transports)) or 'none'} (see 'medsec plugins')")
+    return transports[name].item
+
+
+def order_message(app, record: dict, control_id: str) -> str:
+    """The ORM^O01 message of an order (medsec.workflows.hl7_orders)."""
+    from medsec.workflows import hl7_orders
+
+    view = app.store.snapshot()
+    patient = get_patient(app, record["patient_id"], view=view)
+    doctor = _physician_of(app, record)
+    if not doctor:
+        raise Refused(f"{record['id']} has no ordering physician", hint="an order made before they were recorded: "
+                      "order it again with --physician")
+    interface = _lab_of(app, record).get("interface") or {}
+    practice = app.config("practice.yaml") or {}
+    return hl7_orders.orm_message(
+        record, patient, doctor, sender=("MEDSEC", str(practice.get("name") or "")),
+        receiver=(str(interface.get("receiving_application") or ""),
+                  str(interface.get("receiving_facility") or "")),
+        control_id=control_id, now=app.now())
+
+
+def send(app, lab_id: str, *, output: str | None = None) -> dict:
+    """The order's HL7 ORM^O01 message, sent through its lab's interface (a transport of labs.yaml),
+    or written to `output`; the order records the message's control id, when and where."""
+    from medsec.plugin_types import TransportError
+
+    if output:
+        from medsec.outputs import check_output, write_output
+
+        check_output(output, app.data_dir)
+    record = get_order(app, lab_id)
+    if record["status"] == "cancelled":
+        raise Refused(f"{record['id']} is cancelled")
+    control_id = f"{record['id']}-{len(record.get('sent') or []) + 1}"
+    text = order_message(app, record, control_id)
+    data = text.encode("utf-8")
+    name = f"{control_id}.hl7"
+    if output:
+        where, transport = write_output(output, data, data_dir=app.data_dir), ""
+    else:
+        lab = _lab_of(app, record)
+        interface = lab.get("interface") if isinstance(lab.get("interface"), dict) else None
+        if not interface:
+            raise Refused(f"{record['id']}: {record['facility']} has no interface in {CONFIG}",
+                          hint=f"write it with -o FILE, or print the requisition ('lab requisition {record['id']}')")
+        transport = str(interface.get("transport") or "")
+        connect = _transport(app, transport).connect
+        try:
+            session = connect(dict(interface), app.data_dir)
+            try:
+                where = session.send(name, data)
+            finally:
+                session.close()
+        except TransportError as e:
+            raise EnvironmentFailure(f"lab {lab.get('id') or lab.get('name')}: {e}",
+                                     hint="try again later" if e.temporary else f"check {CONFIG}") from None
+    entry = {"at": clock.iso(app.now()), "by": app.user, "control_id": control_id, "transport": transport,
+             "where": where, "name": name}
+
+    def change(old):
+        return {**old, "sent": list(old.get("sent") or []) + [entry],
+                "history": old["history"] + [_history(app, old["status"], f"HL7 order {control_id} to {where}")]}
+
+    _change(app, lab_id, change)
+    return {"id": record["id"], "patient_id": record["patient_id"], **entry}

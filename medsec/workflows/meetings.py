@@ -5,12 +5,19 @@ and not booked: no visit where they are the provider (its type's buffer
 included) and no other meeting. Invitations go out after the meeting is
 recorded (`meeting_invites`); one that fails is recorded as failed and can
 be sent again with `invite`.
+
+When everyone agrees to meet in a break between their hours (the lunch
+hour), `force` with a reason books it anyway: the meeting records who forced
+it, when and why, and the audit entry says so. Only a break is forced: a
+closure, time off, a day without hours, a visit or meeting already booked
+and a room taken still refuse, and a booked patient is never overridden.
 """
 
 import functools
 from datetime import date, datetime, timedelta
 
 from medsec import clock
+from medsec.communications import fields
 from medsec.communications import invitations as meeting_invites
 from medsec.errors import InvalidInput, Refused
 from medsec.scheduling import availability as av
@@ -34,25 +41,39 @@ def busy(view, schedule: Schedule, day: date, *, staff_id: str = "", room: str =
 
 def problems(view, schedule: Schedule, attendees: list[str], room: str, start: datetime, end: datetime) -> list[str]:
     """Why [start, end) does not suit everyone (empty when it does)."""
+    return [text for text, _ in _problems(view, schedule, attendees, room, start, end)]
+
+
+def _in_a_break(working: list[av.Span], start: datetime, end: datetime) -> bool:
+    """Whether [start, end) lies within a working day's first start and last end (its breaks
+    included): the only time outside someone's hours that `force` may book."""
+    return bool(working) and working[0][0] <= start and end <= working[-1][1]
+
+
+def _problems(view, schedule: Schedule, attendees: list[str], room: str, start: datetime,
+              end: datetime) -> list[tuple[str, bool]]:
+    """(why, whether `force` may override it) for each reason [start, end) does not suit everyone."""
     day = start.date()
     closed = av.closed_days(schedule.practice).get(day.isoformat())
     if closed:
-        return [f"the practice is closed on {day} ({closed})"]
+        return [(f"the practice is closed on {day} ({closed})", False)]
     out = []
     for staff_id in attendees:
         member = schedule.member(staff_id)
         off = av.is_off(member, day)
+        working = schedule.working(staff_id, day)
         if off:
-            out.append(f"{staff_id} is off on {day} ({off})")
-        elif not av.fits((start, end), schedule.working(staff_id, day)):
-            out.append(f"{start:%H:%M}-{end:%H:%M} is outside {staff_id}'s working hours on {day:%a %Y-%m-%d}")
+            out.append((f"{staff_id} is off on {day} ({off})", False))
+        elif not av.fits((start, end), working):
+            out.append((f"{start:%H:%M}-{end:%H:%M} is outside {staff_id}'s working hours on {day:%a %Y-%m-%d}",
+                        _in_a_break(working, start, end)))
         for span, record_id in busy(view, schedule, day, staff_id=staff_id):
             if av.overlaps((start, end), span):
-                out.append(f"{staff_id} is booked {span[0]:%H:%M}-{span[1]:%H:%M} ({record_id})")
+                out.append((f"{staff_id} is booked {span[0]:%H:%M}-{span[1]:%H:%M} ({record_id})", False))
     if room:
         for span, record_id in busy(view, schedule, day, room=room):
             if av.overlaps((start, end), span):
-                out.append(f"room {room} is taken {span[0]:%H:%M}-{span[1]:%H:%M} ({record_id})")
+                out.append((f"room {room} is taken {span[0]:%H:%M}-{span[1]:%H:%M} ({record_id})", False))
     return out
 
 
@@ -113,11 +134,27 @@ def _span(schedule: Schedule, at: str, duration: int | None, until: str | None) 
 
 
 # -- changes --------------------------------------------------------------------
+def _force_reason(force: bool, reason: str) -> str:
+    """Why a meeting is forced (`force` needs it; it means nothing without `force`)."""
+    reason = fields.line(reason, "--reason")
+    if force and not reason:
+        raise InvalidInput("--force needs --reason: why everyone agreed to meet outside their hours",
+                           hint='e.g. --reason "all agreed at the huddle"')
+    if reason and not force:
+        raise InvalidInput("--reason goes with --force (why a meeting is forced)")
+    return reason
+
+
 def schedule_meeting(app, *, title: str, at: str, attendees: str, duration: int | None = None,
-                     until: str | None = None, room: str = "") -> dict:
-    """Record a meeting when it suits everyone and send the invitations; else Refused with a proposal."""
+                     until: str | None = None, room: str = "", force: bool = False, reason: str = "") -> dict:
+    """Record a meeting when it suits everyone and send the invitations; else Refused with a proposal.
+
+    `force` (with a `reason`) books it in a break between the attendees' hours (the lunch hour);
+    whatever else does not suit someone still refuses it.
+    """
     if not title.strip():
         raise InvalidInput("--title cannot be empty")
+    reason = _force_reason(force, reason)
     schedule = Schedule.load(app)
     start, end = _span(schedule, at, duration, until)
     ids = _attendee_ids(schedule, attendees)
@@ -127,20 +164,29 @@ def schedule_meeting(app, *, title: str, at: str, attendees: str, duration: int 
     route = meeting_invites.email_route(app)
     organizer = meeting_invites.organizer(app, schedule, route)
     with app.store.transaction() as txn:
-        found = problems(txn, schedule, ids, room, start, end)
-        if found:
+        found = _problems(txn, schedule, ids, room, start, end)
+        overridden = [text for text, may in found if may] if force else []
+        left = [text for text, may in found if text not in overridden]
+        if left:
             proposal = propose(txn, schedule, ids, room, end - start, start)
             hint = f"all are free at {proposal:%a %Y-%m-%d %H:%M}" if proposal else \
                 f"no time in the next {SEARCH_DAYS} days suits everyone"
-            raise Refused(f"cannot schedule: {found[0]}", hint=hint, details=found[1:])
+            if not force and len(left) == sum(may for _, may in found):
+                hint += "; if all agree to meet in their break, add --force --reason TEXT"
+            raise Refused(f"cannot schedule: {left[0]}", hint=hint, details=left[1:])
         (meeting_id,) = txn.reserve_ids(MEETINGS)
         instance = app.config("medsec.yaml").get("instance", "local")
         stamp = clock.iso(app.now())
         record = {"id": meeting_id, "title": title.strip(), "start": clock.iso(start), "end": clock.iso(end),
                   "attendees": ids, "room": room, "status": "scheduled", "uid": f"{meeting_id}-{instance}@medsec",
                   "sequence": 0, "organizer": organizer, "created": stamp, "by": app.user, "notices": []}
+        if overridden:
+            record["forced"] = {"by": app.user, "at": stamp, "reason": reason, "over": overridden}
         txn.put(MEETINGS, record)
-    app.audit("meeting", [meeting_id])
+    if overridden:
+        app.audit("meeting", [meeting_id], outcome=f"ok: forced outside working hours: {reason}")
+    else:
+        app.audit("meeting", [meeting_id])
     return meeting_invites.send_and_record(app, schedule, route, record)
 
 

@@ -183,19 +183,25 @@ def _letter(app, record: dict, patient: dict) -> templating.Rendered:
         "referral": {k: record[k] for k in ("id", "to", "reason", "dx", "urgent", "auth_number")}})
 
 
-def _message(app, record: dict, via: str, rendered, pdf: bytes) -> tuple[messaging.Route, Message]:
+def _letter_by_mail(app, record: dict, rendered, pdf: bytes) -> str:
+    """Post the letter through the letter route; its delivery id."""
     letter = (f"referral-{record['id']}.pdf", "application/pdf", pdf)
     meta = {"patient_id": record["patient_id"], "referral_id": record["id"]}
-    if via == "mail":
-        return messaging.route(app, "letter"), Message(kind="letter", to=record["address"], subject=rendered.subject,
-                                                      body=rendered.text, attachments=[letter], meta=meta)
-    cover = messaging.render(app, "fax-cover", {
-        "practice": messaging.practice_context(app),
-        "fax": {"to": record["fax"], "pages": documents.pdf_pages(pdf) + 1, "subject": rendered.subject,
-                "note": f"Referral of a patient to {record['to']}."}})
-    attachments = [("cover.pdf", "application/pdf", documents.text_to_pdf(cover.text, "Fax cover")), letter]
-    return messaging.route(app, "fax"), Message(kind="fax", to=record["fax"], subject=rendered.subject,
-                                                body=rendered.text, attachments=attachments, meta=meta)
+    return messaging.deliver(app, messaging.route(app, "letter"), Message(
+        kind="letter", to=record["address"], subject=rendered.subject, body=rendered.text, attachments=[letter],
+        meta=meta))
+
+
+def _letter_by_fax(app, record: dict, rendered, pdf: bytes) -> dict:
+    """Fax the letter behind the cover sheet; the fax as recorded in the fax log."""
+    from medsec.communications import faxes  # (only a referral sent by fax needs it)
+
+    return faxes.send_documents(
+        app, to=record["fax"], documents=[(f"referral-{record['id']}.pdf", "application/pdf", pdf)],
+        patient_id=record["patient_id"], recipient=record["to"], purpose="referral",
+        what=f"referral letter {record['id']}", link=record["id"], subject=rendered.subject,
+        note=f"Referral of a patient to {record['to']}.", body=rendered.text,
+        meta={"referral_id": record["id"]})
 
 
 def send(app, referral_id: str, *, via: str | None = None, fax: str | None = None, address: str | None = None,
@@ -227,14 +233,20 @@ def send(app, referral_id: str, *, via: str | None = None, fax: str | None = Non
     if via == "mail" and not record["address"]:
         raise InvalidInput(f"{record['id']} has no postal address for {record['to']}", hint="give --address TEXT")
     rendered = _letter(app, record, get_patient(app, record["patient_id"], view=view))
-    r, message = _message(app, record, via, rendered, documents.text_to_pdf(rendered.text, rendered.subject))
+    pdf = documents.text_to_pdf(rendered.text, rendered.subject)
     try:
-        delivery = messaging.deliver(app, r, message)
+        if via == "fax":
+            fax_record = _letter_by_fax(app, record, rendered, pdf)
+            sent = {"channel": fax_record["channel"], "to": fax_record["number"],
+                    "delivery_id": fax_record["delivery_id"], "fax_id": fax_record["id"]}
+        else:
+            sent = {"channel": messaging.route(app, "letter").name, "to": record["address"],
+                    "delivery_id": _letter_by_mail(app, record, rendered, pdf)}
     except DeliveryError as e:
         error = EnvironmentFailure if e.temporary else Refused
         raise error(f"referral {record['id']} not sent: {e}", hint="try again later" if e.temporary else None) \
             from None
-    sent = {"at": clock.iso(app.now()), "via": via, "channel": r.name, "to": message.to, "delivery_id": delivery}
+    sent = {"at": clock.iso(app.now()), "via": via, **sent}
     with app.store.transaction() as txn:
         old = get_referral(app, referral_id, txn)
         if old["status"] != record["status"]:
@@ -361,6 +373,20 @@ def _appointment(app, record: dict, appt_at: str | None, appt_id: str | None) ->
     if not appt_at:
         raise InvalidInput("appointment-scheduled needs --appt-at WHEN (or --appt ID for an incoming referral)")
     return clock.iso(clock.parse_datetime(appt_at, app.tz, "--appt-at")), ""
+
+
+def report_by_fax(app, txn, referral_id: str, fax_id: str, note: str = "") -> tuple[dict, dict]:
+    """Stage in `txn`: the consult report came in as fax `fax_id`, so an outgoing referral that was
+    sent (or whose appointment is booked) is report-received, its next step the physician's review.
+    (old, new); Refused for any other referral."""
+    old = get_referral(app, referral_id, txn)
+    if old["direction"] != "out" or old["status"] not in ("sent", "appointment-scheduled"):
+        what = "an incoming referral" if old["direction"] != "out" else old["status"]
+        raise Refused(f"{old['id']} is {what}; a consult report answers an outgoing referral that was sent")
+    record = _enter(app, txn, {**old, "reports": old.get("reports", []) + [fax_id]}, "report-received",
+                    note or f"consult report received by fax {fax_id}")
+    txn.put(REFERRALS, record, old)
+    return old, record
 
 
 def set_status(app, referral_id: str, status: str, *, note: str = "", appt_at: str | None = None,

@@ -126,9 +126,21 @@ def _send(app, kind: str, to: str, template: str, context: dict, meta: dict, lan
     try:
         if not to:
             raise Refused(f"no {kind} contact on file")
-        r = messaging.route(app, kind)
         rendered = messaging.render(app, template, context, language)
         pdf = documents.text_to_pdf(rendered.text, rendered.subject)
+        if kind == "fax":  # into the fax log, behind the cover sheet
+            from medsec.communications import faxes
+
+            refill = context["refill"]
+            fax = faxes.send_documents(
+                app, to=to, documents=[(f"{template}.pdf", "application/pdf", pdf)], patient_id=meta["patient_id"],
+                recipient=refill["pharmacy"], purpose="refill decision",
+                what=f"refill decision {refill['id']} ({refill['decision']})", link=refill["id"],
+                subject=rendered.subject, note=f"Refill request {refill['id']}: {refill['decision']}.",
+                body=rendered.text, meta=meta)
+            notice.update(channel=fax["channel"], delivery_id=fax["delivery_id"], fax_id=fax["id"], status="sent")
+            return notice
+        r = messaging.route(app, kind)
         attachments = [(f"{template}.pdf", "application/pdf", pdf)] if kind in ("fax", "letter") else []
         message = Message(kind=kind, to=to, subject=rendered.subject, body=rendered.text, html=rendered.html,
                           attachments=attachments, meta=meta)
@@ -156,6 +168,17 @@ def _notify(app, record: dict, prescriber: dict) -> list[dict]:
         "refill": {"id": record["id"], "requested": requested, "pharmacy": record["pharmacy"],
                    "decision": record["status"]}}, meta, patient.get("language") or "en")
     return [{"for": "pharmacy", **pharmacy}, {"for": "patient", **patient_notice}]
+
+
+def attach_fax(app, txn, refill_id: str, fax: dict, note: str = "") -> tuple[dict, dict]:
+    """Stage in `txn`: an incoming fax (a pharmacy's) about this request kept with it, noted in its
+    history. (old, new)."""
+    old = get_refill(app, refill_id, txn)
+    entry = {"at": clock.iso(app.now()), "by": app.user, "fax": fax["id"],
+             "note": note or f"fax {fax['id']} from {fax['number']} attached"}
+    record = {**old, "faxes": old.get("faxes", []) + [fax["id"]], "history": old.get("history", []) + [entry]}
+    txn.put(REFILLS, record, old)
+    return old, record
 
 
 def decide(app, refill_id: str, approve: bool, note: str = "") -> dict:

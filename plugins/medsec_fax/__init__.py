@@ -12,4 +12,4 @@ from medsec.plugin_types import Channel, lazy
 @hookimpl
 def register_channels(register):
     register(Channel("fax", ("fax",), "send faxes through an HTTP API, email-to-fax or a command",
-                     lazy("medsec_fax.channel:send")))
+                     lazy("medsec_fax.channel:send"), lazy("medsec_fax.channel:status")))

@@ -12,6 +12,8 @@ Settings (the `fax:` section of channels.yaml)::
     token_env: MEDSEC_FAX_TOKEN    # sent as "Authorization: Bearer <token>"
     from: "+16175550100"
     timeout: 60
+    status_url: https://fax.example.org/api/faxes   # GET <status_url>/<id>; default: url
+    retries: 3                     # tries in all when the line is busy or does not answer (medsec fax status)
 
     # email: mail the files to <number digits>@<domain>
     domain: fax.example.org
@@ -141,6 +143,71 @@ def _run(args: list[str], timeout: float, digits: str, files: list[str], sent: i
 
 
 GATEWAYS = {"http": via_http, "email": via_email, "command": via_command}
+
+# The words fax gateways use for a fax's fate, as medsec's delivered|sent|busy|no-answer|failed.
+STATUS_WORDS = {
+    "delivered": "delivered", "success": "delivered", "succeeded": "delivered", "completed": "delivered",
+    "complete": "delivered", "done": "delivered", "ok": "delivered",
+    "sent": "sent", "queued": "sent", "pending": "sent", "sending": "sent", "in-progress": "sent",
+    "processing": "sent", "dialing": "sent", "accepted": "sent",
+    "busy": "busy", "line-busy": "busy",
+    "no-answer": "no-answer", "noanswer": "no-answer", "no-response": "no-answer", "unanswered": "no-answer",
+    "failed": "failed", "failure": "failed", "error": "failed", "undeliverable": "failed", "cancelled": "failed",
+    "canceled": "failed", "rejected": "failed",
+}
+
+
+def status_word(word) -> str:
+    """A gateway's word for a fax's fate as medsec's; DeliveryError (permanent) for one it does not know."""
+    key = re.sub(r"[\s_]+", "-", str(word or "").strip().lower())
+    if key not in STATUS_WORDS:
+        raise DeliveryError(f"fax: the gateway's status {str(word)[:60]!r} is not one medsec knows",
+                            temporary=False)
+    return STATUS_WORDS[key]
+
+
+def status(delivery: str, settings: dict, data_dir: str) -> str:
+    """How the fax `delivery` fared: the http gateway answers GET {status_url or url}/{id} with
+    JSON {"status": WORD}; the email and command gateways cannot say (DeliveryError)."""
+    import http.client
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    settings = settings or {}
+    if settings.get("gateway") != "http":
+        raise DeliveryError(f"fax: the {settings.get('gateway')} gateway reports no delivery status",
+                            temporary=False)
+    base = str(settings.get("status_url") or settings.get("url") or "")
+    if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
+        raise DeliveryError(f"fax: setting status_url must be an http(s) URL, not {base!r}", temporary=False)
+    url = base.rstrip("/") + "/" + urllib.parse.quote(str(delivery), safe="")
+    headers = {"Accept": "application/json"}
+    token = secret(settings, "token_env", "fax")
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    timeout = positive_number(settings, "timeout", 60, "fax")
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):  # a redirect would carry the token elsewhere
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    request = urllib.request.Request(url, headers=headers, method="GET")
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=timeout) as response:
+            body = response.read(64 * 1024 + 1)
+    except urllib.error.HTTPError as e:
+        raise DeliveryError(f"fax: gateway answered {e.code} for fax {delivery}",
+                            temporary=e.code >= 500 or e.code in (408, 429)) from e
+    except (OSError, http.client.HTTPException) as e:
+        raise DeliveryError(f"fax: gateway unreachable: {getattr(e, 'reason', None) or e}", temporary=True) from e
+    try:
+        doc = json.loads(body) if len(body) <= 64 * 1024 else None
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or "status" not in doc:
+        raise DeliveryError('fax: the gateway\'s status answer is not JSON {"status": ...}', temporary=True)
+    return status_word(doc["status"])
 
 
 def send(message: Message, settings: dict, data_dir: str) -> str:

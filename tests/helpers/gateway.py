@@ -18,6 +18,8 @@ class Gateway:
         self.answer = (200, {"id": "msg-1"})
         self.release = threading.Event()
         self.url = ""
+        self.numbered = ""  # "FX": each POST answered {"id": "FX-1"}, {"id": "FX-2"} ... instead of `answer`
+        self.statuses: list[str] = []  # a GET answered {"status": the next word} (the last one repeats)
 
     @property
     def last(self):
@@ -30,7 +32,7 @@ class Gateway:
 
 @contextlib.contextmanager
 def http_gateway():
-    """A ThreadingHTTPServer on 127.0.0.1 that records each POST in a Gateway; stopped afterwards."""
+    """A ThreadingHTTPServer on 127.0.0.1 that records each request in a Gateway; stopped afterwards."""
     gw = Gateway()
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,6 +41,10 @@ def http_gateway():
             gw.requests.append({"method": self.command, "path": self.path,
                                 "headers": dict(self.headers), "body": body})
             status, answer = gw.answer
+            if self.command == "POST" and gw.numbered:
+                answer = {"id": f"{gw.numbered}-{sum(r['method'] == 'POST' for r in gw.requests)}"}
+            if self.command == "GET" and gw.statuses:
+                status, answer = 200, {"status": gw.statuses.pop(0) if len(gw.statuses) > 1 else gw.statuses[0]}
             if status == "slow":
                 gw.release.wait(30)
                 status, answer = 200, {"id": "too-late"}
@@ -54,7 +60,7 @@ def http_gateway():
             except OSError:
                 pass  # the client gave up (the timeout test)
 
-        do_GET = do_POST  # a followed redirect would show up as a GET
+        do_GET = do_POST  # a followed redirect would show up as a GET; a fax status query too
 
         def log_message(self, *args):
             pass
