@@ -275,7 +275,7 @@ def test_hook_register_channels(clinic, plugin):
     assert found["pager"].plugin == name and found["outbox"].plugin == "outbox"
 
 
-def test_hook_register_channels_with_a_delivery_status(practice, plugin, tmp_path):
+def test_register_channels_with_a_delivery_status(practice, plugin, tmp_path):
     name = plugin("""
         from medsec import hookimpl
         from medsec.plugin_types import Channel

@@ -4,17 +4,14 @@ bill ledger)."""
 
 import csv
 import io
-import os
 import random
-import shutil
 import subprocess
-import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers.pg import REQUIRE_ENV
+from helpers.tools import need_tool
 
 from medsec.billing import accounts as acc
 from medsec.context import AppContext
@@ -27,26 +24,13 @@ PATIENTS = [f"P{n}" for n in range(1, 21)]
 MONEY = ("Assets:Cash", "Assets:Card-Clearing", "Assets:Checks", "Assets:Bank")
 
 
-def needs_tool(name: str) -> str:
-    """The path of a judge's command; skipped where it is missing, failed when the run requires it
-    (MEDSEC_REQUIRE_SERVICES=1, as CI sets: .ci/run installs hledger, the test extra beancount)."""
-    found = shutil.which(name) or (str(Path(sys.executable).with_name(name))
-                                   if Path(sys.executable).with_name(name).exists() else None)
-    if found:
-        return found
-    reason = f"{name} is not installed"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{name} required ({REQUIRE_ENV}=1): {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 def bean_check(path: Path) -> None:
-    proc = subprocess.run([needs_tool("bean-check"), str(path)], capture_output=True, text=True)
+    proc = subprocess.run([need_tool("bean-check"), str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def hledger_check(path: Path) -> None:
-    tool = needs_tool("hledger")
+    tool = need_tool("hledger")
     for checks in ([], ["--strict", "accounts", "commodities", "ordereddates"]):
         proc = subprocess.run([tool, "-f", str(path), "check", *checks], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -71,7 +55,7 @@ def beancount_sums(path: Path, currency: str = "USD") -> tuple[dict[str, Decimal
 
 
 def hledger_sums(path: Path) -> dict[str, Decimal]:
-    proc = subprocess.run([needs_tool("hledger"), "-f", str(path), "balance", "--flat", "-N", "-O", "csv"],
+    proc = subprocess.run([need_tool("hledger"), "-f", str(path), "balance", "--flat", "-N", "-O", "csv"],
                           capture_output=True, text=True, check=True)
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert all(r["balance"].endswith(" USD") or r["balance"] == "0" for r in rows)

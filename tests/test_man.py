@@ -11,25 +11,15 @@ and `medsec help --install-man DIR` (medsec.cli.manpage).
 """
 
 import os
-import shutil
 import subprocess
 
 import pytest
 from helpers.terminal import run_in_terminal, terminal_env
+from helpers.tools import need_tool
 
 from medsec.cli.manpage import page_name
 
 TIMEOUT = 60
-
-
-def need(program: str) -> str:
-    found = shutil.which(program)
-    if found is None:
-        reason = f"'{program}' is not installed (Debian: man-db, groff-base)"
-        if os.environ.get("MEDSEC_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{reason}; MEDSEC_REQUIRE_SERVICES=1", pytrace=False)
-        pytest.skip(reason)
-    return found
 
 
 @pytest.fixture
@@ -87,7 +77,7 @@ def test_refusals(demo, tmp_path):
 
 
 def test_groff_formats_every_page_without_a_warning(pages):
-    groff = need("groff")
+    groff = need_tool("groff", "man-db, groff-base")
     names = sorted(str(p) for p in pages.iterdir())
     proc = subprocess.run([groff, "-man", "-Tutf8", "-ww", "-z", *names], capture_output=True, text=True,
                           timeout=TIMEOUT)
@@ -95,7 +85,7 @@ def test_groff_formats_every_page_without_a_warning(pages):
 
 
 def test_man_finds_the_installed_pages(pages):
-    man = need("man")
+    man = need_tool("man", "man-db, groff-base")
     env = {**os.environ, "MANPATH": str(pages.parent), "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "100",
            "LC_ALL": "C.UTF-8"}
     proc = subprocess.run([man, "medsec-appt-book"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
@@ -109,7 +99,7 @@ def test_man_finds_the_installed_pages(pages):
 
 
 def test_help_man_at_a_terminal_shows_the_formatted_page(medsec, tmp_path):
-    need("man")
+    need_tool("man", "man-db, groff-base")
     env = terminal_env(medsec, tmp_path, MANPAGER="cat", PAGER="cat", MANWIDTH="100", LC_ALL="C.UTF-8")
     shown = run_in_terminal(["help", "--man", "remind", "send"], env, timeout=TIMEOUT)
     assert shown.exit_code == 0, shown.screen

@@ -124,7 +124,7 @@ def test_each_long_job_reports_its_stages(demo, terminal, tmp_path):
     terminal.seek(0)
     terminal.truncate()
     demo.ok("remind", "send", "--dry-run")
-    assert "checking reminders: 44 of 44 (100%)" in drawn(terminal)
+    assert "checking reminders: 55 of 55 (100%)" in drawn(terminal)
 
     terminal.seek(0)
     terminal.truncate()

@@ -4,13 +4,13 @@ printed as one PDF with a mail-merge CSV; instructions in every channel, SMS wit
 
 import csv
 import io
-import shutil
 import subprocess
 
 import pytest
 from helpers.backends import write_config
 from helpers.files import snapshot
 from helpers.practices import PRACTICE, use_test_channel
+from helpers.tools import need_tool
 
 from medsec.communications.sms import GSM7_BASIC, GSM7_EXTENSION, encoding, segments
 from medsec.store import Store
@@ -153,8 +153,10 @@ def test_letters_print_as_one_batch_and_none_inside_the_lead_time(office, tmp_pa
     assert office.sent() == []  # nothing went through a channel
     outbox = office.home / "outbox"
     assert not list(outbox.rglob("*.json"))  # no JSON letter files any more
-    (pdf,) = (outbox / "print").glob("reminder-letters-*.pdf")
-    (merge,) = (outbox / "print").glob("reminder-letters-*.csv")
+    (pdf,) = outbox.glob("reminder-letters-*.pdf")
+    (merge,) = outbox.glob("reminder-letters-*.csv")
+    listed = [m["name"] for m in office.json("outbox", "list")]
+    assert pdf.name in listed and merge.name in listed
     assert f"letters to print: {pdf}" in result.stderr
     assert rows["A3"]["delivery_id"] == f"{pdf.name}#page=1" and rows["A4"]["delivery_id"].endswith("#page=2")
     from pypdf import PdfReader
@@ -171,9 +173,8 @@ def test_letters_print_as_one_batch_and_none_inside_the_lead_time(office, tmp_pa
     assert office.json("remind", "send") == []
     later = office.json("remind", "send", env={"MEDSEC_NOW": "2026-12-05T10:00:00"})
     assert [(r["appointment_id"], r["status"]) for r in later] == [("A5", "sent")]
-    if not shutil.which("pdftoppm"):
-        pytest.skip("pdftoppm (poppler-utils) is not installed: the PDF is not rendered")
-    subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-r", "50", "-png", str(pdf), str(tmp_path / "page")],
+    pdftoppm = need_tool("pdftoppm", "poppler-utils")
+    subprocess.run([pdftoppm, "-f", "1", "-l", "1", "-r", "50", "-png", str(pdf), str(tmp_path / "page")],
                    check=True, capture_output=True)
     (png,) = tmp_path.glob("page*.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
@@ -189,7 +190,7 @@ def test_letters_to_a_named_file_and_lead_days_configurable(office, tmp_path):
                     "--letters-csv", str(tmp_path / "l.csv"))
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "l.pdf").read_bytes()[:5] == b"%PDF-" and "P1" in (tmp_path / "l.csv").read_text()
-    assert not (office.home / "outbox" / "print").exists()
+    assert not list((office.home / "outbox").glob("reminder-letters-*"))
 
 
 def test_letter_preview_says_when_too_late(office):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers.backends import write_config
 from helpers.cli import MEDSEC_BIN
 from helpers.terminal import run_in_terminal, terminal_env
 
@@ -116,7 +117,8 @@ def test_remind_send_quiet_still_reports_what_failed(practice):
 
 
 def test_remind_send_json_has_its_documented_fields(practice):
-    _booked(practice)
+    _booked(practice, "email")  # (a letter for tomorrow would not arrive in time: skipped)
+    write_config(practice, "channels.yaml", "routes: {email: outbox}\n")
     planned = practice.json("remind", "send", "--dry-run")
     assert [list(r) for r in planned] == [list(SENT_FIELDS)]
     assert planned[0]["id"] is None and planned[0]["status"] == "would-send"  # nothing made: no placeholder id

@@ -49,7 +49,7 @@ MORE = ["appt slots --any --type follow-up", "patient find smith", "bill charges
         "remind followups", "patient note P1", "audit --limit 50", "plugins", "whoami"]
 # Show commands' arguments that are not the first id of their group's list.
 SHOW_ARGS = {"patient show": "P1", "staff show": "S1", "code show": "E11.9", "appt day": "tomorrow",
-             "patient coverage list": "P1"}
+             "patient coverage list": "P1", "report disclosures": "P1"}
 NOT_TABLES = {"config show", "outbox show"}  # print a configuration file, a message, as they are
 
 

@@ -10,14 +10,14 @@ import re
 
 import orjson
 
-from medsec.plugin_api import Channel, Message, hookimpl, write_private_file
+from medsec.plugin_api import OUTBOX, Channel, Message, hookimpl, write_private_file
 
 
 def send(message: Message, settings: dict, data_dir: str) -> str:
     """Write the message (and each attachment) as files named by its delivery id."""
     import hashlib  # loads OpenSSL (~4 ms): only when a message is written
 
-    folder = os.path.join(data_dir, settings.get("folder") or "outbox")
+    folder = os.path.join(data_dir, settings.get("folder") or OUTBOX)
     body = orjson.dumps({
         "kind": message.kind, "to": message.to, "subject": message.subject,
         "body": message.body, "html": message.html, "meta": message.meta,

@@ -36,7 +36,7 @@ def remind():
 @click.option("--channel", default=None, help="Send through this channel instead of each patient's choice.",
               cls=ListsValues, values="channels")
 @click.option("--letters-pdf", type=click.Path(), default=None, metavar="FILE",
-              help="Print the run's letters into this FILE.pdf or directory (default: DATA/outbox/print/).")
+              help="Print the run's letters into this FILE.pdf or directory (default: the outbox).")
 @click.option("--letters-csv", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="The letters' mail-merge CSV (default: beside the PDF).")
 @dry_run_option(help="Show what would go out; send and record nothing.")
@@ -57,8 +57,8 @@ def send(app, fmt, for_day, within, channel, letters_pdf, letters_csv, dry_run):
 
     Letters (routed to the outbox) are printed: all the letters of a run go
     into one PDF, a page each with the address for a window envelope, and a
-    mail-merge CSV, in DATA/outbox/print/ unless --letters-pdf names a file
-    or folder; stderr names them. A letter goes out only when the post can
+    mail-merge CSV, in the outbox (outbox list) unless --letters-pdf names a
+    file or folder; stderr names them. A letter goes out only when the post can
     bring it: practice.yaml reminders.letter_lead_days (default 3) or more
     days before the visit; for a visit sooner it is skipped, saying so.
 

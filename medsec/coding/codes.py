@@ -2,13 +2,14 @@
 
 import csv
 import os
+import re
 
 from medsec import config
 from medsec.errors import InvalidInput, NotFound
 from medsec.inputs import CODE_TABLE, open_input
 from medsec.money import fmt, parse_amount
 from medsec.plugins import collect
-from medsec.text import clean_text, escape_controls
+from medsec.text import clean_text, escape_controls, shown
 
 CODES_FILE = "codes.yaml"
 MAX_PROBLEMS = 50
@@ -17,11 +18,29 @@ MAX_PROBLEMS = 50
 CODE_LIMIT = 16
 DESCRIPTION_LIMIT = 2000
 # What people type for a system, and the systems a table's name covers ("CPT/HCPCS" -> CPT, HCPCS).
+ICD10_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
 ALIASES = {"ICD10": "ICD-10-CM", "ICD-10": "ICD-10-CM", "ICD10CM": "ICD-10-CM", "HCPCS LEVEL II": "HCPCS"}
 
 
 def tables(app) -> dict:
     return collect(app.plugins, "register_coding_tables")
+
+
+def diagnoses(app, codes, option: str = "--dx") -> list[dict]:
+    """ICD-10-CM codes as typed (each once) with their descriptions from the ICD-10-CM table; a code
+    of another shape, or one that table lacks, is bad input naming `option`."""
+    icd10 = [r.item for r in tables(app).values() if r.item.system.upper() == "ICD-10-CM"]
+    out: list[dict] = []
+    for raw in codes:
+        code = str(raw).strip().upper()
+        if not ICD10_SHAPE.fullmatch(code):
+            raise InvalidInput(f"{option} {shown(raw)} is not an ICD-10-CM code (like E78.5 or I10)")
+        found = icd10[0].lookup(app.store.root, code) if icd10 else None
+        if icd10 and not found:
+            raise InvalidInput(f"{option} {code} is not in ICD-10-CM", hint=f"search with 'medsec code search {code}'")
+        if not any(d["code"] == code for d in out):
+            out.append({"code": code, "description": (found or {}).get("description", "")})
+    return out
 
 
 def list_tables(app) -> list[dict]:

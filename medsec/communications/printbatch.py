@@ -8,9 +8,10 @@ per document (who it goes to, the address lines, and the batch's own columns).
     batch.write(app, pdf="statements.pdf", csv="statements.csv")
 
 `pdf` may name a directory: the PDF (and the CSV unless named) are written there.
-`check_paths` judges those paths before anything is done (bad input, exit 2); `save_in`
-writes a batch into a folder of the data directory (the reminder letters of a cron run,
-DATA/outbox/print/), each file readable by this user only.
+`check_paths` judges those paths before anything is done (bad input, exit 2); `to_outbox`
+writes a batch into the practice's outbox instead (the reminder letters of a cron run), where
+`medsec outbox list` and `outbox show NAME -o FILE` find it (encrypted there in a practice
+encrypted at rest, as every outbox file).
 """
 
 import io
@@ -80,13 +81,12 @@ class PrintBatch:
             written["csv"] = csv
         return written
 
-    def save_in(self, folder: str, name: str) -> dict:
-        """Write FOLDER/NAME.pdf and FOLDER/NAME.csv (private files of the data directory)."""
-        from medsec.plugin_api import write_private_file
+    def to_outbox(self, app, name: str) -> dict:
+        """Write NAME.pdf and NAME.csv into the practice's outbox (medsec.plugin_api.write_outbox_file)."""
+        from medsec.plugin_api import write_outbox_file
 
-        pdf, csv = os.path.join(folder, f"{name}.pdf"), os.path.join(folder, f"{name}.csv")
-        write_private_file(pdf, self.pdf_bytes())
-        write_private_file(csv, self.csv_text().encode())
+        pdf = write_outbox_file(app.store.root, f"{name}.pdf", self.pdf_bytes())
+        csv = write_outbox_file(app.store.root, f"{name}.csv", self.csv_text().encode())
         return {"documents": len(self), "pdf": pdf, "csv": csv}
 
 

@@ -303,7 +303,7 @@ def _printed(kind: str, r: messaging.Route) -> bool:
 class Letters:
     """The letters of one run, to print: one PDF and its mail-merge CSV."""
 
-    pdf: str | None = None  # --letters-pdf: a FILE.pdf or a directory (default: DATA/outbox/print/)
+    pdf: str | None = None  # --letters-pdf: a FILE.pdf or a directory (default: the outbox)
     csv: str | None = None
     entries: list[tuple[str, Message, dict, dict]] = field(default_factory=list)  # (reminder id, ...)
 
@@ -335,7 +335,7 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
          letters_csv: str | None = None) -> dict:
     """Send every due reminder once; the summary says what happened to each. `progress`
     counts them on the terminal (medsec.progress). Letters to print go into one PDF and CSV:
-    `letters_pdf`/`letters_csv`, else DATA/outbox/print/ (the summary's `letters`)."""
+    `letters_pdf`/`letters_csv`, else the outbox (the summary's `letters`)."""
     from medsec.communications.printbatch import check_paths
 
     progress = progress or Progress.off()
@@ -396,12 +396,12 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
 
 
 def _print_letters(app, letters: Letters, token: str, now: datetime) -> dict:
-    """The run's letters as one PDF and a mail-merge CSV: where asked, else in DATA/outbox/print/."""
+    """The run's letters as one PDF and a mail-merge CSV: where asked, else in the outbox."""
     batch = letters.batch(f"Reminder letters {now.date()}")
     name = f"reminder-letters-{now:%Y-%m-%d-%H%M}-{token}"
     if letters.pdf or letters.csv:
         return batch.write(app, pdf=letters.pdf, csv=letters.csv, name=name)
-    return batch.save_in(os.path.join(app.store.root, "outbox", PRINT), name)
+    return batch.to_outbox(app, name)
 
 
 def _new_record(rid: str, appt: dict, key: str, token: str, stamp: str) -> dict:

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from medsec import atrest
 from medsec.fileio import fsync_dir, make_private_dirs, write_atomic
 
+OUTBOX = "outbox"  # the data directory's folder of messages to print or read (medsec outbox list)
+
 
 # -- files ------------------------------------------------------------------------
 def write_private_file(path: str, data: bytes) -> None:
@@ -35,3 +37,13 @@ def write_private_files(folder: str, files: Mapping[str, bytes]) -> None:
         path = os.path.join(folder, name)
         write_atomic(path, atrest.encrypt_path(path, data), sync_dir=False)
     fsync_dir(folder)
+
+
+def write_outbox_file(data_dir: str, name: str, data: bytes) -> str:
+    """Write ``data`` as the outbox file ``name`` (a plain file name), as ``write_private_file`` does
+    (encrypted in a practice encrypted at rest: ``medsec outbox show NAME -o FILE`` reads it); its path."""
+    if os.path.basename(name) != name or name in ("", ".", ".."):
+        raise ValueError(f"write_outbox_file takes a file name, not a path: {name!r}")
+    path = os.path.join(data_dir, OUTBOX, name)
+    write_private_file(path, data)
+    return path

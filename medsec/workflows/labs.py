@@ -6,7 +6,6 @@ scanned report (`attach_report`) or an HL7 message (`lab_results`), always
 puts the order back to `resulted`, so a corrected result is reviewed again.
 """
 
-import re
 from datetime import date, timedelta
 
 from medsec import clock, documents
@@ -34,7 +33,6 @@ TRANSITIONS = {
 DEFAULT_DUE_DAYS = 14  # an order with no due date still turns overdue, so none is forgotten
 COLUMNS = ["id", "ordered", "patient_id", "test", "facility", "fasting", "appointment", "due", "status"]
 CONFIG = "labs.yaml"
-ICD10_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
 # OBX-8 abnormal flags: critical ones (HH, LL, AA, and << >>) open an urgent review and a call-the-patient
 # task; the others a high-priority review. A result with no abnormal flag is reviewed too (normal priority).
 CRITICAL_FLAGS = frozenset({"HH", "LL", "AA", "<<", ">>"})
@@ -55,21 +53,10 @@ def _audit_ids(record: dict) -> list[str]:
 
 
 def diagnoses(app, codes) -> list[dict]:
-    """ICD-10-CM codes with their descriptions (the coding tables'); a code not in the table is bad input."""
-    from medsec.coding.codes import tables  # imports pluggy: listing orders need not pay for it
+    """ICD-10-CM codes with their descriptions (medsec.coding.codes.diagnoses); bad input otherwise."""
+    from medsec.coding.codes import diagnoses as read  # imports pluggy: listing orders need not pay for it
 
-    icd10 = [r.item for r in tables(app).values() if r.item.system.upper() == "ICD-10-CM"]
-    out: list[dict] = []
-    for raw in codes:
-        code = str(raw).strip().upper()
-        if not ICD10_SHAPE.fullmatch(code):
-            raise InvalidInput(f"--dx {shown(raw)} is not an ICD-10-CM code (like E78.5 or I10)")
-        found = icd10[0].lookup(app.store.root, code) if icd10 else None
-        if icd10 and not found:
-            raise InvalidInput(f"--dx {code} is not in ICD-10-CM", hint=f"search with 'medsec code search {code}'")
-        if not any(d["code"] == code for d in out):
-            out.append({"code": code, "description": (found or {}).get("description", "")})
-    return out
+    return read(app, codes)
 
 
 def lab_entries(app) -> list[dict]:

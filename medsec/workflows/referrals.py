@@ -18,7 +18,6 @@ referral is overdue when today is past that due date:
   received (incoming)     the front desk books the patient 7 days (urgent: 2)
 """
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -53,7 +52,6 @@ TRANSITIONS = {
 }
 VIAS = ["fax", "mail"]
 COLUMNS = ["id", "created", "direction", "patient_id", "to", "from", "urgent", "status", "due"]
-ICD10_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
 ADDRESS = 500  # a postal address, several lines
 AUTH_NUMBER = 60  # a payer's authorization number
 
@@ -99,20 +97,10 @@ def _fax_number(value: str | None, option: str = "--fax") -> str:
 
 
 def diagnoses(app, codes) -> list[dict]:
-    """ICD-10-CM codes with their descriptions; a code the ICD-10-CM table lacks is bad input."""
-    from medsec.coding.codes import tables  # imports pluggy: listing referrals need not pay for it
+    """ICD-10-CM codes with their descriptions (medsec.coding.codes.diagnoses); bad input otherwise."""
+    from medsec.coding.codes import diagnoses as read  # imports pluggy: listing referrals need not pay for it
 
-    icd10 = [r.item for r in tables(app).values() if r.item.system.upper() == "ICD-10-CM"]
-    out = []
-    for raw in codes:
-        code = str(raw).strip().upper()
-        if not ICD10_SHAPE.fullmatch(code):
-            raise InvalidInput(f"--dx {shown(raw)} is not an ICD-10-CM code (like I10 or R07.9)")
-        found = icd10[0].lookup(app.store.root, code) if icd10 else None
-        if icd10 and not found:
-            raise InvalidInput(f"--dx {code} is not in ICD-10-CM", hint=f"search with 'medsec code search {code}'")
-        out.append({"code": code, "description": (found or {}).get("description", "")})
-    return out
+    return read(app, codes)
 
 
 def _owner(app, step: Step, record: dict) -> str:
