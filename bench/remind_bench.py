@@ -1,11 +1,15 @@
-"""Reminders: one `medsec remind send` of 1,000 due reminders to a loopback SMTP server.
+"""Reminders: one `medsec remind send` of 1,000 due reminders to a loopback SMTP server, and one
+of 1,000 letter reminders printed as one PDF batch with its mail-merge CSV.
 
 A small data directory of its own, built fresh each run (reminders go out
 once): 1,000 patients with email addresses who prefer email, imported from
 a CSV; a week of visits for them (one each), written by bench/apptgen.py;
 every appointment type's lead_hours set to 8 days so that the whole week is
 due; channels.yaml pointing the email channel at an aiosmtpd server on
-127.0.0.1 that counts what it receives.
+127.0.0.1 that counts what it receives. The letters: the same practice with every patient
+preferring letters, `remind send --within 8d --letters-pdf FILE`; visits less than
+reminders.letter_lead_days (3) ahead are skipped (the post would be late), the others printed,
+and pypdf counts the PDF's pages against the letters sent.
 """
 
 import csv
@@ -55,13 +59,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_patients(path: str, seed: int) -> None:
-    """REMINDERS patients, each with an email address and email as the preferred channel."""
+def write_patients(path: str, seed: int, channel: str = "email") -> None:
+    """REMINDERS patients, each with an email address and a postal address, preferring `channel`."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS + ["preferred_channel"], lineterminator="\n")
         writer.writeheader()
         for row in patient_rows(random.Random(seed), REMINDERS):
-            writer.writerow({**row, "preferred_channel": "email"})
+            writer.writerow({**row, "preferred_channel": channel})
 
 
 def configure(home: str, port: int) -> None:
@@ -77,10 +81,10 @@ def configure(home: str, port: int) -> None:
         yaml.safe_dump(types, f, sort_keys=False)
 
 
-def prepare(data: Dataset, launcher: Launcher, port: int, seed: int) -> None:
+def prepare(data: Dataset, launcher: Launcher, port: int, seed: int, channel: str = "email") -> None:
     """init, patients, configuration, providers, then a week of visits (one per patient)."""
     launcher.checked([MEDSEC, "--data-dir", data.home, "init", "--security", "open"])
-    write_patients(data.csv, seed)
+    write_patients(data.csv, seed, channel)
     launcher.checked([MEDSEC, "patient", "import", data.csv, "--json"])
     configure(data.home, port)
     weekdays = 5  # among the next 7 days
@@ -110,3 +114,27 @@ def measure(seed: int) -> dict:
         row["result"] = "FAIL"
     return row
 
+
+
+def measure_letters(seed: int) -> dict:
+    """The same practice preferring letters: one `remind send --within 8d` printing them; the PDF's
+    pages (pypdf) against the letters sent, and every visit either printed or skipped."""
+    from pypdf import PdfReader
+
+    data = Dataset(os.path.join(DATA, "letters"))
+    shutil.rmtree(data.folder, ignore_errors=True)
+    os.makedirs(data.folder)
+    pdf = os.path.join(data.folder, "letters.pdf")
+    print(f"letters: {REMINDERS:,} patients and visits in {data.folder} ...", flush=True)
+    with SmtpSink() as sink, Launcher(data.env) as launcher:
+        prepare(data, launcher, sink.port, seed, channel="letter")
+        run = launcher.spawn([MEDSEC, "remind", "send", "--within", "8d", "--letters-pdf", pdf, "--json"])
+    rows = json.loads(run.out or b"[]")
+    printed = sum(r["status"] == "sent" and r["channel"] == "print" for r in rows)
+    skipped = sum(r["status"] == "skipped" for r in rows)
+    pages = len(PdfReader(pdf).pages) if os.path.exists(pdf) else 0
+    row = summarize(f"remind send: {REMINDERS:,} letter patients, one PDF batch (once)", {"medsec": [run]}, TARGET)
+    row.update(exit_code=run.exit_code, sent=printed, skipped=skipped, pages=pages)
+    if not (run.exit_code == 0 and printed and pages == printed and printed + skipped == REMINDERS):
+        row["result"] = "FAIL"
+    return row

@@ -15,7 +15,8 @@ staff`, --appointments (default 1M) over 24 months written by
 bench/apptgen.py into both stores, `medsec check`; day sheet, free slots,
 booking and a patient's list timed like the patient commands. Then the
 reminders (bench/remind_bench.py): one `medsec remind send` of 1,000 due
-reminders to a loopback SMTP server, in a small data directory of its own.
+reminders to a loopback SMTP server, in a small data directory of its own,
+and one of 1,000 letter reminders printed as one PDF batch.
 Then billing (bench/billing_bench.py): `medsec claim batch` of 10,000 claims
 to one 837P (judged by pyx12) and `medsec claim post-remit` of an 835
 answering 1,000 of them, in a data directory of its own.
@@ -306,7 +307,8 @@ def report(rows: list[dict], data: Dataset, info: dict) -> int:
 
 def standalone(part: str, args: argparse.Namespace, info: dict) -> int:
     """`--only billing|reminders`: that part alone, in its own data directory."""
-    rows = billing_bench.measure(args.seed) if part == "billing" else [remind_bench.measure(args.seed)]
+    rows = billing_bench.measure(args.seed) if part == "billing" else \
+        [remind_bench.measure(args.seed), remind_bench.measure_letters(args.seed)]
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     print_table(rows)
     print_checks(rows)
@@ -423,7 +425,7 @@ def main() -> int:
     elif not args.skip_postgresql:
         print("postgresql: skipped: it times the calendar too (leave out --skip-appointments)")
     if not args.skip_reminders:
-        rows.append(remind_bench.measure(args.seed))
+        rows += [remind_bench.measure(args.seed), remind_bench.measure_letters(args.seed)]
     if not args.skip_billing:
         rows += billing_bench.measure(args.seed)
     security, atrest = trust_parts(args, rows)
