@@ -524,7 +524,7 @@ def _check_clearinghouse(c, entry: dict, where: list) -> None:
         c.warn(where + [key], f"{_dotted(where + [key])}: environment variable {var} is not set ({CRON_ENV})")
 
 
-LAB_TRANSPORTS = {"folder": ("folder",), "sftp": ("host", "username", "known_hosts")}  # bundled: what each needs
+LAB_TRANSPORTS = {"folder": ("folder",)}  # bundled: what each needs (sftp's: _check_clearinghouse)
 
 
 def _check_labs(c, data):
@@ -532,6 +532,9 @@ def _check_labs(c, data):
     if any: a transport (the bundled folder and sftp ones: the settings they need; another is
     a plugin's, checked by `lab send`) and MSH-5/6's receiving application and facility as text."""
     data = c.mapping(data, [])
+    for key in data:
+        if key != "labs":
+            c.error([key], f"{key}: unknown setting (labs.yaml holds only 'labs')")
     seen: set = set()
     for i, entry in enumerate(c.seq(data.get("labs"), ["labs"])):
         where = ["labs", i]
@@ -562,7 +565,8 @@ def _check_lab_interface(c, interface: dict, where: list) -> None:
         c.error(where + ["transport"], f"{_dotted(where)}.transport: a transport's name (see 'medsec plugins')")
         return
     for key in LAB_TRANSPORTS.get(transport, ()):
-        c.required(interface, key, where)
+        if c.required(interface, key, where) and not isinstance(interface[key], str):
+            c.error(where + [key], f"{_dotted(where + [key])} must be text (a folder's path)")
     _check_clearinghouse(c, {k: v for k, v in interface.items() if k != "transport" or v == "sftp"}, where)
 
 

@@ -165,6 +165,28 @@ def check_all(data_dir: str | None, names: list[str] | None = None) -> list[str]
     return problems
 
 
+def attributes_used(data_dir: str | None, name: str, variable: str) -> set[str]:
+    """The attributes of `variable` a template's parts name (`vars.day`, `vars["day"]`), in every language."""
+    from jinja2 import TemplateNotFound, TemplateSyntaxError, nodes
+
+    env = _environment(data_dir)
+    found: set[str] = set()
+    for lang in languages_of(data_dir, name):
+        for part in PARTS:
+            try:
+                source, _, _ = env.loader.get_source(env, f"messages/{name}/{lang}.{part}.j2")
+                tree = env.parse(source)
+            except (TemplateNotFound, TemplateSyntaxError, RecursionError):
+                continue  # a missing part; a broken one is require_valid's to report
+            for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+                if isinstance(node.node, nodes.Name) and node.node.name == variable:
+                    if isinstance(node, nodes.Getattr):
+                        found.add(node.attr)
+                    elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                        found.add(node.arg.value)
+    return found
+
+
 def require_valid(data_dir: str | None, names: list[str]) -> None:
     """Stop before a batch starts when one of its templates cannot be parsed."""
     problems = check_all(data_dir, names)

@@ -76,6 +76,7 @@ def test_roomed_records_the_exam_room(clinic):
 
 @pytest.mark.parametrize("args,text", [
     (["A2", "roomed", "--room", "exam9"], "--room 'exam9' is not a room of the practice"),
+    (["A2", "roomed", "--room", "or1"], "--room 'or1' is not a room for a follow-up visit"),  # an operating room
     (["A2", "confirmed", "--room", "exam1"], "--room goes with roomed"),
     (["A2", "cancelled", "--reason", "x", "--room", "exam1"], "--room goes with roomed"),
 ])

@@ -110,3 +110,31 @@ def test_bad_input(office, args, code, text):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("medsec: error: ") and text in lines[0]
     assert snapshot(office.home) == before
+
+
+@pytest.mark.parametrize("purpose, exempt_as", [
+    ("life insurance application", ""),  # "insurance" is not payment for the patient's care
+    ("lab results for the employer", ""),
+    ("records release not authorized by the patient", ""),
+    ("disability claim", ""),
+    ("subpoena: the patient's referral letters", ""),
+    ("treatment", "treatment"),
+    ("Treatment: records to the new physician", "treatment"),
+    ("payment", "payment"),
+    ("authorized", "authorized"),
+    ("at the patient's request", "to the patient"),
+])
+def test_a_purpose_in_the_practices_words_is_exempt_only_when_it_names_the_exemption(office, purpose, exempt_as):
+    fax(office, "P1", purpose)
+    (row,) = office.json("report", "disclosures", "P1")
+    assert (row["accountable"], row["exempt_as"]) == (not exempt_as, exempt_as)
+
+
+def test_the_table_at_80_columns_says_what_the_rule_requires(office, gateway):
+    fax(office, "P1", "subpoena for records")
+    office.ok("referral", "add", "P1", "--specialist", "Boston Cardiology", "--reason", "chest pain",
+              "--dx", "R07.9", "--fax", "617-555-0160")
+    office.ok("referral", "send", "RF1")
+    table = office.ok("report", "disclosures", "P1", env={"COLUMNS": "80"}).stdout
+    assert "accountable" in table and "exempt_as" in table and "treatment" in table
+    assert max(len(line) for line in table.splitlines()) <= 80

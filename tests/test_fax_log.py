@@ -247,3 +247,39 @@ def test_bad_input_writes_nothing(office, tmp_path, args, text):
     assert result.exit_code == 2 and text in result.stderr, result.stderr
     assert result.stderr.startswith("medsec: error:") or result.stderr.startswith("Usage:")
     assert snapshot(office.home) == before
+
+
+@pytest.mark.parametrize("reported, posts_after, tasks", [("busy", 2, 0), ("no-answer", 1, 1)])
+def test_two_status_runs_at_once_send_again_once_and_open_one_task(office, tmp_path, monkeypatch, reported,
+                                                                   posts_after, tasks):
+    """Two cron jobs asking at the same moment read the same fax; the second finds it acted on."""
+    from helpers.cli import NOW
+
+    from medsec.context import AppContext
+    from medsec.workflows import fax_log
+
+    doc = tmp_path / "records.pdf"
+    doc.write_bytes(documents.text_to_pdf("Records of P1", "Records"))
+    office.ok("fax", "send", doc, "--number", "617-555-0150", "--patient", "P1")
+    monkeypatch.setenv("MEDSEC_NOW", NOW)
+    app = AppContext(data_dir=str(office.home), user="tester")
+    limit = 2 if reported == "busy" else 1  # busy: tries left; no-answer: the last try, it fails
+    record = fax_log.faxes.get_fax(app, "F1")
+    first, _ = fax_log.apply(app, record, reported, limit=limit)
+    second, _ = fax_log.apply(app, record, reported, limit=limit)  # the same reading, a moment later
+    assert len(posts(office.gateway)) == posts_after
+    assert second == first == fax_log.faxes.get_fax(app, "F1")
+    assert "retrying" not in first
+    assert len(office.json("task", "list")) == tasks
+    assert len(first["history"]) == (3 if reported == "busy" else 2)
+
+
+def test_a_failed_send_is_audited_with_the_patient(office, tmp_path):
+    office.gateway.numbered = ""
+    office.gateway.answer = (422, {"message": "bad number"})
+    doc = tmp_path / "records.pdf"
+    doc.write_bytes(documents.text_to_pdf("Records of P1", "Records"))
+    result = office("fax", "send", doc, "--number", "617-555-0150", "--patient", "P1", "--purpose", "subpoena")
+    assert result.exit_code == 1 and office.json("fax", "list") == []
+    (attempt,) = [e for e in office.json("audit", "--patient", "P1") if e["command"] == "fax send"]
+    assert (attempt["action"], attempt["outcome"]) == ("fax", "not sent: the gateway refused it")

@@ -57,7 +57,7 @@ def test_lab_order_walked_to_patient_notified(clinic):
     assert wrong.exit_code == 1 and "cannot become patient-notified" in wrong.stderr
     assert clinic("lab", "status", "LB2", "resulted").exit_code == 1
     early = clinic("lab", "notify", "LB1")
-    assert early.exit_code == 1 and "lab status LB1 reviewed" in early.stderr
+    assert early.exit_code == 1 and "lab review LB1" in early.stderr
     assert clinic.sent() == []
     clinic.ok("lab", "status", "LB1", "reviewed", "--note", "Dr A: borderline, recheck in 6 months")
     notified = clinic.json("lab", "notify", "LB1")

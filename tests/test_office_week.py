@@ -29,7 +29,7 @@ types:
     translations:
       es:
         description: Cirugía ambulatoria
-        instructions: Nada de comer ni beber después de la medianoche. Traiga su tarjeta del seguro.
+        instructions: Nada de comer ni beber después de la medianoche. Traiga su tarjeta de identificación.
 """
 
 

@@ -30,7 +30,9 @@ types:
     description: Minor procedure
     instructions: Nothing to eat or drink after midnight.
     translations:
-      es: {description: Procedimiento menor, instructions: Nada de comer ni beber después de la medianoche.}
+      es:
+        description: Procedimiento menor
+        instructions: 'Nada de comer ni beber después de la medianoche. Venga acompañado: no podrá conducir.'
     lead_hours: [24]
 """
 
@@ -94,7 +96,7 @@ def test_surgery_sms_carries_instructions_within_segments(office):
     assert "Nothing to eat or drink after midnight." in english["text"]
     spanish = office.json("remind", "preview", "A2")
     assert spanish["encoding"] == "UCS-2" and spanish["segments"] <= 3
-    assert "Nada de comer ni beber después de la medianoche." in spanish["text"]
+    assert "Nada de comer ni beber después de la medianoche. Venga acompañado: no podrá conducir." in spanish["text"]
     shown = office.ok("remind", "preview", "A2").stdout
     assert f"SMS: UCS-2, {spanish['segments']} segment(s) (limit 3" in shown
     office.ok("remind", "send")
@@ -102,6 +104,20 @@ def test_surgery_sms_carries_instructions_within_segments(office):
     assert "after midnight" in sent["A1"]["body"] and "medianoche" in sent["A2"]["body"]
     assert segments(sent["A1"]["body"])[1] <= 2 and segments(sent["A2"]["body"]) [1] <= 3
     assert sent["A2"]["meta"]["encoding"] == "UCS-2"
+
+
+def test_spanish_sms_without_accented_words_stays_gsm7(office):
+    """The template's own words add no character outside GSM-7 (ñ is in it): a Spanish reminder for
+    a Monday (lunes, no accent) with no instructions is one GSM-7 message, in full and brief."""
+    office.ok("patient", "edit", "P1", "--language", "es")
+    book(office, "P1", "2026-11-30 09:00")  # a Monday
+    shown = office.json("remind", "preview", "A1")
+    assert "lunes" in shown["text"] and (shown["encoding"], shown["segments"]) == ("GSM-7", 1), shown["text"]
+    write_config(office, "practice.yaml", PRACTICE + "phone: 617-555-0199\nreminders: {sms_max_segments: 1}\n")
+    write_config(office, "appointment-types.yaml", "types:\n  follow-up: {duration: 20, instructions: "
+                 + "Traiga la tarjeta del seguro y la lista de sus medicinas, y venga con un acompañante. " * 2 + "}\n")
+    brief = office.json("remind", "preview", "A1")
+    assert brief["brief"] is True and brief["encoding"] == "GSM-7", brief["text"]
 
 
 def test_a_long_sms_is_shortened_never_its_instructions(office):
@@ -219,6 +235,40 @@ def test_bad_letter_paths_and_settings_are_bad_input(office, tmp_path):
     assert "reminders.sms_segments: unknown setting" in check.stdout + check.stderr
 
 
+def test_letters_csv_alone_is_bad_input(office, tmp_path):
+    by_letter(office, "P1", 1)
+    book(office, "P1", "2026-11-30 09:00")
+    book(office, "P2", "2026-11-27 09:00")  # an SMS patient: nothing goes out either
+    before = snapshot(office.home)
+    result = office("remind", "send", "--letters-csv", str(tmp_path / "l.csv"))
+    assert result.exit_code == 2 and result.stderr.startswith("medsec: error: --letters-csv needs --letters-pdf")
+    assert snapshot(office.home) == before and office.sent() == [] and not (tmp_path / "l.csv").exists()
+
+
+def test_letters_that_cannot_be_written_wait_and_the_rest_is_recorded_sent(office, monkeypatch):
+    """A batch that cannot be written (the disk is full) leaves its letters to retry; the SMS sent
+    in the same run are recorded sent, so a later run does not send them again."""
+    from medsec.communications.printbatch import PrintBatch
+
+    by_letter(office, "P1", 1)
+    book(office, "P1", "2026-11-30 09:00")
+    book(office, "P2", "2026-11-27 09:00")
+
+    def full(*_args, **_kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(PrintBatch, "to_outbox", full)
+    result = office("remind", "send", "--json")
+    assert result.exit_code == 1 and "No space left on device" in result.stderr
+    rows = {r["appointment_id"]: r for r in result.json()}
+    assert (rows["A1"]["status"], rows["A2"]["status"]) == ("retry", "sent")
+    assert len(office.sent()) == 1
+    monkeypatch.undo()
+    later = office.json("remind", "send", env={"MEDSEC_NOW": "2026-11-26T12:00:00"})
+    assert [(r["appointment_id"], r["status"], r["channel"]) for r in later] == [("A1", "sent", "print")]
+    assert len(office.sent()) == 1 and list((office.home / "outbox").glob("reminder-letters-*.pdf"))
+
+
 # -- mail send --var, mail show with the body --------------------------------------------------
 def test_mail_vars_reach_the_template_and_show_keeps_the_body(office):
     folder = office.home / "templates" / "messages" / "flu-clinic"
@@ -234,6 +284,16 @@ def test_mail_vars_reach_the_template_and_show_keeps_the_body(office):
     shown = office.json("mail", "show", sent[0]["id"])
     assert shown["body"] == message["body"] and shown["vars"] == {"day": "Saturday December 5"}
     assert "flu clinic is on Saturday December 5." in office.ok("mail", "show", sent[0]["id"]).stdout
+    (listed,) = office.json("mail", "list")  # a listing shows who and what, not the letter
+    assert listed["id"] == sent[0]["id"] and "body" not in listed and "vars" not in listed
+    # a value the template needs and the command did not give: one line before anything is sent
+    (folder / "es.txt.j2").write_text("Hola {{ patient.first }}: {{ vars['day'] }}, {{ vars.hour }}.\n")
+    before = snapshot(office.home)
+    missing = office("mail", "send", "--patient", "P1", "--template", "flu-clinic", "--channel", "email",
+                     "--var", "day=Saturday")
+    assert missing.exit_code == 2 and missing.stderr.count("\n") == 1
+    assert "needs --var hour=VALUE" in missing.stderr
+    assert snapshot(office.home) == before and len(office.sent()) == 1
 
 
 @pytest.mark.parametrize("var", ["day", "1day=x", "da-y=x", "=x", "day=a\nb"])
@@ -276,6 +336,19 @@ def test_followups_csv_feeds_mail_to_list(office, tmp_path):
     assert sorted(s["patient_id"] for s in sent) == ["P1", "P2"] and {s["status"] for s in sent} == {"sent"}
 
 
+def test_a_list_with_patient_id_and_its_own_id_feeds_to_list_by_patient(office, tmp_path):
+    """`appt list --format csv` has an id column (the visit's) and a patient_id column: the
+    patients are in patient_id."""
+    for n, pid in enumerate(["P1", "P2"], 1):
+        by_letter(office, pid, n)
+    book(office, "P1", "2026-11-27 09:00")
+    book(office, "P2", "2026-11-27 10:00")
+    out = tmp_path / "tomorrow.csv"
+    office.ok("appt", "list", "--from", "2026-11-27", "--to", "2026-11-27", "--format", "csv", "-o", str(out))
+    sent = office.json("mail", "send", "--to-list", str(out), "--template", "recall-letter", "--dry-run")
+    assert sorted((s["patient_id"], s["status"]) for s in sent) == [("P1", "would-send"), ("P2", "would-send")]
+
+
 def test_a_daily_for_tomorrow_run_also_prints_the_letters_the_post_needs(office, tmp_path):
     by_letter(office, "P1", 1)
     by_letter(office, "P2", 2)
@@ -287,3 +360,26 @@ def test_a_daily_for_tomorrow_run_also_prints_the_letters_the_post_needs(office,
         ("A1", "letter", "skipped"), ("A2", "letter", "sent"), ("A3", "manual", "sent")]
     assert (tmp_path / next(p.name for p in tmp_path.glob("reminder-letters-*.pdf"))).exists()
     assert office.json("remind", "send", "--for", "tomorrow") == []
+
+
+def test_letters_in_a_practice_encrypted_at_rest(clinic, secrets_dir, tmp_path):
+    """The batch in the outbox is encrypted like every outbox file; `outbox show -o` reads it back."""
+    from helpers.signin import signed_in
+    from pypdf import PdfReader
+
+    from medsec import atrest
+
+    admin = signed_in(clinic, "S1", secrets_dir)
+    clinic.ok("encrypt", "--recovery-key-out", tmp_path / "rk.txt", env=admin)
+    (tmp_path / "rk.txt").chmod(0o600)
+    admin = signed_in(clinic, "S1", secrets_dir)
+    clinic.ok("patient", "edit", "P1", "--preferred-channel", "letter", "--address", "9 Vellacourt Lane",
+              "--city", "Boston", "--state", "MA", "--zip", "02118", env=admin)
+    clinic.ok("staff", "hours", "S3", "--day", "mon-fri", "--from", "08:00", "--to", "17:00", env=admin)
+    clinic.ok("appt", "book", "P1", "--provider", "S3", "--at", "2026-11-30 09:00", "--type", "follow-up", env=admin)
+    clinic.ok("remind", "send", env=admin)
+    (pdf,) = (clinic.home / "outbox").glob("reminder-letters-*.pdf")
+    (merge,) = (clinic.home / "outbox").glob("reminder-letters-*.csv")
+    assert pdf.read_bytes().startswith(atrest.MAGIC) and b"Vellacourt" not in merge.read_bytes()
+    clinic.ok("outbox", "show", pdf.name, "-o", tmp_path / "letters.pdf", env=admin)
+    assert "9 Vellacourt Lane" in PdfReader(tmp_path / "letters.pdf").pages[0].extract_text()

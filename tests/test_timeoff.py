@@ -5,11 +5,13 @@ hours."""
 
 import email
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from helpers.backends import read_config, write_config
 from helpers.files import snapshot
+
+pytestmark = pytest.mark.both_backends
 
 MON = "2026-11-30"  # the clock is Thu 2026-11-26 10:00
 TUE = "2026-12-01"
@@ -127,6 +129,22 @@ def test_reschedule_moves_each_visit_and_tells_each_patient_once(office):
     assert office.json("task", "list") == []
 
 
+def test_a_visit_moved_after_its_reminder_is_reminded_again_for_its_new_time(office):
+    sunday = {"MEDSEC_NOW": "2026-11-29T10:00:00"}  # A1 (P1, Mon 09:00) has had its 24h reminder
+    office.ok("remind", "send", env=sunday)
+    reminded = [r for r in office.json("remind", "list") if r["appointment_id"] == "A1"]
+    assert [(r["key"], r["status"]) for r in reminded] == [("24h", "sent")]
+    moved = office.json("staff", "off", "S2", *SPAN, "--reschedule", "--yes", env=sunday)
+    new_start = next(v["start"] for v in moved["visits"] if v["id"] == "A1")
+    day_before = datetime.fromisoformat(new_start) - timedelta(hours=23)
+    for _ in range(2):  # once: a second run finds it sent
+        office.ok("remind", "send", env={"MEDSEC_NOW": day_before.strftime("%Y-%m-%dT%H:%M:%S")})
+    reminded = [r for r in office.json("remind", "list") if r["appointment_id"] == "A1"]
+    assert sorted((r["appointment_start"], r["status"]) for r in reminded) == sorted(
+        [(reminded[0]["appointment_start"], "sent"), (new_start, "sent")])
+    assert sum(1 for rcpts, _ in office.inbox.messages if "ana@example.com" in rcpts) == 3  # 24h, moved, 24h
+
+
 def test_a_failed_notice_opens_a_task_and_keeps_the_move(office):
     office.gateway.answer = (400, {"error": "number blocked"})
     summary = office.json("staff", "off", "S2", *SPAN, "--reschedule", "--yes")
@@ -220,3 +238,21 @@ def test_at_a_terminal_the_moves_wait_for_confirmation(office, tmp_path):
     assert agreed.exit_code == 0, agreed.screen
     assert [office.json("appt", "show", i)["history"][1]["action"] for i in STRANDED] == ["rescheduled"] * 4
     assert len(office.inbox.messages) == 2 and len(office.gateway.requests) == 2
+
+
+def test_a_visit_booked_in_the_span_while_the_moves_wait_is_not_left_behind(office, tmp_path):
+    from helpers.terminal import run_in_terminal, terminal_env
+
+    env = {**terminal_env(office, tmp_path), "TEST_SMS_TOKEN": "tok-123"}
+
+    def book_at_another_desk() -> str:
+        office.ok("appt", "book", "P3", "--provider", "S2", "--at", f"{MON} 15:00", "--type", "follow-up")
+        return "y"
+
+    run = run_in_terminal(["staff", "off", "S2", *SPAN, "--reschedule"], env,
+                          answers=[("tell each patient?", book_at_another_desk)])
+    assert run.exit_code == 1 and "changed meanwhile" in run.screen, run.screen
+    assert [office.json("appt", "show", i)["history"][-1]["action"] for i in STRANDED] == ["booked"] * 4
+    assert office.json("staff", "off", "S2") == [] and office.inbox.messages == []
+    assert office("staff", "off", "S2", *SPAN).exit_code == 1  # it is listed now with the others
+    assert "A7" in office("staff", "off", "S2", *SPAN).stdout

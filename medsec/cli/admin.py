@@ -270,7 +270,7 @@ def config_check(app):
     problems += [Problem(name, None, what) for name, what in _seal_problems(app)]
     from medsec.communications.messaging import installed_problems  # plugins: only config check pays here
     problems += installed_problems(app)
-    from medsec.workflows.labs import interface_problems  # labs.yaml's transports against those installed
+    from medsec.workflows.lab_orders import interface_problems  # labs.yaml's transports against those installed
     problems += interface_problems(app)
     for problem in problems:
         click.echo(str(problem), err=True)

@@ -23,7 +23,7 @@ from medsec.cli.options import (
     status_filter_option,
     when_option,
 )
-from medsec.cli.output import output_options, render, say, table_width
+from medsec.cli.output import inform, output_options, render, say, table_width
 from medsec.errors import InvalidInput
 from medsec.scheduling import appointments as svc
 from medsec.scheduling import nextfree
@@ -260,8 +260,9 @@ def day(app, fmt, day, provider, send_to, printer, limit):
         if fmt == "table":
             where = (f"by email to {sent['address']}" if sent["kind"] == "email"
                      else f"to the printer outbox ({sent['delivery_id']})")
-            say(f"day sheet for {clock.day_for_people(when)} ({sent['visits']} visits) sent to {sent['to']} {where}")
-        render(sent, fmt)
+            inform(f"day sheet for {clock.day_for_people(when)} ({sent['visits']} visits) sent to {sent['to']} {where}")
+        else:
+            render(sent, fmt)
         return
     rows = daysheet.day_sheet(app, when, provider, limit)
     render(rows, fmt, daysheet.columns(rows, fmt, table_width()), empty=_none_on(when, when, provider))

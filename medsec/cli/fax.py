@@ -68,7 +68,10 @@ def assign(app, fmt, fax_id, patient):
 @click.argument("file", type=click.Path(dir_okay=False))
 @renamed_option("--number", "number", was="--to", required=True, metavar="NUMBER", help="The fax number to send to.")
 @click.option("--recipient", default="", metavar="NAME", help="Who receives it (for the cover and the log).")
-@click.option("--purpose", default="", metavar="TEXT", help="Why it is sent (kept in the fax log).")
+@click.option("--purpose", default="", metavar="TEXT",
+              help="Why it is sent (kept in the fax log). treatment, payment, operations, authorized or "
+                   "\"to the patient\" (alone or before a colon) keep it out of what the accounting of "
+                   "disclosures requires; any other purpose is accountable.")
 @patient_option(help="The patient it is about (kept with the patient's record).")
 @click.option("--cover/--no-cover", default=True, show_default=True,
               help="Put the cover sheet (template fax-cover) first.")

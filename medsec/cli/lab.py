@@ -17,9 +17,9 @@ from medsec.cli.options import (
     quiet_option,
     when_option,
 )
-from medsec.cli.output import output_options, render, say
+from medsec.cli.output import inform, output_options, render, say
 from medsec.errors import InvalidInput
-from medsec.workflows import lab_results
+from medsec.workflows import lab_orders, lab_results
 from medsec.workflows import labs as svc
 
 
@@ -68,10 +68,12 @@ def order(app, fmt, patient_id, physician, dx, tests, lab_name, facility, due, f
       medsec lab order P1 --physician S1 --dx R05.9 --test "Chest X-ray" \\
         --facility "City Imaging" --appt-at "fri 10:00"
     """
+    if send_now:  # before the order is written
+        lab_orders.check_sendable(app, lab_name, facility)
     record = svc.order(app, patient_id, facility=facility, tests=tests, physician=physician, dx=dx, lab=lab_name,
                        due=due, fasting=fasting, appt_at=appt_at, note=note)
     if send_now:
-        sent = svc.send(app, record["id"])
+        sent = lab_orders.send(app, record["id"])
         say(f"{record['id']}: HL7 order {sent['control_id']} sent to {sent['where']}")
         record = svc.get_order(app, record["id"])
     render(record, fmt)
@@ -91,27 +93,30 @@ def requisition(app, lab_id, output):
     Examples:
       medsec lab requisition LB1 -o ./requisition-LB1.pdf
     """
-    say(f"wrote {svc.requisition(app, lab_id, output)['file']}")
+    say(f"wrote {lab_orders.requisition(app, lab_id, output)['file']}")
 
 
 @lab.command("send")
 @click.argument("lab_id")
 @output_file_option(help="Write the HL7 message to FILE instead of sending it.")
+@click.option("--again", is_flag=True, help="Send an order the lab's interface has had once more.")
 @output_options
 @pass_app
-def send(app, fmt, lab_id, output):
+def send(app, fmt, lab_id, output, again):
     """Send a lab order to the lab (HL7 ORM^O01).
 
     Through the interface labs.yaml gives the order's lab (a transport:
     folder, sftp ...); the order records the message's control id, when
-    and where it went.
+    and where it went. An order sent before is refused (exit 1) unless
+    --again: the same order number in a message with a new control id.
 
     \b
     Examples:
       medsec lab send LB1 -o ./LB1.hl7
       medsec lab send LB1
+      medsec lab send LB1 --again
     """
-    sent = svc.send(app, lab_id, output=output)
+    sent = lab_orders.send(app, lab_id, output=output, again=again)
     if output:  # the file alone: stdout carries nothing
         say(f"wrote {sent['where']} (HL7 order {sent['control_id']})")
         return
@@ -205,6 +210,44 @@ def import_(app, fmt, file, dry_run):
         if item["status"] == "unmatched":
             say(f"unmatched: {item['placer_number'] or item['filler_number']} ({item['test']}): {item['reason']}")
     render(items if fmt != "table" else summary, fmt, lab_results.RESULT_COLUMNS)
+
+
+@lab.command("poll")
+@click.option("--lab", "lab_id", metavar="ID", default=None,
+              help="Only this lab of labs.yaml (default: every lab with an interface).")
+@dry_run_option(help="Fetch and match everything; import nothing.")
+@quiet_option
+@output_options
+@pass_app
+def poll(app, fmt, lab_id, dry_run):
+    """Fetch and import the results waiting.
+
+    From each lab's interface in labs.yaml (its transport's inbox), every
+    file imported as 'medsec lab import' imports it: a message already
+    imported is skipped. A file that cannot be imported is listed on stderr
+    and the others are still imported (exit 1 at the end). Files are removed
+    from the inbox only with delete_after_import: true in the interface.
+
+    \b
+    Examples:
+      medsec lab poll --dry-run
+      medsec lab poll -q          # from cron
+    """
+    from medsec.errors import Refused
+
+    summary = lab_orders.poll(app, lab_id, dry_run=dry_run)
+    for failed in summary["failed"]:
+        say(f"{failed['lab']}: {failed['name']}: {failed['error']}")
+    if fmt == "table":
+        inform(f"{', '.join(summary['labs']) or 'no lab with an interface'}: {summary['waiting']} waiting, "
+               f"{len(summary['imported'])} imported, {len(summary['failed'])} failed"
+               + (" (dry run)" if dry_run else ""))
+        render(summary["imported"], fmt, ["lab", "name", "results", "matched", "unmatched", "skipped_duplicates"],
+               empty="")
+    else:
+        render(summary, fmt)
+    if summary["failed"]:
+        raise Refused(f"{len(summary['failed'])} of {summary['waiting']} files not imported")
 
 
 @lab.command("match")

@@ -71,8 +71,9 @@ def send(app, fmt, patients, to_list, template, kind, appt, variables, dry_run):
     """Mail merge: a letter or email per patient.
 
     Exit 1 when any could not be sent; the others are sent. --to-list reads
-    the id column of 'patient find --format csv' or the patient_id column of
-    'remind followups --format csv' (a patient listed twice gets one).
+    the patient_id column of a CSV that has one ('remind followups', 'appt
+    list' --format csv), else its id column ('patient find --format csv'); a
+    patient listed twice gets one.
     --var KEY=VALUE gives the template {{ vars.KEY }}. Each letter's text is
     kept: 'mail show' shows it.
 

@@ -38,7 +38,7 @@ def remind():
 @click.option("--letters-pdf", type=click.Path(), default=None, metavar="FILE",
               help="Print the run's letters into this FILE.pdf or directory (default: the outbox).")
 @click.option("--letters-csv", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="The letters' mail-merge CSV (default: beside the PDF).")
+              help="The mail-merge CSV of --letters-pdf (default: beside the PDF).")
 @dry_run_option(help="Show what would go out; send and record nothing.")
 @quiet_option
 @output_options

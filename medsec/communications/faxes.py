@@ -88,8 +88,8 @@ def send_documents(app, *, to: str, documents: list[tuple[str, str, bytes]], pat
     `cover` is False, and record the fax in the log (FAXES) with what it was, to whom and why.
 
     A DeliveryError from the channel is raised as it is (each caller has its own way of failing);
-    nothing is recorded then. `body` is the message's text for channels that keep one (the fax
-    channel sends only the files); by default the note.
+    nothing is recorded then but the attempt in the audit log, with the patient. `body` is the
+    message's text for channels that keep one (the fax channel sends only the files); by default the note.
     """
     number = _number(to, "--number")
     if not documents:
@@ -103,7 +103,12 @@ def send_documents(app, *, to: str, documents: list[tuple[str, str, bytes]], pat
             app, number=number, recipient=recipient, pages=pages, subject=subject, note=note)))
     message = Message(kind="fax", to=number, subject=subject, body=note if body is None else body,
                       attachments=attachments, meta={"patient_id": patient_id, "pages": pages, **(meta or {})})
-    delivery = messaging.deliver(app, r, message)
+    try:
+        delivery = messaging.deliver(app, r, message)
+    except DeliveryError as e:  # the attempt is audited with the patient: it may have reached the gateway
+        why = "the gateway did not answer or failed for now" if e.temporary else "the gateway refused it"
+        app.audit("fax", [patient_id] if patient_id else [], outcome=f"not sent: {why}")
+        raise
     files = []
     for name, mime, data in attachments:
         sha, size = app.store.attach_bytes(data)

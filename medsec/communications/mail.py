@@ -43,7 +43,8 @@ ID_LIMIT = 40  # far longer than any patient id: a longer cell is not one
 
 
 def read_id_list(path: str) -> list[str]:
-    """Patient ids from a CSV with an `id` column (e.g. `patient find --format csv`) or one id per line.
+    """Patient ids from a CSV with a `patient_id` column (`remind followups`, `appt list`), else an
+    `id` column (`patient find --format csv`), or one id per line.
 
     A cell holding a control character or longer than ID_LIMIT is bad input naming its line.
     """
@@ -57,8 +58,8 @@ def read_id_list(path: str) -> list[str]:
     if not rows:
         return []
     header = [c.strip().lower() for c in rows[0]]
-    # `patient find` writes an id column, `remind followups` a patient_id column: either feeds --to-list
-    named = "id" if "id" in header else "patient_id" if "patient_id" in header else None
+    # a list of visits or calls has its own id and the patient's in patient_id; `patient find` an id
+    named = "patient_id" if "patient_id" in header else "id" if "id" in header else None
     col, first = (header.index(named), 2) if named else (0, 1)
     ids = [(number, r[col].strip()) for number, r in enumerate(rows[first - 1:], first) if len(r) > col]
     return [clean_text(cell, f"{shown(path)}, line {number}", ID_LIMIT) for number, cell in ids if cell]
@@ -90,6 +91,9 @@ def send(app, *, patients: list[str], template: str, kind: str = "letter", appoi
         raise InvalidInput("no patients to write to", hint="give --patient ID or --to-list FILE")
     r = messaging.route(app, kind, channel)
     _require_template(app, template)
+    missing = sorted(templating.attributes_used(app.store.root, template, "vars") - set(variables or {}))
+    if missing:
+        raise InvalidInput(f"template {template} needs {', '.join(f'--var {k}=VALUE' for k in missing)}")
     schedule = Schedule.load(app)
     appt_context = None
     if appointment:
@@ -175,9 +179,10 @@ def get_mail(app, mail_id: str) -> dict:
 
 def list_mail(app, *, direction: str | None = None, status: str | None = None,
               limit: int | None = None, first: date | None = None, last: date | None = None) -> list[dict]:
-    """Post in and out in the order logged (the last `limit`); `first`/`last`: on those days."""
+    """Post in and out in the order logged (the last `limit`); `first`/`last`: on those days. A letter's
+    text and values stay out of the listing (`mail show` has them): a list shows who and what, not the letters."""
     view = app.store.snapshot()
-    out = [m for m in view.scan(MAIL)
+    out = [{k: v for k, v in m.items() if k not in ("body", "vars")} for m in view.scan(MAIL)
            if (not direction or m["direction"] == direction) and (not status or m["status"] == status)
            and clock.on_days(m["created"], first, last)]
     out = out[-limit:] if limit else out

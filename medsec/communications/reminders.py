@@ -120,9 +120,12 @@ def due_key(schedule: Schedule, appt: dict, now: datetime) -> str | None:
     return None
 
 
-def _existing(view, appt_id: str) -> list[dict]:
+def _existing(view, appt_id: str, start: str | None = None) -> list[dict]:
+    """The reminders of `appt_id` (with `start`: those for the visit at that time; a visit moved
+    since gets its reminders again for its new time)."""
     ids = view.lookup("reminder-appt", appt_id)
-    return [r for r in view.get_many(REMINDERS, ids) if r["appointment_id"] == appt_id]
+    return [r for r in view.get_many(REMINDERS, ids) if r["appointment_id"] == appt_id
+            and (start is None or r.get("appointment_start", start) == start)]
 
 
 def _kind_planned(view, patient_id: str, forced_kinds: tuple | None) -> str:
@@ -159,7 +162,7 @@ def plan(view, schedule: Schedule, now: datetime, *, for_day=None, within: timed
             in_mode = (day == for_day) if for_day is not None else within is None or \
                 datetime.fromisoformat(appt["start"]) <= now + within
             key = _key_due(view, schedule, appt, now, manual, in_mode, settings, forced_kinds)
-            if key is None or any(r["key"] == key for r in _existing(view, appt["id"])):
+            if key is None or any(r["key"] == key for r in _existing(view, appt["id"], appt["start"])):
                 continue
             out.new.append((appt, key))
     return out
@@ -336,17 +339,10 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
     """Send every due reminder once; the summary says what happened to each. `progress`
     counts them on the terminal (medsec.progress). Letters to print go into one PDF and CSV:
     `letters_pdf`/`letters_csv`, else the outbox (the summary's `letters`)."""
-    from medsec.communications.printbatch import check_paths
-
     progress = progress or Progress.off()
     schedule = Schedule.load(app)
     settings = Settings.load(app)
-    if letters_pdf and not letters_csv and letters_pdf.lower().endswith(".pdf"):
-        letters_csv = letters_pdf[:-4] + ".csv"  # the mail-merge CSV beside the PDF
-    letters = Letters(letters_pdf, letters_csv)
-    if letters_pdf or letters_csv:
-        check_paths(app, pdf=letters_pdf, csv=letters_csv, name="reminder-letters",
-                    pdf_option="--letters-pdf", csv_option="--letters-csv")  # bad paths: before any claim
+    letters = _letters_to(app, letters_pdf, letters_csv)
     forced_kinds = None
     if channel:
         forced_kinds = tuple(_channel(app, channel).kinds)
@@ -377,11 +373,8 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
         results.append(_attempt(app, schedule, claim, channel, now, dry_run, settings, letters))
         progress.advance()
     printed: dict = {"documents": 0}
-    if letters.entries and not dry_run:  # before the results are recorded: a failed write leaves claims
-        printed = _print_letters(app, letters, token, now)
-        pages = {rid: page for page, (rid, _, _, _) in enumerate(letters.entries, 1)}
-        results = [{**r, "delivery_id": f"{os.path.basename(printed['pdf'])}#page={pages[r['id']]}"}
-                   if r["id"] in pages else r for r in results]
+    if letters.entries and not dry_run:
+        printed, results = _print_letters(app, letters, results, token, now)
     if not dry_run and results:
         with app.store.transaction() as txn:
             current = {r["id"]: r for r in txn.get_many(REMINDERS, [r["id"] for r in results])}
@@ -395,13 +388,44 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
             "reminders": results}
 
 
-def _print_letters(app, letters: Letters, token: str, now: datetime) -> dict:
-    """The run's letters as one PDF and a mail-merge CSV: where asked, else in the outbox."""
+def _letters_to(app, pdf: str | None, csv: str | None) -> Letters:
+    """Where the run's letters go (--letters-pdf, --letters-csv), judged before anything is claimed."""
+    from medsec.communications.printbatch import check_paths
+
+    if csv and not pdf:
+        raise InvalidInput("--letters-csv needs --letters-pdf: a run's letters are printed from the PDF, "
+                           "the CSV beside it is their mail-merge list")
+    if pdf and not csv and pdf.lower().endswith(".pdf"):
+        csv = pdf[:-4] + ".csv"  # the mail-merge CSV beside the PDF
+    if pdf:
+        check_paths(app, pdf=pdf, csv=csv, name="reminder-letters", pdf_option="--letters-pdf",
+                    csv_option="--letters-csv")
+    return Letters(pdf, csv)
+
+
+def _print_letters(app, letters: Letters, results: list[dict], token: str, now: datetime) -> tuple[dict, list]:
+    """The run's letters as one PDF and a mail-merge CSV (where asked, else in the outbox), and the
+    results with each letter's page; a batch that cannot be written leaves its letters to retry."""
     batch = letters.batch(f"Reminder letters {now.date()}")
     name = f"reminder-letters-{now:%Y-%m-%d-%H%M}-{token}"
-    if letters.pdf or letters.csv:
-        return batch.write(app, pdf=letters.pdf, csv=letters.csv, name=name)
-    return batch.to_outbox(app, name)
+    pages = {rid: page for page, (rid, _, _, _) in enumerate(letters.entries, 1)}
+    try:
+        printed = (batch.write(app, pdf=letters.pdf, csv=letters.csv, name=name) if letters.pdf
+                   else batch.to_outbox(app, name))
+    except (OSError, MedsecError) as e:  # the letters wait for a later run; what went out is recorded
+        return {"documents": 0}, [_not_printed(r, e, now) if r["id"] in pages else r for r in results]
+    return printed, [{**r, "delivery_id": f"{os.path.basename(printed['pdf'])}#page={pages[r['id']]}"}
+                     if r["id"] in pages else r for r in results]
+
+
+def _not_printed(result: dict, error: Exception, now: datetime) -> dict:
+    """A letter of a batch that could not be written: tried again later, as a channel's
+    temporary failure is."""
+    reason = f"the letters could not be written: {getattr(error, 'message', None) or error}"
+    if result["attempts"] < MAX_ATTEMPTS:
+        return {**result, "status": "retry", "reason": reason, "sent_at": "",
+                "next_try": clock.iso(now + backoff(result["attempts"]))}
+    return {**result, "status": "failed", "reason": reason, "sent_at": ""}
 
 
 def _new_record(rid: str, appt: dict, key: str, token: str, stamp: str) -> dict:

@@ -2,6 +2,8 @@
 
 import itertools
 import re
+from collections.abc import Callable
+from typing import Any
 
 from medsec import clock, config
 from medsec.errors import InvalidInput, NotFound, Refused
@@ -285,9 +287,10 @@ def _same_span(a: dict, b: dict) -> bool:
 
 
 def add_time_off(app, staff_id: str, start: str, end: str | None, reason: str = "",
-                 extra: dict | None = None) -> dict:
-    """Record the time off; `extra`: what was done about the visits it strands (medsec.cli.staff
-    `off`: stranded keep|reschedule|cancel, the appointment ids, by whom, when), kept in the span."""
+                 extra: dict | None = None, check: Callable[[Any], None] | None = None) -> dict:
+    """Record the time off; `extra`: what is done about the visits it strands (medsec.workflows.timeoff:
+    stranded keep|reschedule|cancel, the appointment ids, by whom, when), kept in the span; `check`
+    is called with the transaction before it is written (to refuse when the visits changed meanwhile)."""
     _, entry = time_off_entry(app, staff_id, start, end, reason)
     entry = {**entry, **(extra or {})}
     with app.store.transaction() as txn:
@@ -296,7 +299,20 @@ def add_time_off(app, staff_id: str, start: str, end: str | None, reason: str = 
         spans = list(member.get("time_off") or [])
         if any(_same_span(s, entry) for s in spans):
             raise Refused(f"{member['id']} already has that time off")
+        if check is not None:
+            check(txn)
         spans = sorted(spans + [entry], key=lambda s: s["from"])
+        updated = {**member, "time_off": spans}
+        _save(app, txn, [updated if m is member else m for m in members])
+    return updated
+
+
+def amend_time_off(app, staff_id: str, span: dict, changes: dict) -> dict:
+    """Add `changes` to the time off `span` (its from, to and reason) of `staff_id`."""
+    with app.store.transaction() as txn:
+        members = roster(app)
+        member = get_staff(app, staff_id, members)
+        spans = [{**s, **changes} if _same_span(s, span) else s for s in member.get("time_off") or []]
         updated = {**member, "time_off": spans}
         _save(app, txn, [updated if m is member else m for m in members])
     return updated

@@ -11,30 +11,38 @@ how, and the workflow record it belongs to.
 payment and health care operations, those to the patient, and those the
 patient authorized: every disclosure is listed, each marked `accountable`
 (yes or no, with the exemption in `exempt_as`); `required_only` keeps those
-the rule requires. A purpose the practice wrote in its own words and that
-names none of these is accountable: when in doubt, the patient is told.
+the rule requires. A workflow's fax (a referral, a refill decision, a lab
+order) is treatment. A purpose the practice wrote (`fax send --purpose`) is
+exempt only when it is one of EXEMPT's purposes, whole or before a colon
+("treatment: records to the new physician"); any other is accountable, as
+words inside a sentence mislead ("life insurance application", "lab results
+for the employer", "not authorized"): when in doubt, the patient is told.
 """
 
 import re
 from datetime import date
 
 from medsec.records.patients import get_patient
-from medsec.store.catalog import FAXES, MAIL, REFERRALS
+from medsec.store.catalog import FAXES, LABS, MAIL, REFERRALS, REFILLS
 
-COLUMNS = ["date", "id", "via", "recipient", "address", "what", "purpose", "by", "link", "status",
-           "accountable", "exempt_as"]
+# What a patient reads first (a table at 80 columns leaves out the last ones; CSV and JSON have all).
+COLUMNS = ["date", "recipient", "address", "what", "purpose", "accountable", "exempt_as", "via", "id", "by", "link",
+           "status"]
 WINDOW_YEARS = 6  # 164.528(a)(1): an accounting covers the six years before the request
 
-# The exemptions of 164.528(a)(1), by words of a disclosure's purpose (first match wins).
-EXEMPT = [
-    ("to the patient", re.compile(r"\b(to the patient|patient'?s own|patient request(ed)?"
-                                  r"|at the patient'?s request)\b")),
-    ("authorized", re.compile(r"\b(authori[sz]ation|authori[sz]ed|consent(ed)?)\b")),
-    ("treatment", re.compile(r"\b(referral|refill|prescription|pharmacy|consult(ation)?|treatment|care coordination"
-                             r"|lab(oratory)? order|results?|continuity of care|discharge)\b")),
-    ("payment", re.compile(r"\b(payment|claim|billing|insurance|insurer|eligibility|prior auth|appeal)\b")),
-    ("operations", re.compile(r"\b(operations|quality|accreditation|credentialing)\b")),
-]
+# The exemptions of 164.528(a)(1), by the purposes that name them.
+EXEMPT = {
+    "to the patient": ("to the patient", "patient request", "patient's request", "at the patient's request"),
+    "authorized": ("authorized", "authorization", "patient authorization", "authorized by the patient"),
+    "treatment": ("treatment", "referral", "refill", "refill decision", "prescription", "consult", "consultation",
+                  "consult report", "care coordination", "continuity of care", "lab order", "lab result",
+                  "discharge"),
+    "payment": ("payment", "billing", "claim", "insurance claim", "eligibility", "prior authorization", "appeal"),
+    "operations": ("operations", "health care operations", "quality", "accreditation", "credentialing"),
+}
+_EXEMPT_AS = {purpose: name for name, purposes in EXEMPT.items() for purpose in purposes}
+# A workflow's record a fax is linked to (by its id's letters): the exemption of its fax.
+LINKED = {kind.prefix: "treatment" for kind in (REFERRALS, REFILLS, LABS)}
 
 
 def window(today: date) -> date:
@@ -45,17 +53,20 @@ def window(today: date) -> date:
         return today.replace(year=today.year - WINDOW_YEARS, day=28)
 
 
-def exemption(purpose: str, to_patient: bool = False) -> str:
+def exemption(purpose: str, to_patient: bool = False, link: str = "") -> str:
     """Why 164.528 does not require this disclosure in the accounting ('' when it does)."""
     if to_patient:
         return "to the patient"
-    text = (purpose or "").lower()
-    return next((name for name, words in EXEMPT if words.search(text)), "")
+    linked = LINKED.get(re.sub(r"\d+$", "", link or ""))
+    if linked:
+        return linked
+    text = " ".join((purpose or "").lower().replace("\u2019", "'").split())
+    return _EXEMPT_AS.get(text) or _EXEMPT_AS.get(text.partition(":")[0].strip(), "")
 
 
 def _row(when: str, record_id: str, via: str, recipient: str, address: str, what: str, purpose: str,
          by: str, link: str, status: str, to_patient: bool = False) -> dict:
-    exempt = exemption(purpose, to_patient)
+    exempt = exemption(purpose, to_patient, link)
     return {"date": when, "id": record_id, "via": via, "recipient": recipient, "address": address, "what": what,
             "purpose": purpose, "by": by, "link": link, "status": status, "accountable": not exempt,
             "exempt_as": exempt}

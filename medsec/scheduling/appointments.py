@@ -263,6 +263,17 @@ def _exam_room(app, room: str | None, status: str) -> str | None:
     return room.strip()
 
 
+def _check_roomed_in(app, room: str, type_name: str) -> None:
+    """A visit is roomed where its type is hosted (appointment-types.yaml `rooms`, `room_kind`),
+    a visit of a type that names none in an exam room (kind exam, or no kind): not an operating room."""
+    schedule = Schedule.load(app)
+    suited = schedule.rooms_for(type_name) or [str(r["id"]) for r in schedule.practice.get("rooms") or []
+                                               if isinstance(r, dict) and r.get("kind", "exam") == "exam"]
+    if room not in suited:
+        raise InvalidInput(f"--room {shown(room)} is not a room for a {type_name} visit",
+                           hint=f"rooms for it: {', '.join(suited) or 'none'}")
+
+
 def set_status(app, appt_id: str, status: str, reason: str = "", room: str | None = None) -> dict:
     """Move a visit to `status`; a visit roomed may name its exam `room` (practice.yaml `rooms`)."""
     if status not in STATUSES:
@@ -273,6 +284,8 @@ def set_status(app, appt_id: str, status: str, reason: str = "", room: str | Non
     now = app.now()
     with app.store.transaction() as txn:
         old = get_appointment(app, appt_id, view=txn)
+        if room is not None:  # bad input first, then a refusal
+            _check_roomed_in(app, room, old["type"])
         if status not in TRANSITIONS.get(old["status"], set()):
             raise Refused(f"{old['id']} is {old['status']}; it cannot become {status}",
                           hint=_allowed_hint(old["status"]))

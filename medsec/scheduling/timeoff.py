@@ -48,17 +48,23 @@ def stranded(app, staff_id: str, first: date, last: date) -> list[dict]:
     each appointment's record with the patient's name (`patient`) added."""
     member = get_staff(app, staff_id)
     view = app.store.snapshot()
-    found = []
-    for offset in range((last - first).days + 1):
-        iso = (first + timedelta(days=offset)).isoformat()
-        found += [a for a in view.day(APPOINTMENTS, iso, member["id"])
-                  if a.get("provider") == member["id"] and a["status"] in OPEN and a.get("patient_id")
-                  and clock.stored_moment(a["start"], app.tz) > app.now()]
-    found.sort(key=lambda a: (a["start"], int(a["id"][1:])))
-    out = [{**a, "patient": _patient_name(app, view, a["patient_id"])} for a in found]
+    out = [{**a, "patient": _patient_name(app, view, a["patient_id"])}
+           for a in open_visits(app, view, member["id"], first, last)]
     if out:
         app.audit("list", {a["id"] for a in out} | {a["patient_id"] for a in out})
     return out
+
+
+def open_visits(app, view, staff_id: str, first: date, last: date) -> list[dict]:
+    """The records of `staff_id`'s visits from `first` to `last` still to happen, by start (as
+    `stranded` lists them; `view` may be a transaction's, to check they are still the same)."""
+    found = []
+    for offset in range((last - first).days + 1):
+        iso = (first + timedelta(days=offset)).isoformat()
+        found += [a for a in view.day(APPOINTMENTS, iso, staff_id)
+                  if a.get("provider") == staff_id and a["status"] in OPEN and a.get("patient_id")
+                  and clock.stored_moment(a["start"], app.tz) > app.now()]
+    return sorted(found, key=lambda a: (a["start"], int(a["id"][1:])))
 
 
 def schedule_while_away(app, staff_id: str, first: date, last: date) -> Schedule:

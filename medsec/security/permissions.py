@@ -200,6 +200,7 @@ COMMANDS: dict[str, str | None] = {
     "lab send": "labs.order",
     "lab result": "documents.file",
     "lab import": "documents.file",
+    "lab poll": "documents.file",  # fetches and imports every result waiting
     "lab match": "documents.file",
     "lab notify": "messages.send",  # only a reviewed result; the message carries no result
     "task add": "tasks",

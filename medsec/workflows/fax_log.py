@@ -3,6 +3,7 @@ the fax channel's `retries:`, then failed with a task for the front desk), and i
 to the referral, lab order or refill request they answer, which moves that workflow on."""
 
 import json
+from datetime import timedelta
 
 from medsec import clock
 from medsec.communications import faxes, messaging
@@ -16,6 +17,7 @@ from medsec.workflows.tasks import open_task
 PENDING = ("sent", "busy", "no-answer")  # outgoing faxes whose fate the gateway may still tell
 REPORTED = ("delivered", "sent", "busy", "no-answer", "failed")
 DEFAULT_RETRIES = 3
+STALE_CLAIM = timedelta(minutes=15)  # a claim to send a fax again left by a run that died
 # A callback body's words (the gateway's), as medsec's.
 CALLBACK_WORDS = {**{w: w for w in REPORTED}, "success": "delivered", "completed": "delivered",
                   "queued": "sent", "pending": "sent", "in-progress": "sent", "line-busy": "busy",
@@ -40,10 +42,30 @@ def _outgoing(app, fax_id: str) -> dict:
     return record
 
 
+def _same(old: dict, record: dict) -> bool:
+    """Whether `old` (as stored now) is still the fax `record` was read as: no other run has acted on it."""
+    return all(old.get(k) == record.get(k) for k in ("status", "attempts", "delivery_id", "retrying"))
+
+
+def _claim(app, record: dict) -> dict | None:
+    """Claim `record` for sending again (its "retrying" stamp), unless another run (a second cron job)
+    has acted on it or holds a claim younger than STALE_CLAIM; the claimed record, or None."""
+    now = app.now()
+    with app.store.transaction() as txn:
+        old = faxes.get_fax(app, record["id"], view=txn)
+        held = old.get("retrying") and old["retrying"] > clock.iso(now - STALE_CLAIM)
+        if not _same(old, record) or held:
+            return None
+        claimed = {**old, "retrying": clock.iso(now)}
+        txn.put(FAXES, claimed, old)
+    return claimed
+
+
 def apply(app, record: dict, reported: str, *, limit: int | None = None) -> tuple[dict, str]:
     """What the gateway reported for `record`, applied: delivered and failed are final; busy and
     no-answer send it again while it has tries left, else it fails; a failure opens a front-desk task.
-    (the record as saved, a warning or '')."""
+    (the record as saved, a warning or ''). A fax another run has acted on meanwhile is left as it is:
+    two status runs at once send it again once, and open one task."""
     limit = limit or retries(app)
     warning = ""
     if reported == "sent" or (reported == record["status"] == "sent"):
@@ -53,6 +75,10 @@ def apply(app, record: dict, reported: str, *, limit: int | None = None) -> tupl
     status = reported
     if reported in ("busy", "no-answer"):
         if record["attempts"] < limit:
+            claimed = _claim(app, record)
+            if claimed is None:
+                return faxes.get_fax(app, record["id"]), ""
+            record = claimed
             try:
                 delivery = faxes.resend(app, record)
             except DeliveryError as e:
@@ -70,7 +96,10 @@ def apply(app, record: dict, reported: str, *, limit: int | None = None) -> tupl
             status = "failed"
     with app.store.transaction() as txn:
         old = faxes.get_fax(app, record["id"], view=txn)
+        if not _same(old, record):
+            return old, ""
         new = {**old, **change, "status": status, "history": old["history"] + events}
+        new.pop("retrying", None)
         if status == "failed":
             why = reported if reported != "failed" else "the gateway reports it failed"
             task = open_task(app, txn, text=f"fax {old['id']} to {old['recipient'] or old['number']} failed "
@@ -85,7 +114,8 @@ def apply(app, record: dict, reported: str, *, limit: int | None = None) -> tupl
 
 def poll(app, fax_id: str | None = None) -> tuple[list[dict], list[str]]:
     """Ask the channel about one outgoing fax, or every one still sent, busy or unanswered; the faxes
-    asked about as they are now, and warnings (a gateway that could not say)."""
+    asked about as they are now, and warnings (a gateway that could not say; a channel that reports
+    no status at all, such as the outbox or an email-to-fax gateway, only when asked about one fax)."""
     if fax_id:
         waiting = [_outgoing(app, fax_id)]
     else:
@@ -100,8 +130,9 @@ def poll(app, fax_id: str | None = None) -> tuple[list[dict], list[str]]:
             continue
         found = known.get(record["channel"])
         check = found.item.status if found is not None else None
-        if check is None:
-            warnings.append(f"{record['id']}: channel {record['channel'] or '?'} reports no delivery status")
+        if check is None:  # said when asked about this fax; a cron run over them all stays quiet
+            if fax_id:
+                warnings.append(f"{record['id']}: channel {record['channel'] or '?'} reports no delivery status")
             out.append(record)
             continue
         try:

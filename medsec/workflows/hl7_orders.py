@@ -1,8 +1,9 @@
 """HL7 v2.5.1 ORM^O01 order messages for lab orders (the order a lab's interface receives).
 
 One message per order: MSH, PID, PV1, then for each test an ORC (NW, the placer number is the
-order's LB id) and an OBR (the test as LOINC^name^LN, or local text with no code) followed by a
-DG1 per diagnosis (I10). The ordering provider (NPI^family^given) is in ORC-12 and OBR-16.
+order's LB id) and an OBR (the test as LOINC^name^LN, or local text with no code) followed by the
+order's note (NTE, comment source P: the placer) and a DG1 per diagnosis (I10). The ordering
+provider (NPI^family^given) is in ORC-12 and OBR-16.
 Every value is escaped (HL7 v2 chapter 2.7): the separators | ^ & ~ and the escape character.
 """
 
@@ -86,5 +87,7 @@ def orm_message(order: dict, patient: dict, physician: dict, *, sender: tuple[st
         segments.append(_segment("ORC", "NW", escape(order["id"]), "", "", "", "", "", "", ordered, "", "",
                                  ordering))
         segments.append(_obr(number, order, test, ordered, ordering))
+        if order.get("note"):
+            segments.append(_segment("NTE", "1", "P", escape(order["note"])))
         segments += [_dg1(i, dx) for i, dx in enumerate(order.get("diagnoses") or [], 1)]
     return "\r".join(segments) + "\r"

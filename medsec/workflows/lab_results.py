@@ -338,7 +338,11 @@ def _with_review_tasks(app, txn, after: dict[str, Record], results: list[Record]
 
 def import_file(app, path: str, *, dry_run: bool = False) -> dict:
     """Import every result of an HL7 file; a malformed file writes nothing (InvalidInput)."""
-    raw = read_input(path, HL7)
+    return import_data(app, path, read_input(path, HL7), dry_run=dry_run)
+
+
+def import_data(app, path: str, raw: bytes, *, dry_run: bool = False) -> dict:
+    """`import_file` of bytes already read (`path`: the name they are known by: a file, a lab's inbox)."""
     messages = read_messages(path, raw)
     file = _stored_file(app, path, raw, dry_run)
     stamp = clock.iso(app.now())

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from medsec import clock, documents
 from medsec.communications import fields, messaging
-from medsec.errors import EnvironmentFailure, InvalidInput, MedsecError, Refused
+from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.inputs import ATTACHMENT, read_input
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient, opened
@@ -44,11 +44,11 @@ WORDINGS = ["normal", "abnormal-followup", "call-office", "appointment", "messag
 DEFAULT_WORDING = "call-office"  # what every notice said before the reviewer chose
 
 
-def _history(app, status: str, note: str = "", **extra) -> dict:
+def history_entry(app, status: str, note: str = "", **extra) -> dict:
     return {"at": clock.iso(app.now()), "by": app.user, "status": status, "note": note, **extra}
 
 
-def _audit_ids(record: dict) -> list[str]:
+def audit_ids(record: dict) -> list[str]:
     return [record["id"]] + ([record["patient_id"]] if record.get("patient_id") else [])
 
 
@@ -128,9 +128,9 @@ def order(app, patient_id: str, *, facility: str | None = None, test: str | None
                   "status": status, "ordered": clock.iso(app.now()), "by": app.user, "note": note,
                   "filler_number": "", "results": [], "files": [], "notified": None, "tasks": [],
                   "call_tasks": [], "sent": [], "notice": {},
-                  "history": [_history(app, status, note)]}
+                  "history": [history_entry(app, status, note)]}
         txn.put(LABS, record)
-    app.audit("lab", _audit_ids(record))
+    app.audit("lab", audit_ids(record))
     return record
 
 
@@ -155,7 +155,7 @@ def show(app, record_id: str) -> dict:
     record = get_order(app, record_id, view)
     observations = [{"result_id": r["id"], **o} for r in view.get_many(LAB_RESULTS, record["results"])
                      for o in r["observations"]]
-    app.audit("read", _audit_ids(record) + record["results"])
+    app.audit("read", audit_ids(record) + record["results"])
     return {**record, "observations": observations}
 
 
@@ -182,16 +182,16 @@ def list_orders(app, *, status: str | None = None, pending: bool = False, overdu
            and (not overdue or is_overdue(o, today)) and clock.on_days(o["ordered"], first, last)]
     out.sort(key=lambda o: LABS.number(o["id"]))
     out = out[:limit] if limit else out
-    app.audit("list", [i for o in out for i in _audit_ids(o)])
+    app.audit("list", [i for o in out for i in audit_ids(o)])
     return out
 
 
-def _change(app, lab_id: str, change) -> dict:
+def change_order(app, lab_id: str, change) -> dict:
     with app.store.transaction() as txn:
         old = get_order(app, lab_id, view=txn)
         record = change(old)
         txn.put(LABS, record, old)
-    app.audit("lab", _audit_ids(record))
+    app.audit("lab", audit_ids(record))
     return record
 
 
@@ -215,7 +215,8 @@ def may_review(app) -> None:
     if not any("labs.review" in roles.get(str(m.get("role")), frozenset()) for m in members):
         member = members[0]
         raise Refused(f"{member['id']} ({member.get('role')}) may not mark lab results reviewed: it needs the "
-                      "permission 'labs.review'", hint="a physician reviews results (or a role roles.yaml grants)")
+                      "permission 'labs.review'",
+                      hint="a physician reviews results, or a role roles.yaml grants labs.review to")
 
 
 def _notice_choice(wording: str | None, message: str) -> dict:
@@ -257,7 +258,7 @@ def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | 
         if status == "scheduled" and not (appointment or old["appointment"]):
             raise InvalidInput("status scheduled needs --appt-at (the appointment at the facility)")
         record = {**old, "status": status, "appointment": appointment or old["appointment"],
-                  "history": old["history"] + [_history(app, status, note)]}
+                  "history": old["history"] + [history_entry(app, status, note)]}
         if signer is None:
             return record
         record["notice"] = {**(notice or {}), "by": app.user, "at": clock.iso(app.now())}
@@ -273,7 +274,7 @@ def set_status(app, lab_id: str, status: str, *, note: str = "", appt_at: str | 
         if status == "reviewed":
             finish_tasks(app, txn, list(old.get("tasks") or []), f"lab result {old['id']} reviewed")
         txn.put(LABS, record, old)
-    app.audit("lab", _audit_ids(record))
+    app.audit("lab", audit_ids(record))
     return record
 
 
@@ -291,7 +292,7 @@ def with_result(app, old: dict, *, result_id: str = "", file: dict | None = None
     return {**old, "status": "resulted", "filler_number": filler or old["filler_number"],
             "results": old["results"] + ([result_id] if result_id else []),
             "files": old["files"] + added,
-            "history": old["history"] + [_history(app, "resulted", note, result_id=result_id)]}
+            "history": old["history"] + [history_entry(app, "resulted", note, result_id=result_id)]}
 
 
 def flag_level(flags) -> str:
@@ -339,7 +340,7 @@ def result_document(app, lab_id: str, *, files: list[dict], source: str, note: s
         record = with_result(app, old, files=entries, note=note or f"report from {source}")
         record = open_review_tasks(app, txn, record, "normal", f"report from {source}")
         txn.put(LABS, record, old)
-    app.audit("lab", _audit_ids(record) + record["tasks"][-1:])
+    app.audit("lab", audit_ids(record) + record["tasks"][-1:])
     return record
 
 
@@ -364,7 +365,7 @@ def notify(app, lab_id: str) -> dict:
     record = get_order(app, lab_id, view)
     if record["status"] != "reviewed":
         raise Refused(f"{record['id']} is {record['status']}; only reviewed results are announced",
-                      hint=f"'medsec lab status {record['id']} reviewed' once a physician has seen them"
+                      hint=f"'medsec lab review {record['id']}' once a physician has seen them"
                       if record["status"] == "resulted" else None)
     patient = get_patient(app, record["patient_id"], view=view)
     kind = messaging.preferred_kind(patient)
@@ -396,185 +397,6 @@ def notify(app, lab_id: str) -> dict:
         if old["status"] != "reviewed":
             raise Refused(f"{old['id']} changed to {old['status']} meanwhile")
         return {**old, "status": "patient-notified", "notified": notice,
-                "history": old["history"] + [_history(app, "patient-notified", f"{kind} via {r.name}")]}
+                "history": old["history"] + [history_entry(app, "patient-notified", f"{kind} via {r.name}")]}
 
-    return _change(app, lab_id, change)
-
-
-# -- the requisition and the electronic order --------------------------------------------------
-def _lab_of(app, record: dict) -> dict:
-    """The order's lab of labs.yaml ({} for a free-text facility, or one no longer listed)."""
-    if not record.get("lab"):
-        return {}
-    try:
-        return lab_settings(app, record["lab"])
-    except InvalidInput:
-        return {}
-
-
-def _physician_of(app, record: dict) -> dict:
-    from medsec.records.staff import get_staff
-
-    if not record.get("physician"):
-        return {}
-    try:
-        return get_staff(app, record["physician"])
-    except MedsecError:
-        return {"id": record["physician"]}
-
-
-def _insurance_lines(patient: dict) -> list[str]:
-    coverages = [c for c in patient.get("coverages") or [] if isinstance(c, dict)]
-    if not coverages:
-        return ["Insurance:   self-pay"]
-    return [f"Insurance:   {c.get('rank', '')} {c.get('payer', '')}  member {c.get('member_id', '')}"
-            + (f"  group {c['group']}" if c.get("group") else "") for c in coverages]
-
-
-def requisition_text(app, record: dict, patient: dict) -> str:
-    """The requisition a patient carries to the lab, as text."""
-    practice = messaging.practice_context(app)
-    doctor, lab = _physician_of(app, record), _lab_of(app, record)
-    address = ", ".join(x for x in (patient.get("address"), patient.get("city"),
-                                    " ".join(x for x in (patient.get("state"), patient.get("zip")) if x)) if x)
-    lines = [f"LABORATORY REQUISITION {record['id']}", "",
-             f"{practice['name']}", practice["address"], f"Phone {practice['phone']}" +
-             (f"   Fax {practice['fax']}" if practice["fax"] else ""), "",
-             f"Date ordered: {record['ordered'][:10]}      Results due by: {record['due']}", "",
-             "PATIENT",
-             f"Name:        {patient.get('last', '')}, {patient.get('first', '')}   ({patient['id']})",
-             f"Birth date:  {patient.get('dob', '')}      Sex: {patient.get('sex', '') or 'U'}",
-             f"Address:     {address}", f"Phone:       {patient.get('phone', '')}",
-             *_insurance_lines(patient), "",
-             "ORDERING PHYSICIAN",
-             f"{doctor.get('name', doctor.get('id', '(none on file)'))}   NPI {doctor.get('npi', '') or '(none)'}", "",
-             "PERFORMING LAB", record["facility"]]
-    lines += [x for x in (str(lab.get("address") or ""), f"Phone {lab['phone']}" if lab.get("phone") else "") if x]
-    lines += ["", "DIAGNOSES (ICD-10-CM)"]
-    lines += [f"  {d['code']:<9} {d.get('description', '')}" for d in record.get("diagnoses") or []] or ["  (none)"]
-    lines += ["", "TESTS (LOINC)"]
-    tests = record.get("tests") or [{"loinc": "", "name": record.get("test", "")}]
-    lines += [f"  {t.get('loinc') or '(no code)':<9} {t['name']}" for t in tests]
-    fasting = "YES - nothing to eat or drink but water before the test" if record["fasting"] else "no"
-    lines += ["", f"Fasting:     {fasting}"]
-    if record.get("note"):
-        lines += ["", "Note: " + record["note"]]
-    return "\n".join(lines) + "\n"
-
-
-def requisition(app, lab_id: str, output: str) -> dict:
-    """The requisition of an order as a PDF written to `output`."""
-    from medsec.outputs import check_output, write_output
-
-    check_output(output, app.data_dir)
-    view = app.store.snapshot()
-    record = get_order(app, lab_id, view)
-    if record["status"] == "cancelled":
-        raise Refused(f"{record['id']} is cancelled")
-    patient = get_patient(app, record["patient_id"], view=view)
-    data = documents.text_to_pdf(requisition_text(app, record, patient), f"Lab requisition {record['id']}")
-    written = write_output(output, data, data_dir=app.data_dir)
-    app.audit("export", _audit_ids(record))
-    return {"id": record["id"], "patient_id": record["patient_id"], "file": written, "bytes": len(data)}
-
-
-def interface_problems(app) -> list:
-    """`config check`'s look at labs.yaml's interfaces against the transports installed: one no plugin
-    registers is an error (file and line). Nothing when the file cannot be read (other checks say so)."""
-    from medsec.config import parse_yaml
-    from medsec.plugins import collect
-    from medsec.yamlfile import ConfigFileError, Problem, line_of
-
-    try:
-        text = app.store.document_text(CONFIG)
-        if text is None:
-            return []
-        data, node = parse_yaml(CONFIG, text)
-        known = collect(app.plugins, "register_transports")
-    except (ConfigFileError, MedsecError):
-        return []
-    found = []
-    entries = data.get("labs") if isinstance(data, dict) else None
-    for i, entry in enumerate(entries if isinstance(entries, list) else []):
-        interface = entry.get("interface") if isinstance(entry, dict) else None
-        name = interface.get("transport") if isinstance(interface, dict) else None
-        if isinstance(name, str) and name and name not in known:
-            found.append(Problem(CONFIG, line_of(node, ("labs", i, "interface", "transport")),
-                                 f"labs.{i}.interface.transport: transport {name!r} is not installed "
-                                 f"(installed: {', '.join(sorted(known))})"))
-    return found
-
-
-def _transport(app, name: str):
-    from medsec.plugins import collect  # pluggy: loaded only by the commands that move files
-
-    transports = collect(app.plugins, "register_transports")
-    if name not in transports:
-        raise InvalidInput(f"unknown transport {name!r} in {CONFIG}",
-                           hint=f"installed: {', '.join(sorted(transports)) or 'none'} (see 'medsec plugins')")
-    return transports[name].item
-
-
-def order_message(app, record: dict, control_id: str) -> str:
-    """The ORM^O01 message of an order (medsec.workflows.hl7_orders)."""
-    from medsec.workflows import hl7_orders
-
-    view = app.store.snapshot()
-    patient = get_patient(app, record["patient_id"], view=view)
-    doctor = _physician_of(app, record)
-    if not doctor:
-        raise Refused(f"{record['id']} has no ordering physician", hint="an order made before they were recorded: "
-                      "order it again with --physician")
-    interface = _lab_of(app, record).get("interface") or {}
-    practice = app.config("practice.yaml") or {}
-    return hl7_orders.orm_message(
-        record, patient, doctor, sender=("MEDSEC", str(practice.get("name") or "")),
-        receiver=(str(interface.get("receiving_application") or ""),
-                  str(interface.get("receiving_facility") or "")),
-        control_id=control_id, now=app.now())
-
-
-def send(app, lab_id: str, *, output: str | None = None) -> dict:
-    """The order's HL7 ORM^O01 message, sent through its lab's interface (a transport of labs.yaml),
-    or written to `output`; the order records the message's control id, when and where."""
-    from medsec.plugin_types import TransportError
-
-    if output:
-        from medsec.outputs import check_output, write_output
-
-        check_output(output, app.data_dir)
-    record = get_order(app, lab_id)
-    if record["status"] == "cancelled":
-        raise Refused(f"{record['id']} is cancelled")
-    control_id = f"{record['id']}-{len(record.get('sent') or []) + 1}"
-    text = order_message(app, record, control_id)
-    data = text.encode("utf-8")
-    name = f"{control_id}.hl7"
-    if output:
-        where, transport = write_output(output, data, data_dir=app.data_dir), ""
-    else:
-        lab = _lab_of(app, record)
-        interface = lab.get("interface") if isinstance(lab.get("interface"), dict) else None
-        if not interface:
-            raise Refused(f"{record['id']}: {record['facility']} has no interface in {CONFIG}",
-                          hint=f"write it with -o FILE, or print the requisition ('lab requisition {record['id']}')")
-        transport = str(interface.get("transport") or "")
-        connect = _transport(app, transport).connect
-        try:
-            session = connect(dict(interface), app.data_dir)
-            try:
-                where = session.send(name, data)
-            finally:
-                session.close()
-        except TransportError as e:
-            raise EnvironmentFailure(f"lab {lab.get('id') or lab.get('name')}: {e}",
-                                     hint="try again later" if e.temporary else f"check {CONFIG}") from None
-    entry = {"at": clock.iso(app.now()), "by": app.user, "control_id": control_id, "transport": transport,
-             "where": where, "name": name}
-
-    def change(old):
-        return {**old, "sent": list(old.get("sent") or []) + [entry],
-                "history": old["history"] + [_history(app, old["status"], f"HL7 order {control_id} to {where}")]}
-
-    _change(app, lab_id, change)
-    return {"id": record["id"], "patient_id": record["patient_id"], **entry}
+    return change_order(app, lab_id, change)

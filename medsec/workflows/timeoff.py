@@ -25,7 +25,7 @@ from medsec.communications import messaging
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.plugin_types import DeliveryError, Message
 from medsec.records.patients import get_patient
-from medsec.records.staff import add_time_off, time_off_entry
+from medsec.records.staff import add_time_off, amend_time_off, time_off_entry
 from medsec.scheduling import appointments as appts
 from medsec.scheduling import timeoff as plan
 from medsec.scheduling.schedule import Schedule
@@ -36,6 +36,7 @@ CHOICES = ("reschedule", "cancel", "keep")
 CANCEL_REASON = "provider unavailable"
 MOVE_REASON = "provider time off"
 TEMPLATES = {"reschedule": "visit-moved", "cancel": "visit-cancelled-provider"}
+DONE = {"reschedule": "moved", "cancel": "cancelled", "keep": "kept"}  # the span's list of the visits handled
 
 
 class Stranded(Refused):
@@ -65,9 +66,10 @@ def take_time_off(app, staff_id: str, start: str, end: str | None, reason: str =
 
     Bad input (dates, a reversed range) is InvalidInput before anything is read; visits stranded
     with no choice are Stranded (exit 1, nothing written); with `reschedule`, `confirm` is asked
-    with the plan before anything is booked (None: go ahead), and a refusal writes nothing. A visit
-    taken since it was planned is left booked, with action "not moved" and its reason (the caller
-    says so: exit 1).
+    with the plan before anything is booked (None: go ahead), and a refusal writes nothing. The
+    time off is recorded before the visits move (refused, nothing written, when they changed since
+    they were listed), so nothing is booked into it meanwhile. A visit taken since it was planned
+    is left booked, with action "not moved" and its reason (the caller says so: exit 1).
     """
     if choice is not None and choice not in CHOICES:
         raise InvalidInput(f"unknown choice {choice!r} (use {', '.join(CHOICES)})")
@@ -79,23 +81,40 @@ def take_time_off(app, staff_id: str, start: str, end: str | None, reason: str =
         raise Stranded(f"{member['id']}'s time off {entry['from']}..{entry['to']} strands {len(visits)} booked "
                        "visit(s): choose one of --reschedule, --cancel-and-notify, --keep; nothing changed",
                        visits)
-    extra: dict = {}
+    moves: list[plan.Move] = []
     if visits and choice == "reschedule":
-        summary["visits"], extra = _reschedule(app, member["id"], first, last, visits, confirm)
+        moves = _plan(app, member["id"], first, last, visits, confirm)
+    extra = {"stranded": choice, DONE[choice]: [v["id"] for v in visits], "by": app.user,
+             "at": clock.iso(app.now())} if visits and choice else {}
+    # recorded before anything moves, in the transaction that checks the visits are still those
+    # listed: from then on nothing can be booked with the provider in the span
+    updated = add_time_off(app, member["id"], entry["from"], entry["to"], entry["reason"], extra,
+                           check=lambda txn: _unchanged(app, txn, member["id"], first, last, visits))
+    if moves:
+        summary["visits"] = _reschedule(app, moves, Schedule.load(app))
+        left = [v["id"] for v in summary["visits"] if v["action"] == "not moved"]
+        if left:
+            updated = amend_time_off(app, member["id"], entry, {
+                "moved": [v["id"] for v in summary["visits"] if v["action"] == "moved"], "not_moved": left})
     elif visits and choice == "cancel":
-        summary["visits"], extra = _cancel(app, visits)
+        summary["visits"] = _cancel(app, visits)
     elif visits and choice == "keep":
         summary["visits"] = [{**_row(v), "action": "kept"} for v in visits]
-        extra = {"stranded": "keep", "kept": [v["id"] for v in visits]}
-    if extra:
-        extra = {**extra, "by": app.user, "at": clock.iso(app.now())}
-    updated = add_time_off(app, member["id"], entry["from"], entry["to"], entry["reason"], extra)
     outcome = f"ok: {entry['from']}..{entry['to']}"
     if visits:
         outcome += f"; {len(visits)} stranded visit(s): {choice}"
     app.audit("time-off", [member["id"]] + [v["id"] for v in visits], outcome=outcome)
     summary["time_off"] = updated.get("time_off") or []
     return summary
+
+
+def _unchanged(app, txn, staff_id: str, first: date, last: date, visits: list[dict]) -> None:
+    """Refuse (nothing written) when the visits the time off strands are no longer those listed
+    and planned: one booked, moved or cancelled meanwhile (another desk)."""
+    now = {a["id"]: a["start"] for a in plan.open_visits(app, txn, staff_id, first, last)}
+    if now != {v["id"]: v["start"] for v in visits}:
+        raise Refused("the visits in that time off changed meanwhile (booked, moved or cancelled at another "
+                      "desk); nothing changed", hint="run it again to see them")
 
 
 def _row(visit: dict) -> dict:
@@ -105,20 +124,23 @@ def _row(visit: dict) -> dict:
 
 
 # -- reschedule ------------------------------------------------------------------------------
-def _reschedule(app, staff_id: str, first: date, last: date, visits: list[dict],
-                confirm: Confirm | None) -> tuple[list[dict], dict]:
+def _plan(app, staff_id: str, first: date, last: date, visits: list[dict],
+          confirm: Confirm | None) -> list[plan.Move]:
+    """The moves, all placed and confirmed (Refused otherwise: nothing written)."""
     moves, unplaced = plan.plan_moves(app, staff_id, first, last, visits)
     if unplaced:
         raise Refused(f"no free slot for {len(unplaced)} stranded visit(s): "
                       f"{', '.join(v['id'] for v in unplaced)}; nothing changed",
                       hint="choose --cancel-and-notify or --keep, or open more hours (staff hours)",
                       details=[f"{v['id']} {v['start'][:16]} {v['type']}" for v in unplaced])
-    schedule = Schedule.load(app)
-    rows = plan_rows(moves, schedule)
-    if confirm is not None and not confirm(rows):
+    if confirm is not None and not confirm(plan_rows(moves, Schedule.load(app))):
         raise Refused("the moves were not confirmed; nothing changed")
+    return moves
+
+
+def _reschedule(app, moves: list[plan.Move], schedule: Schedule) -> list[dict]:
     done: list[dict] = []
-    for move, row in zip(moves, rows, strict=True):
+    for move, row in zip(moves, plan_rows(moves, schedule), strict=True):
         try:
             (record,) = appts.reschedule(app, move.visit["id"], clock.iso(move.start), MOVE_REASON,
                                          provider=move.provider if move.provider != move.visit["provider"] else None)
@@ -129,20 +151,17 @@ def _reschedule(app, staff_id: str, first: date, last: date, visits: list[dict],
         done.append({**row, "start": record["start"], "provider": record["provider"], "room": record.get("room", ""),
                      "action": "moved", "record": record, "old": move.visit})
     _notify_all(app, [d for d in done if d["action"] == "moved"], "reschedule")
-    extra = {"stranded": "reschedule", "moved": [d["id"] for d in done if d["action"] == "moved"]}
-    if any(d["action"] == "not moved" for d in done):
-        extra["not_moved"] = [d["id"] for d in done if d["action"] == "not moved"]
-    return [_public(d) for d in done], extra
+    return [_public(d) for d in done]
 
 
 # -- cancel ----------------------------------------------------------------------------------
-def _cancel(app, visits: list[dict]) -> tuple[list[dict], dict]:
+def _cancel(app, visits: list[dict]) -> list[dict]:
     done: list[dict] = []
     for visit in visits:
         (record,) = appts.cancel(app, visit["id"], CANCEL_REASON)
         done.append({**_row(visit), "action": "cancelled", "record": record, "old": visit})
     _notify_all(app, done, "cancel")
-    return [_public(d) for d in done], {"stranded": "cancel", "cancelled": [d["id"] for d in done]}
+    return [_public(d) for d in done]
 
 
 def _public(row: dict) -> dict:

@@ -19,7 +19,8 @@ class TerminalRun:
 def run_in_terminal(args, env, answers=(), stderr_tty=True, timeout=60.0) -> TerminalRun:
     """`medsec ARGS` with a pseudo-terminal as its standard input and output (and standard error,
     unless `stderr_tty` is False: then a pipe). `answers` are (prompt, reply) pairs: each reply is
-    typed, with a newline, once its prompt has appeared. The process starts a session of its own,
+    typed, with a newline, once its prompt has appeared (a callable reply is called then, e.g. to
+    act at another desk while the prompt waits, and what it returns is typed). The process starts a session of its own,
     so it never reaches the terminal the tests run in (/dev/tty does not open: it reads stdin)."""
     master, slave = os.openpty()
     try:
@@ -46,7 +47,8 @@ def run_in_terminal(args, env, answers=(), stderr_tty=True, timeout=60.0) -> Ter
             screen += chunk
             if pending and pending[0][0].encode() in screen[seen:]:
                 seen = len(screen)
-                os.write(master, pending.pop(0)[1].encode() + b"\n")
+                reply = pending.pop(0)[1]
+                os.write(master, (reply() if callable(reply) else reply).encode() + b"\n")
         code = proc.wait(timeout=timeout)
         err = proc.stderr.read().decode() if proc.stderr else ""
     finally:
