@@ -145,6 +145,19 @@ def test_a_visit_moved_after_its_reminder_is_reminded_again_for_its_new_time(off
     assert sum(1 for rcpts, _ in office.inbox.messages if "ana@example.com" in rcpts) == 3  # 24h, moved, 24h
 
 
+def test_a_letter_that_would_arrive_too_late_becomes_a_call(office):
+    office.ok("patient", "edit", "P1", "--preferred-channel", "letter", "--address", "1 Elm Street",
+              "--city", "Boston", "--state", "MA", "--zip", "02118")
+    sunday = {"MEDSEC_NOW": "2026-11-29T10:00:00"}  # A1 (P1) was Monday 09:00: a letter posted now is late
+    summary = office.json("staff", "off", "S2", *SPAN, "--reschedule", "--yes", env=sunday)
+    (p1,) = [v for v in summary["visits"] if v["patient_id"] == "P1"]
+    assert p1["action"] == "moved" and p1["notice"]["status"] == "failed"
+    assert "would not arrive before 2026-11-30" in p1["notice"]["reason"]
+    (task,) = [t for t in office.json("task", "list") if t["patient_id"] == "P1"]
+    assert task["owner"] == "front-desk" and "call the patient" in task["text"]
+    assert not list((office.home / "outbox").glob("letter-*"))  # nothing posted
+
+
 def test_a_failed_notice_opens_a_task_and_keeps_the_move(office):
     office.gateway.answer = (400, {"error": "number blocked"})
     summary = office.json("staff", "off", "S2", *SPAN, "--reschedule", "--yes")

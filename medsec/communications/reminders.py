@@ -27,7 +27,6 @@ appointment type's instructions; when the text would take more than
 never without the date, time or instructions (medsec.communications.sms).
 """
 
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -35,6 +34,8 @@ from datetime import date, datetime, timedelta
 
 from medsec import clock, templating
 from medsec.communications import messaging
+from medsec.communications.reminder_letters import PRINT, Letters, letters_to
+from medsec.communications.reminder_letters import printed as is_printed
 from medsec.errors import InvalidInput, MedsecError, Refused
 from medsec.plugin_types import DeliveryError, Message
 from medsec.progress import Progress
@@ -63,8 +64,6 @@ DEFAULT_LETTER_LEAD_DAYS = 3  # days the post may take: no letter for a visit so
 DEFAULT_SMS_MAX_SEGMENTS = 3
 LETTER_EARLY_DAYS = 2  # a letter reminder is due this many days before the lead time ends
 LETTER_KEY = "letter"  # the key of a letter patient's one reminder
-PRINT = "print"  # the channel name recorded for a letter printed in the run's batch
-LETTER_COLUMNS = ["patient_id", "patient", "appointment_id", "visit"]
 COLUMNS = ["id", "appointment_id", "patient_id", "key", "channel", "status", "attempts", "reason", "sent_at"]
 
 
@@ -284,7 +283,7 @@ def preview(app, appt_id: str, channel: str | None = None) -> dict:
     message = compose(app, schedule, appt, patient, kind, settings)
     app.audit("read", [appt["id"], patient["id"]])
     shown = {"appointment_id": appt["id"], "patient_id": patient["id"],
-             "channel": PRINT if _printed(kind, r) else r.name, "kind": kind,
+             "channel": PRINT if is_printed(kind, r) else r.name, "kind": kind,
              "to": message.to, "subject": message.subject, "text": message.body, "html": message.html,
              "attachments": [name for name, _, _ in message.attachments],
              "opted_out": not patient.get("reminders", True)}
@@ -296,43 +295,6 @@ def preview(app, appt_id: str, channel: str | None = None) -> dict:
     return shown
 
 
-def _printed(kind: str, r: messaging.Route) -> bool:
-    """A letter routed to the built-in outbox is printed in the run's batch (a mail-house
-    channel a plugin registers gets it instead)."""
-    return kind == "letter" and r.name == "outbox"
-
-
-@dataclass
-class Letters:
-    """The letters of one run, to print: one PDF and its mail-merge CSV."""
-
-    pdf: str | None = None  # --letters-pdf: a FILE.pdf or a directory (default: the outbox)
-    csv: str | None = None
-    entries: list[tuple[str, Message, dict, dict]] = field(default_factory=list)  # (reminder id, ...)
-
-    def batch(self, title: str):
-        from medsec.communications.printbatch import PrintBatch
-
-        batch = PrintBatch(title, LETTER_COLUMNS)
-        for _, message, patient, appt in self.entries:
-            visit = f"{appt['start'][:10]} {appt['start'][11:16]}"
-            batch.add(letter_text(message, patient), to={**patient, "name": f"{patient['first']} {patient['last']}"},
-                      patient_id=patient["id"], patient=f"{patient['last']}, {patient['first']}",
-                      appointment_id=appt["id"], visit=visit)
-        return batch
-
-
-def letter_text(message: Message, patient: dict) -> str:
-    """A printed letter: the address block (for a window envelope), the subject, the body."""
-    street = str(patient.get("address") or "").replace(" / ", "\n").split("\n")
-    place = ", ".join(x for x in (patient.get("city") or "", " ".join(
-        x for x in (patient.get("state") or "", str(patient.get("zip") or "")) if x)) if x)
-    block = [f"{patient.get('first', '')} {patient.get('last', '')}".strip(), *[s.strip() for s in street if s.strip()]]
-    if place:
-        block.append(place)
-    return "\n".join(block) + f"\n\n\nRe: {message.subject}\n\n{message.body}\n"
-
-
 def send(app, *, for_day=None, within: timedelta | None = None, channel: str | None = None,
          dry_run: bool = False, progress: Progress | None = None, letters_pdf: str | None = None,
          letters_csv: str | None = None) -> dict:
@@ -342,7 +304,7 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
     progress = progress or Progress.off()
     schedule = Schedule.load(app)
     settings = Settings.load(app)
-    letters = _letters_to(app, letters_pdf, letters_csv)
+    letters = letters_to(app, letters_pdf, letters_csv)
     forced_kinds = None
     if channel:
         forced_kinds = tuple(_channel(app, channel).kinds)
@@ -388,34 +350,16 @@ def send(app, *, for_day=None, within: timedelta | None = None, channel: str | N
             "reminders": results}
 
 
-def _letters_to(app, pdf: str | None, csv: str | None) -> Letters:
-    """Where the run's letters go (--letters-pdf, --letters-csv), judged before anything is claimed."""
-    from medsec.communications.printbatch import check_paths
-
-    if csv and not pdf:
-        raise InvalidInput("--letters-csv needs --letters-pdf: a run's letters are printed from the PDF, "
-                           "the CSV beside it is their mail-merge list")
-    if pdf and not csv and pdf.lower().endswith(".pdf"):
-        csv = pdf[:-4] + ".csv"  # the mail-merge CSV beside the PDF
-    if pdf:
-        check_paths(app, pdf=pdf, csv=csv, name="reminder-letters", pdf_option="--letters-pdf",
-                    csv_option="--letters-csv")
-    return Letters(pdf, csv)
-
-
 def _print_letters(app, letters: Letters, results: list[dict], token: str, now: datetime) -> tuple[dict, list]:
-    """The run's letters as one PDF and a mail-merge CSV (where asked, else in the outbox), and the
-    results with each letter's page; a batch that cannot be written leaves its letters to retry."""
-    batch = letters.batch(f"Reminder letters {now.date()}")
-    name = f"reminder-letters-{now:%Y-%m-%d-%H%M}-{token}"
-    pages = {rid: page for page, (rid, _, _, _) in enumerate(letters.entries, 1)}
+    """The run's letters printed (medsec.communications.reminder_letters), and the results with each
+    letter's page; a batch that cannot be written leaves its letters to retry."""
     try:
-        printed = (batch.write(app, pdf=letters.pdf, csv=letters.csv, name=name) if letters.pdf
-                   else batch.to_outbox(app, name))
+        written, pages = letters.print(app, now, token)
     except (OSError, MedsecError) as e:  # the letters wait for a later run; what went out is recorded
-        return {"documents": 0}, [_not_printed(r, e, now) if r["id"] in pages else r for r in results]
-    return printed, [{**r, "delivery_id": f"{os.path.basename(printed['pdf'])}#page={pages[r['id']]}"}
-                     if r["id"] in pages else r for r in results]
+        ids = {rid for rid, _, _, _ in letters.entries}
+        return {"documents": 0}, [_not_printed(r, e, now) if r["id"] in ids else r for r in results]
+    return written, [{**r, "delivery_id": Letters.page_id(written, pages[r["id"]])} if r["id"] in pages else r
+                     for r in results]
 
 
 def _not_printed(result: dict, error: Exception, now: datetime) -> dict:
@@ -490,7 +434,7 @@ def _letter(app, result: dict, r: messaging.Route, message: Message, who: tuple[
         return {**result, "status": "skipped",
                 "reason": f"a letter would not arrive in time: the visit is less than "
                           f"{settings.letter_lead_days} days away (reminders.letter_lead_days)"}
-    printed = _printed("letter", r)
+    printed = is_printed("letter", r)
     if dry_run:
         return {**result, "channel": PRINT if printed else r.name, "status": "would-send"}
     if not printed:

@@ -202,6 +202,18 @@ def _when(stamp: str, schedule: Schedule) -> str:
     return f"{clock.stored_moment(stamp, schedule.tz):%a %Y-%m-%d %H:%M}"
 
 
+def _refuse_late_letter(app, old: dict, record: dict) -> None:
+    """A letter must reach the patient before the visit it is about (the old time, or the new one if
+    sooner): within practice.yaml's reminders.letter_lead_days it would not, and someone calls instead."""
+    from medsec.communications.reminders import Settings
+
+    settings = Settings.load(app)
+    first = min(clock.stored_moment(old["start"], app.tz), clock.stored_moment(record["start"], app.tz))
+    if first - app.now() < settings.letter_lead:
+        raise Refused(f"a letter would not arrive before {first:%Y-%m-%d} "
+                      f"(reminders.letter_lead_days {settings.letter_lead_days}): call the patient")
+
+
 def notify(app, schedule: Schedule, old: dict, record: dict, template: str) -> dict:
     """Render and deliver one notice about `record` (as it is now; `old`: as it was) through the
     patient's preferred channel; its outcome as a dict to keep, failures included (never raises
@@ -215,6 +227,8 @@ def notify(app, schedule: Schedule, old: dict, record: dict, template: str) -> d
         notice.update(kind=kind, to=to)
         if not to:
             raise Refused(f"no {kind} contact on file")
+        if kind == "letter":
+            _refuse_late_letter(app, old, record)
         r = messaging.route(app, kind)
         context = {"practice": messaging.practice_context(app), "patient": messaging.patient_context(patient),
                    "appointment": messaging.appointment_context(app, record, schedule),
