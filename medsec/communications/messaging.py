@@ -167,16 +167,17 @@ def appointment_ics(app, appt: dict, schedule, summary: str) -> bytes:
     cal.add("version", "2.0")
     cal.add("method", "PUBLISH")
     event = Event()
+    start = datetime.fromisoformat(appt["start"]).astimezone(schedule.tz)
     event.add("uid", appt.get("uid") or f"{appt['id']}@medsec")
     event.add("dtstamp", clock.now().replace(microsecond=0))
-    event.add("dtstart", datetime.fromisoformat(appt["start"]).astimezone(schedule.tz))
+    event.add("dtstart", start)
     event.add("dtend", datetime.fromisoformat(appt["end"]).astimezone(schedule.tz))
     event.add("summary", summary)
     practice = practice_context(app)
     if practice["address"]:
         event.add("location", f"{practice['name']}, {practice['address']}")
     cal.add_component(event)
-    add_timezones(cal)
+    add_timezones(cal, (max(start.year - 1, 1), min(start.year + 1, 9998)))
     return cal.to_ical()
 
 
