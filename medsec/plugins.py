@@ -174,6 +174,18 @@ def collect(pm: MedsecPluginManager, hook: str) -> dict[str, Registered[Any]]:
     return found
 
 
+def transport(pm: MedsecPluginManager, name: str, where: str = "") -> Transport:
+    """The transport `name` (register_transports); InvalidInput naming `where` (a configuration file)
+    and the transports installed when no plugin registers it."""
+    from medsec.errors import InvalidInput
+
+    transports = collect(pm, "register_transports")
+    if name not in transports:
+        raise InvalidInput(f"unknown transport {name!r}" + (f" in {where}" if where else ""),
+                           hint=f"installed: {', '.join(sorted(transports)) or 'none'} (see 'medsec plugins')")
+    return transports[name].item
+
+
 class PluginCommand(NamedTuple):
     """A command a plugin added, and the plugin's name."""
 

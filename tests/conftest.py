@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers.backends import MARKERS, POSTGRESQL, backend_params, new_database
+from helpers.backends import MARKERS, POSTGRESQL, backend_params, new_database, write_config
 from helpers.cli import MEDSEC_BIN, Medsec, cli_env
 from helpers.clitree import tree  # noqa: F401 (a fixture: the command tree)
 from helpers.forks import Forker
@@ -149,6 +149,21 @@ def smtp():
     """(inbox, port): an SMTP server on 127.0.0.1 that keeps every message (helpers.smtp.Inbox)."""
     with inbox_server() as server:
         yield server
+
+
+@pytest.fixture
+def staffed(small_practice, smtp):
+    """Dr A (S1), Dr B (S2), Nurse C (S3) with email; the email channel is a real SMTP server
+    (`.inbox`, `.inbox_port`)."""
+    inbox, port = smtp
+    medsec = small_practice(2)
+    for sid, address in (("S1", "dra@example.org"), ("S2", "drb@example.org"), ("S3", "nursec@example.org")):
+        medsec.ok("staff", "edit", sid, "--email", address)
+    write_config(medsec, "channels.yaml",
+                 f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
+    medsec.ok("config", "show")
+    medsec.inbox, medsec.inbox_port = inbox, port
+    return medsec
 
 
 @pytest.fixture

@@ -11,20 +11,6 @@ pytestmark = pytest.mark.both_backends
 ICAL = "text/calendar"
 
 
-@pytest.fixture
-def staffed(small_practice, smtp):
-    """Dr A (S1), Dr B (S2), Nurse C (S3) with email; the email channel is a real SMTP server."""
-    inbox, port = smtp
-    medsec = small_practice(2)
-    for sid, address in (("S1", "dra@example.org"), ("S2", "drb@example.org"), ("S3", "nursec@example.org")):
-        medsec.ok("staff", "edit", sid, "--email", address)
-    write_config(medsec, "channels.yaml",
-                 f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
-    medsec.ok("config", "show")
-    medsec.inbox, medsec.inbox_port = inbox, port
-    return medsec
-
-
 def calendars(inbox, start=0):
     """(recipients, method parameter, parsed .ics text) of each message from `start` on."""
     out = []

@@ -3,7 +3,6 @@ forced when everyone agrees (over a real SMTP server), memos to `all` and to a r
 in `call list`, and a call linked to a patient registered after it was taken."""
 
 import pytest
-from helpers.backends import write_config
 from helpers.files import snapshot
 
 pytestmark = pytest.mark.both_backends
@@ -12,20 +11,6 @@ BODY = "body=Flu shots for staff on Saturday, 9 to 12."
 
 
 # -- a meeting over the lunch break -----------------------------------------------------------
-@pytest.fixture
-def staffed(small_practice, smtp):
-    """Dr A (S1), Dr B (S2), Nurse C (S3) with email; the email channel is a real SMTP server."""
-    inbox, port = smtp
-    medsec = small_practice(2)
-    for sid, address in (("S1", "dra@example.org"), ("S2", "drb@example.org"), ("S3", "nursec@example.org")):
-        medsec.ok("staff", "edit", sid, "--email", address)
-    write_config(medsec, "channels.yaml",
-                 f"email: {{host: 127.0.0.1, port: {port}, security: none, from: 'Test Clinic <desk@example.org>'}}\n")
-    medsec.ok("config", "show")
-    medsec.inbox = inbox
-    return medsec
-
-
 def test_a_lunch_meeting_is_booked_when_forced_with_a_reason(staffed):
     plain = staffed("meeting", "schedule", "--title", "Lunch and learn", "--staff", "S1,S2,S3", *LUNCH)
     assert plain.exit_code == 1 and "12:00-12:45 is outside S1's working hours" in plain.stderr

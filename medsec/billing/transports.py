@@ -42,13 +42,9 @@ def settings(app, clearinghouse: str | None = None) -> dict[str, Any]:
 
 
 def _transport(app, name: str):
-    from medsec.plugins import collect  # pluggy: loaded only by the commands that move files
+    from medsec.plugins import transport  # pluggy: loaded only by the commands that move files
 
-    transports = collect(app.plugins, "register_transports")
-    if name not in transports:
-        raise InvalidInput(f"unknown transport {name!r}",
-                           hint=f"installed: {', '.join(sorted(transports)) or 'none'} (see 'medsec plugins')")
-    return transports[name].item
+    return transport(app.plugins, name)
 
 
 class Session:

@@ -125,13 +125,9 @@ def interface_problems(app) -> list:
 
 
 def _transport(app, name: str):
-    from medsec.plugins import collect  # pluggy: loaded only by the commands that move files
+    from medsec.plugins import transport  # pluggy: loaded only by the commands that move files
 
-    transports = collect(app.plugins, "register_transports")
-    if name not in transports:
-        raise InvalidInput(f"unknown transport {name!r} in {CONFIG}",
-                           hint=f"installed: {', '.join(sorted(transports)) or 'none'} (see 'medsec plugins')")
-    return transports[name].item
+    return transport(app.plugins, name, CONFIG)
 
 
 def lab_interface(app, lab: dict, what: str, error) -> tuple[dict, Any]:
