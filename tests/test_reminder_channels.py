@@ -12,7 +12,7 @@ from helpers.files import snapshot
 from helpers.practices import PRACTICE, use_test_channel
 from helpers.tools import need_tool
 
-from medsec.communications.sms import GSM7_BASIC, GSM7_EXTENSION, encoding, segments
+from medsec.communications.sms import GSM7_BASIC, GSM7_EXTENSION, encoding, plain, segments
 from medsec.store import Store
 from medsec.store.catalog import MAIL
 
@@ -64,6 +64,21 @@ def test_gsm7_table_is_the_real_one():
     for ch in "áíóúÁÍÓÚçâêôãõ`":  # Spanish á í ó ú, Portuguese, a backtick: none is in GSM-7
         assert encoding(ch) == "UCS-2", ch
     assert set("\f^{}\\[~]|€") == GSM7_EXTENSION
+
+
+def test_typographic_punctuation_does_not_make_a_text_ucs2(office):
+    typed = "Don\u2019t eat after midnight \u2013 bring your card\u2026 \u201cno\u00a0food\u201d"
+    assert encoding(typed) == "UCS-2" and encoding(plain(typed)) == "GSM-7"
+    assert plain(typed) == 'Don\'t eat after midnight - bring your card... "no food"'
+    assert plain("Nada de comer después") == "Nada de comer después"  # a letter is not punctuation
+    write_config(office, "appointment-types.yaml",
+                 f"types:\n  procedure: {{duration: 60, instructions: \"{typed}\"}}\n")
+    book(office, "P1", "2026-11-27 09:00", "procedure")
+    shown = office.json("remind", "preview", "A1")
+    assert shown["encoding"] == "GSM-7" and plain(typed) in shown["text"]
+    office.ok("remind", "send")
+    (sent,) = office.sent()
+    assert sent["meta"]["encoding"] == "GSM-7" and plain(typed) in sent["body"]
 
 
 def test_segment_limits():

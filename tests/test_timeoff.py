@@ -197,6 +197,29 @@ def test_cancel_and_notify(office):
     assert (span["stranded"], span["cancelled"]) == ("cancel", STRANDED)
 
 
+def test_a_visit_changed_meanwhile_stops_no_other_cancel_or_notice(office, monkeypatch):
+    from medsec.errors import Refused
+    from medsec.workflows import timeoff
+
+    real = timeoff.appts.cancel
+
+    def cancel(app, appt_id, reason):  # A2 was checked in at another desk after the time off was recorded
+        if appt_id == "A2":
+            raise Refused("A2 is checked-in; only a booked or confirmed visit is cancelled")
+        return real(app, appt_id, reason)
+
+    monkeypatch.setattr(timeoff.appts, "cancel", cancel)
+    result = office("staff", "off", "S2", *SPAN, "--cancel-and-notify", "--json")
+    assert result.exit_code == 1 and "could not be cancelled: A2" in result.stderr
+    assert [(v["id"], v["action"]) for v in result.json()["visits"]] == [
+        ("A1", "cancelled"), ("A2", "not cancelled"), ("A3", "cancelled"), ("A4", "cancelled")]
+    # the three cancelled are told, A2's patient is not
+    assert sorted(r for rcpts, _ in office.inbox.messages for r in rcpts) == ["ana@example.com"]
+    assert sorted(t["to"] for t in sms_sent(office.gateway)) == sorted(PHONES.values())
+    span = next(s for s in office.json("staff", "off", "S2") if s["from"] == MON)
+    assert (span["cancelled"], span["not_cancelled"]) == (["A1", "A3", "A4"], ["A2"])
+
+
 def test_keep_is_recorded_and_shown_in_report_coverage(office):
     office.ok("staff", "hours", "S3", "--day", "tue", "--off")  # no nurse on Tuesdays
     summary = office.json("staff", "off", "S2", *SPAN, "--keep")

@@ -234,11 +234,13 @@ def _take_time_off(app, fmt, staff_id, start, end, reason, choice, yes) -> None:
         render([{**v, "notified": _notified(v.get("notice"))} for v in summary["visits"]], fmt, DONE_COLUMNS)
         inform(f"time off recorded for {summary['staff_id']} {summary['from']}..{summary['to']}: "
                f"{len(summary['visits'])} visit(s) {'kept' if choice == 'keep' else 'handled'}")
-    left = [v for v in summary["visits"] if v["action"] == "not moved"]
+    left = [v for v in summary["visits"] if v["action"] in ("not moved", "not cancelled")]
     if left:
-        raise Refused(f"time off recorded, but {len(left)} visit(s) could not be moved: "
+        verb = "moved" if choice == "reschedule" else "cancelled"
+        raise Refused(f"time off recorded, but {len(left)} visit(s) could not be {verb}: "
                       f"{', '.join(v['id'] for v in left)}",
-                      hint="move each with 'medsec appt reschedule ID --at next --any'",
+                      hint="move each with 'medsec appt reschedule ID --at next --any'" if choice == "reschedule"
+                      else "see each with 'medsec appt show ID'",
                       details=[f"{v['id']}: {v['reason']}" for v in left])
 
 

@@ -252,13 +252,16 @@ def compose(app, schedule: Schedule, appt: dict, patient: dict, kind: str,
     context: dict = {"practice": messaging.practice_context(app), "patient": messaging.patient_context(patient),
                "appointment": _appointment_context(app, schedule, appt, language), "brief": False}
     rendered = messaging.render(app, TEMPLATES[kind], context, language)
+    body = rendered.text
     meta: dict = {}
     if kind == "sms":
-        encoding, count = sms.segments(rendered.text)
+        body = sms.plain(body)
+        encoding, count = sms.segments(body)
         brief = count > settings.sms_max_segments
         if brief:
             rendered = messaging.render(app, TEMPLATES[kind], {**context, "brief": True}, language)
-            encoding, count = sms.segments(rendered.text)
+            body = sms.plain(rendered.text)
+            encoding, count = sms.segments(body)
         meta = {"encoding": encoding, "segments": count, "brief": brief,
                 "max_segments": settings.sms_max_segments}
     attachments = []
@@ -267,7 +270,7 @@ def compose(app, schedule: Schedule, appt: dict, patient: dict, kind: str,
                                                               f"at {context['practice']['name']}")
         attachments.append(("appointment.ics", "text/calendar", ics))
     return Message(kind=kind, to=messaging.address_for(patient, kind), subject=rendered.subject,
-                   body=rendered.text, html=rendered.html, attachments=attachments,
+                   body=body, html=rendered.html, attachments=attachments,
                    meta={"appointment_id": appt["id"], "patient_id": patient["id"], "template": rendered.template,
                          "language": rendered.language, **meta})
 

@@ -90,14 +90,13 @@ def take_time_off(app, staff_id: str, start: str, end: str | None, reason: str =
     # listed: from then on nothing can be booked with the provider in the span
     updated = add_time_off(app, member["id"], entry["from"], entry["to"], entry["reason"], extra,
                            check=lambda txn: _unchanged(app, txn, member["id"], first, last, visits))
-    if moves:
-        summary["visits"] = _reschedule(app, moves, Schedule.load(app))
-        left = [v["id"] for v in summary["visits"] if v["action"] == "not moved"]
+    if moves or (visits and choice == "cancel"):
+        summary["visits"] = _reschedule(app, moves, Schedule.load(app)) if moves else _cancel(app, visits)
+        done, missed = DONE[choice], f"not {DONE[choice]}"
+        left = [v["id"] for v in summary["visits"] if v["action"] == missed]
         if left:
             updated = amend_time_off(app, member["id"], entry, {
-                "moved": [v["id"] for v in summary["visits"] if v["action"] == "moved"], "not_moved": left})
-    elif visits and choice == "cancel":
-        summary["visits"] = _cancel(app, visits)
+                done: [v["id"] for v in summary["visits"] if v["action"] == done], missed.replace(" ", "_"): left})
     elif visits and choice == "keep":
         summary["visits"] = [{**_row(v), "action": "kept"} for v in visits]
     outcome = f"ok: {entry['from']}..{entry['to']}"
@@ -158,9 +157,13 @@ def _reschedule(app, moves: list[plan.Move], schedule: Schedule) -> list[dict]:
 def _cancel(app, visits: list[dict]) -> list[dict]:
     done: list[dict] = []
     for visit in visits:
-        (record,) = appts.cancel(app, visit["id"], CANCEL_REASON)
+        try:
+            (record,) = appts.cancel(app, visit["id"], CANCEL_REASON)
+        except MedsecError as e:  # changed since it was listed (another desk): left as it is, named;
+            done.append({**_row(visit), "action": "not cancelled", "reason": e.message})  # the rest go on
+            continue
         done.append({**_row(visit), "action": "cancelled", "record": record, "old": visit})
-    _notify_all(app, done, "cancel")
+    _notify_all(app, [d for d in done if d["action"] == "cancelled"], "cancel")
     return [_public(d) for d in done]
 
 
