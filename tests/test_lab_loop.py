@@ -212,6 +212,27 @@ def test_send_through_the_folder_transport_records_it(clinic):
     assert snapshot(clinic.home) == before
 
 
+def test_two_terminals_never_send_one_order_at_once(clinic, monkeypatch):
+    from medsec.builtin import folder_transport
+
+    clinic.ok("lab", "order", "P1", *DR, "--test", "LIPID", "--lab", "QUESTLAB")
+    real, meanwhile = folder_transport.Session.send, []
+
+    def send(self, name, data):  # while the first terminal's message is on its way, a second sends
+        meanwhile.append(clinic("lab", "send", "LB1", "--again"))
+        return real(self, name, data)
+
+    monkeypatch.setattr(folder_transport.Session, "send", send)
+    first = clinic.json("lab", "send", "LB1")
+    (second,) = meanwhile
+    assert second.exit_code == 1 and "LB1 is being sent (LB1-1" in second.stderr
+    assert first["control_id"] == "LB1-1" and [p.name for p in clinic.lab_in.iterdir()] == ["LB1-1.hl7"]
+    shown = clinic.json("lab", "show", "LB1")
+    assert [s["control_id"] for s in shown["sent"]] == ["LB1-1"] and "sending" not in shown
+    monkeypatch.setattr(folder_transport.Session, "send", real)
+    assert clinic.json("lab", "send", "LB1", "--again")["control_id"] == "LB1-2"  # the claim was released
+
+
 def test_send_over_the_loopback_sftp_server(clinic, tmp_path):
     import yaml
     from helpers.sftp import PASSWORD, PASSWORD_ENV, SftpServer

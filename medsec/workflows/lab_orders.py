@@ -4,6 +4,7 @@ transport plugin: the bundled folder, or sftp) or written to a file; and the res
 those interfaces, fetched and imported (`poll`).
 """
 
+from datetime import timedelta
 from typing import Any
 
 from medsec import clock, documents
@@ -19,6 +20,8 @@ from medsec.workflows.labs import (
     lab_entries,
     lab_settings,
 )
+
+SENDING_STALE = timedelta(minutes=15)  # a claim to send older than this was a run that died
 
 
 def _lab_of(app, record: dict) -> dict:
@@ -165,10 +168,51 @@ def order_message(app, record: dict, control_id: str) -> str:
         control_id=control_id, now=app.now())
 
 
+def _refuse_resend(record: dict, again: bool) -> None:
+    """An order the interface has had goes again only with `again`."""
+    earlier = [s for s in record.get("sent") or [] if s.get("transport")]  # -o FILE wrote a copy, sent nothing
+    if earlier and not again:
+        last = earlier[-1]
+        raise Refused(f"{record['id']} was sent already as {last['control_id']} at {last['at'][:16]} to "
+                      f"{last['where']}", hint=f"'medsec lab send {record['id']} --again' sends it once more: "
+                      "the same order number, a new control id")
+
+
+def _claim(app, lab_id: str, again: bool) -> dict:
+    """Mark the order as being sent (its control id reserved) in one transaction, so that two
+    terminals never send it at once; a claim older than SENDING_STALE was a run that died."""
+    now = app.now()
+
+    def claim(old):
+        _refuse_resend(old, again)
+        sending = old.get("sending")
+        if sending and now - clock.stored_moment(sending["at"], app.tz) < SENDING_STALE:
+            raise Refused(f"{old['id']} is being sent ({sending['control_id']}, by {sending['by']})",
+                          hint="see 'medsec lab show' in a minute")
+        control_id = f"{old['id']}-{len(old.get('sent') or []) + 1}"
+        return {**old, "sending": {"control_id": control_id, "at": clock.iso(now), "by": app.user}}
+
+    return change_order(app, lab_id, claim)
+
+
+def _release(app, lab_id: str, entry: dict | None) -> None:
+    """The claim done: the message sent (`entry`, kept in `sent` with a history line), or not (None)."""
+    def change(old):
+        new = {k: v for k, v in old.items() if k != "sending"}
+        if entry is None:
+            return new
+        note = f"HL7 order {entry['control_id']} to {entry['where']}"
+        return {**new, "sent": list(old.get("sent") or []) + [entry],
+                "history": old["history"] + [history_entry(app, old["status"], note)]}
+
+    change_order(app, lab_id, change)
+
+
 def send(app, lab_id: str, *, output: str | None = None, again: bool = False) -> dict:
     """The order's HL7 ORM^O01 message, sent through its lab's interface (a transport of labs.yaml),
     or written to `output`; the order records the message's control id, when and where. An order
-    the interface has had is sent again only with `again` (the same order, a new control id)."""
+    the interface has had is sent again only with `again` (the same order, a new control id); one
+    being sent from another terminal is refused."""
     from medsec.plugin_types import TransportError
 
     if output:
@@ -178,40 +222,37 @@ def send(app, lab_id: str, *, output: str | None = None, again: bool = False) ->
     record = get_order(app, lab_id)
     if record["status"] == "cancelled":
         raise Refused(f"{record['id']} is cancelled")
-    earlier = [s for s in record.get("sent") or [] if s.get("transport")]  # -o FILE wrote a copy, sent nothing
-    if earlier and not output and not again:
-        last = earlier[-1]
-        raise Refused(f"{record['id']} was sent already as {last['control_id']} at {last['at'][:16]} to "
-                      f"{last['where']}", hint=f"'medsec lab send {record['id']} --again' sends it once more: "
-                      "the same order number, a new control id")
-    control_id = f"{record['id']}-{len(record.get('sent') or []) + 1}"
-    text = order_message(app, record, control_id)
-    data = text.encode("utf-8")
-    name = f"{control_id}.hl7"
     if output:
-        where, transport = write_output(output, data, data_dir=app.data_dir), ""
-    else:
-        lab = _lab_of(app, record)
-        interface, connect = lab_interface(app, lab, f"{record['id']}: {record['facility']}", Refused)
-        transport = str(interface["transport"])
+        control_id = f"{record['id']}-{len(record.get('sent') or []) + 1}"
+        data = order_message(app, record, control_id).encode("utf-8")
+        entry = {"at": clock.iso(app.now()), "by": app.user, "control_id": control_id, "transport": "",
+                 "where": write_output(output, data, data_dir=app.data_dir), "name": f"{control_id}.hl7"}
+        _release(app, lab_id, entry)
+        return {"id": record["id"], "patient_id": record["patient_id"], **entry}
+    _refuse_resend(record, again)
+    lab = _lab_of(app, record)
+    interface, connect = lab_interface(app, lab, f"{record['id']}: {record['facility']}", Refused)
+    order_message(app, record, "")  # an order that cannot be written (no physician ...) claims nothing
+    record = _claim(app, lab_id, again)
+    control_id = record["sending"]["control_id"]
+    name = f"{control_id}.hl7"
+    try:
+        data = order_message(app, record, control_id).encode("utf-8")
+        session = connect(dict(interface), app.data_dir)
         try:
-            session = connect(dict(interface), app.data_dir)
-            try:
-                where = session.send(name, data)
-            finally:
-                session.close()
-        except TransportError as e:
-            raise EnvironmentFailure(f"lab {lab.get('id') or lab.get('name')}: {e}",
-                                     hint="try again later" if e.temporary else f"check {CONFIG}") from None
-    entry = {"at": clock.iso(app.now()), "by": app.user, "control_id": control_id, "transport": transport,
-             "where": where, "name": name}
-
-    def change(old):
-        note = f"HL7 order {control_id} to {where}"
-        return {**old, "sent": list(old.get("sent") or []) + [entry],
-                "history": old["history"] + [history_entry(app, old["status"], note)]}
-
-    change_order(app, lab_id, change)
+            where = session.send(name, data)
+        finally:
+            session.close()
+    except TransportError as e:
+        _release(app, lab_id, None)
+        raise EnvironmentFailure(f"lab {lab.get('id') or lab.get('name')}: {e}",
+                                 hint="try again later" if e.temporary else f"check {CONFIG}") from None
+    except BaseException:
+        _release(app, lab_id, None)
+        raise
+    entry = {"at": clock.iso(app.now()), "by": app.user, "control_id": control_id,
+             "transport": str(interface["transport"]), "where": where, "name": name}
+    _release(app, lab_id, entry)
     return {"id": record["id"], "patient_id": record["patient_id"], **entry}
 
 

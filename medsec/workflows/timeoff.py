@@ -90,7 +90,7 @@ def take_time_off(app, staff_id: str, start: str, end: str | None, reason: str =
     # listed: from then on nothing can be booked with the provider in the span
     updated = add_time_off(app, member["id"], entry["from"], entry["to"], entry["reason"], extra,
                            check=lambda txn: _unchanged(app, txn, member["id"], first, last, visits))
-    if moves or (visits and choice == "cancel"):
+    if choice in ("reschedule", "cancel") and visits:
         summary["visits"] = _reschedule(app, moves, Schedule.load(app)) if moves else _cancel(app, visits)
         done, missed = DONE[choice], f"not {DONE[choice]}"
         left = [v["id"] for v in summary["visits"] if v["action"] == missed]
