@@ -156,6 +156,19 @@ def test_retries_setting_and_its_check(office, tmp_path):
     assert check.exit_code != 0 and "fax.retries must be a whole number" in check.stdout + check.stderr
 
 
+def test_a_gateway_that_cannot_say_is_exit_3_and_changes_nothing(office, tmp_path):
+    doc = tmp_path / "records.pdf"
+    doc.write_bytes(documents.text_to_pdf("Records of P1", "Records"))
+    office.ok("fax", "send", doc, "--number", "617-555-0150", "--patient", "P1")
+    office.gateway.numbered = ""
+    office.gateway.answer = (500, {"error": "down"})
+    before = office.json("fax", "show", "F1")
+    result = office("fax", "status", "--json")
+    assert result.exit_code == 3 and "medsec: warning: F1:" in result.stderr
+    assert "the gateway could not say for 1 fax(es)" in result.stderr
+    assert [f["status"] for f in result.json()] == ["sent"] and office.json("fax", "show", "F1") == before
+
+
 def test_status_callback(office, tmp_path):
     doc = tmp_path / "records.pdf"
     doc.write_bytes(documents.text_to_pdf("Records of P1", "Records"))

@@ -107,7 +107,9 @@ def status(app, fmt, fax_id, callback):
     Every outgoing fax still sent, busy or unanswered (or FAX_ID) is asked
     about; a busy or unanswered one is sent again, up to the fax channel's
     retries (default 3 tries in all), then marked failed with a task for
-    the front desk.
+    the front desk. When the gateway could not say for some fax (down,
+    an answer it does not understand), each is a warning on stderr and
+    the exit status is 3; the others are still updated.
 
     \b
     Examples:
@@ -127,6 +129,11 @@ def status(app, fmt, fax_id, callback):
     for warning in warnings:
         say(f"medsec: warning: {warning}")
     render(records, fmt, svc.COLUMNS)
+    if warnings and not callback:
+        from medsec.errors import EnvironmentFailure
+
+        raise EnvironmentFailure(f"the gateway could not say for {len(warnings)} fax(es); the others are up to date",
+                                 hint="run 'medsec fax status' again later")
 
 
 @fax.command("link")
