@@ -1,6 +1,7 @@
 """Plain documents: text to PDF (letters, fax covers), and telling PDFs and TIFFs apart."""
 
 import re
+from datetime import UTC
 
 from medsec.text import escape_controls
 
@@ -38,9 +39,14 @@ def texts_to_pdf(texts: list[str], title: str = "") -> bytes:
     (a print batch: statements, letters)."""
     from fpdf import FPDF  # ~180 ms to import: only commands that write a PDF pay for it
 
+    from medsec import clock
+
     pdf = FPDF(format="letter")
     pdf.set_title(escape_controls(title))
     pdf.set_creator("medsec")
+    # medsec's clock, not the wall's: the same document is the same bytes (a fax's files are kept and
+    # compared by their hash), and a test's fixed clock makes a PDF that does not change run to run
+    pdf.set_creation_date(clock.now().astimezone(UTC).replace(microsecond=0))
     pdf.set_auto_page_break(True, margin=18)
     pdf.set_margins(20, 18, 20)
     for text in texts or [""]:
