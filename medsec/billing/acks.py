@@ -10,6 +10,9 @@ nothing are kept on the received file's record (EDI_FILES "unmatched"), never dr
 Each importer runs in one transaction (10,000 claims: one write per claim shard).
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from medsec import clock
 from medsec.billing import edi
 from medsec.billing.claims import moved, store_changes
@@ -27,17 +30,12 @@ REJECTED_CATEGORIES = ("A3", "A4", "A6", "A7", "A8")
 FILE_STATUS = {"A": "accepted", "E": "accepted with errors", "P": "partially accepted"}
 
 
-class DryRun(Exception):
-    """Raised inside the transaction so that a dry run commits nothing."""
-
-
 def read_answers(fmt, raw: bytes, name: str) -> list[dict]:
     """The format's reading of the file; a malformed file is bad input (exit 2), naming the segment."""
     try:
         return fmt.read(raw)
     except (ValueError, ArithmeticError) as e:
         raise InvalidInput(f"{name}: {escape_controls(str(e))}", hint="nothing was imported") from None
-
 
 class Changes:
     """The claims one import changes, each read once and written once (store_changes)."""
@@ -84,6 +82,42 @@ def _claim_id(value: str) -> bool:
 def acknowledged(claim: Record, entry: dict) -> dict:
     """The claim's `acknowledgments` with one more (docs/claim-model.md)."""
     return {"acknowledgments": list(claim.get("acknowledgments") or []) + [entry]}
+
+
+def import_answers(app, raw: bytes, name: str, *, fmt, dry_run: bool, transaction: str, lists: tuple[str, ...],
+                   apply: Callable[[Changes, list[dict], dict], None],
+                   filed: Callable[[dict], tuple[str, dict]],
+                   after: Callable[[Any, Record, dict], None] | None = None) -> dict:
+    """One received file of answers about claims (999, 277CA, 277), imported in one transaction.
+
+    The summary starts with `lists` empty; `apply(changes, answers, summary)` moves the claims and
+    fills it; `filed(summary)` gives the file record's status and summary; `after(txn, record,
+    summary)` runs once the file is recorded. A file already imported is refused, and a dry run
+    commits nothing.
+    """
+    answers = read_answers(fmt, raw, name)
+    sha = edi.sha256(raw)
+    summary: dict = {"file": "", "transaction": transaction, "name": name, "dry_run": dry_run,
+                     **{key: [] for key in lists}, "unmatched": []}
+    try:
+        with app.store.transaction() as txn:
+            edi.refuse_if_imported(txn, sha, name)
+            changes = Changes(app, txn, clock.iso(app.now()))
+            apply(changes, answers, summary)
+            if dry_run:
+                raise edi.DryRun
+            changes.store()
+            status, file_summary = filed(summary)
+            record = edi.record_file(app, txn, direction="in", transaction=transaction, raw_sha=sha, name=name,
+                                     control=answers[0]["interchange_control"].lstrip("0"), status=status,
+                                     claims=changes.changed_ids(), summary=file_summary,
+                                     unmatched=summary["unmatched"])
+            summary["file"] = record["id"]
+            if after is not None:
+                after(txn, record, summary)
+    except edi.DryRun:
+        pass
+    return summary
 
 
 # -- 999 -------------------------------------------------------------------------------
@@ -178,36 +212,27 @@ def _apply_999(changes: Changes, ack: dict, summary: dict) -> dict | None:
 
 def import_999(app, raw: bytes, name: str, *, fmt, dry_run: bool = False) -> dict:
     """Import a 999: each acknowledged 837P batch (by AK1 group control) gets its result."""
-    acks = read_answers(fmt, raw, name)
-    sha = edi.sha256(raw)
-    summary: dict = {"file": "", "transaction": "999", "name": name, "dry_run": dry_run, "batches": [],
-                     "accepted": [], "rejected": [], "unmatched": []}
-    try:
-        with app.store.transaction() as txn:
-            edi.refuse_if_imported(txn, sha, name)
-            changes = Changes(app, txn, clock.iso(app.now()))
-            for ack in acks:
-                done = _apply_999(changes, ack, summary)
-                if done:
-                    summary["batches"].append({k: done[k] for k in ("batch", "control", "result", "result_words",
-                                                                    "status")})
-                    summary["accepted"] += done["accepted"]
-                    summary["rejected"] += done["rejected"]
-            if dry_run:
-                raise DryRun
-            changes.store()
-            status = summary["batches"][0]["status"] if summary["batches"] else "unmatched"
-            record = edi.record_file(app, txn, direction="in", transaction="999", raw_sha=sha, name=name,
-                                     control=acks[0]["interchange_control"].lstrip("0"), status=status,
-                                     claims=changes.changed_ids(), summary={k: summary[k] for k in ("batches",)},
-                                     unmatched=summary["unmatched"])
-            summary["file"] = record["id"]
-            for batch in summary["batches"]:
-                old = txn.get(EDI_FILES, batch["batch"])
-                txn.put(EDI_FILES, {**old, "status": batch["status"],
-                                    "acknowledgments": list(old.get("acknowledgments") or []) + [record["id"]]}, old)
-    except DryRun:
-        pass
+    def apply(changes: Changes, acks: list[dict], summary: dict) -> None:
+        for ack in acks:
+            done = _apply_999(changes, ack, summary)
+            if done:
+                summary["batches"].append({k: done[k] for k in ("batch", "control", "result", "result_words",
+                                                                "status")})
+                summary["accepted"] += done["accepted"]
+                summary["rejected"] += done["rejected"]
+
+    def filed(summary: dict) -> tuple[str, dict]:
+        return (summary["batches"][0]["status"] if summary["batches"] else "unmatched"), \
+            {"batches": summary["batches"]}
+
+    def after(txn, record: Record, summary: dict) -> None:  # each batch acknowledged keeps its 999
+        for batch in summary["batches"]:
+            old = txn.get(EDI_FILES, batch["batch"])
+            txn.put(EDI_FILES, {**old, "status": batch["status"],
+                                "acknowledgments": list(old.get("acknowledgments") or []) + [record["id"]]}, old)
+
+    summary = import_answers(app, raw, name, fmt=fmt, dry_run=dry_run, transaction="999",
+                             lists=("batches", "accepted", "rejected"), apply=apply, filed=filed, after=after)
     if not dry_run:
         app.audit("import-999", ([summary["file"]] if summary["file"] else []) + summary["accepted"]
                   + summary["rejected"])
@@ -255,30 +280,16 @@ def _apply_277ca(changes: Changes, answer: dict, summary: dict, source: str) -> 
 
 def import_277ca(app, raw: bytes, name: str, *, fmt, dry_run: bool = False) -> dict:
     """Import a 277CA: each claim it names accepted, rejected (with the reason) or noted."""
-    answers = read_answers(fmt, raw, name)
-    sha = edi.sha256(raw)
-    summary: dict = {"file": "", "transaction": "277CA", "name": name, "dry_run": dry_run, "accepted": [],
-                     "rejected": [], "noted": [], "unmatched": []}
-    try:
-        with app.store.transaction() as txn:
-            edi.refuse_if_imported(txn, sha, name)
-            changes = Changes(app, txn, clock.iso(app.now()))
-            changes.prefetch([c["claim_id"].upper() for a in answers for c in a["claims"]])
-            for answer in answers:
-                source = answer["source"].get("name") or answer["source"].get("id") or "the clearinghouse"
-                for claim in answer["claims"]:
-                    _apply_277ca(changes, claim, summary, source)
-            if dry_run:
-                raise DryRun
-            changes.store()
-            record = edi.record_file(app, txn, direction="in", transaction="277CA", raw_sha=sha, name=name,
-                                     control=answers[0]["interchange_control"].lstrip("0"), status="imported",
-                                     claims=changes.changed_ids(),
-                                     summary={k: len(summary[k]) for k in ("accepted", "rejected", "noted")},
-                                     unmatched=summary["unmatched"])
-            summary["file"] = record["id"]
-    except DryRun:
-        pass
+    def apply(changes: Changes, answers: list[dict], summary: dict) -> None:
+        changes.prefetch([c["claim_id"].upper() for a in answers for c in a["claims"]])
+        for answer in answers:
+            source = answer["source"].get("name") or answer["source"].get("id") or "the clearinghouse"
+            for claim in answer["claims"]:
+                _apply_277ca(changes, claim, summary, source)
+
+    summary = import_answers(app, raw, name, fmt=fmt, dry_run=dry_run, transaction="277CA",
+                             lists=("accepted", "rejected", "noted"), apply=apply,
+                             filed=lambda s: ("imported", {k: len(s[k]) for k in ("accepted", "rejected", "noted")}))
     if not dry_run:
         app.audit("import-277ca", ([summary["file"]] if summary["file"] else [])
                   + [c["claim_id"] for k in ("accepted", "rejected", "noted") for c in summary[k]])

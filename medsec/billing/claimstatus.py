@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from medsec import clock
 from medsec.billing import edi
-from medsec.billing.acks import REJECTED_CATEGORIES, DryRun, acknowledged, claim_words, read_answers
+from medsec.billing.acks import REJECTED_CATEGORIES, acknowledged, claim_words, import_answers
 from medsec.billing.acks import Changes as _Changes
 from medsec.billing.claims import get_claim, moved, store_changes
 from medsec.errors import InvalidInput, Refused
@@ -189,28 +189,14 @@ def _apply_277(changes: _Changes, answer: dict, summary: dict, payer: str) -> No
 
 def import_277(app, raw: bytes, name: str, *, fmt, dry_run: bool = False) -> dict:
     """Import a 277: each answer noted in its claim's history, the status moved where allowed."""
-    answers = read_answers(fmt, raw, name)
-    sha = edi.sha256(raw)
-    summary: dict = {"file": "", "transaction": "277", "name": name, "dry_run": dry_run, "answered": [],
-                     "unmatched": []}
-    try:
-        with app.store.transaction() as txn:
-            edi.refuse_if_imported(txn, sha, name)
-            changes = _Changes(app, txn, clock.iso(app.now()))
-            for answer in answers:
-                payer = answer["source"].get("name") or answer["source"].get("id") or "the payer"
-                for claim in answer["claims"]:
-                    _apply_277(changes, claim, summary, payer)
-            if dry_run:
-                raise DryRun
-            changes.store()
-            record = edi.record_file(app, txn, direction="in", transaction="277", raw_sha=sha, name=name,
-                                     control=answers[0]["interchange_control"].lstrip("0"), status="imported",
-                                     claims=changes.changed_ids(), summary={"answered": len(summary["answered"])},
-                                     unmatched=summary["unmatched"])
-            summary["file"] = record["id"]
-    except DryRun:
-        pass
+    def apply(changes: _Changes, answers: list[dict], summary: dict) -> None:
+        for answer in answers:
+            payer = answer["source"].get("name") or answer["source"].get("id") or "the payer"
+            for claim in answer["claims"]:
+                _apply_277(changes, claim, summary, payer)
+
+    summary = import_answers(app, raw, name, fmt=fmt, dry_run=dry_run, transaction="277", lists=("answered",),
+                             apply=apply, filed=lambda s: ("imported", {"answered": len(s["answered"])}))
     if not dry_run:
         app.audit("import-277", ([summary["file"]] if summary["file"] else [])
                   + [a["claim_id"] for a in summary["answered"]])

@@ -27,6 +27,10 @@ IMPORTERS = {"999": "medsec.billing.acks:import_999", "277CA": "medsec.billing.a
              "835": "medsec.billing.remittances:import_835"}
 
 
+class DryRun(Exception):
+    """Raised inside an importer's transaction so that a dry run commits nothing."""
+
+
 def sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 

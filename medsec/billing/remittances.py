@@ -22,10 +22,6 @@ CLAIM_AMOUNTS = {"charge": "CLP03 (charge)", "paid": "CLP04 (paid)", "patient_re
 LINE_AMOUNTS = {"charge": "SVC02 (charge)", "paid": "SVC03 (paid)", "allowed": "AMT02 (allowed amount)"}
 
 
-class _DryRun(Exception):
-    """Raised inside the transaction so that a dry run commits nothing."""
-
-
 def _reader(app, raw: bytes, name: str | None):
     formats = {k: r.item for k, r in collect(app.plugins, "register_remittance_formats").items()}
     if name:
@@ -270,8 +266,8 @@ def _post_file(app, raw: bytes, path: str, reader, dry_run: bool) -> dict:
                          "unmatched": len(summary["unmatched"])}, unmatched=summary["unmatched"])
             summary["file"] = "" if dry_run else record["id"]
             if dry_run:
-                raise _DryRun
-    except _DryRun:
+                raise edi.DryRun
+    except edi.DryRun:
         pass
     if not dry_run:
         app.audit("post-remit", [summary["file"]] + [r["id"] for r in summary["remittances"]]
