@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         Importer,
         RemittanceFormat,
         Report,
+        Transcriber,
         Transport,
     )
     from medsec.store.kinds import Record
@@ -118,6 +119,17 @@ def register_channels(register: Register[Channel]) -> None:
 
     :param register: call ``register(medsec.plugin_types.Channel(...))``; a
         channel says which message kinds it carries.
+    """
+
+
+@hookspec
+def register_transcribers(register: Register[Transcriber]) -> None:
+    """Register speech-to-text engines for ``medsec dictation add`` (the bundled
+    ``pocketsphinx`` runs offline; a practice may add a local Whisper server, or a
+    vendor's service under a business associate agreement).
+
+    :param register: call ``register(medsec.plugin_types.Transcriber(...))``;
+        dictation.yaml's ``engine`` names the one used (``--engine`` overrides).
     """
 
 

@@ -170,6 +170,66 @@ class Transport(NamedTuple):
     connect: Callable[[dict[str, Any], str], Any]
 
 
+class Word(NamedTuple):
+    """One recognised word: its spelling, where it is in the audio (seconds from the start) and
+    how sure the engine is of it (0 to 1; medsec marks words below dictation.yaml's
+    ``unsure_below`` for the secretary's attention)."""
+
+    text: str
+    start: float
+    end: float
+    confidence: float
+
+
+class Transcript(NamedTuple):
+    """What a transcriber heard: the words in order (``Word``); ``text`` is the engine's
+    own rendering when it has one (punctuation, capitals), else empty (medsec joins the words)."""
+
+    words: list[Word]
+    text: str = ""
+
+
+class TranscriptionError(Exception):
+    """A transcriber could not run (its model is missing, its server did not answer ...).
+    medsec reports it as one line (exit 3) and writes nothing."""
+
+
+class TranscriptionJob(NamedTuple):
+    """What medsec hands a transcriber with the audio.
+
+    - ``settings``: the engine's section of dictation.yaml (``engines: {NAME: {...}}``), or {}.
+    - ``vocabulary()``: the practice's own language, read when called: ``{"sentences": [...],
+      "terms": [...], "pronunciations": {word: "ARPAbet phones"}}`` from its templates, signed
+      documents, codes.yaml descriptions, dictation.yaml's formulary and words, and the names of
+      its staff and referring providers. An engine that adapts to a practice builds from it.
+    - ``load(name) -> bytes | None`` and ``keep(name, data)``: the engine's cache in the data
+      directory (``cache/<engine>/``), encrypted at rest like every record when the practice
+      encrypts (a model built from letters holds patients' names).
+    - ``progress(seconds)``: call with the seconds of audio done so far (medsec shows progress).
+    """
+
+    settings: dict[str, Any]
+    vocabulary: Callable[[], dict[str, Any]]
+    load: Callable[[str], bytes | None]
+    keep: Callable[[str, bytes], None]
+    progress: Callable[[float], None]
+
+
+class Transcriber(NamedTuple):
+    """A speech-to-text engine for dictation: ``transcribe(wav_path, job) -> Transcript``.
+
+    ``wav_path`` is always 16 kHz mono 16-bit PCM WAV: medsec converts WAV, FLAC and MP3 (with
+    sox), refuses what is not audio, silence and files over the configured length before any
+    engine runs. Raise ``TranscriptionError`` when the engine cannot run. An engine that sends
+    audio off the machine must say so in its description (a vendor needs a business associate
+    agreement).
+    """
+
+    name: str
+    description: str
+    transcribe: Callable[[str, TranscriptionJob], Transcript]
+
+
 class Report(NamedTuple):
     """A report: ``build(app, options) -> (columns, rows)``."""
 

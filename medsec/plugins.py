@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         Importer,
         RemittanceFormat,
         Report,
+        Transcriber,
         Transport,
     )
 
@@ -134,6 +135,8 @@ def collect(pm: MedsecPluginManager,
 def collect(pm: MedsecPluginManager, hook: Literal["register_edi_formats"]) -> dict[str, Registered[EdiFormat]]: ...
 @overload
 def collect(pm: MedsecPluginManager, hook: Literal["register_transports"]) -> dict[str, Registered[Transport]]: ...
+@overload
+def collect(pm: MedsecPluginManager, hook: Literal["register_transcribers"]) -> dict[str, Registered[Transcriber]]: ...
 @overload
 def collect(pm: MedsecPluginManager, hook: Literal["register_channels"]) -> dict[str, Registered[Channel]]: ...
 @overload
@@ -256,7 +259,7 @@ def describe(pm: MedsecPluginManager) -> list[PluginInfo]:
     registered: dict[str, dict[str, list[str]]] = {}
     for hook in ("register_coding_tables", "register_claim_formats", "register_remittance_formats",
                  "register_edi_formats", "register_channels", "register_importers", "register_exporters",
-                 "register_reports", "register_transports"):
+                 "register_reports", "register_transports", "register_transcribers"):
         for item in collect(pm, hook).values():
             kind = hook.removeprefix("register_")
             registered.setdefault(item.plugin, {}).setdefault(kind, []).append(item.name)

@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, str] = {
     "calls": "log, assign, return and close phone calls; the follow-up calls due",
     "messages.send": "send and read reminders, memos, post and faxes; tell patients results are ready",
     "documents.file": "file incoming faxes, post, scans and lab results with their patient or order",
+    "documents.write": "transcribe dictations; type, correct, print and send clinical documents and letters",
     "documents.sign": "sign clinical documents and letters as their author",
     "referrals": "take in, write, send and follow referrals",
     "tasks": "add, see and close the office's tasks",

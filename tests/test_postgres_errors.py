@@ -182,6 +182,7 @@ def test_a_version_1_store_gets_the_sign_in_tables_by_upgrade(pg_clinic, pg_url,
                       "DELETE FROM medsec.counters WHERE prefix IN ('CR', 'SN', 'TK')",
                       "DROP TABLE medsec.eligibility", "DROP TABLE medsec.edifiles",
                       "DELETE FROM medsec.counters WHERE prefix IN ('EL', 'EF')",
+                      "DROP TABLE medsec.docs", "DELETE FROM medsec.counters WHERE prefix = 'D'",
                       "UPDATE medsec.meta SET value = '1' WHERE key = 'schema_version'"):
         pg_server.sql(statement, db)
     one_line_error(pg_clinic("patient", "show", "P1"), 3, "medsec upgrade")
@@ -201,9 +202,11 @@ def test_upgrade_to_schema_5_makes_free_text_guarantors_responsible_parties_to_r
     for patient, text in (("P1", "Jane Doe, mother"), ("P2", " p1")):
         pg_server.sql(f"UPDATE medsec.patients SET doc = jsonb_set(doc, '{{guarantor}}', to_jsonb('{text}'::text)) "
                       f"WHERE id = '{patient}'", db)
-    pg_server.sql("UPDATE medsec.meta SET value = '4' WHERE key = 'schema_version'", db)
+    for statement in ("DROP TABLE medsec.docs", "DELETE FROM medsec.counters WHERE prefix = 'D'",
+                      "UPDATE medsec.meta SET value = '4' WHERE key = 'schema_version'"):
+        pg_server.sql(statement, db)
     one_line_error(pg_clinic("patient", "show", "P1"), 3, "medsec upgrade")
-    assert pg_clinic.json("upgrade")["steps"] == ["schema 5"]
+    assert pg_clinic.json("upgrade")["steps"] == ["schema 5", "schema 6"]
     ann = pg_clinic.json("patient", "show", "P1")
     assert ann["guarantor"] == "" and ann["responsible_party"]["needs_review"] is True
     assert ann["responsible_party"]["converted_from"] == "Jane Doe, mother"

@@ -37,6 +37,8 @@ BUILTIN_COMMANDS = {
     "memo": "medsec.cli.memo:memo",
     "task": "medsec.cli.task:task",
     "lab": "medsec.cli.lab:lab",
+    "doc": "medsec.cli.doc:doc",
+    "dictation": "medsec.cli.dictation:dictation",
     "meeting": "medsec.cli.meeting:meeting",
     "config": "medsec.cli.admin:config_group",
     "check": "medsec.cli.admin:check_command",

@@ -45,12 +45,13 @@ UNDECLARED = "admin"
 
 # What the front desk does all day: register and update patients, book, check in, take calls and
 # messages, file the post and faxes, keep referrals and tasks moving, take refill requests (not
-# decide them), answer balance questions and take copays at the window (billing.pay). No clinical
+# decide them), type and transcribe the physicians' letters and reports (documents.write; signing
+# them is the author's), answer balance questions and take copays at the window (billing.pay). No clinical
 # decisions (labs, refill approval), no exports, no staff or security administration.
 _FRONT_DESK = frozenset({
     "patients.read", "patients.write", "schedule.read", "schedule.book", "schedule.checkin", "calls",
-    "messages.send", "documents.file", "referrals", "tasks", "refills.request", "billing.read", "billing.pay",
-    "staff.read", "eligibility",
+    "messages.send", "documents.file", "documents.write", "referrals", "tasks", "refills.request", "billing.read",
+    "billing.pay", "staff.read", "eligibility",
 })
 # The clinical side of the front desk (patients, schedule, rooming, calls, messages, documents,
 # referrals, tasks) plus lab orders under standing orders, and refill requests prepared for the
@@ -58,15 +59,15 @@ _FRONT_DESK = frozenset({
 # the physician's unless the practice grants it: `nurse: {like: nurse, add: [labs.review]}`.
 _NURSE = frozenset({
     "patients.read", "patients.write", "schedule.read", "schedule.book", "schedule.checkin", "calls",
-    "messages.send", "documents.file", "referrals", "tasks", "refills.request", "labs.order",
+    "messages.send", "documents.file", "documents.write", "referrals", "tasks", "refills.request", "labs.order",
     "codes.read", "staff.read",
 })
 # The prescriber: everything clinical, including the decisions with legal weight (refill
 # approval, result review, signing). Charge entry stays with the biller; check-in with the desk.
 _PHYSICIAN = frozenset({
     "patients.read", "patients.write", "schedule.read", "schedule.book", "calls", "messages.send", "referrals",
-    "tasks", "refills.request", "refills.approve", "labs.order", "labs.review", "documents.sign", "codes.read",
-    "staff.read",
+    "tasks", "refills.request", "refills.approve", "labs.order", "labs.review", "documents.write", "documents.sign",
+    "codes.read", "staff.read",
 })
 # The billing office: charges, payments, claims, remittances and the code list; it reads patients
 # (demographics, coverage) and the schedule (the visits to bill) but does not change charts.
@@ -191,6 +192,18 @@ COMMANDS: dict[str, str | None] = {
     "refill show": "refills.request",
     "refill approve": "refills.approve",
     "refill deny": "refills.approve",  # deciding either way is the prescriber's
+    "dictation add": "documents.write",
+    "dictation engines": "documents.write",
+    "dictation model": "documents.write",  # builds the practice's language model from its signed documents
+    "doc new": "documents.write",
+    "doc list": "documents.write",
+    "doc show": "documents.write",
+    "doc edit": "documents.write",
+    "doc play": "documents.write",
+    "doc pdf": "documents.write",
+    "doc send": "documents.write",  # a disclosure: in the fax log and the accounting of disclosures
+    "doc addendum": "documents.write",
+    "doc sign": "documents.sign",  # the author only (medsec.workflows.clinical_docs)
     "lab order": "labs.order",
     "lab list": "labs.order",
     "lab show": "labs.order",

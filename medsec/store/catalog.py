@@ -83,6 +83,16 @@ def edi_file_index_entries(f: Record) -> Iterator[IndexKey]:
         yield ("edi-unmatched", "unmatched")
 
 
+def doc_index_entries(d: Record) -> Iterator[IndexKey]:
+    """Patient -> clinical documents; author -> their unsigned ones (the signing queue);
+    a dictation's audio (by SHA-256) -> its document (one recording is transcribed once)."""
+    yield ("doc-patient", d["patient_id"])
+    if d.get("status") == "draft":
+        yield ("doc-unsigned", d["author"])
+    if d.get("audio"):
+        yield ("doc-audio", d["audio"]["sha256"])
+
+
 def lab_index_entries(o: Record) -> Iterator[IndexKey]:
     """Patient -> lab orders; the lab's own (filler) order number -> order, once a result named it."""
     yield ("lab-patient", o["patient_id"])
@@ -139,6 +149,10 @@ MEMOS = RecordKind("memos", "M", 500)
 # exchanged with a clearinghouse (837P, 270, 276 out; 999, 277CA, 277, 271, 835 in).
 ELIGIBILITY = RecordKind("eligibility", "EL", 1000, eligibility_index_entries)
 EDI_FILES = RecordKind("edifiles", "EF", 1000, edi_file_index_entries)
+# Clinical documents: letters, consults, reports and notes, dictated (transcribed from audio) or
+# typed; signed by their author, then frozen (later text is an addendum, a document of its own).
+# "docs", not "documents": PostgreSQL's medsec.documents holds the configuration files.
+DOCS = RecordKind("docs", "D", 500, doc_index_entries)
 STAFF = RecordKind("staff", "S")  # ids only: the roster itself lives in staff.yaml
 
 
@@ -158,12 +172,12 @@ TOKENS = RecordKind("tokens", "TK", 100)  # service tokens (cron): a role, not a
 PATIENT_RECORDS = {APPOINTMENTS: "appt-patient", CALLS: "call-patient", CHARGES: "charge-patient",
                    CLAIMS: "claim-patient", PAYMENTS: "payment-patient", LABS: "lab-patient",
                    REFERRALS: "referral-patient", REFILLS: "refill-patient", ELIGIBILITY: "elig-patient",
-                   WAITLIST: None, TASKS: None, MAIL: None, FAXES: None, LAB_RESULTS: None}
+                   DOCS: "doc-patient", WAITLIST: None, TASKS: None, MAIL: None, FAXES: None, LAB_RESULTS: None}
 
 # Every sharded kind, for `medsec check` and backups.
 ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,
              REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS, CREDENTIALS, SESSIONS,
-             TOKENS, ELIGIBILITY, EDI_FILES]
+             TOKENS, ELIGIBILITY, EDI_FILES, DOCS]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
            "appt-room": APPOINTMENTS, "reminder-appt": REMINDERS,
@@ -173,7 +187,8 @@ INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": P
            "labresult-message": LAB_RESULTS, "labresult-unmatched": LAB_RESULTS,
            "referral-patient": REFERRALS, "refill-patient": REFILLS, "credential-staff": CREDENTIALS,
            "elig-patient": ELIGIBILITY, "elig-waiting": ELIGIBILITY, "edi-sha256": EDI_FILES,
-           "edi-control": EDI_FILES, "edi-unmatched": EDI_FILES}
+           "edi-control": EDI_FILES, "edi-unmatched": EDI_FILES, "doc-patient": DOCS, "doc-unsigned": DOCS,
+           "doc-audio": DOCS}
 
 # The folders a new data directory starts with.
 RECORD_DIRS = ["patients", "appointments", "waitlist", "index", "audit", "files", "meta", "outbox", "templates"]

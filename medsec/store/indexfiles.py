@@ -109,7 +109,7 @@ SHARDING: dict[str, Sharding] = {
     "labresult-message": _HASHED, "labresult-unmatched": _ONE, "referral-patient": _BY_PERSON,
     "refill-patient": _BY_PERSON, "credential-staff": _ONE,
     "elig-patient": _BY_PERSON, "elig-waiting": _ONE, "edi-sha256": _HASHED, "edi-control": _HASHED,
-    "edi-unmatched": _ONE,
+    "edi-unmatched": _ONE, "doc-patient": _BY_PERSON, "doc-unsigned": _ONE, "doc-audio": _HASHED,
 }
 
 
