@@ -43,7 +43,7 @@ under 150 ms and at most 1.3x plain), and the audit log's append alone.
     make bench BENCH_ARGS="--patients 2000 --appointments 20000"     # a quick run
     .venv/bin/python bench/run.py [--patients N] [--appointments N] [--runs 7] [--seed S]
         [--rebuild] [--skip-appointments] [--skip-reminders] [--skip-billing] [--skip-postgresql]
-        [--skip-security] [--skip-atrest] [--only billing|reminders|postgresql|security|atrest]
+        [--skip-security] [--skip-atrest] [--only billing|reminders|postgresql|security|atrest|dictation]
 """
 
 import argparse
@@ -245,11 +245,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-postgresql", action="store_true", help="no PostgreSQL part")
     parser.add_argument("--skip-security", action="store_true", help="no sign-in part")
     parser.add_argument("--skip-atrest", action="store_true", help="no encryption-at-rest part")
-    parser.add_argument("--only", choices=["billing", "reminders", "postgresql", "security", "atrest"], default=None,
+    parser.add_argument("--only", choices=["billing", "reminders", "postgresql", "security", "atrest", "dictation"],
+                        default=None,
                         help="run only this part (billing, reminders: their own small data directory; "
                              "postgresql: the dataset's CSV and reference, built when missing, --rebuild "
                              "rebuilding only the PostgreSQL store; security: its own practice, --rebuild "
-                             "rebuilding only it)")
+                             "rebuilding only it; dictation: the offline transcriber's accuracy and speed "
+                             "on the test dictations)")
     args = parser.parse_args()
     if args.patients < 1000 or args.runs < 1:
         parser.error("--patients must be at least 1000 and --runs at least 1")
@@ -349,6 +351,20 @@ def atrest_only(args: argparse.Namespace, info: dict) -> int:
     return part_report(args, info, "atrest", rows, note, atrest_bench.describe(note))
 
 
+def dictation_only(args: argparse.Namespace, info: dict) -> int:
+    """`--only dictation`: word error rate per dictation and voice (practice vs stock model),
+    real-time factor and the model's build time (bench/dictation_bench.py)."""
+    import dictation_bench
+
+    rows, note = dictation_bench.measure()
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(dictation_bench.describe(rows, note))
+    print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
+    write_results({"machine": info, "args": vars(args), "dictation": note, "rows": rows})
+    print(f"results: {os.path.relpath(RESULTS)}")
+    return 0
+
+
 def part_report(args: argparse.Namespace, info: dict, part: str, rows: list[dict], note: dict, notes: str) -> int:
     """One part's table, its notes and results file; 1 when medsec and the reference disagreed."""
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -380,6 +396,8 @@ def only(args: argparse.Namespace, info: dict) -> int:
         return security_only(args, info)
     if args.only == "atrest":
         return atrest_only(args, info)
+    if args.only == "dictation":
+        return dictation_only(args, info)
     return standalone(args.only, args, info)
 
 

@@ -51,6 +51,7 @@ CONFIG_FILES = [
     "roles.yaml",
     "clearinghouses.yaml",
     "labs.yaml",
+    "dictation.yaml",
 ]
 
 # Real files are kilobytes: staff.yaml of a 300-provider practice is 61 KB.

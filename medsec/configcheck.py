@@ -570,6 +570,61 @@ def _check_lab_interface(c, interface: dict, where: list) -> None:
     _check_clearinghouse(c, {k: v for k, v in interface.items() if k != "transport" or v == "sftp"}, where)
 
 
+ARPABET = frozenset(("AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH", "IH",
+                     "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH", "UW",
+                     "V", "W", "Y", "Z", "ZH"))  # the phones of the US-English dictionaries (no stress digits)
+DICTATION_KEYS = ("engine", "max_minutes", "unsure_below", "sign_within_days", "formulary", "words", "engines",
+                  "player")
+DICTATION_NUMBERS = (("max_minutes", 1, 600, False), ("unsure_below", 0, 1, False), ("sign_within_days", 1, 90, True))
+
+
+def _check_dictation(c, data):
+    """dictation.yaml: the transcriber (`engine`), the longest dictation (`max_minutes`, 1..600),
+    when a word is marked unsure (`unsure_below`, 0..1), the days to sign (`sign_within_days`,
+    1..90), the practice's words (`formulary`, `words`: text, or {word, phones} in ARPAbet), each
+    engine's settings (`engines`) and the audio player (`player`: a command as a list)."""
+    data = c.mapping(data, [])
+    for key in data:
+        if key not in DICTATION_KEYS:
+            c.error([key], f"{key}: unknown setting (dictation.yaml holds {', '.join(DICTATION_KEYS)})")
+    if data.get("engine") is not None and (not isinstance(data["engine"], str) or not data["engine"].strip()):
+        c.error(["engine"], "engine must be the name of a transcriber (see 'medsec dictation engines')")
+    for key, low, high, whole in DICTATION_NUMBERS:
+        value = data.get(key)
+        number = isinstance(value, int) if whole else isinstance(value, (int, float))
+        if value is not None and (isinstance(value, bool) or not number or not low <= value <= high):
+            c.error([key], f"{key} must be a {'whole ' if whole else ''}number from {low} to {high}")
+    for key in ("formulary", "words"):
+        for i, entry in enumerate(c.seq(data.get(key), [key])):
+            _check_dictation_word(c, entry, [key, i])
+    engines = c.mapping(data.get("engines"), ["engines"])
+    for name, section in engines.items():
+        c.mapping(section, ["engines", name])
+    player = data.get("player")
+    if player is not None and (not isinstance(player, list) or not player
+                               or not all(isinstance(a, str) and a for a in player)):
+        c.error(["player"], "player must be a command as a list of words, e.g. [mpv, '--start={at}', '{file}']")
+
+
+def _check_dictation_word(c, entry, where: list) -> None:
+    """A formulary or words entry: a word, or {word, phones} with ARPAbet phones."""
+    if isinstance(entry, str) and entry.strip():
+        return
+    if not isinstance(entry, dict) or not isinstance(entry.get("word"), str) or not entry["word"].strip():
+        c.error(where, f"{_dotted(where)} must be a word, or {{word: WORD, phones: \"P H O N E S\"}}")
+        return
+    for extra in set(entry) - {"word", "phones"}:
+        c.error(where + [extra], f"{_dotted(where + [extra])}: unknown setting (word and phones)")
+    phones = entry.get("phones")
+    if phones is None:
+        return
+    unknown = [p for p in phones.split() if p.upper() not in ARPABET] if isinstance(phones, str) else []
+    if not isinstance(phones, str) or not phones.split() or unknown:
+        said = f"; not {unknown[0]}" if unknown else ""
+        c.error(where + ["phones"], f"{_dotted(where)}.phones: ARPAbet phones separated by spaces "
+                                    f"({' '.join(sorted(ARPABET))}){said}")
+
+
 def is_secret_setting(key) -> bool:
     """Whether a setting's name says it holds a secret (`password`, `api_key`; not `password_env`)."""
     name = str(key).lower().replace("-", "_")
@@ -616,6 +671,7 @@ VALIDATORS: dict[str, Callable] = {
     "roles.yaml": _check_roles,
     "clearinghouses.yaml": _check_clearinghouses,
     "labs.yaml": _check_labs,
+    "dictation.yaml": _check_dictation,
 }
 
 

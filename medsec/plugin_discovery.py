@@ -26,7 +26,7 @@ DEFAULT_PLUGINS = {
 # The plugins installed with medsec itself (its entry points in pyproject.toml).
 SHIPPED_PLUGINS = frozenset({"medsec_synthea", "medsec_email", "medsec_sms", "medsec_fax", "medsec_icd10",
                              "medsec_hcpcs", "medsec_cms1500", "medsec_x12", "medsec_sftp",
-                             "medsec_voice"})
+                             "medsec_voice", "medsec_dictation"})
 
 # The event hooks (hookspecs' "events" section): called after a commit, by `fire`.
 EVENT_HOOKS = frozenset({"appointment_booked", "appointment_cancelled", "appointment_rescheduled",

@@ -457,6 +457,57 @@ def test_hook_register_transports(practice, plugin):
     assert listed(practice, name)["registers"] == {"transports": ["pigeon"]}
 
 
+def test_hook_register_transcribers(two_patients, plugin, tmp_path):
+    import wave
+
+    name = plugin("""
+        import wave
+        from medsec import hookimpl
+        from medsec.plugin_types import Transcriber, Transcript, TranscriptionError, Word
+
+        CALLS = []
+
+        def transcribe(path, job):
+            with wave.open(path, "rb") as w:
+                CALLS.append((w.getframerate(), w.getnchannels(), w.getsampwidth(), job.settings))
+            if job.settings.get("down"):
+                raise TranscriptionError("the scribe is out to lunch")
+            assert job.load("notes") is None or job.load("notes") == b"seen"
+            job.keep("notes", b"seen")
+            job.progress(0.5)
+            terms = job.vocabulary()["terms"]
+            return Transcript([Word("dear", 0.0, 0.2, 0.9), Word(terms[-1].split()[-1], 0.2, 0.6, 0.1)], "")
+
+        @hookimpl
+        def register_transcribers(register):
+            register(Transcriber("scribe", "a scribe in the next room", transcribe))
+    """)
+    env = {"MEDSEC_PLUGINS": name}
+    audio = tmp_path / "dictated.wav"
+    with wave.open(str(audio), "wb") as w:  # 8 kHz stereo: converted to 16 kHz mono by sox
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(bytes(range(0, 256, 3)) * 2000)
+    args = ["dictation", "add", audio, "--patient", "P1", "--author", "S1", "--kind", "letter", "--recipient", "Dr Okafor",
+            "--engine", "scribe"]
+    (two_patients.home / "staff.yaml").write_text("staff:\n  - {id: S1, name: Dr Lee, role: physician}\n")
+    from helpers.tools import need_tool
+
+    need_tool("sox", "sox")
+    record = two_patients.json(*args, env=env)
+    assert record["text"] == "dear [?Okafor]\n"  # the recipient's name is in the practice's vocabulary
+    assert record["transcript"]["engine"] == "scribe" and calls(name)[-1][:3] == (16000, 1, 2)
+    assert (two_patients.home / "cache" / "scribe" / "notes").read_bytes() == b"seen"
+    (two_patients.home / "dictation.yaml").write_text("engines:\n  scribe: {down: true}\n")
+    refused = two_patients(*args, "--again", env=env)
+    assert refused.exit_code == 3 and refused.stderr.startswith("medsec: error: transcriber scribe: the scribe is out")
+    assert calls(name)[-1][3] == {"down": True}
+    assert [d["id"] for d in two_patients.json("doc", "list", env=env)] == [record["id"]]
+    assert two_patients(*args).exit_code == 2  # not loaded: no such engine
+    assert listed(two_patients, name)["registers"] == {"transcribers": ["scribe"]}
+
+
 def test_hook_validate_claim(billed, plugin):
     name = plugin("""
         from medsec import hookimpl

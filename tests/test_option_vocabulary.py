@@ -33,7 +33,9 @@ TIMES_OF_DAY = {("medsec staff hours", "--from"), ("medsec staff hours", "--to")
 # A person named by their part in what the command does, not a filter: the patient who survives a merge.
 PEOPLE_BY_PART = {("medsec patient merge", "--into"),
                   ("medsec appt day", "--send"),  # the staff member the day sheet is sent to
-                  ("medsec lab order", "--physician")}  # the ordering physician
+                  ("medsec lab order", "--physician"),  # the ordering physician
+                  # the author of a document, who signs it
+                  ("medsec doc new", "--author"), ("medsec doc addendum", "--author"), ("medsec dictation add", "--author")}
 # `audit --patient` takes any record id (an appointment's, a claim's): a patient's is what it is for.
 ANY_RECORD = {("medsec audit", "--patient")}
 
@@ -48,7 +50,8 @@ LISTS = {
     "medsec patient list": None, "medsec referral list": "created", "medsec refill list": "created",
     "medsec remind followups": None, "medsec remind list": "created", "medsec staff list": None,
     "medsec task list": "created", "medsec outbox list": None, "medsec token list": None,
-    "medsec clearinghouse list": "at", "medsec elig list": "asked_at",
+    "medsec clearinghouse list": "at", "medsec elig list": "asked_at", "medsec dictation engines": None,
+    "medsec doc list": "created",
 }
 
 

@@ -14,7 +14,8 @@ def verify_command(app, fmt, record_id):
     """Check a sign-off's signature and its signer.
 
     RECORD_ID is a refill request (its decision), a lab order (its result
-    review) or a claim (its submission). The signature is checked against
+    review), a claim (its submission) or a clinical document (its
+    signing by its author). The signature is checked against
     the signer's public key, and the approver the record names must be the
     signer. Exit 0 when it holds, naming who signed (id, name, role) and
     when; exit 3, one line, when the record was changed since it was

@@ -14,7 +14,8 @@ same; docs/plugin-api.md describes each one with an example.
   name, permanent or temporary as the failure is.
 - Files: ``write_private_file(s)`` for what a plugin keeps (caches, an
   outbox), ``write_outbox_file`` for a file to print in the outbox,
-  ``write_output`` for a file a user named; ``open_input``,
+  ``write_output`` for a file a user named; ``read_cache_file`` and
+  ``write_cache_file`` for what an engine rebuilds at will (``cache/<engine>/``); ``open_input``,
   ``open_text`` and ``read_input`` to read a file a user named (an importer's
   file): regular files only, within the size limit of their kind.
 - Reading records: ``appointments``, ``patient``, ``patients``, ``claims``,
@@ -37,7 +38,15 @@ from medsec.inputs import open_input, open_text, read_input
 from medsec.outputs import write_output
 from medsec.plugin_api._channels import delivery_id, http_post, positive_number, secret, to_e164
 from medsec.plugin_api._email import send_email
-from medsec.plugin_api._files import OUTBOX, write_outbox_file, write_private_file, write_private_files
+from medsec.plugin_api._files import (
+    CACHE,
+    OUTBOX,
+    read_cache_file,
+    write_cache_file,
+    write_outbox_file,
+    write_private_file,
+    write_private_files,
+)
 from medsec.plugin_api._records import appointments, calls, claims, patient, patients, referrals, reminders, tasks
 from medsec.plugin_types import (
     Channel,
@@ -62,7 +71,7 @@ __all__ = [
     # channel helpers
     "secret", "positive_number", "to_e164", "http_post", "delivery_id", "send_email",
     # files
-    "write_private_file", "write_private_files",
+    "write_private_file", "write_private_files", "read_cache_file", "write_cache_file", "CACHE",
     "write_outbox_file", "OUTBOX", "write_output", "open_input", "open_text", "read_input",
     # reading records
     "appointments", "patient", "patients", "claims", "reminders", "calls", "referrals", "tasks",

@@ -47,3 +47,36 @@ def write_outbox_file(data_dir: str, name: str, data: bytes) -> str:
     path = os.path.join(data_dir, OUTBOX, name)
     write_private_file(path, data)
     return path
+
+
+# -- an engine's cache ------------------------------------------------------------
+CACHE = "cache"  # the data directory's folder of what plugins rebuild at will: cache/<owner>/<name>
+
+
+def _cache_path(data_dir: str, owner: str, name: str) -> tuple[str, str]:
+    """(path, path relative to data_dir) of cache file `name` of `owner`; both plain file names."""
+    for what, value in (("owner", owner), ("name", name)):
+        if not isinstance(value, str) or os.path.basename(value) != value or value in ("", ".", "..") \
+                or "\\" in value or "\0" in value:
+            raise ValueError(f"cache files take a plain file name as {what}, not a path: {value!r}")
+    rel = f"{CACHE}/{owner}/{name}"
+    return os.path.join(data_dir, CACHE, owner, name), rel
+
+
+def read_cache_file(data_dir: str, owner: str, name: str) -> bytes | None:
+    """The bytes ``write_cache_file`` kept as ``name`` for ``owner`` (an engine's name), decrypted
+    in a practice encrypted at rest; None when there is none."""
+    from medsec.fileio import read_bytes
+
+    path, rel = _cache_path(data_dir, owner, name)
+    return atrest.decrypt(data_dir, rel, read_bytes(path))
+
+
+def write_cache_file(data_dir: str, owner: str, name: str, data: bytes) -> str:
+    """Keep ``data`` as ``<data dir>/cache/<owner>/<name>`` (plain file names), as
+    ``write_private_file`` does: private, atomic, encrypted at rest when the practice encrypts
+    (a model built from letters holds patients' names); its path."""
+    path, _ = _cache_path(data_dir, owner, name)
+    make_private_dirs(os.path.dirname(path))
+    write_private_file(path, data)
+    return path

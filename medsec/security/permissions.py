@@ -194,7 +194,6 @@ COMMANDS: dict[str, str | None] = {
     "refill deny": "refills.approve",  # deciding either way is the prescriber's
     "dictation add": "documents.write",
     "dictation engines": "documents.write",
-    "dictation model": "documents.write",  # builds the practice's language model from its signed documents
     "doc new": "documents.write",
     "doc list": "documents.write",
     "doc show": "documents.write",

@@ -9,7 +9,9 @@ paid) leave the signature valid:
 - a lab result review (`lab status LB1 reviewed`): the order (patient, test, facility) and the
   review, which names the results and the report files (by SHA-256) that were reviewed;
 - a claim submission (`claim export|batch`, `claim status C1 submitted`): the claim's patient,
-  payer, providers, subscriber, diagnoses, lines and total, and the submission (who, when).
+  payer, providers, subscriber, diagnoses, lines and total, and the submission (who, when);
+- a document signature (`doc sign D1`): the clinical document's patient, author, kind, title,
+  recipient, text, the document it adds to, and the signing (who, when).
 
 The message signed is the canonical JSON (orjson, sorted keys) of {"sign-off": kind, "record":
 those fields, "by", "key", "at"}. The record keeps {"signature": {"by", "key", "alg", "fields",
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
-from medsec.store.catalog import CLAIMS, LABS, REFILLS
+from medsec.store.catalog import CLAIMS, DOCS, LABS, REFILLS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,8 +57,10 @@ KINDS = (
     Kind("claim submission", CLAIMS, ("id", "patient_id", "payer_id", "rank", "frequency", "original_reference",
                                       "billing_provider", "rendering_provider", "referring_provider", "subscriber",
                                       "diagnoses", "lines", "total", "submitted"), _by("submitted")),
+    Kind("document signature", DOCS, ("id", "patient_id", "author", "kind", "title", "to", "text", "addendum_to",
+                                      "signed"), _by("signed")),
 )
-REFILL_DECISION, LAB_REVIEW, CLAIM_SUBMISSION = KINDS
+REFILL_DECISION, LAB_REVIEW, CLAIM_SUBMISSION, DOC_SIGNATURE = KINDS
 
 
 def kind_of(record_id: str) -> Kind:
@@ -67,7 +71,7 @@ def kind_of(record_id: str) -> Kind:
             k.kind.number(text)  # a malformed number: InvalidInput
             return k
     raise InvalidInput(f"{text[:40]!r} is not a record that is signed off",
-                       hint="a refill request (RX1), a lab order (LB1) or a claim (C1)")
+                       hint="a refill request (RX1), a lab order (LB1), a claim (C1) or a document (D1)")
 
 
 def message(kind: Kind, record: Record, by: str, key: str, at: str) -> bytes:

@@ -81,17 +81,17 @@ def clean_text(text: str | None, what: str = "the text", required: bool = True) 
 def recipient(app, view, to: str | None, fax: str | None = None, email: str | None = None,
               address: str | None = None) -> dict:
     """Whom a document is addressed to: a referral's other party (`to` = RF id: its name, fax and
-    address), or a name with --to-fax / --to-email / --to-address; {} when not addressed."""
-    to = fields.line(to, "--to")
-    fax, email = fields.line(fax, "--to-fax"), fields.line(email, "--to-email")
-    address = fields.body(address, "--to-address")
+    address), or a name with --fax / --email / --address; {} when not addressed."""
+    to = fields.line(to, "--recipient")
+    fax, email = fields.line(fax, "--fax"), fields.line(email, "--email")
+    address = fields.body(address, "--address")
     if fax and not phone_valid(fax):
-        raise InvalidInput(f"--to-fax {shown(fax)} is not a fax number")
+        raise InvalidInput(f"--fax {shown(fax)} is not a fax number")
     if email and ("@" not in email or " " in email):
-        raise InvalidInput(f"--to-email {shown(email)} is not an email address")
+        raise InvalidInput(f"--email {shown(email)} is not an email address")
     if not to:
         if fax or email or address:
-            raise InvalidInput("--to-fax, --to-email and --to-address need --to NAME (or --to REFERRAL)")
+            raise InvalidInput("--fax, --email and --address need --recipient NAME (or --recipient REFERRAL)")
         return {}
     found = {"name": to, "fax": format_phone(fax) if fax else "", "email": email, "address": address,
              "referral": ""}
@@ -146,6 +146,15 @@ def type_document(app, patient_id: str, *, author_id: str, kind: str, text: str,
 def get_doc(app, doc_id: str, view=None) -> dict:
     found = (view or app.store.snapshot()).require(DOCS, doc_id, "document", "see 'medsec doc list'")
     return opened(app, found, view)
+
+
+def require_draft(record: dict, verb: str = "change") -> None:
+    """Refused (exit 1) unless `record` is a draft: a signed document's text is frozen."""
+    if record["status"] != "draft":
+        signed = record.get("signed") or {}
+        raise Refused(f"{record['id']} was signed by {signed.get('by', '?')} at {signed.get('at', '?')}: "
+                      f"its text is frozen and cannot {verb}",
+                      hint=f"add an addendum: medsec doc addendum {record['id']} --file FILE")
 
 
 def addenda(view, record: dict) -> list[dict]:
