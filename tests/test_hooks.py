@@ -489,8 +489,8 @@ def test_hook_register_transcribers(two_patients, plugin, tmp_path):
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes(bytes(range(0, 256, 3)) * 2000)
-    args = ["dictation", "add", audio, "--patient", "P1", "--author", "S1", "--kind", "letter", "--recipient", "Dr Okafor",
-            "--engine", "scribe"]
+    args = ["dictation", "add", audio, "--patient", "P1", "--author", "S1", "--kind", "letter",
+            "--recipient", "Dr Okafor", "--engine", "scribe"]
     (two_patients.home / "staff.yaml").write_text("staff:\n  - {id: S1, name: Dr Lee, role: physician}\n")
     from helpers.tools import need_tool
 

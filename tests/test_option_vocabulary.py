@@ -35,7 +35,8 @@ PEOPLE_BY_PART = {("medsec patient merge", "--into"),
                   ("medsec appt day", "--send"),  # the staff member the day sheet is sent to
                   ("medsec lab order", "--physician"),  # the ordering physician
                   # the author of a document, who signs it
-                  ("medsec doc new", "--author"), ("medsec doc addendum", "--author"), ("medsec dictation add", "--author")}
+                  ("medsec doc new", "--author"), ("medsec doc addendum", "--author"),
+                  ("medsec dictation add", "--author")}
 # `audit --patient` takes any record id (an appointment's, a claim's): a patient's is what it is for.
 ANY_RECORD = {("medsec audit", "--patient")}
 
