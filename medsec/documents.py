@@ -49,11 +49,27 @@ def texts_to_pdf(texts: list[str], title: str = "") -> bytes:
     pdf.set_creation_date(clock.now().astimezone(UTC).replace(microsecond=0))
     pdf.set_auto_page_break(True, margin=18)
     pdf.set_margins(20, 18, 20)
+    font = _font(pdf, texts)
     for text in texts or [""]:
         pdf.add_page()
-        pdf.set_font("Courier", size=10.5)
+        pdf.set_font(font, size=10.5)
         for line in plain_text(text).splitlines() or [""]:
-            # the core fonts are Latin-1; anything else is shown as '?'
-            pdf.multi_cell(0, 5.2, line.encode("latin-1", "replace").decode("latin-1") or " ",
-                           new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 5.2, line or " ", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def _font(pdf, texts: list[str]) -> str:
+    """Courier, the PDF's own font, for text within Latin-1 (most: small and quick); else DejaVu Sans
+    Mono, embedded (templates/fonts), so that a name in Polish, Greek or Cyrillic is printed as
+    written, not as '?'. A character neither has is drawn as the font's empty box."""
+    if all(ord(c) < 256 for text in texts for c in text):
+        return "Courier"
+    import logging
+    import os
+
+    import medsec_templates
+
+    logging.getLogger("fpdf.output").setLevel(logging.ERROR)  # not a warning per glyph the font lacks
+    pdf.add_font("DejaVuSansMono", fname=os.path.join(os.path.dirname(medsec_templates.__file__), "fonts",
+                                                      "DejaVuSansMono.ttf"))
+    return "DejaVuSansMono"

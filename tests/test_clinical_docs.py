@@ -13,6 +13,8 @@ import email
 import email.policy
 import io
 import json
+import os
+from pathlib import Path
 
 import pytest
 from helpers.backends import write_config
@@ -231,8 +233,8 @@ def test_a_fax_the_gateway_refuses_is_not_recorded(office):
     failed = office("doc", "send", "D1")
     assert failed.exit_code == 1 and "D1 not sent by fax to 617-555-0199" in failed.stderr
     assert office.json("doc", "show", "D1")["sends"] == [] and office.json("fax", "list") == []
-    assert [e["outcome"] for e in office.json("audit") if e["command"] == "doc send"] == \
-        ["not sent: the gateway refused it", "exit 1"]
+    assert [e["outcome"] for e in office.json("audit") if e["command"] == "doc send" and e["outcome"] != "begun"] \
+        == ["not sent: the gateway refused it", "exit 1"]  # (begun: the claim and its release, each a commit)
 
 
 def test_sent_by_email_with_the_pdf_attached(staffed):
@@ -300,6 +302,10 @@ def test_signed_in_only_the_author_signs_with_their_key(clinic, secrets_dir):
     # later updates (a send, the filing) leave the signature valid; the text changed does not
     edit_doc(clinic, "D1", lambda r: r.update(sends=[{"at": "x", "via": "fax", "to": "1"}]))
     assert clinic("verify", "D1", env=admin).exit_code == 0
+    edit_doc(clinic, "D1", lambda r: r["filed"].update(sha256="0" * 64))  # another PDF in the chart
+    one_line(clinic("verify", "D1", env=admin), 3, "D1 was changed since S3 signed it")
+    edit_doc(clinic, "D1", lambda r: r.update(filed=signed["filed"], to={"name": "Dr Elsewhere", "fax": "1"}))
+    one_line(clinic("verify", "D1", env=admin), 3, "D1 was changed since S3 signed it")
     edit_doc(clinic, "D1", lambda r: r.update(text="Seen for a cough; lungs full of crackles.\n"))
     one_line(clinic("verify", "D1", env=admin), 3, "D1 was changed since S3 signed it")
     checked = clinic("check", "--json", env=admin)
@@ -318,3 +324,117 @@ def test_signed_in_a_physician_who_is_not_the_author_is_refused(clinic, secrets_
     refused = clinic("doc", "sign", "D1", env=env)
     assert refused.exit_code == 1 and "only S3 (Dr Phil Sician), the author of D1, may sign it" in refused.stderr
     assert clinic.json("doc", "show", "D1", env=admin)["status"] == "draft"
+
+
+def test_only_a_member_who_may_sign_authors_or_signs(office):
+    """A front-desk author is refused when the draft is written (doc new, addendum); a draft whose
+    author's role lost documents.sign, or who was deactivated, is not signed, in an open practice too."""
+    new_doc(office)
+    office.ok("doc", "sign", "D1", env={"MEDSEC_USER": "S1"})
+    new_doc(office, author="S2")
+    before = snapshot(office.home)
+    one_line(office("doc", "new", "--patient", "P1", "--author", "S4", "--kind", "sick-note", "--file", "-",
+                    input="May return to work.\n"), 1, "S4 (Fran Desk, front-desk) may not sign documents")
+    one_line(office("doc", "addendum", "D1", "--author", "S4", "--file", "-", input="More.\n"), 1,
+             "S4 (Fran Desk, front-desk) may not sign documents")
+    assert snapshot(office.home) == before
+    write_config(office, "roles.yaml", "roles:\n  physician: {like: physician, remove: [documents.sign]}\n")
+    one_line(office("doc", "sign", "D2", env={"MEDSEC_USER": "S2"}), 1, "S2 (physician) may not sign documents")
+    write_config(office, "roles.yaml", "roles: {}\n")
+    office.ok("staff", "deactivate", "S2")
+    one_line(office("doc", "sign", "D2", env={"MEDSEC_USER": "S2"}), 1, "S2 (Dr B) was deactivated")
+    assert office.json("doc", "show", "D2")["status"] == "draft"
+
+
+def test_an_overdue_draft_is_overdue_in_its_authors_tasks(office):
+    new_doc(office, env={"MEDSEC_NOW": "2026-11-20T09:00:00"})
+    assert [(t["text"], t["due"]) for t in office.json("task", "list", "--overdue", "--for", "S1")] == \
+        [("sign consult letter D1", "2026-11-23")]
+    office.ok("doc", "sign", "D1", env={"MEDSEC_USER": "S1"})
+    assert office.json("task", "list", "--overdue") == []
+
+
+def test_a_restricted_chart_s_documents_are_refused_by_id(clinic, secrets_dir, tmp_path):
+    admin, desk, doctor = (signed_in(clinic, s, secrets_dir) for s in ("S1", "S2", "S3"))
+    clinic.ok("doc", "new", "--patient", "P1", "--author", "S3", "--kind", "note", "--recipient", "Dr R", "--fax",
+              "617-555-0199", "--file", "-", input="Seen for a cough.\n", env=desk)
+    clinic.ok("doc", "sign", "D1", env=doctor)
+    clinic.ok("patient", "restrict", "P1", "--to-role", "physician", env=admin)
+    before = snapshot(clinic.home)
+    for args in (["show", "D1"], ["pdf", "D1", "-o", tmp_path / "out.pdf"], ["send", "D1"], ["edit", "D1", "--file",
+                 "-"], ["addendum", "D1", "--file", "-"], ["sign", "D1"]):
+        refused = clinic("doc", *args, input="More.\n", env=desk)
+        assert refused.exit_code == 1 and ("P1's chart is restricted to physician" in refused.stderr
+                                           or "documents.sign" in refused.stderr), (args, refused.stderr)
+    assert not (tmp_path / "out.pdf").exists()
+    assert clinic.json("doc", "show", "D1", env=doctor)["sends"] == []
+    assert snapshot(clinic.home) == before
+
+
+def test_two_signs_at_once_sign_once(office, forks):
+    """Two `doc sign` processes at once: one signs, the other is refused; one filing, one signature."""
+    forker = forks({**os.environ, **office.env, "MEDSEC_USER": "S1"}, timeout=60)
+    for round_no in range(4):
+        new_doc(office)
+        doc_id = f"D{round_no + 1}"
+        results = [forker.wait(i) for i in forker.start_all([["doc", "sign", doc_id, "--json"]] * 2)]
+        assert sorted(code for code, _, _ in results) == [0, 1], results
+        (loser,) = [err for code, _, err in results if code == 1]
+        assert f"{doc_id} was changed while it was being signed" in loser or f"{doc_id} was signed by S1" in loser
+    attachments = office.json("patient", "show", "P1")["attachments"]
+    assert [a["name"] for a in attachments] == [f"consult-D{n}.pdf" for n in range(1, 5)]
+    assert office("check").exit_code == 0
+
+
+def test_text_that_is_not_utf8_or_holds_control_characters_is_bad_input(office, tmp_path):
+    new_doc(office)
+    office.ok("doc", "sign", "D1", env={"MEDSEC_USER": "S1"})
+    latin1, escape = tmp_path / "latin1.txt", tmp_path / "escape.txt"
+    latin1.write_bytes("Se\xf1ora L\xf3pez\n".encode("latin-1"))
+    escape.write_text("Seen \x1b[31mtoday\n")
+    before = snapshot(office.home)
+    for path, text in ((latin1, "is not UTF-8 text"), (escape, "control character (U+001B)"),
+                       (tmp_path / "missing.txt", "missing.txt")):
+        one_line(office("doc", "new", "--patient", "P1", "--author", "S1", "--kind", "note", "--file", path), 2,
+                 text)
+        one_line(office("doc", "addendum", "D1", "--file", path), 2, text)
+    assert snapshot(office.home) == before
+
+
+def test_two_sends_at_once_fax_once_and_a_send_that_died_is_not_repeated_blindly(office, forks):
+    """Two `doc send` processes at once: one faxes, the other is refused (the send is claimed on the
+    document first). A send whose process died (its claim left behind) may have gone out: it is sent
+    again only with --again, and not while it is fresh."""
+    tests = str(Path(__file__).parent)  # the test channel plugin the practice's routes name
+    forker = forks({**os.environ, **office.env, "MEDSEC_USER": "S1", "PYTHONPATH": tests}, timeout=60)
+    for round_no in range(3):
+        new_doc(office, *TO_REFERRER)
+        doc_id = f"D{round_no + 1}"
+        office.ok("doc", "sign", doc_id, env={"MEDSEC_USER": "S1"})
+        results = [forker.wait(i) for i in forker.start_all([["doc", "send", doc_id, "--json"]] * 2)]
+        assert sorted(code for code, _, _ in results) == [0, 1], results
+        (loser,) = [err for code, _, err in results if code == 1]
+        assert f"{doc_id} is being sent" in loser or f"{doc_id} was sent by fax" in loser, loser
+        assert len(office.json("doc", "show", doc_id)["sends"]) == 1
+    assert len([r for r in office.gateway.requests if r["method"] == "POST"]) == 3
+    # a claim left by a process that died: refused while fresh, then only with --again
+    edit_doc(office, "D1", lambda r: r.update(sends=[], sending={"via": "fax", "to": "617-555-0199",
+                                                                  "at": "2026-11-26T09:55:00-05:00", "by": "S4"}))
+    one_line(office("doc", "send", "D1", "--again"), 1, "D1 is being sent by fax to 617-555-0199")
+    later = {"MEDSEC_NOW": "2026-11-26T11:00:00"}
+    one_line(office("doc", "send", "D1", env=later), 1, "did not finish: it may have gone out")
+    assert office.json("doc", "send", "D1", "--again", env=later)["sends"][-1]["via"] == "fax"
+    assert "sending" not in office.json("doc", "show", "D1")
+
+
+def test_names_and_text_beyond_latin_1_are_printed_as_written(office, tmp_path):
+    """The letter's PDF embeds a Unicode font when the text needs one: a Polish name, Greek and
+    Cyrillic words are printed as written, not as '?' (the PDF's own fonts are Latin-1 only)."""
+    office.ok("patient", "edit", "P1", "--first", "Łucja", "--last", "Żółkiewska")
+    new_doc(office, "--recipient", "Dr Σοφία Παππά", text="Пациентка осмотрена. Η ασθενής είναι καλά.\n")
+    office.ok("doc", "sign", "D1", env={"MEDSEC_USER": "S1"})
+    office.ok("doc", "pdf", "D1", "-o", tmp_path / "d1.pdf")
+    text = pdf_text((tmp_path / "d1.pdf").read_bytes())
+    for words in ("Łucja Żółkiewska", "Dr Σοφία Παππά", "Пациентка осмотрена.", "Η ασθενής είναι καλά."):
+        assert words in text, text
+    assert "?" not in text.replace("?word", "")

@@ -6,6 +6,7 @@ dictation. Audio is written with the stdlib `wave` module (16 kHz mono: no sox n
 sox where the test is about converting.
 """
 
+import hashlib
 import importlib
 import json
 import math
@@ -142,6 +143,18 @@ def test_add_transcribes_into_a_draft_marking_unsure_words(office, engine, tmp_p
     assert calls(engine)[-1]["cached"] == first_model
 
 
+def test_a_restricted_charts_letters_do_not_feed_the_shared_vocabulary(office, tmp_path, engine):
+    for patient, text in (("P1", "Whitaker tolerates apixaban well.\n"), ("P2", "Secret psychiatric history.\n")):
+        doc = office.json("doc", "new", "--patient", patient, "--author", "S1", "--kind", "letter", "--file", "-",
+                          input=text)["id"]
+        office.ok("doc", "sign", doc, env={"MEDSEC_USER": "S1"})
+    office.ok("patient", "restrict", "P2", "--to-role", "physician")
+    add(office, write_wav(tmp_path / "c.wav"))
+    sentences = calls(engine)[-1]["vocabulary"]["sentences"]
+    assert "Whitaker tolerates apixaban well." in sentences
+    assert not any("psychiatric" in s for s in sentences)
+
+
 def test_the_same_audio_twice_is_refused_unless_again(office, tmp_path):
     wav = write_wav(tmp_path / "consult.wav")
     first = json.loads(add(office, wav, "--json").stdout)["id"]
@@ -230,6 +243,60 @@ def test_mp3_and_flac_are_converted_with_sox(office, tmp_path, engine):
     assert converted == [("wav", 2), ("flac", 2), ("mp3", 2)]
 
 
+def test_a_header_that_says_less_than_the_sound_holds_is_cut_at_the_limit(tmp_path):
+    from medsec.errors import InvalidInput
+    from medsec.workflows import audio
+
+    sox = need_tool("sox", "sox")
+    flac = tmp_path / "long.flac"
+    subprocess.run([sox, str(write_wav(tmp_path / "tone.wav", seconds=75)), str(flac)], check=True, timeout=60)
+    folder = tmp_path / "private"
+    folder.mkdir()
+    with pytest.raises(InvalidInput, match="is over 0:01:00 long \\(its header says 0:00:02\\); dictations are "
+                                           "limited to 1 minutes"):
+        audio.convert(audio.Audio(str(flac), "flac", 2.0), str(folder), 1, "long.flac")
+    wav, seconds = audio.convert(audio.Audio(str(flac), "flac", 2.0), str(folder), 2)
+    assert seconds == 75.0  # what the sound holds, not what the header said
+
+
+def test_a_file_too_large_to_keep_or_not_a_regular_file_is_refused_before_the_engine(office, tmp_path, engine):
+    big = tmp_path / "big.wav"
+    write_wav(big, seconds=1)
+    with open(big, "r+b") as f:  # 28 minutes of 16 kHz mono: within max_minutes, over the attachment limit
+        wave_bytes = 28 * 60 * 16000 * 2
+        f.seek(4)
+        f.write((36 + wave_bytes).to_bytes(4, "little"))
+        f.seek(40)
+        f.write(wave_bytes.to_bytes(4, "little"))
+        f.truncate(44 + wave_bytes)
+    nothing_written(office, ["dictation", "add", big, "--patient", "P1", "--author", "S1", "--kind", "consult"],
+                    2, "over the 50 MB limit")
+    fifo = tmp_path / "fifo.wav"
+    os.mkfifo(fifo)
+    nothing_written(office, ["dictation", "add", fifo, "--patient", "P1", "--author", "S1", "--kind", "consult"],
+                    2, "is not a regular file")
+    assert calls(engine) == []
+
+
+def test_what_is_kept_is_what_was_transcribed(office, tmp_path, engine, monkeypatch):
+    """The file is read once into a private copy: changed after it was read, the copy is transcribed and kept."""
+    from medsec.workflows import audio
+
+    wav = write_wav(tmp_path / "consult.wav")
+    original = wav.read_bytes()
+    convert = audio.convert
+
+    def changed_meanwhile(given, folder, *args):
+        write_wav(wav, seconds=3, frequency=300)
+        return convert(given, folder, *args)
+
+    monkeypatch.setattr(audio, "convert", changed_meanwhile)
+    record = json.loads(add(office, wav, "--json").stdout)
+    assert record["audio"]["sha256"] == hashlib.sha256(original).hexdigest() and record["audio"]["seconds"] == 2.5
+    kept = [p for p in (office.home / "files").rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in kept] == [original] and wav.read_bytes() != original
+
+
 def test_dictation_engines_lists_the_installed_transcribers(office, engine):
     rows = office.json("dictation", "engines")
     assert {"name": "fake", "plugin": engine, "description": "words it was told to hear", "default": True} in rows
@@ -308,6 +375,19 @@ def test_doc_edit_opens_the_editor_with_the_timings_and_refuses_a_draft_changed_
     assert office.json("doc", "show", doc)["text"] == "Other desk's version.\n"
     os.remove(kept)
     os.rmdir(os.path.dirname(kept))
+
+
+def test_ctrl_c_in_the_editor_does_not_stop_doc_edit(office, tmp_path):
+    """The terminal sends Ctrl-C to medsec and the editor alike (vi takes it as a key): medsec goes on."""
+    doc = json.loads(add(office, write_wav(tmp_path / "c.wav"), "--json").stdout)["id"]
+    editor = tmp_path / "editor"
+    editor.write_text(f"#!{sys.executable}\nimport os, signal, sys, time\n"
+                      "os.kill(os.getppid(), signal.SIGINT)\ntime.sleep(0.5)\n"
+                      "open(sys.argv[1], 'w').write('Corrected after a Ctrl-C.\\n')\n")
+    editor.chmod(0o755)
+    done = office.run("doc", "edit", doc, "--json", env={"VISUAL": str(editor)}, check=False, timeout=120)
+    assert done.returncode == 0 and json.loads(done.stdout)["changed"] is True, done.stderr
+    assert office.json("doc", "show", doc)["text"] == "Corrected after a Ctrl-C.\n"
 
 
 def test_doc_edit_of_a_signed_document_is_refused(office, tmp_path):

@@ -40,10 +40,12 @@ def add(app, fmt, path, patient_id, author_id, kind, title, to, to_fax, to_email
     """Transcribe a dictation into a draft.
 
     FILE is WAV, FLAC or MP3 (sox converts FLAC, MP3 and WAV that is not
-    16 kHz mono). It is refused when it is not audio, silent, or longer
-    than dictation.yaml's max_minutes (default 60), and when the same audio
-    was transcribed before (--again). Words the transcriber was unsure of
-    are written [?word]: correct them with 'medsec doc edit'.
+    16 kHz mono). It is refused when it is not audio, silent, longer than
+    dictation.yaml's max_minutes (default 60) or over the 50 MB limit for
+    an attachment (some 26 minutes of 16 kHz mono WAV: record longer ones
+    as MP3 or FLAC), and when the same audio was transcribed before
+    (--again). Words the transcriber was unsure of are written [?word]:
+    correct them with 'medsec doc edit'.
 
     \b
     Examples:

@@ -30,7 +30,8 @@ def recipient_options(func):
     return func
 
 
-def author_option(required: bool = True, help: str = "The author, who signs it (a staff id or name)."):
+def author_option(required: bool = True,
+                  help: str = "The author, who signs it (a staff id or name; a role that may sign)."):
     """`--author STAFF`, passed as `author_id`."""
     return click.option("--author", "author_id", type=STAFF, required=required, default=None, metavar="STAFF",
                         help=help)
@@ -39,6 +40,19 @@ def author_option(required: bool = True, help: str = "The author, who signs it (
 def kind_option(required: bool = True):
     return click.option("--kind", type=click.Choice(svc.KINDS), required=required, default=None,
                         help="What the document is.")
+
+
+def read_text(path: str) -> str:
+    """A document's text from --file (a regular file or '-'), as UTF-8; InvalidInput (exit 2) for
+    anything else (not UTF-8, a device, past the attachment limit)."""
+    from medsec.errors import InvalidInput
+    from medsec.inputs import ATTACHMENT, read_input
+    from medsec.text import shown
+
+    try:
+        return read_input(path, ATTACHMENT).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"--file {shown(path)} is not UTF-8 text") from None
 
 
 @click.group()
@@ -63,8 +77,7 @@ def doc():
 @kind_option()
 @click.option("--title", default="", help="A title (default: the kind).")
 @recipient_options
-@click.option("--file", "text_file", type=click.File("r", encoding="utf-8"), required=True, metavar="FILE",
-              help="The text ('-': standard input).")
+@click.option("--file", "text_file", required=True, metavar="FILE", help="The text ('-': standard input).")
 @output_options
 @pass_app
 def new(app, fmt, patient_id, author_id, kind, title, to, to_fax, to_email, to_address, text_file):
@@ -76,7 +89,7 @@ def new(app, fmt, patient_id, author_id, kind, title, to, to_fax, to_email, to_a
       echo "Seen today; may return to work on Monday." | \\
           medsec doc new --patient P1 --author S1 --kind sick-note --file -
     """
-    render(svc.type_document(app, patient_id, author_id=author_id, kind=kind, text=text_file.read(svc.TEXT_LIMIT + 1),
+    render(svc.type_document(app, patient_id, author_id=author_id, kind=kind, text=read_text(text_file),
                              title=title, to=to, to_fax=to_fax, to_email=to_email, to_address=to_address), fmt)
 
 
@@ -149,7 +162,7 @@ def sign(app, fmt, doc_id):
 
 @doc.command("addendum")
 @click.argument("doc_id")
-@click.option("--file", "text_file", type=click.File("r", encoding="utf-8"), required=True, metavar="FILE",
+@click.option("--file", "text_file", required=True, metavar="FILE",
               help="The addendum's text ('-': standard input).")
 @author_option(required=False, help="Its author, who signs it (default: the document's author).")
 @output_options
@@ -168,7 +181,7 @@ def addendum(app, fmt, doc_id, text_file, author_id):
     """
     from medsec.workflows import doc_signing
 
-    render(doc_signing.addendum(app, doc_id, text_file.read(svc.TEXT_LIMIT + 1), author_id=author_id), fmt)
+    render(doc_signing.addendum(app, doc_id, read_text(text_file), author_id=author_id), fmt)
 
 
 @doc.command("pdf")
@@ -245,15 +258,7 @@ def edit(app, fmt, doc_id, text_file):
     base = svc.get_doc(app, doc_id)
     svc.require_draft(base, "be edited")
     if text_file is not None:
-        from medsec.errors import InvalidInput
-        from medsec.inputs import ATTACHMENT, read_input
-        from medsec.text import shown
-
-        try:
-            text = read_input(text_file, ATTACHMENT).decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInput(f"--file {shown(text_file)} is not UTF-8 text") from None
-        render(_save_edit(app, doc_id, text, base, None if text_file == "-" else text_file), fmt)
+        render(_save_edit(app, doc_id, read_text(text_file), base, None if text_file == "-" else text_file), fmt)
         return
     render(_edit_in_editor(app, doc_id, base), fmt)
 
@@ -300,7 +305,7 @@ def _edit_in_editor(app, doc_id: str, base: dict) -> dict:
     try:
         argv = editor_command()
         try:
-            code = subprocess.run([*argv, draft, side], check=False).returncode
+            code = _wait_for_editor(subprocess.Popen([*argv, draft, side]))
         except OSError as e:
             raise EnvironmentFailure(f"the editor {shown(argv[0])} cannot be run: {e.strerror or e}",
                                      hint="set $VISUAL or $EDITOR to an editor") from None
@@ -327,6 +332,21 @@ def _edit_in_editor(app, doc_id: str, base: dict) -> dict:
             for name in os.listdir(folder):
                 if os.path.join(folder, name) != draft:
                     os.remove(os.path.join(folder, name))
+
+
+def _wait_for_editor(editor) -> int:
+    """The editor's exit status. Ctrl-C is the editor's while it runs (vi takes it as a key; the
+    terminal sends it to medsec too): medsec ignores it then, as git does, and removes its files."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not this thread's to set
+        return editor.wait()
+    try:
+        return editor.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @doc.command("play")

@@ -18,7 +18,9 @@ def verify_command(app, fmt, record_id):
     signing by its author). The signature is checked against
     the signer's public key, and the approver the record names must be the
     signer. Exit 0 when it holds, naming who signed (id, name, role) and
-    when; exit 3, one line, when the record was changed since it was
+    when; a record a patient merge moved since shows the patient it was
+    signed for and the merge ("merged": P7 -> P3, when, by whom), and
+    holds only if its patient now really absorbed that one. Exit 3, one line, when the record was changed since it was
     signed, or the key is not the approver's or is damaged; exit 1 when it
     is not signed, with the reason (an open practice, a service token, a
     session from before signing keys, or not decided yet).
@@ -40,5 +42,11 @@ def verify_command(app, fmt, record_id):
         member = {}
     result = {"id": proof["id"], "sign-off": proof["sign-off"], "valid": True, "signed_by": proof["by"],
               "name": member.get("name"), "role": member.get("role"), "at": proof["at"], "key": proof["key"]}
+    merged = proof.get("merged")
+    if merged:  # signed for one patient, moved to the one it was merged into
+        result["signed_for"] = merged["from"]
+        result["patient"] = merged["into"]
+        first = "first merged" if len(merged["path"]) > 2 else "merged"
+        result["merged"] = f"{' -> '.join(merged['path'])} ({first} by {merged['by']} at {merged['at']})"
     app.audit("verify", [result["id"]], outcome=f"ok: signed by {result['signed_by']}")
     render(result, fmt)

@@ -633,14 +633,18 @@ def merge_patients(app, duplicate_id: str, survivor_id: str) -> dict:
         merged["updated"] = stamp
         redirect = {**dup, "status": "merged", "merged_into": keep["id"], "updated": stamp}
         txn.put_many(PATIENTS, [merged, redirect], {keep["id"]: keep, dup["id"]: dup})
-        moved = _move_records(txn, dup["id"], keep["id"], stamp)
+        moved = _move_records(txn, dup["id"], keep["id"], stamp, str(app.user))
     app.audit("merge", [dup["id"], keep["id"], *moved])
     return merged
 
 
-def _move_records(txn, from_id: str, to_id: str, stamp: str) -> list[str]:
+def _move_records(txn, from_id: str, to_id: str, stamp: str, by: str) -> list[str]:
     """Give everything that names the duplicate (appointments, calls, charges,
-    claims, payments, labs, referrals, refills, tasks, mail ...) to the survivor."""
+    claims, payments, labs, referrals, refills, tasks, mail ...) to the survivor.
+    A signed record keeps the patient id it was signed for, so that its
+    signature still holds and shows the merge (signoffs.mark_merged)."""
+    from medsec.security.signoffs import mark_merged
+
     moved = []
     for kind, index in PATIENT_RECORDS.items():
         if index:
@@ -648,6 +652,7 @@ def _move_records(txn, from_id: str, to_id: str, stamp: str) -> list[str]:
             olds = [r for r in txn.get_many(kind, ids) if r.get("patient_id") == from_id]
         else:
             olds = [r for r in txn.scan(kind) if r.get("patient_id") == from_id]
-        txn.put_many(kind, [{**r, "patient_id": to_id, "updated": stamp} for r in olds], {r["id"]: r for r in olds})
+        txn.put_many(kind, [{**mark_merged(r, stamp, by), "patient_id": to_id, "updated": stamp} for r in olds],
+                     {r["id"]: r for r in olds})
         moved += [r["id"] for r in olds]
     return moved

@@ -11,7 +11,8 @@ paid) leave the signature valid:
 - a claim submission (`claim export|batch`, `claim status C1 submitted`): the claim's patient,
   payer, providers, subscriber, diagnoses, lines and total, and the submission (who, when);
 - a document signature (`doc sign D1`): the clinical document's patient, author, kind, title,
-  recipient, text, the document it adds to, and the signing (who, when).
+  recipient, text, the document it adds to, the signing (who, when) and the signed PDF filed in
+  the chart (its SHA-256).
 
 The message signed is the canonical JSON (orjson, sorted keys) of {"sign-off": kind, "record":
 those fields, "by", "key", "at"}. The record keeps {"signature": {"by", "key", "alg", "fields",
@@ -20,6 +21,14 @@ open practice, a service token, a session opened before keys existed) the approv
 same and its `signature` says why it is unsigned ({"unsigned": reason, "by", "at"}).
 
 `verify` checks one record; `scan` (for `medsec check`) every record that carries a signature.
+
+A patient merge (`patient merge`) moves a signed record to the surviving patient without changing
+what was signed: the record keeps the patient id it was signed for in {"merged_patient": {"from",
+"at", "by"}} (`mark_merged`; a second merge keeps the first one's), the signature is checked over
+that id, and the record's current patient must have absorbed it (its `merged_from`, followed
+through every merge since: P9 -> P7 -> P3). A patient id changed any other way, with no such
+marker or one naming a patient the current one never absorbed, does not verify. A record never
+merged is signed and checked exactly as before.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
-from medsec.store.catalog import CLAIMS, DOCS, LABS, REFILLS
+from medsec.store.catalog import CLAIMS, DOCS, LABS, PATIENTS, REFILLS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,7 +67,7 @@ KINDS = (
                                       "billing_provider", "rendering_provider", "referring_provider", "subscriber",
                                       "diagnoses", "lines", "total", "submitted"), _by("submitted")),
     Kind("document signature", DOCS, ("id", "patient_id", "author", "kind", "title", "to", "text", "addendum_to",
-                                      "signed"), _by("signed")),
+                                      "signed", "filed"), _by("signed")),
 )
 REFILL_DECISION, LAB_REVIEW, CLAIM_SUBMISSION, DOC_SIGNATURE = KINDS
 
@@ -75,10 +84,67 @@ def kind_of(record_id: str) -> Kind:
 
 
 def message(kind: Kind, record: Record, by: str, key: str, at: str) -> bytes:
+    """What was signed: the record's `kind.fields`, its patient the one it was signed for (a merged
+    record's `merged_patient.from`; the record's own patient_id when it was never merged)."""
     import orjson
 
-    return orjson.dumps({"sign-off": kind.name, "record": {f: record.get(f) for f in kind.fields},
-                         "by": by, "key": key, "at": at}, option=orjson.OPT_SORT_KEYS)
+    fields = {f: record.get(f) for f in kind.fields}
+    merged = record.get(MERGED)
+    if isinstance(merged, dict) and "patient_id" in fields:
+        fields["patient_id"] = merged.get("from")
+    return orjson.dumps({"sign-off": kind.name, "record": fields, "by": by, "key": key, "at": at},
+                        option=orjson.OPT_SORT_KEYS)
+
+
+# -- patient merges --------------------------------------------------------------------------------------
+MERGED = "merged_patient"
+
+
+def mark_merged(record: Record, at: str, by: str) -> Record:
+    """`record` as `patient merge` may move it: a record carrying a signature keeps the patient id
+    it was signed for (the first merge's marker stays through later ones); any other is unchanged."""
+    sig = record.get("signature")
+    if not isinstance(sig, dict) or "sig" not in sig or MERGED in record:
+        return record
+    return {**record, MERGED: {"from": record.get("patient_id"), "at": at, "by": by}}
+
+
+class Merges:
+    """Which patients each patient absorbed (`patient merge` keeps them in its `merged_from`), read
+    from `view`: patient by patient (`verify`), or every patient's at once on first need (`scan`)."""
+
+    def __init__(self, view: Any, everyone: bool = False):
+        self.view = view
+        self.everyone = everyone
+        self._from: dict[str, list] | None = None
+
+    def merged_from(self, patient_id: str) -> list:
+        if self.everyone:
+            if self._from is None:
+                self._from = {str(p.get("id")): p["merged_from"] for p in self.view.scan(PATIENTS)
+                              if isinstance(p.get("merged_from"), list) and p["merged_from"]}
+            return self._from.get(patient_id, [])
+        patient = self.view.get(PATIENTS, patient_id) if isinstance(patient_id, str) else None
+        found = (patient or {}).get("merged_from")
+        return found if isinstance(found, list) else []
+
+    def path(self, signed_for: str, current: str) -> list[str] | None:
+        """[signed_for, ..., current] when `current` absorbed `signed_for` (merge by merge), else None."""
+        came: dict[str, str] = {}
+        todo = [current]
+        while todo:
+            pid = todo.pop()
+            for absorbed in self.merged_from(pid):
+                if not isinstance(absorbed, str) or absorbed in came or absorbed == current:
+                    continue
+                came[absorbed] = pid
+                if absorbed == signed_for:
+                    chain = [absorbed]
+                    while chain[-1] != current:
+                        chain.append(came[chain[-1]])
+                    return chain
+                todo.append(absorbed)
+        return None
 
 
 class Signer:
@@ -124,6 +190,8 @@ class Signer:
         from medsec.security.keys import ALG, b64
 
         at = clock.iso(self.app.now())
+        # Signed (again) as it is now: a merge marker from an earlier signature no longer applies.
+        record = {k: v for k, v in record.items() if k != MERGED}
         if self._private is None or self.key is None:
             return {**record, "signature": {"unsigned": self.unsigned, "by": self.by, "at": at}}
         sig = self._private.sign(message(kind, record, self.by, self.key, at))
@@ -136,10 +204,13 @@ class Unsigned(Refused):
     """A record with no signature (exit 1), and why."""
 
 
-def check_record(kind: Kind, record: Record, keys: dict[str, tuple[str, dict]]) -> dict:
-    """What the signature of `record` proves: {"by", "key", "at"}. Unsigned (exit 1) when it has none,
-    EnvironmentFailure (exit 3, one line) when it does not hold (the record changed since, the key
-    is not the approver's, the signature or the key is damaged)."""
+def check_record(kind: Kind, record: Record, keys: dict[str, tuple[str, dict]],
+                 merges: Merges | None = None) -> dict:
+    """What the signature of `record` proves: {"by", "key", "at"}, and {"merged": {"from", "into",
+    "path", "at", "by"}} when a patient merge moved it since (`merges`: who absorbed whom). Unsigned
+    (exit 1) when it has none, EnvironmentFailure (exit 3, one line) when it does not hold (the record
+    changed since, its patient changed outside a merge, the key is not the approver's, the signature
+    or the key is damaged)."""
     rid = record.get("id")
     sig = record.get("signature")
     if sig is None:
@@ -174,18 +245,40 @@ def check_record(kind: Kind, record: Record, keys: dict[str, tuple[str, dict]]) 
     except (InvalidSignature, ValueError):
         raise EnvironmentFailure(f"{rid} was changed since {by} signed it at {at}, or the signature is not "
                                  f"{by}'s") from None
-    return {"by": by, "key": key, "at": at}
+    return {"by": by, "key": key, "at": at, **_merged(rid, record, merges)}
+
+
+def _merged(rid: Any, record: Record, merges: Merges | None) -> dict:
+    """{"merged": the merges that moved `record` from the patient it was signed for to its patient
+    now} ({} when never merged); EnvironmentFailure when that patient never absorbed the one signed
+    for (moved outside a merge)."""
+    marker = record.get(MERGED)
+    if marker is None:
+        return {}
+    if not isinstance(marker, dict) or not isinstance(marker.get("from"), str):
+        raise EnvironmentFailure(f"{rid}: its patient merge record is damaged")
+    signed_for, current = marker["from"], record.get("patient_id")
+    if signed_for == current:
+        path: list[str] | None = [current]
+    else:
+        path = merges.path(signed_for, current) if merges is not None and isinstance(current, str) else None
+    if path is None:
+        raise EnvironmentFailure(f"{rid} was signed for patient {signed_for} but is now {str(current)[:20]}'s, "
+                                 f"and {signed_for} was never merged into {str(current)[:20]}: moved outside a merge")
+    return {"merged": {"from": signed_for, "into": current, "path": path, "at": marker.get("at"),
+                       "by": marker.get("by")}}
 
 
 def verify(app: AppContext, record_id: str, opened: Callable[[Record, Any], Record]) -> dict:
-    """`medsec verify ID`: {"id", "sign-off", "valid", "by", "key", "at"} once the signature holds
+    """`medsec verify ID`: {"id", "sign-off", "valid", "by", "key", "at"} (and "merged" when a patient
+    merge moved it) once the signature holds
     (`opened`: the record, once whoever acts may open its patient's chart)."""
     from medsec.security.keys import public_keys
 
     kind = kind_of(record_id)
     view = app.store.snapshot()
     record = opened(view.require(kind.kind, record_id.strip(), kind.name.split(" ")[0] + " record"), view)
-    proof = check_record(kind, record, public_keys(view))
+    proof = check_record(kind, record, public_keys(view), Merges(view))
     return {"id": record["id"], "sign-off": kind.name, "valid": True, **proof}
 
 
@@ -195,6 +288,7 @@ def scan(view: Any) -> list[tuple[str, str]]:
     from medsec.security.keys import public_keys
 
     keys: dict[str, tuple[str, dict]] | None = None
+    merges = Merges(view, everyone=True)  # the patients are read only if a merged record is met
     problems = []
     for kind in KINDS:
         for record in view.scan(kind.kind):
@@ -204,7 +298,7 @@ def scan(view: Any) -> list[tuple[str, str]]:
             if keys is None:
                 keys = public_keys(view)
             try:
-                check_record(kind, record, keys)
+                check_record(kind, record, keys, merges)
             except EnvironmentFailure as exc:
                 problems.append((str(record.get("id")), f"signature does not hold: {exc.message}"))
     return problems

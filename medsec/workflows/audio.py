@@ -7,8 +7,13 @@
   or an MPEG frame sync), not from its name; anything else is bad input.
 - `duration(path, fmt)`: seconds, from the WAV header with the stdlib `wave` module (a damaged
   or truncated header is bad input), from FLAC's STREAMINFO block, or `soxi -D` for MP3.
-- `convert(path, fmt, folder)`: sox into a private folder; a WAV already in the wanted format is
-  copied as it is (no sox needed). sox missing: an environment failure naming the Debian package.
+- `keep_copy(path, folder)`: the file read once (a regular file within the attachment limit,
+  medsec.inputs) into the private folder, hashed as it is copied; everything after reads the copy,
+  so a file changed meanwhile cannot make what was stored differ from what was transcribed.
+- `convert(audio, folder, limit)`: sox into a private folder, never more than `limit` seconds of
+  it (a header that says less than the file holds is caught by the length of the result); a WAV
+  already in the wanted format is copied as it is (no sox needed). sox missing: an environment
+  failure naming the Debian package.
 - `is_silent(wav)`: the RMS of the converted samples (with `array`) below SILENCE_RMS.
 
 Every subprocess runs with a timeout, without a shell.
@@ -23,6 +28,7 @@ from array import array
 from typing import NamedTuple
 
 from medsec.errors import EnvironmentFailure, InvalidInput
+from medsec.inputs import ATTACHMENT, open_input
 from medsec.text import shown
 
 RATE, CHANNELS, WIDTH = 16_000, 1, 2  # what transcribers are given: 16 kHz, mono, 16-bit signed PCM
@@ -137,8 +143,11 @@ def _run(argv: list[str], fmt: str, path: str, timeout: float) -> str:
 def _linked(path: str, fmt: str, folder: str) -> str:
     """A name with the format's extension for sox (which goes by names) in the private folder."""
     link = os.path.join(folder, f"input.{fmt}")
-    if not os.path.lexists(link):
-        os.symlink(os.path.abspath(path), link)
+    if os.path.lexists(link):
+        if os.readlink(link) == os.path.abspath(path):
+            return link
+        os.remove(link)
+    os.symlink(os.path.abspath(path), link)
     return link
 
 
@@ -170,26 +179,53 @@ def check(path: str, max_minutes: float, folder: str) -> Audio:
     return Audio(path, fmt, seconds)
 
 
+def keep_copy(path: str, folder: str) -> tuple[str, str, int]:
+    """`path` copied into the private `folder`, read once through medsec.inputs (a regular file
+    within the attachment limit, else InvalidInput) and hashed as it is copied: (copy, sha256, size)."""
+    import hashlib
+
+    copy = os.path.join(folder, "original")
+    digest, size = hashlib.sha256(), 0
+    with open_input(path, ATTACHMENT) as source, \
+            os.fdopen(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+            out.write(block)
+    return copy, digest.hexdigest(), size
+
+
 def _clock(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-def convert(audio: Audio, folder: str) -> str:
-    """The audio as 16 kHz mono 16-bit signed PCM WAV in `folder` (private); its path."""
+def convert(audio: Audio, folder: str, max_minutes: float, name: str | None = None) -> tuple[str, float]:
+    """The audio as 16 kHz mono 16-bit signed PCM WAV in `folder` (private): (its path, its seconds).
+    At most `max_minutes` of it are converted: longer (its header said less) is InvalidInput naming
+    `name`."""
+    name = name or audio.path
     out = os.path.join(folder, "audio-16k.wav")
     if audio.format == "wav":
         info = _wav_info(audio.path)
         if info is not None and info[:3] == (CHANNELS, WIDTH, RATE):
             shutil.copyfile(audio.path, out)
             os.chmod(out, 0o600)
-            return out
+            return out, audio.seconds
     sox = _tool("sox", audio.format)
-    # a minute of audio converts in well under a second; a generous bound for slow disks
+    limit = max_minutes * 60
+    # a minute of audio converts in well under a second; a generous bound for slow disks, whatever
+    # the header says (sox stops at the limit and a second)
     _run([sox, "-q", _linked(audio.path, audio.format, folder), "-r", str(RATE), "-c", str(CHANNELS),
-          "-b", "16", "-e", "signed-integer", out], audio.format, audio.path, timeout=60 + audio.seconds)
+          "-b", "16", "-e", "signed-integer", out, "trim", "0", f"{limit + 1:.0f}"], audio.format, name,
+         timeout=60 + limit)
     os.chmod(out, 0o600)
-    return out
+    with wave.open(out, "rb") as w:
+        seconds = w.getnframes() / RATE
+    if seconds > limit:  # cut at the limit and a second: longer than its header says
+        raise InvalidInput(f"{shown(name)} is over {_clock(limit)} long (its header says {_clock(audio.seconds)}); "
+                           f"dictations are limited to {max_minutes:g} minutes (dictation.yaml max_minutes)")
+    return out, seconds
 
 
 def rms(wav_path: str) -> float:

@@ -63,6 +63,26 @@ def _ids(record: dict) -> list[str]:
     return [record["id"], record["patient_id"]]
 
 
+def may_sign(app, member: dict) -> bool:
+    """Whether a roster member's role holds documents.sign (roles.yaml, else the defaults): only
+    such a member authors a document, in an open practice too."""
+    from medsec.security.permissions import role_permissions
+
+    roles = role_permissions(app.config("roles.yaml") or None)
+    return bool(member.get("active", True)) and "documents.sign" in roles.get(str(member.get("role")), frozenset())
+
+
+def signing_author(app, author_id: str) -> dict:
+    """The roster member `author_id` names, once they may sign documents; Refused (exit 1) for
+    anyone else (a front-desk member, a deactivated physician)."""
+    author = get_staff(app, author_id)
+    if not may_sign(app, author):
+        state = f"{author.get('role') or 'no role'}" + ("" if author.get("active", True) else ", deactivated")
+        raise Refused(f"{author['id']} ({author.get('name') or author['id']}, {state}) may not sign documents, "
+                      "so cannot author one", hint="name the physician who signs it: --author STAFF")
+    return author
+
+
 def clean_text(text: str | None, what: str = "the text", required: bool = True) -> str:
     """A document's text: printable (tabs and newlines kept), within TEXT_LIMIT, not empty."""
     value = (text or "").replace("\r\n", "\n").replace("\r", "\n")
@@ -108,7 +128,7 @@ def new_document(app, txn, *, patient_id: str, author_id: str, kind: str, text: 
                  transcript: dict | None = None, addendum_to: str = "") -> dict:
     """Stage a new draft in `txn` and its author's task to sign it; the record.
 
-    The patient must be active; the author a staff member on the roster. Typed and dictated
+    The patient must be active; the author an active staff member whose role may sign. Typed and dictated
     documents both come through here.
     """
     if kind not in KINDS:
@@ -117,7 +137,7 @@ def new_document(app, txn, *, patient_id: str, author_id: str, kind: str, text: 
     patient = get_patient(app, patient_id, view=txn)
     if patient["status"] != "active":
         raise Refused(f"{patient['id']} is {patient['status']}", hint="restore the patient first")
-    author = get_staff(app, author_id)
+    author = signing_author(app, author_id)
     (doc_id,) = txn.reserve_ids(DOCS)
     due = app.today() + timedelta(days=sign_within_days(app))
     what = KIND_NAMES[kind] + (f" (addendum to {addendum_to})" if addendum_to else "")

@@ -17,7 +17,6 @@ changed by someone else since it was read is refused (EditConflict) and the edit
 `audio_of` and `timings` serve `doc play` and the editor's side file of word timings.
 """
 
-import hashlib
 import os
 import re
 import tempfile
@@ -29,8 +28,8 @@ from medsec import clock
 from medsec.communications import fields
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.records.patients import get_patient
-from medsec.records.staff import get_staff, roster
-from medsec.store.catalog import DOCS, REFERRALS
+from medsec.records.staff import roster
+from medsec.store.catalog import DOCS, PATIENTS, REFERRALS
 from medsec.text import shown
 from medsec.workflows import audio as sound
 from medsec.workflows.clinical_docs import (
@@ -41,6 +40,7 @@ from medsec.workflows.clinical_docs import (
     recipient,
     require_draft,
     settings,
+    signing_author,
 )
 
 DEFAULT_ENGINE = "pocketsphinx"
@@ -129,19 +129,26 @@ def practice_vocabulary(app, patient: dict | None = None, to: dict | None = None
     sentences from its message templates, signed documents, codes.yaml descriptions and referrals'
     reasons; terms: dictation.yaml's formulary and words, staff names, referring providers, the
     dictated patient's name and the recipient's; pronunciations given in dictation.yaml. Nothing
-    comes from the audio being transcribed."""
+    comes from the audio being transcribed, nor from a restricted chart's documents and referrals:
+    the engine's model is shared by every dictation and holds its sentences' words."""
     view = app.store.snapshot()
     sentences = _template_sentences(app)
-    for record in view.scan(DOCS):
-        if record.get("status") == "signed":
+    signed = [d for d in view.scan(DOCS) if d.get("status") == "signed"]
+    referrals = list(view.scan(REFERRALS))
+    restricted = {p["id"] for p in view.get_many(PATIENTS, sorted({r["patient_id"] for r in signed + referrals
+                                                                   if r.get("patient_id")}))
+                  if p.get("restricted_to")}
+    for record in signed:
+        if record["patient_id"] not in restricted:
             sentences += _sentences(record.get("text", ""))
     codes = app.config("codes.yaml") or {}
     for code in _entries(codes.get("codes") if isinstance(codes, dict) else None):
         if isinstance(code, dict) and isinstance(code.get("description"), str):
             sentences += _sentences(code["description"])
     terms: list[str] = []
-    for referral in view.scan(REFERRALS):
-        sentences += _sentences(str(referral.get("reason") or ""))
+    for referral in referrals:
+        if referral.get("patient_id") not in restricted:
+            sentences += _sentences(str(referral.get("reason") or ""))
         terms += [str(referral[k]) for k in ("to", "from") if referral.get(k)]
     words, pronunciations = _configured_words(settings(app))
     terms += words + [str(m["name"]) for m in roster(app) if m.get("name")]
@@ -227,14 +234,6 @@ def _keep(data_dir: str, engine: str, name: str, data: bytes) -> None:
     write_cache_file(data_dir, engine, name, data)
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _refuse_repeat(view, sha: str, path: str) -> None:
     before = view.lookup("doc-audio", sha)
     if before:
@@ -258,18 +257,22 @@ def add(app, path: str, *, patient_id: str, author_id: str, kind: str, title: st
     patient = get_patient(app, patient_id, view=view)
     if patient["status"] != "active":
         raise Refused(f"{patient['id']} is {patient['status']}", hint="restore the patient first")
-    get_staff(app, author_id)
+    signing_author(app, author_id)  # an author who may not sign is refused before the engine runs
     addressed = recipient(app, view, to, to_fax, to_email, to_address)
     name, transcriber = _engine(app, engine)
     max_minutes = float(conf.get("max_minutes", DEFAULT_MAX_MINUTES))
     unsure_below = float(conf.get("unsure_below", DEFAULT_UNSURE_BELOW))
-    with tempfile.TemporaryDirectory(prefix="medsec-dictation-") as folder:  # 0700
-        given = sound.check(path, max_minutes, folder)
-        sha = _sha256(path)
+    with tempfile.TemporaryDirectory(prefix="medsec-dictation-") as folder:  # 0700, removed on any exit
+        given = sound.check(path, max_minutes, folder)  # a file too long by its header: refused unread
+        copy, sha, size = sound.keep_copy(path, folder)  # from here on only the copy is read
+        if sound.sniff(copy) != given.format or sound.duration(copy, given.format, folder) != given.seconds:
+            raise Refused(f"{shown(path)} changed while it was read: nothing was written", hint="try again")
+        given = given._replace(path=copy)
         if not again:
             _refuse_repeat(view, sha, path)
         progress.note(f"converting {os.path.basename(path)}")
-        wav = sound.convert(given, folder)
+        wav, seconds = sound.convert(given, folder, max_minutes, path)
+        given = given._replace(seconds=seconds)  # what the sound holds, whatever its header said
         sound.refuse_silence(wav, path)
         progress.start(f"transcribing {os.path.basename(path)} with {name} (seconds of audio)",
                        int(given.seconds) or None)
@@ -285,14 +288,12 @@ def add(app, path: str, *, patient_id: str, author_id: str, kind: str, title: st
                                      "nothing was written") from None
         decode_seconds = time.monotonic() - started
         progress.close()
-    words = _clean_words(getattr(heard, "words", None))
-    engine_text = getattr(heard, "text", "") or ""
-    if not words and not engine_text.strip():
-        raise InvalidInput(f"{shown(path)} holds no speech the transcriber {name} recognised")
-    text = clean_text(draft_text(words, engine_text, unsure_below), "the transcript")
-    stored, size = app.store.attach_file(path)
-    if stored != sha:
-        raise Refused(f"{shown(path)} changed while it was transcribed: nothing was written", hint="try again")
+        words = _clean_words(getattr(heard, "words", None))
+        engine_text = getattr(heard, "text", "") or ""
+        if not words and not engine_text.strip():
+            raise InvalidInput(f"{shown(path)} holds no speech the transcriber {name} recognised")
+        text = clean_text(draft_text(words, engine_text, unsure_below), "the transcript")
+        app.store.attach_file(copy)
     record_audio = {"sha256": sha, "size": size, "name": os.path.basename(path), "format": given.format,
                     "seconds": round(given.seconds, 2)}
     transcript = {"engine": name, "words": words, "seconds": round(given.seconds, 2),

@@ -3,7 +3,7 @@
 `sign`: only the document's author (the acting user matched to the roster) signs a draft, which
 holds no `[?word]` mark left by the transcriber. The signature (medsec.security.signoffs, kind
 "document signature") covers the patient, author, kind, title, recipient, text, the document it
-adds to and who signed when; the signed PDF (template clinical-letter on the practice's
+adds to, who signed when and the signed PDF's hash; the signed PDF (template clinical-letter on the practice's
 letterhead) is kept in the store and filed in the patient's chart (`attachments`), the author's
 task to sign it is done: all in one transaction, on the draft as it was checked.
 
@@ -14,8 +14,11 @@ signed document's PDF carries its signed addenda after it.
 sheet) or by email (the mail log, the PDF attached), both in the accounting of disclosures: a
 consult letter, report, visit note or operative summary is sent for treatment, a
 prior-authorization letter for payment (exempt from the accounting); a letter or a sick note
-is accounted for. The same destination twice needs `again`.
+is accounted for. The same destination twice needs `again`; a send is claimed on the document
+first (`sending`), so two terminals never send it at once.
 """
+
+from datetime import timedelta
 
 from medsec import clock, documents
 from medsec.communications import fields, messaging
@@ -30,6 +33,7 @@ from medsec.workflows import clinical_docs as docs
 from medsec.workflows.tasks import finish_tasks
 
 TEMPLATE = "clinical-letter"
+SENDING_STALE = timedelta(minutes=15)  # a send claimed longer ago than this was a run that died
 VIAS = ["fax", "email"]
 # Why a document goes out, by kind (medsec.reports.disclosures: the words before the colon decide
 # whether the accounting of disclosures lists it as required).
@@ -48,10 +52,19 @@ def _number(doc_id: str) -> str:
 
 
 def _author(app, record: dict, verb: str = "sign") -> dict:
-    """The acting user as the document's author; Refused (exit 1) for anyone else."""
+    """The acting user as the document's author, while their role may sign; Refused (exit 1) for
+    anyone else."""
     for member in acting_members(app):
-        if member["id"] == record["author"] and member.get("active", True):
-            return member
+        if member["id"] != record["author"]:
+            continue
+        if not member.get("active", True):
+            raise Refused(f"{member['id']} ({member.get('name') or member['id']}) was deactivated and may no "
+                          f"longer {verb} {record['id']}", hint="another physician writes it anew: medsec doc new")
+        if not docs.may_sign(app, member):
+            raise Refused(f"{member['id']} ({member.get('role') or 'no role'}) may not {verb} documents: "
+                          "the role does not hold documents.sign",
+                          hint="an administrator grants permissions to roles (roles.yaml)")
+        return member
     try:
         name = get_staff(app, record["author"]).get("name") or record["author"]
     except NotFound:  # an author no longer on the roster: the id says enough
@@ -239,10 +252,7 @@ def send(app, doc_id: str, *, fax: str | None = None, email: str | None = None, 
         else:
             raise InvalidInput(f"{record['id']} names no fax number or email address to send it to",
                                hint="give --fax NUMBER or --email ADDRESS")
-    if not again and any(s.get("via") == via and s.get("to") == to for s in record.get("sends") or []):
-        sent = next(s for s in record["sends"] if s.get("via") == via and s.get("to") == to)
-        raise Refused(f"{record['id']} was sent by {via} to {to} at {sent.get('at', '?')}",
-                      hint="send it once more with --again")
+    _refuse_resend(record, via, to, again)
     patient = get_patient(app, record["patient_id"], view=view)
     rendered = render_letter(app, view, record, patient)
     data = documents.text_to_pdf(rendered.text, rendered.subject)
@@ -250,6 +260,7 @@ def send(app, doc_id: str, *, fax: str | None = None, email: str | None = None, 
     kind_name = docs.KIND_NAMES[record["kind"]]
     purpose = f"{PURPOSES[record['kind']]}: {kind_name} {record['id']}"
     what = f"{kind_name} {record['id']}"
+    _claim(app, doc_id, via, to, again)
     try:
         if via == "fax":
             from medsec.communications import faxes  # (only a document sent by fax needs it)
@@ -264,15 +275,56 @@ def send(app, doc_id: str, *, fax: str | None = None, email: str | None = None, 
         else:
             entry = _email(app, record, to, name, purpose, what, rendered, data)
     except DeliveryError as e:
+        _release(app, doc_id, None)
         error = EnvironmentFailure if e.temporary else Refused
         raise error(f"{record['id']} not sent by {via} to {to}: {e}",
                     hint="try again later" if e.temporary else None) from None
+    except BaseException:
+        _release(app, doc_id, None)
+        raise
     entry = {"at": clock.iso(app.now()), "by": app.user, **entry}
+    new = _release(app, doc_id, entry)
+    app.audit("doc-send", _ids(new) + [entry.get("fax_id") or entry["mail_id"]], outcome=f"ok: {via} to {to}")
+    return new
+
+
+def _refuse_resend(record: dict, via: str, to: str, again: bool) -> None:
+    sent = [s for s in record.get("sends") or [] if s.get("via") == via and s.get("to") == to]
+    if sent and not again:
+        raise Refused(f"{record['id']} was sent by {via} to {to} at {sent[-1].get('at', '?')}",
+                      hint="send it once more with --again")
+
+
+def _claim(app, doc_id: str, via: str, to: str, again: bool) -> None:
+    """Mark the document as being sent, in one transaction, so two terminals never send it at once.
+    A send that started and never finished (the process died: the fax may have gone) is not taken
+    for a failure: it is sent again only with `again`, once the fax or mail log was looked at."""
+    now = app.now()
     with app.store.transaction() as txn:
         old = docs.get_doc(app, doc_id, txn)
-        new = {**old, "sends": (old.get("sends") or []) + [entry]}
+        _refuse_resend(old, via, to, again)
+        sending = old.get("sending")
+        if sending:
+            since = clock.stored_moment(sending["at"], app.tz)
+            if now - since < SENDING_STALE:
+                raise Refused(f"{old['id']} is being sent by {sending['via']} to {sending['to']} "
+                              f"(by {sending['by']}, since {sending['at'][:16]})", hint="see 'medsec doc show' soon")
+            if not again:
+                raise Refused(f"a send of {old['id']} by {sending['via']} to {sending['to']} started at "
+                              f"{sending['at'][:16]} and did not finish: it may have gone out",
+                              hint=f"see 'medsec {'fax' if sending['via'] == 'fax' else 'mail'} list'; "
+                                   "--again sends it once more")
+        txn.put(DOCS, {**old, "sending": {"via": via, "to": to, "at": clock.iso(now), "by": app.user}}, old)
+
+
+def _release(app, doc_id: str, entry: dict | None) -> dict:
+    """The claim done: the send recorded in `sends` (`entry`), or not (None); the document."""
+    with app.store.transaction() as txn:
+        old = docs.get_doc(app, doc_id, txn)
+        new = {k: v for k, v in old.items() if k != "sending"}
+        if entry is not None:
+            new["sends"] = (old.get("sends") or []) + [entry]
         txn.put(DOCS, new, old)
-    app.audit("doc-send", _ids(new) + [entry.get("fax_id") or entry["mail_id"]], outcome=f"ok: {via} to {to}")
     return new
 
 
