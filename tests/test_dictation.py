@@ -146,6 +146,21 @@ def test_add_transcribes_into_a_draft_marking_unsure_words(office, engine, tmp_p
     assert calls(engine)[-1]["cached"] == first_model
 
 
+def test_the_vocabulary_reads_the_latest_signed_documents(office, tmp_path, engine, monkeypatch):
+    """A practice's years of letters would make a model too slow to build: the latest are read."""
+    from medsec.workflows import dictation
+
+    monkeypatch.setattr(dictation, "LATEST_SIGNED", 2)
+    for text in ("Oldest letter about gout.\n", "Newer letter about asthma.\n", "Newest letter about eczema.\n"):
+        doc = office.json("doc", "new", "--patient", "P1", "--author", "S1", "--kind", "letter", "--file", "-",
+                          input=text)["id"]
+        office.ok("doc", "sign", doc, env={"MEDSEC_USER": "S1"})
+    add(office, write_wav(tmp_path / "c.wav"))
+    sentences = calls(engine)[-1]["vocabulary"]["sentences"]
+    assert "Newer letter about asthma." in sentences and "Newest letter about eczema." in sentences
+    assert not any("gout" in s for s in sentences)
+
+
 def test_a_restricted_charts_letters_do_not_feed_the_shared_vocabulary(office, tmp_path, engine):
     for patient, text in (("P1", "Whitaker tolerates apixaban well.\n"), ("P2", "Secret psychiatric history.\n")):
         doc = office.json("doc", "new", "--patient", patient, "--author", "S1", "--kind", "letter", "--file", "-",

@@ -46,6 +46,7 @@ from medsec.workflows.clinical_docs import (
 DEFAULT_ENGINE = "pocketsphinx"
 DEFAULT_MAX_MINUTES = 60
 DEFAULT_UNSURE_BELOW = 0.4
+LATEST_SIGNED = 2000  # the signed documents the vocabulary reads: the latest (some 20,000 sentences)
 WRAP = 72  # a draft's lines: the words joined and wrapped for the editor
 _TEMPLATE_CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
@@ -126,14 +127,15 @@ def _entries(value) -> list:
 
 def practice_vocabulary(app, patient: dict | None = None, to: dict | None = None) -> dict[str, Any]:
     """What the practice says, for an engine to build its language from (TranscriptionJob.vocabulary):
-    sentences from its message templates, signed documents, codes.yaml descriptions and referrals'
-    reasons; terms: dictation.yaml's formulary and words, staff names, referring providers, the
+    sentences from its message templates, its latest LATEST_SIGNED signed documents, codes.yaml
+    descriptions and referrals' reasons; terms: dictation.yaml's formulary and words, staff names, referring providers, the
     dictated patient's name and the recipient's; pronunciations given in dictation.yaml. Nothing
     comes from the audio being transcribed, nor from a restricted chart's documents and referrals:
     the engine's model is shared by every dictation and holds its sentences' words."""
     view = app.store.snapshot()
     sentences = _template_sentences(app)
-    signed = [d for d in view.scan(DOCS) if d.get("status") == "signed"]
+    signed = sorted((d for d in view.scan(DOCS) if d.get("status") == "signed"), key=lambda d: DOCS.number(d["id"]))
+    signed = signed[-LATEST_SIGNED:]  # the practice's language as it writes now; a bounded model to build
     referrals = list(view.scan(REFERRALS))
     restricted = {p["id"] for p in view.get_many(PATIENTS, sorted({r["patient_id"] for r in signed + referrals
                                                                    if r.get("patient_id")}))
