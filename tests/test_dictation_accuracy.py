@@ -10,12 +10,18 @@ its transcript, `[?word]` marks read as the word:
 
 - the default voice (`-v en-us -s 150`, the committed WAVs): at most 0.6 overall (issue 20's loose
   bound; its target is 0.45);
-- a second voice (`-v en-us+m3 -s 130`) spoken at run time where espeak-ng and sox exist: at most 0.7;
-- the stock model (dictation.yaml `engines: {pocketsphinx: {stock_model: true}}`) is printed beside.
+- a second voice (`-v en-us+m3 -s 130`) spoken at run time where espeak-ng and sox exist, on three of
+  the dictations: at most 0.7;
+- the stock model (dictation.yaml `engines: {pocketsphinx: {stock_model: true}}`) on one dictation: far
+  worse than the practice's model (the full stock table is bench/run.py --only dictation's).
+
+One practice serves the module (its model is kept in the engine's cache between dictations, rebuilt
+only when the recipient's name adds a word) and each recording is decoded once per model: decoding
+is what the time goes to.
 
 The practice's language model must not have been fitted to the dictations: no dictation sentence
 is in its training text and few of their 4-grams are (`test_dictations_are_not_in_the_training_text`).
-Figures go to standard output (pytest -s) and to dictation-accuracy.txt in the test's directory;
+Figures go to standard output (pytest -s) and to dictation-accuracy.txt in the tests' temporary folders;
 bench/run.py --only dictation measures the same with timings.
 """
 
@@ -24,6 +30,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.cli import Medsec, cli_env
+from helpers.practices import init_demo
 from helpers.tools import need_tool
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dictation"
@@ -52,6 +60,8 @@ words:
   - Maple Street Family Medicine
 """
 BOUND = {"default": 0.6, "m3": 0.7}
+SECOND_VOICE = ["consult", "prior_auth", "operative"]  # the second voice: the issue's consult letter and two more
+STOCK = ["consult"]  # the stock model: one dictation here, all of them in the bench
 
 
 def spoken(text: str) -> str:
@@ -100,11 +110,14 @@ def report(tmp_path: Path, lines: list[str]) -> None:
         f.write(text)
 
 
-@pytest.fixture
-def dictating(demo):
+@pytest.fixture(scope="module")
+def dictating(tmp_path_factory, templates):
     """The demo practice (S1 Dr. Helena Voss) with its formulary, a patient dictated about, and its
-    past letters and notes typed and signed by their authors."""
+    past letters and notes typed and signed by their authors; one for the module (`.out`: its
+    folder for the figures)."""
     pytest.importorskip("pocketsphinx")
+    home = tmp_path_factory.mktemp("dictation-accuracy") / "data"
+    demo = templates.copy(Medsec(home, cli_env(home)), init_demo)
     (demo.home / "dictation.yaml").write_text(DICTATION_YAML)
     patient = demo.json("patient", "add", "--first", "Daniel", "--last", "Brooks", "--dob", "1961-04-12")["id"]
     for path in sorted((FIXTURES / "practice").glob("*.txt")):
@@ -113,6 +126,7 @@ def dictating(demo):
                         *(["--recipient", to] if to else []))
         demo.ok("--user", author, "doc", "sign", doc["id"])
     demo.patient = patient
+    demo.out = home.parent
     return demo
 
 
@@ -148,11 +162,11 @@ def rtf(results: dict[str, dict]) -> float:
     return sum(r["decode"] for r in later) / sum(r["seconds"] for r in later)
 
 
-def speak(tmp_path: Path, voice: str) -> dict[str, Path]:
-    """The dictations spoken at run time by espeak-ng in `voice`, converted by sox."""
+def speak(tmp_path: Path, voice: str, names: list[str]) -> dict[str, Path]:
+    """The dictations `names` spoken at run time by espeak-ng in `voice`, converted by sox."""
     espeak, sox = need_tool("espeak-ng", "espeak-ng"), need_tool("sox", "sox")
     out = {}
-    for name in DICTATIONS:
+    for name in names:
         raw, wav = tmp_path / f"{name}-{voice}-espeak.wav", tmp_path / f"{name}-{voice}.wav"
         subprocess.run([espeak, *VOICES[voice], "-w", str(raw), "-f", str(FIXTURES / f"{name}.txt")], check=True)
         subprocess.run([sox, str(raw), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", str(wav)],
@@ -164,9 +178,10 @@ def speak(tmp_path: Path, voice: str) -> dict[str, Path]:
 def table(voice: str, practice: dict[str, dict], stock: dict[str, dict] | None) -> list[str]:
     lines = [f"voice {voice}: dictation  practice-model WER  stock WER  decode s / audio s"]
     for name, r in practice.items():
-        stock_wer = f"{stock[name]['wer']:.3f}" if stock else "-"
+        stock_wer = f"{stock[name]['wer']:.3f}" if stock and name in stock else "-"
         lines.append(f"  {name:<13} {r['wer']:.3f}  {stock_wer}  {r['decode']:.1f} / {r['seconds']:.1f}")
-    lines.append(f"  overall       {overall(practice):.3f}  {f'{overall(stock):.3f}' if stock else '-'}  "
+    stock_overall = f"{overall(stock):.3f} ({', '.join(stock)} only)" if stock else "-"
+    lines.append(f"  overall       {overall(practice):.3f}  {stock_overall}  "
                  f"real-time factor {rtf(practice):.2f} (model cached)")
     return lines
 
@@ -199,21 +214,25 @@ def test_dictations_are_not_in_the_training_text(tmp_path):
     assert len(bundled) >= 150 and len((DATA / "medical.txt").read_text().splitlines()) >= 1500
 
 
-def test_accuracy_of_the_committed_dictations(dictating, tmp_path):
+def test_accuracy_of_the_committed_dictations(dictating):
     wavs = {name: FIXTURES / f"{name}.wav" for name in DICTATIONS}
     practice = measure(dictating, wavs)
     drafts = dictating.json("doc", "list", "--unsigned")
     assert {d["patient_id"] for d in drafts if d.get("source", "dictation") == "dictation"} >= {dictating.patient}
     (dictating.home / "dictation.yaml").write_text(DICTATION_YAML + "engines:\n  pocketsphinx: {stock_model: true}\n")
-    stock = measure(dictating, wavs, again=True)
-    report(tmp_path, table("default (-v en-us -s 150, committed WAVs)", practice, stock))
+    try:
+        stock = measure(dictating, {name: wavs[name] for name in STOCK}, again=True)
+    finally:
+        (dictating.home / "dictation.yaml").write_text(DICTATION_YAML)
+    report(dictating.out, table("default (-v en-us -s 150, committed WAVs)", practice, stock))
     assert overall(practice) <= BOUND["default"]
-    assert overall(practice) < overall(stock) - 0.2, "the practice's model is no better than the stock model"
+    same = {name: practice[name] for name in STOCK}
+    assert overall(same) < overall(stock) - 0.2, "the practice's model is no better than the stock model"
     assert all(r["wer"] <= 0.8 for r in practice.values()), practice
     assert rtf(practice) < 1.0
 
 
-def test_accuracy_of_a_second_voice(dictating, tmp_path):
-    practice = measure(dictating, speak(tmp_path, "m3"))
-    report(tmp_path, table("m3 (-v en-us+m3 -s 130, spoken now)", practice, None))
+def test_accuracy_of_a_second_voice(dictating):
+    practice = measure(dictating, speak(dictating.out, "m3", SECOND_VOICE))
+    report(dictating.out, table("m3 (-v en-us+m3 -s 130, spoken now)", practice, None))
     assert overall(practice) <= BOUND["m3"]

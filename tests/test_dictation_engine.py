@@ -205,5 +205,82 @@ def test_the_decode_directory_is_removed(tmp_path, monkeypatch):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(scratch))
-    engine.transcribe(str(audio), Job().job())
+    state = Job()
+    engine.transcribe(str(audio), state.job())
     assert list(scratch.iterdir()) == []
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "decode", interrupted)  # Ctrl-C while decoding
+    with pytest.raises(KeyboardInterrupt):
+        engine.transcribe(str(audio), state.job())
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_same_inputs_give_the_same_model_bytes():
+    first, second = Job(), Job()
+    engine.practice_model(first.job())
+    engine.practice_model(second.job())
+    assert first.cache["model"] == second.cache["model"]
+
+
+def blob(key: str, members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return engine.MAGIC + key.encode() + b"\n" + buf.getvalue()
+
+
+def test_a_damaged_or_hostile_cached_model_is_not_trusted(tmp_path, monkeypatch):
+    state = Job()
+    key = engine.model_key(engine.model_inputs(state.job()))
+    good = {"info.json": b'{"added": {}, "sentences": 1, "words": 1}', "lm.arpa": b"arpa", "words.dict": b"a AH\n"}
+    assert engine.unpack(blob(key, good), key)["arpa"] == "arpa"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(engine, "MAX_MODEL_BYTES", 1 << 20)
+    bomb = {**good, "lm.arpa": b"\0" * (1 << 20)}  # 1 kB packed
+    hostile = [blob(key, bomb), blob(key, {**good, "../../escaped": b"x", "/tmp/absolute": b"x"}),
+               blob(key, {**good, "info.json": b"[1, 2]"}), blob(key, {"lm.arpa": b"arpa"}),
+               blob(key, good)[:-40], blob(key, {**good, "lm.arpa": b"\xff\xfe"})]
+    assert engine.unpack(hostile[1], key)["arpa"] == "arpa"  # extra members are never extracted
+    for data in hostile[:1] + hostile[2:]:
+        assert engine.unpack(data, key) is None
+    assert list(tmp_path.iterdir()) == [] and not (tmp_path.parent / "escaped").exists()
+
+
+def test_espeak_is_given_words_on_its_input_never_as_options(tmp_path):
+    need_tool("espeak-ng", "espeak-ng")
+    (tmp_path / "other.txt").write_text("metformin\n")
+    option = f"-f{tmp_path / 'other.txt'}"  # as an argument: "speak that file's text instead"
+    # a word that makes espeak-ng's lines differ from the words asks it word by word
+    found = pronounce.espeak([option, "two\nlines", "metformin"])
+    assert found["metformin"].startswith("M EH T F")
+    assert found[option] != found["metformin"]
+
+
+def test_a_long_recording_is_decoded_in_utterances_cut_at_pauses_with_times_from_its_start(tmp_path, monkeypatch):
+    audio = speak(tmp_path, DICTATION)
+    offsets: list[float] = []
+    real = engine.words_of
+
+    def utterance(dec, frate, offset=0.0):
+        offsets.append(offset)
+        return real(dec, frate, offset)
+
+    monkeypatch.setattr(engine, "words_of", utterance)
+    monkeypatch.setattr(engine, "UTTERANCE_SECONDS", 1.0)  # an hour's recording, shrunk
+    state = Job()
+    transcript = engine.transcribe(str(audio), state.job())
+    assert len(offsets) >= 2 and offsets == sorted(offsets) and offsets[0] == 0, offsets
+    said = [w.text for w in transcript.words]
+    for drug in ("metformin", "lisinopril", "atorvastatin"):
+        assert drug in said, said
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts) and starts[-1] > offsets[-1]
+    assert all(0 <= w.start < w.end <= seconds(audio) + 0.05 for w in transcript.words)
+    assert state.progress == sorted(state.progress) and state.progress[-1] == pytest.approx(seconds(audio), abs=0.01)

@@ -32,6 +32,8 @@ ESPEAK = {
     "r": "R", "r-": "R", "w": "W", "x": "K", "?": "T", "n-": "N", "m-": "M", "l-": "L", "W": "W",
 }
 _TOKENS = sorted(ESPEAK, key=len, reverse=True)
+ESPEAK_TIMEOUT = 120.0  # seconds for all the missing words at once
+ESPEAK_WORD_TIMEOUT = 10.0  # and for one word
 # Stress, syllable, length and palatalisation marks espeak-ng writes between phonemes.
 _MARKS = re.compile(r"[',%=;_|!\-^]")
 
@@ -59,28 +61,35 @@ def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
+def _espeak(exe: str, text: str, timeout: float) -> str | None:
+    """espeak-ng's phonemes for `text` (given on standard input, never as an argument: a word
+    such as "-w" is not an option), or None when it failed or took longer than `timeout`."""
+    try:
+        return subprocess.run([exe, "-q", "-x", "-v", "en-us"], input=text, capture_output=True, text=True,
+                              timeout=timeout, check=True).stdout
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
 def espeak(words: list[str]) -> dict[str, str]:
-    """ARPAbet pronunciations from espeak-ng for `words` (one call, one word a line); {} without it."""
+    """ARPAbet pronunciations from espeak-ng for `words` (one call, one word a line; word by word
+    when it joined or split lines, until one call fails); {} without it."""
     exe = shutil.which("espeak-ng")
     if not exe or not words:
         return {}
-    try:
-        done = subprocess.run([exe, "-q", "-x", "-v", "en-us"], input="\n".join(words) + "\n",
-                              capture_output=True, text=True, timeout=120, check=True)
-    except (OSError, subprocess.SubprocessError):
+    out = _espeak(exe, "\n".join(words) + "\n", ESPEAK_TIMEOUT)
+    if out is None:
         return {}
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    if len(lines) != len(words):  # espeak-ng joined or split lines: ask word by word
+    lines = [line for line in out.splitlines() if line.strip()]
+    if len(lines) != len(words):
         lines = []
         for word in words:
-            try:
-                one = subprocess.run([exe, "-q", "-x", "-v", "en-us", word], capture_output=True,
-                                     text=True, timeout=30, check=True).stdout
-            except (OSError, subprocess.SubprocessError):
-                one = ""
+            one = _espeak(exe, word + "\n", ESPEAK_WORD_TIMEOUT)
+            if one is None:
+                break  # the rest get letter-to-sound pronunciations
             lines.append(" ".join(one.split()))
     result = {}
-    for word, line in zip(words, lines, strict=True):
+    for word, line in zip(words, lines, strict=False):
         phones = " ".join(from_espeak(part) for part in line.split())
         if phones.strip():
             result[word] = " ".join(phones.split())
