@@ -128,10 +128,11 @@ def _entries(value) -> list:
 def practice_vocabulary(app, patient: dict | None = None, to: dict | None = None) -> dict[str, Any]:
     """What the practice says, for an engine to build its language from (TranscriptionJob.vocabulary):
     sentences from its message templates, its latest LATEST_SIGNED signed documents, codes.yaml
-    descriptions and referrals' reasons; terms: dictation.yaml's formulary and words, staff names, referring providers, the
-    dictated patient's name and the recipient's; pronunciations given in dictation.yaml. Nothing
-    comes from the audio being transcribed, nor from a restricted chart's documents and referrals:
-    the engine's model is shared by every dictation and holds its sentences' words."""
+    descriptions and referrals' reasons; terms: dictation.yaml's formulary and words, staff names,
+    referring providers, the dictated patient's name and the recipient's; pronunciations given in
+    dictation.yaml. Nothing comes from the audio being transcribed, nor from a restricted chart's
+    documents and referrals: the engine's model is shared by every dictation and holds its
+    sentences' words."""
     view = app.store.snapshot()
     sentences = _template_sentences(app)
     signed = sorted((d for d in view.scan(DOCS) if d.get("status") == "signed"), key=lambda d: DOCS.number(d["id"]))
