@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers.backends import write_config
+from helpers.backends import edit_record, store_of, write_config
 from helpers.files import snapshot
 from helpers.signin import one_line, signed_in
 from pypdf import PdfReader
@@ -57,23 +57,11 @@ def new_doc(medsec, *args, text=CONSULT, author="S1", kind="consult", env=None) 
                        input=text, env=env)
 
 
-def store_of(medsec):
-    from medsec.store.api import open_store
-
-    return open_store(str(medsec.home), medsec.pg.url if medsec.pg else None, None)
-
-
 def edit_doc(medsec, doc_id, change):
     """Change a document through the store's API, outside medsec's commands."""
     from medsec.store.catalog import DOCS
 
-    store = store_of(medsec)
-    with store.transaction() as txn:
-        old = txn.get(DOCS, doc_id)
-        new = json.loads(json.dumps(old))
-        change(new)
-        txn.put(DOCS, new, old=old)
-    del store
+    edit_record(medsec, DOCS, doc_id, change)
 
 
 def pdf_text(data: bytes) -> str:

@@ -90,9 +90,9 @@ def test_every_permission_is_granted_and_admin_holds_all():
     assert DEFAULT_ROLES["admin"] == set(PERMISSIONS)
     others = set().union(*(granted for role, granted in DEFAULT_ROLES.items() if role != "admin"))
     assert set(PERMISSIONS) - others == ADMIN_ONLY
-    # the documents that carry signatures wait for Trust II; every other permission guards a command
+    # every permission guards a command (documents.sign: `doc sign`)
     unused = set(PERMISSIONS) - set(COMMANDS.values()) - {"admin"}
-    assert unused == {"documents.sign"}
+    assert unused == set()
 
 
 def test_the_default_roles_make_clinical_sense():

@@ -10,29 +10,14 @@ from the test process (as tests/test_approval.py does), so each test runs on bot
 import json
 
 import pytest
+from helpers.backends import edit_record as edit
+from helpers.backends import store_of
 from helpers.signin import PASS, one_line, signed_in
 
 pytestmark = pytest.mark.both_backends
 
 REQUEST = ["--drug", "Atorvastatin", "--dose", "20 mg daily", "--pharmacy", "CVS Main St", "--via", "phone"]
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def store_of(medsec):
-    from medsec.store.api import open_store
-
-    return open_store(str(medsec.home), medsec.pg.url if medsec.pg else None, None)
-
-
-def edit(medsec, kind, record_id, change):
-    """Change a record through the store API, outside medsec's commands."""
-    store = store_of(medsec)
-    with store.transaction() as txn:
-        old = txn.get(kind, record_id)
-        new = json.loads(json.dumps(old))
-        change(new)
-        txn.put(kind, new, old=old)
-    del store
 
 
 def credential_of(medsec, staff_id):

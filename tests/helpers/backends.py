@@ -172,3 +172,24 @@ def _query(url: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
     with psycopg.connect(url, autocommit=True) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def store_of(m: Medsec):
+    """The practice's store, opened through medsec's storage interface (as a command would)."""
+    from medsec.store.api import open_store
+
+    return open_store(str(m.home), m.pg.url if m.pg else None, None)
+
+
+def edit_record(m: Medsec, kind, record_id: str, change) -> None:
+    """Change a record through the store's API, outside medsec's commands (`change` edits a copy
+    in place): what a hand in the data directory or the database could do."""
+    import json
+
+    store = store_of(m)
+    with store.transaction() as txn:
+        old = txn.get(kind, record_id)
+        new = json.loads(json.dumps(old))
+        change(new)
+        txn.put(kind, new, old=old)
+    del store
