@@ -21,7 +21,7 @@ import wave
 import pytest
 from helpers.backends import write_config
 from helpers.files import snapshot
-from helpers.tools import need_tool
+from helpers.tools import need_module, need_tool
 
 from medsec import atrest
 
@@ -468,7 +468,7 @@ def test_doc_play_without_a_player_or_audio(office, tmp_path, monkeypatch):
 
 # -- the real engine ----------------------------------------------------------------------------
 def test_add_with_pocketsphinx_on_an_espeak_dictation(demo, tmp_path):
-    pytest.importorskip("pocketsphinx")
+    need_module("pocketsphinx", "pip install 'medsec[dictation]'")
     espeak = need_tool("espeak-ng", "espeak-ng")
     need_tool("sox", "sox")
     spoken = tmp_path / "spoken.wav"  # 22,050 Hz: sox converts it

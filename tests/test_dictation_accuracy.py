@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 from helpers.cli import Medsec, cli_env
 from helpers.practices import init_demo
-from helpers.tools import need_tool
+from helpers.tools import need_module, need_tool
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dictation"
 DATA = Path(__file__).parents[1] / "plugins" / "medsec_dictation" / "data"
@@ -115,7 +115,7 @@ def dictating(tmp_path_factory, templates):
     """The demo practice (S1 Dr. Helena Voss) with its formulary, a patient dictated about, and its
     past letters and notes typed and signed by their authors; one for the module (`.out`: its
     folder for the figures)."""
-    pytest.importorskip("pocketsphinx")
+    need_module("pocketsphinx", "pip install 'medsec[dictation]'")
     home = tmp_path_factory.mktemp("dictation-accuracy") / "data"
     demo = templates.copy(Medsec(home, cli_env(home)), init_demo)
     (demo.home / "dictation.yaml").write_text(DICTATION_YAML)
@@ -187,7 +187,7 @@ def table(voice: str, practice: dict[str, dict], stock: dict[str, dict] | None) 
 
 
 def test_dictations_are_not_in_the_training_text(tmp_path):
-    pytest.importorskip("pocketsphinx")
+    need_module("pocketsphinx", "pip install 'medsec[dictation]'")
     training = set(practice_sentences())
     for name in DICTATIONS:
         text = (FIXTURES / f"{name}.txt").read_text()

@@ -8,11 +8,11 @@ import wave
 from pathlib import Path
 
 import pytest
-from helpers.tools import need_tool
+from helpers.tools import need_module, need_tool
 
 from medsec.plugin_types import TranscriptionError, TranscriptionJob
 
-pytest.importorskip("pocketsphinx")
+need_module("pocketsphinx", "pip install 'medsec[dictation]'")
 
 from medsec_dictation import engine, lm, pronounce  # noqa: E402
 
