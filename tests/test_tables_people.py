@@ -108,11 +108,18 @@ def demo_home(tmp_path_factory):
     pdf.output(str(scan))
     def seed(lines: str) -> None:
         for line in lines.split(" && "):
-            done = _run(home, line, user="S8" if line.startswith("meeting") else "tester")
+            user = "S8" if line.startswith("meeting") else "S1" if line.startswith("doc sign") else "tester"
+            done = _run(home, line, user=user)
             assert done.returncode in (0, 1), f"{line}: {done.stderr}"  # remind send: exit 1 for one not sent
 
+    letter = home.parent / "letter.txt"
+    letter.write_text("Dear Dr. Whitaker,\n\nThank you for referring Mr. Brooks for chest pain on exertion; "
+                      "I have started aspirin 81 mg daily and ordered a stress echocardiogram.\n")
     with ThreadPoolExecutor(max_workers=6) as pool:  # commands of a practice may run side by side
-        list(pool.map(seed, [*SEED, f'fax receive {scan} --from 617-555-0199 --patient P1 --subject "Lab results"']))
+        list(pool.map(seed, [*SEED, f'fax receive {scan} --from 617-555-0199 --patient P1 --subject "Lab results"',
+                             f'doc new --patient P1 --author S1 --kind consult --title "Chest pain on exertion" '
+                             f'--recipient "Boston Cardiology Associates at Longwood" --fax 617-555-0400 '
+                             f'--file {letter} && doc sign D1']))
     return home
 
 

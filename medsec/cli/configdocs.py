@@ -136,7 +136,7 @@ def _edited(name: str, text: str) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(text.encode())
-        _run_editor(path)
+        run_editor([path])
         edited = _read_text(path, name, name)
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # with any backup or swap file the editor left
@@ -158,14 +158,29 @@ def editor_command() -> list[str]:
     return argv or ["vi"]
 
 
-def _run_editor(path: str) -> None:
-    """Run the editor on `path` in this terminal; EnvironmentFailure (exit 3) when it cannot
+def _wait_for_editor(editor) -> int:
+    """The editor's exit status. Ctrl-C is the editor's while it runs (vi takes it as a key; the
+    terminal sends it to medsec too): medsec ignores it then, as git does, and removes its files."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not this thread's to set
+        return editor.wait()
+    try:
+        return editor.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_editor(paths: list[str]) -> None:
+    """Run the editor on `paths` in this terminal; EnvironmentFailure (exit 3) when it cannot
     run or exits non-zero (as vi's `:cq` does to abandon an edit): nothing is saved then."""
     import subprocess
 
     argv = editor_command()
     try:
-        code = subprocess.run([*argv, path], check=False).returncode
+        code = _wait_for_editor(subprocess.Popen([*argv, *paths]))
     except OSError as e:
         raise EnvironmentFailure(f"the editor {shown(argv[0])} cannot be run: {e.strerror or e}",
                                  hint="set $VISUAL or $EDITOR to an editor") from None

@@ -9,10 +9,12 @@ from medsec.cli.options import (
     day_span,
     list_options,
     mine_option,
+    output_file_option,
     patient_option,
     staff_option,
 )
-from medsec.cli.output import output_options, render
+from medsec.cli.output import is_quiet, output_options, render, say
+from medsec.text import escape_controls
 from medsec.workflows import clinical_docs as svc
 
 
@@ -124,16 +126,33 @@ def list_(app, fmt, unsigned, mine, author_id, patient_id, kind, start, end, lim
 def show(app, fmt, doc_id):
     """One document, its signature and addenda.
 
+    The table gives the document's particulars, then its text (its long
+    lines wrapped to the terminal); --json gives everything as stored, a
+    dictation's words with their timings too.
+
     \b
     Examples:
       medsec doc show D1
     """
-    render(svc.show_doc(app, doc_id), fmt)
+    record = svc.show_doc(app, doc_id)
+    if fmt != "table":
+        render(record, fmt)
+        return
+    transcript = record.get("transcript")
+    if transcript:
+        transcript = {k: v for k, v in transcript.items() if k != "words"}
+    render({**{k: v for k, v in record.items() if k != "text"}, "transcript": transcript}, fmt)
+    if not is_quiet():
+        import shutil
+        import textwrap
+
+        width = min(100, shutil.get_terminal_size().columns)  # the text's own lines, wrapped to be read
+        click.echo("")
+        for line in escape_controls(record["text"], keep_newlines=True).splitlines():
+            click.echo(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False) if line else "")
 
 
 # -- signing, addenda, the letterhead PDF, sending (medsec.workflows.doc_signing) ------------------------
-from medsec.cli.options import output_file_option  # noqa: E402
-from medsec.cli.output import say  # noqa: E402
 
 
 @doc.command("sign")
@@ -286,12 +305,10 @@ def _save_edit(app, doc_id: str, text: str, base: dict, kept: str | None) -> dic
 def _edit_in_editor(app, doc_id: str, base: dict) -> dict:
     import os
     import shutil
-    import subprocess
     import tempfile
 
-    from medsec.cli.configdocs import editor_command
+    from medsec.cli.configdocs import run_editor
     from medsec.errors import EnvironmentFailure
-    from medsec.text import shown
     from medsec.workflows import dictation as dsvc
 
     folder = tempfile.mkdtemp(prefix="medsec-edit-")  # 0700: only this user can see into it
@@ -303,15 +320,7 @@ def _edit_in_editor(app, doc_id: str, base: dict) -> dict:
             f.write(content)
     keep = False
     try:
-        argv = editor_command()
-        try:
-            code = _wait_for_editor(subprocess.Popen([*argv, draft, side]))
-        except OSError as e:
-            raise EnvironmentFailure(f"the editor {shown(argv[0])} cannot be run: {e.strerror or e}",
-                                     hint="set $VISUAL or $EDITOR to an editor") from None
-        if code != 0:
-            status = f"was stopped by signal {-code}" if code < 0 else f"exited with status {code}"
-            raise EnvironmentFailure(f"the editor {status}: nothing was saved")
+        run_editor([draft, side])
         try:
             with open(draft, encoding="utf-8") as f:
                 text = f.read(svc.TEXT_LIMIT + 1)
@@ -332,21 +341,6 @@ def _edit_in_editor(app, doc_id: str, base: dict) -> dict:
             for name in os.listdir(folder):
                 if os.path.join(folder, name) != draft:
                     os.remove(os.path.join(folder, name))
-
-
-def _wait_for_editor(editor) -> int:
-    """The editor's exit status. Ctrl-C is the editor's while it runs (vi takes it as a key; the
-    terminal sends it to medsec too): medsec ignores it then, as git does, and removes its files."""
-    import signal
-
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread: signals are not this thread's to set
-        return editor.wait()
-    try:
-        return editor.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @doc.command("play")
