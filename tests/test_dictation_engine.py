@@ -102,6 +102,16 @@ def test_changed_settings_that_shape_the_model_rebuild_it():
     assert engine.model_key(engine.model_inputs(a.job())) != engine.model_key(engine.model_inputs(b.job()))
 
 
+def test_another_espeak_version_rebuilds_the_model(monkeypatch):
+    """Its pronunciations are in the model: a new espeak-ng (or none) is a new key."""
+    state = Job()
+    keys = set()
+    for version in ("eSpeak NG text-to-speech: 1.51", "eSpeak NG text-to-speech: 1.52", ""):
+        monkeypatch.setattr(pronounce, "espeak_version", lambda v=version: v)
+        keys.add(engine.model_key(engine.model_inputs(state.job())))
+    assert len(keys) == 3
+
+
 def dictionary_entries(model) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in model["dict"].splitlines())
 

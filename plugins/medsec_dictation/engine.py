@@ -113,7 +113,7 @@ def model_inputs(job: TranscriptionJob) -> dict[str, Any]:
                                           sorted((vocabulary.get("pronunciations") or {}).items())}},
         "formulary": lm.bundled("formulary.txt"),
         "corpus": lm.bundled("medical.txt") if use_corpus else "",
-        "espeak": pronounce.espeak_available(),
+        "espeak": pronounce.espeak_version(),  # its pronunciations change with its version
         "pocketsphinx": _version(),  # its dictionary and phones are copied into the model
     }
 

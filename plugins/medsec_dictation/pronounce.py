@@ -61,6 +61,19 @@ def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
+def espeak_version() -> str:
+    """espeak-ng's version line ('' when it is not installed or does not answer): its pronunciations
+    change with it, so the model's cache key names it."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return ""
+    try:
+        return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10,
+                              check=True).stdout.split(" Data at:")[0].strip()
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return ""
+
+
 def _espeak(exe: str, text: str, timeout: float) -> str | None:
     """espeak-ng's phonemes for `text` (given on standard input, never as an argument: a word
     such as "-w" is not an option), or None when it failed or took longer than `timeout`."""
