@@ -123,6 +123,18 @@ def recipient(app, view, to: str | None, fax: str | None = None, email: str | No
     return found
 
 
+def check_new(app, view, *, patient_id: str, author_id: str, kind: str, title: str) -> tuple[dict, dict, str]:
+    """What a new document needs: a known kind, a title on one line, an active patient and an author
+    who may sign; (patient, author, title), else InvalidInput or Refused."""
+    if kind not in KINDS:
+        raise InvalidInput(f"--kind {shown(kind)} is not one of {', '.join(KINDS)}")
+    title = fields.line(title, "--title")
+    patient = get_patient(app, patient_id, view=view)
+    if patient["status"] != "active":
+        raise Refused(f"{patient['id']} is {patient['status']}", hint="restore the patient first")
+    return patient, signing_author(app, author_id), title
+
+
 def new_document(app, txn, *, patient_id: str, author_id: str, kind: str, text: str, source: str,
                  title: str = "", to: dict | None = None, audio: dict | None = None,
                  transcript: dict | None = None, addendum_to: str = "") -> dict:
@@ -131,13 +143,8 @@ def new_document(app, txn, *, patient_id: str, author_id: str, kind: str, text: 
     The patient must be active; the author an active staff member whose role may sign. Typed and dictated
     documents both come through here.
     """
-    if kind not in KINDS:
-        raise InvalidInput(f"--kind {shown(kind)} is not one of {', '.join(KINDS)}")
-    title = fields.line(title, "--title")
-    patient = get_patient(app, patient_id, view=txn)
-    if patient["status"] != "active":
-        raise Refused(f"{patient['id']} is {patient['status']}", hint="restore the patient first")
-    author = signing_author(app, author_id)
+    patient, author, title = check_new(app, txn, patient_id=patient_id, author_id=author_id, kind=kind,
+                                       title=title)
     (doc_id,) = txn.reserve_ids(DOCS)
     due = app.today() + timedelta(days=sign_within_days(app))
     what = KIND_NAMES[kind] + (f" (addendum to {addendum_to})" if addendum_to else "")

@@ -25,22 +25,19 @@ import time
 from typing import Any
 
 from medsec import clock
-from medsec.communications import fields
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
-from medsec.records.patients import get_patient
 from medsec.records.staff import roster
 from medsec.store.catalog import DOCS, PATIENTS, REFERRALS
 from medsec.text import shown
 from medsec.workflows import audio as sound
 from medsec.workflows.clinical_docs import (
-    KINDS,
+    check_new,
     clean_text,
     get_doc,
     new_document,
     recipient,
     require_draft,
     settings,
-    signing_author,
 )
 
 DEFAULT_ENGINE = "pocketsphinx"
@@ -253,14 +250,9 @@ def add(app, path: str, *, patient_id: str, author_id: str, kind: str, title: st
 
     progress = progress or Progress.off()
     conf = settings(app)
-    if kind not in KINDS:
-        raise InvalidInput(f"--kind {shown(kind)} is not one of {', '.join(KINDS)}")
-    fields.line(title, "--title")
     view = app.store.snapshot()
-    patient = get_patient(app, patient_id, view=view)
-    if patient["status"] != "active":
-        raise Refused(f"{patient['id']} is {patient['status']}", hint="restore the patient first")
-    signing_author(app, author_id)  # an author who may not sign is refused before the engine runs
+    # everything a draft needs is checked before the engine runs (and again when it is written)
+    patient, _, _ = check_new(app, view, patient_id=patient_id, author_id=author_id, kind=kind, title=title)
     addressed = recipient(app, view, to, to_fax, to_email, to_address)
     name, transcriber = _engine(app, engine)
     max_minutes = float(conf.get("max_minutes", DEFAULT_MAX_MINUTES))
