@@ -52,6 +52,7 @@ CONFIG_FILES = [
     "clearinghouses.yaml",
     "labs.yaml",
     "dictation.yaml",
+    "intake.yaml",
 ]
 
 # Real files are kilobytes: staff.yaml of a 300-provider practice is 61 KB.

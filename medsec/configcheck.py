@@ -14,6 +14,7 @@ from datetime import date
 from medsec.clock import DATE_ORDERS, parse_clock
 from medsec.errors import InvalidInput
 from medsec.identifiers import email_valid, npi_valid, tax_id_valid, zip_valid
+from medsec.intakeforms import check_intake
 from medsec.money import parse_amount
 from medsec.vocabulary import (
     ACCOUNT_NAME,
@@ -672,6 +673,7 @@ VALIDATORS: dict[str, Callable] = {
     "clearinghouses.yaml": _check_clearinghouses,
     "labs.yaml": _check_labs,
     "dictation.yaml": _check_dictation,
+    "intake.yaml": lambda c, data: check_intake(c.error, data),
 }
 
 

@@ -39,6 +39,7 @@ BUILTIN_COMMANDS = {
     "lab": "medsec.cli.lab:lab",
     "doc": "medsec.cli.doc:doc",
     "dictation": "medsec.cli.dictation:dictation",
+    "intake": "medsec.cli.intake:intake",
     "meeting": "medsec.cli.meeting:meeting",
     "config": "medsec.cli.admin:config_group",
     "check": "medsec.cli.admin:check_command",

@@ -203,6 +203,23 @@ COMMANDS: dict[str, str | None] = {
     "doc send": "documents.write",  # a disclosure: in the fax log and the accounting of disclosures
     "doc addendum": "documents.write",
     "doc sign": "documents.sign",  # the author only (medsec.workflows.clinical_docs)
+    "intake forms": "patients.read",
+    "intake status": "patients.read",
+    "intake packet": "patients.read",  # pre-filled with what the record holds
+    "intake import": "patients.write",  # proposes the changes; applies them on confirmation
+    "intake scan": "documents.file",
+    "intake list": "patients.read",
+    "intake show": "patients.read",
+    "intake review": "patients.write",  # whoever may change the record reviews what a patient filled
+    "intake apply": "patients.write",
+    "intake reject": "patients.write",
+    "intake due": "schedule.read",
+    "intake send": "messages.send",
+    "intake link": "schedule.checkin",  # a one-time link or code for the waiting-room tablet
+    "intake kiosk": "schedule.checkin",  # serves the tablet's page (submissions wait for review)
+    "intake device add": "tokens.manage",  # enrolling a tablet is handing out a credential
+    "intake device list": "tokens.manage",
+    "intake device revoke": "tokens.manage",
     "lab order": "labs.order",
     "lab list": "labs.order",
     "lab show": "labs.order",

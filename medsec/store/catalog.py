@@ -93,6 +93,19 @@ def doc_index_entries(d: Record) -> Iterator[IndexKey]:
         yield ("doc-audio", d["audio"]["sha256"])
 
 
+def intake_index_entries(s: Record) -> Iterator[IndexKey]:
+    """Patient -> intake submissions; the ones waiting for the desk's review."""
+    yield ("intake-patient", s["patient_id"])
+    if s.get("status") == "pending":
+        yield ("intake-pending", "pending")
+
+
+def kiosk_link_index_entries(k: Record) -> Iterator[IndexKey]:
+    """Appointment -> the kiosk links made for it (a new link retires the older ones)."""
+    if k.get("appt_id"):
+        yield ("kiosklink-appt", k["appt_id"])
+
+
 def lab_index_entries(o: Record) -> Iterator[IndexKey]:
     """Patient -> lab orders; the lab's own (filler) order number -> order, once a result named it."""
     yield ("lab-patient", o["patient_id"])
@@ -153,6 +166,12 @@ EDI_FILES = RecordKind("edifiles", "EF", 1000, edi_file_index_entries)
 # typed; signed by their author, then frozen (later text is an addendum, a document of its own).
 # "docs", not "documents": PostgreSQL's medsec.documents holds the configuration files.
 DOCS = RecordKind("docs", "D", 500, doc_index_entries)
+# Intake paperwork: what a patient filled on paper or on the kiosk, pending the desk's review
+# (then applied or rejected); the kiosk's one-time links per appointment and its enrolled tablets
+# (both hold only their secrets' SHA-256, as service tokens do).
+INTAKE = RecordKind("intake", "IN", 500, intake_index_entries)
+KIOSK_LINKS = RecordKind("kiosklinks", "KL", 1000, kiosk_link_index_entries)
+KIOSK_DEVICES = RecordKind("kiosks", "KD", 100)
 STAFF = RecordKind("staff", "S")  # ids only: the roster itself lives in staff.yaml
 
 
@@ -172,12 +191,13 @@ TOKENS = RecordKind("tokens", "TK", 100)  # service tokens (cron): a role, not a
 PATIENT_RECORDS = {APPOINTMENTS: "appt-patient", CALLS: "call-patient", CHARGES: "charge-patient",
                    CLAIMS: "claim-patient", PAYMENTS: "payment-patient", LABS: "lab-patient",
                    REFERRALS: "referral-patient", REFILLS: "refill-patient", ELIGIBILITY: "elig-patient",
-                   DOCS: "doc-patient", WAITLIST: None, TASKS: None, MAIL: None, FAXES: None, LAB_RESULTS: None}
+                   DOCS: "doc-patient", INTAKE: "intake-patient", KIOSK_LINKS: None,
+                   WAITLIST: None, TASKS: None, MAIL: None, FAXES: None, LAB_RESULTS: None}
 
 # Every sharded kind, for `medsec check` and backups.
 ALL_KINDS = [PATIENTS, APPOINTMENTS, WAITLIST, REMINDERS, CALLS, FAXES, MAIL, CHARGES, CLAIMS, PAYMENTS,
              REMITTANCES, LABS, LAB_RESULTS, MEETINGS, TASKS, REFERRALS, REFILLS, MEMOS, CREDENTIALS, SESSIONS,
-             TOKENS, ELIGIBILITY, EDI_FILES, DOCS]
+             TOKENS, ELIGIBILITY, EDI_FILES, DOCS, INTAKE, KIOSK_LINKS, KIOSK_DEVICES]
 INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": PATIENTS,
            "appt-patient": APPOINTMENTS, "appt-series": APPOINTMENTS, "appt-uid": APPOINTMENTS,
            "appt-room": APPOINTMENTS, "reminder-appt": REMINDERS,
@@ -188,7 +208,7 @@ INDEXES = {"patient-name": PATIENTS, "patient-dob": PATIENTS, "patient-phone": P
            "referral-patient": REFERRALS, "refill-patient": REFILLS, "credential-staff": CREDENTIALS,
            "elig-patient": ELIGIBILITY, "elig-waiting": ELIGIBILITY, "edi-sha256": EDI_FILES,
            "edi-control": EDI_FILES, "edi-unmatched": EDI_FILES, "doc-patient": DOCS, "doc-unsigned": DOCS,
-           "doc-audio": DOCS}
+           "doc-audio": DOCS, "intake-patient": INTAKE, "intake-pending": INTAKE, "kiosklink-appt": KIOSK_LINKS}
 
 # The folders a new data directory starts with.
 RECORD_DIRS = ["patients", "appointments", "waitlist", "index", "audit", "files", "meta", "outbox", "templates"]

@@ -110,6 +110,7 @@ SHARDING: dict[str, Sharding] = {
     "refill-patient": _BY_PERSON, "credential-staff": _ONE,
     "elig-patient": _BY_PERSON, "elig-waiting": _ONE, "edi-sha256": _HASHED, "edi-control": _HASHED,
     "edi-unmatched": _ONE, "doc-patient": _BY_PERSON, "doc-unsigned": _ONE, "doc-audio": _HASHED,
+    "intake-patient": _BY_PERSON, "intake-pending": _ONE, "kiosklink-appt": _BY_THOUSAND,
 }
 
 

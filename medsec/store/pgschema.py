@@ -29,14 +29,27 @@ The design is relational, not files in rows:
   PostgreSQL prints it, which `audit verify` reads back and hashes again).
 """
 
-from medsec.store.catalog import ALL_KINDS, APPOINTMENTS, CREDENTIALS, DOCS, EDI_FILES, ELIGIBILITY, SESSIONS, TOKENS
+from medsec.store.catalog import (
+    ALL_KINDS,
+    APPOINTMENTS,
+    CREDENTIALS,
+    DOCS,
+    EDI_FILES,
+    ELIGIBILITY,
+    INTAKE,
+    KIOSK_DEVICES,
+    KIOSK_LINKS,
+    SESSIONS,
+    TOKENS,
+)
 from medsec.store.kinds import RecordKind
 
 SCHEMA = "medsec"
 APPLICATION = "medsec"
-VERSION = 6  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
+VERSION = 7  # of this schema (the data directory's format has its own, medsec.config.SCHEMA_VERSION)
 # The kinds each version brought (a kind's table is made by the version that brought it).
-_KINDS_OF = {2: [CREDENTIALS, SESSIONS, TOKENS], 4: [ELIGIBILITY, EDI_FILES], 6: [DOCS]}
+_KINDS_OF = {2: [CREDENTIALS, SESSIONS, TOKENS], 4: [ELIGIBILITY, EDI_FILES], 6: [DOCS],
+             7: [INTAKE, KIOSK_LINKS, KIOSK_DEVICES]}
 
 # The key of the advisory locks medsec takes: writers (held per transaction) and upgrades.
 WRITER_LOCK = 0x6D656473  # "meds"
@@ -124,6 +137,11 @@ def _version_6() -> list[str]:
     return _new_kinds(6)
 
 
+def _version_7() -> list[str]:
+    """Intake paperwork: submissions for the desk's review, the kiosk's links and its tablets."""
+    return _new_kinds(7)
+
+
 def _version_3() -> list[str]:
     """The audit log's hash chain. The trigger takes the chain's lock, reads the last chained
     row, numbers the new one (its `seq` too: the chain's order is the table's) and hashes it.
@@ -171,4 +189,4 @@ def _version_5() -> list[str]:
 
 # Each version's statements, run in order by `migrate` from the version a database is at.
 MIGRATIONS: dict[int, list[str]] = {1: _version_1(), 2: _version_2(), 3: _version_3(), 4: _version_4(),
-                                    5: _version_5(), 6: _version_6()}
+                                    5: _version_5(), 6: _version_6(), 7: _version_7()}
