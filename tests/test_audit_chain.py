@@ -330,11 +330,13 @@ def test_a_version_2_store_is_upgraded_and_its_entries_are_before_the_chain(pg_o
                       "DROP TABLE medsec.eligibility", "DROP TABLE medsec.edifiles",
                       "DELETE FROM medsec.counters WHERE prefix IN ('EL', 'EF')",
                       "DROP TABLE medsec.docs", "DELETE FROM medsec.counters WHERE prefix = 'D'",
+                      "DROP TABLE medsec.intake", "DROP TABLE medsec.kiosklinks", "DROP TABLE medsec.kiosks",
+                      "DELETE FROM medsec.counters WHERE prefix IN ('IN', 'KL', 'KD')",
                       "UPDATE medsec.meta SET value = '2' WHERE key = 'schema_version'"):
         pg_server.sql(statement, db)
     (old,), = pg_server.sql("SELECT count(*) FROM medsec.audit", db)
     one_line(pg_office("patient", "show", "P1"), 3, "medsec upgrade")
-    assert pg_office.json("upgrade")["steps"] == ["schema 3", "schema 4", "schema 5", "schema 6"]
+    assert pg_office.json("upgrade")["steps"] == ["schema 3", "schema 4", "schema 5", "schema 6", "schema 7"]
     pg_office.ok("patient", "show", "P1")
     assert f"1 entry (and {old} before the chain)" in pg_office.ok("audit", "verify").stdout
     pg_office.ok("check")

@@ -183,6 +183,8 @@ def test_a_version_1_store_gets_the_sign_in_tables_by_upgrade(pg_clinic, pg_url,
                       "DROP TABLE medsec.eligibility", "DROP TABLE medsec.edifiles",
                       "DELETE FROM medsec.counters WHERE prefix IN ('EL', 'EF')",
                       "DROP TABLE medsec.docs", "DELETE FROM medsec.counters WHERE prefix = 'D'",
+                      "DROP TABLE medsec.intake", "DROP TABLE medsec.kiosklinks", "DROP TABLE medsec.kiosks",
+                      "DELETE FROM medsec.counters WHERE prefix IN ('IN', 'KL', 'KD')",
                       "UPDATE medsec.meta SET value = '1' WHERE key = 'schema_version'"):
         pg_server.sql(statement, db)
     one_line_error(pg_clinic("patient", "show", "P1"), 3, "medsec upgrade")
@@ -203,10 +205,12 @@ def test_upgrade_to_schema_5_makes_free_text_guarantors_responsible_parties_to_r
         pg_server.sql(f"UPDATE medsec.patients SET doc = jsonb_set(doc, '{{guarantor}}', to_jsonb('{text}'::text)) "
                       f"WHERE id = '{patient}'", db)
     for statement in ("DROP TABLE medsec.docs", "DELETE FROM medsec.counters WHERE prefix = 'D'",
+                      "DROP TABLE medsec.intake", "DROP TABLE medsec.kiosklinks", "DROP TABLE medsec.kiosks",
+                      "DELETE FROM medsec.counters WHERE prefix IN ('IN', 'KL', 'KD')",
                       "UPDATE medsec.meta SET value = '4' WHERE key = 'schema_version'"):
         pg_server.sql(statement, db)
     one_line_error(pg_clinic("patient", "show", "P1"), 3, "medsec upgrade")
-    assert pg_clinic.json("upgrade")["steps"] == ["schema 5", "schema 6"]
+    assert pg_clinic.json("upgrade")["steps"] == ["schema 5", "schema 6", "schema 7"]
     ann = pg_clinic.json("patient", "show", "P1")
     assert ann["guarantor"] == "" and ann["responsible_party"]["needs_review"] is True
     assert ann["responsible_party"]["converted_from"] == "Jane Doe, mother"

@@ -626,6 +626,7 @@ def merge_patients(app, duplicate_id: str, survivor_id: str) -> dict:
         merged["notes"] = sorted(keep["notes"] + dup["notes"], key=lambda n: n["at"])
         shas = {a["sha256"] for a in keep["attachments"]}
         merged["attachments"] = keep["attachments"] + [a for a in dup["attachments"] if a["sha256"] not in shas]
+        merged["intake"] = _merged_intake(dup.get("intake") or {}, keep.get("intake") or {})
         merged["merged_from"] = keep.get("merged_from", []) + [dup["id"]]
         restricted = merged_restriction(dup, keep)
         if restricted:
@@ -636,6 +637,19 @@ def merge_patients(app, duplicate_id: str, survivor_id: str) -> dict:
         moved = _move_records(txn, dup["id"], keep["id"], stamp, str(app.user))
     app.audit("merge", [dup["id"], keep["id"], *moved])
     return merged
+
+
+def _merged_intake(dup: dict, keep: dict) -> dict:
+    """Each intake form's status from whichever record has it signed (else received) last
+    (medsec.records.intake)."""
+    def when(entry: dict) -> tuple[str, str]:
+        return str(entry.get("signed") or entry.get("received", ""))[:10], str(entry.get("received", ""))
+
+    forms = {**dup, **keep}
+    for form, entry in dup.items():
+        if form in keep and when(entry) > when(keep[form]):
+            forms[form] = entry
+    return forms
 
 
 def _move_records(txn, from_id: str, to_id: str, stamp: str, by: str) -> list[str]:
