@@ -177,6 +177,29 @@ def load(root: str, name: str) -> Any:
     return data
 
 
+def load_packaged(root: str, path: str) -> Any:
+    """The data of a YAML file medsec ships (an intake form's definition, medsec.intakeforms):
+    parsed while its bytes are new to this data directory, then read from a cache beside the
+    configuration's, as `load` does (check-in and the day sheet read every form)."""
+    raw = read_bytes(path)
+    if raw is None:
+        raise ConfigError(f"{path} is missing: reinstall medsec")
+    rel = f"index/config/packaged/{os.path.basename(path)}.json"
+    cached = read_bytes(os.path.join(root, rel))
+    if cached:
+        try:
+            entry = orjson.loads(cached)
+            if entry.get("yaml") == raw.decode("latin-1"):
+                return entry["data"]
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+    data, _ = parse_bounded(os.path.basename(path), raw.decode("utf-8", errors="replace"), DEFAULT_LIMITS)
+    with contextlib.suppress(OSError):
+        write_atomic(os.path.join(root, rel), orjson.dumps({"yaml": raw.decode("latin-1"), "data": data}),
+                     sync_dir=False)
+    return data
+
+
 def stage(txn, name: str, data: Any, header: str = "") -> None:
     """Write a configuration file (and its cache) as part of a transaction.
 

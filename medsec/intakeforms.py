@@ -256,11 +256,10 @@ class FormError(ValueError):
     """A bundled form that does not read (a broken install)."""
 
 
-@functools.cache
-def bundled_forms() -> dict[str, Form]:
-    """The forms medsec ships (templates/intake/*.yaml), by id."""
+def bundled_from(load: Callable[[str], Any]) -> dict[str, Form]:
+    """The forms medsec ships (templates/intake/*.yaml), by id, in a packet's order; `load(path)`
+    gives a file's parsed YAML (medsec.records.intake caches it in the data directory)."""
     import medsec_templates
-    from medsec.yamlfile import Limits, parse_bounded
 
     folder = os.path.join(os.path.dirname(medsec_templates.__file__), "intake")
     forms: dict[str, Form] = {}
@@ -273,20 +272,31 @@ def bundled_forms() -> dict[str, Form]:
         def report(path: list, message: str, found: list[str] = problems) -> None:
             found.append(f"{'.'.join(map(str, path))}: {message}")
 
-        with open(os.path.join(folder, name), encoding="utf-8") as f:
-            data, _ = parse_bounded(name, f.read(), Limits(size=1_000_000, nodes=100_000))
-        form = parse_form(data, report, "bundled")
+        form = parse_form(load(os.path.join(folder, name)), report, "bundled")
         if form is None or problems:
             raise FormError(f"templates/intake/{name}: {problems[0] if problems else 'not a form'}")
         forms[form.id] = form
     return forms
 
 
-def practice_forms(intake: dict | None) -> dict[str, Form]:
-    """The practice's forms: the bundled ones, overridden and added to by intake.yaml's `forms`,
+def _parse(path: str) -> Any:
+    from medsec.yamlfile import Limits, parse_bounded
+
+    with open(path, encoding="utf-8") as f:
+        return parse_bounded(os.path.basename(path), f.read(), Limits(size=1_000_000, nodes=250_000))[0]
+
+
+@functools.cache
+def bundled_forms() -> dict[str, Form]:
+    """The bundled forms, parsed here (`config check`, and code without a data directory)."""
+    return bundled_from(_parse)
+
+
+def practice_forms(intake: dict | None, bundled: dict[str, Form] | None = None) -> dict[str, Form]:
+    """The practice's forms: the `bundled` ones, overridden and added to by intake.yaml's `forms`,
     without its `disabled` ones. intake.yaml was checked when it was read (check_intake)."""
     intake = intake or {}
-    forms = dict(bundled_forms())
+    forms = dict(bundled_forms() if bundled is None else bundled)
     for entry in intake.get("forms") or []:
         form = parse_form(entry, lambda p, m: None, "intake.yaml")
         if form is not None:
@@ -296,10 +306,10 @@ def practice_forms(intake: dict | None) -> dict[str, Form]:
     return forms
 
 
-def required_forms(intake: dict | None) -> tuple[str, ...]:
+def required_forms(intake: dict | None, bundled: dict[str, Form] | None = None) -> tuple[str, ...]:
     """The forms every patient keeps current (intake.yaml `required`; by default all bundled but
     the release of information, which is signed on request)."""
-    forms = practice_forms(intake)
+    forms = practice_forms(intake, bundled)
     wanted = (intake or {}).get("required")
     return tuple(f for f in (DEFAULT_REQUIRED if wanted is None else wanted) if f in forms)
 

@@ -160,6 +160,7 @@ def test_required_fields_and_a_minors_signer(app):
 
 
 def test_a_submission_writes_nothing_until_it_passes(app, demo):
+    forms_of.forms(app)  # the bundled forms' parse, cached as any command caches the configuration's
     before = snapshot(demo.home)
     with pytest.raises(InvalidInput) as e:
         intake.submit(app, "P1", ["registration"], {**ADULT_REGISTRATION, "registration.zip": "<b>1</b>"},

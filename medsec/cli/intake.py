@@ -36,10 +36,10 @@ def forms(app, fmt, lang):
       medsec intake forms
       medsec intake forms --lang es
     """
-    from medsec.intakeforms import required_forms, text_in
+    from medsec.intakeforms import text_in
     from medsec.records import intake as svc
 
-    required = required_forms(svc.settings(app))
+    required = svc.required(app)
     rows = [{"form": form.id, "title": text_in(form.title, lang), "languages": ", ".join(form.languages),
              "signed": form.signature, "renews": f"{form.renew_months} months" if form.renew_months else "never",
              "required": form.id in required, "fields": len(form.fields), "source": form.source}

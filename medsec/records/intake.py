@@ -10,6 +10,7 @@ that status from here.
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable
 from datetime import date
@@ -22,6 +23,7 @@ from medsec.intakeforms import (
     SIGNATURE_MAX,
     Field,
     Form,
+    bundled_from,
     practice_forms,
     required_forms,
     text_in,
@@ -49,8 +51,21 @@ def settings(app) -> dict:
     return app.config("intake.yaml") or {}
 
 
+@functools.cache
+def _bundled(root: str) -> dict[str, Form]:
+    from medsec.config import load_packaged
+
+    return bundled_from(functools.partial(load_packaged, root))
+
+
 def forms(app) -> dict[str, Form]:
-    return practice_forms(settings(app))
+    """The practice's forms (the bundled ones' parse cached in its data directory)."""
+    return practice_forms(settings(app), _bundled(app.data_dir))
+
+
+def required(app) -> tuple[str, ...]:
+    """The forms every patient of the practice keeps current."""
+    return required_forms(settings(app), _bundled(app.data_dir))
 
 
 def pick_forms(app, names: list[str] | tuple[str, ...]) -> list[Form]:
@@ -349,7 +364,7 @@ def form_status(app, patient: dict, day: date) -> list[dict]:
     expired; or `outdated` when the form's wording changed since it was signed), when received
     and signed, by whom, when it expires, and whether every patient must keep it current."""
     expiring = int(settings(app).get("expiring_days", 30))
-    required = required_forms(settings(app))
+    wanted = required(app)
     held = patient.get("intake") or {}
     rows = []
     for form in forms(app).values():
@@ -366,7 +381,7 @@ def form_status(app, patient: dict, day: date) -> list[dict]:
             else:
                 status = "current"
         rows.append({"form": form.id, "title": text_in(form.title, "en"), "status": status,
-                     "required": form.id in required, "received": entry.get("received", ""),
+                     "required": form.id in wanted, "received": entry.get("received", ""),
                      "signed": entry.get("signed", ""), "signed_by": entry.get("signed_by", ""),
                      "expires": entry.get("expires", ""), "source": entry.get("source", ""),
                      "submission": entry.get("submission", "")})
