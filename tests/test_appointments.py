@@ -179,7 +179,9 @@ def test_checkin_lists_missing_intake(clinic):
     appt = clinic.json("appt", "book", "P1", "--provider", "S1", "--at", "2026-11-26 10:30", "--type", "follow-up")
     result = clinic.json("appt", "checkin", appt["id"])
     assert result["status"] == "arrived"
-    assert result["missing_intake"] == ["address", "ZIP", "email", "sex", "insurance coverage (or self-pay)"]
+    assert result["missing_intake"] == ["address", "ZIP", "email", "sex", "insurance coverage (or self-pay)",
+                                        "registration (missing)", "insurance (missing)", "consent-to-treat (missing)",
+                                        "privacy-notice (missing)", "financial-policy (missing)"]
 
 
 def test_noshow_auto_marks_only_past_unattended(clinic):

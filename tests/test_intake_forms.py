@@ -171,7 +171,8 @@ def test_a_submission_writes_nothing_until_it_passes(app, demo):
 
 def test_applied_once_in_one_transaction_with_the_forms_status(app, demo):
     submission = intake.submit(app, "P1", ["registration", "insurance", "consent-to-treat"], {
-        **as_filled(get_patient(app, "P1")), **CONSENT, "insurance.member_id": "HAR-NEW-1", "insurance.payer": "HARBOR"},
+        **as_filled(get_patient(app, "P1")), **CONSENT, "insurance.member_id": "HAR-NEW-1",
+        "insurance.payer": "HARBOR"},
         {"insurance.card_front": forms_of.Upload("front.png", "image/png", PHOTO)}, source="kiosk", language="es")
     assert {c["field"] for c in submission["changes"]} == {"patient.address", "patient.language",
                                                            "coverage.member_id"}

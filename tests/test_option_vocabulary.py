@@ -52,7 +52,8 @@ LISTS = {
     "medsec remind followups": None, "medsec remind list": "created", "medsec staff list": None,
     "medsec task list": "created", "medsec outbox list": None, "medsec token list": None,
     "medsec clearinghouse list": "at", "medsec elig list": "asked_at", "medsec dictation engines": None,
-    "medsec doc list": "created",
+    "medsec doc list": "created", "medsec intake list": None, "medsec intake due": None,
+    "medsec intake device list": None,
 }
 
 

@@ -119,7 +119,10 @@ def demo_home(tmp_path_factory):
         list(pool.map(seed, [*SEED, f'fax receive {scan} --from 617-555-0199 --patient P1 --subject "Lab results"',
                              f'doc new --patient P1 --author S1 --kind consult --title "Chest pain on exertion" '
                              f'--recipient "Boston Cardiology Associates at Longwood" --fax 617-555-0400 '
-                             f'--file {letter} && doc sign D1']))
+                             f'--file {letter} && doc sign D1',
+                             # an intake submission pending review (intake list, show)
+                             f'intake packet P1 --form insurance -o {home.parent / "packet.pdf"} '
+                             f'&& intake import {home.parent / "packet.pdf"}']))
     return home
 
 

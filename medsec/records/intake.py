@@ -393,6 +393,12 @@ def needed(app, patient: dict, day: date) -> list[dict]:
     return [row for row in form_status(app, patient, day) if row["required"] and row["status"] != "current"]
 
 
+def to_fill(app, patient: dict, day: date) -> list[str]:
+    """The forms a packet or a link asks for by default: those the patient needs on `day`, else
+    every required form (a patient whose forms are all current renews them)."""
+    return [row["form"] for row in needed(app, patient, day)] or list(required(app))
+
+
 def needed_words(rows: list[dict]) -> list[str]:
     """Check-in's words for what `needed` found: "consent-to-treat (missing)", "insurance (expires 2026-12-01)"."""
     return [f"{row['form']} ({'expires ' + row['expires'] if row['status'] == 'expiring' else row['status']})"

@@ -14,6 +14,7 @@ from decimal import Decimal
 from medsec.billing.accounts import account
 from medsec.errors import EnvironmentFailure, InvalidInput, Refused
 from medsec.plugin_types import DeliveryError, Message
+from medsec.records import intake as intake_forms
 from medsec.records.coverage import coverage_label, coverage_on, eligibility_of
 from medsec.records.patients import get_patient
 from medsec.scheduling.appointments import last_seen
@@ -23,7 +24,7 @@ from medsec.store.catalog import APPOINTMENTS
 
 # What a table of the day sheet shows (fitted to the terminal); JSON and CSV have every column.
 TABLE_COLUMNS = ["time", "id", "patient", "patient_id", "type", "status", "visit", "reason", "room",
-                 "balance_due", "coverage", "provider"]
+                 "balance_due", "coverage", "forms", "provider"]
 AWAY_COLUMN = "provider_away"  # in the table only on a day some visit's provider is away
 KEPT = "kept: provider away"  # a visit `staff off --keep` left with its provider (staff.yaml time_off)
 
@@ -56,6 +57,21 @@ def _away(member: dict | None, day: date) -> str:
     return KEPT if span.get("stranded") == "keep" else f"provider away ({span.get('reason') or 'time off'})"
 
 
+NO_FORMS = "\u2014"  # the forms column of a visit whose patient needs none
+
+
+def forms_short(app, patient: dict, day: date) -> tuple[str, list[str]]:
+    """The intake forms a patient needs on `day`, short for a table ("consent, insurance"; "all"
+    when every required form is missing; NO_FORMS when none), and in check-in's words."""
+    needed = intake_forms.needed(app, patient, day)
+    if not needed:
+        return NO_FORMS, []
+    required = intake_forms.required(app)
+    if len(needed) == len(required) and all(r["status"] == "missing" for r in needed):
+        return "all", intake_forms.needed_words(needed)
+    return ", ".join(r["form"].split("-")[0] for r in needed), intake_forms.needed_words(needed)
+
+
 def day_sheet(app, day: date, provider: str | None = None, limit: int | None = None) -> list[dict]:
     """Every appointment of the day (the first `limit`), by time: the patient's name, the reason
     for the visit, its type and the type's description, new or established (last_seen), the
@@ -63,7 +79,8 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
     nothing), the primary coverage on that day (coverage_label: "HARBOR active", "HARBOR ended
     2026-12-31", "self-pay") with its payer id and eligibility state apart, and provider_away
     when the provider is on time off that day ("kept: provider away" when `staff off --keep`
-    kept the visit)."""
+    kept the visit), and the intake forms the patient needs on that day (`forms`, short: see
+    forms_short; `forms_needed`, as check-in words them)."""
     schedule = Schedule.load(app)
     provider = schedule.member(provider)["id"] if provider else None
     view = app.store.snapshot()
@@ -71,7 +88,8 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
     dues: dict[str, str] = {}
     appts = sorted(view.day(APPOINTMENTS, day.isoformat(), provider), key=lambda a: (a["start"], a["provider"]))
     for appt in appts[:limit] if limit else appts:
-        name = due = covered = payer = eligibility = visit = ""
+        name = due = covered = payer = eligibility = visit = forms = ""
+        forms_needed: list[str] = []
         if appt.get("patient_id"):
             patient = get_patient(app, appt["patient_id"], view=view)
             name = f"{patient['last']}, {patient['first']}"
@@ -82,6 +100,7 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
                 dues[patient["id"]] = owed if Decimal(owed) > 0 else ""
             due = dues[patient["id"]]
             visit = "established" if last_seen(view, patient["id"], appt["start"]) else "new"
+            forms, forms_needed = forms_short(app, patient, day)
         start = datetime.fromisoformat(appt["start"]).astimezone(schedule.tz)
         member = schedule.staff.get(str(appt["provider"]).upper())
         rows.append({"time": f"{start:%H:%M}", "id": appt["id"], "patient": name,
@@ -90,6 +109,7 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
                      "visit": visit, "reason": appt.get("reason", ""), "note": appt.get("note", ""),
                      "status": appt["status"], "room": appt.get("room", ""), "balance_due": due,
                      "coverage": covered, "payer": payer, "eligibility": eligibility,
+                     "forms": forms, "forms_needed": forms_needed,
                      "provider": appt["provider"], "provider_name": (member or {}).get("name", ""),
                      AWAY_COLUMN: _away(member, day),
                      "start": appt["start"], "end": appt["end"]})
@@ -98,14 +118,16 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
 
 
 NARROW = 100  # a table narrower than this leaves out new/established to keep the provider's name
+WIDE = 120  # a table narrower than this leaves out the intake forms (JSON, CSV and the printed sheet have them)
 
 
 def columns(rows: list[dict], fmt: str, width: int | None = None) -> list[str] | None:
     """A table's columns (provider_away too on a day it marks a visit; no `visit` on a table
-    narrower than NARROW columns); every one in the other formats."""
+    narrower than NARROW columns, no `forms` narrower than WIDE); every one in the other formats."""
     if fmt != "table":
         return None
-    chosen = [c for c in TABLE_COLUMNS if c != "visit" or not width or width >= NARROW]
+    chosen = [c for c in TABLE_COLUMNS if (c != "visit" or not width or width >= NARROW)
+              and (c != "forms" or not width or width >= WIDE)]
     if any(r.get(AWAY_COLUMN) for r in rows):
         return chosen[:-1] + [AWAY_COLUMN, chosen[-1]]
     return chosen
@@ -135,6 +157,8 @@ def sheet_text(rows: list[dict], title: str) -> str:
             facts.append(f"coverage: {r['coverage']}")
             facts.append(f"balance due: {r['balance_due']}" if r["balance_due"] else "nothing due")
         lines.append(f"{'':10}{'; '.join(facts)}")
+        if r.get("forms_needed"):
+            lines.append(f"{'':10}Forms to fill: {r['forms']}")
         if r[AWAY_COLUMN]:
             lines.append(f"{'':10}!! {r[AWAY_COLUMN]}")
         lines.append("")

@@ -452,7 +452,9 @@ def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = Fals
 
 
 def checkin(app, appt_id: str) -> dict:
-    """Mark arrived; report the intake still missing from the patient's record."""
+    """Mark arrived; report the intake still missing from the patient's record: contact details,
+    coverage, a minor's guarantor, and the required intake forms not current on the visit's day
+    (records.intake.needed_words: "consent-to-treat (missing)", "insurance (expires 2026-12-01)")."""
     appt = set_status(app, appt_id, "arrived")
     patient = get_patient(app, appt["patient_id"])
     missing = [label for field, label in (("phone", "phone number"), ("address", "address"),
@@ -469,6 +471,10 @@ def checkin(app, appt_id: str) -> dict:
     if not (patient.get("guarantor") or isinstance(party, dict) and party.get("name")) \
             and _age(patient["dob"], app.today()) < 18:
         missing.append("guarantor (patient is a minor)")
+    from medsec.records import intake as intake_forms  # the forms' definitions: only check-in reads them
+
+    visit_day = clock.stored_moment(appt["start"], app.tz).date()
+    missing += intake_forms.needed_words(intake_forms.needed(app, patient, visit_day))
     return {**appt, "missing_intake": missing}
 
 
