@@ -43,7 +43,7 @@ under 150 ms and at most 1.3x plain), and the audit log's append alone.
     make bench BENCH_ARGS="--patients 2000 --appointments 20000"     # a quick run
     .venv/bin/python bench/run.py [--patients N] [--appointments N] [--runs 7] [--seed S]
         [--rebuild] [--skip-appointments] [--skip-reminders] [--skip-billing] [--skip-postgresql]
-        [--skip-security] [--skip-atrest] [--only billing|reminders|postgresql|security|atrest|dictation]
+        [--skip-security] [--skip-atrest] [--only billing|reminders|postgresql|security|atrest|dictation|intake]
 """
 
 import argparse
@@ -245,13 +245,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-postgresql", action="store_true", help="no PostgreSQL part")
     parser.add_argument("--skip-security", action="store_true", help="no sign-in part")
     parser.add_argument("--skip-atrest", action="store_true", help="no encryption-at-rest part")
-    parser.add_argument("--only", choices=["billing", "reminders", "postgresql", "security", "atrest", "dictation"],
+    parser.add_argument("--only", choices=["billing", "reminders", "postgresql", "security", "atrest", "dictation",
+                                             "intake"],
                         default=None,
                         help="run only this part (billing, reminders: their own small data directory; "
                              "postgresql: the dataset's CSV and reference, built when missing, --rebuild "
                              "rebuilding only the PostgreSQL store; security: its own practice, --rebuild "
                              "rebuilding only it; dictation: the offline transcriber's accuracy and speed "
-                             "on the test dictations)")
+                             "on the test dictations; intake: packets, imports, the kiosk and check-in "
+                             "on the demo practice)")
     args = parser.parse_args()
     if args.patients < 1000 or args.runs < 1:
         parser.error("--patients must be at least 1000 and --runs at least 1")
@@ -365,6 +367,19 @@ def dictation_only(args: argparse.Namespace, info: dict) -> int:
     return 0
 
 
+def intake_only(args: argparse.Namespace, info: dict) -> int:
+    """`--only intake`: paper packets, the kiosk and the desk on the demo practice (bench/intake_bench.py)."""
+    import intake_bench
+
+    rows, note = intake_bench.measure()
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(intake_bench.describe(rows, note))
+    print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
+    write_results({"machine": info, "args": vars(args), "intake": note, "rows": rows})
+    print(f"results: {os.path.relpath(RESULTS)}")
+    return 0
+
+
 def part_report(args: argparse.Namespace, info: dict, part: str, rows: list[dict], note: dict, notes: str) -> int:
     """One part's table, its notes and results file; 1 when medsec and the reference disagreed."""
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -398,6 +413,8 @@ def only(args: argparse.Namespace, info: dict) -> int:
         return atrest_only(args, info)
     if args.only == "dictation":
         return dictation_only(args, info)
+    if args.only == "intake":
+        return intake_only(args, info)
     return standalone(args.only, args, info)
 
 
