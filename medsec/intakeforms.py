@@ -378,4 +378,4 @@ def _check_kiosk(report: Report, kiosk: Any) -> None:
         report(["kiosk", "url"], "kiosk.url must be the https:// address patients reach the kiosk at, "
                                  "like https://checkin.clinic.lan:8470/")
     _whole(report, kiosk.get("link_hours"), ["kiosk", "link_hours"], 1, 720, 24)
-    _whole(report, kiosk.get("code_attempts"), ["kiosk", "code_attempts"], 3, 100, 10)
+    _whole(report, kiosk.get("code_attempts"), ["kiosk", "code_attempts"], 3, 100, 30)

@@ -230,3 +230,56 @@ def test_a_merge_keeps_the_latest_status_of_each_form(app, demo):
     assert held["consent-to-treat"]["signed_by"] == "Sam Scanned" and "financial-policy" in held
     with pytest.raises(InvalidInput, match="signed in the future"):
         intake.mark_received(app, "P1", "registration", date(2026, 12, 1), "scan")
+
+
+def test_a_signer_is_a_minor_by_the_day_signed(app, demo):
+    """P4 turns 18 on 2026-11-20 here: a consent the patient signed on the 19th needed a guardian;
+    signed on the 20th it is theirs."""
+    demo.ok("patient", "edit", "P4", "--dob", "2008-11-20")
+    patient = get_patient(app, "P4")
+    (consent,) = forms_of.pick_forms(app, ["consent-to-treat"])
+    early = forms_of.check_answers(app, [consent], {**CONSENT, "consent-to-treat.signed_on": "11/19/2026"}, {},
+                                   patient).problems
+    assert "under 18" in early["consent-to-treat.signer"]
+    assert forms_of.check_answers(app, [consent], {**CONSENT, "consent-to-treat.signed_on": "2026-11-20"}, {},
+                                  patient).problems == {}
+    bad = forms_of.check_answers(app, [consent], {**CONSENT, "consent-to-treat.signed_on": "02/30/2026"}, {},
+                                 patient).problems
+    assert bad["consent-to-treat.signed_on"] == "'02/30/2026' is not a real date"
+
+
+def test_an_answer_the_record_would_refuse_is_refused_on_submission(app, demo):
+    """A practice's form whose field fills patient.email as plain text: what passed the form's rule
+    but not the record's is named on submission, and nothing is written."""
+    write_config(demo, "intake.yaml", """\
+forms:
+  - form: contact
+    title: {en: Contact}
+    fields:
+      - {id: mail, type: text, fills: patient.email, label: {en: Email}}
+      - {id: nickname, type: text, fills: patient.first, max: 200, label: {en: Name}}
+      - {id: talk, type: choice, fills: patient.preferred_channel, label: {en: Channel},
+         choices: [{value: pigeon, label: {en: Pigeon}}]}
+""")
+    app = AppContext(str(demo.home), "tester")
+    forms_of.forms(app)
+    before = snapshot(demo.home)
+    with pytest.raises(InvalidInput) as e:
+        intake.submit(app, "P1", ["contact"], {"contact.mail": "not-an-address", "contact.nickname": "x" * 61,
+                                               "contact.talk": "pigeon"}, source="paper")
+    assert {d.partition(":")[0] for d in e.value.details} == {"contact.mail", "contact.nickname", "contact.talk"}
+    assert snapshot(demo.home) == before
+
+
+def test_two_processes_applying_one_submission_one_wins(app, demo, forks):
+    import os
+
+    from helpers.cli import cli_env
+
+    submission = intake.submit(app, "P1", ["registration"], {**as_filled(get_patient(app, "P1"))}, source="paper")
+    forker = forks({**os.environ, **cli_env(demo.home)})
+    results = [forker.wait(run) for run in forker.start_all([("intake", "apply", submission["id"])] * 2)]
+    assert sorted(code for code, _, _ in results) == [0, 1], results
+    assert any("already applied" in err for _, _, err in results)
+    assert intake.get_submission(app, submission["id"])["status"] == "applied"
+    assert get_patient(app, "P1")["address"] == "14 Harbor Way"

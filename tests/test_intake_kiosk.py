@@ -65,9 +65,9 @@ class Kiosk:
         return self.proc.returncode, err
 
 
-def start(office: Medsec, *args: str) -> Kiosk:
+def start(office: Medsec, *args: str, env: dict | None = None) -> Kiosk:
     proc = subprocess.Popen([MEDSEC_BIN, "intake", "kiosk", "--port", "0", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **office.env})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **office.env, **(env or {})})
     line = proc.stdout.readline() if proc.stdout else ""
     if not line.startswith("kiosk serving on "):
         proc.kill()
@@ -83,6 +83,7 @@ def kiosk(office):
     code, err = server.stop()
     assert code == 0, err
     assert "Traceback" not in err
+    assert "\x1b" not in err and "\x07" not in err  # a client's bytes never reach the terminal
 
 
 def link(office: Medsec, appt: str, *args: str, env: dict | None = None) -> dict:
@@ -188,8 +189,8 @@ def test_a_code_leads_to_the_forms_and_wrong_codes_are_limited(office, kiosk):
                                     {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 400
     statuses = [kiosk.request("POST", "/code", f"code=9999-ABCD-EFGH&csrf={csrf}".encode(),
-                              {"Content-Type": "application/x-www-form-urlencoded"})[0] for _ in range(11)]
-    assert statuses[:10] == [400] * 10 and statuses[10] == 429
+                              {"Content-Type": "application/x-www-form-urlencoded"})[0] for _ in range(31)]
+    assert statuses[:30] == [400] * 30 and statuses[30] == 429  # kiosk.code_attempts: 30 an hour
     healthy(kiosk)
 
 
@@ -220,8 +221,14 @@ def test_a_newer_link_retires_the_older_and_an_expired_one_is_refused(office, ki
     old = link(office, APPT_B, "--form", "registration")
     new = link(office, APPT_B, "--form", "registration")
     assert kiosk.get(old["path"])[0] == 410 and kiosk.get(new["path"])[0] == 200
-    stale = link(office, APPT_B, "--form", "registration", env={"MEDSEC_NOW": "2026-11-24T09:00:00"})
-    status, _, page = kiosk.get(stale["path"])
+    early = link(office, APPT_B, "--form", "registration", env={"MEDSEC_NOW": "2026-11-24T09:00:00"})
+    assert early["expires"].startswith("2026-11-26T23:59:00")  # past link_hours: to the end of the visit's day
+    assert kiosk.get(early["path"])[0] == 200
+    after = start(office, env={"MEDSEC_NOW": "2026-11-27T00:00:00"})
+    try:
+        status, _, page = after.get(early["path"])
+    finally:
+        after.stop()
     assert status == 410 and GONE in page
 
 
@@ -302,6 +309,10 @@ def test_off_loopback_only_enrolled_tablets_over_tls(office):
                           headers={"Cookie": cookie.split(";")[0]})[0] == 200
         with pytest.raises(ssl.SSLCertVerificationError):
             server.get("/healthz", context=ssl.create_default_context(), host="127.0.0.1")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as plain, \
+                context.wrap_socket(plain, server_hostname="127.0.0.1") as raw:  # no token: no body is read
+            raw.sendall(b"POST /code HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n")
+            assert b" 403 " in raw.recv(4096).split(b"\r\n")[0]
         office.ok("intake", "device", "revoke", token.partition(".")[0])
         assert server.get("/", context=context, host="127.0.0.1",
                           headers={"Authorization": f"Bearer {token}"})[0] == 403
@@ -315,6 +326,31 @@ def test_off_loopback_only_enrolled_tablets_over_tls(office):
     assert fingerprint.group(1) in err_again
 
 
+def test_a_phone_opens_the_link_it_was_sent_where_the_kiosk_is_published(office):
+    """Off loopback, a live link's own secret admits a patient's phone to that link's page (and its
+    style and script) once intake.yaml publishes the kiosk (kiosk.url); nothing else is open to it."""
+    made = link(office, APPT_A, "--form", "registration")
+    for published in (False, True):
+        if published:
+            (office.home / "intake.yaml").write_text("kiosk: {url: 'https://checkin.clinic.test:8470/'}\n")
+        server = start(office, "--host", "0.0.0.0", "--self-signed")
+        try:
+            (cert,) = Path(office.home, "cache", "kiosk").glob("tls-*.crt")
+            context = ssl.create_default_context(cafile=str(cert))
+            page = server.get(made["path"], context=context, host="127.0.0.1")
+            static = server.get("/static/kiosk.css", context=context, host="127.0.0.1")[0]
+            start_page = server.get("/", context=context, host="127.0.0.1")[0]
+            forged = server.get(made["path"][:-4] + "AAAA", context=context, host="127.0.0.1")[0]
+        finally:
+            server.stop()
+            (office.home / "intake.yaml").unlink(missing_ok=True)
+        if published:
+            assert page[0] == 200 and inputs(page[2])["registration.last_name"]
+            assert (static, start_page, forged) == (200, 403, 403)
+        else:
+            assert (page[0], static, start_page) == (403, 403, 403)
+
+
 def test_device_list_and_links_refused_for_a_visit_that_is_over(office):
     rows = office.json("intake", "device", "list")
     assert {"lobby tablet", "old tablet"} <= {r["name"] for r in rows}
@@ -322,3 +358,131 @@ def test_device_list_and_links_refused_for_a_visit_that_is_over(office):
     result = office("intake", "link", "A1")
     assert result.exit_code == 1 and "checked-out" in result.stderr
     assert json.dumps(office.json("intake", "device", "list")).count("token") == 0
+
+
+# -- review: what an attacker in the waiting room tries -----------------------------------------
+def test_a_code_is_no_url_token_so_it_cannot_be_guessed_past_the_limit(office, kiosk):
+    made = link(office, APPT_B, "--form", "registration")
+    number, _, secret = made["code"].partition("-")
+    assert kiosk.get(f"/k/KL{number}.{secret.replace('-', '')}")[0] == 410  # GETs are not counted: refused
+    assert kiosk.get(made["path"])[0] == 200
+
+
+def test_on_loopback_a_foreign_host_name_is_refused(kiosk):
+    """A web page the desk's browser visits cannot rebind its name to 127.0.0.1 and read the kiosk."""
+    port = kiosk.port
+    assert kiosk.get("/", headers={"Host": f"evil.example:{port}"})[0] == 403
+    assert kiosk.get("/healthz", headers={"Host": "evil.example"})[0] == 403
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
+        assert kiosk.get("/", headers={"Host": host})[0] == 200
+
+
+def test_the_log_names_only_known_routes(kiosk):
+    with socket.create_connection((kiosk.host, kiosk.port), timeout=10) as raw:
+        raw.sendall(b"GET /\x1b[2J\x1b]0;owned\x07 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert b"404" in raw.recv(4096).split(b"\r\n")[0]
+    healthy(kiosk)  # (the module's kiosk is stopped at the end: its stderr then has no escape)
+
+
+def test_localhost_that_resolves_elsewhere_is_not_loopback(monkeypatch):
+    from medsec.errors import InvalidInput
+    from medsec.workflows import kiosk as server
+
+    def elsewhere(host, *args, **kw):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", elsewhere)
+    with pytest.raises(InvalidInput, match="needs TLS"):
+        server.serve(None, "localhost", 0)
+    monkeypatch.undo()
+    assert server.bind_address("localhost")[1] and server.bind_address("[::1]") == ("::1", True)
+    assert not server.bind_address("0.0.0.0")[1] and not server.bind_address("::")[1]
+
+
+@pytest.fixture
+def bare_server(monkeypatch):
+    """A kiosk server in this process with short limits (no practice: only connections are tried)."""
+    import threading
+
+    from medsec.workflows import kiosk as server
+
+    monkeypatch.setattr(server, "HEAD_TIME", 0.6)
+    monkeypatch.setattr(server, "CONNECTIONS", 3)
+    monkeypatch.setattr(server, "PER_CLIENT", 3)
+    httpd = server.Server(("127.0.0.1", 0), socket.AF_INET, None)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def closed_within(raw: socket.socket, seconds: float) -> bool:
+    raw.settimeout(seconds)
+    try:
+        while raw.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def test_a_slow_client_is_cut_off_and_connections_are_bounded(bare_server):
+    import time
+
+    with socket.create_connection(("127.0.0.1", bare_server)) as slow:  # headers a byte at a time
+        started = time.monotonic()
+        slow.sendall(b"GET / HTTP/1.1\r\n")
+        with pytest.raises(OSError):
+            for _ in range(40):
+                slow.sendall(b"X")
+                time.sleep(0.1)
+        assert time.monotonic() - started < 3
+    idle = [socket.create_connection(("127.0.0.1", bare_server)) for _ in range(3)]
+    try:
+        with socket.create_connection(("127.0.0.1", bare_server)) as extra:
+            assert closed_within(extra, 0.3)  # turned away at once
+    finally:
+        for one in idle:
+            one.close()
+    time.sleep(0.2)
+    with socket.create_connection(("127.0.0.1", bare_server)) as again:
+        assert not closed_within(again, 0.2)  # room again
+
+
+def test_a_drawn_signature_too_long_is_told_its_own_limit():
+    from medsec.workflows.kiosk import _text_limit, parse_multipart
+
+    body, headers = multipart({"consent-to-treat.signature_drawn": "d" * (_text_limit("x.signature_drawn") + 1)})
+    _, _, problems = parse_multipart(headers["Content-Type"], body)
+    assert problems == {"consent-to-treat.signature_drawn": f"at most {_text_limit('x.signature_drawn')} characters"}
+
+
+def test_sigterm_stops_at_once_with_a_client_half_way(office):
+    import time
+
+    server = start(office)
+    with socket.create_connection((server.host, server.port), timeout=10) as slow:
+        slow.sendall(b"POST /code HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # its headers never end
+        time.sleep(0.2)
+        started = time.monotonic()
+        code, err = server.stop()
+        assert time.monotonic() - started < 3
+    assert code == 0 and "Traceback" not in err
+
+
+def test_the_tls_key_never_touches_a_file(monkeypatch):
+    import tempfile
+
+    from medsec.workflows import kiosk_tls
+
+    cert_pem, key_pem = kiosk_tls._generate(["127.0.0.1"])
+
+    def no_file(*args, **kw):
+        raise AssertionError("the private key was written to a temporary file")
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_file)
+    context = kiosk_tls.server_context(cert_pem, key_pem)
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2

@@ -257,8 +257,12 @@ def test_guardian_signs_for_a_minor(browser, office):
 
 def test_expired_link_and_nothing_external(browser, office):
 
-    # a link made two days ago has expired
-    old = _link(office, "P2", env={"MEDSEC_NOW": "2026-11-24T09:00:00"})
+    # a link made two days ago for that day's visit has expired (past link_hours and its visit's day)
+    then = {"MEDSEC_NOW": "2026-11-23T09:00:00"}
+    visit = office.json("appt", "book", "P2", "--provider", "S1", "--at", "2026-11-24 10:00", "--type", "follow-up",
+                        env=then)["id"]
+    old = office.ok("intake", "link", visit, "--json", env={"MEDSEC_NOW": "2026-11-24T09:00:00"}).json()
+    old["page"] = office.base + urlsplit(old["url"]).path
     browser.get(old["page"])
     assert GONE.search(_done(browser)), browser.page_source[:500]
     assert "9 Secret Rd" not in browser.page_source

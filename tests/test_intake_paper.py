@@ -192,9 +192,9 @@ def test_what_is_not_our_filled_packet_is_refused_and_nothing_written(packet, tm
                  "registration.street_address"),
         "garbled": (_forged_marker(packet.packet, tmp / "garbled.pdf", lambda m: "{not json"), "garbled"),
         "no patient": (_forged_marker(packet.packet, tmp / "nobody.pdf",
-                                      lambda m: json.dumps({**m, "patient": "P99999"})), "not a patient here"),
+                                      lambda m: json.dumps({**m, "patient": "P99999"})), "changed since medsec"),
         "unknown form": (_forged_marker(packet.packet, tmp / "unknown.pdf",
-                                        lambda m: json.dumps({**m, "forms": ["tax-return"]})), "tax-return"),
+                                        lambda m: json.dumps({**m, "forms": ["tax-return"]})), "changed since medsec"),
         "broken": (tmp / "broken.pdf", "not a readable PDF"),
     }
     (tmp / "letter.pdf").write_bytes(text_to_pdf("Dear patient,\nA letter, not a packet.", "Letter"))
@@ -241,3 +241,144 @@ def test_the_packet_imports_nothing_heavy_until_asked():
     out = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
+
+
+def _rewritten(src, dst, change):
+    """The packet with its fields changed by `change(writer, fields)` (fields: name -> the field's dictionary)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(src))
+    fields = {str(ref.get_object()["/T"]): ref.get_object() for ref in writer._root_object["/AcroForm"]["/Fields"]}
+    change(writer, fields)
+    with open(dst, "wb") as f:
+        writer.write(f)
+    return dst
+
+
+def test_a_marker_changed_to_another_patient_is_refused(packet, tmp_path):
+    """The marker is bound to what was issued (a MAC under a key the practice keeps): a packet
+    whose patient, forms or fields were changed is refused, and a marker of another practice too."""
+    filled = fill(packet.packet, tmp_path / "filled.pdf", {**COMPLETED, "registration.city": "Cambridge"})
+    before = snapshot(packet.home)
+    for case, change in (("patient", lambda m: {**m, "patient": "P2", "appt": None}),
+                         ("fields", lambda m: {**m, "fields": m["fields"] + ["registration.ssn"]}),
+                         ("id", lambda m: {**m, "id": "\x1b[2J" + m["id"]}),
+                         ("no mac", lambda m: {k: v for k, v in m.items() if k != "mac"})):
+        forged = _forged_marker(filled, tmp_path / f"{case}.pdf", lambda m, change=change: json.dumps(change(m)))
+        result = packet("intake", "import", forged, "--yes")
+        assert result.exit_code == 2 and "changed since medsec printed it" in result.stderr, (case, result.stderr)
+        assert result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
+    assert snapshot(packet.home) == before
+
+
+def test_hostile_fields_are_refused_with_one_line(packet, tmp_path):
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        NameObject,
+        NumberObject,
+        TextStringObject,
+    )
+
+    def value(v):
+        return lambda writer, fields: fields["registration.city"].__setitem__(NameObject("/V"), v)
+
+    def nested(writer, fields):  # written as a placeholder, replaced below by 5000 nested arrays
+        fields["registration.city"][NameObject("/V")] = TextStringObject("NESTEDARRAYSHERE")
+
+    def stream(writer, fields):
+        body = DecodedStreamObject()
+        body.set_data(b"Cambridge")
+        fields["registration.city"][NameObject("/V")] = writer._add_object(body)
+
+    def duplicate(writer, fields):
+        twin = DictionaryObject({**fields["registration.city"], NameObject("/V"): TextStringObject("Elsewhere")})
+        writer._root_object["/AcroForm"]["/Fields"].append(writer._add_object(twin))
+
+    def cyclic(writer, fields):
+        city = fields["registration.city"]
+        ref = city.indirect_reference
+        city[NameObject("/Kids")] = ArrayObject([ref])
+
+    def control_name(writer, fields):
+        fields["registration.city"][NameObject("/T")] = TextStringObject("registration.\x1b]0;pwned\x07city")
+
+    cases = {"number": (value(NumberObject(5)), "registration.city"),
+             "dictionary": (value(DictionaryObject({NameObject("/A"): NumberObject(1)})), "registration.city"),
+             "nested": (nested, "do not read"), "stream": (stream, "registration.city"),
+             "duplicate": (duplicate, "twice"), "cyclic": (cyclic, "registration.city"),
+             "control characters": (control_name, "\\x1b")}
+    filled = fill(packet.packet, tmp_path / "filled.pdf", COMPLETED)
+    before = snapshot(packet.home)
+    for case, (change, words) in cases.items():
+        path = _rewritten(filled, tmp_path / f"{case}.pdf", change)
+        path.write_bytes(path.read_bytes().replace(b"(NESTEDARRAYSHERE)", b"[" * 5000 + b"(x)" + b"]" * 5000))
+        result = packet("intake", "import", path, "--yes")
+        assert result.exit_code == 2, (case, result.stderr)
+        assert result.stderr.startswith("medsec: error:") and result.stderr.count("\n") == 1, (case, result.stderr)
+        assert words in result.stderr and "\x1b" not in result.stderr and "\x07" not in result.stderr, (case,
+                                                                                                          result.stderr)
+    assert snapshot(packet.home) == before
+
+
+def test_inherited_field_values_are_read(packet, tmp_path):
+    """A field split into a parent (registration) and a kid (city), its value on the parent: read as
+    registration.city, as a viewer would."""
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+    def split(writer, fields):
+        city = fields["registration.city"]
+        parent = DictionaryObject({NameObject("/T"): TextStringObject("registration"),
+                                   NameObject("/FT"): NameObject("/Tx"), NameObject("/V"): TextStringObject("Salem")})
+        parent_ref = writer._add_object(parent)
+        city[NameObject("/T")] = TextStringObject("city")
+        city[NameObject("/Parent")] = parent_ref
+        del city["/V"], city["/FT"]
+        parent[NameObject("/Kids")] = ArrayObject([city.indirect_reference])
+        listed = writer._root_object["/AcroForm"]["/Fields"]
+        listed[[r.get_object() is city for r in listed].index(True)] = parent_ref
+
+    path = _rewritten(fill(packet.packet, tmp_path / "filled.pdf", COMPLETED), tmp_path / "split.pdf", split)
+    done = packet.json("intake", "import", path)
+    assert {"field": "patient.city", "label": "City", "old": "Boston", "new": "Salem"} in done["changes"]
+
+
+def test_prefilled_values_keep_parentheses_backslashes_and_any_script(demo, tmp_path):
+    demo.ok("patient", "edit", "P2", "--first", "Łucja (Lucy)", "--address", "1 Back\\slash Rd (rear) 東京")
+    path = tmp_path / "packet.pdf"
+    demo.ok("intake", "packet", "P2", "--form", "registration", "-o", path)
+    values = fields_of(path)
+    assert values["registration.first_name"] == "Łucja (Lucy)"
+    assert values["registration.street_address"] == "1 Back\\slash Rd (rear) 東京"
+    done = demo.json("intake", "import", fill(path, tmp_path / "filled.pdf", {
+        "registration.emergency_contact_name": "Ana", "registration.emergency_contact_phone": "617-555-0199"}))
+    assert done["changes"] == []  # read back exactly as printed
+
+
+def test_a_restricted_chart_is_refused_to_a_role_it_is_not_open_to(clinic, secrets_dir, tmp_path):
+    from helpers.signin import signed_in
+
+    admin, desk, doctor = (signed_in(clinic, s, secrets_dir) for s in ("S1", "S2", "S3"))
+    clinic.ok("patient", "restrict", "P1", "--to-role", "physician", env=admin)
+    result = clinic("intake", "packet", "P1", "-o", tmp_path / "p.pdf", env=desk)
+    assert result.exit_code != 0 and not (tmp_path / "p.pdf").exists(), result.stderr
+    clinic.ok("intake", "packet", "P1", "-o", tmp_path / "p.pdf", env=doctor)
+    filled = fill(tmp_path / "p.pdf", tmp_path / "filled.pdf", {})
+    refused = clinic("intake", "import", filled, env=desk)
+    assert refused.exit_code != 0 and "Ann" not in refused.stderr + refused.stdout, refused.stderr
+
+
+def test_a_scan_given_a_fifo_or_a_folder_is_refused_at_once(demo, tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    demo.ok("intake", "forms")  # the bundled forms' parse cached, as any command caches it
+    before = snapshot(demo.home)
+    for path in (fifo, tmp_path):
+        result = demo("intake", "scan", "P1", path, "--form", "insurance")
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+        result = demo("intake", "import", path)
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert snapshot(demo.home) == before

@@ -28,7 +28,7 @@ from medsec.intakeforms import (
     required_forms,
     text_in,
 )
-from medsec.records.patients import RELATIONSHIPS, SEXES, parse_dob
+from medsec.records.patients import RELATIONSHIPS, SEXES, TEXT_LIMITS, clean, clean_fields, parse_dob
 from medsec.text import clean_text, shown
 
 PHOTO_LIMIT = 10 * 1024 * 1024
@@ -66,6 +66,20 @@ def forms(app) -> dict[str, Form]:
 def required(app) -> tuple[str, ...]:
     """The forms every patient of the practice keeps current."""
     return required_forms(settings(app), _bundled(app.data_dir))
+
+
+class Catalog(NamedTuple):
+    """The practice's forms as a command reads them once (the day sheet, a day's due visits):
+    intake.yaml, its forms by id, and those every patient keeps current."""
+
+    settings: dict
+    forms: dict[str, Form]
+    required: tuple[str, ...]
+
+
+def catalog(app) -> Catalog:
+    intake, bundled = settings(app), _bundled(app.data_dir)
+    return Catalog(intake, practice_forms(intake, bundled), required_forms(intake, bundled))
 
 
 def pick_forms(app, names: list[str] | tuple[str, ...]) -> list[Form]:
@@ -180,7 +194,18 @@ def _typed(app, field: Field, value: str, today: date) -> Any:
     if not text:
         return ""
     rule = _RULES.get(field.type)
-    return rule(app, field, text, today) if rule else _plain(text, field)
+    return _as_record_keeps(field, rule(app, field, text, today) if rule else _plain(text, field), today)
+
+
+def _as_record_keeps(field: Field, value: Any, today: date) -> Any:
+    """An answer that fills the record passed through the record's own rule for that field (a
+    practice's form may be laxer than `patient edit`): what is refused there is refused here."""
+    part, _, key = (field.fills or "").partition(".")
+    if part == "patient":
+        return clean_fields({key: value}, today, partial=True)[key]
+    if part == "coverage" and key in TEXT_LIMITS:
+        return clean(key, value).strip()
+    return value
 
 
 def _photo(upload: Upload | None) -> dict | None:
@@ -296,7 +321,8 @@ def _check_signer(answers: dict, patient: dict, today: date, problem: Callable[[
     """A minor's form is signed by a parent or guardian, who gives name and relationship; a
     patient signing for themselves is named from the record when the name is left empty."""
     answers.setdefault("signer", "patient")
-    minor = bool(patient.get("dob")) and age_on(patient["dob"], today) < ADULT_AGE
+    signed = min(date.fromisoformat(str(answers["signed_on"])), today)  # the day signed decides, not today
+    minor = bool(patient.get("dob")) and age_on(patient["dob"], signed) < ADULT_AGE
     if minor and answers["signer"] != "guardian":
         problem("signer", "a parent or legal guardian signs for a patient under 18",
                 "uno de los padres o el tutor legal firma por un paciente menor de 18 años")
@@ -359,15 +385,17 @@ def expires_on(form: Form, signed: date) -> str | None:
     return _add_months(signed, form.renew_months).isoformat() if form.renew_months else None
 
 
-def form_status(app, patient: dict, day: date) -> list[dict]:
+def form_status(app, patient: dict, day: date, known: Catalog | None = None) -> list[dict]:
     """Each of the practice's forms for `patient` on `day`: status (missing, current, expiring,
     expired; or `outdated` when the form's wording changed since it was signed), when received
-    and signed, by whom, when it expires, and whether every patient must keep it current."""
-    expiring = int(settings(app).get("expiring_days", 30))
-    wanted = required(app)
+    and signed, by whom, when it expires, and whether every patient must keep it current.
+    `known`: the catalog a command read once for many patients (default: read here)."""
+    known = known or catalog(app)
+    expiring = int(known.settings.get("expiring_days", 30))
+    wanted = known.required
     held = patient.get("intake") or {}
     rows = []
-    for form in forms(app).values():
+    for form in known.forms.values():
         entry = held.get(form.id) or {}
         status = "missing"
         if entry:
@@ -388,9 +416,9 @@ def form_status(app, patient: dict, day: date) -> list[dict]:
     return rows
 
 
-def needed(app, patient: dict, day: date) -> list[dict]:
+def needed(app, patient: dict, day: date, known: Catalog | None = None) -> list[dict]:
     """The required forms not current on `day` (missing, expired, outdated or expiring)."""
-    return [row for row in form_status(app, patient, day) if row["required"] and row["status"] != "current"]
+    return [row for row in form_status(app, patient, day, known) if row["required"] and row["status"] != "current"]
 
 
 def to_fill(app, patient: dict, day: date) -> list[str]:

@@ -13,13 +13,14 @@ from medsec.errors import InvalidInput, Refused
 from medsec.text import clean_text, shown
 
 # The commands below work across many patients and show each at most by name and id (a search,
-# the day sheet, a provider's calendar, the follow-up calls due) or act for them without showing
-# their chart to whoever runs them (the reminders of a batch, the lab results a file brings): a
-# restricted chart does not stop them, so the front desk still sees the patient on the day and
-# finds them before registering a duplicate. Any command not named here is refused a restricted
-# chart; a new command is therefore checked unless it is added to this list on purpose.
+# the day sheet, a provider's calendar, the follow-up calls due, the visits with forms to fill) or
+# act for them without showing their chart to whoever runs them (the reminders of a batch, the
+# links to their forms, the lab results a file brings): a restricted chart does not stop them, so
+# the front desk still sees the patient on the day and finds them before registering a duplicate.
+# Any command not named here is refused a restricted chart; a new command is therefore checked
+# unless it is added to this list on purpose.
 ACROSS_PATIENTS = frozenset({"patient find", "appt day", "appt export", "remind followups", "remind send",
-                             "lab import"})
+                             "lab import", "intake due", "intake send"})
 
 # Who may open a restricted chart in an emergency (`medsec --break-glass REASON ...`): the clinical
 # roles by name, and any role that may restrict charts (it could lift the restriction anyway, but

@@ -60,16 +60,19 @@ def _away(member: dict | None, day: date) -> str:
 NO_FORMS = "\u2014"  # the forms column of a visit whose patient needs none
 
 
-def forms_short(app, patient: dict, day: date) -> tuple[str, list[str]]:
+def forms_short(app, patient: dict, day: date, known: intake_forms.Catalog | None = None) -> tuple[str, list[str]]:
     """The intake forms a patient needs on `day`, short for a table ("consent, insurance"; "all"
-    when every required form is missing; NO_FORMS when none), and in check-in's words."""
-    needed = intake_forms.needed(app, patient, day)
+    when every required form is missing; NO_FORMS when none), and in check-in's words. `known`:
+    the forms read once for a day's visits (intake_forms.catalog)."""
+    known = known or intake_forms.catalog(app)
+    needed = intake_forms.needed(app, patient, day, known)
     if not needed:
         return NO_FORMS, []
-    required = intake_forms.required(app)
-    if len(needed) == len(required) and all(r["status"] == "missing" for r in needed):
+    if len(needed) == len(known.required) and all(r["status"] == "missing" for r in needed):
         return "all", intake_forms.needed_words(needed)
-    return ", ".join(r["form"].split("-")[0] for r in needed), intake_forms.needed_words(needed)
+    first_words = [f.split("-")[0] for f in known.forms]
+    return (", ".join(w if first_words.count(w := r["form"].split("-")[0]) == 1 else r["form"] for r in needed),
+            intake_forms.needed_words(needed))
 
 
 def day_sheet(app, day: date, provider: str | None = None, limit: int | None = None) -> list[dict]:
@@ -86,6 +89,7 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
     view = app.store.snapshot()
     rows = []
     dues: dict[str, str] = {}
+    known = intake_forms.catalog(app)  # once for the day, not once a visit
     appts = sorted(view.day(APPOINTMENTS, day.isoformat(), provider), key=lambda a: (a["start"], a["provider"]))
     for appt in appts[:limit] if limit else appts:
         name = due = covered = payer = eligibility = visit = forms = ""
@@ -100,7 +104,7 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
                 dues[patient["id"]] = owed if Decimal(owed) > 0 else ""
             due = dues[patient["id"]]
             visit = "established" if last_seen(view, patient["id"], appt["start"]) else "new"
-            forms, forms_needed = forms_short(app, patient, day)
+            forms, forms_needed = forms_short(app, patient, day, known)
         start = datetime.fromisoformat(appt["start"]).astimezone(schedule.tz)
         member = schedule.staff.get(str(appt["provider"]).upper())
         rows.append({"time": f"{start:%H:%M}", "id": appt["id"], "patient": name,

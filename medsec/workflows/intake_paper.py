@@ -24,10 +24,12 @@ import json
 import os
 import secrets
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from typing import Any, cast
 
 from medsec import clock
+from medsec.digests import equal
 from medsec.errors import InvalidInput, NotFound
 from medsec.intakeforms import LANGUAGE, Field, Form, text_in
 from medsec.records import intake as forms_of
@@ -36,6 +38,7 @@ from medsec.text import shown
 from medsec.workflows import intake as submissions
 
 MARKER = "/MedsecIntake"
+KEY_HOLDER = "(intake packets)"  # the credential holding the key packet markers are sealed with
 KEYWORDS = "medsec-intake"
 IMPORT_LIMIT = 20 * 1024 * 1024
 FONT = "DejaVuSansMono"
@@ -309,6 +312,7 @@ def packet(app, patient_id: str, appt_id: str | None = None, language: str | Non
               "forms": [f.id for f in chosen], "versions": {f.id: f.version for f in chosen},
               "issued": clock.iso(app.now()), "id": secrets.token_hex(8),
               "fields": [f.name for f in _pdf_fields(chosen)]}
+    marker["mac"] = _mac(cast(bytes, _key(app, create=True)), marker)
     data = _stamp(_draw(app, chosen, values, patient, language), marker, values)
     app.audit("intake-packet", [patient["id"]] + ([appt["id"]] if appt else []))
     return data
@@ -327,6 +331,36 @@ def write_packet(app, patient_id: str, output: str, appt_id: str | None = None, 
             "forms": marker["forms"], "packet": marker["id"], "file": written, "bytes": len(data)}
 
 
+# -- the packet's marker, bound to the practice -------------------------------------------------
+def _key(app, create: bool = False) -> bytes | None:
+    """The practice's key for packet markers (a credential kept in the store, made with the first
+    packet): a marker changed after printing (another patient, more fields) fails its MAC."""
+    from medsec.store.catalog import CREDENTIALS
+
+    def held(view) -> bytes | None:
+        ids = view.lookup("credential-staff", KEY_HOLDER)
+        record = view.get(CREDENTIALS, ids[0]) if ids else None
+        return bytes.fromhex(record["key"]) if record else None
+
+    key = held(app.store.snapshot())
+    if key is not None or not create:
+        return key
+    with app.store.transaction() as txn:
+        key = held(txn)
+        if key is None:
+            key = secrets.token_bytes(32)
+            txn.put(CREDENTIALS, {"id": txn.reserve_ids(CREDENTIALS)[0], "staff_id": KEY_HOLDER, "key": key.hex(),
+                                  "by": app.user, "at": clock.iso(app.now())})
+    return key
+
+
+def _mac(key: bytes, marker: dict) -> str:
+    from medsec.digests import hmac_sha256_hex
+
+    body = {k: v for k, v in marker.items() if k != "mac"}
+    return hmac_sha256_hex(key, json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+
+
 # -- reading a filled packet back ------------------------------------------------------------------
 def _reader(data: bytes):
     from pypdf import PdfReader
@@ -335,14 +369,24 @@ def _reader(data: bytes):
 
 
 def _marker_text(reader) -> str | None:
-    info = reader.metadata or {}
-    value = info.get(MARKER)
+    value = (reader.metadata or {}).get(MARKER)
     return None if value is None else str(value)
 
 
-def _read(path: str) -> tuple[bytes, Any]:
-    """The file's bytes and a pypdf reader on them; InvalidInput for anything not a readable,
-    unencrypted PDF within the limit."""
+def _pdf(path: str, what: str, read: Callable[[], Any]) -> Any:
+    """`read()` on a hostile file: whatever pypdf raises (it raises many kinds, and RecursionError
+    on deep nesting) is bad input, one line."""
+    try:
+        return read()
+    except InvalidInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure reading the file is the file's
+        raise InvalidInput(f"{shown(path)}: {what} ({type(exc).__name__})") from None
+
+
+def _read(path: str) -> tuple[bytes, Any, str | None]:
+    """The file's bytes, a pypdf reader on them and its marker's text; InvalidInput for anything
+    not a readable, unencrypted PDF within the limit."""
     from medsec.inputs import ATTACHMENT, open_input
 
     with open_input(path, ATTACHMENT) as f:
@@ -351,24 +395,20 @@ def _read(path: str) -> tuple[bytes, Any]:
         raise InvalidInput(f"{shown(path)} is over {IMPORT_LIMIT // 1024 // 1024} MB: not an intake packet")
     if not data.startswith(b"%PDF-"):
         raise InvalidInput(f"{shown(path)} is not a PDF")
-    try:
+
+    def read() -> tuple[Any, str | None]:
         reader = _reader(data)
-        encrypted = reader.is_encrypted
-        if not encrypted:
-            len(reader.pages)
-    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on a broken file
-        raise InvalidInput(f"{shown(path)} is not a readable PDF ({type(exc).__name__})") from None
-    if encrypted:
-        raise InvalidInput(f"{shown(path)} is encrypted: print and scan it, or save it without a password")
-    return data, reader
+        if reader.is_encrypted:
+            raise InvalidInput(f"{shown(path)} is encrypted: print and scan it, or save it without a password")
+        len(reader.pages)
+        return reader, _marker_text(reader)
+
+    reader, text = _pdf(path, "not a readable PDF", read)
+    return data, reader, text
 
 
-def _marker(path: str, reader) -> dict:
-    """The packet's marker, checked: what it names must be well-formed."""
-    try:
-        text = _marker_text(reader)
-    except Exception:  # noqa: BLE001
-        text = None
+def _marker(app, path: str, text: str | None) -> dict:
+    """The packet's marker, checked: well-formed, and as medsec printed it (its MAC)."""
     if text is None:
         raise InvalidInput(f"{shown(path)} is not a medsec intake packet (no packet marker)",
                            hint="make one with 'medsec intake packet'; attach a scan with 'medsec intake scan'")
@@ -376,31 +416,63 @@ def _marker(path: str, reader) -> dict:
         marker = json.loads(text)
     except ValueError:
         marker = None
-    ok = isinstance(marker, dict) and marker.get("v") == 1 and isinstance(marker.get("patient"), str) \
-        and isinstance(marker.get("forms"), list) and all(isinstance(f, str) for f in marker["forms"]) \
-        and isinstance(marker.get("fields"), list) and all(isinstance(f, str) for f in marker["fields"]) \
-        and isinstance(marker.get("id"), str) and isinstance(marker.get("lang"), str) \
-        and LANGUAGE.fullmatch(marker["lang"]) is not None \
-        and (marker.get("appt") is None or isinstance(marker.get("appt"), str)) and marker["forms"]
-    if not ok:
+    if not isinstance(marker, dict) or marker.get("v") != 1:
         raise InvalidInput(f"{shown(path)}: the packet marker is garbled; this is not a packet medsec made")
+    key = _key(app)
+    if key is None or not isinstance(marker.get("mac"), str) or not equal(marker["mac"], _mac(key, marker)):
+        raise InvalidInput(f"{shown(path)}: the packet's marker changed since medsec printed it (or another "
+                           "practice did): refused", hint="print a new packet with 'medsec intake packet'")
     return marker
 
 
-def _value(field: Any) -> str:
-    """A PDF field's value as text: a checkbox's "/Yes" or "/Off", a text's string."""
-    from pypdf.generic import ArrayObject, NameObject
+FIELD_LIMIT = 2000  # fields in a packet (ours have well under 100)
+DEPTH_LIMIT = 8  # parents above a field (ours have none)
 
-    value = field.get("/V")
+
+def _field_values(path: str, reader) -> dict[str, Any]:
+    """The packet's terminal fields by full name (`parent.kid`), each with its value (inherited
+    from a parent when the field has none); a name given twice, a cycle, too many or too deep is
+    refused: what is read is what a viewer shows."""
+    root = reader.trailer["/Root"].get_object()
+    acroform = root.get("/AcroForm")
+    listed = acroform.get_object().get("/Fields") if acroform is not None else None
+    found: dict[str, Any] = {}
+    seen: set[int] = set()
+    stack = [(ref, "", None, 0) for ref in reversed(list(listed.get_object() if listed is not None else []))]
+    while stack:
+        ref, prefix, inherited, depth = stack.pop()
+        node = ref.get_object()
+        if id(node) in seen or depth > DEPTH_LIMIT or len(seen) >= FIELD_LIMIT:
+            raise InvalidInput(f"{shown(path)}: its form fields nest or repeat beyond reason ({shown(prefix, 80)})")
+        seen.add(id(node))
+        part = node.get("/T")
+        name = f"{prefix}.{part}" if prefix and part is not None else str(part) if part is not None else prefix
+        value = node.get("/V", inherited)  # as stored: _value resolves a reference
+        kids = [kid for kid in node.get("/Kids") or [] if "/T" in kid.get_object()]
+        if kids:
+            stack.extend((kid, name, value, depth + 1) for kid in reversed(kids))
+        elif name in found:
+            raise InvalidInput(f"{shown(path)}: the field {shown(name, 80)} is there twice")
+        else:
+            found[name] = value
+    return found
+
+
+def _value(name: str, value: Any) -> str:
+    """A PDF field's value as text: a checkbox's name ("/Yes", "/Off"), a text's string, one
+    chosen option; anything else (a number, an array, a stream) is not an answer."""
+    from pypdf.generic import ArrayObject, NameObject, TextStringObject
+
     if value is None:
         return ""
-    if isinstance(value, ArrayObject):
-        if len(value) > 1:
-            raise InvalidInput(f"{shown(str(field.get('/T', '')), 80)}: several values chosen")
-        value = value[0] if value else ""
+    value = value.get_object()
+    if isinstance(value, ArrayObject) and len(value) == 1:
+        value = value[0].get_object()
     if isinstance(value, NameObject):
         return "" if str(value) == "/Off" else "yes"
-    return str(value)
+    if isinstance(value, TextStringObject):
+        return str(value)
+    raise InvalidInput(f"{shown(name, 80)}: not a text answer (a PDF {type(value).__name__.removesuffix('Object')})")
 
 
 def _answers(path: str, reader, marker: dict, chosen: list[Form]) -> dict[str, str]:
@@ -409,17 +481,14 @@ def _answers(path: str, reader, marker: dict, chosen: list[Form]) -> dict[str, s
     if set(marker["fields"]) != expected:
         raise InvalidInput(f"{shown(path)}: its forms changed since the packet was printed",
                            hint="print a new packet with 'medsec intake packet'")
-    try:
-        fields = reader.get_fields() or {}
-    except Exception:  # noqa: BLE001
-        raise InvalidInput(f"{shown(path)}: its form fields do not read") from None
+    fields = _pdf(path, "its form fields do not read", lambda: _field_values(path, reader))
     forged = [name for name in fields if name not in expected]
     if forged:
         raise InvalidInput(f"{shown(path)}: the field {shown(forged[0], 80)} is not one of the packet's")
     if not fields:
         raise InvalidInput(f"{shown(path)}: the packet has no form fields left (was it flattened or printed?)",
                            hint="attach a scan with 'medsec intake scan'")
-    return {name: _value(field) for name, field in fields.items()}
+    return _pdf(path, "its form fields do not read", lambda: {name: _value(name, v) for name, v in fields.items()})
 
 
 def _imported_before(app, patient_id: str, sha: str) -> dict | None:
@@ -431,8 +500,8 @@ def _imported_before(app, patient_id: str, sha: str) -> dict | None:
 
 def import_pdf(app, path: str, again: bool = False) -> dict:
     """A filled packet read back into a pending submission (with the `changes` it proposes)."""
-    data, reader = _read(path)
-    marker = _marker(path, reader)
+    data, reader, text = _read(path)
+    marker = _marker(app, path, text)
     chosen = forms_of.pick_forms(app, marker["forms"])
     raw = _answers(path, reader, marker, chosen)
     try:

@@ -8,18 +8,26 @@ medsec.workflows.kiosk_links'. A submission becomes a pending intake submission
 (workflows.intake.submit, source "kiosk") that consumes its link in the same transaction;
 the desk reviews it before it touches the record.
 
-On loopback (the default) anyone on this machine may reach it. Off loopback it refuses to start
-without TLS, and every request but `GET /enrol?token=...` must carry an enrolled tablet's
-token (the enrol cookie, or `Authorization: Bearer KD<n>.<secret>`): 403 otherwise.
+On loopback (the default: the address bound, a name resolved, is 127.x or ::1) anyone on this
+machine may reach it, by a loopback name only (another Host is refused, so a web page cannot
+rebind its name to 127.0.0.1 and read the kiosk). Off loopback it refuses to start without TLS,
+and every request but `GET /enrol?token=...` must carry an enrolled tablet's token (the enrol
+cookie, or `Authorization: Bearer KD<n>.<secret>`): 403 otherwise, before any body is read.
 
-Each request is handled in a thread of its own with a socket timeout (a slow client holds
-only its thread), a body limit, and every failure answered by a page: nothing a client sends
-stops the server, and its one-line log on stderr names no patient and no token. The process
-acts as the member who started it; reads and submissions are audited as usual.
+A typed code is tried only by `POST /code` (limited per client); it leads to `/k/KL<n>.<ticket>`,
+the ticket a keyed digest of the link's id that this process alone makes, never the code.
+
+Each connection is handled in a thread of its own, at most CONNECTIONS at once (PER_CLIENT from
+one address; more are closed at once), with deadlines (HEAD_TIME for a request's line and
+headers, TLS handshake included; BODY_TIME for its body and answer), a body limit, and every
+failure answered by a page: nothing a client sends stops the server, and its one-line log on
+stderr names no patient, no token and no byte the client chose. The process acts as the member
+who started it; reads and submissions are audited as usual.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -29,7 +37,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler  # (this module is imported only by `intake kiosk`)
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # (imported only by `intake kiosk`)
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -41,6 +49,11 @@ TEXT_LIMIT = 4000  # a text part's characters (a drawn signature's data URL exce
 PARTS_LIMIT = 400
 FORM_LIMIT = 16 * 1024  # the start page's urlencoded body
 TIMEOUT = 15  # seconds a client may take between bytes
+HEAD_TIME = 15.0  # seconds for a request's line and headers (and the TLS handshake before the first)
+BODY_TIME = 300.0  # seconds for a request's body and its answer (25 MB of photos on slow Wi-Fi)
+CONNECTIONS = 64  # connections served at once
+PER_CLIENT = 16  # of them from one address
+ROUTES = ("/", "/code", "/healthz", "/enrol")  # what the log names as is (/k/... and /static/... aside)
 COOKIE = "medsec_kiosk"
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -60,6 +73,8 @@ _MESSAGES = {
               "es": ("Algo salió mal", "por favor pregunte en recepción")},
     "bad": {"en": ("Not accepted", "the form could not be read: please try again"),
             "es": ("No aceptado", "no se pudo leer el formulario: inténtelo de nuevo")},
+    "host": {"en": ("Not allowed", "open the kiosk at its address on this computer, 127.0.0.1"),
+             "es": ("No permitido", "abra el quiosco en su dirección en este equipo, 127.0.0.1")},
     "large": {"en": ("Too large", "what was sent is too large (photos at most 10 MB)"),
               "es": ("Demasiado grande", "lo enviado es demasiado grande (fotos de 10 MB como máximo)")},
 }
@@ -75,11 +90,35 @@ class Answer(Exception):
         self.content_type = content_type
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
+def bind_address(host: str) -> tuple[str, bool]:
+    """(the address to bind, whether it is loopback): a name is resolved here, so that a
+    "localhost" that resolves to a network address is not taken for loopback."""
+    import socket
+
+    bare = host.strip().strip("[]")
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        try:
+            found = socket.getaddrinfo(bare, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise InvalidInput(f"cannot serve on {host}: no such address") from None
+        addresses = [ipaddress.ip_address(str(row[4][0]).partition("%")[0]) for row in found]
+        return str(addresses[0]), all(a.is_loopback for a in addresses)
+    return str(address), address.is_loopback
+
+
+def _loopback_name(host: str) -> bool:
+    """Whether a request's Host header names this machine's loopback."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:].partition("]")[0]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    if name in ("localhost", "localhost."):
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
 
@@ -106,9 +145,12 @@ class Kiosk:
         self.app = app
         self.guarded = guarded
         self.secure = secure
+        # intake.yaml kiosk.url publishes the kiosk to patients' phones: a live link's own secret
+        # then lets a phone open that link's page (its style and script too) without a tablet's token
+        self.phones = bool(kiosk_settings(app).get("url"))
         self.lock = threading.Lock()
         self.key = os.urandom(32)
-        self.attempts = int(kiosk_settings(app).get("code_attempts") or 10)
+        self.attempts = int(kiosk_settings(app).get("code_attempts") or 30)
         self.failures: dict[str, deque[float]] = defaultdict(deque)
 
     def csrf(self, what: str) -> str:
@@ -116,6 +158,14 @@ class Kiosk:
 
     def csrf_ok(self, what: str, given: str) -> bool:
         return equal(self.csrf(what).encode(), str(given).encode("utf-8", "replace"))
+
+    def ticket(self, link_id: str) -> str:
+        """What `/k/<link>.` carries once its code was typed: this process's alone, not the code."""
+        return hmac_sha256_hex(self.key, b"kiosk-ticket:" + link_id.encode())
+
+    def ticket_ok(self, token: str) -> bool:
+        link_id, _, given = token.partition(".")
+        return len(given) == 64 and equal(self.ticket(link_id).encode(), given.encode())
 
     def blocked(self, client: str) -> bool:
         recent = self.failures[client]
@@ -164,7 +214,7 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dic
             continue
         text = data.decode("utf-8", "surrogateescape")
         if len(text) > _text_limit(name):
-            problems[name] = f"at most {TEXT_LIMIT} characters"
+            problems[name] = f"at most {_text_limit(name)} characters"
             continue
         raw[name] = text
     return raw, uploads, problems
@@ -215,10 +265,10 @@ class Routes:
         return token
 
     def _link(self, token: str) -> dict:
-        from medsec.workflows.kiosk_links import resolve
+        from medsec.workflows.kiosk_links import live, resolve
 
         try:
-            return resolve(self.app, token)
+            return live(self.app, token.partition(".")[0]) if self.kiosk.ticket_ok(token) else resolve(self.app, token)
         except (Refused, NotFound):
             raise message("gone", self.lang, 410) from None
 
@@ -264,8 +314,7 @@ class Routes:
             self.kiosk.failed(client)
             raise Answer(400, _page().start_page(lang, self.kiosk.csrf("start"),
                                                  _MESSAGES["gone"][lang][1])) from None
-        code = re.sub(r"[\s-]", "", fields.get("code", "")).upper()
-        raise Answer(303, location=f"/k/{link['id']}.{code[-8:]}?lang={link.get('language', lang)}")
+        raise Answer(303, location=f"/k/{link['id']}.{self.kiosk.ticket(link['id'])}?lang={link.get('language', lang)}")
 
     def _submit(self, link: dict, token: str, body: bytes) -> Answer:
         from medsec.workflows.intake import submit
@@ -317,7 +366,7 @@ def _problems(e: InvalidInput) -> dict[str, str]:
 class Handler(BaseHTTPRequestHandler):
     """One request: the kiosk's routes, answered by pages, with the kiosk's headers."""
 
-    server: Any
+    server: Server
     server_version = "medsec-kiosk"
     timeout = TIMEOUT
     protocol_version = "HTTP/1.1"
@@ -351,24 +400,58 @@ class Handler(BaseHTTPRequestHandler):
         cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=157680000{flags}"
         return Answer(303, location="/", cookie=cookie)
 
-    def _route(self, method: str, body: bytes) -> Answer:
-        with self.server.kiosk.lock:
-            if method == "GET" and urlsplit(self.path).path == "/enrol":
-                return self._enrol()
-            device = self._device()
-            if self.server.kiosk.guarded and device is None:
-                return message("tablet", "en", 403)
-            routes = Routes(self.server.kiosk, self, device)
-            try:
-                routes.get() if method == "GET" else routes.post(body)
-            except InvalidInput:
-                return message("bad", routes.lang, 400)
-            return message("error", routes.lang, 500)
+    def _admit(self, method: str) -> str | None:
+        """The tablet the request comes from (None on loopback), before any body is read; a
+        request that may not come in is answered (and its connection closed) here."""
+        kiosk = self.server.kiosk
+        if not kiosk.guarded and not _loopback_name(self.headers.get("Host", "localhost")):
+            self.close_connection = True
+            raise message("host", "en", 403)
+        if method == "GET" and urlsplit(self.path).path == "/enrol":
+            raise self._enrol()
+        device = self._device()
+        if kiosk.guarded and device is None and not self._phone(method):
+            self.close_connection = True
+            raise message("tablet", "en", 403)
+        return device
+
+    def _phone(self, method: str) -> bool:
+        """A patient's phone reaching a live link it was sent (its 256-bit secret, not a typed
+        code or a tablet's ticket), or that page's style and script; only where the practice
+        publishes the kiosk (kiosk.url)."""
+        from medsec.workflows.kiosk_links import resolve
+
+        kiosk = self.server.kiosk
+        path = urlsplit(self.path).path
+        if not kiosk.phones:
+            return False
+        if method == "GET" and path in _page().ASSETS:
+            return True
+        token = path.removeprefix("/k/")
+        if not path.startswith("/k/") or not _TOKEN.fullmatch(token) or kiosk.ticket_ok(token):
+            return False
+        try:
+            resolve(kiosk.app, token)
+        except (Refused, NotFound):
+            return False
+        return True
+
+    def _route(self, method: str, device: str | None, body: bytes) -> Answer:
+        routes = Routes(self.server.kiosk, self, device)
+        try:
+            routes.get() if method == "GET" else routes.post(body)
+        except InvalidInput:
+            return message("bad", routes.lang, 400)
+        return message("error", routes.lang, 500)
 
     def _answer(self, method: str) -> None:
+        self.server.limit(self.connection, BODY_TIME)
         try:
+            with self.server.kiosk.lock:
+                device = self._admit(method)
             body = self._body() if method == "POST" else b""
-            answer = self._route(method, body)
+            with self.server.kiosk.lock:
+                answer = self._route(method, device, body)
         except Answer as a:
             answer = a
         except Exception as e:  # noqa: BLE001 - every failure is a page; the server keeps serving
@@ -426,11 +509,17 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
 
+    def handle_one_request(self):
+        self.server.limit(self.connection, HEAD_TIME)
+        super().handle_one_request()
+
     def log_request(self, code="-", size="-"):
         path = getattr(self, "path", None)
         route = urlsplit(path).path if isinstance(path, str) else "-"
-        route = "/k/..." if route.startswith("/k/") else route[:40]
-        self._note(f"{getattr(self, 'command', '-')} {route} {code}")
+        route = route if route in ROUTES or route in _page().ASSETS else \
+            "/k/..." if route.startswith("/k/") else "(other)"
+        method = getattr(self, "command", "-")
+        self._note(f"{method if method in ('GET', 'POST') else '(other)'} {route} {code}")
 
     def log_message(self, format, *args):  # noqa: A002 - http.server's signature
         self._note("request refused")
@@ -461,36 +550,85 @@ def _tls(app, host: str, cert: str | None, key: str | None, self_signed: bool):
     return context
 
 
+class Server(ThreadingHTTPServer):
+    """A thread a connection, at most CONNECTIONS (PER_CLIENT from one address), each cut off at
+    its deadline (a reaper thread shuts its socket down: a slow client frees its thread)."""
+
+    daemon_threads = True
+    request_queue_size = 32
+
+    def __init__(self, address: tuple[str, int], family: int, kiosk: Kiosk):
+        self.address_family = family
+        self.kiosk = kiosk
+        self.guard = threading.Lock()
+        self.deadlines: dict[Any, tuple[float, str]] = {}  # socket -> (deadline, client address)
+        super().__init__(address, Handler)
+        threading.Thread(target=self._reap, daemon=True).start()
+
+    def process_request(self, request, client_address):
+        client = str(client_address[0])
+        with self.guard:
+            full = len(self.deadlines) >= CONNECTIONS or \
+                sum(1 for _, c in self.deadlines.values() if c == client) >= PER_CLIENT
+            if not full:
+                self.deadlines[request] = (time.monotonic() + HEAD_TIME, client)
+        if full:
+            sys.stderr.write("kiosk: connection refused: too many\n")
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.guard:
+                self.deadlines.pop(request, None)
+
+    def limit(self, request, seconds: float) -> None:
+        with self.guard:
+            if request in self.deadlines:
+                self.deadlines[request] = (time.monotonic() + seconds, self.deadlines[request][1])
+
+    def _reap(self) -> None:
+        import socket
+
+        while self.socket.fileno() != -1:
+            time.sleep(0.1)
+            now = time.monotonic()
+            with self.guard:
+                late = [r for r, (deadline, _) in self.deadlines.items() if deadline < now]
+                for request in late:
+                    self.deadlines[request] = (float("inf"), self.deadlines[request][1])
+            for request in late:
+                with contextlib.suppress(OSError):  # (the plain socket's: a TLS socket's own would pull
+                    socket.socket.shutdown(request, socket.SHUT_RDWR)  # its state from under its thread)
+
+    def handle_error(self, request, client_address):
+        """A client that broke off (a TLS handshake refused, a reset): one line, no traceback."""
+        sys.stderr.write(f"kiosk: connection failed: {type(sys.exc_info()[1]).__name__}\n")
+
+
 def serve(app, host: str = "127.0.0.1", port: int = 8470, cert: str | None = None, key: str | None = None,
           self_signed: bool = False) -> int:
     """Serve until SIGTERM or SIGINT; 0 then."""
     import socket
-    from http.server import ThreadingHTTPServer
 
-    loopback = is_loopback(host)
+    address, loopback = bind_address(host)
     if not loopback and not (cert or self_signed):
         raise InvalidInput(f"serving on {host} (off this machine) needs TLS",
                            hint="add --self-signed, or --cert FILE --key FILE (README: serving the kiosk)")
     context = _tls(app, host, cert, key, self_signed)
     kiosk = Kiosk(app, guarded=not loopback, secure=context is not None)
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        request_queue_size = 32
-
-        def handle_error(self, request, client_address):
-            """A client that broke off (a TLS handshake refused, a reset): one line, no traceback."""
-            sys.stderr.write(f"kiosk: connection failed: {type(sys.exc_info()[1]).__name__}\n")
-
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
     try:
-        server = Server((host.strip("[]"), port), Handler)
-        server.kiosk = kiosk  # type: ignore[attr-defined]
+        server = Server((address, port), family, kiosk)
     except OSError as e:
         raise InvalidInput(f"cannot serve on {host}:{port}: {e.strerror or e}") from None
     if context is not None:
         server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
-    shown_host = f"[{host}]" if ":" in host else host
+    bare = host.strip().strip("[]")
+    shown_host = f"[{bare}]" if ":" in bare else bare
     scheme = "https" if context is not None else "http"
     stop = threading.Event()
 
@@ -507,4 +645,3 @@ def serve(app, host: str = "127.0.0.1", port: int = 8470, cert: str | None = Non
     finally:
         server.server_close()
     return 0
-

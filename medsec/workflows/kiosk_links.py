@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from medsec import clock
@@ -109,7 +109,7 @@ def create_link(app, appt_id: str, forms: list[str] | None = None, language: str
         (link_id,) = txn.reserve_ids(KIOSK_LINKS)
         record = {"id": link_id, "appt_id": appt["id"], "patient_id": patient["id"], "forms": chosen,
                   "language": lang, "created": stamp, "created_by": app.user,
-                  "expires": clock.iso(now + timedelta(hours=link_hours(app))),
+                  "expires": clock.iso(_expiry(app, appt, now)),
                   "secret_sha256": _digest(secret), "code_sha256": _digest(code),
                   "used": None, "submission": None, "retired": None}
         txn.put(KIOSK_LINKS, record)
@@ -120,6 +120,14 @@ def create_link(app, appt_id: str, forms: list[str] | None = None, language: str
             "code": f"{number}-{code[:4]}-{code[4:]}"}
 
 
+def _expiry(app, appt: dict, now: datetime) -> datetime:
+    """When a link ends: kiosk.link_hours after it is made, but not before the end of its visit's
+    day (a link sent the day before still opens in the waiting room)."""
+    day = clock.stored_moment(appt["start"], app.tz).date()
+    end_of_visit_day = datetime.combine(day, time(23, 59), tzinfo=app.tz)
+    return max(now + timedelta(hours=link_hours(app)), end_of_visit_day)
+
+
 def _live(app, record: dict | None) -> dict:
     """The link if it may still be used; Refused (one message for every reason) otherwise."""
     if record is None or record.get("used") or record.get("retired") \
@@ -128,15 +136,20 @@ def _live(app, record: dict | None) -> dict:
     return record
 
 
+def live(app, link_id: str) -> dict:
+    """The live link `link_id` (the kiosk has checked what proves it); Refused (GONE) otherwise."""
+    record = app.store.snapshot().get(KIOSK_LINKS, link_id) if KIOSK_LINKS.number(link_id) is not None else None
+    return _live(app, record)
+
+
 def resolve(app, token: str) -> dict:
-    """The live link the token `KL<n>.<secret>` names (or `KL<n>.<code>`, where the start page
-    sends a tablet after its code was typed); Refused (GONE) otherwise."""
+    """The live link the token `KL<n>.<secret>` names; Refused (GONE) otherwise. (Its code is
+    never a token: codes are tried by the kiosk's POST /code only, which limits the tries.)"""
     link_id, _, secret = str(token).strip().partition(".")
     record = None
     if secret and KIOSK_LINKS.number(link_id) is not None:
         record = app.store.snapshot().get(KIOSK_LINKS, link_id)
-    kept = "code_sha256" if len(secret) == CODE_LENGTH else "secret_sha256"
-    if record is None or not equal(record.get(kept, ""), _digest(secret)):
+    if record is None or not equal(record.get("secret_sha256", ""), _digest(secret)):
         raise Refused(GONE)
     return _live(app, record)
 

@@ -112,22 +112,33 @@ def self_signed(data_dir: str, host: str) -> tuple[bytes, bytes, str]:
 
 
 def server_context(cert_pem: bytes, key_pem: bytes):
-    """An ssl.SSLContext serving the certificate (TLS 1.2 at least). The PEMs pass through a
-    private temporary file that is removed at once (ssl loads a chain from files only)."""
+    """An ssl.SSLContext serving the certificate (TLS 1.2 at least). ssl loads a chain from files
+    only: the PEMs pass through an anonymous in-memory file (Linux), else a private temporary
+    file removed at once."""
     import ssl
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    fd, path = tempfile.mkstemp(prefix="medsec-kiosk-", suffix=".pem")
+    memory = hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")
+    if memory:
+        fd = os.memfd_create("medsec-kiosk", getattr(os, "MFD_CLOEXEC", 0))
+        path = f"/proc/self/fd/{fd}"
+    else:
+        fd, path = tempfile.mkstemp(prefix="medsec-kiosk-", suffix=".pem")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(key_pem + b"\n" + cert_pem)
-        context.load_cert_chain(path)
+            out.flush()
+            if memory:
+                context.load_cert_chain(path)
+        if not memory:
+            context.load_cert_chain(path)
     except (ssl.SSLError, ValueError) as e:
         raise InvalidInput(f"the certificate and key do not load: {e}",
                            hint="--cert a PEM certificate (chain) and --key its PEM key, unencrypted") from None
     finally:
-        os.unlink(path)
+        if not memory:
+            os.unlink(path)
     return context
 
 
