@@ -34,8 +34,20 @@ from medsec.text import clean_text, shown
 PHOTO_LIMIT = 10 * 1024 * 1024
 DRAWN_LIMIT = 512 * 1024  # a finger's signature as PNG is a few kilobytes
 IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
-_YES = {"yes", "on", "true", "1", "/yes", "x", "sí", "si"}
+YES = {"yes", "on", "true", "1", "/yes", "x", "sí", "si"}  # a checkbox ticked: a browser's "on", a PDF's /Yes
 _NO = {"", "no", "off", "false", "0", "/off"}
+# What a patient is told of an answer that does not pass, in the forms' languages (the kiosk's page
+# says the same as the patient types: medsec.workflows.kiosk_page).
+MESSAGES = {
+    "required": {"en": "this is required", "es": "este dato es obligatorio"},
+    "tick": {"en": "this must be ticked", "es": "debe marcarse"},
+    "future": {"en": "the date cannot be in the future", "es": "la fecha no puede ser futura"},
+    "minor": {"en": "a parent or legal guardian signs for a patient under 18",
+              "es": "uno de los padres o el tutor legal firma por un paciente menor de 18 años"},
+    "sign": {"en": "sign by typing your full name", "es": "firme escribiendo su nombre completo"},
+    "relationship": {"en": "give your relationship to the patient", "es": "indique su parentesco"},
+    "name": {"en": "give your name", "es": "indique su nombre"},
+}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}")
 
 
@@ -136,7 +148,7 @@ def _payer(app, value: str) -> str:
 
 def _checkbox(value: str) -> bool:
     folded = value.strip().casefold()
-    if folded in _YES:
+    if folded in YES:
         return True
     if folded in _NO:
         return False
@@ -265,8 +277,7 @@ def check_answers(app, chosen: list[Form], raw: dict[str, str], uploads: dict[st
         if value not in ("", False, None):
             answers[field.form][field.id] = value
         elif field.required and not field.implicit:
-            problems[name] = text_in({"en": "this must be ticked", "es": "debe marcarse"} if field.type == "checkbox"
-                                     else {"en": "this is required", "es": "este dato es obligatorio"}, language)
+            problems[name] = text_in(MESSAGES["tick" if field.type == "checkbox" else "required"], language)
     for form in chosen:
         if form.signature:
             _check_signature(form, answers[form.id], raw, files, patient, today, problems, language)
@@ -305,32 +316,31 @@ def _check_signature(form: Form, answers: dict, raw: dict, files: dict, patient:
                      problems: dict, language: str) -> None:
     """A signed form: who signed (a parent or guardian for a minor, with name and relationship),
     when (not in the future), and the signature itself (typed or drawn)."""
-    def problem(field_id: str, en: str, es: str) -> None:
-        problems.setdefault(f"{form.id}.{field_id}", text_in({"en": en, "es": es}, language))
+    def problem(field_id: str, message: str) -> None:
+        problems.setdefault(f"{form.id}.{field_id}", text_in(MESSAGES[message], language))
 
     answers.setdefault("signed_on", today.isoformat())
     if str(answers["signed_on"]) > today.isoformat():
-        problem("signed_on", "the date cannot be in the future", "la fecha no puede ser futura")
+        problem("signed_on", "future")
     drawn = _drawn(form, answers, raw, files, problems)
     if not answers.get("signature") and not drawn:
-        problem("signature", "sign by typing your full name", "firme escribiendo su nombre completo")
+        problem("signature", "sign")
     _check_signer(answers, patient, today, problem)
 
 
-def _check_signer(answers: dict, patient: dict, today: date, problem: Callable[[str, str, str], None]) -> None:
+def _check_signer(answers: dict, patient: dict, today: date, problem: Callable[[str, str], None]) -> None:
     """A minor's form is signed by a parent or guardian, who gives name and relationship; a
     patient signing for themselves is named from the record when the name is left empty."""
     answers.setdefault("signer", "patient")
     signed = min(date.fromisoformat(str(answers["signed_on"])), today)  # the day signed decides, not today
     minor = bool(patient.get("dob")) and age_on(patient["dob"], signed) < ADULT_AGE
     if minor and answers["signer"] != "guardian":
-        problem("signer", "a parent or legal guardian signs for a patient under 18",
-                "uno de los padres o el tutor legal firma por un paciente menor de 18 años")
+        problem("signer", "minor")
     if answers["signer"] == "guardian":
         if not answers.get("signer_relationship"):
-            problem("signer_relationship", "give your relationship to the patient", "indique su parentesco")
+            problem("signer_relationship", "relationship")
         if not answers.get("signer_name"):
-            problem("signer_name", "give your name", "indique su nombre")
+            problem("signer_name", "name")
     elif not answers.get("signer_name"):
         answers["signer_name"] = f"{patient.get('first', '')} {patient.get('last', '')}".strip()[:SIGNATURE_MAX]
 

@@ -18,9 +18,9 @@ from html import escape
 
 from medsec import clock
 from medsec.intakeforms import Field, Form, text_in
+from medsec.records.intake import MESSAGES, YES
 
 LANGUAGES = ("en", "es")
-_YES = {"yes", "on", "true", "1", "/yes", "x", "sí", "si"}
 STATIC = {"/static/kiosk.css": ("kiosk.css", "text/css; charset=utf-8"),
           "/static/kiosk.js": ("kiosk.js", "text/javascript; charset=utf-8")}
 
@@ -38,19 +38,18 @@ WORDS: dict[str, dict[str, str]] = {
               "es": "Revise los datos que tenemos, complete lo que falta y firme al final de cada consentimiento. "
                     "La recepción revisa sus respuestas antes de cambiar su expediente."},
     "submit": {"en": "Send my forms", "es": "Enviar mis formularios"},
-    "required": {"en": "this is required", "es": "este dato es obligatorio"},
+    "required": MESSAGES["required"],
     "required_mark": {"en": "required", "es": "obligatorio"},
-    "tick": {"en": "this must be ticked", "es": "debe marcarse"},
+    "tick": MESSAGES["tick"],
     "too_long": {"en": "too long", "es": "demasiado largo"},
     "email": {"en": "enter an email address like name@example.com",
               "es": "escriba un correo como nombre@ejemplo.com"},
     "phone": {"en": "enter a phone number with its area code", "es": "escriba un teléfono con su código de área"},
     "date": {"en": "enter a date", "es": "escriba una fecha"},
-    "future": {"en": "the date cannot be in the future", "es": "la fecha no puede ser futura"},
+    "future": MESSAGES["future"],
     "state": {"en": "two letters, like MA", "es": "dos letras, como MA"},
     "zip": {"en": "5 or 9 digits", "es": "5 o 9 dígitos"},
-    "minor": {"en": "a parent or legal guardian signs for a patient under 18",
-              "es": "uno de los padres o el tutor legal firma por un paciente menor de 18 años"},
+    "minor": MESSAGES["minor"],
     "sign": {"en": "sign by typing your full name or drawing below",
              "es": "firme escribiendo su nombre completo o dibujando abajo"},
     "summary": {"en": "Please correct these answers:", "es": "Corrija estas respuestas:"},
@@ -292,7 +291,7 @@ def _textarea(field: Field, ctx: _Context) -> str:
 
 
 def _checkbox(field: Field, ctx: _Context) -> str:
-    checked = " checked" if ctx.value(field.name).strip().casefold() in _YES else ""
+    checked = " checked" if ctx.value(field.name).strip().casefold() in YES else ""
     control = f'<input type="checkbox"{_common(field, ctx)} value="yes"{checked}>'
     return _wrap(field, ctx, "", f'<label class="check" for="{_e(field.name)}">{control}'
                                  f'<span>{_e(text_in(field.label, ctx.lang))}</span></label>', "field checkbox")
