@@ -57,24 +57,6 @@ def _away(member: dict | None, day: date) -> str:
     return KEPT if span.get("stranded") == "keep" else f"provider away ({span.get('reason') or 'time off'})"
 
 
-NO_FORMS = "\u2014"  # the forms column of a visit whose patient needs none
-
-
-def forms_short(app, patient: dict, day: date, known: intake_forms.Catalog | None = None) -> tuple[str, list[str]]:
-    """The intake forms a patient needs on `day`, short for a table ("consent, insurance"; "all"
-    when every required form is missing; NO_FORMS when none), and in check-in's words. `known`:
-    the forms read once for a day's visits (intake_forms.catalog)."""
-    known = known or intake_forms.catalog(app)
-    needed = intake_forms.needed(app, patient, day, known)
-    if not needed:
-        return NO_FORMS, []
-    if len(needed) == len(known.required) and all(r["status"] == "missing" for r in needed):
-        return "all", intake_forms.needed_words(needed)
-    first_words = [f.split("-")[0] for f in known.forms]
-    return (", ".join(w if first_words.count(w := r["form"].split("-")[0]) == 1 else r["form"] for r in needed),
-            intake_forms.needed_words(needed))
-
-
 def day_sheet(app, day: date, provider: str | None = None, limit: int | None = None) -> list[dict]:
     """Every appointment of the day (the first `limit`), by time: the patient's name, the reason
     for the visit, its type and the type's description, new or established (last_seen), the
@@ -83,7 +65,7 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
     2026-12-31", "self-pay") with its payer id and eligibility state apart, and provider_away
     when the provider is on time off that day ("kept: provider away" when `staff off --keep`
     kept the visit), and the intake forms the patient needs on that day (`forms`, short: see
-    forms_short; `forms_needed`, as check-in words them)."""
+    records.intake.needed_short; `forms_needed`, as check-in words them)."""
     schedule = Schedule.load(app)
     provider = schedule.member(provider)["id"] if provider else None
     view = app.store.snapshot()
@@ -104,7 +86,7 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
                 dues[patient["id"]] = owed if Decimal(owed) > 0 else ""
             due = dues[patient["id"]]
             visit = "established" if last_seen(view, patient["id"], appt["start"]) else "new"
-            forms, forms_needed = forms_short(app, patient, day, known)
+            forms, forms_needed = intake_forms.needed_short(app, patient, day, known)
         start = datetime.fromisoformat(appt["start"]).astimezone(schedule.tz)
         member = schedule.staff.get(str(appt["provider"]).upper())
         rows.append({"time": f"{start:%H:%M}", "id": appt["id"], "patient": name,
