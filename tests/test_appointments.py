@@ -180,8 +180,9 @@ def test_checkin_lists_missing_intake(clinic):
     result = clinic.json("appt", "checkin", appt["id"])
     assert result["status"] == "arrived"
     assert result["missing_intake"] == ["address", "ZIP", "email", "sex", "insurance coverage (or self-pay)",
-                                        "registration (missing)", "insurance (missing)", "consent-to-treat (missing)",
-                                        "privacy-notice (missing)", "financial-policy (missing)"]
+                                        "registration form (missing)", "insurance form (missing)",
+                                        "consent-to-treat form (missing)", "privacy-notice form (missing)",
+                                        "financial-policy form (missing)"]
 
 
 def test_noshow_auto_marks_only_past_unattended(clinic):

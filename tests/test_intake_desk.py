@@ -41,7 +41,7 @@ def test_status_review_apply_and_reject(front_office):
     today, later = (office.json("appt", "book", "P1", "--provider", "S1", "--at", f"2026-11-26 {at}",
                                 "--type", "follow-up") for at in ("10:30", "14:00"))
     missing = office.json("appt", "checkin", today["id"])["missing_intake"]
-    assert "consent-to-treat (missing)" in missing and "registration (missing)" in missing
+    assert "consent-to-treat form (missing)" in missing and "registration form (missing)" in missing
 
     submission = _submit(office, "P1")
     assert office.json("intake", "list")[0]["id"] == submission["id"]
@@ -75,8 +75,8 @@ def test_status_review_apply_and_reject(front_office):
     assert _status(office, "P1", env={"MEDSEC_NOW": "2027-11-27T09:00:00"})["consent-to-treat"]["status"] == "expired"
 
     after = office.json("appt", "checkin", later["id"])["missing_intake"]
-    assert "consent-to-treat (missing)" not in after and "registration (missing)" not in after
-    assert "insurance (missing)" in after
+    assert "consent-to-treat form (missing)" not in after and "registration form (missing)" not in after
+    assert "insurance form (missing)" in after
 
     second = _submit(office, "P1", street="1 Wrong Way")
     refused = office("intake", "reject", second["id"])
@@ -96,7 +96,7 @@ def test_the_day_sheet_lists_the_forms_each_visit_needs(front_office):
         office.ok("appt", "book", patient, "--provider", "S1", "--at", f"{TOMORROW} {at}", "--type", "follow-up")
     office.ok("intake", "apply", _submit(office, "P2", name="Bo Lind")["id"])
     rows = {r["patient_id"]: r for r in office.json("appt", "day", TOMORROW)}
-    assert rows["P1"]["forms"] == "all" and "consent-to-treat (missing)" in rows["P1"]["forms_needed"]
+    assert rows["P1"]["forms"] == "all" and "consent-to-treat form (missing)" in rows["P1"]["forms_needed"]
     assert rows["P2"]["forms"] == "insurance, privacy, financial"
     wide = office.ok("appt", "day", TOMORROW, env={"COLUMNS": "140"}).stdout
     assert wide.splitlines()[0].split()[-2:] == ["forms", "provider"] and "insurance, privacy" in wide
@@ -121,7 +121,7 @@ def test_due_and_send_the_links_in_each_patient_s_language(front_office):
     assert [(r["appt_id"], r["patient_id"], r["link_sent"], r["channel"]) for r in due] == [
         ("A1", "P1", "no", "sms"), ("A2", "P2", "no", "email"), ("A3", "P3", "no", "reminders off"),
         ("A4", "P4", "no", "email")]
-    assert due[0]["forms"] == "all" and "consent-to-treat (missing)" in due[0]["forms_needed"]
+    assert due[0]["forms"] == "all" and "consent-to-treat form (missing)" in due[0]["forms_needed"]
     assert office.json("intake", "due", "--for", "tomorrow", "--provider", "S2") == []
 
     dry = office("intake", "send", "--for", "tomorrow", "--dry-run", "--json")
@@ -279,7 +279,7 @@ def test_checkin_and_the_day_sheet_follow_intake_yaml(front_office):
     other = office.json("appt", "book", "P2", "--provider", "S1", "--at", "2026-11-26 11:00", "--type", "follow-up")
     write_config(office, "intake.yaml", "disabled: [financial-policy, privacy-notice, insurance]\n")
     words = [w for w in office.json("appt", "checkin", appt["id"])["missing_intake"] if "(" in w and "or self" not in w]
-    assert words == ["registration (missing)", "consent-to-treat (missing)"]
+    assert words == ["registration form (missing)", "consent-to-treat form (missing)"]
     assert {r["forms"] for r in office.json("appt", "day", "2026-11-26")} == {"all"}
     write_config(office, "intake.yaml", "required: []\n")
     assert not [w for w in office.json("appt", "checkin", other["id"])["missing_intake"] if "(missing)" in w]

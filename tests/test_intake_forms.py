@@ -200,7 +200,7 @@ def test_applied_once_in_one_transaction_with_the_forms_status(app, demo):
     later = forms_of.form_status(app, patient, app.today().replace(year=2027, month=11, day=1))
     assert {r["form"]: r["status"] for r in later}["consent-to-treat"] == "expiring"
     assert forms_of.needed_words(forms_of.needed(app, patient, app.today())) == [
-        "privacy-notice (missing)", "financial-policy (missing)"]
+        "privacy-notice form (missing)", "financial-policy form (missing)"]
 
 
 def test_an_insurance_form_without_a_policy_on_file_needs_insurer_and_member_id(app, demo):

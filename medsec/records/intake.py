@@ -438,24 +438,24 @@ def to_fill(app, patient: dict, day: date) -> list[str]:
 
 
 def needed_words(rows: list[dict]) -> list[str]:
-    """Check-in's words for what `needed` found: "consent-to-treat (missing)", "insurance (expires 2026-12-01)"."""
-    return [f"{row['form']} ({'expires ' + row['expires'] if row['status'] == 'expiring' else row['status']})"
+    """Check-in's words for what `needed` found: "consent-to-treat form (missing)",
+    "insurance form (expires 2026-12-01)"."""
+    return [f"{row['form']} form ({'expires ' + row['expires'] if row['status'] == 'expiring' else row['status']})"
             for row in rows]
 
 
 NO_FORMS = "\u2014"  # the forms column of a visit whose patient needs none
 
 
-def needed_short(app, patient: dict, day: date, known: Catalog | None = None) -> tuple[str, list[str]]:
+def needed_short(app, patient: dict, day: date, known: Catalog | None = None) -> tuple[str, list[dict]]:
     """The intake forms a patient needs on `day`, short for a table ("consent, insurance"; "all"
-    when every required form is missing; NO_FORMS when none), and in check-in's words. `known`:
+    when every required form is missing; NO_FORMS when none), and their rows (`needed`). `known`:
     the forms read once for a day's visits (catalog)."""
     known = known or catalog(app)
     rows = needed(app, patient, day, known)
     if not rows:
         return NO_FORMS, []
     if len(rows) == len(known.required) and all(r["status"] == "missing" for r in rows):
-        return "all", needed_words(rows)
+        return "all", rows
     first_words = [f.split("-")[0] for f in known.forms]
-    return (", ".join(w if first_words.count(w := r["form"].split("-")[0]) == 1 else r["form"] for r in rows),
-            needed_words(rows))
+    return ", ".join(w if first_words.count(w := r["form"].split("-")[0]) == 1 else r["form"] for r in rows), rows

@@ -86,7 +86,8 @@ def day_sheet(app, day: date, provider: str | None = None, limit: int | None = N
                 dues[patient["id"]] = owed if Decimal(owed) > 0 else ""
             due = dues[patient["id"]]
             visit = "established" if last_seen(view, patient["id"], appt["start"]) else "new"
-            forms, forms_needed = intake_forms.needed_short(app, patient, day, known)
+            forms, needed = intake_forms.needed_short(app, patient, day, known)
+            forms_needed = intake_forms.needed_words(needed)
         start = datetime.fromisoformat(appt["start"]).astimezone(schedule.tz)
         member = schedule.staff.get(str(appt["provider"]).upper())
         rows.append({"time": f"{start:%H:%M}", "id": appt["id"], "patient": name,

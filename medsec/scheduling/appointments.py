@@ -454,7 +454,7 @@ def reschedule(app, appt_id: str, at: str, reason: str = "", series: bool = Fals
 def checkin(app, appt_id: str) -> dict:
     """Mark arrived; report the intake still missing from the patient's record: contact details,
     coverage, a minor's guarantor, and the required intake forms not current on the visit's day
-    (records.intake.needed_words: "consent-to-treat (missing)", "insurance (expires 2026-12-01)")."""
+    (records.intake.needed_words: "consent-to-treat form (missing)", "insurance form (expires 2026-12-01)")."""
     appt = set_status(app, appt_id, "arrived")
     patient = get_patient(app, appt["patient_id"])
     missing = [label for field, label in (("phone", "phone number"), ("address", "address"),

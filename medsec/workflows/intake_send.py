@@ -86,14 +86,15 @@ def due_visits(app, day: date, provider: str | None = None, known=None) -> list[
         if appt["status"] not in ACTIVE or provider and appt["provider"] != provider:
             continue
         patient = get_patient(app, appt["patient_id"], view=view)
-        short, words = forms_of.needed_short(app, patient, day, known)
-        if not words or patient.get("status") != "active":
+        short, needed = forms_of.needed_short(app, patient, day, known)
+        if not needed or patient.get("status") != "active":
             continue
         link = sent.get(appt["patient_id"])
         start = datetime.fromisoformat(appt["start"]).astimezone(schedule.tz)
         rows.append({"time": f"{start:%H:%M}", "appt_id": appt["id"], "patient_id": patient["id"],
-                     "patient": f"{patient['last']}, {patient['first']}", "forms": short, "forms_needed": words,
-                     "form_ids": [w.split(" (")[0] for w in words], "link_sent": _sent_words(app, link, appt["id"]),
+                     "patient": f"{patient['last']}, {patient['first']}", "forms": short,
+                     "forms_needed": forms_of.needed_words(needed), "form_ids": [r["form"] for r in needed],
+                     "link_sent": _sent_words(app, link, appt["id"]),
                      "link_expires": link["expires"] if link else "", "channel": _channel_word(patient),
                      "start": appt["start"], "provider": appt["provider"]})
     app.audit("list", [r["appt_id"] for r in rows] + [r["patient_id"] for r in rows])
