@@ -486,3 +486,14 @@ def test_the_tls_key_never_touches_a_file(monkeypatch):
     monkeypatch.setattr(tempfile, "mkstemp", no_file)
     context = kiosk_tls.server_context(cert_pem, key_pem)
     assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+def test_a_kept_certificate_is_made_again_when_the_machines_address_changed(office, monkeypatch):
+    from medsec.workflows import kiosk_tls
+
+    monkeypatch.setattr(kiosk_tls, "_names", lambda host: ["kiosk.test", "127.0.0.1", "10.1.2.3"])
+    first, _, _ = kiosk_tls.self_signed(str(office.home), "0.0.0.0")
+    assert kiosk_tls.self_signed(str(office.home), "0.0.0.0")[0] == first  # kept while it fits
+    monkeypatch.setattr(kiosk_tls, "_names", lambda host: ["kiosk.test", "127.0.0.1", "10.1.2.99"])  # DHCP moved it
+    second, _, _ = kiosk_tls.self_signed(str(office.home), "0.0.0.0")
+    assert second != first and kiosk_tls._covers(second, ["10.1.2.99"]) and not kiosk_tls._covers(first, ["10.1.2.99"])

@@ -5,8 +5,9 @@ may be told to trust it: README, "Serving the kiosk"), an ECDSA P-256 key, valid
 subject alternative names the host the kiosk serves on (for a wildcard host: this machine's
 name and addresses). It is kept with the key in the data directory's cache (`cache/kiosk/`,
 written private and, in a practice encrypted at rest, encrypted) and reused while it lasts,
-so the tablets trust it once; its SHA-256 fingerprint is printed at every start for the IT
-person to compare with what the tablet shows.
+so the tablets trust it once (a new one is made when the machine's names or addresses are no
+longer all in it); its SHA-256 fingerprint is printed at every start for the IT person to compare
+with what the tablet shows.
 """
 
 from __future__ import annotations
@@ -89,6 +90,21 @@ def _still_valid(cert_pem: bytes) -> bool:
     return cert.not_valid_after_utc > datetime.now(UTC) + timedelta(days=7)
 
 
+def _covers(cert_pem: bytes, names: list[str]) -> bool:
+    """Whether the certificate names every one of `names` (a machine whose address changed needs a
+    new one: the tablets would refuse the old)."""
+    from cryptography import x509
+
+    try:
+        alt = x509.load_pem_x509_certificate(cert_pem).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    held = {str(n) for n in alt.get_values_for_type(x509.DNSName)} \
+        | {str(a) for a in alt.get_values_for_type(x509.IPAddress)}
+    return set(names) <= held
+
+
 def fingerprint(cert_pem: bytes) -> str:
     """The certificate's SHA-256 fingerprint as tablets show it (AB:CD:...)."""
     import ssl
@@ -104,8 +120,9 @@ def self_signed(data_dir: str, host: str) -> tuple[bytes, bytes, str]:
     label = _label(host)
     cert_name, key_name = f"tls-{label}.crt", f"tls-{label}.key"
     cert_pem, key_pem = read_cache_file(data_dir, OWNER, cert_name), read_cache_file(data_dir, OWNER, key_name)
-    if cert_pem is None or key_pem is None or not _still_valid(cert_pem):
-        cert_pem, key_pem = _generate(_names(host))
+    names = _names(host)
+    if cert_pem is None or key_pem is None or not _still_valid(cert_pem) or not _covers(cert_pem, names):
+        cert_pem, key_pem = _generate(names)
         write_cache_file(data_dir, OWNER, key_name, key_pem)
         write_cache_file(data_dir, OWNER, cert_name, cert_pem)
     return cert_pem, key_pem, os.path.join(data_dir, "cache", OWNER, cert_name)
