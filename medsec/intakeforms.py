@@ -30,7 +30,6 @@ FORM_KEYS = ("form", "version", "title", "text", "renew_months", "signature", "f
 FIELD_KEYS = ("id", "type", "label", "required", "fills", "max", "help", "choices")
 INTAKE_KEYS = ("forms", "disabled", "required", "expiring_days", "kiosk")
 KIOSK_KEYS = ("url", "link_hours", "code_attempts")
-SIGNERS = ("patient", "guardian")
 # The forms every patient keeps current unless intake.yaml says otherwise, in the order a packet has them.
 DEFAULT_REQUIRED = ("registration", "insurance", "consent-to-treat", "privacy-notice", "financial-policy")
 ADULT_AGE = 18

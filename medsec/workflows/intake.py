@@ -25,8 +25,6 @@ from medsec.store.catalog import INTAKE, PATIENTS
 from medsec.text import shown
 
 SOURCES = ("paper", "kiosk")
-STATUSES = ("pending", "applied", "rejected")
-LIST_COLUMNS = ["id", "patient_id", "source", "forms", "received", "status"]
 
 
 def submit(app, patient_id: str, form_ids: list[str], raw: dict[str, str], uploads: dict[str, Upload] | None = None,
