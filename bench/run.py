@@ -358,24 +358,24 @@ def dictation_only(args: argparse.Namespace, info: dict) -> int:
     real-time factor and the model's build time (bench/dictation_bench.py)."""
     import dictation_bench
 
-    rows, note = dictation_bench.measure()
-    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    print(dictation_bench.describe(rows, note))
-    print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
-    write_results({"machine": info, "args": vars(args), "dictation": note, "rows": rows})
-    print(f"results: {os.path.relpath(RESULTS)}")
-    return 0
+    return measured_part(args, info, "dictation", dictation_bench)
 
 
 def intake_only(args: argparse.Namespace, info: dict) -> int:
     """`--only intake`: paper packets, the kiosk and the desk on the demo practice (bench/intake_bench.py)."""
     import intake_bench
 
-    rows, note = intake_bench.measure()
+    return measured_part(args, info, "intake", intake_bench)
+
+
+def measured_part(args: argparse.Namespace, info: dict, part: str, bench) -> int:
+    """A part that measures itself (`bench.measure()` -> rows, note; `bench.describe`): its table,
+    the load and its results file."""
+    rows, note = bench.measure()
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    print(intake_bench.describe(rows, note))
+    print(bench.describe(rows, note))
     print(f"load at the start: {info['loadavg_start']}, at the end: {info['loadavg_end']}")
-    write_results({"machine": info, "args": vars(args), "intake": note, "rows": rows})
+    write_results({"machine": info, "args": vars(args), part: note, "rows": rows})
     print(f"results: {os.path.relpath(RESULTS)}")
     return 0
 
