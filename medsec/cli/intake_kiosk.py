@@ -50,8 +50,9 @@ def link(app, fmt, appt_id, forms, lang):
     """Make a one-time kiosk link and code.
 
     For the appointment's patient; it lasts intake.yaml kiosk.link_hours
-    (24 by default) and ends at its first submission. A new link for the
-    same appointment ends the older ones.
+    (24 by default), and at least to the end of the visit's day, and ends
+    at its first submission. A new link for the same appointment ends the
+    older ones.
 
     \b
     Examples:

@@ -9,9 +9,10 @@ without a scan; an attacker guessing codes faces 2**40 per link and the kiosk's 
 limit (intake.yaml kiosk.code_attempts an hour). The store keeps the SHA-256 of the secret and
 of the code only, compared in constant time.
 
-A link lasts intake.yaml kiosk.link_hours (default 24) from its making, and ends at its first
-submission (`consume`, inside the submission's transaction) or when a newer link is made for
-the same appointment (the older unused ones are retired). Unknown, expired, used and retired
+A link lasts intake.yaml kiosk.link_hours (default 24) from its making, and at least to the end
+of its visit's day; it ends at its first submission (`consume`, inside the submission's
+transaction) or when a newer link is made for the same appointment (the older unused ones are
+retired). Unknown, expired, used and retired
 links all get the one answer, so that a browser learns nothing about which.
 
 Tablets (kind `kiosks`, ids KD1 ...) carry a token `KD<n>.<secret>` (stored as SHA-256) that the
