@@ -12,8 +12,8 @@ of the code only, compared in constant time.
 A link lasts intake.yaml kiosk.link_hours (default 24) from its making, and at least to the end
 of its visit's day; it ends at its first submission (`consume`, inside the submission's
 transaction) or when a newer link is made for the same appointment (the older unused ones are
-retired). Unknown, expired, used and retired
-links all get the one answer, so that a browser learns nothing about which.
+retired). Unknown, expired, used and retired links all get the one answer, so that a browser
+learns nothing about which.
 
 Tablets (kind `kiosks`, ids KD1 ...) carry a token `KD<n>.<secret>` (stored as SHA-256) that the
 kiosk asks of every request when it serves off loopback; a revoked tablet is refused at once.
