@@ -28,7 +28,7 @@ from medsec.intakeforms import (
     required_forms,
     text_in,
 )
-from medsec.records.patients import RELATIONSHIPS, SEXES, TEXT_LIMITS, clean, clean_fields, parse_dob
+from medsec.records.patients import RELATIONSHIPS, SEXES, TEXT_LIMITS, age_on, clean, clean_fields, parse_dob
 from medsec.text import clean_text, shown
 
 PHOTO_LIMIT = 10 * 1024 * 1024
@@ -105,11 +105,6 @@ def pick_forms(app, names: list[str] | tuple[str, ...]) -> list[Form]:
 
 def image_type(data: bytes) -> str | None:
     return next((kind for magic, kind in IMAGE_TYPES.items() if data.startswith(magic)), None)
-
-
-def age_on(dob: str, day: date) -> int:
-    born = date.fromisoformat(dob)
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 # -- one answer ---------------------------------------------------------------------------

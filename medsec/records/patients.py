@@ -61,6 +61,12 @@ def parse_dob(value, today: date) -> str:
     return dob.isoformat()
 
 
+def age_on(dob: str, day: date) -> int:
+    """The age in whole years on `day` of a patient born on `dob` (ISO)."""
+    born = date.fromisoformat(dob)
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
 def _clean_name(key: str, value: str) -> str:
     if not value:
         raise InvalidInput(f"{key}: a name cannot be empty")

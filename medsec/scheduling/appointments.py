@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from medsec import clock
 from medsec.errors import InvalidInput, Refused
 from medsec.records.coverage import coverage_on
-from medsec.records.patients import get_patient, opened
+from medsec.records.patients import age_on, get_patient, opened
 from medsec.scheduling import recurrence, waitlist
 from medsec.scheduling.schedule import (
     HOLD,
@@ -460,27 +460,21 @@ def checkin(app, appt_id: str) -> dict:
     missing = [label for field, label in (("phone", "phone number"), ("address", "address"),
                                           ("zip", "ZIP"), ("email", "email"), ("sex", "sex"))
                if not patient.get(field) or (field == "sex" and patient[field] == "U")]
+    day = clock.stored_moment(appt["start"], app.tz).date()
     if not patient.get("coverages"):
         missing.append("insurance coverage (or self-pay)")
     else:
-        day = clock.stored_moment(appt["start"], app.tz).date()
         _, problem = coverage_on(patient, day)
         if problem:
             missing.append(f"insurance coverage in force on {day} ({problem})")
     party = patient.get("responsible_party")  # a guarantor: a patient id, or a named responsible party
     if not (patient.get("guarantor") or isinstance(party, dict) and party.get("name")) \
-            and _age(patient["dob"], app.today()) < 18:
+            and age_on(patient["dob"], app.today()) < 18:
         missing.append("guarantor (patient is a minor)")
     from medsec.records import intake as intake_forms  # the forms' definitions: only check-in reads them
 
-    visit_day = clock.stored_moment(appt["start"], app.tz).date()
-    missing += intake_forms.needed_words(intake_forms.needed(app, patient, visit_day))
+    missing += intake_forms.needed_words(intake_forms.needed(app, patient, day))
     return {**appt, "missing_intake": missing}
-
-
-def _age(dob: str, today: date) -> int:
-    born = date.fromisoformat(dob)
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def mark_no_shows(app, grace_minutes: int = 15, dry_run: bool = False) -> list[dict]:

@@ -57,7 +57,7 @@ WORDS = {
     "self_pay": {"en": "(none: I pay myself)", "es": "(ninguna: pago por mi cuenta)"},
     "sign_here": {"en": "Signature", "es": "Firma"},
 }
-SCAN_TYPES = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+SCAN_TYPES = {b"%PDF-": "application/pdf", **forms_of.IMAGE_TYPES}
 
 
 def _word(key: str, language: str) -> str:

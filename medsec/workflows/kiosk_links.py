@@ -3,7 +3,7 @@
 A link (record kind `kiosklinks`, ids KL1, KL2 ...) opens one appointment's forms for its
 patient, once. It is given two ways: the URL `<kiosk>/k/KL<n>.<secret>` (a patient's phone, a
 message sent by `intake send`), the secret 32 random bytes in URL-safe base64; and a short
-code typed on the waiting-room tablet, `<n>-XXXX-XXXX`: the link's number, then 8 characters of
+code typed on the waiting-room tablet, like `12-ABCD-EFGH`: the link's number, then 8 characters of
 an alphabet without look-alikes (no 0/O, 1/I), 40 random bits. The number finds the link
 without a scan; an attacker guessing codes faces 2**40 per link and the kiosk's per-client
 limit (intake.yaml kiosk.code_attempts an hour). The store keeps the SHA-256 of the secret and
